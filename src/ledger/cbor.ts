@@ -1,0 +1,164 @@
+import { MalformedOpError, NonCanonicalOpError } from './errors.ts'
+
+/** A decoded CBOR item head: major type, argument value and the offset just after the head. */
+export type CborHead = { major: number; value: number; end: number }
+
+const MAX_DEPTH = 64
+const TAG_CID = 42
+
+/**
+ * Set by `skipItem` when it passes a float, a tag or non-ASCII text: the values whose DAG-CBOR
+ * round trip the byte rules alone do not decide (e.g. 1.0 re-encodes as the integer 1).
+ */
+let exotic = false
+
+/**
+ * Scans one DAG-CBOR item like `skipItem` and tells whether decoding and re-encoding it is the
+ * identity by construction (`exotic: false`: only canonical ints, ASCII text, bytes, booleans,
+ * null, arrays and sorted maps) or must be checked by an actual round trip.
+ */
+export function scanItem(bytes: Uint8Array, pos: number): { end: number; exotic: boolean } {
+  exotic = false
+  const end = skipItem(bytes, pos)
+  return { end, exotic }
+}
+
+/**
+ * Reads one CBOR head at `pos`, enforcing the DAG-CBOR rules that apply to heads: arguments in
+ * their shortest form, no indefinite lengths, no reserved additional-info values. Arguments above
+ * 2^53 − 1 are reported as `Infinity` so callers can reject them without precision loss.
+ */
+export function readHead(bytes: Uint8Array, pos: number): CborHead {
+  if (pos >= bytes.length) throw new MalformedOpError('unexpected end of input')
+  const initial = bytes[pos]!
+  const major = initial >> 5
+  const info = initial & 31
+  if (info < 24) return { major, value: info, end: pos + 1 }
+  if (info === 31) throw new NonCanonicalOpError('indefinite-length items are not allowed')
+  if (info > 27) throw new MalformedOpError(`reserved additional information ${info}`)
+  const size = 1 << (info - 24)
+  if (pos + 1 + size > bytes.length) throw new MalformedOpError('unexpected end of input')
+  let value = 0
+  for (let i = 1; i <= size; i++) value = value * 256 + bytes[pos + i]!
+  // Floats (major 7) carry their bits in the argument; minimality applies to the others.
+  if (major !== 7) assertMinimal(value, info, bytes, pos)
+  if (value > Number.MAX_SAFE_INTEGER) value = Number.POSITIVE_INFINITY
+  return { major, value, end: pos + 1 + size }
+}
+
+function assertMinimal(value: number, info: number, bytes: Uint8Array, pos: number): void {
+  const minimal =
+    value < 24 ? 23 : value < 0x100 ? 24 : value < 0x10000 ? 25 : value < 0x100000000 ? 26 : 27
+  // Values above 2^53 lose precision as numbers, but their 8-byte form is then always minimal.
+  if (
+    info === 27 &&
+    bytes[pos + 1]! === 0 &&
+    bytes[pos + 2]! === 0 &&
+    bytes[pos + 3]! === 0 &&
+    bytes[pos + 4]! === 0
+  ) {
+    throw new NonCanonicalOpError('an integer or length is not in its shortest form')
+  }
+  if (info !== minimal && info !== 27) {
+    throw new NonCanonicalOpError('an integer or length is not in its shortest form')
+  }
+}
+
+/**
+ * Returns the offset just after the DAG-CBOR item at `pos`, validating on the way every
+ * canonical rule that can be checked on the bytes: shortest heads, definite lengths, string map
+ * keys sorted by length then bytes without duplicates, tag 42 only, 64-bit floats only,
+ * no undefined / NaN / infinities.
+ */
+export function skipItem(bytes: Uint8Array, pos: number, depth = 0): number {
+  if (depth > MAX_DEPTH) throw new MalformedOpError(`nesting deeper than ${MAX_DEPTH} levels`)
+  const head = readHead(bytes, pos)
+  switch (head.major) {
+    case 0:
+    case 1:
+      return head.end
+    case 2:
+      return checkedEnd(bytes, head.end, head.value)
+    case 3:
+      return checkText(bytes, head.end, checkedEnd(bytes, head.end, head.value))
+    case 4: {
+      let p = head.end
+      for (let i = 0; i < head.value; i++) p = skipItem(bytes, p, depth + 1)
+      return p
+    }
+    case 5:
+      return skipMap(bytes, head, depth)
+    case 6:
+      exotic = true
+      if (head.value !== TAG_CID)
+        throw new NonCanonicalOpError(`tag ${head.value} is not allowed (only 42)`)
+      if (bytes[head.end]! >> 5 !== 2) throw new MalformedOpError('tag 42 must wrap a byte string')
+      return skipItem(bytes, head.end, depth + 1)
+    default:
+      return skipSimple(bytes, pos, head)
+  }
+}
+
+function checkText(bytes: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    if (bytes[i]! >= 0x80) {
+      exotic = true
+      break
+    }
+  }
+  return end
+}
+
+function checkedEnd(bytes: Uint8Array, start: number, length: number): number {
+  const end = start + length
+  if (end > bytes.length) throw new MalformedOpError('unexpected end of input')
+  return end
+}
+
+function skipMap(bytes: Uint8Array, head: CborHead, depth: number): number {
+  let p = head.end
+  let prevStart = -1
+  let prevEnd = -1
+  for (let i = 0; i < head.value; i++) {
+    const key = readHead(bytes, p)
+    if (key.major !== 3) throw new NonCanonicalOpError('map keys must be strings')
+    const keyEnd = checkText(bytes, key.end, checkedEnd(bytes, key.end, key.value))
+    if (prevStart >= 0 && compareKeys(bytes, prevStart, prevEnd, key.end, keyEnd) >= 0) {
+      throw new NonCanonicalOpError('map keys are not sorted by length then bytes, or repeat')
+    }
+    prevStart = key.end
+    prevEnd = keyEnd
+    p = skipItem(bytes, keyEnd, depth + 1)
+  }
+  return p
+}
+
+/** DAG-CBOR key order: shorter keys first, then bytewise. */
+function compareKeys(
+  bytes: Uint8Array,
+  aStart: number,
+  aEnd: number,
+  bStart: number,
+  bEnd: number,
+): number {
+  const lengthDiff = aEnd - aStart - (bEnd - bStart)
+  if (lengthDiff !== 0) return lengthDiff
+  for (let i = 0; i < aEnd - aStart; i++) {
+    const d = bytes[aStart + i]! - bytes[bStart + i]!
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+function skipSimple(bytes: Uint8Array, pos: number, head: CborHead): number {
+  const info = bytes[pos]! & 31
+  if (info === 20 || info === 21 || info === 22) return head.end // false, true, null
+  if (info === 27) {
+    exotic = true
+    const value = new DataView(bytes.buffer, bytes.byteOffset + pos + 1, 8).getFloat64(0)
+    if (!Number.isFinite(value)) throw new NonCanonicalOpError('NaN and infinities are not allowed')
+    return head.end
+  }
+  if (info === 25 || info === 26) throw new NonCanonicalOpError('floats must be 64-bit')
+  throw new NonCanonicalOpError(`simple value ${info} is not allowed`)
+}

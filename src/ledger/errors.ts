@@ -1,0 +1,98 @@
+import { BaseError } from '../errors/base.ts'
+
+/** Thrown when bytes offered as an op are not well-formed CBOR. */
+export class MalformedOpError extends BaseError {
+  override name = 'MalformedOpError' as const
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super(
+      `Op bytes are not well-formed DAG-CBOR: ${reason}; send the op exactly as encodeOp produced it.`,
+      options,
+    )
+  }
+}
+
+/** Thrown when well-formed CBOR is not in canonical (deterministic DAG-CBOR) form. */
+export class NonCanonicalOpError extends BaseError {
+  override name = 'NonCanonicalOpError' as const
+  constructor(reason: string) {
+    super(`Op bytes are not canonical DAG-CBOR: ${reason}; re-encode the op with encodeOp.`)
+  }
+}
+
+/** Thrown when an op's `v` is not a version this implementation knows. */
+export class UnsupportedOpVersionError extends BaseError {
+  override name = 'UnsupportedOpVersionError' as const
+  readonly version: number
+  constructor(version: number) {
+    super(`Op version "${version}" is not supported; this node understands only version 1.`)
+    this.version = version
+  }
+}
+
+/** Thrown when a decoded value is not an op at all (wrong shape, missing or extra fields). */
+export class NotAnOpError extends BaseError {
+  override name = 'NotAnOpError' as const
+  constructor(reason: string) {
+    super(`Value is not an rwa op: ${reason}.`)
+  }
+}
+
+/** Thrown when an op field has the wrong type or an out-of-range value. */
+export class InvalidOpFieldError extends BaseError {
+  override name = 'InvalidOpFieldError' as const
+  readonly field: string
+  constructor(field: string, expected: string) {
+    super(`Op field "${field}" is invalid: expected ${expected}.`)
+    this.field = field
+  }
+}
+
+/** Thrown when an op lists more deps than the configured limit. */
+export class TooManyDepsError extends BaseError {
+  override name = 'TooManyDepsError' as const
+  constructor(count: number, max: number) {
+    super(`Op has ${count} deps but at most ${max} are allowed; reference only the current heads.`)
+  }
+}
+
+/** Thrown when an encoded op is larger than the configured size limit. */
+export class OpTooLargeError extends BaseError {
+  override name = 'OpTooLargeError' as const
+  constructor(size: number, max: number) {
+    super(
+      `Op is ${size} bytes but at most ${max} bytes are allowed; keep bodies small and store large data elsewhere.`,
+    )
+  }
+}
+
+/** Thrown when an op's signature does not verify for its `author`. */
+export class InvalidSignatureError extends BaseError {
+  override name = 'InvalidSignatureError' as const
+  readonly id: string
+  constructor(id: string) {
+    super(`Signature of op "${id}" does not verify for its author; the op was forged or altered.`)
+    this.id = id
+  }
+}
+
+/** Thrown when an op's deps or doc do not fit the DAG rules (e.g. a dep in another document). */
+export class InvalidOpLinkError extends BaseError {
+  override name = 'InvalidOpLinkError' as const
+  readonly id: string
+  constructor(id: string, reason: string) {
+    super(`Op "${id}" is not a valid member of its document: ${reason}.`)
+    this.id = id
+  }
+}
+
+/** Thrown when an op waiting for deps would exceed the bounded pending buffer. */
+export class PendingBufferFullError extends BaseError {
+  override name = 'PendingBufferFullError' as const
+  readonly id: string
+  constructor(id: string, scope: string, max: number) {
+    super(
+      `Op "${id}" cannot wait for its deps: ${scope} already holds ${max} pending ops; fetch the missing deps first.`,
+    )
+    this.id = id
+  }
+}

@@ -1,0 +1,283 @@
+import { BaseError } from '../errors/base.ts'
+import type { Store, StoreBatch, StoredOp } from '../store/store.ts'
+import { InvalidOpLinkError, InvalidSignatureError } from './errors.ts'
+import { createPublicKeyCache, type Signer } from './keys.ts'
+import { type AcceptedOp, type AddStatus, createLog, type Log, type LogOptions } from './log.ts'
+import {
+  DEFAULT_MAX_DEPS,
+  decodeOp,
+  type EncodedOp,
+  type OpLimits,
+  signOp,
+  verifyOp,
+} from './op.ts'
+import type { OpId } from './op-id.ts'
+
+/** Checks signatures of a batch of decoded ops; `verifyPool` runs it on worker threads. */
+export type BatchVerifier = (ops: readonly EncodedOp[]) => Promise<boolean[]>
+
+/** Options of `openLedger`. */
+export type LedgerOptions = LogOptions &
+  OpLimits & {
+    store: Store
+    /** Verifies signatures off the main thread; by default they are checked inline. */
+    verifier?: BatchVerifier | undefined
+  }
+
+/** What a new local op needs: the ledger fills in version, author, seq and deps. */
+export type OpDraft<body = unknown> = {
+  /** The document, or null to create a new one (this op becomes its genesis). */
+  doc: OpId | null
+  type: string
+  body: body
+  /** The author's clock in milliseconds (advisory). */
+  time: number
+}
+
+/** The outcome of ingesting one remote op. */
+export type IngestResult =
+  | { readonly ok: true; readonly id: OpId; readonly doc: OpId; readonly status: AddStatus }
+  | { readonly ok: false; readonly error: BaseError }
+
+/** The durable, verifying ledger: every accepted op is signed, linked and persisted. */
+export type Ledger = {
+  /** Read-only view of the DAG index (heads, order, causal past, pending, equivocations). */
+  readonly log: Log
+  /** Signs a local op as `signer`, adds it and persists it; resolves once it is durable. */
+  append<body>(signer: Signer, draft: OpDraft<body>): Promise<EncodedOp<body>>
+  /**
+   * Decodes, verifies, adds and persists remote ops; one result per input, in order. The ledger
+   * keeps the given buffers: do not reuse them.
+   */
+  ingest(ops: readonly Uint8Array[]): Promise<IngestResult[]>
+  /** Accepted ops by id, decoded from the store; `undefined` where unknown. */
+  getOps(ids: readonly OpId[]): Promise<(EncodedOp | undefined)[]>
+  /** Calls `listener` with ops once they are durable; returns the unsubscribe function. */
+  onAccepted(listener: (ops: readonly AcceptedOp[]) => void): () => void
+  /** Waits for pending writes, then closes the store. */
+  close(): Promise<void>
+}
+
+/** Thrown when a document is unknown to this ledger. */
+export class UnknownDocumentError extends BaseError {
+  override name = 'UnknownDocumentError' as const
+  constructor(doc: OpId) {
+    super(`Document "${doc}" is not known to this node; create it or sync it from a peer first.`)
+  }
+}
+
+/** Thrown after a store write failed: memory may be ahead of disk, so the ledger must be reopened. */
+export class LedgerFailedError extends BaseError {
+  override name = 'LedgerFailedError' as const
+  constructor(cause: unknown) {
+    super(
+      'The ledger stopped after a store write failed; reopen it to continue from what is durable.',
+      { cause },
+    )
+  }
+}
+
+/** Thrown when the store holds bytes that do not match their recorded id. */
+export class StoreCorruptError extends BaseError {
+  override name = 'StoreCorruptError' as const
+  constructor(id: string, reason: string) {
+    super(`Stored op "${id}" is corrupt: ${reason}; restore the store from a backup or a peer.`)
+  }
+}
+
+/** Collects the store effects of several adds, netting out ops that were pending only briefly. */
+class BatchBuilder {
+  readonly accepted: StoredOp[] = []
+  readonly added = new Map<OpId, StoredOp>()
+  readonly removed: OpId[] = []
+  readonly ops: AcceptedOp[] = []
+
+  record(accepted: readonly AcceptedOp[], pendingAdded?: EncodedOp, doc?: OpId): void {
+    if (pendingAdded && doc)
+      this.added.set(pendingAdded.id, { id: pendingAdded.id, doc, bytes: pendingAdded.bytes })
+    for (let i = 0; i < accepted.length; i++) {
+      const entry = accepted[i]!
+      this.accepted.push({ id: entry.op.id, doc: entry.doc, bytes: entry.op.bytes })
+      this.ops.push(entry)
+      // Every accepted op after the first was released from the pending buffer.
+      if (i > 0 && !this.added.delete(entry.op.id)) this.removed.push(entry.op.id)
+    }
+  }
+
+  get empty(): boolean {
+    return this.accepted.length === 0 && this.added.size === 0
+  }
+
+  toBatch(): StoreBatch {
+    return {
+      accepted: this.accepted,
+      pendingAdded: [...this.added.values()],
+      pendingRemoved: this.removed,
+    }
+  }
+}
+
+/**
+ * Opens a ledger on `store`, rebuilding the index from what the store holds (trusted: stored ops
+ * were verified before they were written, so they are re-linked but not re-verified).
+ * @example
+ * const ledger = await openLedger({ store: sqliteStore({ path }) })
+ * const genesis = await ledger.append(signer, { doc: null, type: 'audit.create', body: {}, time: 0 })
+ */
+export async function openLedger(options: LedgerOptions): Promise<Ledger> {
+  const { store, verifier, maxBytes, maxDeps = DEFAULT_MAX_DEPS } = options
+  const limits: OpLimits = { maxDeps, ...(maxBytes === undefined ? {} : { maxBytes }) }
+  const log = createLog(options)
+  await restore(store, log, limits)
+
+  const keys = createPublicKeyCache()
+  const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
+  let failure: LedgerFailedError | undefined
+  let writes: Promise<void> = Promise.resolve()
+  let applying: Promise<unknown> = Promise.resolve()
+
+  const assertHealthy = () => {
+    if (failure) throw failure
+  }
+
+  /** Queues a batch behind earlier ones, so the store sees ops in acceptance order. */
+  function persist(builder: BatchBuilder): Promise<void> {
+    if (builder.empty) return writes
+    const batch = builder.toBatch()
+    writes = writes.then(async () => {
+      assertHealthy()
+      try {
+        await store.write(batch)
+      } catch (cause) {
+        failure = new LedgerFailedError(cause)
+        throw failure
+      }
+      for (const listener of listeners) listener(builder.ops)
+    })
+    return writes
+  }
+
+  function addVerified(builder: BatchBuilder, op: EncodedOp): IngestResult {
+    try {
+      const result = log.add(op)
+      builder.record(result.accepted, result.status === 'pending' ? op : undefined, result.doc)
+      return { ok: true, id: result.id, doc: result.doc, status: result.status }
+    } catch (error) {
+      if (error instanceof BaseError) return { ok: false, error }
+      throw error
+    }
+  }
+
+  const verifyInline: BatchVerifier = async (ops) => ops.map((op) => verifyOp(op, keys))
+
+  async function ingest(inputs: readonly Uint8Array[]): Promise<IngestResult[]> {
+    assertHealthy()
+    const results: (IngestResult | undefined)[] = new Array(inputs.length)
+    const decoded: EncodedOp[] = []
+    const slots: number[] = []
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        decoded.push(decodeOp(inputs[i]!, limits))
+        slots.push(i)
+      } catch (error) {
+        if (!(error instanceof BaseError)) throw error
+        results[i] = { ok: false, error }
+      }
+    }
+    const verified = (verifier ?? verifyInline)(decoded)
+    // Apply in call order, whatever order verification finishes in.
+    const turn = applying.then(async () => {
+      const valid = await verified
+      assertHealthy()
+      const builder = new BatchBuilder()
+      for (let k = 0; k < decoded.length; k++) {
+        const op = decoded[k]!
+        results[slots[k]!] = valid[k]
+          ? addVerified(builder, op)
+          : { ok: false, error: new InvalidSignatureError(op.id) }
+      }
+      return persist(builder)
+    })
+    applying = turn.catch(() => undefined)
+    await turn
+    return results as IngestResult[]
+  }
+
+  async function append<body>(signer: Signer, draft: OpDraft<body>): Promise<EncodedOp<body>> {
+    assertHealthy()
+    const { doc } = draft
+    if (doc !== null && log.size(doc) === 0) throw new UnknownDocumentError(doc)
+    const op = signOp(
+      {
+        v: 1,
+        doc,
+        author: signer.publicKey,
+        seq: doc === null ? 1 : log.lastSeq(doc, signer.publicKey) + 1,
+        deps: doc === null ? [] : log.heads(doc).slice(0, maxDeps),
+        time: draft.time,
+        type: draft.type,
+        body: draft.body,
+      },
+      signer,
+      limits,
+    )
+    // Sign, add and queue the write in one synchronous step: concurrent appends get distinct seqs.
+    const builder = new BatchBuilder()
+    const result = addVerified(builder, op)
+    if (!result.ok) throw result.error
+    await persist(builder)
+    return op
+  }
+
+  return {
+    log,
+    append,
+    ingest,
+    async getOps(ids) {
+      const positions = ids.map((id) => log.position(id) ?? -1)
+      await writes.catch(() => undefined) // an accepted op may still be on its way to the store
+      const found = await store.read(positions.filter((p) => p >= 0))
+      let k = 0
+      return positions.map((p) => (p >= 0 ? decodeStored(found[k++]!, limits) : undefined))
+    },
+    onAccepted(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    async close() {
+      await writes.catch(() => undefined)
+      await store.close()
+    },
+  }
+}
+
+async function restore(store: Store, log: Log, limits: OpLimits): Promise<void> {
+  for await (const stored of store.accepted()) {
+    const op = decodeStored(stored, limits)
+    const result = log.add(op)
+    if (
+      result.status !== 'accepted' &&
+      result.status !== 'equivocation' &&
+      result.status !== 'duplicate'
+    ) {
+      throw new StoreCorruptError(
+        stored.id,
+        'it was stored as accepted but its deps are not stored before it',
+      )
+    }
+  }
+  for await (const stored of store.pending()) log.add(decodeStored(stored, limits))
+}
+
+function decodeStored(stored: StoredOp, limits: OpLimits): EncodedOp {
+  let op: EncodedOp
+  try {
+    op = decodeOp(stored.bytes, limits)
+  } catch (cause) {
+    throw new StoreCorruptError(stored.id, (cause as Error).message)
+  }
+  if (op.id !== stored.id) throw new StoreCorruptError(stored.id, `its bytes hash to "${op.id}"`)
+  if ((op.op.doc ?? op.id) !== stored.doc)
+    throw new InvalidOpLinkError(op.id, `stored under document "${stored.doc}"`)
+  return op
+}

@@ -1,0 +1,394 @@
+import { InvalidOpLinkError, PendingBufferFullError } from './errors.ts'
+import { latin1Key } from './keys.ts'
+import type { EncodedOp } from './op.ts'
+import { compareOpIds, type OpId } from './op-id.ts'
+
+/** Options of the in-memory DAG index. */
+export type LogOptions = {
+  /** Most ops that may wait for missing deps in one document. */
+  maxPending?: number
+  /** Most ops that may wait for missing deps across all documents. */
+  maxPendingTotal?: number
+}
+
+/**
+ * What happened to an added op: `accepted` (in the DAG), `equivocation` (in the DAG, but its
+ * author already has another op with the same seq: both are kept as evidence and the author is
+ * flagged), `duplicate` (already held: a no-op), `pending` (waiting for missing deps).
+ */
+export type AddStatus = 'accepted' | 'equivocation' | 'duplicate' | 'pending'
+
+/** An op that joined the DAG, with the document it joined. */
+export type AcceptedOp = {
+  readonly doc: OpId
+  readonly op: EncodedOp
+  readonly equivocation: boolean
+}
+
+/** The outcome of `Log.add`. */
+export type AddResult = {
+  readonly id: OpId
+  readonly doc: OpId
+  readonly status: AddStatus
+  /** Ops that joined the DAG because of this add, in acceptance order: the op itself and any pending ops it released. */
+  readonly accepted: readonly AcceptedOp[]
+}
+
+/** Proof that an author signed two different ops with the same seq in one document. */
+export type Equivocation = {
+  readonly author: Uint8Array
+  readonly seq: number
+  readonly ids: readonly OpId[]
+}
+
+/**
+ * The in-memory index of every document's hash DAG. It holds ids, authors, seqs and deps in
+ * compact arrays, never whole ops (those live in the store), except the bounded pending buffer.
+ * It does not check signatures: `Ledger` verifies before adding.
+ */
+export type Log = {
+  /** Adds a signature-checked op; throws `PendingBufferFullError` or `InvalidOpLinkError`. */
+  add(op: EncodedOp): AddResult
+  /** Ids of the documents this log holds (with at least their genesis op). */
+  docs(): OpId[]
+  /** Returns true when the op is in the DAG of `doc`. */
+  has(doc: OpId, id: OpId): boolean
+  /** Number of ops in the DAG of `doc`. */
+  size(doc: OpId): number
+  /** The ops of `doc` that no other op depends on, sorted by id. */
+  heads(doc: OpId): OpId[]
+  /** Every op `id` transitively depends on (not `id` itself), in deterministic topological order. */
+  causalPast(doc: OpId, id: OpId): OpId[]
+  /** Those of `ids` that this log neither holds in the DAG of `doc` nor has pending. */
+  missing(doc: OpId, ids: readonly OpId[]): OpId[]
+  /** All ops of `doc` in the deterministic topological order: deps first, ties broken by id bytes. */
+  order(doc: OpId): OpId[]
+  /** Ids of the ops of `doc` waiting for deps, sorted. */
+  pending(doc: OpId): OpId[]
+  /** Total number of pending ops across documents. */
+  pendingCount(): number
+  /** Equivocation evidence of `doc`, sorted by author then seq. */
+  equivocations(doc: OpId): Equivocation[]
+  /** Returns true when `author` equivocated in `doc`. */
+  isEquivocator(doc: OpId, author: Uint8Array): boolean
+  /** The highest seq of `author` among the accepted ops of `doc` (0 if none). */
+  lastSeq(doc: OpId, author: Uint8Array): number
+  /**
+   * Where an accepted op stands in this log's acceptance sequence (0-based, across documents):
+   * the store's read position, since the store appends ops in exactly that order.
+   */
+  position(id: OpId, doc?: OpId): number | undefined
+}
+
+/** A growable Int32Array or Float64Array: compact per-op columns. */
+class Column<T extends Int32Array | Float64Array> {
+  data: T
+  length = 0
+  constructor(private readonly make: (size: number) => T) {
+    this.data = make(1024)
+  }
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const next = this.make(this.data.length * 2)
+      next.set(this.data)
+      this.data = next
+    }
+    this.data[this.length++] = value
+  }
+  at(index: number): number {
+    return this.data[index]!
+  }
+}
+
+type PendingEntry = { op: EncodedOp; missing: number }
+
+/** One document's DAG. Nodes are numbered in local acceptance order. */
+class DocIndex {
+  readonly nodes = new Map<OpId, number>()
+  readonly idOf: OpId[] = []
+  readonly authorOf = new Column((n) => new Int32Array(n))
+  readonly seqOf = new Column((n) => new Float64Array(n))
+  readonly positionOf = new Column((n) => new Float64Array(n))
+  readonly depStart = new Column((n) => new Int32Array(n))
+  readonly depFlat = new Column((n) => new Int32Array(n))
+  readonly heads = new Set<number>()
+  readonly authorIndex = new Map<string, number>()
+  readonly authors: Uint8Array[] = []
+  /** Per author: seq → first node seen with it. */
+  readonly bySeq: Map<number, number>[] = []
+  readonly maxSeq: number[] = []
+  /** `${author}:${seq}` → ids of the conflicting ops. */
+  readonly conflicts = new Map<string, Set<OpId>>()
+  readonly pending = new Map<OpId, PendingEntry>()
+  /** Missing dep → pending ops waiting for it. */
+  readonly waiting = new Map<OpId, OpId[]>()
+
+  authorNumber(author: Uint8Array, create: boolean): number {
+    const key = latin1Key(author)
+    let n = this.authorIndex.get(key)
+    if (n === undefined && create) {
+      n = this.authors.length
+      this.authorIndex.set(key, n)
+      this.authors.push(author.slice())
+      this.bySeq.push(new Map())
+      this.maxSeq.push(0)
+    }
+    return n ?? -1
+  }
+}
+
+/**
+ * Creates an empty in-memory log.
+ * @example
+ * const log = createLog({ maxPending: 10_000 })
+ * log.add(decodeOp(bytes))
+ */
+export function createLog({
+  maxPending = 10_000,
+  maxPendingTotal = 100_000,
+}: LogOptions = {}): Log {
+  const docs = new Map<OpId, DocIndex>()
+  let pendingTotal = 0
+  let acceptedTotal = 0
+
+  const docFor = (doc: OpId): DocIndex => {
+    let index = docs.get(doc)
+    if (!index) {
+      index = new DocIndex()
+      docs.set(doc, index)
+    }
+    return index
+  }
+
+  function insert(index: DocIndex, doc: OpId, op: EncodedOp): AcceptedOp {
+    const node = index.idOf.length
+    const author = index.authorNumber(op.op.author, true)
+    index.nodes.set(op.id, node)
+    index.idOf.push(op.id)
+    index.authorOf.push(author)
+    index.seqOf.push(op.op.seq)
+    index.positionOf.push(acceptedTotal++)
+    index.depStart.push(index.depFlat.length)
+    for (const dep of op.op.deps) {
+      const depNode = index.nodes.get(dep)!
+      index.depFlat.push(depNode)
+      index.heads.delete(depNode)
+    }
+    index.heads.add(node)
+    if (op.op.seq > index.maxSeq[author]!) index.maxSeq[author] = op.op.seq
+    const seqs = index.bySeq[author]!
+    const first = seqs.get(op.op.seq)
+    if (first === undefined) {
+      seqs.set(op.op.seq, node)
+      return { doc, op, equivocation: false }
+    }
+    const key = `${author}:${op.op.seq}`
+    let evidence = index.conflicts.get(key)
+    if (!evidence) {
+      evidence = new Set([index.idOf[first]!])
+      index.conflicts.set(key, evidence)
+    }
+    evidence.add(op.id)
+    return { doc, op, equivocation: true }
+  }
+
+  /** Accepts `op` and every pending op it transitively releases. */
+  function acceptWithReleased(index: DocIndex, doc: OpId, op: EncodedOp): AcceptedOp[] {
+    const accepted: AcceptedOp[] = []
+    const queue: EncodedOp[] = [op]
+    for (let next = queue.pop(); next; next = queue.pop()) {
+      accepted.push(insert(index, doc, next))
+      const waiters = index.waiting.get(next.id)
+      if (!waiters) continue
+      index.waiting.delete(next.id)
+      for (const waiter of waiters) {
+        const entry = index.pending.get(waiter)!
+        if (--entry.missing > 0) continue
+        index.pending.delete(waiter)
+        pendingTotal--
+        queue.push(entry.op)
+      }
+    }
+    return accepted
+  }
+
+  function addPending(index: DocIndex, doc: OpId, op: EncodedOp, missingDeps: OpId[]): void {
+    if (index.pending.size >= maxPending)
+      throw new PendingBufferFullError(op.id, `document "${doc}"`, maxPending)
+    if (pendingTotal >= maxPendingTotal)
+      throw new PendingBufferFullError(op.id, 'this node', maxPendingTotal)
+    index.pending.set(op.id, { op, missing: missingDeps.length })
+    pendingTotal++
+    for (const dep of missingDeps) {
+      const waiters = index.waiting.get(dep)
+      if (waiters) waiters.push(op.id)
+      else index.waiting.set(dep, [op.id])
+    }
+  }
+
+  function add(op: EncodedOp): AddResult {
+    const doc = op.op.doc ?? op.id
+    if (op.op.doc === op.id) throw new InvalidOpLinkError(op.id, 'an op cannot be its own document')
+    const index = docFor(doc)
+    if (index.nodes.has(op.id) || index.pending.has(op.id))
+      return { id: op.id, doc, status: 'duplicate', accepted: [] }
+    const missingDeps = op.op.deps.filter((dep) => !index.nodes.has(dep))
+    if (missingDeps.length > 0) {
+      addPending(index, doc, op, missingDeps)
+      return { id: op.id, doc, status: 'pending', accepted: [] }
+    }
+    const accepted = acceptWithReleased(index, doc, op)
+    return {
+      id: op.id,
+      doc,
+      status: accepted[0]!.equivocation ? 'equivocation' : 'accepted',
+      accepted,
+    }
+  }
+
+  /** Kahn's algorithm over `include` (all nodes when undefined), smallest id first among the ready. */
+  function topologicalOrder(index: DocIndex, include?: Uint8Array): OpId[] {
+    const count = index.idOf.length
+    const indegree = new Int32Array(count)
+    const childCount = new Int32Array(count + 1)
+    const inSet = (n: number) => include === undefined || include[n] === 1
+    for (let n = 0; n < count; n++) {
+      if (!inSet(n)) continue
+      const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
+      for (let d = index.depStart.at(n); d < end; d++) {
+        indegree[n]!++
+        childCount[index.depFlat.at(d) + 1]!++
+      }
+    }
+    // Children in compressed rows: childStart[n]..childStart[n+1].
+    for (let n = 0; n < count; n++) childCount[n + 1]! += childCount[n]!
+    const childStart = childCount.slice()
+    const children = new Int32Array(childCount[count]!)
+    for (let n = 0; n < count; n++) {
+      if (!inSet(n)) continue
+      const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
+      for (let d = index.depStart.at(n); d < end; d++)
+        children[childStart[index.depFlat.at(d)]!++] = n
+    }
+    const ready = new MinHeap((a, b) => compareOpIds(index.idOf[a]!, index.idOf[b]!))
+    for (let n = 0; n < count; n++) if (inSet(n) && indegree[n] === 0) ready.push(n)
+    const out: OpId[] = []
+    for (let n = ready.pop(); n !== undefined; n = ready.pop()) {
+      out.push(index.idOf[n]!)
+      for (let c = childCount[n]!; c < childCount[n + 1]!; c++) {
+        const child = children[c]!
+        if (--indegree[child]! === 0) ready.push(child)
+      }
+    }
+    return out
+  }
+
+  const get = (doc: OpId) => docs.get(doc)
+  const accepted = (doc: OpId) => {
+    const index = docs.get(doc)
+    return index && index.idOf.length > 0 ? index : undefined
+  }
+
+  return {
+    add,
+    docs: () => [...docs.keys()].filter((doc) => accepted(doc)).sort(compareOpIds),
+    has: (doc, id) => get(doc)?.nodes.has(id) ?? false,
+    size: (doc) => get(doc)?.idOf.length ?? 0,
+    heads(doc) {
+      const index = get(doc)
+      if (!index) return []
+      return [...index.heads].map((n) => index.idOf[n]!).sort(compareOpIds)
+    },
+    causalPast(doc, id) {
+      const index = get(doc)
+      const start = index?.nodes.get(id)
+      if (!index || start === undefined) return []
+      const include = new Uint8Array(index.idOf.length)
+      const stack = [start]
+      for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+        const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
+        for (let d = index.depStart.at(n); d < end; d++) {
+          const dep = index.depFlat.at(d)
+          if (include[dep] === 1) continue
+          include[dep] = 1
+          stack.push(dep)
+        }
+      }
+      return topologicalOrder(index, include)
+    },
+    missing(doc, ids) {
+      const index = get(doc)
+      return ids.filter((id) => !index || (!index.nodes.has(id) && !index.pending.has(id)))
+    },
+    order(doc) {
+      const index = get(doc)
+      return index ? topologicalOrder(index) : []
+    },
+    pending: (doc) => [...(get(doc)?.pending.keys() ?? [])].sort(compareOpIds),
+    pendingCount: () => pendingTotal,
+    equivocations(doc) {
+      const index = get(doc)
+      if (!index) return []
+      const out = [...index.conflicts].map(([key, ids]) => {
+        const [author, seq] = key.split(':').map(Number) as [number, number]
+        return { author: index.authors[author]!, seq, ids: [...ids].sort(compareOpIds) }
+      })
+      return out.sort((a, b) => Buffer.compare(a.author, b.author) || a.seq - b.seq)
+    },
+    isEquivocator(doc, author) {
+      const index = get(doc)
+      const n = index?.authorNumber(author, false) ?? -1
+      if (!index || n < 0) return false
+      for (const key of index.conflicts.keys()) if (key.startsWith(`${n}:`)) return true
+      return false
+    },
+    position(id, doc) {
+      for (const index of doc === undefined ? docs.values() : [docs.get(doc)]) {
+        const node = index?.nodes.get(id)
+        if (node !== undefined) return index!.positionOf.at(node)
+      }
+      return undefined
+    },
+    lastSeq(doc, author) {
+      const index = get(doc)
+      const n = index?.authorNumber(author, false) ?? -1
+      return index && n >= 0 ? index.maxSeq[n]! : 0
+    },
+  }
+}
+
+/** A binary min-heap of node numbers. */
+class MinHeap {
+  private readonly items: number[] = []
+  constructor(private readonly less: (a: number, b: number) => number) {}
+  push(value: number): void {
+    const items = this.items
+    items.push(value)
+    let i = items.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (this.less(items[i]!, items[parent]!) >= 0) break
+      ;[items[i], items[parent]] = [items[parent]!, items[i]!]
+      i = parent
+    }
+  }
+  pop(): number | undefined {
+    const items = this.items
+    if (items.length === 0) return undefined
+    const top = items[0]!
+    const last = items.pop()!
+    if (items.length === 0) return top
+    items[0] = last
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < items.length && this.less(items[l]!, items[m]!) < 0) m = l
+      if (r < items.length && this.less(items[r]!, items[m]!) < 0) m = r
+      if (m === i) return top
+      ;[items[i], items[m]] = [items[m]!, items[i]!]
+      i = m
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import type { OpId } from '../ledger/op-id.ts'
+import { StoreClosedError } from './errors.ts'
+import type { Store, StoredOp } from './store.ts'
+
+/** Creates a store that keeps everything in memory: for tests and throwaway nodes. */
+export function memoryStore(): Store {
+  const accepted: StoredOp[] = []
+  const pending = new Map<OpId, StoredOp>()
+  let closed = false
+  const assertOpen = () => {
+    if (closed) throw new StoreClosedError()
+  }
+  return {
+    async write(batch) {
+      assertOpen()
+      for (const op of batch.accepted)
+        accepted.push({ id: op.id, doc: op.doc, bytes: op.bytes.slice() })
+      for (const id of batch.pendingRemoved) pending.delete(id)
+      for (const op of batch.pendingAdded)
+        pending.set(op.id, { id: op.id, doc: op.doc, bytes: op.bytes.slice() })
+    },
+    async *accepted() {
+      assertOpen()
+      yield* accepted.slice()
+    },
+    async *pending() {
+      assertOpen()
+      yield* [...pending.values()]
+    },
+    async read(positions) {
+      assertOpen()
+      return positions.map((p) => {
+        const op = accepted[p]
+        return op && { id: op.id, doc: op.doc, bytes: op.bytes.slice() }
+      })
+    },
+    async count() {
+      assertOpen()
+      return accepted.length
+    },
+    async close() {
+      closed = true
+    },
+  }
+}

@@ -1,0 +1,38 @@
+import type { OpId } from '../ledger/op-id.ts'
+
+/** An op as the store keeps it: its id, its document and its canonical signed bytes. */
+export type StoredOp = { readonly id: OpId; readonly doc: OpId; readonly bytes: Uint8Array }
+
+/**
+ * One atomic change: ops that joined the DAG (in acceptance order, so deps come first), ops that
+ * started waiting for deps, and pending ops that left the buffer (because they were accepted).
+ */
+export type StoreBatch = {
+  readonly accepted: readonly StoredOp[]
+  readonly pendingAdded: readonly StoredOp[]
+  readonly pendingRemoved: readonly OpId[]
+}
+
+/**
+ * The persistence port of the ledger. A batch is atomic and, once `write` resolves, survives a
+ * crash of the process. The ledger writes each op once (it knows what it holds), so stores need
+ * not de-duplicate. Implementations: `memoryStore`, `sqliteStore` (and PostgreSQL later);
+ * `runStoreSuite` in test/compliance checks each.
+ */
+export type Store = {
+  /** Persists a batch atomically. */
+  write(batch: StoreBatch): Promise<void>
+  /** Every accepted op, in the order it was accepted. */
+  accepted(): AsyncIterable<StoredOp>
+  /** Every op waiting for deps. */
+  pending(): AsyncIterable<StoredOp>
+  /**
+   * Accepted ops by position in the accepted sequence (0-based: the first op written is 0);
+   * `undefined` past the end. Positions are how the ledger finds an op: it knows each op's.
+   */
+  read(positions: readonly number[]): Promise<(StoredOp | undefined)[]>
+  /** Number of accepted ops. */
+  count(): Promise<number>
+  /** Releases the store; later calls fail. */
+  close(): Promise<void>
+}
