@@ -1,0 +1,59 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { type Signer, signerFromPrivateKey } from '../src/ledger/keys.ts'
+import { type Ledger, openLedger } from '../src/ledger/ledger.ts'
+import type { EncodedOp } from '../src/ledger/op.ts'
+import type { OpId } from '../src/ledger/op-id.ts'
+import { memoryStore } from '../src/store/memory-store.ts'
+
+/** Creates `count` fresh Ed25519 signers. */
+export function makeSigners(count: number): Signer[] {
+  return Array.from({ length: count }, () =>
+    signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
+  )
+}
+
+/**
+ * Builds a realistic stream of signed answers: `docs` documents, each created by the first signer,
+ * then ops from round-robin authors, each depending on its document's heads. Returned in creation
+ * order (a valid delivery order for a peer).
+ */
+export async function makeOpStream({
+  count,
+  authors = 8,
+  docs = 1,
+  ledger,
+}: {
+  count: number
+  authors?: number
+  docs?: number
+  ledger?: Ledger
+}): Promise<EncodedOp[]> {
+  const signers = makeSigners(authors)
+  const source = ledger ?? (await openLedger({ store: memoryStore() }))
+  const out: EncodedOp[] = []
+  const docIds: OpId[] = []
+  for (let d = 0; d < docs && out.length < count; d++) {
+    const genesis = await source.append(signers[0]!, {
+      doc: null,
+      type: 'bench.create',
+      body: { n: d },
+      time: 0,
+    })
+    docIds.push(genesis.id)
+    out.push(genesis)
+  }
+  for (let i = out.length; i < count; i++) {
+    const doc = docIds[i % docIds.length]!
+    const body = { item: i % 100, answer: i % 3 !== 0 }
+    out.push(
+      await source.append(signers[i % authors]!, {
+        doc,
+        type: 'audit.vote',
+        body,
+        time: 1_763_720_000_000 + i,
+      }),
+    )
+  }
+  if (!ledger) await source.close()
+  return out
+}

@@ -1,0 +1,264 @@
+import { execFileSync } from 'node:child_process'
+import { createPublicKey, sign, verify } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Ledger, openLedger } from '../src/ledger/ledger.ts'
+import { decodeOp, signingMessage } from '../src/ledger/op.ts'
+import { createVerifyPool } from '../src/ledger/verify-pool.ts'
+import { sqliteStore } from '../src/store/sqlite-store.ts'
+import { makeOpStream, makeSigners } from './fixtures.ts'
+import { type Figure, progress, report, round, secondsSince } from './report.ts'
+
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex')
+const INGEST_OPS = 24_000
+const BATCH = 512
+/** Throughput figures are the best of this many rounds: the machine's capacity, not its noise. */
+const ROUNDS = 3
+
+type Context = { stream?: Uint8Array[]; verifyRaw?: number; ingest?: number }
+
+/** The ops a peer would deliver: encoded bytes only, so no decoded objects inflate the heap. */
+async function streamOf(ctx: Context): Promise<Uint8Array[]> {
+  if (!ctx.stream) {
+    progress(`signing ${INGEST_OPS} ops from 8 authors for the ingest benchmarks`)
+    ctx.stream = (await makeOpStream({ count: INGEST_OPS, authors: 8, docs: 4 })).map(
+      (op) => op.bytes,
+    )
+  }
+  return ctx.stream
+}
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'rwa-bench-'))
+}
+
+/** Raw node:crypto Ed25519 verifies per second on one core, with cached public KeyObjects. */
+async function verifyRaw(ctx: Context): Promise<Figure> {
+  const stream = await streamOf(ctx)
+  const keys = new Map<string, ReturnType<typeof createPublicKey>>()
+  const items = stream.map((bytes) => {
+    const op = decodeOp(bytes)
+    const hex = Buffer.from(op.op.author).toString('hex')
+    if (!keys.has(hex))
+      keys.set(
+        hex,
+        createPublicKey({ key: Buffer.concat([SPKI, op.op.author]), format: 'der', type: 'spki' }),
+      )
+    return { key: keys.get(hex)!, message: signingMessage(op.idBytes), sig: op.op.sig }
+  })
+  for (const item of items.slice(0, 2000)) verify(null, item.message, item.key, item.sig) // warm-up
+  let value = 0
+  for (let round = 0; round < ROUNDS; round++) {
+    const start = process.hrtime.bigint()
+    let ok = 0
+    for (const item of items) if (verify(null, item.message, item.key, item.sig)) ok++
+    value = Math.max(value, items.length / secondsSince(start))
+    if (ok !== items.length) throw new Error('verify_raw: a valid signature failed to verify')
+  }
+  ctx.verifyRaw = value
+  return report({
+    bench: 'ledger.verify_raw',
+    value: round(value),
+    unit: 'verifies/s',
+    limit: round(value),
+    cores: 1,
+  })
+}
+
+async function ingestAll(ledger: Ledger, stream: Uint8Array[], inFlight: number): Promise<void> {
+  const batches: Uint8Array[][] = []
+  for (let i = 0; i < stream.length; i += BATCH) batches.push(stream.slice(i, i + BATCH))
+  const running = new Set<Promise<unknown>>()
+  for (const batch of batches) {
+    const p = ledger.ingest(batch).then((results) => {
+      for (const r of results)
+        if (!r.ok || r.status !== 'accepted')
+          throw new Error(`ingest: unexpected result ${JSON.stringify(r)}`)
+    })
+    running.add(p)
+    p.finally(() => running.delete(p))
+    if (running.size >= inFlight) await Promise.race(running)
+  }
+  await Promise.all(running)
+}
+
+async function measureIngest(stream: Uint8Array[], parallel: boolean): Promise<number> {
+  const dir = tempDir()
+  const pool = parallel ? createVerifyPool() : undefined
+  try {
+    const ledger = await openLedger({
+      store: sqliteStore({ path: join(dir, 'rwa.sqlite') }),
+      verifier: pool?.verify,
+    })
+    const start = process.hrtime.bigint()
+    await ingestAll(ledger, stream, parallel ? 2 * (pool?.size ?? 1) : 1)
+    const seconds = secondsSince(start)
+    if (ledger.log.size(decodeOp(stream[0]!).id) !== stream.length / 4)
+      throw new Error('ingest: not every op was accepted')
+    await ledger.close()
+    return stream.length / seconds
+  } finally {
+    await pool?.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Remote ops decoded + verified + accepted + persisted to SQLite, on one core. */
+async function ingest(ctx: Context): Promise<Figure> {
+  const stream = await streamOf(ctx)
+  const limit = ctx.verifyRaw ?? (await verifyRaw(ctx)).value
+  await measureIngest(stream.slice(0, 4000), false) // warm-up
+  let value = 0
+  for (let round = 0; round < ROUNDS; round++)
+    value = Math.max(value, await measureIngest(stream, false))
+  ctx.ingest = value
+  const ratio = value / limit
+  return report({
+    bench: 'ledger.ingest',
+    value: round(value),
+    unit: 'ops/s',
+    limit: round(limit),
+    ratio: round(ratio, 3),
+    target: 0.85,
+    pass: ratio >= 0.85,
+  })
+}
+
+/** The same with signatures checked by a worker-thread pool on all cores. */
+async function ingestParallel(ctx: Context): Promise<Figure> {
+  const stream = await streamOf(ctx)
+  const limit = ctx.ingest ?? (await ingest(ctx)).value
+  await measureIngest(stream.slice(0, 4000), true) // warm-up
+  let value = 0
+  for (let round = 0; round < ROUNDS; round++)
+    value = Math.max(value, await measureIngest(stream, true))
+  const ratio = value / limit
+  return report({
+    bench: 'ledger.ingest_parallel',
+    value: round(value),
+    unit: 'ops/s',
+    limit: round(limit),
+    ratio: round(ratio, 3),
+    target: 1.6,
+    pass: ratio >= 1.6,
+  })
+}
+
+/** Local ops signed, accepted and persisted, one at a time; held against raw signs/s. */
+async function appendLocal(): Promise<Figure> {
+  const [signer] = makeSigners(1)
+  const message = Buffer.alloc(45, 7)
+  const count = 10_000
+  let start = process.hrtime.bigint()
+  for (let i = 0; i < count; i++) sign(null, message, signer!.privateKey)
+  const limit = count / secondsSince(start)
+  const dir = tempDir()
+  try {
+    const ledger = await openLedger({ store: sqliteStore({ path: join(dir, 'rwa.sqlite') }) })
+    const genesis = await ledger.append(signer!, {
+      doc: null,
+      type: 'bench.create',
+      body: {},
+      time: 0,
+    })
+    start = process.hrtime.bigint()
+    for (let i = 0; i < count; i++) {
+      await ledger.append(signer!, {
+        doc: genesis.id,
+        type: 'audit.vote',
+        body: { item: i % 100, answer: true },
+        time: i,
+      })
+    }
+    const value = count / secondsSince(start)
+    await ledger.close()
+    return report({
+      bench: 'ledger.append_local',
+      value: round(value),
+      unit: 'ops/s',
+      limit: round(limit),
+      limitIs: 'raw Ed25519 signs/s',
+      ratio: round(value / limit, 3),
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** RSS of a fresh process that reopened a store holding 1,000,000 ops. */
+async function memory(): Promise<Figure> {
+  const count = Number(process.env.RWA_BENCH_MEMORY_OPS ?? 1_000_000)
+  const dir = tempDir()
+  try {
+    const path = join(dir, 'rwa.sqlite')
+    progress(`writing ${count} signed ops to a SQLite store (about a minute)`)
+    const ledger = await openLedger({ store: sqliteStore({ path }) })
+    const [signer] = makeSigners(1)
+    const docs = []
+    for (let d = 0; d < 100; d++)
+      docs.push(
+        (await ledger.append(signer!, { doc: null, type: 'bench.create', body: { d }, time: 0 }))
+          .id,
+      )
+    let bytes = 0
+    for (let i = docs.length; i < count; i += 1000) {
+      const chunk = []
+      for (let j = i; j < Math.min(count, i + 1000); j++) {
+        chunk.push(
+          ledger.append(signer!, {
+            doc: docs[j % docs.length]!,
+            type: 'audit.vote',
+            body: { item: j % 100, answer: true },
+            time: j,
+          }),
+        )
+      }
+      for (const op of await Promise.all(chunk)) bytes += op.bytes.length
+      if (i % 100_000 < 1000) progress(`  ${i} ops written`)
+    }
+    await ledger.close()
+    progress('reopening the store in a fresh process')
+    const child = join(import.meta.dirname, 'memory-child.ts')
+    const out = execFileSync(process.execPath, ['--import', 'tsx', child, path], {
+      encoding: 'utf8',
+    })
+    const measured = JSON.parse(out.trim().split('\n').pop()!) as {
+      rssMB: number
+      baselineMB: number
+      heapMB: number
+      ops: number
+      seconds: number
+    }
+    if (measured.ops !== count)
+      throw new Error(`memory: reopened ${measured.ops} ops, expected ${count}`)
+    const opsMB = bytes / 2 ** 20
+    return report({
+      bench: 'ledger.memory',
+      value: round(measured.rssMB),
+      unit: 'MB',
+      limit: round(measured.baselineMB + opsMB),
+      limitIs:
+        'baseline RSS + the encoded ops themselves (what holding whole ops would cost at least)',
+      ops: count,
+      baselineMB: round(measured.baselineMB),
+      heapMB: round(measured.heapMB),
+      opsMB: round(opsMB),
+      bytesPerOp: round(((measured.rssMB - measured.baselineMB) * 2 ** 20) / count),
+      reopenSeconds: round(measured.seconds, 2),
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The ledger benchmarks, by name. */
+export function ledgerBenches(): Record<string, (ctx: Context) => Promise<Figure>> {
+  return {
+    'ledger.verify_raw': verifyRaw,
+    'ledger.ingest': ingest,
+    'ledger.ingest_parallel': ingestParallel,
+    'ledger.append_local': appendLocal,
+    'ledger.memory': memory,
+  }
+}

@@ -1,0 +1,29 @@
+// `npm run bench [-- name…]`: runs the benchmarks (all, or those whose name starts with a given
+// prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
+import { ledgerBenches } from './ledger.ts'
+import { progress } from './report.ts'
+
+const benches = { ...ledgerBenches() }
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(
+    `usage: npm run bench [-- <name or prefix>…]\n\nbenchmarks:\n${Object.keys(benches)
+      .map((n) => `  ${n}`)
+      .join('\n')}`,
+  )
+  process.exit(0)
+}
+const selected = Object.entries(benches).filter(
+  ([name]) => wanted.length === 0 || wanted.some((w) => name.startsWith(w)),
+)
+if (selected.length === 0) {
+  console.error(
+    `No benchmark matches ${wanted.map((w) => `"${w}"`).join(', ')}; run "npm run bench -- --help" for the list.`,
+  )
+  process.exit(2)
+}
+const ctx = {}
+for (const [name, run] of selected) {
+  progress(`running ${name}`)
+  await run(ctx)
+}
