@@ -71,7 +71,8 @@ function assertMinimal(value: number, info: number, bytes: Uint8Array, pos: numb
  * no undefined / NaN / infinities.
  */
 export function skipItem(bytes: Uint8Array, pos: number, depth = 0): number {
-  if (depth > MAX_DEPTH) throw new MalformedOpError(`nesting deeper than ${MAX_DEPTH} levels`)
+  if (depth > MAX_DEPTH)
+    throw new MalformedOpError(`values nested more than ${MAX_DEPTH} levels deep`)
   const head = readHead(bytes, pos)
   switch (head.major) {
     case 0:

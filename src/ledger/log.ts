@@ -129,7 +129,7 @@ class DocIndex {
     if (n === undefined && create) {
       n = this.authors.length
       this.authorIndex.set(key, n)
-      this.authors.push(author.slice())
+      this.authors.push(new Uint8Array(author))
       this.bySeq.push(new Map())
       this.maxSeq.push(0)
     }
@@ -228,12 +228,12 @@ export function createLog({
 
   function add(op: EncodedOp): AddResult {
     const doc = op.op.doc ?? op.id
-    if (op.op.doc === op.id) throw new InvalidOpLinkError(op.id, 'an op cannot be its own document')
     const index = docFor(doc)
     if (index.nodes.has(op.id) || index.pending.has(op.id))
       return { id: op.id, doc, status: 'duplicate', accepted: [] }
     const missingDeps = op.op.deps.filter((dep) => !index.nodes.has(dep))
     if (missingDeps.length > 0) {
+      assertNotElsewhere(doc, op, missingDeps)
       addPending(index, doc, op, missingDeps)
       return { id: op.id, doc, status: 'pending', accepted: [] }
     }
@@ -243,6 +243,19 @@ export function createLog({
       doc,
       status: accepted[0]!.equivocation ? 'equivocation' : 'accepted',
       accepted,
+    }
+  }
+
+  /** Deps must be ops of the op's own document; one already held in another can never apply. */
+  function assertNotElsewhere(doc: OpId, op: EncodedOp, missingDeps: readonly OpId[]): void {
+    for (const [other, index] of docs) {
+      if (other === doc) continue
+      const dep = missingDeps.find((id) => index.nodes.has(id))
+      if (dep)
+        throw new InvalidOpLinkError(
+          op.id,
+          `dep "${dep}" belongs to document "${other}", not "${doc}"`,
+        )
     }
   }
 

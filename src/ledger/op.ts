@@ -25,6 +25,8 @@ import {
 /**
  * An operation: one signed action of one actor in one document (ARCHITECTURE §1).
  * `doc` is null only for a document's genesis op; the document's id is the genesis op's id.
+ * `seq` counts the author's ops in the document from 1; `time` is the author's clock in
+ * milliseconds since the Unix epoch, advisory only (never used for ordering or validity).
  */
 export type Op<body = unknown> = {
   v: 1
@@ -85,9 +87,10 @@ export function assertOp(op: Op, { maxDeps = DEFAULT_MAX_DEPS }: OpLimits = {}):
   assertCounter(op.time, 'time', 0)
   assertType(op.type)
   if (!Array.isArray(op.deps)) throw new InvalidOpFieldError('deps', 'an array of op ids')
-  if (op.deps.length > maxDeps) throw new TooManyDepsError(op.deps.length, maxDeps)
   for (const dep of op.deps) parseOpIdBytes(dep, 'deps')
-  assertGenesisShape(op.doc === null, op.seq, op.deps.length)
+  const depCount = new Set(op.deps).size // encoding de-duplicates
+  if (depCount > maxDeps) throw new TooManyDepsError(depCount, maxDeps)
+  assertGenesisShape(op.doc === null, op.seq, depCount)
 }
 
 function assertCounter(value: unknown, field: string, min: number): void {
@@ -135,14 +138,22 @@ function toCborValue(op: Op): Record<string, unknown> {
 }
 
 /** Encodes an op without its signature, canonically: the bytes its id is the hash of. */
-export function encodeOp(op: Op): Uint8Array {
-  assertOp(op)
-  return dagCbor.encode(toCborValue(op))
+export function encodeOp(op: Op, limits: OpLimits = {}): Uint8Array {
+  assertOp(op, limits)
+  return encodeCbor(toCborValue(op))
+}
+
+/** dag-cbor's encoder may hand back a Buffer, whose slice() is a view: return a plain Uint8Array. */
+function encodeCbor(value: unknown): Uint8Array {
+  const bytes = dagCbor.encode(value)
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)
 }
 
 /** Computes an op's id: CIDv1 (dag-cbor, sha2-256) of `encodeOp(op)`. */
-export function getOpId(op: Op): OpId {
-  return formatOpId(opIdBytesOf(encodeOp(op)))
+export function getOpId(op: Op, limits: OpLimits = {}): OpId {
+  return formatOpId(opIdBytesOf(encodeOp(op, limits)))
 }
 
 /** The exact bytes an op signature covers: `"rwa/op/v1" ‖ id bytes`. */
@@ -165,11 +176,12 @@ export function signOp<body>(op: Op<body>, signer: Signer, limits: OpLimits = {}
     throw new InvalidOpFieldError('author', "the signer's own public key")
   }
   const value = toCborValue(op)
-  const idBytes = opIdBytesOf(dagCbor.encode(value))
+  const idBytes = opIdBytesOf(encodeCbor(value))
   const sig = new Uint8Array(sign(null, signingMessage(idBytes), signer.privateKey))
-  const bytes = dagCbor.encode({ ...value, sig })
-  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_OP_BYTES
-  if (bytes.length > maxBytes) throw new OpTooLargeError(bytes.length, maxBytes)
+  const bytes = encodeCbor({ ...value, sig })
+  // Decode what we produced, with the limits peers apply: a node never signs an op its peers
+  // would reject (too large, too deeply nested, a body value that does not round-trip).
+  decodeOp(bytes, limits)
   const signed: SignedOp<body> = { ...op, deps: canonicalDeps(op.deps), sig }
   return { id: formatOpId(idBytes), idBytes, op: signed, bytes }
 }
@@ -229,6 +241,7 @@ export function decodeOp(
 function readFields(bytes: Uint8Array): FieldPositions {
   const head = readHead(bytes, 0)
   if (head.major !== 5) throw new NotAnOpError('expected a CBOR map')
+  assertVersionFirst(bytes, head.end)
   if (head.value !== SIGNED_KEYS.length) {
     throw new NotAnOpError(
       `expected ${SIGNED_KEYS.length} fields (${SIGNED_KEYS.join(', ')}), found ${head.value}`,
@@ -260,24 +273,32 @@ function hasBytesAt(bytes: Uint8Array, pos: number, expected: Uint8Array): boole
   return true
 }
 
+/**
+ * "v" sorts first in every canonical map, so any version's op starts with it: report an unknown
+ * version as such even when that version has other fields.
+ */
+function assertVersionFirst(bytes: Uint8Array, pos: number): void {
+  if (!hasBytesAt(bytes, pos, KEY_BYTES[0]!)) return
+  const version = readHead(bytes, pos + KEY_BYTES[0]!.length)
+  if (version.major === 0 && version.value !== 1) throw new UnsupportedOpVersionError(version.value)
+}
+
 /** Explains why the keys are not exactly the canonical nine; always throws. */
 function diagnoseKeys(bytes: Uint8Array, start: number): never {
-  const seen = new Set<string>()
+  const names: string[] = []
   let pos = start
   for (let i = 0; i < SIGNED_KEYS.length; i++) {
     const key = readHead(bytes, pos)
     if (key.major !== 3) throw new NotAnOpError('map keys must be strings')
     if (key.end + key.value > bytes.length) throw new MalformedOpError('unexpected end of input')
-    const name = Buffer.from(bytes.subarray(key.end, key.end + key.value)).toString('latin1')
-    if (!(SIGNED_KEYS as readonly string[]).includes(name))
-      throw new NotAnOpError(`unexpected field "${name}"`)
-    if (seen.has(name)) throw new NonCanonicalOpError(`field "${name}" appears twice`)
-    if (name !== SIGNED_KEYS[i])
-      throw new NonCanonicalOpError('map keys are not sorted by length then bytes')
-    seen.add(name)
+    names.push(Buffer.from(bytes.subarray(key.end, key.end + key.value)).toString('latin1'))
     pos = skipItem(bytes, key.end + key.value)
   }
-  throw new MalformedOpError('unexpected field layout')
+  const unexpected = names.find((name) => !(SIGNED_KEYS as readonly string[]).includes(name))
+  if (unexpected !== undefined) throw new NotAnOpError(`unexpected field "${unexpected}"`)
+  const missing = SIGNED_KEYS.find((name) => !names.includes(name))
+  if (missing !== undefined) throw new NotAnOpError(`field "${missing}" is missing`)
+  throw new NonCanonicalOpError('map keys are not sorted by length then bytes')
 }
 
 // Value offsets of each field in FieldPositions, by SIGNED_KEYS index.
@@ -318,8 +339,9 @@ function readBytes(
 ): Uint8Array {
   const head = readHead(bytes, pos)
   if (head.major !== 2 || head.value !== length) throw new InvalidOpFieldError(field, expected)
-  // A view, not a copy: the decoded op shares memory with `bytes` (see decodeOp).
-  return bytes.subarray(head.end, head.end + length)
+  // A view, not a copy: the decoded op shares memory with `bytes` (see decodeOp). Always a plain
+  // Uint8Array, whatever subclass (e.g. Buffer) the input was, so equal ops compare equal.
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + head.end, length)
 }
 
 function readCounter(bytes: Uint8Array, pos: number, field: string, min: number): number {

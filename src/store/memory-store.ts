@@ -14,10 +14,10 @@ export function memoryStore(): Store {
     async write(batch) {
       assertOpen()
       for (const op of batch.accepted)
-        accepted.push({ id: op.id, doc: op.doc, bytes: op.bytes.slice() })
+        accepted.push({ id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) })
       for (const id of batch.pendingRemoved) pending.delete(id)
       for (const op of batch.pendingAdded)
-        pending.set(op.id, { id: op.id, doc: op.doc, bytes: op.bytes.slice() })
+        pending.set(op.id, { id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) })
     },
     async *accepted() {
       assertOpen()
@@ -31,7 +31,7 @@ export function memoryStore(): Store {
       assertOpen()
       return positions.map((p) => {
         const op = accepted[p]
-        return op && { id: op.id, doc: op.doc, bytes: op.bytes.slice() }
+        return op && { id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) }
       })
     },
     async count() {
