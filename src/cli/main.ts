@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs'
+import { Command, CommanderError } from 'commander'
+import { BaseError } from '../errors/base.ts'
+import { decodeOp, verifyOp } from '../ledger/op.ts'
+import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
+
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string }
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+
+/** Builds the `rwa` command line. */
+export function createProgram(): Command {
+  const program = new Command('rwa')
+    .description(
+      'Real World Auditor: pay independent people to assess real-world facts, on a signed replicated log.',
+    )
+    .version(version, '-v, --version')
+    .showHelpAfterError('(run "rwa --help" for usage)')
+
+  program
+    .command('start')
+    .description('start a node (for now: print what this version offers)')
+    .action(() => {
+      console.log(`rwa ${version}`)
+      console.log(
+        'The node (HTTP API, dashboard, chain) is not part of this version yet. Available now:',
+      )
+      console.log('  rwa key new <file>        create an Ed25519 key file (mode 0600)')
+      console.log('  rwa key show <file>       print the public key of a key file')
+      console.log('  rwa op decode <hex|file>  decode, check and print a signed op')
+      console.log('  npm test                  the test suite;  npm run bench  the benchmarks')
+    })
+
+  const key = program.command('key').description('manage Ed25519 key files')
+  key
+    .command('new')
+    .argument('<file>', 'where to write the key (refuses to overwrite)')
+    .description('create a new Ed25519 key file (PKCS#8 PEM, mode 0600)')
+    .action((file: string) => {
+      const signer = generateSigner()
+      writeKeyFile(file, signer)
+      console.log(hex(signer.publicKey))
+    })
+  key
+    .command('show')
+    .argument('<file>', 'a key file')
+    .description("print a key file's public key as hex")
+    .action((file: string) => console.log(hex(readKeyFile(file).publicKey)))
+
+  program
+    .command('op')
+    .description('inspect ops')
+    .command('decode')
+    .argument('<op>', 'the signed op as hex, or a file holding its bytes')
+    .option('--json', 'print machine-readable JSON (the default output is JSON too)')
+    .description('decode a signed op, check its encoding and signature, and print it')
+    .action((input: string) => {
+      const bytes = /^([0-9a-f]{2})+$/i.test(input)
+        ? Buffer.from(input, 'hex')
+        : readFileSync(input)
+      const op = decodeOp(new Uint8Array(bytes))
+      const { author, sig, body, ...rest } = op.op
+      const json = {
+        id: op.id,
+        ...rest,
+        author: hex(author),
+        body,
+        sig: hex(sig),
+        signatureValid: verifyOp(op),
+      }
+      console.log(
+        JSON.stringify(
+          json,
+          (_, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? hex(v) : v),
+          2,
+        ),
+      )
+    })
+  return program
+}
+
+try {
+  await createProgram().exitOverride().parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode)
+  if (error instanceof BaseError) {
+    console.error(`error: ${error.shortMessage}`)
+    process.exit(1)
+  }
+  throw error
+}
