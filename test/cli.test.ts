@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { describe, expect, test } from 'vitest'
+import { makeGenesis, testSigner } from './helpers.ts'
+
+const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
+const run = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args])
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+describe('rwa CLI', () => {
+  test('start prints the version and what is available', async () => {
+    const { version } = (await import('../package.json', { with: { type: 'json' } })).default
+    const { code, stdout } = await run('start')
+    expect(code).toBe(0)
+    expect(stdout).toContain(`rwa ${version}`)
+    expect(stdout).toContain('rwa key new')
+  })
+
+  test('key new writes a 0600 key whose public key key show prints', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rwa-cli-test-'))
+    const path = join(dir, 'k.pem')
+    const created = await run('key', 'new', path)
+    expect(created.code).toBe(0)
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    const shown = await run('key', 'show', path)
+    expect(shown.stdout.trim()).toBe(created.stdout.trim())
+    expect(shown.stdout.trim()).toMatch(/^[0-9a-f]{64}$/)
+    const again = await run('key', 'new', path)
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('already exists')
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('op decode prints a checked op, and explains garbage', async () => {
+    const g = makeGenesis(testSigner(1), { name: 'street lights' })
+    const ok = await run('op', 'decode', Buffer.from(g.bytes).toString('hex'))
+    expect(ok.code).toBe(0)
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      id: g.id,
+      seq: 1,
+      type: 'test.create',
+      body: { name: 'street lights' },
+      signatureValid: true,
+    })
+    const bad = await run('op', 'decode', 'a1617601')
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/^error: Value is not an rwa op/)
+  })
+
+  test('an unknown command fails with usage help', async () => {
+    const { code, stderr } = await run('frobnicate')
+    expect(code).not.toBe(0)
+    expect(stderr).toContain("unknown command 'frobnicate'")
+  })
+})
