@@ -68,6 +68,20 @@ describe('createLog', () => {
     expect(log.position(c.id, g.id)).toBe(3)
   })
 
+  test('detects equivocation for ordinary and absurdly large seqs alike', () => {
+    const g = makeGenesis(alice)
+    const log = createLog()
+    log.add(g)
+    for (const seq of [2, 5000, 2 ** 40]) {
+      const first = makeOp(bob, { doc: g.id, seq, deps: [g.id], body: { n: 1 } })
+      const second = makeOp(bob, { doc: g.id, seq, deps: [g.id], body: { n: 2 } })
+      expect(log.add(first).status).toBe('accepted')
+      expect(log.add(second).status).toBe('equivocation')
+    }
+    expect(log.equivocations(g.id).map((e) => e.seq)).toEqual([2, 5000, 2 ** 40])
+    expect(log.lastSeq(g.id, bob.publicKey)).toBe(2 ** 40)
+  })
+
   test('rejects an op whose dep belongs to another document', () => {
     const log = createLog()
     const one = makeGenesis(alice, { n: 1 })

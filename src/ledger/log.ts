@@ -102,6 +102,40 @@ class Column<T extends Int32Array | Float64Array> {
 
 type PendingEntry = { op: EncodedOp; missing: number }
 
+/**
+ * One author's seq → first node with that seq. Honest seqs run 1, 2, 3…, so a dense array serves
+ * them at 4 bytes each; seqs far beyond the author's op count (only a Byzantine author sends
+ * those) go to a Map, so a huge seq cannot make the array huge.
+ */
+class SeqIndex {
+  private dense = new Int32Array(4) // node + 1; 0 = none
+  private count = 0
+  private sparse: Map<number, number> | undefined
+
+  get(seq: number): number | undefined {
+    if (seq < this.dense.length) return this.dense[seq]! > 0 ? this.dense[seq]! - 1 : undefined
+    return this.sparse?.get(seq)
+  }
+
+  /** Records `node` for `seq`, which must not be recorded yet. */
+  set(seq: number, node: number): void {
+    this.count++
+    if (seq >= this.dense.length && seq < 2 * this.count + 1024) {
+      let size = this.dense.length
+      while (size <= seq) size *= 2
+      const grown = new Int32Array(size)
+      grown.set(this.dense)
+      this.dense = grown
+    }
+    if (seq < this.dense.length) {
+      this.dense[seq] = node + 1
+      return
+    }
+    this.sparse ??= new Map()
+    this.sparse.set(seq, node)
+  }
+}
+
 /** One document's DAG. Nodes are numbered in local acceptance order. */
 class DocIndex {
   readonly nodes = new Map<OpId, number>()
@@ -115,7 +149,7 @@ class DocIndex {
   readonly authorIndex = new Map<string, number>()
   readonly authors: Uint8Array[] = []
   /** Per author: seq → first node seen with it. */
-  readonly bySeq: Map<number, number>[] = []
+  readonly bySeq: SeqIndex[] = []
   readonly maxSeq: number[] = []
   /** `${author}:${seq}` → ids of the conflicting ops. */
   readonly conflicts = new Map<string, Set<OpId>>()
@@ -130,7 +164,7 @@ class DocIndex {
       n = this.authors.length
       this.authorIndex.set(key, n)
       this.authors.push(new Uint8Array(author))
-      this.bySeq.push(new Map())
+      this.bySeq.push(new SeqIndex())
       this.maxSeq.push(0)
     }
     return n ?? -1
