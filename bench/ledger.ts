@@ -248,13 +248,16 @@ async function memory(): Promise<Figure> {
     const bytes = await writeBigStore(path, count)
     progress('reopening the store in a fresh process')
     const child = join(import.meta.dirname, 'memory-child.ts')
-    const out = execFileSync(process.execPath, ['--import', 'tsx', child, path], {
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', child, path], {
       encoding: 'utf8',
     })
     const measured = JSON.parse(out.trim().split('\n').pop()!) as {
       rssMB: number
       baselineMB: number
+      baselineHeapMB: number
       heapMB: number
+      heapTotalMB: number
+      arrayBuffersMB: number
       ops: number
       seconds: number
     }
@@ -271,6 +274,11 @@ async function memory(): Promise<Figure> {
       ops: count,
       baselineMB: round(measured.baselineMB),
       heapMB: round(measured.heapMB),
+      heapTotalMB: round(measured.heapTotalMB),
+      arrayBuffersMB: round(measured.arrayBuffersMB),
+      indexBytesPerOp: round(
+        ((measured.heapMB + measured.arrayBuffersMB - measured.baselineHeapMB) * 2 ** 20) / count,
+      ),
       opsMB: round(opsMB),
       bytesPerOp: round(((measured.rssMB - measured.baselineMB) * 2 ** 20) / count),
       reopenSeconds: round(measured.seconds, 2),
