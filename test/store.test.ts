@@ -15,6 +15,7 @@ runStoreSuite({ name: 'memoryStore', create: async () => ({ store: memoryStore()
 
 runStoreSuite({
   name: 'sqliteStore',
+  durable: true,
   create: async () => {
     const dir = tempDir()
     const path = join(dir, 'rwa.sqlite')
