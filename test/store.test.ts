@@ -20,7 +20,7 @@ runStoreSuite({
     const dir = tempDir()
     const path = join(dir, 'rwa.sqlite')
     return {
-      store: sqliteStore({ path, pageSize: 1000 }),
+      store: sqliteStore({ path, segmentSize: 7 }),
       reopen: async () => sqliteStore({ path }),
       cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     }
@@ -52,14 +52,31 @@ describe('sqliteStore', () => {
   test('refuses a store whose ops are not contiguous, rather than serving wrong ops', async () => {
     const dir = tempDir()
     const path = join(dir, 'rwa.sqlite')
-    const store = sqliteStore({ path })
-    const op = { id: 'x', doc: 'd', bytes: Uint8Array.of(1) } as never
-    await store.write({ accepted: [op, op, op], pendingAdded: [], pendingRemoved: [] })
+    const store = sqliteStore({ path, segmentSize: 2 })
+    const op = { id: 'x', bytes: Uint8Array.of(1) } as never
+    await store.write({ accepted: [op, op, op, op, op], pendingAdded: [], pendingRemoved: [] })
     await store.close()
     const db = new Database(path)
-    db.prepare('DELETE FROM ops WHERE n = 2').run()
+    expect(db.prepare('SELECT first FROM segments ORDER BY first').pluck().all()).toEqual([0, 2, 4])
+    db.prepare('DELETE FROM segments WHERE first = 2').run()
     db.close()
-    expect(() => sqliteStore({ path })).toThrow(/not stored contiguously/)
+    expect(() => sqliteStore({ path })).toThrow(/do not hold positions 0 to 4 exactly once/)
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  test('reports a damaged segment as corrupt instead of returning wrong bytes', async () => {
+    const dir = tempDir()
+    const path = join(dir, 'rwa.sqlite')
+    const store = sqliteStore({ path })
+    const op = { id: 'x', bytes: Uint8Array.of(1, 2, 3) } as never
+    await store.write({ accepted: [op, op], pendingAdded: [], pendingRemoved: [] })
+    await store.close()
+    const db = new Database(path)
+    db.prepare('UPDATE segments SET data = substr(data, 1, length(data) - 1) WHERE first = 0').run()
+    db.close()
+    const reopened = sqliteStore({ path })
+    await expect(reopened.read([1])).rejects.toMatchObject({ name: 'StoreCorruptError' })
+    await reopened.close()
     rmSync(dir, { recursive: true, force: true })
   })
 

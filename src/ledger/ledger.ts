@@ -1,6 +1,7 @@
 import { BaseError } from '../errors/base.ts'
+import { StoreCorruptError } from '../store/errors.ts'
 import type { Store, StoreBatch, StoredOp } from '../store/store.ts'
-import { InvalidOpLinkError, InvalidSignatureError } from './errors.ts'
+import { InvalidSignatureError } from './errors.ts'
 import { createPublicKeyCache, type Signer } from './keys.ts'
 import { type AcceptedOp, type AddStatus, createLog, type Log, type LogOptions } from './log.ts'
 import {
@@ -77,14 +78,6 @@ export class LedgerFailedError extends BaseError {
   }
 }
 
-/** Thrown when the store holds bytes that do not match their recorded id. */
-export class StoreCorruptError extends BaseError {
-  override name = 'StoreCorruptError' as const
-  constructor(id: string, reason: string) {
-    super(`Stored op "${id}" is corrupt: ${reason}; restore the store from a backup or a peer.`)
-  }
-}
-
 /** Collects the store effects of several adds, netting out ops that were pending only briefly. */
 class BatchBuilder {
   readonly accepted: StoredOp[] = []
@@ -92,12 +85,12 @@ class BatchBuilder {
   readonly removed: OpId[] = []
   readonly ops: AcceptedOp[] = []
 
-  record(accepted: readonly AcceptedOp[], pendingAdded?: EncodedOp, doc?: OpId): void {
-    if (pendingAdded && doc)
-      this.added.set(pendingAdded.id, { id: pendingAdded.id, doc, bytes: pendingAdded.bytes })
+  record(accepted: readonly AcceptedOp[], pendingAdded?: EncodedOp): void {
+    if (pendingAdded)
+      this.added.set(pendingAdded.id, { id: pendingAdded.id, bytes: pendingAdded.bytes })
     for (let i = 0; i < accepted.length; i++) {
       const entry = accepted[i]!
-      this.accepted.push({ id: entry.op.id, doc: entry.doc, bytes: entry.op.bytes })
+      this.accepted.push({ id: entry.op.id, bytes: entry.op.bytes })
       this.ops.push(entry)
       // Every accepted op after the first was released from the pending buffer.
       if (i > 0 && !this.added.delete(entry.op.id)) this.removed.push(entry.op.id)
@@ -160,7 +153,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   function addVerified(builder: BatchBuilder, op: EncodedOp): IngestResult {
     try {
       const result = log.add(op)
-      builder.record(result.accepted, result.status === 'pending' ? op : undefined, result.doc)
+      builder.record(result.accepted, result.status === 'pending' ? op : undefined)
       return { ok: true, id: result.id, doc: result.doc, status: result.status }
     } catch (error) {
       if (error instanceof BaseError) return { ok: false, error }
@@ -255,11 +248,9 @@ async function restore(store: Store, log: Log, limits: OpLimits): Promise<void> 
   for await (const stored of store.accepted()) {
     const op = decodeStored(stored, limits)
     const result = log.add(op)
-    if (
-      result.status !== 'accepted' &&
-      result.status !== 'equivocation' &&
-      result.status !== 'duplicate'
-    ) {
+    // Anything else would shift every later position and make reads return the wrong ops.
+    if (result.status === 'duplicate') throw new StoreCorruptError(stored.id, 'it is stored twice')
+    if (result.status === 'pending') {
       throw new StoreCorruptError(
         stored.id,
         'it was stored as accepted but its deps are not stored before it',
@@ -277,7 +268,5 @@ function decodeStored(stored: StoredOp, limits: OpLimits): EncodedOp {
     throw new StoreCorruptError(stored.id, (cause as Error).message)
   }
   if (op.id !== stored.id) throw new StoreCorruptError(stored.id, `its bytes hash to "${op.id}"`)
-  if ((op.op.doc ?? op.id) !== stored.doc)
-    throw new InvalidOpLinkError(op.id, `stored under document "${stored.doc}"`)
   return op
 }

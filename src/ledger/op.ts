@@ -207,6 +207,10 @@ function publicKeyInput(publicKey: Uint8Array) {
 type FieldPositions = Int32Array
 
 const KEY_BYTES = SIGNED_KEYS.map((key) => dagCbor.encode(key))
+// decodeOp is synchronous and never re-entered, so these are reused instead of allocated per op:
+// field positions (plus one slot, see readFields) and the unsigned bytes being hashed.
+const scratchPositions = new Int32Array(SIGNED_KEYS.length * 3 + 1)
+let scratchUnsigned = new Uint8Array(1024)
 const F_SIG = 3
 const F_BODY = 4
 
@@ -230,11 +234,13 @@ export function decodeOp(
   // The unsigned encoding is the same map minus the "sig" entry: 8 entries instead of 9.
   const sigKey = positions[F_SIG * 3]!
   const sigEnd = positions[F_SIG * 3 + 2]!
-  const unsigned = new Uint8Array(bytes.length - (sigEnd - sigKey))
-  unsigned[0] = 0xa8
-  unsigned.set(bytes.subarray(1, sigKey), 1)
-  unsigned.set(bytes.subarray(sigEnd), sigKey)
-  const idBytes = opIdBytesOf(unsigned)
+  const length = bytes.length - (sigEnd - sigKey)
+  if (scratchUnsigned.length < length)
+    scratchUnsigned = new Uint8Array(Math.max(length, 2 * scratchUnsigned.length))
+  scratchUnsigned[0] = 0xa8
+  scratchUnsigned.set(bytes.subarray(1, sigKey), 1)
+  scratchUnsigned.set(bytes.subarray(sigEnd), sigKey)
+  const idBytes = opIdBytesOf(scratchUnsigned.subarray(0, length))
   return { id: formatOpId(idBytes), idBytes, op, bytes }
 }
 
@@ -248,7 +254,7 @@ function readFields(bytes: Uint8Array): FieldPositions {
     )
   }
   // One extra slot: 1 when the body needs a real round trip (see scanItem).
-  const positions = new Int32Array(SIGNED_KEYS.length * 3 + 1)
+  const positions = scratchPositions
   let pos = head.end
   for (let i = 0; i < SIGNED_KEYS.length; i++) {
     const key = KEY_BYTES[i]!

@@ -16,6 +16,17 @@ export class StoreOpenError extends BaseError {
   }
 }
 
+/** Thrown when stored data does not decode or does not match what it was stored as. */
+export class StoreCorruptError extends BaseError {
+  override name = 'StoreCorruptError' as const
+  constructor(what: string, reason: string, options: { cause?: unknown } = {}) {
+    super(
+      `Stored data "${what}" is corrupt: ${reason}; restore the store from a backup or a peer.`,
+      options,
+    )
+  }
+}
+
 /** Thrown when a key file is missing, unreadable, malformed or readable by others. */
 export class KeyFileError extends BaseError {
   override name = 'KeyFileError' as const

@@ -13,11 +13,10 @@ export function memoryStore(): Store {
   return {
     async write(batch) {
       assertOpen()
-      for (const op of batch.accepted)
-        accepted.push({ id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) })
+      for (const op of batch.accepted) accepted.push({ id: op.id, bytes: new Uint8Array(op.bytes) })
       for (const id of batch.pendingRemoved) pending.delete(id)
       for (const op of batch.pendingAdded)
-        pending.set(op.id, { id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) })
+        pending.set(op.id, { id: op.id, bytes: new Uint8Array(op.bytes) })
     },
     async *accepted() {
       assertOpen()
@@ -31,7 +30,7 @@ export function memoryStore(): Store {
       assertOpen()
       return positions.map((p) => {
         const op = accepted[p]
-        return op && { id: op.id, doc: op.doc, bytes: new Uint8Array(op.bytes) }
+        return op && { id: op.id, bytes: new Uint8Array(op.bytes) }
       })
     },
     async count() {

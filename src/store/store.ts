@@ -1,7 +1,7 @@
 import type { OpId } from '../ledger/op-id.ts'
 
-/** An op as the store keeps it: its id, its document and its canonical signed bytes. */
-export type StoredOp = { readonly id: OpId; readonly doc: OpId; readonly bytes: Uint8Array }
+/** An op as the store keeps it: its id and its canonical signed bytes (which name its document). */
+export type StoredOp = { readonly id: OpId; readonly bytes: Uint8Array }
 
 /**
  * One atomic change: ops that joined the DAG (in acceptance order, so deps come first), ops that
