@@ -151,6 +151,33 @@ describe('Ledger', () => {
     expect(heard).toHaveLength(4)
   })
 
+  test('a listener that throws does not stop later writes', async () => {
+    const ledger = await memoryLedger()
+    const thrown: unknown[] = []
+    const onError = (error: unknown) => thrown.push(error)
+    process.on('uncaughtException', onError)
+    const listeners = process.listeners('uncaughtException').filter((l) => l !== onError)
+    for (const l of listeners) process.off('uncaughtException', l)
+    try {
+      ledger.onAccepted(() => {
+        throw new Error('buggy subscriber')
+      })
+      const g = await ledger.append(alice, { doc: null, type: 'test.create', body: {}, time: 0 })
+      const next = await ledger.append(alice, { doc: g.id, type: 'test.op', body: {}, time: 1 })
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(ledger.log.heads(g.id)).toEqual([next.id])
+      const [stored] = await ledger.getOps([next.id])
+      expect(stored?.id).toBe(next.id)
+      expect(thrown.map((e) => (e as Error).message)).toEqual([
+        'buggy subscriber',
+        'buggy subscriber',
+      ])
+    } finally {
+      process.off('uncaughtException', onError)
+      for (const l of listeners) process.on('uncaughtException', l)
+    }
+  })
+
   test('a failed store write stops the ledger with a clear error', async () => {
     const base = (await import('../src/store/memory-store.ts')).memoryStore()
     const store = { ...base, write: async () => Promise.reject(new Error('disk full')) }

@@ -53,7 +53,10 @@ export type Ledger = {
   ingest(ops: readonly Uint8Array[]): Promise<IngestResult[]>
   /** Accepted ops by id, decoded from the store; `undefined` where unknown. */
   getOps(ids: readonly OpId[]): Promise<(EncodedOp | undefined)[]>
-  /** Calls `listener` with ops once they are durable; returns the unsubscribe function. */
+  /**
+   * Calls `listener` with ops once they are durable; returns the unsubscribe function. A listener
+   * that throws does not affect the ledger: its error is re-thrown asynchronously.
+   */
   onAccepted(listener: (ops: readonly AcceptedOp[]) => void): () => void
   /** Waits for pending writes, then closes the store. */
   close(): Promise<void>
@@ -145,9 +148,26 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
         failure = new LedgerFailedError(cause)
         throw failure
       }
-      for (const listener of listeners) listener(builder.ops)
+      notify(builder.ops)
     })
     return writes
+  }
+
+  /**
+   * Tells listeners about durable ops. A listener that throws must not break the write chain
+   * (every later write would be skipped), so its error is re-thrown on its own, where the
+   * process's error handling sees it.
+   */
+  function notify(ops: readonly AcceptedOp[]): void {
+    for (const listener of listeners) {
+      try {
+        listener(ops)
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error
+        })
+      }
+    }
   }
 
   function addVerified(builder: BatchBuilder, op: EncodedOp): IngestResult {
