@@ -137,6 +137,8 @@ describe('Byzantine inputs to the ledger', () => {
       'PendingBufferFullError',
     ])
     expect(ledger.log.pendingCount()).toBe(10)
+    // Rejected ops leave nothing behind: no index for the documents they named.
+    expect(ledger.log.stats()).toEqual({ documents: 10, accepted: 0, pending: 10 })
   })
 
   test('oversized op: rejected with OpTooLargeError', async () => {

@@ -75,16 +75,6 @@ export class InvalidSignatureError extends BaseError {
   }
 }
 
-/** Thrown when an op's deps or doc do not fit the DAG rules (e.g. a dep in another document). */
-export class InvalidOpLinkError extends BaseError {
-  override name = 'InvalidOpLinkError' as const
-  readonly id: string
-  constructor(id: string, reason: string) {
-    super(`Op "${id}" is not a valid member of its document: ${reason}.`)
-    this.id = id
-  }
-}
-
 /** Thrown when an op waiting for deps would exceed the bounded pending buffer. */
 export class PendingBufferFullError extends BaseError {
   override name = 'PendingBufferFullError' as const

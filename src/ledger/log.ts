@@ -1,4 +1,4 @@
-import { InvalidOpLinkError, PendingBufferFullError } from './errors.ts'
+import { PendingBufferFullError } from './errors.ts'
 import { latin1Key } from './keys.ts'
 import type { EncodedOp } from './op.ts'
 import { compareOpIds, type OpId } from './op-id.ts'
@@ -47,7 +47,11 @@ export type Equivocation = {
  * It does not check signatures: `Ledger` verifies before adding.
  */
 export type Log = {
-  /** Adds a signature-checked op; throws `PendingBufferFullError` or `InvalidOpLinkError`. */
+  /**
+   * Adds a signature-checked op; throws `PendingBufferFullError` when it would have to wait and
+   * the buffer is full. Deps are looked up in the op's own document only: an op whose deps are
+   * ops of another document waits like any op with missing deps and never applies.
+   */
   add(op: EncodedOp): AddResult
   /** Ids of the documents this log holds (with at least their genesis op). */
   docs(): OpId[]
@@ -73,6 +77,8 @@ export type Log = {
   isEquivocator(doc: OpId, author: Uint8Array): boolean
   /** The highest seq of `author` among the accepted ops of `doc` (0 if none). */
   lastSeq(doc: OpId, author: Uint8Array): number
+  /** Sizes: documents indexed (with accepted or pending ops), accepted ops, pending ops. */
+  stats(): { documents: number; accepted: number; pending: number }
   /**
    * Where an accepted op stands in this log's acceptance sequence (0-based, across documents):
    * the store's read position, since the store appends ops in exactly that order.
@@ -85,7 +91,7 @@ class Column<T extends Int32Array | Float64Array> {
   data: T
   length = 0
   constructor(private readonly make: (size: number) => T) {
-    this.data = make(1024)
+    this.data = make(16) // small: a node may hold many small documents
   }
   push(value: number): void {
     if (this.length === this.data.length) {
@@ -246,11 +252,18 @@ export function createLog({
     return accepted
   }
 
-  function addPending(index: DocIndex, doc: OpId, op: EncodedOp, missingDeps: OpId[]): void {
-    if (index.pending.size >= maxPending)
+  function addPending(
+    existing: DocIndex | undefined,
+    doc: OpId,
+    op: EncodedOp,
+    missingDeps: OpId[],
+  ): void {
+    if (existing && existing.pending.size >= maxPending)
       throw new PendingBufferFullError(op.id, `document "${doc}"`, maxPending)
     if (pendingTotal >= maxPendingTotal)
       throw new PendingBufferFullError(op.id, 'this node', maxPendingTotal)
+    // Only now, with the op admitted, may a new document get an index: rejected ops leave nothing.
+    const index = existing ?? docFor(doc)
     index.pending.set(op.id, { op, missing: missingDeps.length })
     pendingTotal++
     for (const dep of missingDeps) {
@@ -262,34 +275,21 @@ export function createLog({
 
   function add(op: EncodedOp): AddResult {
     const doc = op.op.doc ?? op.id
-    const index = docFor(doc)
-    if (index.nodes.has(op.id) || index.pending.has(op.id))
+    const index = docs.get(doc)
+    if (index?.nodes.has(op.id) || index?.pending.has(op.id)) {
       return { id: op.id, doc, status: 'duplicate', accepted: [] }
-    const missingDeps = op.op.deps.filter((dep) => !index.nodes.has(dep))
+    }
+    const missingDeps = index ? op.op.deps.filter((dep) => !index.nodes.has(dep)) : op.op.deps
     if (missingDeps.length > 0) {
-      assertNotElsewhere(doc, op, missingDeps)
-      addPending(index, doc, op, missingDeps)
+      addPending(index, doc, op, [...missingDeps])
       return { id: op.id, doc, status: 'pending', accepted: [] }
     }
-    const accepted = acceptWithReleased(index, doc, op)
+    const accepted = acceptWithReleased(index ?? docFor(doc), doc, op)
     return {
       id: op.id,
       doc,
       status: accepted[0]!.equivocation ? 'equivocation' : 'accepted',
       accepted,
-    }
-  }
-
-  /** Deps must be ops of the op's own document; one already held in another can never apply. */
-  function assertNotElsewhere(doc: OpId, op: EncodedOp, missingDeps: readonly OpId[]): void {
-    for (const [other, index] of docs) {
-      if (other === doc) continue
-      const dep = missingDeps.find((id) => index.nodes.has(id))
-      if (dep)
-        throw new InvalidOpLinkError(
-          op.id,
-          `dep "${dep}" belongs to document "${other}", not "${doc}"`,
-        )
     }
   }
 
@@ -396,6 +396,7 @@ export function createLog({
       }
       return undefined
     },
+    stats: () => ({ documents: docs.size, accepted: acceptedTotal, pending: pendingTotal }),
     lastSeq(doc, author) {
       const index = get(doc)
       const n = index?.authorNumber(author, false) ?? -1
