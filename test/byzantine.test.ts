@@ -138,7 +138,35 @@ describe('Byzantine inputs to the ledger', () => {
     ])
     expect(ledger.log.pendingCount()).toBe(10)
     // Rejected ops leave nothing behind: no index for the documents they named.
-    expect(ledger.log.stats()).toEqual({ documents: 10, accepted: 0, pending: 10 })
+    expect(ledger.log.stats()).toMatchObject({ documents: 10, accepted: 0, pending: 10 })
+  })
+
+  test('the pending bound also holds in bytes: a few huge waiting ops cannot exhaust memory', async () => {
+    const ledger = await memoryLedger({ maxPendingBytes: 100_000 })
+    const g = makeGenesis(alice)
+    const ghost = makeOp(bob, { doc: g.id, seq: 1, deps: [g.id] }) // never delivered
+    await ingestOne(ledger, g)
+    const huge = Array.from({ length: 5 }, (_, i) =>
+      makeOp(mallory, {
+        doc: g.id,
+        seq: i + 1,
+        deps: [ghost.id],
+        body: { blob: new Uint8Array(30_000) },
+      }),
+    )
+    const results = await ledger.ingest(huge.map((op) => op.bytes))
+    expect(results.map((r) => (r.ok ? r.status : r.error.name))).toEqual([
+      'pending',
+      'pending',
+      'pending',
+      'PendingBufferFullError',
+      'PendingBufferFullError',
+    ])
+    expect((results[3] as { error: Error }).error.message).toContain('100000 bytes of pending ops')
+    expect(ledger.log.stats().pendingBytes).toBeLessThanOrEqual(100_000)
+    // When the missing dep arrives, the waiting ops apply and the budget is freed.
+    await ingestOne(ledger, ghost)
+    expect(ledger.log.stats()).toMatchObject({ pending: 0, pendingBytes: 0 })
   })
 
   test('oversized op: rejected with OpTooLargeError', async () => {

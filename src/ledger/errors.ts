@@ -79,9 +79,9 @@ export class InvalidSignatureError extends BaseError {
 export class PendingBufferFullError extends BaseError {
   override name = 'PendingBufferFullError' as const
   readonly id: string
-  constructor(id: string, scope: string, max: number) {
+  constructor(id: string, scope: string, max: number, unit = 'pending ops') {
     super(
-      `Op "${id}" cannot wait for its deps: ${scope} already holds ${max} pending ops; fetch the missing deps first.`,
+      `Op "${id}" cannot wait for its deps: ${scope} already holds ${max} ${unit}; fetch the missing deps first.`,
     )
     this.id = id
   }

@@ -9,6 +9,12 @@ export type LogOptions = {
   maxPending?: number
   /** Most ops that may wait for missing deps across all documents. */
   maxPendingTotal?: number
+  /**
+   * Most bytes that waiting ops may take across all documents: their encoded size plus
+   * `PENDING_DEP_COST` per missing dep (the waiting-list entry), so a few huge ops cannot
+   * exhaust memory within the count limits.
+   */
+  maxPendingBytes?: number
 }
 
 /**
@@ -77,8 +83,8 @@ export type Log = {
   isEquivocator(doc: OpId, author: Uint8Array): boolean
   /** The highest seq of `author` among the accepted ops of `doc` (0 if none). */
   lastSeq(doc: OpId, author: Uint8Array): number
-  /** Sizes: documents indexed (with accepted or pending ops), accepted ops, pending ops. */
-  stats(): { documents: number; accepted: number; pending: number }
+  /** Sizes: documents indexed (with accepted or pending ops), accepted ops, pending ops and their bytes. */
+  stats(): { documents: number; accepted: number; pending: number; pendingBytes: number }
   /**
    * Where an accepted op stands in this log's acceptance sequence (0-based, across documents):
    * the store's read position, since the store appends ops in exactly that order.
@@ -106,7 +112,10 @@ class Column<T extends Int32Array | Float64Array> {
   }
 }
 
-type PendingEntry = { op: EncodedOp; missing: number }
+type PendingEntry = { op: EncodedOp; missing: number; cost: number }
+
+/** Bytes charged to the pending budget per missing dep, for its waiting-list entry. */
+export const PENDING_DEP_COST = 128
 
 /**
  * One author's seq → first node with that seq. Honest seqs run 1, 2, 3…, so a dense array serves
@@ -186,9 +195,11 @@ class DocIndex {
 export function createLog({
   maxPending = 10_000,
   maxPendingTotal = 100_000,
+  maxPendingBytes = 32 * 2 ** 20,
 }: LogOptions = {}): Log {
   const docs = new Map<OpId, DocIndex>()
   let pendingTotal = 0
+  let pendingBytes = 0
   let acceptedTotal = 0
 
   const docFor = (doc: OpId): DocIndex => {
@@ -246,6 +257,7 @@ export function createLog({
         if (--entry.missing > 0) continue
         index.pending.delete(waiter)
         pendingTotal--
+        pendingBytes -= entry.cost
         queue.push(entry.op)
       }
     }
@@ -262,10 +274,15 @@ export function createLog({
       throw new PendingBufferFullError(op.id, `document "${doc}"`, maxPending)
     if (pendingTotal >= maxPendingTotal)
       throw new PendingBufferFullError(op.id, 'this node', maxPendingTotal)
+    const cost = op.bytes.length + PENDING_DEP_COST * missingDeps.length
+    if (pendingBytes + cost > maxPendingBytes) {
+      throw new PendingBufferFullError(op.id, 'this node', maxPendingBytes, 'bytes of pending ops')
+    }
     // Only now, with the op admitted, may a new document get an index: rejected ops leave nothing.
     const index = existing ?? docFor(doc)
-    index.pending.set(op.id, { op, missing: missingDeps.length })
+    index.pending.set(op.id, { op, missing: missingDeps.length, cost })
     pendingTotal++
+    pendingBytes += cost
     for (const dep of missingDeps) {
       const waiters = index.waiting.get(dep)
       if (waiters) waiters.push(op.id)
@@ -396,7 +413,12 @@ export function createLog({
       }
       return undefined
     },
-    stats: () => ({ documents: docs.size, accepted: acceptedTotal, pending: pendingTotal }),
+    stats: () => ({
+      documents: docs.size,
+      accepted: acceptedTotal,
+      pending: pendingTotal,
+      pendingBytes,
+    }),
     lastSeq(doc, author) {
       const index = get(doc)
       const n = index?.authorNumber(author, false) ?? -1
