@@ -55,6 +55,11 @@ describe('rwa CLI', () => {
     const bad = await run('op', 'decode', 'a1617601')
     expect(bad.code).toBe(1)
     expect(bad.stderr).toMatch(/^error: Value is not an rwa op/)
+    const missing = await run('op', 'decode', 'no-such-file.bin')
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toBe(
+      'error: "no-such-file.bin" is neither an op in hex (an even number of 0-9a-f digits) nor a readable file.\n',
+    )
   })
 
   test('an unknown command fails with usage help', async () => {

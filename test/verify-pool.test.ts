@@ -46,6 +46,17 @@ describe('createVerifyPool', () => {
     ])
   })
 
+  test('replaces a worker that dies, failing its jobs instead of hanging, then carries on', async () => {
+    const own = createVerifyPool({ size: 1, minChunk: 1 })
+    const [worker] = own.workers
+    const inFlight = own.verify(ops)
+    await worker!.terminate()
+    await expect(inFlight).rejects.toMatchObject({ name: 'VerifyPoolError' })
+    expect(own.workers[0]).not.toBe(worker)
+    expect(await own.verify(ops.slice(0, 3))).toEqual([true, true, true])
+    await own.close()
+  })
+
   test('refuses work after close', async () => {
     const other = createVerifyPool({ size: 1 })
     await other.close()

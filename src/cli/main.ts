@@ -10,6 +10,18 @@ const { version } = JSON.parse(
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
 
+/** Reads an op from a file, or explains that the argument is neither hex nor a readable file. */
+function readOpFile(path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (cause) {
+    throw new BaseError(
+      `"${path}" is neither an op in hex (an even number of 0-9a-f digits) nor a readable file.`,
+      { cause },
+    )
+  }
+}
+
 /** Builds the `rwa` command line. */
 export function createProgram(): Command {
   const program = new Command('rwa')
@@ -57,9 +69,7 @@ export function createProgram(): Command {
     .option('--json', 'print machine-readable JSON (the default output is JSON too)')
     .description('decode a signed op, check its encoding and signature, and print it')
     .action((input: string) => {
-      const bytes = /^([0-9a-f]{2})+$/i.test(input)
-        ? Buffer.from(input, 'hex')
-        : readFileSync(input)
+      const bytes = /^([0-9a-f]{2})+$/i.test(input) ? Buffer.from(input, 'hex') : readOpFile(input)
       const op = decodeOp(new Uint8Array(bytes))
       const { author, sig, body, ...rest } = op.op
       const json = {

@@ -54,6 +54,7 @@ export type VerifyPoolOptions = {
 export type VerifyPool = {
   readonly verify: BatchVerifier
   readonly size: number
+  readonly workers: readonly Worker[]
   /** Terminates the workers; later `verify` calls fail. */
   close(): Promise<void>
 }
@@ -90,12 +91,21 @@ export function createVerifyPool({
       slot.jobs.delete(job)
       if (slot.jobs.size === 0) worker.unref()
     })
-    worker.on('error', (cause) => {
-      for (const job of slot.jobs.values())
-        job.reject(new VerifyPoolError('A verification worker failed.', { cause }))
+    // A worker that throws or exits fails its jobs (never leaves them hanging) and is replaced.
+    let replaced = false
+    const replace = (cause: unknown) => {
+      if (replaced) return
+      replaced = true
+      for (const job of slot.jobs.values()) {
+        job.reject(
+          new VerifyPoolError('A verification worker stopped; retry the batch.', { cause }),
+        )
+      }
       slot.jobs.clear()
       if (!closed) slots[index] = spawn(index)
-    })
+    }
+    worker.on('error', replace)
+    worker.on('exit', (code) => replace(new Error(`worker exited with code ${code}`)))
     return slot
   }
   for (let i = 0; i < size; i++) slots.push(spawn(i))
@@ -135,6 +145,10 @@ export function createVerifyPool({
   return {
     verify,
     size,
+    /** For tests: the worker threads, e.g. to check that a killed worker is replaced. */
+    get workers() {
+      return slots.map((slot) => slot.worker)
+    },
     async close() {
       closed = true
       await Promise.all(slots.map((slot) => slot.worker.terminate()))
