@@ -4,7 +4,6 @@ import { CID } from 'multiformats/cid'
 import { readHead, scanItem, skipItem } from './cbor.ts'
 import {
   InvalidOpFieldError,
-  InvalidSignatureError,
   MalformedOpError,
   NonCanonicalOpError,
   NotAnOpError,
@@ -120,7 +119,7 @@ function assertGenesisShape(genesis: boolean, seq: number, depCount: number): vo
 }
 
 /** Sorts and de-duplicates deps into the canonical order (by id bytes). */
-export function canonicalDeps(deps: readonly OpId[]): OpId[] {
+function canonicalDeps(deps: readonly OpId[]): OpId[] {
   return [...new Set(deps)].sort((a, b) => Buffer.compare(parseOpIdBytes(a), parseOpIdBytes(b)))
 }
 
@@ -178,12 +177,9 @@ export function signOp<body>(op: Op<body>, signer: Signer, limits: OpLimits = {}
   const value = toCborValue(op)
   const idBytes = opIdBytesOf(encodeCbor(value))
   const sig = new Uint8Array(sign(null, signingMessage(idBytes), signer.privateKey))
-  const bytes = encodeCbor({ ...value, sig })
-  // Decode what we produced, with the limits peers apply: a node never signs an op its peers
-  // would reject (too large, too deeply nested, a body value that does not round-trip).
-  decodeOp(bytes, limits)
-  const signed: SignedOp<body> = { ...op, deps: canonicalDeps(op.deps), sig }
-  return { id: formatOpId(idBytes), idBytes, op: signed, bytes }
+  // Return the op as peers will decode it, with the limits they apply: a node never signs an op
+  // its peers would reject (too large, too deeply nested, a body value that does not round-trip).
+  return decodeOp(encodeCbor({ ...value, sig }), limits) as EncodedOp<body>
 }
 
 /** Returns true when the op's signature verifies for its `author`. */
@@ -191,11 +187,6 @@ export function verifyOp(encoded: EncodedOp, keys?: PublicKeyCache): boolean {
   scratchMessage.set(encoded.idBytes, DOMAIN_BYTES.length)
   const key = keys ? keys.get(encoded.op.author) : publicKeyInput(encoded.op.author)
   return verify(null, scratchMessage, key, encoded.op.sig)
-}
-
-/** Throws `InvalidSignatureError` unless the op's signature verifies for its `author`. */
-export function assertOpSignature(encoded: EncodedOp, keys?: PublicKeyCache): void {
-  if (!verifyOp(encoded, keys)) throw new InvalidSignatureError(encoded.id)
 }
 
 function publicKeyInput(publicKey: Uint8Array) {
