@@ -1,0 +1,26 @@
+import { BaseError } from '../../errors/base.ts'
+
+/** Thrown (or recorded against a logged op) when an audit op is not allowed now. */
+export class AuditOpRefusedError extends BaseError {
+  override name = 'AuditOpRefusedError' as const
+}
+
+/** Thrown when an op comes from a key that may not perform it (not the admin, not the auditor). */
+export class AuditPermissionError extends BaseError {
+  override name = 'AuditPermissionError' as const
+}
+
+/** Thrown when an audit op's body or a parameter value is malformed. */
+export class InvalidAuditInputError extends BaseError {
+  override name = 'InvalidAuditInputError' as const
+}
+
+/** Thrown when an answer is not one of the accepted words. */
+export class InvalidAnswerError extends BaseError {
+  override name = 'InvalidAnswerError' as const
+}
+
+/** Thrown when a payout address or its proof of control is wrong. */
+export class InvalidPayoutAddressError extends BaseError {
+  override name = 'InvalidPayoutAddressError' as const
+}

@@ -1,0 +1,882 @@
+import { BaseError } from '../../errors/base.ts'
+import type { EncodedOp } from '../../ledger/op.ts'
+import type { OpId } from '../../ledger/op-id.ts'
+import { type Address, parseChecksumAddress, recoverIdentityAddress } from '../identity.ts'
+import { assignAuditors, assignmentSeed, drawBackup } from './assign.ts'
+import { commitAnswer } from './commitment.ts'
+import { AuditOpRefusedError, AuditPermissionError, InvalidAuditInputError } from './errors.ts'
+import { type AuditParams, parseAuditParams, parseParamName, setParam } from './params.ts'
+import { buildSettlement, type Settlement } from './settlement.ts'
+import {
+  AUDIT_OP,
+  AUDIT_STATES,
+  type AuditOpType,
+  type AuditStateName,
+  COMMAND_OF,
+  S,
+} from './states.ts'
+import { type AuditResults, tally } from './tally.ts'
+
+/** An item of the audit; `number` is its 1-based place in the current list (what `del` takes). */
+export type AuditItem = { readonly id: OpId; readonly description: string; readonly number: number }
+
+/** A registered auditor: its Ed25519 key (hex), payout address and registration op. */
+export type AuditAuditor = {
+  readonly key: string
+  readonly payout: Address
+  readonly registration: OpId
+}
+
+/** One (item, auditor) inspection. `reassigned`: the deadline passed and a backup took it. */
+export type Inspection = {
+  readonly item: OpId
+  readonly auditor: string
+  status: 'outstanding' | 'answered' | 'committed' | 'revealed' | 'reassigned' | 'missing'
+  answer: boolean | undefined
+  /** Control rank at which it was assigned / taken away (see reduceAudit). */
+  readonly assignedRank: number
+  removedRank: number
+  readonly assignedTime: number
+  answerOp: number | undefined
+  commitment: Uint8Array | undefined
+  revealOp: number | undefined
+}
+
+/** A logged op that was refused (invalid against its causal past) or valid but excluded by a freeze. */
+export type OpNote = {
+  readonly id: OpId
+  readonly type: string
+  readonly name: string
+  readonly message: string
+}
+
+/** The state of one audit, recomputed from its ops; identical on every replica with the same ops. */
+export type AuditState = {
+  readonly id: OpId
+  readonly params: AuditParams
+  readonly state: AuditStateName
+  readonly stateIndex: number
+  readonly items: readonly AuditItem[]
+  readonly auditors: readonly AuditAuditor[]
+  readonly inspections: readonly Inspection[]
+  readonly results: AuditResults | undefined
+  readonly settlement: Settlement | undefined
+  /** Ops refused against their own causal past, with the error each got. */
+  readonly rejected: readonly OpNote[]
+  /** Valid ops left out by a causal cut (late registrations, answers after `stop`…). */
+  readonly excluded: readonly OpNote[]
+  /** The states passed through, with the op that caused each step. */
+  readonly transitions: readonly { readonly state: AuditStateName; readonly op: OpId }[]
+}
+
+/** A proposed op, checked against the current state before it is signed. */
+export type AuditDraft = {
+  readonly author: Uint8Array
+  readonly type: string
+  readonly body: unknown
+  readonly time: number
+}
+
+const ADMIN_OPS = new Set<string>([
+  AUDIT_OP.addItem,
+  AUDIT_OP.deleteItem,
+  AUDIT_OP.setParam,
+  AUDIT_OP.open,
+  AUDIT_OP.close,
+  AUDIT_OP.start,
+  AUDIT_OP.stop,
+  AUDIT_OP.finish,
+  AUDIT_OP.settled,
+  AUDIT_OP.reassign,
+])
+/** Admin ops that form the control chain: each must causally follow all earlier valid ones. */
+const CONTROL_OPS = new Set<string>([
+  AUDIT_OP.setParam,
+  AUDIT_OP.open,
+  AUDIT_OP.close,
+  AUDIT_OP.start,
+  AUDIT_OP.stop,
+  AUDIT_OP.finish,
+  AUDIT_OP.settled,
+  AUDIT_OP.reassign,
+])
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+const verifiedProofs = new Map<string, Address | undefined>()
+
+/** EIP-191 recovery is slow; replays of the same registration reuse the answer (bounded cache). */
+function recoverCached(key: Uint8Array, proof: `0x${string}`): Address | undefined {
+  const cacheKey = `${hex(key)}:${proof}`
+  if (verifiedProofs.has(cacheKey)) return verifiedProofs.get(cacheKey)
+  const address = recoverIdentityAddress(key, proof)
+  if (verifiedProofs.size >= 100_000) verifiedProofs.delete(verifiedProofs.keys().next().value!)
+  verifiedProofs.set(cacheKey, address)
+  return address
+}
+
+/** What a validator may ask about the op being judged: its view of the control chain and its ancestry. */
+type View = { seen: number; isAncestor: (position: number) => boolean; position: number }
+
+class AuditMachine {
+  readonly id: OpId
+  readonly ops: readonly EncodedOp[]
+  /** Control chain: the valid control ops in order; state and params after the first r of them. */
+  readonly chain: number[] = []
+  readonly stateAt: number[] = [S.INITIALIZATION]
+  readonly paramsAt: AuditParams[]
+  readonly transitions: { state: AuditStateName; op: OpId }[] = []
+  readonly depPositions: Int32Array[] = []
+  readonly rankOf: Int32Array
+  readonly itemAdds: { pos: number; description: string; deleted: number | undefined }[] = []
+  readonly itemByOp = new Map<OpId, number>()
+  readonly registrations = new Map<string, { pos: number; payout: Address }>()
+  roster: AuditAuditor[] | undefined
+  items: { id: OpId; description: string }[] | undefined
+  readonly inspections = new Map<string, Inspection>()
+  readonly byItem = new Map<OpId, Inspection[]>()
+  seed: Uint8Array | undefined
+  stopPos: number | undefined
+  finishPos: number | undefined
+  results: AuditResults | undefined
+  settlement: Settlement | undefined
+  readonly rejected: OpNote[] = []
+  readonly excluded: OpNote[] = []
+  private readonly excludedIds = new Set<OpId>()
+
+  constructor(ops: readonly EncodedOp[]) {
+    const genesis = ops[0]
+    if (!genesis || genesis.op.doc !== null || genesis.op.type !== AUDIT_OP.create) {
+      throw new InvalidAuditInputError(
+        'An audit document must start with an "audit.create" genesis op.',
+      )
+    }
+    this.id = genesis.id
+    this.ops = ops
+    this.paramsAt = [parseAuditParams(genesis.op.body, hex(genesis.op.author))]
+    this.rankOf = new Int32Array(ops.length)
+    this.transitions.push({ state: 'INITIALIZATION', op: genesis.id })
+  }
+
+  get params(): AuditParams {
+    return this.paramsAt[this.paramsAt.length - 1]!
+  }
+
+  get state(): number {
+    return this.stateAt[this.stateAt.length - 1]!
+  }
+
+  /** Folds every op, in the log's deterministic topological order. */
+  run(): this {
+    const position = new Map<OpId, number>()
+    this.ops.forEach((op, pos) => {
+      const deps = new Int32Array(op.op.deps.length)
+      let seen = 0
+      op.op.deps.forEach((dep, k) => {
+        const p = position.get(dep)
+        if (p === undefined)
+          throw new InvalidAuditInputError(
+            `Op "${op.id}" is listed before its dep "${dep}"; pass ops in topological order.`,
+          )
+        deps[k] = p
+        seen = Math.max(seen, this.rankOf[p]!)
+      })
+      this.depPositions.push(deps)
+      position.set(op.id, pos)
+      this.rankOf[pos] = seen
+      if (pos > 0) this.apply(pos, seen)
+    })
+    return this
+  }
+
+  private apply(pos: number, seen: number): void {
+    const op = this.ops[pos]!
+    const view: View = { seen, position: pos, isAncestor: this.ancestorTest(pos) }
+    try {
+      this.handle(op, view, true)
+    } catch (error) {
+      if (!(error instanceof BaseError)) throw error
+      this.rejected.push({
+        id: op.id,
+        type: op.op.type,
+        name: error.name,
+        message: error.shortMessage,
+      })
+    }
+  }
+
+  /** Lazily computes the ancestors of `pos` once, when a validator first asks. */
+  private ancestorTest(pos: number): (position: number) => boolean {
+    let marks: Uint8Array | undefined
+    return (target) => {
+      marks ??= this.ancestors(pos)
+      return marks[target] === 1
+    }
+  }
+
+  ancestors(pos: number): Uint8Array {
+    const marks = new Uint8Array(this.ops.length)
+    const stack = [pos]
+    for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
+      for (const d of this.depPositions[p]!) {
+        if (marks[d] === 1) continue
+        marks[d] = 1
+        stack.push(d)
+      }
+    }
+    return marks
+  }
+
+  /** Validates `op` against `view` and, when `commit`, applies it. Throws the refusal. */
+  handle(op: EncodedOp, view: View, commit: boolean): void {
+    const type = op.op.type as AuditOpType
+    const author = hex(op.op.author)
+    if (ADMIN_OPS.has(type) && !this.params.admins.includes(author)) {
+      throw new AuditPermissionError(
+        `Only an admin of audit "${this.params.name}" may ${COMMAND_OF[type]}; ${author.slice(0, 16)}… is not one.`,
+      )
+    }
+    if (CONTROL_OPS.has(type) && view.seen < this.chain.length) {
+      const latest = this.ops[this.chain[this.chain.length - 1]!]!
+      throw new AuditOpRefusedError(
+        `"${COMMAND_OF[type]}" was made without seeing "${COMMAND_OF[latest.op.type as AuditOpType]}" (op ${latest.id}); make it again from the current state.`,
+      )
+    }
+    const state = this.stateAt[view.seen]!
+    const params = this.paramsAt[view.seen]!
+    const body = (op.op.body ?? {}) as Record<string, unknown>
+    switch (type) {
+      case AUDIT_OP.addItem:
+        this.addItem(op, state, body, view, commit)
+        return
+      case AUDIT_OP.deleteItem:
+        this.deleteItem(op, state, body, view, commit)
+        return
+      case AUDIT_OP.setParam:
+        this.control(
+          op,
+          view,
+          state,
+          [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE],
+          commit,
+          state,
+          setParam(params, parseParamName(body.name), body.value),
+        )
+        return
+      case AUDIT_OP.open:
+        this.control(op, view, state, [S.INITIALIZATION], commit, S.AUDITOR_REGISTRATION)
+        return
+      case AUDIT_OP.close:
+        this.close(op, state, params, view, commit)
+        return
+      case AUDIT_OP.start:
+        this.start(op, state, params, view, commit)
+        return
+      case AUDIT_OP.stop:
+        this.stop(op, state, params, body, view, commit)
+        return
+      case AUDIT_OP.finish:
+        this.finish(op, state, params, view, commit)
+        return
+      case AUDIT_OP.settled:
+        this.control(op, view, state, [S.WAITING_FOR_CONTRACT], commit, S.COMPLETE)
+        return
+      case AUDIT_OP.register:
+        this.register(op, state, author, body, view, commit)
+        return
+      case AUDIT_OP.answer:
+      case AUDIT_OP.commit:
+        this.answer(op, state, params, author, body, view, commit)
+        return
+      case AUDIT_OP.reveal:
+        this.reveal(op, state, author, body, view, commit)
+        return
+      case AUDIT_OP.reassign:
+        this.reassign(op, state, params, body, view, commit)
+        return
+      default:
+        throw new InvalidAuditInputError(
+          `"${op.op.type}" is not an audit op; audit ops are ${Object.values(AUDIT_OP).join(', ')}.`,
+        )
+    }
+  }
+
+  private refuse(type: string, state: number, allowed: readonly number[], why?: string): never {
+    const command = COMMAND_OF[type as AuditOpType] ?? type
+    const where = allowed.map((s) => AUDIT_STATES[s]).join(' or ')
+    throw new AuditOpRefusedError(
+      `Audit "${this.params.name}" is in state ${AUDIT_STATES[state]}; "${command}" is only allowed in ${where}${why ? ` ${why}` : ''}.`,
+    )
+  }
+
+  private requireState(op: EncodedOp, state: number, allowed: readonly number[]): void {
+    if (!allowed.includes(state)) this.refuse(op.op.type, state, allowed)
+  }
+
+  /** Appends a valid control op to the chain, with the state (and params) it leads to. */
+  private control(
+    op: EncodedOp,
+    view: View,
+    state: number,
+    allowed: readonly number[],
+    commit: boolean,
+    next: number,
+    params?: AuditParams,
+  ): void {
+    this.requireState(op, state, allowed)
+    if (!commit) return
+    this.chain.push(view.position)
+    this.stateAt.push(next)
+    this.paramsAt.push(params ?? this.params)
+    this.rankOf[this.chain[this.chain.length - 1]!] = this.chain.length
+    if (next !== state) this.transitions.push({ state: AUDIT_STATES[next]!, op: op.id })
+  }
+
+  private addItem(
+    op: EncodedOp,
+    state: number,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.INITIALIZATION])
+    const description = typeof body.description === 'string' ? body.description.trim() : ''
+    if (description.length === 0 || description.length > 1000)
+      throw new InvalidAuditInputError('An item needs a description of 1 to 1000 characters.')
+    if (!commit) return
+    this.itemByOp.set(op.id, this.itemAdds.length)
+    this.itemAdds.push({ pos: view.position, description, deleted: undefined })
+  }
+
+  private deleteItem(
+    op: EncodedOp,
+    state: number,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [
+      S.INITIALIZATION,
+      S.AUDITOR_REGISTRATION,
+      S.AUDITOR_REGISTRATION_COMPLETE,
+    ])
+    const index = typeof body.item === 'string' ? this.itemByOp.get(body.item as OpId) : undefined
+    const item = index === undefined ? undefined : this.itemAdds[index]
+    if (!item || !view.isAncestor(item.pos))
+      throw new InvalidAuditInputError(
+        `There is no item "${String(body.item)}" to delete; list the items to see their ids.`,
+      )
+    if (item.deleted !== undefined)
+      throw new AuditOpRefusedError(`Item "${item.description}" is already deleted.`)
+    if (commit) item.deleted = view.position
+  }
+
+  private close(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITOR_REGISTRATION])
+    const roster = [...this.registrations.entries()].filter(([, r]) => view.isAncestor(r.pos))
+    if (roster.length < params.auditsPerItem) {
+      throw new AuditOpRefusedError(
+        `Audit "${params.name}" has ${roster.length} registered auditors but needs at least ${params.auditsPerItem} (audits per item) before "close"; wait for more registrations.`,
+      )
+    }
+    if (!commit) return
+    this.roster = roster
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, r]) => ({ key, payout: r.payout, registration: this.ops[r.pos]!.id }))
+    for (const [, r] of this.registrations) {
+      if (!view.isAncestor(r.pos))
+        this.exclude(r.pos, 'the registration was concurrent with "close" and is not on the roster')
+    }
+    this.control(op, view, state, [S.AUDITOR_REGISTRATION], true, S.AUDITOR_REGISTRATION_COMPLETE)
+  }
+
+  private start(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITOR_REGISTRATION_COMPLETE])
+    const items = this.itemAdds.filter(
+      (i) => view.isAncestor(i.pos) && !(i.deleted !== undefined && view.isAncestor(i.deleted)),
+    )
+    if (items.length === 0)
+      throw new AuditOpRefusedError(
+        `Audit "${params.name}" has no items; add items before "start".`,
+      )
+    const roster = this.roster!
+    if (roster.length < params.auditsPerItem) {
+      throw new AuditOpRefusedError(
+        `Audit "${params.name}" has ${roster.length} registered auditors but each item needs ${params.auditsPerItem} distinct ones; lower audits per item or run a new audit.`,
+      )
+    }
+    if (!commit) return
+    this.items = items.map((i) => ({ id: this.ops[i.pos]!.id, description: i.description }))
+    this.seed = assignmentSeed(op.idBytes)
+    const k = params.auditsPerItem
+    const slots = assignAuditors({
+      seed: this.seed,
+      items: items.length,
+      auditors: roster.length,
+      k,
+    })
+    this.control(op, view, state, [S.AUDITOR_REGISTRATION_COMPLETE], true, S.AUDITING)
+    for (let i = 0; i < this.items.length; i++) {
+      for (let j = 0; j < k; j++)
+        this.assign(
+          this.items[i]!.id,
+          roster[slots[i * k + j]!]!.key,
+          this.chain.length,
+          op.op.time,
+        )
+    }
+  }
+
+  private assign(item: OpId, auditor: string, rank: number, time: number): Inspection {
+    const inspection: Inspection = {
+      item,
+      auditor,
+      status: 'outstanding',
+      answer: undefined,
+      assignedRank: rank,
+      removedRank: Number.POSITIVE_INFINITY,
+      assignedTime: time,
+      answerOp: undefined,
+      commitment: undefined,
+      revealOp: undefined,
+    }
+    this.inspections.set(`${item}:${auditor}`, inspection)
+    const ofItem = this.byItem.get(item)
+    if (ofItem) ofItem.push(inspection)
+    else this.byItem.set(item, [inspection])
+    return inspection
+  }
+
+  private activeInspection(item: unknown, auditor: string, seen: number): Inspection | undefined {
+    const inspection =
+      typeof item === 'string' ? this.inspections.get(`${item}:${auditor}`) : undefined
+    return inspection && inspection.assignedRank <= seen && seen < inspection.removedRank
+      ? inspection
+      : undefined
+  }
+
+  private register(
+    op: EncodedOp,
+    state: number,
+    author: string,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITOR_REGISTRATION])
+    if (this.registrations.has(author))
+      throw new AuditOpRefusedError(
+        `This key is already registered for audit "${this.params.name}".`,
+      )
+    const payout = parseChecksumAddress(String(body.payout ?? ''))
+    const proof =
+      typeof body.proof === 'string' && /^0x[0-9a-fA-F]{130}$/.test(body.proof)
+        ? (body.proof as `0x${string}`)
+        : undefined
+    if (!proof || recoverCached(op.op.author, proof) !== payout) {
+      throw new AuditOpRefusedError(
+        `The registration does not prove control of ${payout}; sign "rwa identity: ed25519 ${author}" with that address's key (EIP-191 personal_sign) and send the signature as "proof".`,
+      )
+    }
+    if (!commit) return
+    this.registrations.set(author, { pos: view.position, payout })
+    if (this.roster)
+      this.exclude(
+        view.position,
+        'the registration was concurrent with "close" and is not on the roster',
+      )
+  }
+
+  private answer(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    author: string,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    const isCommit = op.op.type === AUDIT_OP.commit
+    if (isCommit !== params.commitReveal) {
+      throw new AuditOpRefusedError(
+        params.commitReveal
+          ? `Audit "${params.name}" uses commit–reveal; send a commitment now and reveal the answer after "stop".`
+          : `Audit "${params.name}" takes plain answers; send "answer", not a commitment.`,
+      )
+    }
+    this.requireState(op, state, [S.AUDITING])
+    const inspection = this.activeInspection(body.item, author, view.seen)
+    if (!inspection)
+      throw new AuditOpRefusedError(
+        `Item "${String(body.item)}" is not one of your open inspections in audit "${params.name}".`,
+      )
+    if (inspection.answerOp !== undefined)
+      throw new AuditOpRefusedError(
+        'You already answered this inspection; each inspection takes one answer.',
+      )
+    if (isCommit) {
+      if (!(body.commitment instanceof Uint8Array) || body.commitment.length !== 32)
+        throw new InvalidAuditInputError('A commitment is 32 bytes (see commitAnswer).')
+    } else if (typeof body.answer !== 'boolean') {
+      throw new InvalidAuditInputError('An answer is true or false.')
+    }
+    if (!commit) return
+    // Valid when made, but the tally is already frozen: kept, reported, not counted.
+    if (this.stopPos !== undefined) {
+      this.exclude(view.position, 'the answer was concurrent with "stop" and is not counted')
+      return
+    }
+    inspection.answerOp = view.position
+    if (isCommit) {
+      inspection.commitment = body.commitment as Uint8Array
+      inspection.status = 'committed'
+    } else {
+      inspection.answer = body.answer as boolean
+      inspection.status = 'answered'
+    }
+  }
+
+  private reveal(
+    op: EncodedOp,
+    state: number,
+    author: string,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITING_FINISHED])
+    const inspection =
+      typeof body.item === 'string' ? this.inspections.get(`${body.item}:${author}`) : undefined
+    if (inspection?.status !== 'committed' || !inspection.commitment) {
+      throw new AuditOpRefusedError(
+        `You have no counted commitment for item "${String(body.item)}" to reveal.`,
+      )
+    }
+    if (inspection.revealOp !== undefined)
+      throw new AuditOpRefusedError('You already revealed this answer.')
+    if (typeof body.answer !== 'boolean' || !(body.salt instanceof Uint8Array))
+      throw new InvalidAuditInputError(
+        'A reveal carries "answer" (true or false) and the "salt" bytes.',
+      )
+    const expected = commitAnswer({
+      audit: this.id,
+      item: inspection.item,
+      auditor: op.op.author,
+      answer: body.answer,
+      salt: body.salt,
+    })
+    if (!Buffer.from(expected).equals(Buffer.from(inspection.commitment))) {
+      throw new AuditOpRefusedError(
+        'The answer and salt do not match your commitment for this item; the inspection counts as missing.',
+      )
+    }
+    if (!commit) return
+    if (this.finishPos !== undefined) {
+      this.exclude(view.position, 'the reveal was concurrent with "finish" and is not counted')
+      return
+    }
+    inspection.revealOp = view.position
+    inspection.answer = body.answer
+  }
+
+  private reassign(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITING])
+    const auditor = typeof body.auditor === 'string' ? body.auditor : ''
+    const inspection = this.activeInspection(body.item, auditor, view.seen)
+    if (!inspection)
+      throw new AuditOpRefusedError(
+        `Auditor ${auditor.slice(0, 16)}… has no open inspection of item "${String(body.item)}".`,
+      )
+    if (inspection.answerOp !== undefined && view.isAncestor(inspection.answerOp)) {
+      throw new AuditOpRefusedError(
+        'That inspection is already answered; only missed inspections are reassigned.',
+      )
+    }
+    const due = inspection.assignedTime + params.inspectionDeadline
+    if (op.op.time < due) {
+      throw new AuditOpRefusedError(
+        `That inspection is due at ${new Date(due).toISOString()}; it can be reassigned only after its deadline.`,
+      )
+    }
+    const taken = new Set((this.byItem.get(inspection.item) ?? []).map((i) => i.auditor))
+    const eligible = this.roster!.map((a, n) => (taken.has(a.key) ? -1 : n)).filter((n) => n >= 0)
+    const attempt = (this.byItem.get(inspection.item) ?? []).filter(
+      (i) => i.status === 'reassigned',
+    ).length
+    const backup = drawBackup(
+      this.seed!,
+      this.items!.findIndex((i) => i.id === inspection.item),
+      attempt,
+      eligible,
+    )
+    if (backup === undefined)
+      throw new AuditOpRefusedError(
+        'No registered auditor is left who has not inspected this item; it cannot be reassigned.',
+      )
+    if (!commit) return
+    this.control(op, view, state, [S.AUDITING], true, S.AUDITING)
+    inspection.removedRank = this.chain.length
+    inspection.status = 'reassigned'
+    this.assign(inspection.item, this.roster![backup]!.key, this.chain.length, op.op.time)
+  }
+
+  /** Inspections open at `seen` and whether each has an answer (or commitment) in the op's past. */
+  private openInspections(
+    seen: number,
+    view: View,
+  ): { inspection: Inspection; counted: boolean }[] {
+    const out: { inspection: Inspection; counted: boolean }[] = []
+    for (const inspection of this.inspections.values()) {
+      if (inspection.assignedRank > seen || seen >= inspection.removedRank) continue
+      out.push({
+        inspection,
+        counted: inspection.answerOp !== undefined && view.isAncestor(inspection.answerOp),
+      })
+    }
+    return out
+  }
+
+  private stop(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    body: Record<string, unknown>,
+    view: View,
+    commit: boolean,
+  ): void {
+    this.requireState(op, state, [S.AUDITING])
+    const open = this.openInspections(view.seen, view)
+    const outstanding = open.filter((o) => !o.counted)
+    if (outstanding.length > 0 && body.force !== true) {
+      const list = outstanding
+        .slice(0, 10)
+        .map(
+          (o) => `"${this.describe(o.inspection.item)}" by ${o.inspection.auditor.slice(0, 12)}…`,
+        )
+      throw new AuditOpRefusedError(
+        `Audit "${params.name}" has ${outstanding.length} outstanding inspections (${list.join(', ')}${outstanding.length > 10 ? ', …' : ''}); wait for them, reassign them after their deadline, or stop with force to count them as missing.`,
+      )
+    }
+    if (!commit) return
+    this.stopPos = view.position
+    for (const { inspection, counted } of open) {
+      if (counted) continue
+      if (inspection.answerOp !== undefined)
+        this.exclude(
+          inspection.answerOp,
+          'the answer was concurrent with "stop" and is not counted',
+        )
+      inspection.status = 'missing'
+      inspection.answer = undefined
+      inspection.commitment = undefined
+    }
+    this.excludeStale(view.seen)
+    this.control(op, view, state, [S.AUDITING], true, S.AUDITING_FINISHED)
+    // Plain answers are final at stop; with commit–reveal, reveals come first (see finish).
+    if (!params.commitReveal) this.conclude(op)
+  }
+
+  private finish(
+    op: EncodedOp,
+    state: number,
+    params: AuditParams,
+    view: View,
+    commit: boolean,
+  ): void {
+    if (!params.commitReveal)
+      throw new AuditOpRefusedError(
+        `Audit "${params.name}" takes plain answers; it finishes by itself at "stop".`,
+      )
+    this.requireState(op, state, [S.AUDITING_FINISHED])
+    if (!commit) return
+    this.finishPos = view.position
+    for (const inspection of this.inspections.values()) {
+      if (inspection.status !== 'committed') continue
+      if (inspection.revealOp !== undefined && view.isAncestor(inspection.revealOp)) {
+        inspection.status = 'revealed'
+        continue
+      }
+      if (inspection.revealOp !== undefined)
+        this.exclude(
+          inspection.revealOp,
+          'the reveal was concurrent with "finish" and is not counted',
+        )
+      inspection.status = 'missing'
+      inspection.answer = undefined
+    }
+    this.control(op, view, state, [S.AUDITING_FINISHED], true, S.AUDITING_FINISHED)
+    this.conclude(op)
+  }
+
+  /** Answers to inspections reassigned away before `stop` never count. */
+  private excludeStale(seen: number): void {
+    for (const inspection of this.inspections.values()) {
+      if (inspection.removedRank <= seen && inspection.answerOp !== undefined) {
+        this.exclude(inspection.answerOp, 'the inspection had been reassigned after its deadline')
+      }
+    }
+  }
+
+  /** The computed steps to WAITING_FOR_CONTRACT: item, audit and auditor results, then settlement. */
+  private conclude(op: EncodedOp): void {
+    const roster = this.roster!
+    const number = new Map(roster.map((a, n) => [a.key, n]))
+    const itemNumber = new Map(this.items!.map((item, n) => [item.id, n]))
+    const counted = [...this.inspections.values()].map((i) => ({
+      item: itemNumber.get(i.item)!,
+      auditor: number.get(i.auditor)!,
+      answer: i.status === 'answered' || i.status === 'revealed' ? i.answer : undefined,
+    }))
+    this.results = tally({
+      params: this.params,
+      itemCount: this.items!.length,
+      payouts: roster.map((a) => a.payout),
+      inspections: counted,
+    })
+    this.settlement = buildSettlement(this.results)
+    for (const state of [
+      S.CALCULATED_ITEM_RESULTS,
+      S.CALCULATED_AUDIT_RESULTS,
+      S.CALCULATED_AUDITOR_RESULTS,
+      S.WAITING_FOR_CONTRACT,
+    ]) {
+      this.transitions.push({ state: AUDIT_STATES[state]!, op: op.id })
+    }
+    this.stateAt[this.stateAt.length - 1] = S.WAITING_FOR_CONTRACT
+  }
+
+  private exclude(pos: number, message: string): void {
+    const op = this.ops[pos]!
+    if (this.excludedIds.has(op.id)) return
+    this.excludedIds.add(op.id)
+    this.excluded.push({ id: op.id, type: op.op.type, name: 'ExcludedByCausalCut', message })
+  }
+
+  describe(item: OpId): string {
+    return this.items?.find((i) => i.id === item)?.description ?? item
+  }
+
+  currentItems(): AuditItem[] {
+    const list =
+      this.items ??
+      this.itemAdds
+        .filter((i) => i.deleted === undefined)
+        .map((i) => ({ id: this.ops[i.pos]!.id, description: i.description }))
+    return list.map((item, n) => ({ ...item, number: n + 1 }))
+  }
+
+  snapshot(): AuditState {
+    return {
+      id: this.id,
+      params: this.params,
+      state: AUDIT_STATES[this.state]!,
+      stateIndex: this.state,
+      items: this.currentItems(),
+      auditors:
+        this.roster ??
+        [...this.registrations].map(([key, r]) => ({
+          key,
+          payout: r.payout,
+          registration: this.ops[r.pos]!.id,
+        })),
+      inspections: [...this.inspections.values()],
+      results: this.results,
+      settlement: this.settlement,
+      rejected: this.rejected,
+      excluded: this.excluded,
+      transitions: this.transitions,
+    }
+  }
+}
+
+/**
+ * Computes an audit's state from its ops, given in the log's deterministic topological order
+ * (the genesis `audit.create` first). Pure: replicas with the same ops get identical state.
+ *
+ * Rules (ARCHITECTURE §1): an op is judged against its own causal past. Admin control ops (open,
+ * close, start, stop, finish, settled, set, reassign) form a chain: each must causally follow every
+ * earlier valid one, so the state an op "sees" is fixed by the longest chain prefix in its causal
+ * past. `close` freezes the roster to the registrations in its causal past; `stop` freezes the
+ * tally to the answers (or commitments) in its causal past; `finish` does the same for reveals.
+ * Ops that were valid but fall outside a freeze are kept and listed in `excluded`.
+ */
+export function reduceAudit(ops: readonly EncodedOp[]): AuditState {
+  return new AuditMachine(ops).run().snapshot()
+}
+
+/** An audit's state together with `check`, which tells whether a new op would be accepted now. */
+export type Audit = AuditState & {
+  /** Throws the refusal (a named error naming the state and what is allowed) for a draft op made on the current heads. */
+  check(draft: AuditDraft): void
+}
+
+/**
+ * Like `reduceAudit`, keeping what `check` needs to judge a draft op exactly as the log will:
+ * a draft made on the current heads sees every op as its causal past.
+ */
+export function loadAudit(ops: readonly EncodedOp[]): Audit {
+  const machine = new AuditMachine(ops).run()
+  return {
+    ...machine.snapshot(),
+    check(draft) {
+      const op = {
+        id: 'draft' as OpId,
+        idBytes: new Uint8Array(36),
+        bytes: new Uint8Array(0),
+        op: { v: 1, doc: machine.id, deps: [], seq: 1, sig: new Uint8Array(64), ...draft },
+      } as EncodedOp
+      machine.handle(
+        op,
+        { seen: machine.chain.length, position: ops.length, isAncestor: () => true },
+        false,
+      )
+    },
+  }
+}
+
+/** Inspections not yet answered (or committed), oldest first: what blocks `stop`. */
+export function outstandingInspections(state: AuditState): Inspection[] {
+  return state.inspections.filter((i) => i.status === 'outstanding')
+}
+
+/** The inspection an auditor should do next (one at a time), or undefined when none is open. */
+export function nextInspection(
+  state: AuditState,
+  auditorKey: string,
+): (Inspection & { description: string }) | undefined {
+  const next = state.inspections.find((i) => i.auditor === auditorKey && i.status === 'outstanding')
+  return (
+    next && {
+      ...next,
+      description: state.items.find((item) => item.id === next.item)?.description ?? next.item,
+    }
+  )
+}
+
+/** An auditor's inspections and, once computed, its result. */
+export function auditorSummary(state: AuditState, auditorKey: string) {
+  const number = state.auditors.findIndex((a) => a.key === auditorKey)
+  return {
+    auditor: state.auditors[number],
+    inspections: state.inspections.filter((i) => i.auditor === auditorKey),
+    result: number >= 0 ? state.results?.auditors[number] : undefined,
+  }
+}
