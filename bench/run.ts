@@ -1,9 +1,10 @@
 // `npm run bench [-- name…]`: runs the benchmarks (all, or those whose name starts with a given
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
+import { auditBenches } from './audit.ts'
 import { ledgerBenches } from './ledger.ts'
 import { progress } from './report.ts'
 
-const benches = { ...ledgerBenches() }
+const benches = { ...ledgerBenches(), ...auditBenches() }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(

@@ -70,6 +70,7 @@ export function tally({
   payouts: readonly Address[]
   inspections: readonly TallyInspection[]
 }): AuditResults {
+  assertConsistent(params, itemCount, inspections)
   const items = itemResults(params, itemCount, inspections)
   const counts = payouts.map(() => ({ inspections: 0, aligned: 0, misaligned: 0, missing: 0 }))
   for (const inspection of inspections) {
@@ -94,6 +95,24 @@ export function tally({
     auditors,
     inspectionReward: formatRational(reward),
     remainder: params.bond - paidRewards + pool - shares,
+  }
+}
+
+/** Each item has at most k answered inspections (others were reassigned away): else money could exceed the bond. */
+function assertConsistent(
+  params: AuditParams,
+  itemCount: number,
+  inspections: readonly TallyInspection[],
+): void {
+  const answered = new Array<number>(itemCount).fill(0)
+  for (const { item, answer } of inspections) {
+    if (item < 0 || item >= itemCount)
+      throw new RangeError(`tally: inspection of item ${item} outside 0…${itemCount - 1}`)
+    if (answer !== undefined && ++answered[item]! > params.auditsPerItem) {
+      throw new RangeError(
+        `tally: item ${item} has more than ${params.auditsPerItem} answered inspections`,
+      )
+    }
   }
 }
 

@@ -1,0 +1,193 @@
+import { createPublicKey, verify } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { privateKeyToAccount } from 'viem/accounts'
+import { assignAuditors } from '../src/core/audit/assign.ts'
+import { parseAuditParams } from '../src/core/audit/params.ts'
+import { reduceAudit } from '../src/core/audit/reduce.ts'
+import { buildSettlement } from '../src/core/audit/settlement.ts'
+import { tally } from '../src/core/audit/tally.ts'
+import { type Address, identityMessage } from '../src/core/identity.ts'
+import { openLedger } from '../src/ledger/ledger.ts'
+import { decodeOp, type EncodedOp, signingMessage } from '../src/ledger/op.ts'
+import type { OpId } from '../src/ledger/op-id.ts'
+import { memoryStore } from '../src/store/memory-store.ts'
+import { sqliteStore } from '../src/store/sqlite-store.ts'
+import { makeSigners } from './fixtures.ts'
+import { type Figure, progress, report, round, secondsSince } from './report.ts'
+
+const SPKI = Buffer.from('302a300506032b6570032100', 'hex')
+
+/** Results + settlement for 100,000 items × 5 auditors each (500,000 answers). */
+async function auditTally(): Promise<Figure> {
+  const items = 100_000
+  const k = 5
+  const auditors = 1_000
+  const params = parseAuditParams(
+    { name: 'bench', bond: '1000000000000000000000', auditsPerItem: k },
+    'aa'.repeat(32),
+  )
+  const payouts = Array.from(
+    { length: auditors },
+    (_, i) => `0x${(i + 1).toString(16).padStart(40, '0')}` as Address,
+  )
+  const slots = assignAuditors({ seed: new Uint8Array(32).fill(1), items, auditors, k })
+  const inspections = [...slots].map((auditor, n) => ({
+    item: Math.floor(n / k),
+    auditor,
+    answer: (n * 7919) % 10 < 7,
+  }))
+  let best = Number.POSITIVE_INFINITY
+  for (let round = 0; round < 3; round++) {
+    const start = process.hrtime.bigint()
+    const results = tally({ params, itemCount: items, payouts, inspections })
+    const settlement = buildSettlement(results)
+    best = Math.min(best, secondsSince(start))
+    if (settlement.payees.length === 0) throw new Error('audit.tally: nobody was paid')
+  }
+  return report({
+    bench: 'audit.tally',
+    value: round(best, 3),
+    unit: 's',
+    limit: 1,
+    answers: inspections.length,
+    pass: best <= 1,
+  })
+}
+
+/** Assignment of 10,000 auditors to 100,000 items (k = 3). */
+async function auditAssign(): Promise<Figure> {
+  let best = Number.POSITIVE_INFINITY
+  for (let round = 0; round < 3; round++) {
+    const start = process.hrtime.bigint()
+    assignAuditors({ seed: new Uint8Array(32).fill(round), items: 100_000, auditors: 10_000, k: 3 })
+    best = Math.min(best, secondsSince(start))
+  }
+  return report({
+    bench: 'audit.assign',
+    value: round(best, 3),
+    unit: 's',
+    limit: 1,
+    auditors: 10_000,
+    items: 100_000,
+    pass: best <= 1,
+  })
+}
+
+/**
+ * Writes an audit of about `count` ops to a SQLite store: items, 100 registered auditors, and
+ * every inspection answered (k = 5), then stop.
+ */
+async function writeAudit(path: string, count: number): Promise<OpId> {
+  const ledger = await openLedger({ store: sqliteStore({ path }) })
+  const [admin] = makeSigners(1)
+  const auditors = makeSigners(100)
+  const items = Math.floor((count - 110) / 6)
+  let time = 1_700_000_000_000
+  const act = (type: string, body: unknown, signer = admin!) =>
+    ledger.append(signer, { doc: audit, type, body, time: ++time })
+  const audit = (
+    await ledger.append(admin!, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'replay', bond: '1000000', auditsPerItem: 5 },
+      time,
+    })
+  ).id
+  for (let i = 0; i < items; i++) await act('audit.item.add', { description: `item ${i}` })
+  await act('audit.open', {})
+  for (const [n, auditor] of auditors.entries()) {
+    const account = privateKeyToAccount(`0x${(n + 1).toString(16).padStart(64, '0')}`)
+    const proof = await account.signMessage({ message: identityMessage(auditor.publicKey) })
+    await act('audit.register', { payout: account.address, proof }, auditor)
+  }
+  await act('audit.close', {})
+  await act('audit.start', {})
+  const ops = (await ledger.getOps(ledger.log.order(audit))) as EncodedOp[]
+  const state = reduceAudit(ops)
+  const byKey = new Map(auditors.map((a) => [Buffer.from(a.publicKey).toString('hex'), a]))
+  for (const [n, inspection] of state.inspections.entries()) {
+    await act(
+      'audit.answer',
+      { item: inspection.item, answer: n % 4 !== 0 },
+      byKey.get(inspection.auditor)!,
+    )
+    if (n % 100_000 === 0) progress(`  ${n} answers written`)
+  }
+  await act('audit.stop', {})
+  await ledger.close()
+  return audit
+}
+
+/** Rebuilds a ~500,000-op audit from its SQLite store: decode, verify, accept, reduce, on one core. */
+async function auditReplay(): Promise<Figure> {
+  const count = Number(process.env.RWA_BENCH_REPLAY_OPS ?? 500_000)
+  const dir = mkdtempSync(join(tmpdir(), 'rwa-bench-'))
+  try {
+    const path = join(dir, 'audit.sqlite')
+    progress(`writing an audit of about ${count} ops (a minute or two)`)
+    const audit = await writeAudit(path, count)
+    const source = sqliteStore({ path })
+    const stored: Uint8Array[] = []
+    for await (const op of source.accepted()) stored.push(new Uint8Array(op.bytes))
+    await source.close()
+    const limit = verifyRate(stored.slice(0, 20_000))
+    progress(`replaying ${stored.length} ops`)
+    const start = process.hrtime.bigint()
+    const ledger = await openLedger({ store: memoryStore() })
+    const decoded = new Map<OpId, EncodedOp>()
+    ledger.onAccepted((ops) => {
+      for (const entry of ops) decoded.set(entry.op.id, entry.op)
+    })
+    for (let i = 0; i < stored.length; i += 512) await ledger.ingest(stored.slice(i, i + 512))
+    const state = reduceAudit(ledger.log.order(audit).map((id) => decoded.get(id)!))
+    const seconds = secondsSince(start)
+    if (state.state !== 'WAITING_FOR_CONTRACT' || state.rejected.length > 0)
+      throw new Error(
+        `audit.replay: ended in ${state.state} with ${state.rejected.length} rejected ops`,
+      )
+    const value = stored.length / seconds
+    return report({
+      bench: 'audit.replay',
+      value: round(value),
+      unit: 'ops/s',
+      limit: round(limit),
+      limitIs: 'ledger.verify_raw',
+      ratio: round(value / limit, 3),
+      target: 0.8,
+      pass: value / limit >= 0.8,
+      ops: stored.length,
+      seconds: round(seconds, 1),
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Raw Ed25519 verifies/s on these ops (cached keys, best of three): ledger.verify_raw, measured here. */
+function verifyRate(ops: Uint8Array[]): number {
+  const keys = new Map<string, ReturnType<typeof createPublicKey>>()
+  const items = ops.map((bytes) => {
+    const op = decodeOp(bytes)
+    const hex = Buffer.from(op.op.author).toString('hex')
+    if (!keys.has(hex))
+      keys.set(
+        hex,
+        createPublicKey({ key: Buffer.concat([SPKI, op.op.author]), format: 'der', type: 'spki' }),
+      )
+    return { key: keys.get(hex)!, message: signingMessage(op.idBytes), sig: op.op.sig }
+  })
+  let best = 0
+  for (let round = 0; round < 3; round++) {
+    const start = process.hrtime.bigint()
+    for (const item of items) verify(null, item.message, item.key, item.sig)
+    best = Math.max(best, items.length / secondsSince(start))
+  }
+  return best
+}
+
+/** The audit benchmarks, by name. */
+export function auditBenches(): Record<string, () => Promise<Figure>> {
+  return { 'audit.tally': auditTally, 'audit.assign': auditAssign, 'audit.replay': auditReplay }
+}

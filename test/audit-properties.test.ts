@@ -1,0 +1,260 @@
+import fc from 'fast-check'
+import { describe, expect, test } from 'vitest'
+import { assignAuditors, assignmentSeed, SeededRandom } from '../src/core/audit/assign.ts'
+import { parseAuditParams } from '../src/core/audit/params.ts'
+import { reduceAudit } from '../src/core/audit/reduce.ts'
+import { type TallyInspection, tally } from '../src/core/audit/tally.ts'
+import type { Address } from '../src/core/identity.ts'
+import type { EncodedOp } from '../src/ledger/op.ts'
+import { parseOpIdBytes } from '../src/ledger/op-id.ts'
+import { AuditFixture, registrationBody, testAuditor } from './audit-fixture.ts'
+import { memoryLedger } from './helpers.ts'
+
+const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
+
+describe('assignment', () => {
+  test('gives each item exactly k distinct auditors, loads within one, the same for the same seed', () => {
+    fc.assert(
+      fc.property(
+        seedArb,
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 0, max: 20 }),
+        fc.constantFrom(3, 5, 7),
+        (seed, items, extra, k) => {
+          const auditors = k + extra
+          const slots = assignAuditors({ seed, items, auditors, k })
+          expect(slots).toHaveLength(items * k)
+          for (let i = 0; i < items; i++)
+            expect(new Set(slots.subarray(i * k, i * k + k)).size).toBe(k)
+          const loads = new Array<number>(auditors).fill(0)
+          for (const a of slots) {
+            expect(a).toBeGreaterThanOrEqual(0)
+            expect(a).toBeLessThan(auditors)
+            loads[a]!++
+          }
+          expect(Math.max(...loads) - Math.min(...loads)).toBeLessThanOrEqual(1)
+          expect(assignAuditors({ seed, items, auditors, k })).toEqual(slots)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  test('draws uniformly without modulo bias (chi-square on 60,000 draws, p = 0.001)', () => {
+    const random = new SeededRandom(new Uint8Array(32).fill(9))
+    const counts = new Array<number>(6).fill(0)
+    for (let i = 0; i < 60_000; i++) counts[random.below(6)]!++
+    const chi = counts.reduce((sum, c) => sum + (c - 10_000) ** 2 / 10_000, 0)
+    expect(chi).toBeLessThan(20.5) // p = 0.001 for 5 degrees of freedom
+  })
+
+  test('anyone can recompute an audit’s assignment from its start op and roster', async () => {
+    const audit = await AuditFixture.create({})
+    const auditors = [0, 1, 2, 3, 4].map(testAuditor)
+    const state = await audit.runToAuditing({ items: ['A', 'B', 'C', 'D'], auditors })
+    const start = state.transitions.find((t) => t.state === 'AUDITING')!.op
+    const slots = assignAuditors({
+      seed: assignmentSeed(parseOpIdBytes(start)),
+      items: 4,
+      auditors: 5,
+      k: 3,
+    })
+    const expected = state.items.flatMap((item, i) =>
+      [0, 1, 2].map((j) => `${item.id}:${state.auditors[slots[i * 3 + j]!]!.key}`),
+    )
+    expect(state.inspections.map((x) => `${x.item}:${x.auditor}`)).toEqual(expected)
+  })
+})
+
+describe('money conservation', () => {
+  const payouts = Array.from(
+    { length: 8 },
+    (_, i) => `0x${(i + 1).toString(16).padStart(40, '0')}` as Address,
+  )
+  /** A real inspection set: each item's k assigned auditors answer or not; plus reassigned-away no-shows (missing). */
+  const inspectionsArb = (items: number, auditors: number, k = 3) =>
+    fc
+      .record({
+        seed: seedArb,
+        answers: fc.array(fc.constantFrom(true, false, undefined), {
+          minLength: items * k,
+          maxLength: items * k,
+        }),
+        noShows: fc.array(fc.record({ item: fc.nat(items - 1), auditor: fc.nat(auditors - 1) }), {
+          maxLength: 4,
+        }),
+      })
+      .map(({ seed, answers, noShows }): TallyInspection[] => {
+        const slots = assignAuditors({ seed, items, auditors, k })
+        const active = [...slots].map((auditor, n) => ({
+          item: Math.floor(n / k),
+          auditor,
+          answer: answers[n],
+        }))
+        return [...active, ...noShows.map((x) => ({ ...x, answer: undefined }))]
+      })
+
+  test('classic: Σ payouts + remainder = bond, every payout ≥ 0', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 10n ** 24n }),
+        fc.integer({ min: 1, max: 10 }),
+        fc.constantFrom('1/2', '0', '1', '2/3', '5'),
+        fc.integer({ min: 3, max: 8 }),
+        (bond, items, ratio, auditors) =>
+          fc.assert(
+            fc.property(inspectionsArb(items, auditors), (inspections: TallyInspection[]) => {
+              const params = parseAuditParams(
+                { name: 'p', bond: `${bond}`, slashingRatio: ratio },
+                'aa'.repeat(32),
+              )
+              const r = tally({
+                params,
+                itemCount: items,
+                payouts: payouts.slice(0, auditors),
+                inspections,
+              })
+              const paid = r.auditors.reduce((sum, a) => sum + a.paid, 0n)
+              for (const a of r.auditors) expect(a.paid).toBeGreaterThanOrEqual(0n)
+              expect(paid + r.remainder).toBe(bond)
+              expect(r.remainder).toBeGreaterThanOrEqual(0n)
+            }),
+            { numRuns: 5 },
+          ),
+      ),
+      { numRuns: 60 },
+    )
+  })
+
+  test('tally refuses an inconsistent inspection set rather than pay more than the bond', () => {
+    const params = parseAuditParams({ name: 'p', bond: '1000' }, 'aa'.repeat(32))
+    const inspections = [0, 1, 2, 3].map((auditor) => ({ item: 0, auditor, answer: true }))
+    expect(() =>
+      tally({ params, itemCount: 1, payouts: payouts.slice(0, 4), inspections }),
+    ).toThrow('more than 3 answered inspections')
+  })
+
+  test('staked: Σ stakes + bond = Σ payouts + Σ returned + remainder', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 1n, max: 10n ** 20n }),
+        fc.bigInt({ min: 1n, max: 10n ** 18n }),
+        fc.constantFrom('1/2', '1', '1/3', '0'),
+        fc.constantFrom('1/4', '1', '0', '3/7'),
+        fc.integer({ min: 1, max: 6 }),
+        (bond, stake, slashWrong, slashMissing, items) =>
+          fc.assert(
+            fc.property(inspectionsArb(items, 5), (inspections: TallyInspection[]) => {
+              const params = parseAuditParams(
+                {
+                  name: 'p',
+                  bond: `${bond}`,
+                  reward: { mode: 'staked', stake: `${stake}`, slashWrong, slashMissing },
+                },
+                'aa'.repeat(32),
+              )
+              const r = tally({
+                params,
+                itemCount: items,
+                payouts: payouts.slice(0, 5),
+                inspections,
+              })
+              const stakes = stake * 5n
+              const paid = r.auditors.reduce((sum, a) => sum + a.paid, 0n)
+              const returned = r.auditors.reduce((sum, a) => sum + a.returned, 0n)
+              expect(stakes + bond).toBe(paid + returned + r.remainder)
+              for (const a of r.auditors) {
+                expect(a.slashed).toBeLessThanOrEqual(stake)
+                expect(a.returned).toBeGreaterThanOrEqual(0n)
+              }
+            }),
+            { numRuns: 5 },
+          ),
+      ),
+      { numRuns: 60 },
+    )
+  })
+})
+
+/** Serialises a state for comparison: bigints and bytes as text. */
+const canonical = (value: unknown) =>
+  JSON.stringify(value, (_, v) =>
+    typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
+  )
+
+function shuffle<T>(items: T[], seed: number): T[] {
+  const out = [...items]
+  let state = seed >>> 0 || 1
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+    const j = state % (i + 1)
+    ;[out[i], out[j]] = [out[j]!, out[i]!]
+  }
+  return out
+}
+
+describe('audit convergence', () => {
+  test('replicas receiving a random audit’s ops in any order compute identical state and settlement', async () => {
+    const pool = [0, 1, 2, 3, 4].map(testAuditor)
+    const proofs = await Promise.all(pool.map(registrationBody))
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 3, max: 5 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+        fc.array(fc.constantFrom('yes', 'no', 'silent', 'late'), { minLength: 15, maxLength: 15 }),
+        fc.array(fc.integer(), { minLength: 3, maxLength: 3 }),
+        async (registered, items, lateRegistration, answers, seeds) => {
+          const audit = await AuditFixture.create({ bond: '999' })
+          for (let i = 0; i < items; i++)
+            await audit.act('audit.item.add', { description: `item ${i}` })
+          await audit.act('audit.open')
+          for (let i = 0; i < registered; i++) {
+            if (i >= 3 && lateRegistration[i]) continue
+            await audit.act('audit.register', proofs[i]!, pool[i]!.signer)
+          }
+          const headsBeforeClose = audit.heads()
+          await audit.act('audit.close')
+          // Registrations that did not see close: concurrent, so excluded on every replica.
+          for (let i = 3; i < registered; i++)
+            if (lateRegistration[i])
+              await audit.actOn(headsBeforeClose, 'audit.register', proofs[i]!, pool[i]!.signer)
+          await audit.act('audit.start')
+          const state = await audit.state()
+          const late: [number, string, boolean][] = []
+          state.inspections.forEach((inspection, n) => {
+            const who = pool.findIndex((a) => a.key === inspection.auditor)
+            const choice = answers[n % answers.length]!
+            if (choice === 'late') late.push([who, inspection.item, true])
+          })
+          for (const [n, inspection] of state.inspections.entries()) {
+            const choice = answers[n % answers.length]!
+            if (choice !== 'yes' && choice !== 'no') continue
+            const who = pool.find((a) => a.key === inspection.auditor)!
+            await audit.act(
+              'audit.answer',
+              { item: inspection.item, answer: choice === 'yes' },
+              who.signer,
+            )
+          }
+          const headsBeforeStop = audit.heads()
+          await audit.act('audit.stop', { force: true })
+          for (const [who, item, answer] of late)
+            await audit.actOn(headsBeforeStop, 'audit.answer', { item, answer }, pool[who]!.signer)
+          const ops = await audit.ops()
+          const reference = canonical(reduceAudit(ops))
+          expect(JSON.parse(reference).state).toBe('WAITING_FOR_CONTRACT')
+          for (const seed of seeds) {
+            const replica = await memoryLedger()
+            const delivery = shuffle([...ops, ...ops.slice(0, 3)], seed)
+            for (let i = 0; i < delivery.length; i += 5)
+              await replica.ingest(delivery.slice(i, i + 5).map((op) => op.bytes))
+            const ordered = (await replica.getOps(replica.log.order(audit.id))) as EncodedOp[]
+            expect(canonical(reduceAudit(ordered))).toBe(reference)
+          }
+        },
+      ),
+      { numRuns: 25 },
+    )
+  })
+})
