@@ -12,7 +12,6 @@ import { type Address, identityMessage } from '../src/core/identity.ts'
 import { openLedger } from '../src/ledger/ledger.ts'
 import { decodeOp, type EncodedOp, signingMessage } from '../src/ledger/op.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
-import { memoryStore } from '../src/store/memory-store.ts'
 import { sqliteStore } from '../src/store/sqlite-store.ts'
 import { makeSigners } from './fixtures.ts'
 import { type Figure, progress, report, round, secondsSince } from './report.ts'
@@ -128,26 +127,40 @@ async function auditReplay(): Promise<Figure> {
     const path = join(dir, 'audit.sqlite')
     progress(`writing an audit of about ${count} ops (a minute or two)`)
     const audit = await writeAudit(path, count)
+    const sample: Uint8Array[] = []
     const source = sqliteStore({ path })
-    const stored: Uint8Array[] = []
-    for await (const op of source.accepted()) stored.push(new Uint8Array(op.bytes))
-    await source.close()
-    const limit = verifyRate(stored.slice(0, 20_000))
-    progress(`replaying ${stored.length} ops`)
+    for await (const op of source.accepted()) {
+      sample.push(new Uint8Array(op.bytes))
+      if (sample.length === 20_000) break
+    }
+    const limit = verifyRate(sample)
+    sample.length = 0
+    const total = await source.count()
+    progress(`replaying ${total} ops`)
     const start = process.hrtime.bigint()
-    const ledger = await openLedger({ store: memoryStore() })
+    const ledger = await openLedger({ store: sqliteStore({ path: join(dir, 'replica.sqlite') }) })
+    // What the reducer needs of each op, without the op's bytes or signature (kept by views).
     const decoded = new Map<OpId, EncodedOp>()
     ledger.onAccepted((ops) => {
-      for (const entry of ops) decoded.set(entry.op.id, entry.op)
+      for (const { op } of ops) decoded.set(op.id, slim(op))
     })
-    for (let i = 0; i < stored.length; i += 512) await ledger.ingest(stored.slice(i, i + 512))
+    let batch: Uint8Array[] = []
+    for await (const op of source.accepted()) {
+      batch.push(new Uint8Array(op.bytes))
+      if (batch.length < 512) continue
+      await ledger.ingest(batch)
+      batch = []
+    }
+    await ledger.ingest(batch)
+    await source.close()
+    const ingested = secondsSince(start)
     const state = reduceAudit(ledger.log.order(audit).map((id) => decoded.get(id)!))
     const seconds = secondsSince(start)
     if (state.state !== 'WAITING_FOR_CONTRACT' || state.rejected.length > 0)
       throw new Error(
         `audit.replay: ended in ${state.state} with ${state.rejected.length} rejected ops`,
       )
-    const value = stored.length / seconds
+    const value = total / seconds
     return report({
       bench: 'audit.replay',
       value: round(value),
@@ -157,13 +170,37 @@ async function auditReplay(): Promise<Figure> {
       ratio: round(value / limit, 3),
       target: 0.8,
       pass: value / limit >= 0.8,
-      ops: stored.length,
+      ops: total,
       seconds: round(seconds, 1),
+      ingestSeconds: round(ingested, 1),
+      reduceSeconds: round(seconds - ingested, 1),
     })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * Keeps what reduceAudit reads, without views into the op's bytes: one shared copy of each
+ * author's key, so half a million retained ops hold no buffers of their own.
+ */
+function slim(op: EncodedOp): EncodedOp {
+  const { sig: _sig, author, ...rest } = op.op
+  const key = Buffer.from(author).toString('latin1')
+  let shared = authors.get(key)
+  if (!shared) {
+    shared = new Uint8Array(author)
+    authors.set(key, shared)
+  }
+  return {
+    id: op.id,
+    idBytes: op.idBytes,
+    bytes: EMPTY,
+    op: { ...rest, author: shared, sig: EMPTY },
+  }
+}
+const EMPTY = new Uint8Array(0)
+const authors = new Map<string, Uint8Array>()
 
 /** Raw Ed25519 verifies/s on these ops (cached keys, best of three): ledger.verify_raw, measured here. */
 function verifyRate(ops: Uint8Array[]): number {

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { assignAuditors, assignmentSeed, SeededRandom } from '../src/core/audit/assign.ts'
 import { parseAuditParams } from '../src/core/audit/params.ts'
-import { reduceAudit } from '../src/core/audit/reduce.ts'
+import { createAuditReducer, reduceAudit } from '../src/core/audit/reduce.ts'
 import { type TallyInspection, tally } from '../src/core/audit/tally.ts'
 import type { Address } from '../src/core/identity.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
@@ -246,15 +246,51 @@ describe('audit convergence', () => {
           expect(JSON.parse(reference).state).toBe('WAITING_FOR_CONTRACT')
           for (const seed of seeds) {
             const replica = await memoryLedger()
+            // The incremental reducer sees ops in this replica's acceptance order.
+            const incremental = createAuditReducer(ops[0]!)
+            replica.onAccepted((accepted) => {
+              for (const { op } of accepted) if (op.id !== audit.id) incremental.apply(op)
+            })
             const delivery = shuffle([...ops, ...ops.slice(0, 3)], seed)
             for (let i = 0; i < delivery.length; i += 5)
               await replica.ingest(delivery.slice(i, i + 5).map((op) => op.bytes))
             const ordered = (await replica.getOps(replica.log.order(audit.id))) as EncodedOp[]
             expect(canonical(reduceAudit(ordered))).toBe(reference)
+            expect(incremental.size).toBe(ops.length)
+            if (!incremental.orderSensitive) expect(canonical(incremental.state())).toBe(reference)
           }
         },
       ),
       { numRuns: 25 },
     )
+  })
+})
+
+describe('incremental reducer', () => {
+  test('flags order sensitivity when concurrent ops conflict, so the caller recomputes in log order', async () => {
+    const audit = await AuditFixture.create({})
+    const before = audit.heads()
+    await audit.act('audit.item.add', { description: 'first' })
+    await audit.actOn(before, 'audit.item.add', { description: 'concurrent' })
+    const ops = await audit.ops()
+    const reducer = createAuditReducer(ops[0]!)
+    for (const op of ops.slice(1)) reducer.apply(op)
+    expect(reducer.orderSensitive).toBe(true)
+    expect(
+      reducer
+        .state()
+        .items.map((i) => i.description)
+        .sort(),
+    ).toEqual(['concurrent', 'first'])
+  })
+
+  test('stays order-insensitive on a sequential audit and matches reduceAudit', async () => {
+    const audit = await AuditFixture.create({})
+    await audit.runToAuditing({ items: ['A', 'B'], auditors: [0, 1, 2].map(testAuditor) })
+    const ops = await audit.ops()
+    const reducer = createAuditReducer(ops[0]!)
+    for (const op of ops.slice(1)) reducer.apply(op)
+    expect(reducer.orderSensitive).toBe(false)
+    expect(canonical(reducer.state())).toBe(canonical(reduceAudit(ops)))
   })
 })

@@ -1,6 +1,6 @@
 import { BaseError } from '../../errors/base.ts'
 import type { EncodedOp } from '../../ledger/op.ts'
-import type { OpId } from '../../ledger/op-id.ts'
+import { compareOpIds, type OpId } from '../../ledger/op-id.ts'
 import { type Address, parseChecksumAddress, recoverIdentityAddress } from '../identity.ts'
 import { assignAuditors, assignmentSeed, drawBackup } from './assign.ts'
 import { commitAnswer } from './commitment.ts'
@@ -31,9 +31,16 @@ export type AuditAuditor = {
 export type Inspection = {
   readonly item: OpId
   readonly auditor: string
-  status: 'outstanding' | 'answered' | 'committed' | 'revealed' | 'reassigned' | 'missing'
-  answer: boolean | undefined
-  /** Control rank at which it was assigned / taken away (see reduceAudit). */
+  readonly status: 'outstanding' | 'answered' | 'committed' | 'revealed' | 'reassigned' | 'missing'
+  /** The counted answer, once known (after the reveal in commit–reveal mode). */
+  readonly answer: boolean | undefined
+}
+
+/** The reducer's own record of an inspection: positions and ranks depend on the apply order, so they stay internal. */
+type InspectionRecord = {
+  -readonly [K in keyof Inspection]: Inspection[K]
+} & {
+  /** Control rank at which it was assigned / taken away. */
   readonly assignedRank: number
   removedRank: number
   readonly assignedTime: number
@@ -101,7 +108,16 @@ const CONTROL_OPS = new Set<string>([
   AUDIT_OP.reassign,
 ])
 
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+const hexCache = new WeakMap<Uint8Array, string>()
+/** Hex of a key; cached per array, since decoded ops of one author often share it. */
+const hex = (bytes: Uint8Array) => {
+  let text = hexCache.get(bytes)
+  if (text === undefined) {
+    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')
+    hexCache.set(bytes, text)
+  }
+  return text
+}
 const verifiedProofs = new Map<string, Address | undefined>()
 
 /** EIP-191 recovery is slow; replays of the same registration reuse the answer (bounded cache). */
@@ -119,21 +135,26 @@ type View = { seen: number; isAncestor: (position: number) => boolean; position:
 
 class AuditMachine {
   readonly id: OpId
-  readonly ops: readonly EncodedOp[]
+  /** Per applied op, by position: id, type, deps (positions), and the control-chain rank it has seen. */
+  readonly ids: OpId[] = []
+  readonly types: string[] = []
+  readonly depPositions: Int32Array[] = []
+  readonly rankOf: number[] = []
+  /** Per op: how many item adds it has seen (to spot concurrent adds, whose numbering is order-sensitive). */
+  readonly addsSeen: number[] = []
+  private readonly position = new Map<OpId, number>()
   /** Control chain: the valid control ops in order; state and params after the first r of them. */
   readonly chain: number[] = []
   readonly stateAt: number[] = [S.INITIALIZATION]
   readonly paramsAt: AuditParams[]
   readonly transitions: { state: AuditStateName; op: OpId }[] = []
-  readonly depPositions: Int32Array[] = []
-  readonly rankOf: Int32Array
   readonly itemAdds: { pos: number; description: string; deleted: number | undefined }[] = []
   readonly itemByOp = new Map<OpId, number>()
   readonly registrations = new Map<string, { pos: number; payout: Address }>()
   roster: AuditAuditor[] | undefined
   items: { id: OpId; description: string }[] | undefined
-  readonly inspections = new Map<string, Inspection>()
-  readonly byItem = new Map<OpId, Inspection[]>()
+  readonly inspections = new Map<string, InspectionRecord>()
+  readonly byItem = new Map<OpId, InspectionRecord[]>()
   seed: Uint8Array | undefined
   stopPos: number | undefined
   finishPos: number | undefined
@@ -142,19 +163,24 @@ class AuditMachine {
   readonly rejected: OpNote[] = []
   readonly excluded: OpNote[] = []
   private readonly excludedIds = new Set<OpId>()
+  /**
+   * Set when a decision depended on the order ops were applied in (concurrent control ops,
+   * duplicate registrations, answers or reveals, concurrent item adds): the state then equals the
+   * canonical one only if the ops were applied in the log's deterministic order.
+   */
+  orderSensitive = false
 
-  constructor(ops: readonly EncodedOp[]) {
-    const genesis = ops[0]
-    if (!genesis || genesis.op.doc !== null || genesis.op.type !== AUDIT_OP.create) {
+  constructor(genesis: EncodedOp) {
+    if (genesis.op.doc !== null || genesis.op.type !== AUDIT_OP.create) {
       throw new InvalidAuditInputError(
         'An audit document must start with an "audit.create" genesis op.',
       )
     }
     this.id = genesis.id
-    this.ops = ops
     this.paramsAt = [parseAuditParams(genesis.op.body, hex(genesis.op.author))]
-    this.rankOf = new Int32Array(ops.length)
     this.transitions.push({ state: 'INITIALIZATION', op: genesis.id })
+    this.record(genesis, 0, 0)
+    this.depPositions.push(new Int32Array(0))
   }
 
   get params(): AuditParams {
@@ -165,31 +191,41 @@ class AuditMachine {
     return this.stateAt[this.stateAt.length - 1]!
   }
 
-  /** Folds every op, in the log's deterministic topological order. */
-  run(): this {
-    const position = new Map<OpId, number>()
-    this.ops.forEach((op, pos) => {
-      const deps = new Int32Array(op.op.deps.length)
-      let seen = 0
-      op.op.deps.forEach((dep, k) => {
-        const p = position.get(dep)
-        if (p === undefined)
-          throw new InvalidAuditInputError(
-            `Op "${op.id}" is listed before its dep "${dep}"; pass ops in topological order.`,
-          )
-        deps[k] = p
-        seen = Math.max(seen, this.rankOf[p]!)
-      })
-      this.depPositions.push(deps)
-      position.set(op.id, pos)
-      this.rankOf[pos] = seen
-      if (pos > 0) this.apply(pos, seen)
-    })
-    return this
+  get size(): number {
+    return this.ids.length
   }
 
-  private apply(pos: number, seen: number): void {
-    const op = this.ops[pos]!
+  private record(op: EncodedOp, seen: number, adds: number): number {
+    const pos = this.ids.length
+    this.ids.push(op.id)
+    this.types.push(op.op.type)
+    this.rankOf.push(seen)
+    this.addsSeen.push(adds)
+    this.position.set(op.id, pos)
+    return pos
+  }
+
+  /** Applies the next op; ops must come in a topological order (deps first). */
+  apply(op: EncodedOp): void {
+    const deps = new Int32Array(op.op.deps.length)
+    let seen = 0
+    let adds = 0
+    for (let k = 0; k < deps.length; k++) {
+      const p = this.position.get(op.op.deps[k]!)
+      if (p === undefined)
+        throw new InvalidAuditInputError(
+          `Op "${op.id}" comes before its dep "${op.op.deps[k]}"; apply ops in topological order.`,
+        )
+      deps[k] = p
+      if (this.rankOf[p]! > seen) seen = this.rankOf[p]!
+      if (this.addsSeen[p]! > adds) adds = this.addsSeen[p]!
+    }
+    if (op.op.type === AUDIT_OP.addItem) {
+      if (adds !== this.itemAdds.length) this.orderSensitive = true
+      adds = this.itemAdds.length + 1
+    }
+    const pos = this.record(op, seen, adds)
+    this.depPositions.push(deps)
     const view: View = { seen, position: pos, isAncestor: this.ancestorTest(pos) }
     try {
       this.handle(op, view, true)
@@ -214,7 +250,7 @@ class AuditMachine {
   }
 
   ancestors(pos: number): Uint8Array {
-    const marks = new Uint8Array(this.ops.length)
+    const marks = new Uint8Array(this.ids.length)
     const stack = [pos]
     for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
       for (const d of this.depPositions[p]!) {
@@ -236,7 +272,11 @@ class AuditMachine {
       )
     }
     if (CONTROL_OPS.has(type) && view.seen < this.chain.length) {
-      const latest = this.ops[this.chain[this.chain.length - 1]!]!
+      this.orderSensitive = true
+      const latest = {
+        id: this.ids[this.chain[this.chain.length - 1]!]!,
+        op: { type: this.types[this.chain[this.chain.length - 1]!]! },
+      }
       throw new AuditOpRefusedError(
         `"${COMMAND_OF[type]}" was made without seeing "${COMMAND_OF[latest.op.type as AuditOpType]}" (op ${latest.id}); make it again from the current state.`,
       )
@@ -387,7 +427,7 @@ class AuditMachine {
     if (!commit) return
     this.roster = roster
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, r]) => ({ key, payout: r.payout, registration: this.ops[r.pos]!.id }))
+      .map(([key, r]) => ({ key, payout: r.payout, registration: this.ids[r.pos]! }))
     for (const [, r] of this.registrations) {
       if (!view.isAncestor(r.pos))
         this.exclude(r.pos, 'the registration was concurrent with "close" and is not on the roster')
@@ -417,7 +457,7 @@ class AuditMachine {
       )
     }
     if (!commit) return
-    this.items = items.map((i) => ({ id: this.ops[i.pos]!.id, description: i.description }))
+    this.items = items.map((i) => ({ id: this.ids[i.pos]!, description: i.description }))
     this.seed = assignmentSeed(op.idBytes)
     const k = params.auditsPerItem
     const slots = assignAuditors({
@@ -438,8 +478,8 @@ class AuditMachine {
     }
   }
 
-  private assign(item: OpId, auditor: string, rank: number, time: number): Inspection {
-    const inspection: Inspection = {
+  private assign(item: OpId, auditor: string, rank: number, time: number): InspectionRecord {
+    const inspection: InspectionRecord = {
       item,
       auditor,
       status: 'outstanding',
@@ -458,7 +498,11 @@ class AuditMachine {
     return inspection
   }
 
-  private activeInspection(item: unknown, auditor: string, seen: number): Inspection | undefined {
+  private activeInspection(
+    item: unknown,
+    auditor: string,
+    seen: number,
+  ): InspectionRecord | undefined {
     const inspection =
       typeof item === 'string' ? this.inspections.get(`${item}:${auditor}`) : undefined
     return inspection && inspection.assignedRank <= seen && seen < inspection.removedRank
@@ -521,10 +565,12 @@ class AuditMachine {
       throw new AuditOpRefusedError(
         `Item "${String(body.item)}" is not one of your open inspections in audit "${params.name}".`,
       )
-    if (inspection.answerOp !== undefined)
+    if (inspection.answerOp !== undefined) {
+      if (commit) this.orderSensitive = true
       throw new AuditOpRefusedError(
         'You already answered this inspection; each inspection takes one answer.',
       )
+    }
     if (isCommit) {
       if (!(body.commitment instanceof Uint8Array) || body.commitment.length !== 32)
         throw new InvalidAuditInputError('A commitment is 32 bytes (see commitAnswer).')
@@ -563,8 +609,10 @@ class AuditMachine {
         `You have no counted commitment for item "${String(body.item)}" to reveal.`,
       )
     }
-    if (inspection.revealOp !== undefined)
+    if (inspection.revealOp !== undefined) {
+      if (commit) this.orderSensitive = true
       throw new AuditOpRefusedError('You already revealed this answer.')
+    }
     if (typeof body.answer !== 'boolean' || !(body.salt instanceof Uint8Array))
       throw new InvalidAuditInputError(
         'A reveal carries "answer" (true or false) and the "salt" bytes.',
@@ -642,8 +690,8 @@ class AuditMachine {
   private openInspections(
     seen: number,
     view: View,
-  ): { inspection: Inspection; counted: boolean }[] {
-    const out: { inspection: Inspection; counted: boolean }[] = []
+  ): { inspection: InspectionRecord; counted: boolean }[] {
+    const out: { inspection: InspectionRecord; counted: boolean }[] = []
     for (const inspection of this.inspections.values()) {
       if (inspection.assignedRank > seen || seen >= inspection.removedRank) continue
       out.push({
@@ -764,10 +812,10 @@ class AuditMachine {
   }
 
   private exclude(pos: number, message: string): void {
-    const op = this.ops[pos]!
-    if (this.excludedIds.has(op.id)) return
-    this.excludedIds.add(op.id)
-    this.excluded.push({ id: op.id, type: op.op.type, name: 'ExcludedByCausalCut', message })
+    const id = this.ids[pos]!
+    if (this.excludedIds.has(id)) return
+    this.excludedIds.add(id)
+    this.excluded.push({ id, type: this.types[pos]!, name: 'ExcludedByCausalCut', message })
   }
 
   describe(item: OpId): string {
@@ -779,7 +827,7 @@ class AuditMachine {
       this.items ??
       this.itemAdds
         .filter((i) => i.deleted === undefined)
-        .map((i) => ({ id: this.ops[i.pos]!.id, description: i.description }))
+        .map((i) => ({ id: this.ids[i.pos]!, description: i.description }))
     return list.map((item, n) => ({ ...item, number: n + 1 }))
   }
 
@@ -792,16 +840,20 @@ class AuditMachine {
       items: this.currentItems(),
       auditors:
         this.roster ??
-        [...this.registrations].map(([key, r]) => ({
-          key,
-          payout: r.payout,
-          registration: this.ops[r.pos]!.id,
-        })),
-      inspections: [...this.inspections.values()],
+        [...this.registrations]
+          .map(([key, r]) => ({ key, payout: r.payout, registration: this.ids[r.pos]! }))
+          .sort((a, b) => (a.key < b.key ? -1 : 1)),
+      inspections: [...this.inspections.values()].map(({ item, auditor, status, answer }) => ({
+        item,
+        auditor,
+        status,
+        answer,
+      })),
       results: this.results,
       settlement: this.settlement,
-      rejected: this.rejected,
-      excluded: this.excluded,
+      // Sorted by id, so the lists do not depend on the order ops were applied in.
+      rejected: [...this.rejected].sort((a, b) => compareOpIds(a.id, b.id)),
+      excluded: [...this.excluded].sort((a, b) => compareOpIds(a.id, b.id)),
       transitions: this.transitions,
     }
   }
@@ -818,8 +870,19 @@ class AuditMachine {
  * tally to the answers (or commitments) in its causal past; `finish` does the same for reveals.
  * Ops that were valid but fall outside a freeze are kept and listed in `excluded`.
  */
-export function reduceAudit(ops: readonly EncodedOp[]): AuditState {
-  return new AuditMachine(ops).run().snapshot()
+export function reduceAudit(ops: Iterable<EncodedOp>): AuditState {
+  return fold(ops).snapshot()
+}
+
+function fold(ops: Iterable<EncodedOp>): AuditMachine {
+  let machine: AuditMachine | undefined
+  for (const op of ops) {
+    if (machine) machine.apply(op)
+    else machine = new AuditMachine(op)
+  }
+  if (!machine)
+    throw new InvalidAuditInputError('An audit needs at least its "audit.create" genesis op.')
+  return machine
 }
 
 /** An audit's state together with `check`, which tells whether a new op would be accepted now. */
@@ -828,27 +891,54 @@ export type Audit = AuditState & {
   check(draft: AuditDraft): void
 }
 
+/** Judges a draft as the log will: a draft made on the current heads sees every op as its causal past. */
+function checkDraft(machine: AuditMachine, draft: AuditDraft): void {
+  const op = {
+    id: 'draft' as OpId,
+    idBytes: new Uint8Array(36),
+    bytes: new Uint8Array(0),
+    op: { v: 1, doc: machine.id, deps: [], seq: 1, sig: new Uint8Array(64), ...draft },
+  } as EncodedOp
+  machine.handle(
+    op,
+    { seen: machine.chain.length, position: machine.size, isAncestor: () => true },
+    false,
+  )
+}
+
+/** Like `reduceAudit`, keeping what `check` needs to judge a draft op exactly as the log will. */
+export function loadAudit(ops: Iterable<EncodedOp>): Audit {
+  const machine = fold(ops)
+  return { ...machine.snapshot(), check: (draft) => checkDraft(machine, draft) }
+}
+
 /**
- * Like `reduceAudit`, keeping what `check` needs to judge a draft op exactly as the log will:
- * a draft made on the current heads sees every op as its causal past.
+ * An audit reducer fed one op at a time, in any topological order (e.g. as a ledger accepts
+ * them), holding no ops. When `orderSensitive` stays false the state equals `reduceAudit` over
+ * the log's deterministic order; when it turns true (concurrent control ops, duplicates, concurrent
+ * item adds), recompute with `reduceAudit(log order)` to get the canonical state.
  */
-export function loadAudit(ops: readonly EncodedOp[]): Audit {
-  const machine = new AuditMachine(ops).run()
+export type AuditReducer = {
+  apply(op: EncodedOp): void
+  readonly orderSensitive: boolean
+  readonly size: number
+  state(): AuditState
+  check(draft: AuditDraft): void
+}
+
+/** Starts an incremental reducer from an audit's genesis op. */
+export function createAuditReducer(genesis: EncodedOp): AuditReducer {
+  const machine = new AuditMachine(genesis)
   return {
-    ...machine.snapshot(),
-    check(draft) {
-      const op = {
-        id: 'draft' as OpId,
-        idBytes: new Uint8Array(36),
-        bytes: new Uint8Array(0),
-        op: { v: 1, doc: machine.id, deps: [], seq: 1, sig: new Uint8Array(64), ...draft },
-      } as EncodedOp
-      machine.handle(
-        op,
-        { seen: machine.chain.length, position: ops.length, isAncestor: () => true },
-        false,
-      )
+    apply: (op) => machine.apply(op),
+    get orderSensitive() {
+      return machine.orderSensitive
     },
+    get size() {
+      return machine.size
+    },
+    state: () => machine.snapshot(),
+    check: (draft) => checkDraft(machine, draft),
   }
 }
 
