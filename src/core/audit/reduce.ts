@@ -1,4 +1,5 @@
 import { BaseError } from '../../errors/base.ts'
+import { latin1Key } from '../../ledger/keys.ts'
 import type { EncodedOp } from '../../ledger/op.ts'
 import { compareOpIds, type OpId } from '../../ledger/op-id.ts'
 import { type Address, parseChecksumAddress, recoverIdentityAddress } from '../identity.ts'
@@ -108,13 +109,15 @@ const CONTROL_OPS = new Set<string>([
   AUDIT_OP.reassign,
 ])
 
-const hexCache = new WeakMap<Uint8Array, string>()
-/** Hex of a key; cached per array, since decoded ops of one author often share it. */
+const hexCache = new Map<string, string>()
+/** Hex of a key, cached per distinct key (bounded): an audit has few authors and many ops. */
 const hex = (bytes: Uint8Array) => {
-  let text = hexCache.get(bytes)
+  const key = latin1Key(bytes)
+  let text = hexCache.get(key)
   if (text === undefined) {
     text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex')
-    hexCache.set(bytes, text)
+    if (hexCache.size >= 10_000) hexCache.delete(hexCache.keys().next().value!)
+    hexCache.set(key, text)
   }
   return text
 }
@@ -138,7 +141,15 @@ class AuditMachine {
   /** Per applied op, by position: id, type, deps (positions), and the control-chain rank it has seen. */
   readonly ids: OpId[] = []
   readonly types: string[] = []
-  readonly depPositions: Int32Array[] = []
+  /** Deps by position, flattened: op p's deps are depFlat[depStart[p] … depStart[p + 1]). */
+  readonly depStart: number[] = [0]
+  readonly depFlat: number[] = []
+  /** Ancestor marks of the op being applied, computed on first use. */
+  private marks: Uint8Array | undefined
+  private readonly isAncestorOfCurrent = (target: number): boolean => {
+    this.marks ??= this.ancestors(this.ids.length - 1)
+    return this.marks[target] === 1
+  }
   readonly rankOf: number[] = []
   /** Per op: how many item adds it has seen (to spot concurrent adds, whose numbering is order-sensitive). */
   readonly addsSeen: number[] = []
@@ -153,7 +164,8 @@ class AuditMachine {
   readonly registrations = new Map<string, { pos: number; payout: Address }>()
   roster: AuditAuditor[] | undefined
   items: { id: OpId; description: string }[] | undefined
-  readonly inspections = new Map<string, InspectionRecord>()
+  /** Every inspection in assignment order: start's, then each reassignment's backup. */
+  readonly inspections: InspectionRecord[] = []
   readonly byItem = new Map<OpId, InspectionRecord[]>()
   seed: Uint8Array | undefined
   stopPos: number | undefined
@@ -180,7 +192,7 @@ class AuditMachine {
     this.paramsAt = [parseAuditParams(genesis.op.body, hex(genesis.op.author))]
     this.transitions.push({ state: 'INITIALIZATION', op: genesis.id })
     this.record(genesis, 0, 0)
-    this.depPositions.push(new Int32Array(0))
+    this.depStart.push(0)
   }
 
   get params(): AuditParams {
@@ -207,26 +219,26 @@ class AuditMachine {
 
   /** Applies the next op; ops must come in a topological order (deps first). */
   apply(op: EncodedOp): void {
-    const deps = new Int32Array(op.op.deps.length)
     let seen = 0
     let adds = 0
-    for (let k = 0; k < deps.length; k++) {
-      const p = this.position.get(op.op.deps[k]!)
+    for (const dep of op.op.deps) {
+      const p = this.position.get(dep)
       if (p === undefined)
         throw new InvalidAuditInputError(
-          `Op "${op.id}" comes before its dep "${op.op.deps[k]}"; apply ops in topological order.`,
+          `Op "${op.id}" comes before its dep "${dep}"; apply ops in topological order.`,
         )
-      deps[k] = p
+      this.depFlat.push(p)
       if (this.rankOf[p]! > seen) seen = this.rankOf[p]!
       if (this.addsSeen[p]! > adds) adds = this.addsSeen[p]!
     }
+    this.depStart.push(this.depFlat.length)
     if (op.op.type === AUDIT_OP.addItem) {
       if (adds !== this.itemAdds.length) this.orderSensitive = true
       adds = this.itemAdds.length + 1
     }
     const pos = this.record(op, seen, adds)
-    this.depPositions.push(deps)
-    const view: View = { seen, position: pos, isAncestor: this.ancestorTest(pos) }
+    this.marks = undefined
+    const view: View = { seen, position: pos, isAncestor: this.isAncestorOfCurrent }
     try {
       this.handle(op, view, true)
     } catch (error) {
@@ -240,20 +252,12 @@ class AuditMachine {
     }
   }
 
-  /** Lazily computes the ancestors of `pos` once, when a validator first asks. */
-  private ancestorTest(pos: number): (position: number) => boolean {
-    let marks: Uint8Array | undefined
-    return (target) => {
-      marks ??= this.ancestors(pos)
-      return marks[target] === 1
-    }
-  }
-
   ancestors(pos: number): Uint8Array {
     const marks = new Uint8Array(this.ids.length)
     const stack = [pos]
     for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
-      for (const d of this.depPositions[p]!) {
+      for (let k = this.depStart[p]!; k < this.depStart[p + 1]!; k++) {
+        const d = this.depFlat[k]!
         if (marks[d] === 1) continue
         marks[d] = 1
         stack.push(d)
@@ -491,7 +495,7 @@ class AuditMachine {
       commitment: undefined,
       revealOp: undefined,
     }
-    this.inspections.set(`${item}:${auditor}`, inspection)
+    this.inspections.push(inspection)
     const ofItem = this.byItem.get(item)
     if (ofItem) ofItem.push(inspection)
     else this.byItem.set(item, [inspection])
@@ -503,11 +507,18 @@ class AuditMachine {
     auditor: string,
     seen: number,
   ): InspectionRecord | undefined {
-    const inspection =
-      typeof item === 'string' ? this.inspections.get(`${item}:${auditor}`) : undefined
-    return inspection && inspection.assignedRank <= seen && seen < inspection.removedRank
-      ? inspection
-      : undefined
+    // The item's few inspections (k, plus reassignments): cheaper than building a pair key.
+    const list = typeof item === 'string' ? this.byItem.get(item as OpId) : undefined
+    if (!list) return undefined
+    for (const inspection of list) {
+      if (
+        inspection.auditor === auditor &&
+        inspection.assignedRank <= seen &&
+        seen < inspection.removedRank
+      )
+        return inspection
+    }
+    return undefined
   }
 
   private register(
@@ -603,7 +614,9 @@ class AuditMachine {
   ): void {
     this.requireState(op, state, [S.AUDITING_FINISHED])
     const inspection =
-      typeof body.item === 'string' ? this.inspections.get(`${body.item}:${author}`) : undefined
+      typeof body.item === 'string'
+        ? this.byItem.get(body.item as OpId)?.find((i) => i.auditor === author)
+        : undefined
     if (inspection?.status !== 'committed' || !inspection.commitment) {
       throw new AuditOpRefusedError(
         `You have no counted commitment for item "${String(body.item)}" to reveal.`,
@@ -692,7 +705,7 @@ class AuditMachine {
     view: View,
   ): { inspection: InspectionRecord; counted: boolean }[] {
     const out: { inspection: InspectionRecord; counted: boolean }[] = []
-    for (const inspection of this.inspections.values()) {
+    for (const inspection of this.inspections) {
       if (inspection.assignedRank > seen || seen >= inspection.removedRank) continue
       out.push({
         inspection,
@@ -756,7 +769,7 @@ class AuditMachine {
     this.requireState(op, state, [S.AUDITING_FINISHED])
     if (!commit) return
     this.finishPos = view.position
-    for (const inspection of this.inspections.values()) {
+    for (const inspection of this.inspections) {
       if (inspection.status !== 'committed') continue
       if (inspection.revealOp !== undefined && view.isAncestor(inspection.revealOp)) {
         inspection.status = 'revealed'
@@ -776,7 +789,7 @@ class AuditMachine {
 
   /** Answers to inspections reassigned away before `stop` never count. */
   private excludeStale(seen: number): void {
-    for (const inspection of this.inspections.values()) {
+    for (const inspection of this.inspections) {
       if (inspection.removedRank <= seen && inspection.answerOp !== undefined) {
         this.exclude(inspection.answerOp, 'the inspection had been reassigned after its deadline')
       }
@@ -788,7 +801,7 @@ class AuditMachine {
     const roster = this.roster!
     const number = new Map(roster.map((a, n) => [a.key, n]))
     const itemNumber = new Map(this.items!.map((item, n) => [item.id, n]))
-    const counted = [...this.inspections.values()].map((i) => ({
+    const counted = this.inspections.map((i) => ({
       item: itemNumber.get(i.item)!,
       auditor: number.get(i.auditor)!,
       answer: i.status === 'answered' || i.status === 'revealed' ? i.answer : undefined,
@@ -843,7 +856,7 @@ class AuditMachine {
         [...this.registrations]
           .map(([key, r]) => ({ key, payout: r.payout, registration: this.ids[r.pos]! }))
           .sort((a, b) => (a.key < b.key ? -1 : 1)),
-      inspections: [...this.inspections.values()].map(({ item, auditor, status, answer }) => ({
+      inspections: this.inspections.map(({ item, auditor, status, answer }) => ({
         item,
         auditor,
         status,
