@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { assignAuditors, assignmentSeed, SeededRandom } from '../src/core/audit/assign.ts'
+import { commitAnswer } from '../src/core/audit/commitment.ts'
 import { parseAuditParams } from '../src/core/audit/params.ts'
 import { createAuditReducer, reduceAudit } from '../src/core/audit/reduce.ts'
 import { type TallyInspection, tally } from '../src/core/audit/tally.ts'
@@ -292,5 +293,47 @@ describe('incremental reducer', () => {
     for (const op of ops.slice(1)) reducer.apply(op)
     expect(reducer.orderSensitive).toBe(false)
     expect(canonical(reducer.state())).toBe(canonical(reduceAudit(ops)))
+  })
+})
+
+describe('commit–reveal across concurrency', () => {
+  test('a reveal concurrent with finish is excluded, whichever of the two is applied first', async () => {
+    const audit = await AuditFixture.create({ commitReveal: true })
+    const pool = [0, 1, 2].map(testAuditor)
+    const state = await audit.runToAuditing({ items: ['X'], auditors: pool })
+    const item = state.items[0]!.id
+    const salt = new Uint8Array(16).fill(7)
+    for (const a of pool) {
+      const commitment = commitAnswer({
+        audit: audit.id,
+        item,
+        auditor: a.signer.publicKey,
+        answer: true,
+        salt,
+      })
+      await audit.act('audit.commit', { item, commitment }, a.signer)
+    }
+    await audit.act('audit.stop')
+    await audit.act('audit.reveal', { item, answer: true, salt }, pool[0]!.signer)
+    const before = audit.heads()
+    const finish = await audit.act('audit.finish')
+    const late = await audit.actOn(
+      before,
+      'audit.reveal',
+      { item, answer: true, salt },
+      pool[1]!.signer,
+    )
+    const ops = await audit.ops()
+    const i = ops.findIndex((op) => op.id === finish.id)
+    const j = ops.findIndex((op) => op.id === late.id)
+    const swapped = [...ops]
+    ;[swapped[i], swapped[j]] = [swapped[j]!, swapped[i]!] // both orders are topological: the two are concurrent
+    for (const order of [ops, swapped]) {
+      const result = reduceAudit(order)
+      expect(result.excluded.map((e) => e.id)).toEqual([late.id])
+      expect(result.rejected).toEqual([])
+      expect(result.results!.items[0]).toMatchObject({ yes: 1, missing: 2 })
+    }
+    expect(canonical(reduceAudit(ops))).toBe(canonical(reduceAudit(swapped)))
   })
 })

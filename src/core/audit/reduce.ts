@@ -617,7 +617,8 @@ class AuditMachine {
       typeof body.item === 'string'
         ? this.byItem.get(body.item as OpId)?.find((i) => i.auditor === author)
         : undefined
-    if (inspection?.status !== 'committed' || !inspection.commitment) {
+    // "Counted at stop" is what the reveal's causal past knows; finish changes the status later.
+    if (!inspection?.commitment) {
       throw new AuditOpRefusedError(
         `You have no counted commitment for item "${String(body.item)}" to reveal.`,
       )
