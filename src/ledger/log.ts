@@ -1,3 +1,4 @@
+import { Column } from './column.ts'
 import { PendingBufferFullError } from './errors.ts'
 import { latin1Key } from './keys.ts'
 import type { EncodedOp } from './op.ts'
@@ -90,26 +91,6 @@ export type Log = {
    * the store's read position, since the store appends ops in exactly that order.
    */
   position(id: OpId, doc?: OpId): number | undefined
-}
-
-/** A growable Int32Array or Float64Array: compact per-op columns. */
-class Column<T extends Int32Array | Float64Array> {
-  data: T
-  length = 0
-  constructor(private readonly make: (size: number) => T) {
-    this.data = make(16) // small: a node may hold many small documents
-  }
-  push(value: number): void {
-    if (this.length === this.data.length) {
-      const next = this.make(this.data.length * 2)
-      next.set(this.data)
-      this.data = next
-    }
-    this.data[this.length++] = value
-  }
-  at(index: number): number {
-    return this.data[index]!
-  }
 }
 
 type PendingEntry = { op: EncodedOp; missing: number; cost: number }

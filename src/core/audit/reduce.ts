@@ -1,4 +1,5 @@
 import { BaseError } from '../../errors/base.ts'
+import { int32Column } from '../../ledger/column.ts'
 import { latin1Key } from '../../ledger/keys.ts'
 import type { EncodedOp } from '../../ledger/op.ts'
 import { compareOpIds, type OpId } from '../../ledger/op-id.ts'
@@ -142,17 +143,17 @@ class AuditMachine {
   readonly ids: OpId[] = []
   readonly types: string[] = []
   /** Deps by position, flattened: op p's deps are depFlat[depStart[p] … depStart[p + 1]). */
-  readonly depStart: number[] = [0]
-  readonly depFlat: number[] = []
+  readonly depStart = int32Column()
+  readonly depFlat = int32Column()
   /** Ancestor marks of the op being applied, computed on first use. */
   private marks: Uint8Array | undefined
   private readonly isAncestorOfCurrent = (target: number): boolean => {
     this.marks ??= this.ancestors(this.ids.length - 1)
     return this.marks[target] === 1
   }
-  readonly rankOf: number[] = []
+  readonly rankOf = int32Column()
   /** Per op: how many item adds it has seen (to spot concurrent adds, whose numbering is order-sensitive). */
-  readonly addsSeen: number[] = []
+  readonly addsSeen = int32Column()
   private readonly position = new Map<OpId, number>()
   /** Control chain: the valid control ops in order; state and params after the first r of them. */
   readonly chain: number[] = []
@@ -193,6 +194,7 @@ class AuditMachine {
     this.transitions.push({ state: 'INITIALIZATION', op: genesis.id })
     this.record(genesis, 0, 0)
     this.depStart.push(0)
+    this.depStart.push(0)
   }
 
   get params(): AuditParams {
@@ -228,8 +230,8 @@ class AuditMachine {
           `Op "${op.id}" comes before its dep "${dep}"; apply ops in topological order.`,
         )
       this.depFlat.push(p)
-      if (this.rankOf[p]! > seen) seen = this.rankOf[p]!
-      if (this.addsSeen[p]! > adds) adds = this.addsSeen[p]!
+      if (this.rankOf.at(p) > seen) seen = this.rankOf.at(p)
+      if (this.addsSeen.at(p) > adds) adds = this.addsSeen.at(p)
     }
     this.depStart.push(this.depFlat.length)
     if (op.op.type === AUDIT_OP.addItem) {
@@ -256,8 +258,8 @@ class AuditMachine {
     const marks = new Uint8Array(this.ids.length)
     const stack = [pos]
     for (let p = stack.pop(); p !== undefined; p = stack.pop()) {
-      for (let k = this.depStart[p]!; k < this.depStart[p + 1]!; k++) {
-        const d = this.depFlat[k]!
+      for (let k = this.depStart.at(p); k < this.depStart.at(p + 1); k++) {
+        const d = this.depFlat.at(k)
         if (marks[d] === 1) continue
         marks[d] = 1
         stack.push(d)
@@ -371,7 +373,7 @@ class AuditMachine {
     this.chain.push(view.position)
     this.stateAt.push(next)
     this.paramsAt.push(params ?? this.params)
-    this.rankOf[this.chain[this.chain.length - 1]!] = this.chain.length
+    this.rankOf.set(this.chain[this.chain.length - 1]!, this.chain.length)
     if (next !== state) this.transitions.push({ state: AUDIT_STATES[next]!, op: op.id })
   }
 
