@@ -1,4 +1,3 @@
-import { createPublicKey, verify } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,14 +9,12 @@ import { buildSettlement } from '../src/core/audit/settlement.ts'
 import { tally } from '../src/core/audit/tally.ts'
 import { type Address, identityMessage } from '../src/core/identity.ts'
 import { type BatchVerifier, openLedger } from '../src/ledger/ledger.ts'
-import { decodeOp, type EncodedOp, signingMessage } from '../src/ledger/op.ts'
+import type { EncodedOp } from '../src/ledger/op.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { createVerifyPool } from '../src/ledger/verify-pool.ts'
 import { sqliteStore } from '../src/store/sqlite-store.ts'
-import { makeSigners } from './fixtures.ts'
+import { makeSigners, rawVerifyRate } from './fixtures.ts'
 import { type Figure, progress, report, round, secondsSince } from './report.ts'
-
-const SPKI = Buffer.from('302a300506032b6570032100', 'hex')
 
 /** Results + settlement for 100,000 items × 5 auditors each (500,000 answers). */
 async function auditTally(): Promise<Figure> {
@@ -135,7 +132,7 @@ async function auditReplay(): Promise<Figure> {
       if (sample.length === 20_000) break
     }
     await source.close()
-    const limit = verifyRate(sample)
+    const limit = rawVerifyRate(sample)
     const pool = createVerifyPool()
     progress('replaying with the verification pool (all cores), as a node does')
     const parallel = await replay(path, join(dir, 'replica-pool.sqlite'), audit, pool.verify)
@@ -212,28 +209,6 @@ async function replay(
     )
   }
   return { rate: total / seconds, ops: total }
-}
-
-/** Raw Ed25519 verifies/s on these ops (cached keys, best of three): ledger.verify_raw, measured here. */
-function verifyRate(ops: Uint8Array[]): number {
-  const keys = new Map<string, ReturnType<typeof createPublicKey>>()
-  const items = ops.map((bytes) => {
-    const op = decodeOp(bytes)
-    const hex = Buffer.from(op.op.author).toString('hex')
-    if (!keys.has(hex))
-      keys.set(
-        hex,
-        createPublicKey({ key: Buffer.concat([SPKI, op.op.author]), format: 'der', type: 'spki' }),
-      )
-    return { key: keys.get(hex)!, message: signingMessage(op.idBytes), sig: op.op.sig }
-  })
-  let best = 0
-  for (let round = 0; round < 3; round++) {
-    const start = process.hrtime.bigint()
-    for (const item of items) verify(null, item.message, item.key, item.sig)
-    best = Math.max(best, items.length / secondsSince(start))
-  }
-  return best
 }
 
 /** The audit benchmarks, by name. */
