@@ -350,6 +350,19 @@ describe('refusals: every command in every state', () => {
     ])
   })
 
+  test('an op type that is not an audit op, or a second create, is refused by name', async () => {
+    const audit = await AuditFixture.create({})
+    const state = await audit.state()
+    for (const type of ['audit.bogus', 'audit.create']) {
+      expect(() => state.check({ author: a1.signer.publicKey, type, body: {}, time: 0 })).toThrow(
+        expect.objectContaining({
+          name: 'InvalidAuditInputError',
+          message: expect.stringContaining(`"${type}" is not an audit op`),
+        }),
+      )
+    }
+  })
+
   test('admin commands from another key are refused as a permission error', async () => {
     const audit = await AuditFixture.create({})
     const state = await audit.state()

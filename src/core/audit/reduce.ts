@@ -86,18 +86,6 @@ export type AuditDraft = {
   readonly time: number
 }
 
-const ADMIN_OPS = new Set<string>([
-  AUDIT_OP.addItem,
-  AUDIT_OP.deleteItem,
-  AUDIT_OP.setParam,
-  AUDIT_OP.open,
-  AUDIT_OP.close,
-  AUDIT_OP.start,
-  AUDIT_OP.stop,
-  AUDIT_OP.finish,
-  AUDIT_OP.settled,
-  AUDIT_OP.reassign,
-])
 /** Admin ops that form the control chain: each must causally follow all earlier valid ones. */
 const CONTROL_OPS = new Set<string>([
   AUDIT_OP.setParam,
@@ -109,6 +97,8 @@ const CONTROL_OPS = new Set<string>([
   AUDIT_OP.settled,
   AUDIT_OP.reassign,
 ])
+/** Ops only an admin may sign: the control chain, plus item edits (which need not be chained). */
+const ADMIN_OPS = new Set<string>([...CONTROL_OPS, AUDIT_OP.addItem, AUDIT_OP.deleteItem])
 
 const hexCache = new Map<string, string>()
 /** Hex of a key, cached per distinct key (bounded): an audit has few authors and many ops. */
@@ -133,6 +123,20 @@ function recoverCached(key: Uint8Array, proof: `0x${string}`): Address | undefin
   verifiedProofs.set(cacheKey, address)
   return address
 }
+
+/** Everything a handler needs about the op being judged, in the state its causal past shows. */
+type Ctx = {
+  readonly op: EncodedOp
+  readonly view: View
+  /** Apply the op (true) or only validate it (false, for `check`). */
+  readonly commit: boolean
+  readonly author: string
+  readonly state: number
+  readonly params: AuditParams
+  readonly body: Record<string, unknown>
+}
+
+const BEFORE_START = [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE]
 
 /** What a validator may ask about the op being judged: its view of the control chain and its ancestry. */
 type View = { seen: number; isAncestor: (position: number) => boolean; position: number }
@@ -287,63 +291,46 @@ class AuditMachine {
         `"${COMMAND_OF[type]}" was made without seeing "${COMMAND_OF[latest.op.type as AuditOpType]}" (op ${latest.id}); make it again from the current state.`,
       )
     }
-    const state = this.stateAt[view.seen]!
-    const params = this.paramsAt[view.seen]!
-    const body = (op.op.body ?? {}) as Record<string, unknown>
-    switch (type) {
-      case AUDIT_OP.addItem:
-        this.addItem(op, state, body, view, commit)
-        return
-      case AUDIT_OP.deleteItem:
-        this.deleteItem(op, state, body, view, commit)
-        return
-      case AUDIT_OP.setParam:
-        this.control(
-          op,
-          view,
-          state,
-          [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE],
-          commit,
-          state,
-          setParam(params, parseParamName(body.name), body.value),
-        )
-        return
-      case AUDIT_OP.open:
-        this.control(op, view, state, [S.INITIALIZATION], commit, S.AUDITOR_REGISTRATION)
-        return
-      case AUDIT_OP.close:
-        this.close(op, state, params, view, commit)
-        return
-      case AUDIT_OP.start:
-        this.start(op, state, params, view, commit)
-        return
-      case AUDIT_OP.stop:
-        this.stop(op, state, params, body, view, commit)
-        return
-      case AUDIT_OP.finish:
-        this.finish(op, state, params, view, commit)
-        return
-      case AUDIT_OP.settled:
-        this.control(op, view, state, [S.WAITING_FOR_CONTRACT], commit, S.COMPLETE)
-        return
-      case AUDIT_OP.register:
-        this.register(op, state, author, body, view, commit)
-        return
-      case AUDIT_OP.answer:
-      case AUDIT_OP.commit:
-        this.answer(op, state, params, author, body, view, commit)
-        return
-      case AUDIT_OP.reveal:
-        this.reveal(op, state, author, body, view, commit)
-        return
-      case AUDIT_OP.reassign:
-        this.reassign(op, state, params, body, view, commit)
-        return
-      default:
-        throw new InvalidAuditInputError(
-          `"${op.op.type}" is not an audit op; audit ops are ${Object.values(AUDIT_OP).join(', ')}.`,
-        )
+    const c: Ctx = {
+      op,
+      view,
+      commit,
+      author,
+      state: this.stateAt[view.seen]!,
+      params: this.paramsAt[view.seen]!,
+      body: (op.op.body ?? {}) as Record<string, unknown>,
     }
+    const handler = this.handlers[type]
+    if (!handler) {
+      throw new InvalidAuditInputError(
+        `"${op.op.type}" is not an audit op; audit ops are ${Object.values(AUDIT_OP).join(', ')}.`,
+      )
+    }
+    handler(c)
+  }
+
+  /** The handler of each op type: validates, then (when `commit`) applies. */
+  private readonly handlers: Record<string, (c: Ctx) => void> = {
+    [AUDIT_OP.setParam]: (c) =>
+      this.control(
+        c,
+        BEFORE_START,
+        c.state,
+        setParam(c.params, parseParamName(c.body.name), c.body.value),
+      ),
+    [AUDIT_OP.open]: (c) => this.control(c, [S.INITIALIZATION], S.AUDITOR_REGISTRATION),
+    [AUDIT_OP.settled]: (c) => this.control(c, [S.WAITING_FOR_CONTRACT], S.COMPLETE),
+    [AUDIT_OP.addItem]: (c) => this.addItem(c),
+    [AUDIT_OP.deleteItem]: (c) => this.deleteItem(c),
+    [AUDIT_OP.close]: (c) => this.close(c),
+    [AUDIT_OP.start]: (c) => this.start(c),
+    [AUDIT_OP.stop]: (c) => this.stop(c),
+    [AUDIT_OP.finish]: (c) => this.finish(c),
+    [AUDIT_OP.register]: (c) => this.register(c),
+    [AUDIT_OP.answer]: (c) => this.answer(c),
+    [AUDIT_OP.commit]: (c) => this.answer(c),
+    [AUDIT_OP.reveal]: (c) => this.reveal(c),
+    [AUDIT_OP.reassign]: (c) => this.reassign(c),
   }
 
   private refuse(type: string, state: number, allowed: readonly number[], why?: string): never {
@@ -359,15 +346,8 @@ class AuditMachine {
   }
 
   /** Appends a valid control op to the chain, with the state (and params) it leads to. */
-  private control(
-    op: EncodedOp,
-    view: View,
-    state: number,
-    allowed: readonly number[],
-    commit: boolean,
-    next: number,
-    params?: AuditParams,
-  ): void {
+  private control(c: Ctx, allowed: readonly number[], next: number, params?: AuditParams): void {
+    const { op, view, state, commit } = c
     this.requireState(op, state, allowed)
     if (!commit) return
     this.chain.push(view.position)
@@ -377,13 +357,8 @@ class AuditMachine {
     if (next !== state) this.transitions.push({ state: AUDIT_STATES[next]!, op: op.id })
   }
 
-  private addItem(
-    op: EncodedOp,
-    state: number,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private addItem(c: Ctx): void {
+    const { op, state, body, view, commit } = c
     this.requireState(op, state, [S.INITIALIZATION])
     const description = typeof body.description === 'string' ? body.description.trim() : ''
     if (description.length === 0 || description.length > 1000)
@@ -393,13 +368,8 @@ class AuditMachine {
     this.itemAdds.push({ pos: view.position, description, deleted: undefined })
   }
 
-  private deleteItem(
-    op: EncodedOp,
-    state: number,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private deleteItem(c: Ctx): void {
+    const { op, state, body, view, commit } = c
     this.requireState(op, state, [
       S.INITIALIZATION,
       S.AUDITOR_REGISTRATION,
@@ -416,13 +386,8 @@ class AuditMachine {
     if (commit) item.deleted = view.position
   }
 
-  private close(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    view: View,
-    commit: boolean,
-  ): void {
+  private close(c: Ctx): void {
+    const { op, state, params, view, commit } = c
     this.requireState(op, state, [S.AUDITOR_REGISTRATION])
     const roster = [...this.registrations.entries()].filter(([, r]) => view.isAncestor(r.pos))
     if (roster.length < params.auditsPerItem) {
@@ -438,16 +403,11 @@ class AuditMachine {
       if (!view.isAncestor(r.pos))
         this.exclude(r.pos, 'the registration was concurrent with "close" and is not on the roster')
     }
-    this.control(op, view, state, [S.AUDITOR_REGISTRATION], true, S.AUDITOR_REGISTRATION_COMPLETE)
+    this.control(c, [S.AUDITOR_REGISTRATION], S.AUDITOR_REGISTRATION_COMPLETE)
   }
 
-  private start(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    view: View,
-    commit: boolean,
-  ): void {
+  private start(c: Ctx): void {
+    const { op, state, params, view, commit } = c
     this.requireState(op, state, [S.AUDITOR_REGISTRATION_COMPLETE])
     const items = this.itemAdds.filter(
       (i) => view.isAncestor(i.pos) && !(i.deleted !== undefined && view.isAncestor(i.deleted)),
@@ -472,7 +432,7 @@ class AuditMachine {
       auditors: roster.length,
       k,
     })
-    this.control(op, view, state, [S.AUDITOR_REGISTRATION_COMPLETE], true, S.AUDITING)
+    this.control(c, [S.AUDITOR_REGISTRATION_COMPLETE], S.AUDITING)
     for (let i = 0; i < this.items.length; i++) {
       for (let j = 0; j < k; j++)
         this.assign(
@@ -523,14 +483,8 @@ class AuditMachine {
     return undefined
   }
 
-  private register(
-    op: EncodedOp,
-    state: number,
-    author: string,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private register(c: Ctx): void {
+    const { op, state, author, body, view, commit } = c
     this.requireState(op, state, [S.AUDITOR_REGISTRATION])
     if (this.registrations.has(author))
       throw new AuditOpRefusedError(
@@ -555,15 +509,8 @@ class AuditMachine {
       )
   }
 
-  private answer(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    author: string,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private answer(c: Ctx): void {
+    const { op, state, params, author, body, view, commit } = c
     const isCommit = op.op.type === AUDIT_OP.commit
     if (isCommit !== params.commitReveal) {
       throw new AuditOpRefusedError(
@@ -606,14 +553,8 @@ class AuditMachine {
     }
   }
 
-  private reveal(
-    op: EncodedOp,
-    state: number,
-    author: string,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private reveal(c: Ctx): void {
+    const { op, state, author, body, view, commit } = c
     this.requireState(op, state, [S.AUDITING_FINISHED])
     const inspection =
       typeof body.item === 'string'
@@ -654,14 +595,8 @@ class AuditMachine {
     inspection.answer = body.answer
   }
 
-  private reassign(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private reassign(c: Ctx): void {
+    const { op, state, params, body, view, commit } = c
     this.requireState(op, state, [S.AUDITING])
     const auditor = typeof body.auditor === 'string' ? body.auditor : ''
     const inspection = this.activeInspection(body.item, auditor, view.seen)
@@ -696,7 +631,7 @@ class AuditMachine {
         'No registered auditor is left who has not inspected this item; it cannot be reassigned.',
       )
     if (!commit) return
-    this.control(op, view, state, [S.AUDITING], true, S.AUDITING)
+    this.control(c, [S.AUDITING], S.AUDITING)
     inspection.removedRank = this.chain.length
     inspection.status = 'reassigned'
     this.assign(inspection.item, this.roster![backup]!.key, this.chain.length, op.op.time)
@@ -718,14 +653,8 @@ class AuditMachine {
     return out
   }
 
-  private stop(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    body: Record<string, unknown>,
-    view: View,
-    commit: boolean,
-  ): void {
+  private stop(c: Ctx): void {
+    const { op, state, params, body, view, commit } = c
     this.requireState(op, state, [S.AUDITING])
     const open = this.openInspections(view.seen, view)
     const outstanding = open.filter((o) => !o.counted)
@@ -753,18 +682,13 @@ class AuditMachine {
       inspection.commitment = undefined
     }
     this.excludeStale(view.seen)
-    this.control(op, view, state, [S.AUDITING], true, S.AUDITING_FINISHED)
+    this.control(c, [S.AUDITING], S.AUDITING_FINISHED)
     // Plain answers are final at stop; with commit–reveal, reveals come first (see finish).
     if (!params.commitReveal) this.conclude(op)
   }
 
-  private finish(
-    op: EncodedOp,
-    state: number,
-    params: AuditParams,
-    view: View,
-    commit: boolean,
-  ): void {
+  private finish(c: Ctx): void {
+    const { op, state, params, view, commit } = c
     if (!params.commitReveal)
       throw new AuditOpRefusedError(
         `Audit "${params.name}" takes plain answers; it finishes by itself at "stop".`,
@@ -786,7 +710,7 @@ class AuditMachine {
       inspection.status = 'missing'
       inspection.answer = undefined
     }
-    this.control(op, view, state, [S.AUDITING_FINISHED], true, S.AUDITING_FINISHED)
+    this.control(c, [S.AUDITING_FINISHED], S.AUDITING_FINISHED)
     this.conclude(op)
   }
 
