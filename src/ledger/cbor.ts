@@ -3,6 +3,10 @@ import { MalformedOpError, NonCanonicalOpError } from './errors.ts'
 /** A decoded CBOR item head: major type, argument value and the offset just after the head. */
 export type CborHead = { major: number; value: number; end: number }
 
+// readHead fills this one object instead of allocating one per head (about fifteen per op):
+// callers must copy the fields out (destructure) before the next call.
+const HEAD: CborHead = { major: 0, value: 0, end: 0 }
+
 const MAX_DEPTH = 64
 const TAG_CID = 42
 
@@ -24,7 +28,7 @@ export function scanItem(bytes: Uint8Array, pos: number): { end: number; exotic:
 }
 
 /**
- * Reads one CBOR head at `pos`, enforcing the DAG-CBOR rules that apply to heads: arguments in
+ * Reads one CBOR head at `pos` into a shared object (copy its fields before calling again), enforcing the DAG-CBOR rules that apply to heads: arguments in
  * their shortest form, no indefinite lengths, no reserved additional-info values. Arguments above
  * 2^53 − 1 are reported as `Infinity` so callers can reject them without precision loss.
  */
@@ -33,7 +37,7 @@ export function readHead(bytes: Uint8Array, pos: number): CborHead {
   const initial = bytes[pos]!
   const major = initial >> 5
   const info = initial & 31
-  if (info < 24) return { major, value: info, end: pos + 1 }
+  if (info < 24) return setHead(major, info, pos + 1)
   if (info === 31) throw new NonCanonicalOpError('indefinite-length items are not allowed')
   if (info > 27) throw new MalformedOpError(`reserved additional information ${info}`)
   const size = 1 << (info - 24)
@@ -43,7 +47,14 @@ export function readHead(bytes: Uint8Array, pos: number): CborHead {
   // Floats (major 7) carry their bits in the argument; minimality applies to the others.
   if (major !== 7) assertMinimal(value, info, bytes, pos)
   if (value > Number.MAX_SAFE_INTEGER) value = Number.POSITIVE_INFINITY
-  return { major, value, end: pos + 1 + size }
+  return setHead(major, value, pos + 1 + size)
+}
+
+function setHead(major: number, value: number, end: number): CborHead {
+  HEAD.major = major
+  HEAD.value = value
+  HEAD.end = end
+  return HEAD
 }
 
 function assertMinimal(value: number, info: number, bytes: Uint8Array, pos: number): void {
@@ -73,30 +84,29 @@ function assertMinimal(value: number, info: number, bytes: Uint8Array, pos: numb
 export function skipItem(bytes: Uint8Array, pos: number, depth = 0): number {
   if (depth > MAX_DEPTH)
     throw new MalformedOpError(`values nested more than ${MAX_DEPTH} levels deep`)
-  const head = readHead(bytes, pos)
-  switch (head.major) {
+  const { major, value, end } = readHead(bytes, pos)
+  switch (major) {
     case 0:
     case 1:
-      return head.end
+      return end
     case 2:
-      return checkedEnd(bytes, head.end, head.value)
+      return checkedEnd(bytes, end, value)
     case 3:
-      return checkText(bytes, head.end, checkedEnd(bytes, head.end, head.value))
+      return checkText(bytes, end, checkedEnd(bytes, end, value))
     case 4: {
-      let p = head.end
-      for (let i = 0; i < head.value; i++) p = skipItem(bytes, p, depth + 1)
+      let p = end
+      for (let i = 0; i < value; i++) p = skipItem(bytes, p, depth + 1)
       return p
     }
     case 5:
-      return skipMap(bytes, head, depth)
+      return skipMap(bytes, value, end, depth)
     case 6:
       exotic = true
-      if (head.value !== TAG_CID)
-        throw new NonCanonicalOpError(`tag ${head.value} is not allowed (only 42)`)
-      if (bytes[head.end]! >> 5 !== 2) throw new MalformedOpError('tag 42 must wrap a byte string')
-      return skipItem(bytes, head.end, depth + 1)
+      if (value !== TAG_CID) throw new NonCanonicalOpError(`tag ${value} is not allowed (only 42)`)
+      if (bytes[end]! >> 5 !== 2) throw new MalformedOpError('tag 42 must wrap a byte string')
+      return skipItem(bytes, end, depth + 1)
     default:
-      return skipSimple(bytes, pos, head)
+      return skipSimple(bytes, pos, end)
   }
 }
 
@@ -116,18 +126,18 @@ function checkedEnd(bytes: Uint8Array, start: number, length: number): number {
   return end
 }
 
-function skipMap(bytes: Uint8Array, head: CborHead, depth: number): number {
-  let p = head.end
+function skipMap(bytes: Uint8Array, entries: number, start: number, depth: number): number {
+  let p = start
   let prevStart = -1
   let prevEnd = -1
-  for (let i = 0; i < head.value; i++) {
-    const key = readHead(bytes, p)
-    if (key.major !== 3) throw new NonCanonicalOpError('map keys must be strings')
-    const keyEnd = checkText(bytes, key.end, checkedEnd(bytes, key.end, key.value))
-    if (prevStart >= 0 && compareKeys(bytes, prevStart, prevEnd, key.end, keyEnd) >= 0) {
+  for (let i = 0; i < entries; i++) {
+    const { major, value, end } = readHead(bytes, p)
+    if (major !== 3) throw new NonCanonicalOpError('map keys must be strings')
+    const keyEnd = checkText(bytes, end, checkedEnd(bytes, end, value))
+    if (prevStart >= 0 && compareKeys(bytes, prevStart, prevEnd, end, keyEnd) >= 0) {
       throw new NonCanonicalOpError('map keys are not sorted by length then bytes, or repeat')
     }
-    prevStart = key.end
+    prevStart = end
     prevEnd = keyEnd
     p = skipItem(bytes, keyEnd, depth + 1)
   }
@@ -151,14 +161,14 @@ function compareKeys(
   return 0
 }
 
-function skipSimple(bytes: Uint8Array, pos: number, head: CborHead): number {
+function skipSimple(bytes: Uint8Array, pos: number, end: number): number {
   const info = bytes[pos]! & 31
-  if (info === 20 || info === 21 || info === 22) return head.end // false, true, null
+  if (info === 20 || info === 21 || info === 22) return end // false, true, null
   if (info === 27) {
     exotic = true
     const value = new DataView(bytes.buffer, bytes.byteOffset + pos + 1, 8).getFloat64(0)
     if (!Number.isFinite(value)) throw new NonCanonicalOpError('NaN and infinities are not allowed')
-    return head.end
+    return end
   }
   if (info === 25 || info === 26) throw new NonCanonicalOpError('floats must be 64-bit')
   throw new NonCanonicalOpError(`simple value ${info} is not allowed`)

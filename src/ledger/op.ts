@@ -236,20 +236,21 @@ export function decodeOp(
 }
 
 function readFields(bytes: Uint8Array): FieldPositions {
-  const head = readHead(bytes, 0)
-  if (head.major !== 5) throw new NotAnOpError('expected a CBOR map')
-  assertVersionFirst(bytes, head.end)
-  if (head.value !== SIGNED_KEYS.length) {
+  // Locals, not the shared head: later reads overwrite it.
+  const { major, value: entries, end: start } = readHead(bytes, 0)
+  if (major !== 5) throw new NotAnOpError('expected a CBOR map')
+  assertVersionFirst(bytes, start)
+  if (entries !== SIGNED_KEYS.length) {
     throw new NotAnOpError(
-      `expected ${SIGNED_KEYS.length} fields (${SIGNED_KEYS.join(', ')}), found ${head.value}`,
+      `expected ${SIGNED_KEYS.length} fields (${SIGNED_KEYS.join(', ')}), found ${entries}`,
     )
   }
   // One extra slot: 1 when the body needs a real round trip (see scanItem).
   const positions = scratchPositions
-  let pos = head.end
+  let pos = start
   for (let i = 0; i < SIGNED_KEYS.length; i++) {
     const key = KEY_BYTES[i]!
-    if (!hasBytesAt(bytes, pos, key)) diagnoseKeys(bytes, head.end)
+    if (!hasBytesAt(bytes, pos, key)) diagnoseKeys(bytes, start)
     positions[i * 3] = pos
     positions[i * 3 + 1] = pos + key.length
     if (i === F_BODY) {
@@ -377,13 +378,14 @@ function readDoc(bytes: Uint8Array, pos: number): OpId | null {
 }
 
 function readDeps(bytes: Uint8Array, pos: number, maxDeps: number): OpId[] {
-  const head = readHead(bytes, pos)
-  if (head.major !== 4) throw new InvalidOpFieldError('deps', 'an array of op ids')
-  if (head.value > maxDeps) throw new TooManyDepsError(head.value, maxDeps)
+  // Locals, not the shared head: readLink overwrites it inside the loop.
+  const { major, value: count, end } = readHead(bytes, pos)
+  if (major !== 4) throw new InvalidOpFieldError('deps', 'an array of op ids')
+  if (count > maxDeps) throw new TooManyDepsError(count, maxDeps)
   const deps: OpId[] = []
-  let p = head.end
+  let p = end
   let previous = -1
-  for (let i = 0; i < head.value; i++) {
+  for (let i = 0; i < count; i++) {
     const link = readLink(bytes, p, 'deps')
     if (
       previous >= 0 &&
