@@ -9,10 +9,12 @@ import { buildSettlement } from '../src/core/audit/settlement.ts'
 import { tally } from '../src/core/audit/tally.ts'
 import { type Address, identityMessage } from '../src/core/identity.ts'
 import { type BatchVerifier, openLedger } from '../src/ledger/ledger.ts'
-import type { EncodedOp } from '../src/ledger/op.ts'
+import { decodeOp, type EncodedOp } from '../src/ledger/op.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { createVerifyPool } from '../src/ledger/verify-pool.ts'
+import { verifyStore } from '../src/ledger/verify-store.ts'
 import { sqliteStore } from '../src/store/sqlite-store.ts'
+import type { Store } from '../src/store/store.ts'
 import { makeSigners, rawVerifyRate } from './fixtures.ts'
 import { type Figure, progress, report, round, secondsSince } from './report.ts'
 
@@ -76,7 +78,7 @@ async function auditAssign(): Promise<Figure> {
  * Writes an audit of about `count` ops to a SQLite store: items, 100 registered auditors, and
  * every inspection answered (k = 5), then stop.
  */
-async function writeAudit(path: string, count: number): Promise<OpId> {
+export async function writeAudit(path: string, count: number): Promise<OpId> {
   const ledger = await openLedger({ store: sqliteStore({ path }) })
   const [admin] = makeSigners(1)
   const auditors = makeSigners(100)
@@ -127,18 +129,18 @@ async function auditReplay(): Promise<Figure> {
     const audit = await writeAudit(path, count)
     const sample: Uint8Array[] = []
     const source = sqliteStore({ path })
-    for await (const op of source.accepted()) {
-      sample.push(new Uint8Array(op.bytes))
-      if (sample.length === 20_000) break
+    for await (const page of source.accepted()) {
+      for (const op of page) sample.push(new Uint8Array(op.bytes))
+      if (sample.length >= 20_000) break
     }
     await source.close()
     const limit = rawVerifyRate(sample)
     const pool = createVerifyPool()
     progress('replaying with the verification pool (all cores), as a node does')
-    const parallel = await replay(path, join(dir, 'replica-pool.sqlite'), audit, pool.verify)
+    const parallel = await replay(path, audit, pool.verify)
     await pool.close()
     progress('replaying on one core')
-    const single = await replay(path, join(dir, 'replica-one.sqlite'), audit, undefined)
+    const single = await replay(path, audit, undefined)
     return report({
       bench: 'audit.replay',
       value: round(parallel.rate),
@@ -158,57 +160,43 @@ async function auditReplay(): Promise<Figure> {
   }
 }
 
-/** Streams an audit's ops from `sourcePath` into a fresh ledger, reducing as ops are accepted. */
-async function replay(
-  sourcePath: string,
-  replicaPath: string,
-  audit: OpId,
-  verifier: BatchVerifier | undefined,
-) {
-  const source = sqliteStore({ path: sourcePath })
-  const total = await source.count()
+/** Recomputes an audit from its store as anyone can: decode, verify, re-link and reduce every op. */
+export async function replay(sourcePath: string, audit: OpId, verifier: BatchVerifier | undefined) {
+  const store = sqliteStore({ path: sourcePath })
   const start = process.hrtime.bigint()
-  const ledger = await openLedger({ store: sqliteStore({ path: replicaPath }), verifier })
-  // The reducer follows the ledger: each op is applied once it is accepted, and nothing is kept.
+  // The reducer follows the verified ops: each op is applied once it is linked, and none is kept.
   let reducer: AuditReducer | undefined
-  ledger.onAccepted((ops) => {
-    for (const { op } of ops) {
-      if (reducer) reducer.apply(op)
-      else reducer = createAuditReducer(op)
-    }
+  const { log, ops } = await verifyStore({
+    store,
+    verifier,
+    onAccepted(accepted) {
+      for (const { op } of accepted) {
+        if (reducer) reducer.apply(op)
+        else reducer = createAuditReducer(op)
+      }
+    },
   })
-  const inFlight = new Set<Promise<unknown>>()
-  let batch: Uint8Array[] = []
-  const flush = async () => {
-    const p = ledger.ingest(batch)
-    batch = []
-    inFlight.add(p)
-    p.then(
-      () => inFlight.delete(p),
-      () => inFlight.delete(p),
-    )
-    if (inFlight.size >= (verifier ? 4 : 1)) await Promise.race(inFlight)
-  }
-  // Segment rows are fresh buffers, so their ops' views can be handed over without copying.
-  for await (const op of source.accepted()) {
-    batch.push(op.bytes)
-    if (batch.length === 512) await flush()
-  }
-  await flush()
-  await Promise.all(inFlight)
-  await source.close()
   // Only an order-sensitive history needs the canonical (deterministic-order) recomputation.
   const state = reducer!.orderSensitive
-    ? reduceAudit((await ledger.getOps(ledger.log.order(audit))) as EncodedOp[])
+    ? reduceAudit(
+        await readOps(
+          store,
+          log.order(audit).map((id) => log.position(id)!),
+        ),
+      )
     : reducer!.state()
   const seconds = secondsSince(start)
-  await ledger.close()
+  await store.close()
   if (state.state !== 'WAITING_FOR_CONTRACT' || state.rejected.length > 0) {
     throw new Error(
       `audit.replay: ended in ${state.state} with ${state.rejected.length} rejected ops`,
     )
   }
-  return { rate: total / seconds, ops: total }
+  return { rate: ops / seconds, ops }
+}
+
+async function readOps(store: Store, positions: number[]): Promise<EncodedOp[]> {
+  return (await store.read(positions)).map((stored) => decodeOp(stored!.bytes))
 }
 
 /** The audit benchmarks, by name. */

@@ -265,7 +265,10 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 }
 
 async function restore(store: Store, log: Log, limits: OpLimits): Promise<void> {
-  for await (const stored of store.accepted()) {
+  for await (const page of store.accepted()) for (const stored of page) restoreOne(stored)
+  for await (const stored of store.pending()) log.add(decodeStored(stored, limits))
+
+  function restoreOne(stored: StoredOp): void {
     const op = decodeStored(stored, limits)
     const result = log.add(op)
     // Anything else would shift every later position and make reads return the wrong ops.
@@ -277,7 +280,6 @@ async function restore(store: Store, log: Log, limits: OpLimits): Promise<void> 
       )
     }
   }
-  for await (const stored of store.pending()) log.add(decodeStored(stored, limits))
 }
 
 function decodeStored(stored: StoredOp, limits: OpLimits): EncodedOp {

@@ -2,6 +2,8 @@ import type { OpId } from '../ledger/op-id.ts'
 import { StoreClosedError } from './errors.ts'
 import type { Store, StoredOp } from './store.ts'
 
+const PAGE = 4096
+
 /** Creates a store that keeps everything in memory: for tests and throwaway nodes. */
 export function memoryStore(): Store {
   const accepted: StoredOp[] = []
@@ -20,7 +22,8 @@ export function memoryStore(): Store {
     },
     async *accepted() {
       assertOpen()
-      yield* accepted.slice()
+      const end = accepted.length
+      for (let i = 0; i < end; i += PAGE) yield accepted.slice(i, Math.min(i + PAGE, end))
     },
     async *pending() {
       assertOpen()

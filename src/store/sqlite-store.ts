@@ -98,7 +98,9 @@ export function sqliteStore({
         assertOpen()
         const rows = selectSegments.all(next) as SegmentRow[]
         if (rows.length === 0) return
-        for (const row of rows) yield* unpack(row)
+        const page: StoredOp[] = []
+        for (const row of rows) for (const op of unpack(row)) page.push(op)
+        yield page
         const last = rows[rows.length - 1]!
         next = last.first + last.count
       }

@@ -19,6 +19,16 @@ function stored(op: EncodedOp): StoredOp {
   return { id: op.id, bytes: op.bytes }
 }
 
+/** Flattens the pages of `accepted()`, checking each page is a non-empty array as the port says. */
+async function collectPages(pages: AsyncIterable<readonly StoredOp[]>): Promise<StoredOp[]> {
+  const out: StoredOp[] = []
+  for await (const page of pages) {
+    expect(page.length).toBeGreaterThan(0)
+    out.push(...page)
+  }
+  return out
+}
+
 async function collect(iterable: AsyncIterable<StoredOp>): Promise<StoredOp[]> {
   const out: StoredOp[] = []
   for await (const item of iterable) out.push(item)
@@ -52,7 +62,7 @@ export function runStoreSuite({
     test('starts empty', async () => {
       const { store, cleanup } = await create()
       expect(await store.count()).toBe(0)
-      expect(await collect(store.accepted())).toEqual([])
+      expect(await collectPages(store.accepted())).toEqual([])
       expect(await collect(store.pending())).toEqual([])
       expect(await store.read([0])).toEqual([undefined])
       await store.close()
@@ -67,7 +77,7 @@ export function runStoreSuite({
         pendingRemoved: [],
       })
       await store.write({ accepted: [stored(ops[1]!)], pendingAdded: [], pendingRemoved: [] })
-      expect(plain(await collect(store.accepted()))).toEqual(
+      expect(plain(await collectPages(store.accepted()))).toEqual(
         plain([stored(g), stored(ops[0]!), stored(ops[1]!)]),
       )
       expect(await store.count()).toBe(3)
@@ -133,7 +143,7 @@ export function runStoreSuite({
           pendingAdded: [],
           pendingRemoved: [],
         })
-      const back = await collect(store.accepted())
+      const back = await collectPages(store.accepted())
       expect(back.map((op) => op.id)).toEqual(many.map((op) => op.id))
       expect(await store.count()).toBe(4500)
       await store.close()
