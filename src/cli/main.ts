@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors/base.ts'
 import { decodeOp, verifyOp } from '../ledger/op.ts'
 import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
+import { addAuditCommands } from './audit-commands.ts'
+import { addDemoCommand } from './demo.ts'
+import { addNodeCommands } from './node-commands.ts'
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -31,19 +34,9 @@ export function createProgram(): Command {
     .version(version, '-v, --version')
     .showHelpAfterError('(run "rwa --help" for usage)')
 
-  program
-    .command('start')
-    .description('start a node (for now: print what this version offers)')
-    .action(() => {
-      console.log(`rwa ${version}`)
-      console.log(
-        'The node (HTTP API, dashboard, chain) is not part of this version yet. Available now:',
-      )
-      console.log('  rwa key new <file>        create an Ed25519 key file (mode 0600)')
-      console.log('  rwa key show <file>       print the public key of a key file')
-      console.log('  rwa op decode <hex|file>  decode, check and print a signed op')
-      console.log('  npm test                  the test suite;  npm run bench  the benchmarks')
-    })
+  addNodeCommands(program)
+  addAuditCommands(program)
+  addDemoCommand(program)
 
   const key = program.command('key').description('manage Ed25519 key files')
   key

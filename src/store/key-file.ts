@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   linkSync,
   mkdirSync,
@@ -11,6 +12,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
+import type { Hex } from 'viem'
 import { type Signer, signerFromPrivateKey } from '../ledger/keys.ts'
 import { KeyFileError } from './errors.ts'
 
@@ -21,21 +23,29 @@ export function generateSigner(): Signer {
 
 /**
  * Writes `signer`'s private key to `path` as PKCS#8 PEM with mode 0600, never replacing an existing
- * file: the key is written to a private temporary file, flushed, then linked into place.
+ * file.
  * @throws KeyFileError when `path` exists or cannot be written.
  */
 export function writeKeyFile(path: string, signer: Signer): void {
-  const pem = signer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string
+  writeSecretFile(path, signer.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string)
+}
+
+/**
+ * Writes a secret (a key or a token) to `path` with mode 0600, never replacing an existing file:
+ * it is written to a private temporary file, flushed, then linked into place.
+ * @throws KeyFileError when `path` exists or cannot be written.
+ */
+export function writeSecretFile(path: string, content: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const temporary = `${path}.${process.pid}.tmp`
   let fd: number | undefined
   try {
     fd = openSync(temporary, 'wx', 0o600)
-    writeSync(fd, pem)
+    writeSync(fd, content)
     fsyncSync(fd)
     closeSync(fd)
     fd = undefined
-    linkSync(temporary, path) // fails if path exists: a key is never overwritten
+    linkSync(temporary, path) // fails if path exists: a secret is never overwritten
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code
     if (code === 'EEXIST')
@@ -57,18 +67,17 @@ export function writeKeyFile(path: string, signer: Signer): void {
 }
 
 /**
- * Reads an Ed25519 key file written by `writeKeyFile` (PKCS#8 PEM).
- * @throws KeyFileError when the file is missing, readable by group or others, or not an Ed25519 key.
+ * Reads a secret file, refusing one that group or others may read.
+ * @throws KeyFileError when the file is missing or readable by others.
  */
-export function readKeyFile(path: string): Signer {
+export function readSecretFile(path: string): string {
   let mode: number
   try {
     mode = statSync(path).mode
   } catch (cause) {
-    throw new KeyFileError(
-      `Key file "${path}" cannot be read: ${(cause as Error).message}; create one with "rwa key new ${path}".`,
-      { cause },
-    )
+    throw new KeyFileError(`Key file "${path}" cannot be read: ${(cause as Error).message}.`, {
+      cause,
+    })
   }
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8)
@@ -76,12 +85,51 @@ export function readKeyFile(path: string): Signer {
       `Key file "${path}" has mode ${octal}, readable by others; run "chmod 600 ${path}" and check who may have copied it.`,
     )
   }
+  return readFileSync(path, 'utf8')
+}
+
+/**
+ * Reads an Ed25519 key file written by `writeKeyFile` (PKCS#8 PEM).
+ * @throws KeyFileError when the file is missing, readable by group or others, or not an Ed25519 key.
+ */
+export function readKeyFile(path: string): Signer {
+  let pem: string
   try {
-    return signerFromPrivateKey(createPrivateKey(readFileSync(path)))
+    pem = readSecretFile(path)
+  } catch (error) {
+    if (error instanceof KeyFileError && !existsSync(path))
+      throw new KeyFileError(
+        `Key file "${path}" cannot be read: it does not exist; create one with "rwa key new ${path}".`,
+        { cause: error },
+      )
+    throw error
+  }
+  try {
+    return signerFromPrivateKey(createPrivateKey(pem))
   } catch (cause) {
     throw new KeyFileError(
       `Key file "${path}" does not hold an Ed25519 private key in PKCS#8 PEM form.`,
       { cause },
     )
   }
+}
+
+/** Writes an Ethereum private key (`0x` + 64 hex digits) to `path` with mode 0600. */
+export function writeEthKeyFile(path: string, privateKey: Hex): void {
+  writeSecretFile(path, `${parseEthPrivateKey(privateKey, path)}\n`)
+}
+
+/** Reads an Ethereum private key file written by `writeEthKeyFile`. */
+export function readEthKeyFile(path: string): Hex {
+  return parseEthPrivateKey(readSecretFile(path).trim(), path)
+}
+
+/** Checks an Ethereum private key's form: `0x` and 64 hex digits (the `0x` may be left out). */
+export function parseEthPrivateKey(text: string, source: string): Hex {
+  const key = text.startsWith('0x') ? text : `0x${text}`
+  if (!/^0x[0-9a-fA-F]{64}$/.test(key))
+    throw new KeyFileError(
+      `"${source}" does not hold an Ethereum private key (0x and 64 hex digits).`,
+    )
+  return key.toLowerCase() as Hex
 }

@@ -185,7 +185,10 @@ class AuditMachine {
    * duplicate registrations, answers or reveals, concurrent item adds): the state then equals the
    * canonical one only if the ops were applied in the log's deterministic order.
    */
-  orderSensitive = false
+  tieBreaks = 0
+  get orderSensitive(): boolean {
+    return this.tieBreaks > 0
+  }
 
   constructor(genesis: EncodedOp) {
     if (genesis.op.doc !== null || genesis.op.type !== AUDIT_OP.create) {
@@ -239,7 +242,7 @@ class AuditMachine {
     }
     this.depStart.push(this.depFlat.length)
     if (op.op.type === AUDIT_OP.addItem) {
-      if (adds !== this.itemAdds.length) this.orderSensitive = true
+      if (adds !== this.itemAdds.length) this.tieBreaks++
       adds = this.itemAdds.length + 1
     }
     const pos = this.record(op, seen, adds)
@@ -282,7 +285,7 @@ class AuditMachine {
       )
     }
     if (CONTROL_OPS.has(type) && view.seen < this.chain.length) {
-      this.orderSensitive = true
+      this.tieBreaks++
       const latest = {
         id: this.ids[this.chain[this.chain.length - 1]!]!,
         op: { type: this.types[this.chain[this.chain.length - 1]!]! },
@@ -526,7 +529,7 @@ class AuditMachine {
         `Item "${String(body.item)}" is not one of your open inspections in audit "${params.name}".`,
       )
     if (inspection.answerOp !== undefined) {
-      if (commit) this.orderSensitive = true
+      if (commit) this.tieBreaks++
       throw new AuditOpRefusedError(
         'You already answered this inspection; each inspection takes one answer.',
       )
@@ -567,7 +570,7 @@ class AuditMachine {
       )
     }
     if (inspection.revealOp !== undefined) {
-      if (commit) this.orderSensitive = true
+      if (commit) this.tieBreaks++
       throw new AuditOpRefusedError('You already revealed this answer.')
     }
     if (typeof body.answer !== 'boolean' || !(body.salt instanceof Uint8Array))
@@ -861,6 +864,12 @@ export function loadAudit(ops: Iterable<EncodedOp>): Audit {
 export type AuditReducer = {
   apply(op: EncodedOp): void
   readonly orderSensitive: boolean
+  /**
+   * How many first-wins tie-breaks were used so far. Ops arriving later are leaves, which do not
+   * change the log's order of earlier ops, so a state rebuilt in log order stays canonical until
+   * this count grows again.
+   */
+  readonly tieBreaks: number
   readonly size: number
   state(): AuditState
   check(draft: AuditDraft): void
@@ -873,6 +882,9 @@ export function createAuditReducer(genesis: EncodedOp): AuditReducer {
     apply: (op) => machine.apply(op),
     get orderSensitive() {
       return machine.orderSensitive
+    },
+    get tieBreaks() {
+      return machine.tieBreaks
     },
     get size() {
       return machine.size

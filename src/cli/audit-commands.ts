@@ -1,0 +1,313 @@
+import type { Command } from 'commander'
+import { privateKeyToAccount } from 'viem/accounts'
+import { parseAnswer } from '../core/audit/answer.ts'
+import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import {
+  type Audit,
+  type AuditState,
+  nextInspection,
+  outstandingInspections,
+} from '../core/audit/reduce.ts'
+import { AUDIT_OP } from '../core/audit/states.ts'
+import { identityMessage } from '../core/identity.ts'
+import { formatRational } from '../core/rational.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+
+type Ctx = ReturnType<typeof contextOf>
+
+/** Checks a draft against the audit recomputed here, then signs and submits it. */
+async function act(ctx: Ctx, ref: string, type: string, body: Record<string, unknown>) {
+  const signer = ctx.signer()
+  const audit = await ctx.client.loadAudit(ref)
+  audit.check({ author: signer.publicKey, type, body, time: Date.now() })
+  const op = await ctx.client.submit(signer, { doc: audit.id, type, body })
+  const after = await ctx.client.loadAudit(audit.id)
+  return { op: op.id, audit: audit.id, name: after.params.name, state: after.state }
+}
+
+function done(ctx: Ctx, result: { op: string; name: string; state: string }, what: string) {
+  if (ctx.json) printJson(result)
+  else console.log(`${what}. Audit "${result.name}" is now ${result.state} (op ${result.op}).`)
+}
+
+function itemId(audit: Audit, number: string): string {
+  const item = audit.items.find((i) => String(i.number) === number || i.id === number)
+  if (!item)
+    throw new InvalidAuditInputError(
+      `Audit "${audit.params.name}" has no item "${number}"; it has ${audit.items.length} (see "rwa audit items").`,
+    )
+  return item.id
+}
+
+function printState(state: AuditState): void {
+  console.log(`${state.params.name} (${state.id})`)
+  console.log(`  state: ${state.state} (${state.stateIndex})`)
+  console.log(
+    `  bond: ${state.params.bond}  k: ${state.params.auditsPerItem}  slashing ratio: ${formatRational(state.params.slashingRatio)}`,
+  )
+  console.log(`  items: ${state.items.length}  auditors: ${state.auditors.length}`)
+  const outstanding = outstandingInspections(state).length
+  if (state.state === 'AUDITING') console.log(`  outstanding inspections: ${outstanding}`)
+}
+
+/** `rwa audit …` and `rwa auditor …`: every audit action, signed here and sent to a node. */
+export function addAuditCommands(program: Command): void {
+  const audit = program
+    .command('audit')
+    .description('run audits as an admin (ops are signed here with --key and sent to the node)')
+  const cmd = (name: string, description: string, example: string) =>
+    withNodeOptions(audit.command(name).description(description)).addHelpText(
+      'after',
+      `\nExample:\n  $ ${example}`,
+    )
+
+  cmd('list', 'list the audits the node holds', 'rwa audit list').action(
+    async (o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const { audits } = await ctx.client.get<{
+        audits: { id: string; name: string; state: string; items: number; auditors: number }[]
+      }>('/audits')
+      if (ctx.json) return printJson(audits)
+      if (audits.length === 0)
+        return console.log('No audits yet; create one with "rwa audit create".')
+      for (const a of audits)
+        console.log(`${a.name}  ${a.state}  items ${a.items}  auditors ${a.auditors}  ${a.id}`)
+    },
+  )
+
+  cmd(
+    'create',
+    'create an audit; your key becomes its admin',
+    'rwa audit create "Street lights" --bond 1000',
+  )
+    .argument('<name>', 'a unique name, as auditors will type it')
+    .requiredOption('--bond <amount>', 'the reward budget, in base units')
+    .option('--audits-per-item <k>', 'distinct auditors per item (odd, ≥ 3)', '3')
+    .option('--slashing-ratio <r>', 'misaligned inspections cost this many aligned ones', '1/2')
+    .option('--commit-reveal', 'auditors commit first and reveal after stop')
+    .action(async (name: string, o: GlobalOptions & Record<string, string | boolean>) => {
+      const ctx = contextOf(o)
+      const body = {
+        name,
+        bond: String(o.bond),
+        auditsPerItem: Number(o.auditsPerItem),
+        slashingRatio: String(o.slashingRatio),
+        ...(o.commitReveal ? { commitReveal: true } : {}),
+      }
+      const op = await ctx.client.submit(ctx.signer(), { doc: null, type: AUDIT_OP.create, body })
+      const state = await ctx.client.loadAudit(op.id)
+      done(
+        ctx,
+        { op: op.id, name: state.params.name, state: state.state },
+        `Created audit ${op.id}`,
+      )
+    })
+
+  cmd(
+    'add',
+    'add an item (INITIALIZATION only)',
+    'rwa audit add "Street lights" street light 12 works',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<description...>', 'what auditors will assess')
+    .action(async (ref: string, words: string[], o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      done(
+        ctx,
+        await act(ctx, ref, AUDIT_OP.addItem, { description: words.join(' ') }),
+        'Item added',
+      )
+    })
+
+  cmd(
+    'del',
+    'delete an item by its number in "items" (states 0–2)',
+    'rwa audit del "Street lights" 2',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<number>', 'the item number')
+    .action(async (ref: string, number: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      done(
+        ctx,
+        await act(ctx, ref, AUDIT_OP.deleteItem, { item: itemId(audit, number) }),
+        'Item deleted',
+      )
+    })
+
+  cmd('items', 'list the items, numbered', 'rwa audit items "Street lights"')
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      if (ctx.json) return printJson(audit.items)
+      if (audit.items.length === 0)
+        return console.log('No items yet; add one with "rwa audit add".')
+      for (const item of audit.items) console.log(`${item.number}. ${item.description}`)
+    })
+
+  cmd(
+    'set',
+    'set a parameter (num_audits_per_item, slashing_ratio, bond, inspection_deadline)',
+    'rwa audit set "Street lights" num_audits_per_item 5',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<param>', 'parameter name')
+    .argument('<value>', 'new value')
+    .action(async (ref: string, name: string, value: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const typed =
+        /^\d+$/.test(value) && name !== 'bond' && !name.includes('ratio') ? Number(value) : value
+      done(ctx, await act(ctx, ref, AUDIT_OP.setParam, { name, value: typed }), `Set ${name}`)
+    })
+
+  for (const [word, type, text] of [
+    ['open', AUDIT_OP.open, 'open registration (INITIALIZATION → AUDITOR_REGISTRATION)'],
+    ['close', AUDIT_OP.close, 'close registration; the roster is frozen'],
+    ['start', AUDIT_OP.start, 'assign auditors to items and start auditing'],
+    ['finish', AUDIT_OP.finish, 'count the reveals (commit–reveal audits, after stop)'],
+  ] as const) {
+    cmd(word, text, `rwa audit ${word} "Street lights"`)
+      .argument('<audit>', 'audit name or id')
+      .action(async (ref: string, o: GlobalOptions) => {
+        const ctx = contextOf(o)
+        done(ctx, await act(ctx, ref, type, {}), `Done: ${word}`)
+      })
+  }
+  cmd(
+    'stop',
+    'stop auditing and compute results (refused while inspections are outstanding)',
+    'rwa audit stop "Street lights" --force',
+  )
+    .argument('<audit>', 'audit name or id')
+    .option('--force', 'count outstanding inspections as missing')
+    .action(async (ref: string, o: GlobalOptions & { force?: boolean }) => {
+      const ctx = contextOf(o)
+      done(ctx, await act(ctx, ref, AUDIT_OP.stop, o.force ? { force: true } : {}), 'Stopped')
+    })
+
+  cmd('state', "show an audit's state", 'rwa audit state "Street lights"')
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      if (ctx.json) return printJson({ ...audit, check: undefined })
+      printState(audit)
+    })
+
+  cmd('outstanding', 'inspections not answered yet', 'rwa audit outstanding "Street lights"')
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      const list = outstandingInspections(audit).map((i) => ({
+        ...i,
+        description: audit.items.find((item) => item.id === i.item)?.description,
+      }))
+      if (ctx.json) return printJson(list)
+      if (list.length === 0) return console.log('No outstanding inspections.')
+      for (const i of list) console.log(`${i.description}: auditor ${i.auditor.slice(0, 16)}…`)
+    })
+
+  cmd('results', 'item and auditor results (after stop)', 'rwa audit results "Street lights"')
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      if (ctx.json) return printJson({ state: audit.state, results: audit.results ?? null })
+      if (!audit.results) return console.log(`No results yet: the audit is ${audit.state}.`)
+      for (const item of audit.results.items)
+        console.log(
+          `${audit.items[item.item]?.description}: ${item.result ? 'yes' : 'no'} (${item.yes} yes, ${item.no} no, ${item.missing} missing)`,
+        )
+      for (const a of audit.results.auditors)
+        console.log(
+          `${a.payout}: aligned ${a.aligned}, misaligned ${a.misaligned}, missing ${a.missing}, paid ${a.paid}`,
+        )
+      console.log(`remainder to the payer: ${audit.results.remainder}`)
+    })
+
+  cmd(
+    'settlement',
+    'payout addresses and amounts (WAITING_FOR_CONTRACT onwards)',
+    'rwa audit settlement "Street lights"',
+  )
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      const s = audit.settlement
+      if (ctx.json) return printJson({ state: audit.state, settlement: s ?? null })
+      if (!s) return console.log(`No settlement yet: the audit is ${audit.state}.`)
+      for (const [i, payee] of s.payees.entries()) console.log(`${payee}  ${s.amounts[i]}`)
+      console.log(`total ${s.total}, remainder ${s.remainder}`)
+    })
+
+  addAuditorCommands(program)
+}
+
+function addAuditorCommands(program: Command): void {
+  const auditor = program
+    .command('auditor')
+    .description('take part in audits as an auditor (signed here with --key)')
+  const cmd = (name: string, description: string, example: string) =>
+    withNodeOptions(auditor.command(name).description(description)).addHelpText(
+      'after',
+      `\nExample:\n  $ ${example}`,
+    )
+
+  cmd(
+    'register',
+    'register for an audit; --eth-key proves your payout address',
+    'rwa auditor register "Street lights" --key me.key --eth-key me.eth',
+  )
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const account = privateKeyToAccount(ctx.ethKey())
+      const proof = await account.signMessage({ message: identityMessage(ctx.signer().publicKey) })
+      const result = await act(ctx, ref, AUDIT_OP.register, { payout: account.address, proof })
+      done(ctx, result, `Registered with payout address ${account.address}`)
+    })
+
+  cmd('next', 'your current inspection', 'rwa auditor next "Street lights" --key me.key')
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      const next = nextInspection(audit, Buffer.from(ctx.signer().publicKey).toString('hex'))
+      if (ctx.json) return printJson(next ?? null)
+      if (!next) return console.log(`You have no open inspection (the audit is ${audit.state}).`)
+      console.log(
+        `${next.description}\nAnswer with: rwa auditor answer "${audit.params.name}" yes|no`,
+      )
+    })
+
+  cmd(
+    'answer',
+    'answer your current inspection: yes true 1 y t / no false 0 n f',
+    'rwa auditor answer "Street lights" yes --key me.key',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<answer>', 'yes or no')
+    .action(async (ref: string, text: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const answer = parseAnswer(text)
+      const audit = await ctx.client.loadAudit(ref)
+      const next = nextInspection(audit, Buffer.from(ctx.signer().publicKey).toString('hex'))
+      if (!next)
+        throw new InvalidAuditInputError(
+          `You have no open inspection in audit "${audit.params.name}" (state ${audit.state}).`,
+        )
+      if (audit.params.commitReveal)
+        throw new InvalidAuditInputError(
+          `Audit "${audit.params.name}" uses commit–reveal; use "rwa auditor commit" and later "rwa auditor reveal".`,
+        )
+      done(
+        ctx,
+        await act(ctx, ref, AUDIT_OP.answer, { item: next.item, answer }),
+        `Answered "${next.description}": ${answer ? 'yes' : 'no'}`,
+      )
+    })
+}

@@ -1,0 +1,144 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Audit, loadAudit } from '../core/audit/reduce.ts'
+import { BaseError } from '../errors/base.ts'
+import type { Signer } from '../ledger/keys.ts'
+import { DEFAULT_MAX_DEPS, decodeOp, type EncodedOp, signOp, verifyOp } from '../ledger/op.ts'
+import type { OpId } from '../ledger/op-id.ts'
+import { DEFAULT_PORT } from '../node/config.ts'
+
+/** An error the node answered, or the node not answering at all. */
+export class NodeRequestError extends BaseError {
+  override name = 'NodeRequestError' as const
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly error: string,
+  ) {
+    super(message)
+  }
+}
+
+/** The URL of the node in `dataDir`: what it wrote in run.json when it started, else the default port. */
+export function localNodeUrl(dataDir: string): string {
+  const run = join(dataDir, 'run.json')
+  if (existsSync(run)) return (JSON.parse(readFileSync(run, 'utf8')) as { url: string }).url
+  return `http://127.0.0.1:${DEFAULT_PORT}`
+}
+
+/** A small JSON client of a node's HTTP API. */
+export class NodeClient {
+  constructor(
+    readonly url: string,
+    readonly token?: string | undefined,
+  ) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response
+    try {
+      response = await fetch(new URL(path, this.url), {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    } catch (cause) {
+      throw new NodeRequestError(
+        `No node answers at ${this.url} (${(cause as Error).cause ?? (cause as Error).message}); start one with "rwa start", or pass --node <url>.`,
+        0,
+        'NodeUnreachable',
+      )
+    }
+    const text = await response.text()
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new NodeRequestError(
+        `The node at ${this.url} answered ${response.status} with something that is not JSON.`,
+        response.status,
+        'BadResponse',
+      )
+    }
+    if (!response.ok) {
+      const { error, message } = json as { error?: string; message?: string }
+      throw new NodeRequestError(
+        message ?? `HTTP ${response.status}`,
+        response.status,
+        error ?? 'HttpError',
+      )
+    }
+    return json as T
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path)
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, body)
+  }
+
+  /** Resolves an audit name or id to its id. */
+  async auditId(ref: string): Promise<OpId> {
+    return (await this.get<{ id: OpId }>(`/audits/${encodeURIComponent(ref)}`)).id
+  }
+
+  /**
+   * Downloads an audit's ops and recomputes it here, checking every signature: the CLI trusts
+   * the log, not the node's word about it.
+   */
+  async loadAudit(ref: string): Promise<Audit> {
+    const id = await this.auditId(ref)
+    const { ops } = await this.get<{ ops: string[] }>(`/docs/${id}/ops`)
+    const decoded = ops.map((hex) => decodeOp(new Uint8Array(Buffer.from(hex, 'hex'))))
+    for (const op of decoded)
+      if (!verifyOp(op))
+        throw new NodeRequestError(
+          `The node served op "${op.id}" with a bad signature.`,
+          0,
+          'BadOp',
+        )
+    return loadAudit(decoded)
+  }
+
+  /** Signs an op on the document's current heads and submits it through `POST /ops`. */
+  async submit(
+    signer: Signer,
+    draft: { doc: OpId | null; type: string; body: unknown; time?: number },
+  ): Promise<EncodedOp> {
+    const author = Buffer.from(signer.publicKey).toString('hex')
+    const { heads, nextSeq } =
+      draft.doc === null
+        ? { heads: [] as OpId[], nextSeq: 1 }
+        : await this.get<{ heads: OpId[]; nextSeq: number }>(
+            `/docs/${draft.doc}/heads?author=${author}`,
+          )
+    const op = signOp(
+      {
+        v: 1,
+        doc: draft.doc,
+        author: signer.publicKey,
+        seq: nextSeq,
+        deps: heads.slice(0, DEFAULT_MAX_DEPS),
+        time: draft.time ?? Date.now(),
+        type: draft.type,
+        body: draft.body,
+      },
+      signer,
+    )
+    const { results } = await this.post<{
+      results: { ok: boolean; status?: string; error?: string; message?: string }[]
+    }>('/ops', { ops: [Buffer.from(op.bytes).toString('hex')] })
+    const [result] = results
+    if (!result?.ok)
+      throw new NodeRequestError(
+        result?.message ?? 'The node refused the op.',
+        422,
+        result?.error ?? 'OpRefused',
+      )
+    return op
+  }
+}

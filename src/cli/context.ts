@@ -1,0 +1,65 @@
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import type { Signer } from '../ledger/keys.ts'
+import { resolveDataDir } from '../node/config.ts'
+import { readEthKeyFile, readKeyFile } from '../store/key-file.ts'
+import { localNodeUrl, NodeClient } from './client.ts'
+
+/** Options every node-facing command accepts. */
+export type GlobalOptions = {
+  node?: string
+  name: string
+  dataDir?: string
+  key?: string
+  ethKey?: string
+  json?: boolean
+}
+
+/** Adds the options shared by commands that talk to a node. */
+export function withNodeOptions(command: Command): Command {
+  return command
+    .option('--node <url>', 'the node to talk to (default: the local node, from its run.json)')
+    .option('--name <node>', 'the local node whose data dir holds the defaults', 'local')
+    .option(
+      '--data-dir <dir>',
+      'data dir of the local node (default $RWA_HOME/<name> or ~/.rwa/<name>)',
+    )
+    .option(
+      '--key <file>',
+      "Ed25519 key file to sign with (default: the local node's operator key)",
+    )
+    .option(
+      '--eth-key <file>',
+      "Ethereum key file proving your payout address (default: the operator's)",
+    )
+    .option('--json', 'print machine-readable JSON')
+}
+
+/** What a command needs: the node client and, lazily, the signing keys. */
+export function contextOf(options: GlobalOptions) {
+  const dataDir = resolveDataDir(options.name, { dataDir: options.dataDir })
+  const client = new NodeClient(options.node ?? localNodeUrl(dataDir))
+  return {
+    dataDir,
+    client,
+    signer: (): Signer => readKeyFile(options.key ?? join(dataDir, 'keys', 'operator.key')),
+    ethKey: () => readEthKeyFile(options.ethKey ?? join(dataDir, 'keys', 'operator.eth')),
+    json: options.json === true,
+  }
+}
+
+/** JSON with bigints as strings, for `--json` output. */
+export function printJson(value: unknown): void {
+  console.log(
+    JSON.stringify(
+      value,
+      (_, v) =>
+        typeof v === 'bigint'
+          ? v.toString()
+          : v instanceof Uint8Array
+            ? Buffer.from(v).toString('hex')
+            : v,
+      2,
+    ),
+  )
+}

@@ -1,0 +1,205 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { AUDIT_OP } from '../core/audit/states.ts'
+import { identityMessage } from '../core/identity.ts'
+import { BaseError } from '../errors/base.ts'
+import { loadConfig } from '../node/config.ts'
+import { initNode } from '../node/init.ts'
+import { createNode, type RwaNode } from '../node/node.ts'
+import { generateSigner } from '../store/key-file.ts'
+import { NodeClient, NodeRequestError } from './client.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+
+type DemoOptions = GlobalOptions & {
+  items: string
+  auditors: string
+  dishonest: string
+  bond: string
+  k: string
+}
+
+const count = (text: string, what: string, min: number, max: number) => {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new BaseError(`--${what} must be a whole number from ${min} to ${max}; got "${text}".`)
+  return n
+}
+
+/** A one-line progress bar on stderr (plain lines when stderr is not a terminal). */
+function progress(label: string, total: number, quiet: boolean) {
+  let done = 0
+  const draw = () => {
+    if (quiet) return
+    if (!process.stderr.isTTY) {
+      if (done === total) console.error(`${label}: ${done}/${total}`)
+      return
+    }
+    const width = 30
+    const filled = Math.round((done / Math.max(total, 1)) * width)
+    process.stderr.write(
+      `\r${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`,
+    )
+    if (done === total) process.stderr.write('\n')
+  }
+  return {
+    tick() {
+      done++
+      draw()
+    },
+  }
+}
+
+/** `rwa demo`: a whole audit with simulated auditors against a node, in seconds. */
+export function addDemoCommand(program: Command): void {
+  withNodeOptions(
+    program
+      .command('demo')
+      .description(
+        'run a whole audit with simulated auditors (each with its own keys) against a node',
+      ),
+  )
+    .option('--items <n>', 'items to audit', '10')
+    .option('--auditors <m>', 'simulated auditors', '7')
+    .option('--dishonest <percent>', 'percent of auditors answering at random', '0')
+    .option('--bond <amount>', 'reward budget in base units', '1000000')
+    .option('--k <k>', 'auditors per item (odd, ≥ 3)', '3')
+    .addHelpText('after', '\nExample:\n  $ rwa demo --items 20 --auditors 9 --dishonest 20')
+    .action(async (o: DemoOptions) => {
+      const items = count(o.items, 'items', 1, 10_000)
+      const auditors = count(o.auditors, 'auditors', 1, 1000)
+      const dishonest = count(o.dishonest, 'dishonest', 0, 100)
+      const k = count(o.k, 'k', 3, 99)
+      const ctx = contextOf(o)
+      let started: RwaNode | undefined
+      let client = ctx.client
+      try {
+        await client.get('/status')
+      } catch (error) {
+        if (!(error instanceof NodeRequestError) || error.status !== 0 || o.node) throw error
+        // No local node answers: start one in this process for the demo.
+        if (!existsSync(join(ctx.dataDir, 'config.toml')))
+          initNode({ name: o.name, dataDir: ctx.dataDir })
+        started = createNode(loadConfig(ctx.dataDir), { port: 0, logger: undefined })
+        await started.start()
+        if (!ctx.json) console.error(`Started node "${o.name}" at ${started.url} for the demo.`)
+        client = new NodeClient(started.url)
+      }
+      try {
+        const result = await runDemo(client, ctx.signer(), {
+          items,
+          auditors,
+          dishonest,
+          k,
+          bond: o.bond,
+          quiet: ctx.json,
+        })
+        if (ctx.json) printJson(result)
+        else printDemo(result)
+      } finally {
+        await started?.stop()
+      }
+    })
+}
+
+type DemoResult = {
+  audit: string
+  name: string
+  state: string
+  items: { description: string; result: boolean | null; truth: boolean }[]
+  payouts: { address: string; amount: string }[]
+  remainder: string
+  bond: string
+}
+
+async function runDemo(
+  client: NodeClient,
+  admin: ReturnType<typeof generateSigner>,
+  o: {
+    items: number
+    auditors: number
+    dishonest: number
+    k: number
+    bond: string
+    quiet: boolean
+  },
+): Promise<DemoResult> {
+  const name = `demo ${new Date().toISOString()}`
+  const genesis = await client.submit(admin, {
+    doc: null,
+    type: AUDIT_OP.create,
+    body: { name, bond: o.bond, auditsPerItem: o.k },
+  })
+  const doc = genesis.id
+  const submit = (signer: typeof admin, type: string, body: Record<string, unknown> = {}) =>
+    client.submit(signer, { doc, type, body })
+  const truth: boolean[] = []
+  const adding = progress('adding items', o.items, o.quiet)
+  for (let i = 0; i < o.items; i++) {
+    truth.push(Math.random() < 0.5)
+    await submit(admin, AUDIT_OP.addItem, { description: `street light ${i + 1} works` })
+    adding.tick()
+  }
+  await submit(admin, AUDIT_OP.open)
+  const people = Array.from({ length: o.auditors }, (_, i) => ({
+    signer: generateSigner(),
+    account: privateKeyToAccount(generatePrivateKey()),
+    dishonest: i < Math.round((o.auditors * o.dishonest) / 100),
+  }))
+  const registering = progress('registering auditors', people.length, o.quiet)
+  for (const p of people) {
+    const proof = await p.account.signMessage({ message: identityMessage(p.signer.publicKey) })
+    await submit(p.signer, AUDIT_OP.register, { payout: p.account.address, proof })
+    registering.tick()
+  }
+  await submit(admin, AUDIT_OP.close)
+  await submit(admin, AUDIT_OP.start)
+  const assigned = await client.loadAudit(doc)
+  if (assigned.state !== 'AUDITING') {
+    const refused = assigned.rejected.at(-1)
+    throw new BaseError(
+      refused ? refused.message : `The audit did not start (it is ${assigned.state}).`,
+    )
+  }
+  const numberOf = new Map(assigned.items.map((item, i) => [item.id, i]))
+  const byKey = new Map(people.map((p) => [Buffer.from(p.signer.publicKey).toString('hex'), p]))
+  const answering = progress('answering', assigned.inspections.length, o.quiet)
+  for (const inspection of assigned.inspections) {
+    const p = byKey.get(inspection.auditor)!
+    const honest = truth[numberOf.get(inspection.item)!]!
+    const answer = p.dishonest ? Math.random() < 0.5 : honest
+    await submit(p.signer, AUDIT_OP.answer, { item: inspection.item, answer })
+    answering.tick()
+  }
+  await submit(admin, AUDIT_OP.stop)
+  const final = await client.loadAudit(doc)
+  const s = final.settlement
+  return {
+    audit: doc,
+    name,
+    state: final.state,
+    items: final.items.map((item, i) => ({
+      description: item.description,
+      result: final.results?.items[i]?.result ?? null,
+      truth: truth[i]!,
+    })),
+    payouts: s ? s.payees.map((address, i) => ({ address, amount: `${s.amounts[i]}` })) : [],
+    remainder: `${final.results?.remainder ?? o.bond}`,
+    bond: o.bond,
+  }
+}
+
+function printDemo(r: DemoResult): void {
+  console.log(`\nAudit "${r.name}" (${r.audit}) is ${r.state}.\n`)
+  console.log('item'.padEnd(28), 'result', ' truth')
+  for (const item of r.items)
+    console.log(
+      item.description.padEnd(28),
+      (item.result ? 'yes' : 'no').padEnd(6),
+      item.truth ? ' yes' : ' no',
+    )
+  console.log(`\n${'payout address'.padEnd(44)} amount`)
+  for (const p of r.payouts) console.log(p.address.padEnd(44), p.amount)
+  console.log(`${'remainder to the payer'.padEnd(44)} ${r.remainder}  (bond ${r.bond})`)
+}

@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { BaseError } from '../errors/base.ts'
+import { OPERATOR } from '../node/accounts.ts'
+import { loadConfig, resolveDataDir } from '../node/config.ts'
+import { initNode } from '../node/init.ts'
+import { createNode } from '../node/node.ts'
+import { readEthKeyFile } from '../store/key-file.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+
+/** `rwa init`, `rwa start`, `rwa status`. */
+export function addNodeCommands(program: Command): void {
+  program
+    .command('init')
+    .description('create a node: data dir, keys (mode 0600) and a commented config.toml')
+    .argument(
+      '<name>',
+      'the node name (its data dir is ~/.rwa/<name> unless --data-dir or RWA_HOME)',
+    )
+    .option('--data-dir <dir>', 'where to put the node')
+    .option('--import-eth-key <file>', 'use this Ethereum private key file as the payout key')
+    .addHelpText('after', '\nExample:\n  $ rwa init local')
+    .action((name: string, o: { dataDir?: string; importEthKey?: string }) => {
+      const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
+      const ethKey = o.importEthKey ? readEthKeyFile(o.importEthKey) : undefined
+      const result = initNode({ name, dataDir, ethKey })
+      console.log(`Created node "${name}" in ${dataDir}`)
+      console.log(`  operator key      ${result.operatorKey}`)
+      console.log(`  payout address    ${result.operatorAddress}`)
+      console.log(`  operator token    ${result.tokenPath}`)
+      console.log(`Start it with: rwa start ${name}`)
+    })
+
+  program
+    .command('start')
+    .description('run a node: open its store, rebuild state, serve HTTP on 127.0.0.1')
+    .argument('[name]', 'the node to start', 'local')
+    .option('--data-dir <dir>', "the node's data dir")
+    .option('--port <port>', 'HTTP port (0: a free one); default from config.toml')
+    .option('--init', 'create the node first if it does not exist (what "npm start" does)')
+    .addHelpText('after', '\nExample:\n  $ rwa start local --port 8720')
+    .action(async (name: string, o: { dataDir?: string; port?: string; init?: boolean }) => {
+      const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
+      if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
+        initNode({ name, dataDir })
+        console.error(`Created node "${name}" in ${dataDir}`)
+      }
+      const config = loadConfig(dataDir)
+      const port = o.port === undefined ? undefined : parsePort(o.port)
+      const node = createNode(config, { port })
+      await node.start()
+      console.error(`rwa node "${name}" is running at ${node.url}`)
+      console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)
+      console.error(`  operator token:    ${node.accounts.tokenPath(OPERATOR)}`)
+      console.error('  try: rwa demo    stop: Ctrl-C')
+      const shutdown = (signal: string) => {
+        node.logger.info({ signal }, 'shutting down')
+        node.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            node.logger.error({ err: error }, 'shutdown failed')
+            process.exit(1)
+          },
+        )
+      }
+      process.once('SIGINT', shutdown)
+      process.once('SIGTERM', shutdown)
+    })
+
+  withNodeOptions(
+    program.command('status').description("a node's name, version, documents, peers and heads"),
+  )
+    .addHelpText('after', '\nExample:\n  $ rwa status --json')
+    .action(async (o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const status = await ctx.client.get<{
+        name: string
+        version: string
+        docs: number
+        peers: number
+        accepted: number
+        pending: number
+      }>('/status')
+      if (ctx.json) return printJson(status)
+      console.log(`${status.name} (rwa ${status.version}) at ${ctx.client.url}`)
+      console.log(
+        `  documents ${status.docs}, ops ${status.accepted}, pending ${status.pending}, peers ${status.peers}`,
+      )
+    })
+}
+
+function parsePort(text: string): number {
+  const port = Number(text)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new BaseError(
+      `"${text}" is not a port; use a number from 0 to 65535 (0 picks a free one).`,
+    )
+  return port
+}

@@ -1,0 +1,512 @@
+import { type Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { formatParams } from '../core/audit/params.ts'
+import { type AuditState, auditorSummary, outstandingInspections } from '../core/audit/reduce.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OpId } from '../ledger/op-id.ts'
+import { type Accounts, type LocalAccount, OPERATOR } from '../node/accounts.ts'
+import type { AuditActions } from '../node/audit-actions.ts'
+import type { AuditIndex } from '../node/audit-index.ts'
+import { registerEaRoutes } from './ea-routes.ts'
+import {
+  errorResponse,
+  ForbiddenError,
+  MalformedJsonError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ValidationError,
+} from './errors.ts'
+import { buildOpenApi, type RouteDoc } from './openapi.ts'
+
+/** What the HTTP interface needs from a node. */
+export type HttpContext = {
+  readonly name: string
+  readonly version: string
+  readonly ledger: Ledger
+  readonly audits: AuditIndex
+  readonly actions: AuditActions
+  readonly accounts: Accounts
+  readonly logger: Logger
+  readonly bodyLimit: number
+  /** Connected peers (replication comes later: 0 until then). */
+  peers(): number
+}
+
+/** JSON with bigints as decimal strings and bytes as hex: amounts never lose precision. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) =>
+    typeof v === 'bigint'
+      ? v.toString()
+      : v instanceof Uint8Array
+        ? Buffer.from(v).toString('hex')
+        : v,
+  )
+}
+
+const send = (c: Context, value: unknown, status = 200) =>
+  c.body(toJson(value), status as 200, { 'content-type': 'application/json; charset=utf-8' })
+
+/** Reads and validates a JSON body; an empty body counts as `{}`. */
+export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const text = await c.req.text()
+  let raw: unknown = {}
+  if (text.trim() !== '') {
+    try {
+      raw = JSON.parse(text)
+    } catch (cause) {
+      throw new MalformedJsonError(
+        `The request body is not valid JSON (${(cause as Error).message}); send a JSON object.`,
+      )
+    }
+  }
+  return validate(schema, raw, 'body')
+}
+
+function validate<T extends z.ZodType>(schema: T, raw: unknown, where: string): z.infer<T> {
+  const parsed = schema.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  const field = issue.path.length ? `"${issue.path.join('.')}"` : `the ${where}`
+  throw new ValidationError(`In the request ${where}, ${field}: ${issue.message}.`)
+}
+
+const amount = z.union([
+  z.string().regex(/^\d+$/, 'a whole number of base units'),
+  z.number().int().nonnegative(),
+])
+const createSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    bond: amount,
+    token: z.string().optional(),
+    auditsPerItem: z.number().int().optional(),
+    slashingRatio: z.union([z.string(), z.number()]).optional(),
+    commitReveal: z.boolean().optional(),
+    inspectionDeadline: z.number().int().optional(),
+    tie: z.boolean().optional(),
+    admins: z.array(z.string()).optional(),
+    reward: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+const itemSchema = z.object({ description: z.string().min(1).max(1000) }).strict()
+const paramSchema = z
+  .object({ name: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) })
+  .strict()
+const stopSchema = z.object({ force: z.boolean().optional() }).strict()
+const registerSchema = z
+  .object({ payout: z.string().optional(), proof: z.string().optional() })
+  .strict()
+const answerSchema = z
+  .object({ answer: z.union([z.boolean(), z.string()]), item: z.string().optional() })
+  .strict()
+const opsSchema = z
+  .object({
+    ops: z
+      .array(z.string().regex(/^(0x)?([0-9a-fA-F]{2})+$/, 'hex bytes'))
+      .min(1)
+      .max(1000),
+  })
+  .strict()
+const accountSchema = z.object({ name: z.string(), jid: z.string().optional() }).strict()
+const headsQuery = z.object({
+  author: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+})
+
+/** Creates the HTTP API of a node (Hono): JSON routes, the EA routes and `/openapi.json`. */
+export function createHttpApp(ctx: HttpContext): Hono {
+  const app = new Hono()
+  const docs: RouteDoc[] = []
+  const { audits, actions, accounts, ledger } = ctx
+
+  app.onError((error, c) => {
+    const { status, body } = errorResponse(error)
+    if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
+    return c.json(body, status as 400)
+  })
+  app.notFound((c) =>
+    c.json(
+      {
+        error: 'NotFoundError',
+        message: `There is no route ${c.req.method} ${c.req.path}; see GET /openapi.json.`,
+      },
+      404,
+    ),
+  )
+  app.use(
+    bodyLimit({
+      maxSize: ctx.bodyLimit,
+      onError: () => {
+        throw new PayloadTooLargeError(
+          `The request body is larger than this node accepts (${ctx.bodyLimit} bytes); send less, or raise http.body_limit.`,
+        )
+      },
+    }),
+  )
+
+  const route = (
+    doc: RouteDoc,
+    handler: (c: Context, account: LocalAccount | undefined) => Promise<unknown> | unknown,
+  ) => {
+    docs.push(doc)
+    app[doc.method](doc.path, async (c) => {
+      const account = doc.auth ? accounts.authenticate(c.req.header('authorization')) : undefined
+      return send(c, await handler(c, account))
+    })
+  }
+  const auditOf = (c: Context) => audits.resolve(decodeURIComponent(c.req.param('audit') ?? ''))
+  const stateOf = async (c: Context) => audits.state(auditOf(c))
+
+  route(
+    {
+      method: 'get',
+      path: '/status',
+      summary: 'Node name, version, documents, peers and heads.',
+      tag: 'node',
+    },
+    () => {
+      const heads: Record<string, string[]> = {}
+      for (const doc of ledger.log.docs()) heads[doc] = ledger.log.heads(doc)
+      return {
+        name: ctx.name,
+        version: ctx.version,
+        docs: ledger.log.docs().length,
+        peers: ctx.peers(),
+        heads,
+        ...ledger.log.stats(),
+      }
+    },
+  )
+  app.get('/openapi.json', (c) => c.json(buildOpenApi(docs, ctx.version) as object))
+
+  route(
+    { method: 'get', path: '/audits', summary: 'Every audit this node holds.', tag: 'audits' },
+    () => ({
+      audits: audits.list(),
+    }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits',
+      summary: 'Create an audit; the account becomes its admin.',
+      tag: 'admin',
+      auth: true,
+      body: createSchema,
+    },
+    async (c, account) => {
+      const body = await readJson(c, createSchema)
+      const op = await actions.create(account!, body)
+      return { audit: op.id, op: op.id, state: (await audits.state(op.id)).state }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit',
+      summary: 'An audit: state, params, items, outstanding, results, settlement.',
+      tag: 'audits',
+    },
+    async (c) => auditView(await stateOf(c)),
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/items',
+      summary: 'The items, numbered as "del" takes them.',
+      tag: 'audits',
+    },
+    async (c) => ({
+      items: (await stateOf(c)).items,
+    }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/items',
+      summary: 'Add an item (INITIALIZATION only).',
+      tag: 'admin',
+      auth: true,
+      body: itemSchema,
+    },
+    async (c, account) =>
+      actions.addItem(account!, auditOf(c), (await readJson(c, itemSchema)).description),
+  )
+  route(
+    {
+      method: 'delete',
+      path: '/audits/:audit/items/:number',
+      summary: 'Delete an item by its number (states 0–2).',
+      tag: 'admin',
+      auth: true,
+    },
+    (c, account) => actions.deleteItem(account!, auditOf(c), c.req.param('number')!),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/params',
+      summary:
+        'Set a typed parameter (num_audits_per_item, slashing_ratio, bond, inspection_deadline).',
+      tag: 'admin',
+      auth: true,
+      body: paramSchema,
+    },
+    async (c, account) => {
+      const { name, value } = await readJson(c, paramSchema)
+      return actions.setParam(account!, auditOf(c), name, value)
+    },
+  )
+  for (const action of ['open', 'close', 'start', 'stop', 'finish'] as const) {
+    route(
+      {
+        method: 'post',
+        path: `/audits/:audit/${action}`,
+        summary: `The admin's "${action}"${action === 'stop' ? ' (force: count outstanding inspections as missing)' : ''}.`,
+        tag: 'admin',
+        auth: true,
+        ...(action === 'stop' ? { body: stopSchema } : {}),
+      },
+      async (c, account) => {
+        const { force } = action === 'stop' ? await readJson(c, stopSchema) : { force: false }
+        return actions.control(account!, auditOf(c), action, force ?? false)
+      },
+    )
+  }
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/outstanding',
+      summary: 'Inspections not answered yet.',
+      tag: 'audits',
+    },
+    async (c) => ({
+      outstanding: describeInspections(await stateOf(c), outstandingInspections(await stateOf(c))),
+    }),
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/results',
+      summary: 'Item, audit and auditor results (once computed).',
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      return { state: state.state, results: state.results ?? null }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/settlement',
+      summary: 'Payout addresses and amounts, and the ABI encoding (once computed).',
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      return { state: state.state, settlement: state.settlement ?? null }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/auditors/:key',
+      summary: "An auditor's inspections and result.",
+      tag: 'audits',
+    },
+    async (c) => auditorSummary(await stateOf(c), c.req.param('key')!),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/register',
+      summary:
+        'Register the account as an auditor (payout: its own address unless given with proof).',
+      tag: 'auditor',
+      auth: true,
+      body: registerSchema,
+    },
+    async (c, account) => actions.register(account!, auditOf(c), await readJson(c, registerSchema)),
+  )
+  route(
+    {
+      method: 'get',
+      path: '/audits/:audit/next',
+      summary: "The account's current inspection (one at a time).",
+      tag: 'auditor',
+      auth: true,
+    },
+    async (c, account) => ({
+      inspection: (await actions.next(account!, auditOf(c))) ?? null,
+    }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/answer',
+      summary:
+        'Answer the current inspection: true/false or the words yes true 1 y t / no false 0 n f.',
+      tag: 'auditor',
+      auth: true,
+      body: answerSchema,
+    },
+    async (c, account) => {
+      const { answer, item } = await readJson(c, answerSchema)
+      return actions.answer(account!, auditOf(c), answer, item)
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/reveal',
+      summary: 'Reveal the answers the account committed (commit–reveal audits).',
+      tag: 'auditor',
+      auth: true,
+    },
+    async (c, account) => ({
+      revealed: await actions.reveal(account!, auditOf(c)),
+    }),
+  )
+
+  route(
+    {
+      method: 'post',
+      path: '/ops',
+      summary: "Submit ops signed by the client (hex); each is verified and judged like a peer's.",
+      tag: 'ops',
+      body: opsSchema,
+    },
+    async (c) => {
+      const { ops } = await readJson(c, opsSchema)
+      const bytes = ops.map((hex) => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex')))
+      const results = await ledger.ingest(bytes)
+      return {
+        results: results.map((r) =>
+          r.ok
+            ? { ok: true, id: r.id, status: r.status }
+            : { ok: false, ...errorResponse(r.error).body },
+        ),
+      }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/docs/:doc/heads',
+      summary: "A document's heads, and the next seq of an author (for signing an op client-side).",
+      tag: 'ops',
+      query: headsQuery,
+    },
+    (c) => {
+      const doc = c.req.param('doc') as OpId
+      const { author } = validate(headsQuery, c.req.query(), 'query')
+      if (ledger.log.size(doc) === 0)
+        throw new NotFoundError(`Document "${doc}" is not known to this node.`)
+      const nextSeq = author
+        ? ledger.log.lastSeq(doc, new Uint8Array(Buffer.from(author, 'hex'))) + 1
+        : undefined
+      return { doc, heads: ledger.log.heads(doc), nextSeq }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/docs/:doc/ops',
+      summary: "Every op of a document in the log's deterministic order (hex), to recompute it.",
+      tag: 'ops',
+    },
+    async (c) => {
+      const doc = c.req.param('doc') as OpId
+      if (ledger.log.size(doc) === 0)
+        throw new NotFoundError(`Document "${doc}" is not known to this node.`)
+      const ops = await ledger.getOps(ledger.log.order(doc))
+      return { doc, ops: ops.map((op) => Buffer.from(op!.bytes).toString('hex')) }
+    },
+  )
+
+  route(
+    {
+      method: 'get',
+      path: '/accounts/me',
+      summary: 'The account a token belongs to.',
+      tag: 'accounts',
+      auth: true,
+    },
+    (_c, account) => ({
+      name: account!.name,
+      key: account!.key,
+      address: account!.address,
+      jid: account!.jid ?? null,
+    }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/accounts',
+      summary: 'Create a local account (operator only); answers its token once.',
+      tag: 'accounts',
+      auth: true,
+      body: accountSchema,
+    },
+    async (c, account) => {
+      if (account!.name !== OPERATOR)
+        throw new ForbiddenError('Only the operator account may create accounts.')
+      const { name, jid } = await readJson(c, accountSchema)
+      const created = accounts.create({ name, jid })
+      return {
+        name,
+        key: created.account.key,
+        address: created.account.address,
+        token: created.token,
+      }
+    },
+  )
+
+  registerEaRoutes(app, ctx)
+  return app
+}
+
+function describeInspections(state: AuditState, list: AuditState['inspections']) {
+  const describe = new Map(state.items.map((i) => [i.id, i]))
+  return list.map((i) => ({
+    ...i,
+    number: describe.get(i.item)?.number,
+    description: describe.get(i.item)?.description,
+  }))
+}
+
+/** The JSON view of an audit that `GET /audits/:audit` answers. */
+export function auditView(state: AuditState) {
+  const counts: Record<string, number> = {}
+  for (const i of state.inspections) counts[i.status] = (counts[i.status] ?? 0) + 1
+  return {
+    id: state.id,
+    name: state.params.name,
+    state: state.state,
+    stateIndex: state.stateIndex,
+    params: formatParams(state.params),
+    items: state.items.map((item) => {
+      const inspections = state.inspections.filter((i) => i.item === item.id)
+      return {
+        ...item,
+        answers: inspections.filter(
+          (i) => i.status !== 'outstanding' && i.status !== 'reassigned' && i.status !== 'missing',
+        ).length,
+        of: state.params.auditsPerItem,
+      }
+    }),
+    auditors: state.auditors,
+    inspections: counts,
+    outstanding: describeInspections(state, outstandingInspections(state)),
+    results: state.results ?? null,
+    settlement: state.settlement ?? null,
+    transitions: state.transitions,
+    rejected: state.rejected,
+    excluded: state.excluded,
+  }
+}

@@ -1,0 +1,119 @@
+import type { Context, Hono } from 'hono'
+import { z } from 'zod'
+import { encodeSettlement } from '../core/audit/settlement.ts'
+import { AUDIT_OP } from '../core/audit/states.ts'
+import { OPERATOR } from '../node/accounts.ts'
+import type { HttpContext } from './app.ts'
+import { errorResponse, MalformedJsonError, ValidationError } from './errors.ts'
+
+// Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
+// success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
+// { jobRunID, status: "errored", statusCode, error: { name, message } }.
+
+const registerData = z
+  .object({
+    name: z.string().min(1).max(200),
+    bond: z.union([z.string().regex(/^\d+$/), z.number().int().positive()]),
+    admin_jid: z.string().optional(),
+    num_audits_per_item: z.number().int().optional(),
+    slashing_ratio: z.union([z.string(), z.number()]).optional(),
+  })
+  .loose()
+const dumpData = z.object({ name: z.string().min(1) }).loose()
+const request = z
+  .object({ id: z.union([z.string(), z.number()]).optional(), data: z.unknown() })
+  .loose()
+
+const EMPTY = encodeSettlement([], [])
+
+/** Adds `POST /register_audit/` and `POST /data_dump/`, compatible with the original RWA adapter. */
+export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
+  const handle = (
+    path: string,
+    run: (data: unknown) => Promise<{ result: unknown; data?: Record<string, unknown> }>,
+  ) => {
+    const handler = async (c: Context) => {
+      let jobRunID = '1'
+      try {
+        const text = await c.req.text()
+        let raw: unknown
+        try {
+          raw = JSON.parse(text)
+        } catch (cause) {
+          throw new MalformedJsonError(
+            `The request body is not valid JSON (${(cause as Error).message}).`,
+          )
+        }
+        const parsed = request.safeParse(raw)
+        if (!parsed.success)
+          throw new ValidationError('An adapter request is a JSON object with "id" and "data".')
+        if (parsed.data.id !== undefined) jobRunID = String(parsed.data.id)
+        const { result, data } = await run(parsed.data.data)
+        return c.json({ jobRunID, data: { ...data, result }, result, statusCode: 200 })
+      } catch (error) {
+        const { status, body } = errorResponse(error)
+        if (status >= 500) ctx.logger.error({ err: error, path }, 'adapter request failed')
+        return c.json(
+          {
+            jobRunID,
+            status: 'errored',
+            statusCode: status,
+            error: { name: body.error, message: body.message },
+          },
+          status as 400,
+        )
+      }
+    }
+    app.post(path, handler)
+    app.post(path.replace(/\/$/, ''), handler)
+  }
+
+  handle('/register_audit/', async (raw) => {
+    const data = parseData(registerData, raw)
+    const exists = ctx.audits.list().some((a) => a.name === data.name.trim())
+    if (exists)
+      throw new ValidationError(
+        `An audit named "${data.name}" already exists; audit names are unique.`,
+      )
+    // The admin is the identity bound to admin_jid, or the node's operator key if there is none.
+    const admin =
+      (data.admin_jid && ctx.accounts.byJid(data.admin_jid)) || ctx.accounts.get(OPERATOR)!
+    const op = await ctx.actions.create(admin, {
+      name: data.name,
+      bond: String(data.bond),
+      ...(data.num_audits_per_item === undefined
+        ? {}
+        : { auditsPerItem: data.num_audits_per_item }),
+      ...(data.slashing_ratio === undefined ? {} : { slashingRatio: data.slashing_ratio }),
+    })
+    return { result: op.id, data: { audit: op.id, name: data.name.trim(), admin: admin.key } }
+  })
+
+  handle('/data_dump/', async (raw) => {
+    const { name } = parseData(dumpData, raw)
+    const id = ctx.audits.resolve(name)
+    const state = await ctx.audits.state(id)
+    const settlement = state.settlement
+    if (!settlement || (state.state !== 'WAITING_FOR_CONTRACT' && state.state !== 'COMPLETE'))
+      return { result: EMPTY, data: { response: EMPTY, state: state.state } }
+    if (state.state === 'WAITING_FOR_CONTRACT') {
+      // The first successful fetch records the hand-over to the chain: WAITING_FOR_CONTRACT → COMPLETE.
+      const admin = ctx.accounts.list().find((a) => state.params.admins.includes(a.key))
+      if (admin) await ctx.actions.control(admin, id, 'settled')
+      else ctx.logger.warn({ audit: id }, `no local admin account can record ${AUDIT_OP.settled}`)
+    }
+    return {
+      result: settlement.encoded,
+      data: { response: settlement.encoded, state: (await ctx.audits.state(id)).state },
+    }
+  })
+}
+
+function parseData<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
+  const parsed = schema.safeParse(raw)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  if (issue.path[0] === 'name' && issue.code === 'invalid_type')
+    throw new ValidationError('"data.name" is required: the audit\'s name.')
+  throw new ValidationError(`"data.${issue.path.join('.')}": ${issue.message}.`)
+}

@@ -1,0 +1,131 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import type { Address } from '../core/identity.ts'
+import { BaseError } from '../errors/base.ts'
+import type { Signer } from '../ledger/keys.ts'
+import {
+  generateSigner,
+  readEthKeyFile,
+  readKeyFile,
+  readSecretFile,
+  writeEthKeyFile,
+  writeKeyFile,
+  writeSecretFile,
+} from '../store/key-file.ts'
+
+/** The account every node has: the operator's keys, created by `rwa init`. */
+export const OPERATOR = 'operator'
+
+/**
+ * A local account: keys the node holds and signs with when the account's bearer token asks it
+ * to (the convenience routes). Its Ethereum key proves its payout address at registration.
+ */
+export type LocalAccount = {
+  readonly name: string
+  readonly signer: Signer
+  /** Hex Ed25519 public key: how audits name this account. */
+  readonly key: string
+  readonly address: Address
+  /** The chat address bound to this account, if any (an admin's JID). */
+  readonly jid: string | undefined
+  /** Signs the EIP-191 message that binds `key` to `address`. */
+  signMessage(message: string): Promise<`0x${string}`>
+}
+
+/** Thrown when a bearer token is missing or matches no account. */
+export class UnauthorizedError extends BaseError {
+  override name = 'UnauthorizedError' as const
+}
+
+/** Thrown when an account name is taken or malformed. */
+export class AccountError extends BaseError {
+  override name = 'AccountError' as const
+}
+
+/** The local accounts of a node, kept in `<dataDir>/keys` (secrets, mode 0600) and `accounts/`. */
+export type Accounts = {
+  list(): LocalAccount[]
+  get(name: string): LocalAccount | undefined
+  byJid(jid: string): LocalAccount | undefined
+  /** The account a bearer token belongs to. @throws UnauthorizedError */
+  authenticate(header: string | undefined): LocalAccount
+  /** Creates an account with fresh keys (or an imported Ethereum key); returns its token once. */
+  create(options: { name: string; jid?: string | undefined; ethKey?: `0x${string}` | undefined }): {
+    account: LocalAccount
+    token: string
+  }
+  /** Path of an account's token file (the CLI and dashboard users read it). */
+  tokenPath(name: string): string
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest()
+
+/** Opens the accounts of the node in `dataDir`, loading every key once. */
+export function openAccounts(dataDir: string): Accounts {
+  const keys = join(dataDir, 'keys')
+  const meta = join(dataDir, 'accounts')
+  const accounts = new Map<string, LocalAccount>()
+  const tokens: { hash: Buffer; account: LocalAccount }[] = []
+
+  const load = (name: string) => {
+    const signer = readKeyFile(join(keys, `${name}.key`))
+    const eth = privateKeyToAccount(readEthKeyFile(join(keys, `${name}.eth`)))
+    const info = existsSync(join(meta, `${name}.json`))
+      ? (JSON.parse(readFileSync(join(meta, `${name}.json`), 'utf8')) as { jid?: string })
+      : {}
+    const account: LocalAccount = {
+      name,
+      signer,
+      key: Buffer.from(signer.publicKey).toString('hex'),
+      address: eth.address,
+      jid: info.jid,
+      signMessage: (message) => eth.signMessage({ message }),
+    }
+    accounts.set(name, account)
+    const token = readSecretFile(join(keys, `${name}.token`)).trim()
+    tokens.push({ hash: sha256(token), account })
+  }
+
+  if (existsSync(keys))
+    for (const file of readdirSync(keys).sort())
+      if (file.endsWith('.key')) load(file.slice(0, -'.key'.length))
+
+  return {
+    list: () => [...accounts.values()],
+    get: (name) => accounts.get(name),
+    byJid: (jid) => [...accounts.values()].find((a) => a.jid === jid),
+    authenticate(header) {
+      const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1]
+      if (!token)
+        throw new UnauthorizedError(
+          'This action needs an account: send "Authorization: Bearer <token>" with the token from the data dir\'s keys/<account>.token.',
+        )
+      const hash = sha256(token)
+      const found = tokens.find((t) => timingSafeEqual(t.hash, hash))
+      if (!found) throw new UnauthorizedError('The bearer token matches no account of this node.')
+      return found.account
+    },
+    create({ name, jid, ethKey }) {
+      if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
+        throw new AccountError(
+          `"${name}" is not a usable account name; use 1 to 64 lowercase letters, digits, ".", "_" or "-".`,
+        )
+      if (accounts.has(name) || existsSync(join(keys, `${name}.key`)))
+        throw new AccountError(`Account "${name}" already exists; choose another name.`)
+      if (jid && [...accounts.values()].some((a) => a.jid === jid))
+        throw new AccountError(`The chat address "${jid}" is already bound to an account.`)
+      const token = `rwa_${randomBytes(24).toString('base64url')}`
+      writeEthKeyFile(join(keys, `${name}.eth`), ethKey ?? generatePrivateKey())
+      writeSecretFile(join(keys, `${name}.token`), `${token}\n`)
+      mkdirSync(meta, { recursive: true })
+      writeFileSync(join(meta, `${name}.json`), `${JSON.stringify({ name, jid }, null, 2)}\n`)
+      // The Ed25519 key last: its presence is what marks the account as complete.
+      writeKeyFile(join(keys, `${name}.key`), generateSigner())
+      load(name)
+      return { account: accounts.get(name)!, token }
+    },
+    tokenPath: (name) => join(keys, `${name}.token`),
+  }
+}

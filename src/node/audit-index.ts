@@ -1,0 +1,187 @@
+import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import {
+  type AuditDraft,
+  type AuditReducer,
+  type AuditState,
+  createAuditReducer,
+} from '../core/audit/reduce.ts'
+import { AUDIT_OP, AUDIT_STATES } from '../core/audit/states.ts'
+import { BaseError } from '../errors/base.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { AcceptedOp } from '../ledger/log.ts'
+import type { EncodedOp } from '../ledger/op.ts'
+import type { OpId } from '../ledger/op-id.ts'
+
+/** Thrown when no audit has the given name or id. */
+export class AuditNotFoundError extends BaseError {
+  override name = 'AuditNotFoundError' as const
+  constructor(ref: string) {
+    super(`No audit is named "${ref}" on this node; list the audits with "rwa audit list".`)
+  }
+}
+
+/** Thrown when several audits share a name: the caller must use an id. */
+export class AmbiguousAuditError extends BaseError {
+  override name = 'AmbiguousAuditError' as const
+  constructor(ref: string, ids: readonly OpId[]) {
+    super(
+      `${ids.length} audits are named "${ref}" (${ids.join(', ')}); use the id of the one you mean.`,
+    )
+  }
+}
+
+/** One line of the audit list. */
+export type AuditSummary = {
+  readonly id: OpId
+  readonly name: string
+  readonly state: string
+  readonly items: number
+  readonly auditors: number
+}
+
+type Entry = {
+  reducer: AuditReducer
+  name: string
+  /** The reducer applied ops in acceptance order and a tie-break may differ from the log's order. */
+  dirty: boolean
+  /** Ops accepted while a rebuild was reading the store; applied after it. */
+  queued: EncodedOp[] | undefined
+}
+
+/** Live audit states of a node: reducers fed by the ledger, rebuilt in log order when needed. */
+export type AuditIndex = {
+  /** Resolves an audit name or id to its id. */
+  resolve(ref: string): OpId
+  list(): AuditSummary[]
+  /** The canonical state (equal on every replica holding the same ops). */
+  state(id: OpId): Promise<AuditState>
+  /** Throws the refusal a draft op would get now (named error naming state and what is allowed). */
+  check(id: OpId, draft: AuditDraft): Promise<void>
+  /** Subscribes to the ledger and loads the audits already in it. */
+  start(): Promise<void>
+  stop(): void
+}
+
+/**
+ * Creates the audit index of a node. Each audit's reducer follows the ledger's accepted ops; when
+ * a first-wins tie-break was used (concurrent control ops, duplicates) it is rebuilt from the
+ * store in the log's deterministic order before it is read, so answers are canonical.
+ */
+export function createAuditIndex(ledger: Ledger): AuditIndex {
+  const audits = new Map<OpId, Entry>()
+  let unsubscribe: (() => void) | undefined
+
+  function onAccepted(accepted: readonly AcceptedOp[]): void {
+    for (const { doc, op } of accepted) {
+      const entry = audits.get(doc)
+      if (entry) {
+        if (entry.queued) entry.queued.push(op)
+        else applyTo(entry, op)
+      } else if (op.op.doc === null && op.op.type === AUDIT_OP.create) {
+        const reducer = tryCreate(op)
+        if (reducer)
+          audits.set(doc, {
+            reducer,
+            name: reducer.state().params.name,
+            dirty: false,
+            queued: undefined,
+          })
+      }
+    }
+  }
+
+  function applyTo(entry: Entry, op: EncodedOp): void {
+    const before = entry.reducer.tieBreaks
+    entry.reducer.apply(op)
+    if (entry.reducer.tieBreaks > before) entry.dirty = true
+  }
+
+  async function rebuild(id: OpId, entry: Entry): Promise<void> {
+    entry.queued = []
+    try {
+      const ops = await ledger.getOps(ledger.log.order(id))
+      let reducer: AuditReducer | undefined
+      for (const op of ops) {
+        if (!op) continue
+        if (reducer) reducer.apply(op)
+        else reducer = createAuditReducer(op)
+      }
+      const known = new Set(ops.map((op) => op?.id))
+      entry.reducer = reducer!
+      entry.dirty = false
+      for (const op of entry.queued) if (!known.has(op.id)) applyTo(entry, op)
+    } finally {
+      entry.queued = undefined
+    }
+  }
+
+  async function canonical(id: OpId): Promise<AuditReducer> {
+    const entry = audits.get(id)
+    if (!entry) throw new AuditNotFoundError(id)
+    if (entry.dirty && !entry.queued) await rebuild(id, entry)
+    return entry.reducer
+  }
+
+  return {
+    resolve(ref) {
+      if (audits.has(ref as OpId)) return ref as OpId
+      const wanted = ref.trim()
+      const ids = [...audits].filter(([, e]) => e.name === wanted).map(([id]) => id)
+      if (ids.length === 0) throw new AuditNotFoundError(ref)
+      if (ids.length > 1) throw new AmbiguousAuditError(ref, ids.sort())
+      return ids[0]!
+    },
+    list() {
+      return [...audits].map(([id, entry]) => {
+        const state = entry.reducer.state()
+        return {
+          id,
+          name: entry.name,
+          state: state.state,
+          items: state.items.length,
+          auditors: state.auditors.length,
+        }
+      })
+    },
+    async state(id) {
+      return (await canonical(id)).state()
+    },
+    async check(id, draft) {
+      ;(await canonical(id)).check(draft)
+    },
+    async start() {
+      unsubscribe = ledger.onAccepted(onAccepted)
+      for (const doc of ledger.log.docs()) {
+        if (audits.has(doc)) continue
+        const [genesis] = await ledger.getOps([doc])
+        if (genesis?.op.type !== AUDIT_OP.create) continue
+        const reducer = tryCreate(genesis)
+        if (!reducer) continue
+        const entry: Entry = {
+          reducer,
+          name: reducer.state().params.name,
+          dirty: true,
+          queued: undefined,
+        }
+        audits.set(doc, entry)
+        await rebuild(doc, entry)
+      }
+    },
+    stop() {
+      unsubscribe?.()
+    },
+  }
+}
+
+/** A genesis whose body is not a valid audit is kept in the log but is not an audit. */
+function tryCreate(genesis: EncodedOp): AuditReducer | undefined {
+  try {
+    return createAuditReducer(genesis)
+  } catch (error) {
+    if (error instanceof InvalidAuditInputError || error instanceof BaseError) return undefined
+    throw error
+  }
+}
+
+/** The state names, for schemas and help. */
+export const AUDIT_STATE_NAMES = AUDIT_STATES

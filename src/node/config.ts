@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { isAbsolute, join, resolve } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import { z } from 'zod'
+import { BaseError } from '../errors/base.ts'
+
+/** Thrown when a node's data dir or config file is missing or invalid. */
+export class NodeConfigError extends BaseError {
+  override name = 'NodeConfigError' as const
+}
+
+/** Default HTTP port of a node (`--port 0` picks a free one). */
+export const DEFAULT_PORT = 8720
+
+const configSchema = z
+  .object({
+    name: z.string().min(1),
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(DEFAULT_PORT),
+        body_limit: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024),
+      })
+      .prefault({}),
+    store: z.object({ path: z.string().min(1).default('rwa.sqlite') }).prefault({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) })
+      .partial()
+      .prefault({}),
+  })
+  .strict()
+
+/** A node's configuration, with every default filled in and paths made absolute. */
+export type NodeConfig = {
+  readonly name: string
+  readonly dataDir: string
+  readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: number }
+  readonly store: { readonly path: string }
+  readonly log: { readonly level: string }
+}
+
+/** Where a node's files live: `--data-dir`, else `$RWA_HOME/<name>`, else `~/.rwa/<name>`. */
+export function resolveDataDir(
+  name: string,
+  { dataDir, env = process.env }: { dataDir?: string | undefined; env?: NodeJS.ProcessEnv } = {},
+): string {
+  assertNodeName(name)
+  if (dataDir) return resolve(dataDir)
+  return join(env.RWA_HOME ? resolve(env.RWA_HOME) : join(homedir(), '.rwa'), name)
+}
+
+/** Node names become folder names, so they are kept to letters, digits, `-`, `_` and `.`. */
+export function assertNodeName(name: string): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new NodeConfigError(
+      `"${name}" is not a usable node name; use 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+    )
+}
+
+/** The `config.toml` that `rwa init` writes: every setting, commented, at its default. */
+export function renderConfigToml(name: string): string {
+  return `# rwa node configuration. Edit, then restart the node ("rwa start ${name}").
+name = "${name}"
+
+[http]
+# The HTTP API and dashboard. Keep 127.0.0.1 unless a proxy in front of the node handles TLS
+# and access control: convenience routes act for local accounts by bearer token.
+host = "127.0.0.1"
+# 0 picks a free port; the URL in use is written to run.json in the data dir.
+port = ${DEFAULT_PORT}
+# Largest request body accepted, in bytes.
+body_limit = 1048576
+
+[store]
+# The SQLite file holding every op, relative to the data dir.
+path = "rwa.sqlite"
+
+[log]
+# fatal, error, warn, info, debug, trace or silent. Logs are JSON lines (pino) on stdout.
+level = "info"
+`
+}
+
+/** Reads and validates `<dataDir>/config.toml`. */
+export function loadConfig(dataDir: string): NodeConfig {
+  const path = join(dataDir, 'config.toml')
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (cause) {
+    throw new NodeConfigError(
+      `No node at "${dataDir}" (cannot read config.toml); create one with "rwa init <name>".`,
+      { cause },
+    )
+  }
+  let raw: unknown
+  try {
+    raw = parseToml(text)
+  } catch (cause) {
+    throw new NodeConfigError(`"${path}" is not valid TOML: ${(cause as Error).message}`, {
+      cause,
+    })
+  }
+  const parsed = configSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new NodeConfigError(
+      `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
+    )
+  }
+  const { name, http, store, log } = parsed.data
+  return {
+    name,
+    dataDir,
+    http: { host: http.host, port: http.port, bodyLimit: http.body_limit },
+    store: { path: isAbsolute(store.path) ? store.path : join(dataDir, store.path) },
+    log: { level: log.level ?? 'info' },
+  }
+}

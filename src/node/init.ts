@@ -1,0 +1,47 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { OPERATOR, openAccounts } from './accounts.ts'
+import { NodeConfigError, renderConfigToml } from './config.ts'
+
+/** What `initNode` created. */
+export type InitResult = {
+  readonly dataDir: string
+  /** Hex Ed25519 key of the operator account. */
+  readonly operatorKey: string
+  readonly operatorAddress: string
+  readonly tokenPath: string
+}
+
+/**
+ * Creates a node's data dir: `config.toml` with commented defaults and the operator account
+ * (Ed25519 key, Ethereum payout key, bearer token; secrets mode 0600). Refuses an existing node.
+ * @example
+ * initNode({ name: 'local', dataDir: resolveDataDir('local') })
+ */
+export function initNode({
+  name,
+  dataDir,
+  ethKey,
+}: {
+  name: string
+  dataDir: string
+  /** An Ethereum private key to import as the operator's payout key; a fresh one otherwise. */
+  ethKey?: `0x${string}` | undefined
+}): InitResult {
+  const config = join(dataDir, 'config.toml')
+  if (existsSync(config))
+    throw new NodeConfigError(
+      `A node already exists at "${dataDir}"; it was left untouched. Start it with "rwa start ${name}", or choose another name or --data-dir.`,
+    )
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const accounts = openAccounts(dataDir)
+  const operator = accounts.get(OPERATOR) ?? accounts.create({ name: OPERATOR, ethKey }).account
+  // config.toml last: its presence marks a complete node.
+  writeFileSync(config, renderConfigToml(name), { flag: 'wx' })
+  return {
+    dataDir,
+    operatorKey: operator.key,
+    operatorAddress: operator.address,
+    tokenPath: accounts.tokenPath(OPERATOR),
+  }
+}

@@ -1,0 +1,147 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import { type Logger, pino } from 'pino'
+import { createHttpApp } from '../http/app.ts'
+import { type Ledger, openLedger } from '../ledger/ledger.ts'
+import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
+import { sqliteStore } from '../store/sqlite-store.ts'
+import { type Accounts, openAccounts } from './accounts.ts'
+import { type AuditActions, createAuditActions } from './audit-actions.ts'
+import { type AuditIndex, createAuditIndex } from './audit-index.ts'
+import type { NodeConfig } from './config.ts'
+
+const { version } = JSON.parse(
+  readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+) as { version: string }
+
+/** The package version, as nodes report it. */
+export const RWA_VERSION = version
+
+/** A running node: its parts, and the URL its HTTP API listens on once started. */
+export type RwaNode = {
+  readonly config: NodeConfig
+  readonly logger: Logger
+  readonly accounts: Accounts
+  /** Set by `start`. */
+  readonly ledger: Ledger
+  readonly audits: AuditIndex
+  readonly actions: AuditActions
+  readonly url: string
+  start(): Promise<void>
+  /** Stops serving, waits for in-flight writes, closes the store. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+/** Options of `createNode` beyond the config file. */
+export type CreateNodeOptions = {
+  /** Overrides `http.port` (0: a free port). */
+  port?: number | undefined
+  logger?: Logger | undefined
+  /** Verify remote ops on worker threads (default true). */
+  verifyPool?: boolean
+}
+
+/**
+ * Wires a node from its config: accounts (keys), SQLite store, ledger, audit index, actions and
+ * the HTTP API. `start()` opens and serves; `stop()` undoes it in reverse.
+ * @example
+ * const node = createNode(loadConfig(resolveDataDir('local')))
+ * await node.start()
+ * console.log(node.url)
+ */
+export function createNode(config: NodeConfig, options: CreateNodeOptions = {}): RwaNode {
+  const logger = options.logger ?? pino({ level: config.log.level, base: { node: config.name } })
+  const accounts = openAccounts(config.dataDir)
+  let ledger: Ledger | undefined
+  let audits: AuditIndex | undefined
+  let actions: AuditActions | undefined
+  let pool: VerifyPool | undefined
+  let server: ReturnType<typeof serve> | undefined
+  let url = ''
+  let stopping: Promise<void> | undefined
+  const runFile = join(config.dataDir, 'run.json')
+  const need = <T>(part: T | undefined): T => {
+    if (part === undefined) throw new Error('The node is not started; call start() first.')
+    return part
+  }
+
+  const node: RwaNode = {
+    config,
+    logger,
+    accounts,
+    get ledger() {
+      return need(ledger)
+    },
+    get audits() {
+      return need(audits)
+    },
+    get actions() {
+      return need(actions)
+    },
+    get url() {
+      return url
+    },
+    async start() {
+      const started = performance.now()
+      if (options.verifyPool !== false) pool = createVerifyPool()
+      ledger = await openLedger({
+        store: sqliteStore({ path: config.store.path }),
+        verifier: pool?.verify,
+      })
+      audits = createAuditIndex(ledger)
+      await audits.start()
+      actions = createAuditActions({ ledger, audits })
+      const app = createHttpApp({
+        name: config.name,
+        version,
+        ledger,
+        audits,
+        actions,
+        accounts,
+        logger,
+        bodyLimit: config.http.bodyLimit,
+        peers: () => 0,
+      })
+      const port = options.port ?? config.http.port
+      server = await listen(app.fetch, config.http.host, port)
+      const address = server.address() as AddressInfo
+      url = `http://${config.http.host}:${address.port}`
+      writeFileSync(runFile, `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`)
+      logger.info(
+        {
+          url,
+          ops: ledger.log.stats().accepted,
+          audits: audits.list().length,
+          ms: Math.round(performance.now() - started),
+        },
+        'node ready',
+      )
+    },
+    stop() {
+      stopping ??= (async () => {
+        if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
+        server = undefined
+        audits?.stop()
+        await ledger?.close()
+        await pool?.close()
+        rmSync(runFile, { force: true })
+        logger.info('node stopped')
+      })()
+      return stopping
+    },
+  }
+  return node
+}
+
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  hostname: string,
+  port: number,
+): Promise<ReturnType<typeof serve>> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch, hostname, port }, () => resolve(server))
+    server.once('error', reject)
+  })
+}
