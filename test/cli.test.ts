@@ -18,12 +18,12 @@ const run = async (...args: string[]) => {
 }
 
 describe('rwa CLI', () => {
-  test('start prints the version and what is available', async () => {
+  test('--version prints the package version, and help lists the node commands', async () => {
     const { version } = (await import('../package.json', { with: { type: 'json' } })).default
-    const { code, stdout } = await run('start')
-    expect(code).toBe(0)
-    expect(stdout).toContain(`rwa ${version}`)
-    expect(stdout).toContain('rwa key new')
+    expect((await run('--version')).stdout.trim()).toBe(version)
+    const help = await run('--help')
+    for (const command of ['init', 'start', 'status', 'audit', 'auditor', 'demo'])
+      expect(help.stdout).toMatch(new RegExp(`\\n  ${command}\\b`))
   })
 
   test('key new writes a 0600 key whose public key key show prints', async () => {

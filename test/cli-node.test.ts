@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { generatePrivateKey } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { writeEthKeyFile } from '../src/store/key-file.ts'
+import { TestNode } from './node-fixture.ts'
+
+const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
+let node: TestNode
+
+/** Runs the real `rwa` binary against the test node. */
+async function rwa(...args: string[]) {
+  const all = [bin, ...args, '--node', node.url, '--data-dir', node.dataDir]
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, all)
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+beforeAll(async () => {
+  node = await TestNode.start()
+})
+afterAll(async () => {
+  await node.stop()
+})
+
+describe('rwa CLI against a real node', () => {
+  test('an admin and three auditors run an audit with client-signed ops', async () => {
+    const created = await rwa('audit', 'create', 'CLI audit', '--bond', '900', '--json')
+    expect(created.code).toBe(0)
+    expect(JSON.parse(created.stdout)).toMatchObject({ name: 'CLI audit', state: 'INITIALIZATION' })
+    expect(
+      (await rwa('audit', 'add', 'CLI audit', 'street', 'light', '1', 'works')).stdout,
+    ).toContain('Item added')
+    const items = JSON.parse((await rwa('audit', 'items', 'CLI audit', '--json')).stdout)
+    expect(items).toMatchObject([{ number: 1, description: 'street light 1 works' }])
+
+    const refused = await rwa('audit', 'close', 'CLI audit')
+    expect(refused.code).toBe(1)
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1)
+    expect(refused.stderr).toMatch(/^error: .*INITIALIZATION/)
+
+    expect((await rwa('audit', 'open', 'CLI audit')).code).toBe(0)
+    const keys: string[][] = []
+    for (let i = 0; i < 3; i++) {
+      const key = join(node.root, `auditor${i}.key`)
+      const eth = join(node.root, `auditor${i}.eth`)
+      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
+      writeEthKeyFile(eth, generatePrivateKey())
+      keys.push(['--key', key, '--eth-key', eth])
+      const registered = await rwa('auditor', 'register', 'CLI audit', ...keys[i]!)
+      expect(registered.stdout).toContain('Registered with payout address 0x')
+    }
+    expect((await rwa('audit', 'close', 'CLI audit')).code).toBe(0)
+    expect((await rwa('audit', 'start', 'CLI audit')).stdout).toContain('AUDITING')
+    const garbage = await rwa('auditor', 'answer', 'CLI audit', 'maybe', ...keys[0]!)
+    expect(garbage.code).toBe(1)
+    expect(garbage.stderr).toContain('yes')
+    for (const [i, key] of keys.entries()) {
+      const next = await rwa('auditor', 'next', 'CLI audit', ...key)
+      expect(next.stdout).toContain('street light 1 works')
+      expect((await rwa('auditor', 'answer', 'CLI audit', i === 0 ? 'n' : 'Y', ...key)).code).toBe(
+        0,
+      )
+    }
+    expect((await rwa('audit', 'stop', 'CLI audit')).stdout).toContain('WAITING_FOR_CONTRACT')
+    const settlement = JSON.parse((await rwa('audit', 'settlement', 'CLI audit', '--json')).stdout)
+    expect(settlement.settlement.amounts).toEqual(['300', '300'])
+    expect(settlement.settlement.remainder).toBe('300')
+  })
+
+  test('the demo runs every phase and conserves the bond', async () => {
+    const { code, stdout } = await rwa(
+      'demo',
+      '--json',
+      '--items',
+      '4',
+      '--auditors',
+      '5',
+      '--dishonest',
+      '40',
+      '--bond',
+      '100000',
+    )
+    expect(code).toBe(0)
+    const result = JSON.parse(stdout)
+    expect(result.state).toBe('WAITING_FOR_CONTRACT')
+    expect(result.items).toHaveLength(4)
+    const paid = result.payouts.reduce(
+      (sum: bigint, p: { amount: string }) => sum + BigInt(p.amount),
+      0n,
+    )
+    expect(paid + BigInt(result.remainder)).toBe(100000n)
+    expect(paid).toBeGreaterThan(0n)
+  })
+
+  test('status and a node that does not answer', async () => {
+    const status = JSON.parse((await rwa('status', '--json')).stdout)
+    expect(status).toMatchObject({ name: 'n1', peers: 0 })
+    const { code, stderr } = await promisify(execFile)(process.execPath, [
+      bin,
+      'status',
+      '--node',
+      'http://127.0.0.1:9',
+    ])
+      .then(() => ({ code: 0, stderr: '' }))
+      .catch((e: { code: number; stderr: string }) => e)
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/^error: No node answers at http:\/\/127.0.0.1:9/)
+  })
+})

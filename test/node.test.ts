@@ -1,0 +1,440 @@
+import { spawn } from 'node:child_process'
+import { sign } from 'node:crypto'
+import { existsSync, readFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { decodeAbiParameters } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { afterEach, describe, expect, test } from 'vitest'
+import { NodeClient } from '../src/cli/client.ts'
+import { reduceAudit } from '../src/core/audit/reduce.ts'
+import { identityMessage } from '../src/core/identity.ts'
+import { decodeOp, signingMessage, signOp } from '../src/ledger/op.ts'
+import { generateSigner } from '../src/store/key-file.ts'
+import { TestNode } from './node-fixture.ts'
+
+let node: TestNode | undefined
+afterEach(async () => {
+  await node?.stop()
+  node = undefined
+})
+
+/** Creates `n` auditor accounts through the operator; answers their tokens. */
+async function auditorTokens(t: TestNode, n: number): Promise<string[]> {
+  const tokens: string[] = []
+  for (let i = 1; i <= n; i++) {
+    const { status, json } = await t.call('POST', '/accounts', {
+      token: t.operatorToken,
+      body: { name: `auditor${i}` },
+    })
+    expect(status).toBe(200)
+    tokens.push(json.token)
+  }
+  return tokens
+}
+
+/** Runs an audit to AUDITING through the convenience routes; answers the audit id. */
+async function runToAuditing(t: TestNode, name: string, tokens: string[], items: string[]) {
+  const admin = t.operatorToken
+  const created = await t.call('POST', '/audits', { token: admin, body: { name, bond: '1000' } })
+  expect(created.status).toBe(200)
+  const id = created.json.audit as string
+  for (const description of items)
+    expect(
+      (await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description } })).status,
+    ).toBe(200)
+  expect((await t.call('POST', `/audits/${id}/open`, { token: admin })).json.state).toBe(
+    'AUDITOR_REGISTRATION',
+  )
+  for (const token of tokens)
+    expect((await t.call('POST', `/audits/${id}/register`, { token })).status).toBe(200)
+  expect((await t.call('POST', `/audits/${id}/close`, { token: admin })).status).toBe(200)
+  expect((await t.call('POST', `/audits/${id}/start`, { token: admin })).json.state).toBe(
+    'AUDITING',
+  )
+  return id
+}
+
+/** Each auditor answers its inspections one at a time, as `next` gives them. */
+async function answerAll(t: TestNode, id: string, tokens: string[], answer: (i: number) => string) {
+  for (const [i, token] of tokens.entries()) {
+    for (;;) {
+      const { json } = await t.call('GET', `/audits/${id}/next`, { token })
+      if (!json.inspection) break
+      const r = await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: answer(i) } })
+      expect(r.status).toBe(200)
+    }
+  }
+}
+
+describe('node HTTP API', () => {
+  test('runs a whole audit through the convenience routes, and anyone can recompute the result', async () => {
+    node = await TestNode.start()
+    const tokens = await auditorTokens(node, 3)
+    const id = await runToAuditing(node, 'Downtown Street Lights', tokens, [
+      'light 12 works',
+      'light 13 works',
+    ])
+    await answerAll(node, id, tokens, (i) => (i === 2 ? 'no' : ' YES '))
+    const stop = await node.call(
+      'POST',
+      `/audits/${encodeURIComponent('Downtown Street Lights')}/stop`,
+      {
+        token: node.operatorToken,
+      },
+    )
+    expect(stop.json.state).toBe('WAITING_FOR_CONTRACT')
+    const { json: view } = await node.call('GET', `/audits/${id}`)
+    expect(view.state).toBe('WAITING_FOR_CONTRACT')
+    expect(view.items.map((i: { answers: number }) => i.answers)).toEqual([3, 3])
+    expect(view.results.items.map((i: { result: boolean }) => i.result)).toEqual([true, true])
+    // 2 items × 3 = 6 inspections, reward 1000/6; the dissenter is slashed to 0 units.
+    expect(view.settlement.amounts.map(Number).sort()).toEqual([333, 333])
+    expect(view.settlement.remainder).toBe('334')
+    // Recompute from the raw ops, trusting nothing the node computed.
+    const { json: dump } = await node.call('GET', `/docs/${id}/ops`)
+    const recomputed = reduceAudit(dump.ops.map((hex: string) => decodeOp(Buffer.from(hex, 'hex'))))
+    expect(recomputed.settlement?.encoded).toBe(view.settlement.encoded)
+  })
+
+  test('runs a whole audit through POST /ops with client-signed ops', async () => {
+    node = await TestNode.start()
+    const client = new NodeClient(node.url)
+    const admin = generateSigner()
+    const genesis = await client.submit(admin, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'client-signed', bond: '900' },
+    })
+    const doc = genesis.id
+    await client.submit(admin, { doc, type: 'audit.item.add', body: { description: 'A' } })
+    await client.submit(admin, { doc, type: 'audit.open', body: {} })
+    const people = [1, 2, 3].map(() => ({
+      signer: generateSigner(),
+      account: privateKeyToAccount(generatePrivateKey()),
+    }))
+    for (const p of people) {
+      const proof = await p.account.signMessage({ message: identityMessage(p.signer.publicKey) })
+      await client.submit(p.signer, {
+        doc,
+        type: 'audit.register',
+        body: { payout: p.account.address, proof },
+      })
+    }
+    await client.submit(admin, { doc, type: 'audit.close', body: {} })
+    await client.submit(admin, { doc, type: 'audit.start', body: {} })
+    const audit = await client.loadAudit(doc)
+    for (const inspection of audit.inspections) {
+      const p = people.find(
+        (q) => Buffer.from(q.signer.publicKey).toString('hex') === inspection.auditor,
+      )!
+      await client.submit(p.signer, {
+        doc,
+        type: 'audit.answer',
+        body: { item: inspection.item, answer: true },
+      })
+    }
+    await client.submit(admin, { doc, type: 'audit.stop', body: {} })
+    const { json } = await node.call('GET', '/audits/client-signed')
+    expect(json.state).toBe('WAITING_FOR_CONTRACT')
+    expect(json.settlement.amounts).toEqual(['300', '300', '300'])
+    expect(json.rejected).toEqual([])
+  })
+})
+
+describe('node authorisation', () => {
+  test("an auditor's token cannot run admin actions, act for others, or create accounts", async () => {
+    node = await TestNode.start()
+    const [auditor] = await auditorTokens(node, 1)
+    const created = await node.call('POST', '/audits', {
+      token: node.operatorToken,
+      body: { name: 'a', bond: '10' },
+    })
+    const id = created.json.audit
+    const open = await node.call('POST', `/audits/${id}/open`, { token: auditor })
+    expect(open.status).toBe(403)
+    expect(open.json).toMatchObject({
+      error: 'AuditPermissionError',
+      message: expect.stringContaining('Only an admin'),
+    })
+    expect(
+      (await node.call('POST', '/accounts', { token: auditor, body: { name: 'x' } })).status,
+    ).toBe(403)
+    expect((await node.call('POST', `/audits/${id}/open`)).status).toBe(401)
+    const forged = await node.call('POST', `/audits/${id}/open`, { token: `${auditor}x` })
+    expect(forged).toMatchObject({ status: 401, json: { error: 'UnauthorizedError' } })
+    const { json: view } = await node.call('GET', `/audits/${id}`)
+    expect(view.state).toBe('INITIALIZATION')
+  })
+
+  test('a forged or tampered op is rejected and changes nothing', async () => {
+    node = await TestNode.start()
+    const client = new NodeClient(node.url)
+    const admin = generateSigner()
+    const genesis = await client.submit(admin, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'f', bond: '10' },
+    })
+    const mallory = generateSigner()
+    // Mallory makes an "open" that claims the admin as author, signed with her own key.
+    const honest = signOp(
+      {
+        v: 1,
+        doc: genesis.id,
+        author: admin.publicKey,
+        seq: 2,
+        deps: [genesis.id],
+        time: 1,
+        type: 'audit.open',
+        body: {},
+      },
+      admin,
+    )
+    const forged = new Uint8Array(honest.bytes)
+    const sigAt = Buffer.from(forged).indexOf(Buffer.from(honest.op.sig))
+    forged.set(sign(null, signingMessage(honest.idBytes), mallory.privateKey), sigAt)
+    const tampered = new Uint8Array(genesis.bytes)
+    tampered[tampered.length - 5]! ^= 1
+    const { status, json } = await node.call('POST', '/ops', {
+      body: {
+        ops: [Buffer.from(forged).toString('hex'), Buffer.from(tampered).toString('hex')],
+      },
+    })
+    expect(status).toBe(200)
+    expect(json.results.map((r: { ok: boolean }) => r.ok)).toEqual([false, false])
+    expect(json.results[0].error).toBe('InvalidSignatureError')
+    expect((await node.call('GET', '/audits/f')).json.state).toBe('INITIALIZATION')
+    expect((await node.call('GET', '/status')).json.accepted).toBe(1)
+  })
+})
+
+/** POSTs a body with node:http, reading the answer even if the node stops reading the body. */
+function rawPost(
+  url: string,
+  token: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (chunk) => {
+          text += chunk
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', (error) => {
+      if (
+        (error as NodeJS.ErrnoException).code !== 'EPIPE' &&
+        (error as NodeJS.ErrnoException).code !== 'ECONNRESET'
+      )
+        reject(error)
+    })
+    req.end(body)
+  })
+}
+
+describe('node bad input', () => {
+  test('answers each bad request with the right status and a clear message, and keeps serving', async () => {
+    node = await TestNode.start()
+    const admin = node.operatorToken
+    const id = (
+      await node.call('POST', '/audits', { token: admin, body: { name: 'b', bond: '10' } })
+    ).json.audit
+    await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'x' } })
+    const before = (await node.call('GET', '/status')).json.accepted
+    const cases: [string, string, { raw?: string; body?: unknown }, number, string][] = [
+      ['POST', `/audits/${id}/items`, { raw: '{"description": ' }, 400, 'MalformedJsonError'],
+      ['POST', `/audits/${id}/items`, { body: {} }, 400, 'ValidationError'],
+      ['POST', `/audits/${id}/items`, { body: { description: 42 } }, 400, 'ValidationError'],
+      ['POST', '/audits', { body: { name: 'c', bond: -1 } }, 400, 'ValidationError'],
+      ['POST', '/audits/no-such-audit/open', {}, 404, 'AuditNotFoundError'],
+      ['POST', `/audits/${id}/close`, {}, 409, 'AuditOpRefusedError'],
+      [
+        'POST',
+        `/audits/${id}/params`,
+        { body: { name: 'num_audits_per_item', value: 4 } },
+        422,
+        'InvalidAuditInputError',
+      ],
+      ['POST', '/ops', { body: { ops: ['zz'] } }, 400, 'ValidationError'],
+      ['GET', '/nowhere', {}, 404, 'NotFoundError'],
+    ]
+    for (const [method, path, options, status, error] of cases) {
+      const r = await node.call(method, path, { token: admin, ...options })
+      expect([path, r.status, r.json.error]).toEqual([path, status, error])
+      expect(r.json.message).toMatch(/\S.*[.;]/)
+    }
+    const big = await rawPost(`${node.url}/audits/${id}/items`, admin, 'x'.repeat(2_000_000))
+    expect([big.status, JSON.parse(big.body).error]).toEqual([413, 'PayloadTooLargeError'])
+    const wrongState = await node.call('POST', `/audits/${id}/close`, { token: admin })
+    expect(wrongState.json.message).toContain('INITIALIZATION')
+    const garbageOp = await node.call('POST', '/ops', { body: { ops: ['a1617601'] } })
+    expect(garbageOp.json.results[0]).toMatchObject({ ok: false, error: 'NotAnOpError' })
+    expect((await node.call('GET', '/status')).json.accepted).toBe(before)
+    expect((await node.call('GET', `/audits/${id}/items`)).json.items).toHaveLength(1)
+  })
+})
+
+describe('node restart', () => {
+  test('stopping mid-audit and starting again gives identical state', async () => {
+    node = await TestNode.start()
+    const tokens = await auditorTokens(node, 3)
+    const id = await runToAuditing(node, 'restart', tokens, ['A', 'B'])
+    await answerAll(node, id, tokens.slice(0, 1), () => 'yes')
+    const before = (await node.call('GET', `/audits/${id}`)).json
+    await node.restart()
+    expect((await node.call('GET', `/audits/${id}`)).json).toEqual(before)
+    // The conversation goes on: the others still have their inspections.
+    await answerAll(node, id, tokens.slice(1), () => 'no')
+    expect(
+      (await node.call('POST', `/audits/${id}/stop`, { token: node.operatorToken })).json.state,
+    ).toBe('WAITING_FOR_CONTRACT')
+  })
+
+  test('a node killed with SIGKILL comes back with every acknowledged op', async () => {
+    node = await TestNode.start()
+    await node.node.stop()
+    const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
+    const child = spawn(
+      process.execPath,
+      [bin, 'start', 'n1', '--data-dir', node.dataDir, '--port', '0'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
+    const run = join(node.dataDir, 'run.json')
+    for (let i = 0; i < 200 && !existsSync(run); i++) await new Promise((r) => setTimeout(r, 50))
+    const url = JSON.parse(readFileSync(run, 'utf8')).url as string
+    const token = node.operatorToken
+    const post = (path: string, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+      }).then((r) => r.json() as Promise<any>)
+    const id = (await post('/audits', { name: 'killed', bond: '10' })).audit
+    for (let i = 0; i < 20; i++) await post(`/audits/${id}/items`, { description: `item ${i}` })
+    await post(`/audits/${id}/open`)
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGKILL')
+    await exited
+    node.node = TestNode.create(node.dataDir)
+    await node.node.start()
+    const { json } = await node.call('GET', `/audits/${id}`)
+    expect(json.state).toBe('AUDITOR_REGISTRATION')
+    expect(json.items).toHaveLength(20)
+  })
+})
+
+describe('Chainlink external-adapter routes', () => {
+  const oracleRequest = {
+    requestId: '0x01',
+    payment: '100000000000000000',
+    callbackAddr: '0x0000000000000000000000000000000000000001',
+    callbackFunctionId: '0x12345678',
+    cancelExpiration: '1700000000',
+    dataVersion: 1,
+    data: '0x',
+    requester: '0x0000000000000000000000000000000000000002',
+    specId: '0x03',
+  }
+
+  test('register_audit and data_dump answer in the EA v2 shape, and the first fetch completes the audit', async () => {
+    node = await TestNode.start()
+    const reg = await node.call('POST', '/register_audit/', {
+      body: {
+        id: '7f4e',
+        data: { name: 'Downtown Street Lights', admin_jid: 'admin@example.org', bond: 1000 },
+        meta: { oracleRequest },
+      },
+    })
+    expect(reg.status).toBe(200)
+    expect(reg.json).toMatchObject({
+      jobRunID: '7f4e',
+      statusCode: 200,
+      data: { result: reg.json.result },
+    })
+    const id = reg.json.result
+    const again = await node.call('POST', '/register_audit/', {
+      body: { id: '7f4f', data: { name: 'Downtown Street Lights', bond: 5 } },
+    })
+    expect(again.json).toMatchObject({
+      jobRunID: '7f4f',
+      status: 'errored',
+      statusCode: 400,
+      error: { name: 'ValidationError' },
+    })
+
+    const early = await node.call('POST', '/data_dump/', {
+      body: { id: 'j1', data: { name: 'Downtown Street Lights' } },
+    })
+    expect(
+      decodeAbiParameters([{ type: 'address[]' }, { type: 'uint256[]' }], early.json.data.response),
+    ).toEqual([[], []])
+
+    const tokens = await auditorTokens(node, 3)
+    const admin = node.operatorToken
+    await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'light' } })
+    await node.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await node.call('POST', `/audits/${id}/register`, { token })
+    await node.call('POST', `/audits/${id}/close`, { token: admin })
+    await node.call('POST', `/audits/${id}/start`, { token: admin })
+    await answerAll(node, id, tokens, (i) => (i === 0 ? 'no' : 'yes'))
+    await node.call('POST', `/audits/${id}/stop`, { token: admin })
+    const { json: view } = await node.call('GET', `/audits/${id}`)
+
+    const dump = await node.call('POST', '/data_dump/', {
+      body: { id: 'j2', data: { name: 'Downtown Street Lights' } },
+    })
+    expect(dump.json).toMatchObject({ jobRunID: 'j2', statusCode: 200 })
+    expect(dump.json.result).toBe(dump.json.data.response)
+    expect(dump.json.data.result).toBe(dump.json.data.response)
+    const [payees, amounts] = decodeAbiParameters(
+      [{ type: 'address[]' }, { type: 'uint256[]' }],
+      dump.json.data.response,
+    )
+    expect(payees).toEqual(view.settlement.payees)
+    expect(amounts).toEqual([333n, 333n])
+    expect((await node.call('GET', `/audits/${id}`)).json.state).toBe('COMPLETE')
+    const second = await node.call('POST', '/data_dump/', {
+      body: { id: 'j3', data: { name: 'Downtown Street Lights' } },
+    })
+    expect(second.json.result).toBe(dump.json.result)
+
+    const unknown = await node.call('POST', '/data_dump/', {
+      body: { id: 'j4', data: { name: 'nope' } },
+    })
+    expect(unknown.json).toMatchObject({
+      jobRunID: 'j4',
+      status: 'errored',
+      statusCode: 404,
+      error: { name: 'AuditNotFoundError' },
+    })
+    const garbage = await node.call('POST', '/data_dump/', { raw: '{nope' })
+    expect(garbage.json).toMatchObject({
+      status: 'errored',
+      statusCode: 400,
+      error: { name: 'MalformedJsonError' },
+    })
+  })
+
+  test('GET /openapi.json documents the routes with their request schemas', async () => {
+    node = await TestNode.start()
+    const { json } = await node.call('GET', '/openapi.json')
+    expect(json.openapi).toBe('3.1.0')
+    const answer = json.paths['/audits/{audit}/answer'].post
+    expect(answer.security).toEqual([{ bearer: [] }])
+    expect(answer.requestBody.content['application/json'].schema.required).toEqual(['answer'])
+    expect(Object.keys(json.paths)).toEqual(
+      expect.arrayContaining(['/status', '/ops', '/audits/{audit}']),
+    )
+  })
+})
