@@ -2,9 +2,10 @@
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
 import { auditBenches } from './audit.ts'
 import { ledgerBenches } from './ledger.ts'
+import { nodeBenches } from './node.ts'
 import { progress } from './report.ts'
 
-const benches = { ...ledgerBenches(), ...auditBenches() }
+const benches = { ...ledgerBenches(), ...auditBenches(), ...nodeBenches() }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(

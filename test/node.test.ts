@@ -426,6 +426,18 @@ describe('Chainlink external-adapter routes', () => {
     })
   })
 
+  test('GET / shows the node and its audits, escaping their names', async () => {
+    node = await TestNode.start()
+    await node.call('POST', '/audits', {
+      token: node.operatorToken,
+      body: { name: '<b>lights</b>', bond: '9' },
+    })
+    const html = await (await fetch(`${node.url}/`)).text()
+    expect(html).toContain('rwa node “n1”')
+    expect(html).toContain('&#60;b&#62;lights&#60;/b&#62;</a> — INITIALIZATION')
+    expect(html).not.toContain('<b>lights')
+  })
+
   test('GET /openapi.json documents the routes with their request schemas', async () => {
     node = await TestNode.start()
     const { json } = await node.call('GET', '/openapi.json')

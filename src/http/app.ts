@@ -181,6 +181,19 @@ export function createHttpApp(ctx: HttpContext): Hono {
       }
     },
   )
+  // A plain page until the dashboard exists: what runs here and where to go next.
+  app.get('/', (c) => {
+    const rows = audits
+      .list()
+      .map(
+        (a) =>
+          `<li><a href="/audits/${encodeURIComponent(a.id)}">${escapeHtml(a.name)}</a> — ${a.state}, ${a.items} items, ${a.auditors} auditors</li>`,
+      )
+      .join('')
+    return c.html(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>rwa ${escapeHtml(ctx.name)}</title></head><body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem"><h1>rwa node “${escapeHtml(ctx.name)}”</h1><p>Real World Auditor ${ctx.version}. ${ledger.log.stats().accepted} ops in ${ledger.log.docs().length} documents.</p><h2>Audits</h2>${rows ? `<ul>${rows}</ul>` : '<p>No audits yet: run <code>rwa demo</code> (or <code>npm run demo</code>) and reload.</p>'}<p><a href="/openapi.json">API document (OpenAPI 3.1)</a> · <a href="/status">status</a></p></body></html>`,
+    )
+  })
   app.get('/openapi.json', (c) => c.json(buildOpenApi(docs, ctx.version) as object))
 
   route(
@@ -478,6 +491,10 @@ function describeInspections(state: AuditState, list: AuditState['inspections'])
     number: describe.get(i.item)?.number,
     description: describe.get(i.item)?.description,
   }))
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
 /** The JSON view of an audit that `GET /audits/:audit` answers. */

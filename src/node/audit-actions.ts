@@ -28,8 +28,8 @@ export type ControlAction = keyof typeof CONTROL_ACTIONS
 /**
  * Audit actions signed by the node for a local account: each is checked against the current
  * state first (so a refusal is an error, not a rejected op in the log), then signed, appended and
- * made durable. Actions on one audit run one at a time, so each is checked against the state
- * its predecessor left.
+ * made durable. One account's actions on an audit run one at a time, so each is checked
+ * against the state its predecessor left.
  */
 export function createAuditActions({
   ledger,
@@ -40,11 +40,11 @@ export function createAuditActions({
   audits: AuditIndex
   now?: () => number
 }) {
-  const queues = new Map<OpId, Promise<unknown>>()
+  const queues = new Map<string, Promise<unknown>>()
   /** Salts of commit–reveal answers, kept for local accounts until they reveal. */
   const salts = new Map<string, { answer: boolean; salt: Uint8Array }>()
 
-  function serial<T>(id: OpId, task: () => Promise<T>): Promise<T> {
+  function serial<T>(id: string, task: () => Promise<T>): Promise<T> {
     const previous = queues.get(id) ?? Promise.resolve()
     const next = previous.then(task, task)
     const settled = next.catch(() => undefined)
@@ -62,11 +62,13 @@ export function createAuditActions({
     body: Record<string, unknown>,
   ): Promise<ActionResult> {
     const id = audits.resolve(ref)
-    return serial(id, async () => {
+    // One account's actions on one audit run in order (each sees its predecessor's effect);
+    // different accounts proceed concurrently, as they would from different nodes.
+    return serial(`${id}/${account.key}`, async () => {
       const time = now()
       await audits.check(id, { author: account.signer.publicKey, type, body, time })
       const op = await ledger.append(account.signer, { doc: id, type, body, time })
-      return { op: op.id, audit: id, state: (await audits.state(id)).state }
+      return { op: op.id, audit: id, state: await audits.stateName(id) }
     })
   }
 
@@ -121,21 +123,19 @@ export function createAuditActions({
       return act(account, ref, AUDIT_OP.register, { payout, proof })
     },
     /** The account's current inspection, with the item's description. */
-    async next(account: LocalAccount, ref: string) {
-      const state = await audits.state(audits.resolve(ref))
-      return nextInspection(state, account.key)
-    },
+    next: (account: LocalAccount, ref: string) => audits.next(audits.resolve(ref), account.key),
     /** Answers an inspection (the account's next one unless `item` is given). */
     async answer(account: LocalAccount, ref: string, answer: boolean | string, item?: string) {
       const id = audits.resolve(ref)
-      const state = await audits.state(id)
       const value = typeof answer === 'boolean' ? answer : parseAnswer(answer)
-      const target = item ? itemId(state, item) : nextInspection(state, account.key)?.item
+      const target = item
+        ? itemId(await audits.state(id), item)
+        : (await audits.next(id, account.key))?.item
       if (!target)
         throw new InvalidAuditInputError(
-          `You have no open inspection in audit "${state.params.name}" (state ${state.state}).`,
+          `You have no open inspection in audit "${ref}" (state ${await audits.stateName(id)}).`,
         )
-      if (!state.params.commitReveal)
+      if (!(await audits.params(id)).commitReveal)
         return act(account, id, AUDIT_OP.answer, { item: target, answer: value })
       const salt = new Uint8Array(randomBytes(32))
       const commitment = commitAnswer({

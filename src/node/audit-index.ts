@@ -1,4 +1,5 @@
 import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import type { AuditParams } from '../core/audit/params.ts'
 import {
   type AuditDraft,
   type AuditReducer,
@@ -55,6 +56,15 @@ export type AuditIndex = {
   list(): AuditSummary[]
   /** The canonical state (equal on every replica holding the same ops). */
   state(id: OpId): Promise<AuditState>
+  /** The audit's current parameters (cheap). */
+  params(id: OpId): Promise<AuditParams>
+  /** The current state's name (cheap). */
+  stateName(id: OpId): Promise<string>
+  /** An auditor's current inspection (cheap). */
+  next(
+    id: OpId,
+    auditorKey: string,
+  ): ReturnType<AuditReducer['nextInspection']> extends infer T ? Promise<T> : never
   /** Throws the refusal a draft op would get now (named error naming state and what is allowed). */
   check(id: OpId, draft: AuditDraft): Promise<void>
   /** Subscribes to the ledger and loads the audits already in it. */
@@ -145,6 +155,15 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
     },
     async state(id) {
       return (await canonical(id)).state()
+    },
+    async params(id) {
+      return (await canonical(id)).params()
+    },
+    async stateName(id) {
+      return (await canonical(id)).stateName()
+    },
+    async next(id, auditorKey) {
+      return (await canonical(id)).nextInspection(auditorKey)
     },
     async check(id, draft) {
       ;(await canonical(id)).check(draft)

@@ -872,6 +872,12 @@ export type AuditReducer = {
   readonly tieBreaks: number
   readonly size: number
   state(): AuditState
+  /** The current parameters. */
+  params(): AuditParams
+  /** The current state's name, without building the whole state. */
+  stateName(): AuditStateName
+  /** Like `nextInspection(state(), key)`, without building the whole state. */
+  nextInspection(auditorKey: string): (Inspection & { description: string }) | undefined
   check(draft: AuditDraft): void
 }
 
@@ -890,6 +896,16 @@ export function createAuditReducer(genesis: EncodedOp): AuditReducer {
       return machine.size
     },
     state: () => machine.snapshot(),
+    stateName: () => AUDIT_STATES[machine.state]!,
+    params: () => machine.params,
+    nextInspection(auditorKey) {
+      const next = machine.inspections.find(
+        (i) => i.auditor === auditorKey && i.status === 'outstanding',
+      )
+      if (!next) return undefined
+      const { item, auditor, status, answer } = next
+      return { item, auditor, status, answer, description: machine.describe(item) }
+    },
     check: (draft) => checkDraft(machine, draft),
   }
 }

@@ -1,0 +1,208 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import autocannon from 'autocannon'
+import { Hono } from 'hono'
+import { pino } from 'pino'
+import { openLedger } from '../src/ledger/ledger.ts'
+import { OPERATOR } from '../src/node/accounts.ts'
+import { loadConfig } from '../src/node/config.ts'
+import { initNode } from '../src/node/init.ts'
+import { createNode } from '../src/node/node.ts'
+import { sqliteStore } from '../src/store/sqlite-store.ts'
+import { makeSigners } from './fixtures.ts'
+import { type Figure, progress, report, round } from './report.ts'
+
+const CONNECTIONS = 10
+
+type Load = { rate: number; p50: number; p99: number; ok: number; failed: number }
+
+/** A bounded autocannon run: exactly `amount` requests, cycling through `requests`. */
+async function load(url: string, amount: number, requests: autocannon.Request[]): Promise<Load> {
+  const start = performance.now()
+  const result = await autocannon({ url, connections: CONNECTIONS, amount, requests, timeout: 10 })
+  // autocannon's own duration is in whole seconds: too coarse for runs of a few seconds.
+  const seconds = (performance.now() - start) / 1000
+  return {
+    rate: result['2xx'] / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    ok: result['2xx'],
+    failed: result.non2xx + result.errors,
+  }
+}
+
+/** The same framework and server with a route that parses a JSON body and answers JSON. */
+async function bareRoute(amount: number): Promise<Load> {
+  const app = new Hono()
+  app.post('/answer', async (c) => c.json({ ok: true, answer: (await c.req.json()).answer }))
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s))
+  })
+  const { port } = server.address() as { port: number }
+  try {
+    return await load(`http://127.0.0.1:${port}`, amount, [
+      {
+        method: 'POST',
+        path: '/answer',
+        headers: { 'content-type': 'application/json' },
+        body: '{"answer":"yes"}',
+      },
+    ])
+  } finally {
+    server.close()
+  }
+}
+
+/** Answer submissions per second through the HTTP API, next to a bare route of the same stack. */
+async function httpAnswer(): Promise<Figure> {
+  const root = mkdtempSync(join(tmpdir(), 'rwa-bench-'))
+  const items = Number(process.env.RWA_BENCH_HTTP_ITEMS ?? 2000)
+  const auditors = 60
+  try {
+    const dataDir = join(root, 'node')
+    initNode({ name: 'bench', dataDir })
+    const node = createNode(loadConfig(dataDir), { port: 0, logger: pino({ level: 'silent' }) })
+    await node.start()
+    const admin = node.accounts.get(OPERATOR)!
+    progress(`setting up an audit of ${items} items × 3 with ${auditors} local auditors`)
+    const audit = (await node.actions.create(admin, { name: 'bench', bond: '1000000' })).id
+    for (let i = 0; i < items; i++) await node.actions.addItem(admin, audit, `item ${i}`)
+    await node.actions.control(admin, audit, 'open')
+    const tokens: string[] = []
+    for (let i = 0; i < auditors; i++) {
+      const { account, token } = node.accounts.create({ name: `a${i}` })
+      await node.actions.register(account, audit)
+      tokens.push(token)
+    }
+    await node.actions.control(admin, audit, 'close')
+    await node.actions.control(admin, audit, 'start')
+    const total = items * 3
+    progress(`answering ${total} inspections over HTTP (${CONNECTIONS} connections)`)
+    let turn = 0
+    const answered = await load(node.url, total, [
+      {
+        method: 'POST',
+        path: `/audits/${audit}/answer`,
+        setupRequest: (request) => ({
+          ...request,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${tokens[turn++ % tokens.length]}`,
+          },
+          body: turn % 2 ? '{"answer":"yes"}' : '{"answer":"no"}',
+        }),
+      },
+    ])
+    const state = await node.audits.state(audit)
+    const counted = state.inspections.filter((i) => i.status === 'answered').length
+    await node.stop()
+    progress('measuring the bare route')
+    const bare = await bareRoute(Math.max(total, 20_000))
+    return report({
+      bench: 'http.answer',
+      value: round(answered.rate),
+      unit: 'answers/s',
+      limit: round(bare.rate),
+      limitIs: 'bare Hono route on @hono/node-server, same load',
+      ratio: round(answered.rate / bare.rate, 3),
+      target: 0.5,
+      pass: answered.rate / bare.rate >= 0.5,
+      p50ms: answered.p50,
+      p99ms: answered.p99,
+      bareP50ms: bare.p50,
+      bareP99ms: bare.p99,
+      answers: answered.ok,
+      counted,
+      failed: answered.failed,
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** Time from `rwa start` (a new process) to HTTP ready, with 100,000 ops in the store. */
+async function nodeStart(): Promise<Figure> {
+  const ops = Number(process.env.RWA_BENCH_START_OPS ?? 100_000)
+  const root = mkdtempSync(join(tmpdir(), 'rwa-bench-'))
+  try {
+    const dataDir = join(root, 'node')
+    initNode({ name: 'bench', dataDir })
+    progress(`writing ${ops} ops into the node's store`)
+    const ledger = await openLedger({ store: sqliteStore({ path: join(dataDir, 'rwa.sqlite') }) })
+    const [admin] = makeSigners(1)
+    const genesis = await ledger.append(admin!, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'start', bond: '1000' },
+      time: 0,
+    })
+    const pending: Promise<unknown>[] = []
+    for (let i = 1; i < ops; i++) {
+      pending.push(
+        ledger.append(admin!, {
+          doc: genesis.id,
+          type: 'audit.item.add',
+          body: { description: `item ${i}` },
+          time: i,
+        }),
+      )
+      if (pending.length === 1000) await Promise.all(pending.splice(0))
+    }
+    await Promise.all(pending)
+    await ledger.close()
+    progress('starting the node')
+    const seconds = await timeStart(dataDir)
+    const config = loadConfig(dataDir)
+    return report({
+      bench: 'node.start',
+      value: round(seconds, 2),
+      unit: 's',
+      limit: ops,
+      limitIs: 'ops in the store',
+      opsPerSecond: round(ops / seconds),
+      store: config.store.path.endsWith('.sqlite') ? 'sqlite' : 'other',
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** Spawns `rwa start` and waits for run.json (written once HTTP listens), then stops it. */
+async function timeStart(dataDir: string): Promise<number> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
+  const start = performance.now()
+  const child = spawn(
+    process.execPath,
+    [bin, 'start', 'bench', '--data-dir', dataDir, '--port', '0'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
+  try {
+    for (let i = 0; i < 1200; i++) {
+      try {
+        const { url } = JSON.parse(readFileSync(join(dataDir, 'run.json'), 'utf8')) as {
+          url: string
+        }
+        const response = await fetch(`${url}/status`)
+        if (response.ok) return (performance.now() - start) / 1000
+      } catch {
+        // Not ready yet.
+      }
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    throw new Error('node.start: the node did not become ready within 30 s')
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+}
+
+/** The node benchmarks, by name. */
+export function nodeBenches(): Record<string, () => Promise<Figure>> {
+  return { 'http.answer': httpAnswer, 'node.start': nodeStart }
+}
