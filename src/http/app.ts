@@ -1,5 +1,5 @@
+import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import type { Logger } from 'pino'
 import { z } from 'zod'
 import { formatParams } from '../core/audit/params.ts'
@@ -48,9 +48,40 @@ export function toJson(value: unknown): string {
 const send = (c: Context, value: unknown, status = 200) =>
   c.body(toJson(value), status as 200, { 'content-type': 'application/json; charset=utf-8' })
 
+/**
+ * Reads a request body as text, refusing more than `limit` bytes. On Node it reads the
+ * `IncomingMessage` directly: building a web `Request` body stream costs more than the rest of
+ * a small request.
+ */
+export async function readBodyText(c: Context, limit: number): Promise<string> {
+  const tooLarge = () =>
+    new PayloadTooLargeError(
+      `The request body is larger than this node accepts (${limit} bytes); send less, or raise http.body_limit.`,
+    )
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (!incoming) {
+    const text = await c.req.text()
+    if (Buffer.byteLength(text) > limit) throw tooLarge()
+    return text
+  }
+  if (Number(incoming.headers['content-length'] ?? 0) > limit) throw tooLarge()
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 /** Reads and validates a JSON body; an empty body counts as `{}`. */
-export async function readJson<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  const text = await c.req.text()
+export async function readJson<T extends z.ZodType>(
+  c: Context,
+  limit: number,
+  schema: T,
+): Promise<z.infer<T>> {
+  const text = await readBodyText(c, limit)
   let raw: unknown = {}
   if (text.trim() !== '') {
     try {
@@ -137,16 +168,6 @@ export function createHttpApp(ctx: HttpContext): Hono {
       404,
     ),
   )
-  app.use(
-    bodyLimit({
-      maxSize: ctx.bodyLimit,
-      onError: () => {
-        throw new PayloadTooLargeError(
-          `The request body is larger than this node accepts (${ctx.bodyLimit} bytes); send less, or raise http.body_limit.`,
-        )
-      },
-    }),
-  )
 
   const route = (
     doc: RouteDoc,
@@ -212,7 +233,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
       body: createSchema,
     },
     async (c, account) => {
-      const body = await readJson(c, createSchema)
+      const body = await readJson(c, ctx.bodyLimit, createSchema)
       const op = await actions.create(account!, body)
       return { audit: op.id, op: op.id, state: (await audits.state(op.id)).state }
     },
@@ -247,7 +268,11 @@ export function createHttpApp(ctx: HttpContext): Hono {
       body: itemSchema,
     },
     async (c, account) =>
-      actions.addItem(account!, auditOf(c), (await readJson(c, itemSchema)).description),
+      actions.addItem(
+        account!,
+        auditOf(c),
+        (await readJson(c, ctx.bodyLimit, itemSchema)).description,
+      ),
   )
   route(
     {
@@ -270,7 +295,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
       body: paramSchema,
     },
     async (c, account) => {
-      const { name, value } = await readJson(c, paramSchema)
+      const { name, value } = await readJson(c, ctx.bodyLimit, paramSchema)
       return actions.setParam(account!, auditOf(c), name, value)
     },
   )
@@ -285,7 +310,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
         ...(action === 'stop' ? { body: stopSchema } : {}),
       },
       async (c, account) => {
-        const { force } = action === 'stop' ? await readJson(c, stopSchema) : { force: false }
+        const { force } =
+          action === 'stop' ? await readJson(c, ctx.bodyLimit, stopSchema) : { force: false }
         return actions.control(account!, auditOf(c), action, force ?? false)
       },
     )
@@ -344,7 +370,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
       auth: true,
       body: registerSchema,
     },
-    async (c, account) => actions.register(account!, auditOf(c), await readJson(c, registerSchema)),
+    async (c, account) =>
+      actions.register(account!, auditOf(c), await readJson(c, ctx.bodyLimit, registerSchema)),
   )
   route(
     {
@@ -369,7 +396,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
       body: answerSchema,
     },
     async (c, account) => {
-      const { answer, item } = await readJson(c, answerSchema)
+      const { answer, item } = await readJson(c, ctx.bodyLimit, answerSchema)
       return actions.answer(account!, auditOf(c), answer, item)
     },
   )
@@ -395,7 +422,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
       body: opsSchema,
     },
     async (c) => {
-      const { ops } = await readJson(c, opsSchema)
+      const { ops } = await readJson(c, ctx.bodyLimit, opsSchema)
       const bytes = ops.map((hex) => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex')))
       const results = await ledger.ingest(bytes)
       return {
@@ -469,7 +496,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
     async (c, account) => {
       if (account!.name !== OPERATOR)
         throw new ForbiddenError('Only the operator account may create accounts.')
-      const { name, jid } = await readJson(c, accountSchema)
+      const { name, jid } = await readJson(c, ctx.bodyLimit, accountSchema)
       const created = accounts.create({ name, jid })
       return {
         name,

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { encodeSettlement } from '../core/audit/settlement.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { OPERATOR } from '../node/accounts.ts'
-import type { HttpContext } from './app.ts'
+import { type HttpContext, readBodyText } from './app.ts'
 import { errorResponse, MalformedJsonError, ValidationError } from './errors.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
@@ -35,7 +35,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     const handler = async (c: Context) => {
       let jobRunID = '1'
       try {
-        const text = await c.req.text()
+        const text = await readBodyText(c, ctx.bodyLimit)
         let raw: unknown
         try {
           raw = JSON.parse(text)

@@ -58,6 +58,12 @@ export type Ledger = {
    * that throws does not affect the ledger: its error is re-thrown asynchronously.
    */
   onAccepted(listener: (ops: readonly AcceptedOp[]) => void): () => void
+  /**
+   * Calls `listener` synchronously as ops join the log, before they are durable, so state derived
+   * from the log (a reducer judging the next op) never lags it. Use `onAccepted` for anything
+   * that must only see durable ops (answering clients, gossip). Errors are handled as there.
+   */
+  onAdded(listener: (ops: readonly AcceptedOp[]) => void): () => void
   /** Waits for pending writes, then closes the store. */
   close(): Promise<void>
 }
@@ -81,6 +87,8 @@ export class LedgerFailedError extends BaseError {
   }
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 /** Collects the store effects of several adds, netting out ops that were pending only briefly. */
 class BatchBuilder {
   readonly accepted: StoredOp[] = []
@@ -98,6 +106,14 @@ class BatchBuilder {
       // Every accepted op after the first was released from the pending buffer.
       if (i > 0 && !this.added.delete(entry.op.id)) this.removed.push(entry.op.id)
     }
+  }
+
+  /** Folds a later builder into this one, netting pending ops that it accepted. */
+  merge(later: BatchBuilder): void {
+    for (const op of later.accepted) this.accepted.push(op)
+    for (const entry of later.ops) this.ops.push(entry)
+    for (const id of later.removed) if (!this.added.delete(id)) this.removed.push(id)
+    for (const [id, op] of later.added) this.added.set(id, op)
   }
 
   get empty(): boolean {
@@ -128,6 +144,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
   const keys = createPublicKeyCache()
   const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
+  const addListeners = new Set<(ops: readonly AcceptedOp[]) => void>()
   let failure: LedgerFailedError | undefined
   let writes: Promise<void> = Promise.resolve()
   let applying: Promise<unknown> = Promise.resolve()
@@ -136,21 +153,36 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     if (failure) throw failure
   }
 
-  /** Queues a batch behind earlier ones, so the store sees ops in acceptance order. */
+  /** The batch waiting for the write in progress: later adds join it (group commit). */
+  let queued: { builder: BatchBuilder; done: Promise<void> } | undefined
+
+  /**
+   * Queues a batch behind earlier ones, so the store sees ops in acceptance order. Batches made
+   * while a write is in progress are merged into one write: one transaction for many appends.
+   */
   function persist(builder: BatchBuilder): Promise<void> {
-    if (builder.empty) return writes
-    const batch = builder.toBatch()
-    writes = writes.then(async () => {
+    if (builder.empty) return queued?.done ?? writes
+    if (queued) {
+      queued.builder.merge(builder)
+      return queued.done
+    }
+    const entry = { builder, done: Promise.resolve() }
+    // The write starts on the next turn of the event loop at the earliest, so every op added
+    // while this turn handles its incoming requests joins the same transaction.
+    entry.done = writes.then(nextTurn).then(async () => {
+      if (queued === entry) queued = undefined
       assertHealthy()
       try {
-        await store.write(batch)
+        await store.write(entry.builder.toBatch())
       } catch (cause) {
         failure = new LedgerFailedError(cause)
         throw failure
       }
-      notify(builder.ops)
+      notify(entry.builder.ops)
     })
-    return writes
+    queued = entry
+    writes = entry.done
+    return entry.done
   }
 
   /**
@@ -158,8 +190,11 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
    * (every later write would be skipped), so its error is re-thrown on its own, where the
    * process's error handling sees it.
    */
-  function notify(ops: readonly AcceptedOp[]): void {
-    for (const listener of listeners) {
+  function notify(
+    ops: readonly AcceptedOp[],
+    to: ReadonlySet<(ops: readonly AcceptedOp[]) => void> = listeners,
+  ): void {
+    for (const listener of to) {
       try {
         listener(ops)
       } catch (error) {
@@ -174,6 +209,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     try {
       const result = log.add(op)
       builder.record(result.accepted, result.status === 'pending' ? op : undefined)
+      if (result.accepted.length > 0 && addListeners.size > 0) notify(result.accepted, addListeners)
       return { ok: true, id: result.id, doc: result.doc, status: result.status }
     } catch (error) {
       if (error instanceof BaseError) return { ok: false, error }
@@ -256,6 +292,10 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     onAccepted(listener) {
       listeners.add(listener)
       return () => listeners.delete(listener)
+    },
+    onAdded(listener) {
+      addListeners.add(listener)
+      return () => addListeners.delete(listener)
     },
     async close() {
       await writes.catch(() => undefined)

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
@@ -60,14 +60,15 @@ export type Accounts = {
   tokenPath(name: string): string
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest()
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64')
 
 /** Opens the accounts of the node in `dataDir`, loading every key once. */
 export function openAccounts(dataDir: string): Accounts {
   const keys = join(dataDir, 'keys')
   const meta = join(dataDir, 'accounts')
   const accounts = new Map<string, LocalAccount>()
-  const tokens: { hash: Buffer; account: LocalAccount }[] = []
+  // Keyed by the token's SHA-256: a lookup reveals nothing useful about other tokens' bytes.
+  const tokens = new Map<string, LocalAccount>()
 
   const load = (name: string) => {
     const signer = readKeyFile(join(keys, `${name}.key`))
@@ -85,7 +86,7 @@ export function openAccounts(dataDir: string): Accounts {
     }
     accounts.set(name, account)
     const token = readSecretFile(join(keys, `${name}.token`)).trim()
-    tokens.push({ hash: sha256(token), account })
+    tokens.set(sha256(token), account)
   }
 
   if (existsSync(keys))
@@ -102,10 +103,9 @@ export function openAccounts(dataDir: string): Accounts {
         throw new UnauthorizedError(
           'This action needs an account: send "Authorization: Bearer <token>" with the token from the data dir\'s keys/<account>.token.',
         )
-      const hash = sha256(token)
-      const found = tokens.find((t) => timingSafeEqual(t.hash, hash))
+      const found = tokens.get(sha256(token))
       if (!found) throw new UnauthorizedError('The bearer token matches no account of this node.')
-      return found.account
+      return found
     },
     create({ name, jid, ethKey }) {
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { parseAnswer } from '../core/audit/answer.ts'
 import { commitAnswer } from '../core/audit/commitment.ts'
 import { InvalidAuditInputError } from '../core/audit/errors.ts'
-import { type AuditState, nextInspection } from '../core/audit/reduce.ts'
+import type { AuditReducer, AuditState } from '../core/audit/reduce.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { identityMessage } from '../core/identity.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -10,6 +10,7 @@ import type { EncodedOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import type { LocalAccount } from './accounts.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { memorySaltStore, type SaltStore } from './salt-store.ts'
 
 /** What an action did: the op it signed, and the audit's state after it. */
 export type ActionResult = { readonly op: OpId; readonly audit: OpId; readonly state: string }
@@ -28,48 +29,40 @@ export type ControlAction = keyof typeof CONTROL_ACTIONS
 /**
  * Audit actions signed by the node for a local account: each is checked against the current
  * state first (so a refusal is an error, not a rejected op in the log), then signed, appended and
- * made durable. One account's actions on an audit run one at a time, so each is checked
- * against the state its predecessor left.
+ * made durable.
  */
 export function createAuditActions({
   ledger,
   audits,
+  salts = memorySaltStore(),
   now = Date.now,
 }: {
   ledger: Ledger
   audits: AuditIndex
+  /** Where commit–reveal salts of local accounts wait for their reveal. */
+  salts?: SaltStore
   now?: () => number
 }) {
-  const queues = new Map<string, Promise<unknown>>()
-  /** Salts of commit–reveal answers, kept for local accounts until they reveal. */
-  const salts = new Map<string, { answer: boolean; salt: Uint8Array }>()
-
-  function serial<T>(id: string, task: () => Promise<T>): Promise<T> {
-    const previous = queues.get(id) ?? Promise.resolve()
-    const next = previous.then(task, task)
-    const settled = next.catch(() => undefined)
-    queues.set(id, settled)
-    void settled.then(() => {
-      if (queues.get(id) === settled) queues.delete(id)
-    })
-    return next
-  }
-
+  /**
+   * Checks a draft against the audit's current state and, in the same synchronous step, signs
+   * and appends it: the reducer follows the log synchronously, so no other op can slip in
+   * between the check and the append. Resolves once the op is durable.
+   */
   async function act(
     account: LocalAccount,
     ref: string,
     type: string,
-    body: Record<string, unknown>,
+    body: Record<string, unknown> | ((reducer: AuditReducer) => Record<string, unknown>),
   ): Promise<ActionResult> {
     const id = audits.resolve(ref)
-    // One account's actions on one audit run in order (each sees its predecessor's effect);
-    // different accounts proceed concurrently, as they would from different nodes.
-    return serial(`${id}/${account.key}`, async () => {
-      const time = now()
-      await audits.check(id, { author: account.signer.publicKey, type, body, time })
-      const op = await ledger.append(account.signer, { doc: id, type, body, time })
-      return { op: op.id, audit: id, state: await audits.stateName(id) }
-    })
+    const reducer = await audits.reducer(id)
+    const time = now()
+    const content = typeof body === 'function' ? body(reducer) : body
+    reducer.check({ author: account.signer.publicKey, type, body: content, time })
+    const appended = ledger.append(account.signer, { doc: id, type, body: content, time })
+    const state = reducer.stateName()
+    const op = await appended
+    return { op: op.id, audit: id, state }
   }
 
   const itemId = (state: AuditState, item: unknown): OpId => {
@@ -128,32 +121,48 @@ export function createAuditActions({
     async answer(account: LocalAccount, ref: string, answer: boolean | string, item?: string) {
       const id = audits.resolve(ref)
       const value = typeof answer === 'boolean' ? answer : parseAnswer(answer)
-      const target = item
-        ? itemId(await audits.state(id), item)
-        : (await audits.next(id, account.key))?.item
-      if (!target)
-        throw new InvalidAuditInputError(
-          `You have no open inspection in audit "${ref}" (state ${await audits.stateName(id)}).`,
-        )
+      const given = item ? itemId(await audits.state(id), item) : undefined
+      const targetOf = (reducer: AuditReducer): OpId => {
+        const target = given ?? reducer.nextInspection(account.key)?.item
+        if (!target)
+          throw new InvalidAuditInputError(
+            `You have no open inspection in audit "${reducer.params().name}" (state ${reducer.stateName()}).`,
+          )
+        return target
+      }
       if (!(await audits.params(id)).commitReveal)
-        return act(account, id, AUDIT_OP.answer, { item: target, answer: value })
+        return act(account, id, AUDIT_OP.answer, (reducer) => ({
+          item: targetOf(reducer),
+          answer: value,
+        }))
       const salt = new Uint8Array(randomBytes(32))
-      const commitment = commitAnswer({
-        audit: id,
-        item: target,
-        auditor: account.signer.publicKey,
-        answer: value,
-        salt,
-      })
-      const result = await act(account, id, AUDIT_OP.commit, { item: target, commitment })
-      salts.set(`${id}/${target}/${account.key}`, { answer: value, salt })
-      return result
+      let key: string | undefined
+      try {
+        return await act(account, id, AUDIT_OP.commit, (reducer) => {
+          const target = targetOf(reducer)
+          const commitment = commitAnswer({
+            audit: id,
+            item: target,
+            auditor: account.signer.publicKey,
+            answer: value,
+            salt,
+          })
+          // Saved before the commitment is signed: a crash must not leave it unrevealable.
+          key = `${id}/${target}/${account.key}`
+          salts.set(key, { answer: value, salt })
+          return { item: target, commitment }
+        })
+      } catch (error) {
+        if (key) salts.delete(key)
+        throw error
+      }
     },
     /** Reveals every answer `account` committed through this node. */
     async reveal(account: LocalAccount, ref: string) {
       const id = audits.resolve(ref)
       const results: ActionResult[] = []
-      for (const [key, { answer, salt }] of salts) {
+      for (const key of salts.keys()) {
+        const { answer, salt } = salts.get(key)!
         const [audit, item, auditor] = key.split('/')
         if (audit !== id || auditor !== account.key) continue
         results.push(await act(account, id, AUDIT_OP.reveal, { item, answer, salt }))

@@ -65,6 +65,12 @@ export type AuditIndex = {
     id: OpId,
     auditorKey: string,
   ): ReturnType<AuditReducer['nextInspection']> extends infer T ? Promise<T> : never
+  /**
+   * The audit's reducer, canonical (rebuilt first if a tie-break made it order-dependent). It
+   * follows the log synchronously: an op appended right after a `check` on it is judged on the
+   * same state.
+   */
+  reducer(id: OpId): Promise<AuditReducer>
   /** Throws the refusal a draft op would get now (named error naming state and what is allowed). */
   check(id: OpId, draft: AuditDraft): Promise<void>
   /** Subscribes to the ledger and loads the audits already in it. */
@@ -73,7 +79,8 @@ export type AuditIndex = {
 }
 
 /**
- * Creates the audit index of a node. Each audit's reducer follows the ledger's accepted ops; when
+ * Creates the audit index of a node. Each audit's reducer follows the ledger's log as ops join
+ * it (before they are durable: the log is ahead of the disk the same way); when
  * a first-wins tie-break was used (concurrent control ops, duplicates) it is rebuilt from the
  * store in the log's deterministic order before it is read, so answers are canonical.
  */
@@ -81,7 +88,7 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
   const audits = new Map<OpId, Entry>()
   let unsubscribe: (() => void) | undefined
 
-  function onAccepted(accepted: readonly AcceptedOp[]): void {
+  function onAdded(accepted: readonly AcceptedOp[]): void {
     for (const { doc, op } of accepted) {
       const entry = audits.get(doc)
       if (entry) {
@@ -156,6 +163,7 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
     async state(id) {
       return (await canonical(id)).state()
     },
+    reducer: canonical,
     async params(id) {
       return (await canonical(id)).params()
     },
@@ -169,7 +177,7 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
       ;(await canonical(id)).check(draft)
     },
     async start() {
-      unsubscribe = ledger.onAccepted(onAccepted)
+      unsubscribe = ledger.onAdded(onAdded)
       for (const doc of ledger.log.docs()) {
         if (audits.has(doc)) continue
         const [genesis] = await ledger.getOps([doc])

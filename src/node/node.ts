@@ -11,6 +11,7 @@ import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
 import type { NodeConfig } from './config.ts'
+import { fileSaltStore } from './salt-store.ts'
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -92,7 +93,11 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       })
       audits = createAuditIndex(ledger)
       await audits.start()
-      actions = createAuditActions({ ledger, audits })
+      actions = createAuditActions({
+        ledger,
+        audits,
+        salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
+      })
       const app = createHttpApp({
         name: config.name,
         version,
