@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { assignAuditors, assignmentSeed, SeededRandom } from '../src/core/audit/assign.ts'
 import { commitAnswer } from '../src/core/audit/commitment.ts'
 import { parseAuditParams } from '../src/core/audit/params.ts'
-import { createAuditReducer, reduceAudit } from '../src/core/audit/reduce.ts'
+import { createAuditReducer, nextInspection, reduceAudit } from '../src/core/audit/reduce.ts'
 import { type TallyInspection, tally } from '../src/core/audit/tally.ts'
 import type { Address } from '../src/core/identity.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
@@ -259,6 +259,11 @@ describe('audit convergence', () => {
             expect(canonical(reduceAudit(ordered))).toBe(reference)
             expect(incremental.size).toBe(ops.length)
             if (!incremental.orderSensitive) expect(canonical(incremental.state())).toBe(reference)
+            // The cheap per-auditor lookup agrees with the one computed from the whole state.
+            const state = incremental.state()
+            for (const { key } of state.auditors)
+              expect(incremental.nextInspection(key)).toEqual(nextInspection(state, key))
+            expect(incremental.stateName()).toBe(state.state)
           }
         },
       ),

@@ -73,6 +73,37 @@ describe('rwa CLI against a real node', () => {
     expect(settlement.settlement.remainder).toBe('300')
   })
 
+  test('commit–reveal by CLI: commit, stop, reveal, finish', async () => {
+    await rwa('audit', 'create', 'CR audit', '--bond', '600', '--commit-reveal')
+    await rwa('audit', 'add', 'CR audit', 'bench', '3', 'is', 'painted')
+    await rwa('audit', 'open', 'CR audit')
+    const keys: string[][] = []
+    for (let i = 0; i < 3; i++) {
+      const key = join(node.root, `cr${i}.key`)
+      const eth = join(node.root, `cr${i}.eth`)
+      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
+      writeEthKeyFile(eth, generatePrivateKey())
+      keys.push(['--key', key, '--eth-key', eth])
+      expect((await rwa('auditor', 'register', 'CR audit', ...keys[i]!)).code).toBe(0)
+    }
+    await rwa('audit', 'close', 'CR audit')
+    await rwa('audit', 'start', 'CR audit')
+    const plain = await rwa('auditor', 'answer', 'CR audit', 'yes', ...keys[0]!)
+    expect(plain.stderr).toContain('rwa auditor commit')
+    for (const [i, key] of keys.entries())
+      expect(
+        (await rwa('auditor', 'commit', 'CR audit', i === 2 ? 'no' : 'yes', ...key)).stdout,
+      ).toContain('Committed')
+    expect((await rwa('audit', 'stop', 'CR audit')).stdout).toContain('AUDITING_FINISHED')
+    for (const key of keys)
+      expect((await rwa('auditor', 'reveal', 'CR audit', ...key)).stdout).toContain('Revealed 1')
+    const again = await rwa('auditor', 'reveal', 'CR audit', ...keys[0]!)
+    expect(again.stderr).toContain('no commitment to reveal')
+    expect((await rwa('audit', 'finish', 'CR audit')).stdout).toContain('WAITING_FOR_CONTRACT')
+    const settlement = JSON.parse((await rwa('audit', 'settlement', 'CR audit', '--json')).stdout)
+    expect(settlement.settlement.amounts).toEqual(['200', '200'])
+  })
+
   test('the demo runs every phase and conserves the bond', async () => {
     const { code, stdout } = await rwa(
       'demo',

@@ -67,6 +67,16 @@ async function answerAll(t: TestNode, id: string, tokens: string[], answer: (i: 
   }
 }
 
+/** Two more accounts, named apart from `auditorTokens`'. */
+async function auditorTokens2(t: TestNode): Promise<string[]> {
+  const tokens: string[] = []
+  for (const name of ['other1', 'other2']) {
+    const { json } = await t.call('POST', '/accounts', { token: t.operatorToken, body: { name } })
+    tokens.push(json.token)
+  }
+  return tokens
+}
+
 describe('node HTTP API', () => {
   test('runs a whole audit through the convenience routes, and anyone can recompute the result', async () => {
     node = await TestNode.start()
@@ -165,6 +175,15 @@ describe('node authorisation', () => {
     expect(forged).toMatchObject({ status: 401, json: { error: 'UnauthorizedError' } })
     const { json: view } = await node.call('GET', `/audits/${id}`)
     expect(view.state).toBe('INITIALIZATION')
+    // A token signs as its own account only: what it registers is its own key.
+    const [, other] = await auditorTokens2(node)
+    await node.call('POST', `/audits/${id}/open`, { token: node.operatorToken })
+    await node.call('POST', `/audits/${id}/register`, { token: auditor })
+    const me = (await node.call('GET', '/accounts/me', { token: auditor })).json
+    const them = (await node.call('GET', '/accounts/me', { token: other })).json
+    const { json: after } = await node.call('GET', `/audits/${id}`)
+    expect(after.auditors.map((a: { key: string }) => a.key)).toEqual([me.key])
+    expect(me.key).not.toBe(them.key)
   })
 
   test('a forged or tampered op is rejected and changes nothing', async () => {
@@ -297,6 +316,46 @@ describe('node restart', () => {
     expect(
       (await node.call('POST', `/audits/${id}/stop`, { token: node.operatorToken })).json.state,
     ).toBe('WAITING_FOR_CONTRACT')
+  })
+
+  test('commit–reveal through the convenience routes survives a restart between commit and reveal', async () => {
+    node = await TestNode.start()
+    const tokens = await auditorTokens(node, 3)
+    const admin = node.operatorToken
+    const id = (
+      await node.call('POST', '/audits', {
+        token: admin,
+        body: { name: 'cr', bond: '300', commitReveal: true },
+      })
+    ).json.audit
+    await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
+    await node.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await node.call('POST', `/audits/${id}/register`, { token })
+    await node.call('POST', `/audits/${id}/close`, { token: admin })
+    await node.call('POST', `/audits/${id}/start`, { token: admin })
+    for (const [i, token] of tokens.entries())
+      expect(
+        (
+          await node.call('POST', `/audits/${id}/answer`, {
+            token,
+            body: { answer: i === 0 ? 'no' : 'yes' },
+          })
+        ).status,
+      ).toBe(200)
+    expect((await node.call('GET', `/audits/${id}`)).json.inspections).toEqual({ committed: 3 })
+    expect((await node.call('POST', `/audits/${id}/stop`, { token: admin })).json.state).toBe(
+      'AUDITING_FINISHED',
+    )
+    await node.restart()
+    for (const token of tokens)
+      expect(
+        (await node.call('POST', `/audits/${id}/reveal`, { token })).json.revealed,
+      ).toHaveLength(1)
+    expect((await node.call('POST', `/audits/${id}/finish`, { token: admin })).json.state).toBe(
+      'WAITING_FOR_CONTRACT',
+    )
+    const { json } = await node.call('GET', `/audits/${id}`)
+    expect(json.results.items[0]).toMatchObject({ yes: 2, no: 1, result: true })
   })
 
   test('a node killed with SIGKILL comes back with every acknowledged op', async () => {

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
 import { parseAnswer } from '../core/audit/answer.ts'
+import { commitAnswer } from '../core/audit/commitment.ts'
 import { InvalidAuditInputError } from '../core/audit/errors.ts'
 import {
   type Audit,
@@ -308,6 +310,79 @@ function addAuditorCommands(program: Command): void {
         ctx,
         await act(ctx, ref, AUDIT_OP.answer, { item: next.item, answer }),
         `Answered "${next.description}": ${answer ? 'yes' : 'no'}`,
+      )
+    })
+
+  cmd(
+    'commit',
+    'commit to an answer of your current inspection (commit–reveal audits); the salt is kept in the data dir',
+    'rwa auditor commit "Street lights" yes --key me.key',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<answer>', 'yes or no')
+    .action(async (ref: string, text: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const answer = parseAnswer(text)
+      const signer = ctx.signer()
+      const key = Buffer.from(signer.publicKey).toString('hex')
+      const audit = await ctx.client.loadAudit(ref)
+      const next = nextInspection(audit, key)
+      if (!next)
+        throw new InvalidAuditInputError(
+          `You have no open inspection in audit "${audit.params.name}" (state ${audit.state}).`,
+        )
+      const salt = new Uint8Array(randomBytes(32))
+      const commitment = commitAnswer({
+        audit: audit.id,
+        item: next.item,
+        auditor: signer.publicKey,
+        answer,
+        salt,
+      })
+      const salts = ctx.salts()
+      const slot = `${audit.id}/${next.item}/${key}`
+      // Kept before the commitment is sent: without it the answer could never be revealed.
+      salts.set(slot, { answer, salt })
+      try {
+        done(
+          ctx,
+          await act(ctx, ref, AUDIT_OP.commit, { item: next.item, commitment }),
+          `Committed to an answer for "${next.description}"; reveal it after stop with "rwa auditor reveal"`,
+        )
+      } catch (error) {
+        salts.delete(slot)
+        throw error
+      }
+    })
+
+  cmd(
+    'reveal',
+    'reveal every answer you committed to in an audit (after stop)',
+    'rwa auditor reveal "Street lights" --key me.key',
+  )
+    .argument('<audit>', 'audit name or id')
+    .action(async (ref: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const key = Buffer.from(ctx.signer().publicKey).toString('hex')
+      const audit = await ctx.client.loadAudit(ref)
+      const salts = ctx.salts()
+      const mine = salts
+        .keys()
+        .filter((slot) => slot.startsWith(`${audit.id}/`) && slot.endsWith(`/${key}`))
+      if (mine.length === 0)
+        throw new InvalidAuditInputError(
+          `You have no commitment to reveal in audit "${audit.params.name}" (salts are kept in this data dir).`,
+        )
+      const results = []
+      for (const slot of mine) {
+        const { answer, salt } = salts.get(slot)!
+        const item = slot.split('/')[1]!
+        results.push(await act(ctx, audit.id, AUDIT_OP.reveal, { item, answer, salt }))
+        salts.delete(slot)
+      }
+      if (ctx.json) return printJson(results)
+      console.log(
+        `Revealed ${results.length} answer(s). Audit "${audit.params.name}" is now ${results.at(-1)!.state}.`,
       )
     })
 }

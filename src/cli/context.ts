@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Signer } from '../ledger/keys.ts'
 import { resolveDataDir } from '../node/config.ts'
+import { fileSaltStore } from '../node/salt-store.ts'
 import { readEthKeyFile, readKeyFile } from '../store/key-file.ts'
 import { localNodeUrl, NodeClient } from './client.ts'
 
@@ -44,6 +45,8 @@ export function contextOf(options: GlobalOptions) {
     client,
     signer: (): Signer => readKeyFile(options.key ?? join(dataDir, 'keys', 'operator.key')),
     ethKey: () => readEthKeyFile(options.ethKey ?? join(dataDir, 'keys', 'operator.eth')),
+    /** Commit–reveal salts of this data dir's CLI user, kept until revealed (mode 0600). */
+    salts: () => fileSaltStore(join(dataDir, 'keys', 'cli-salts.json')),
     json: options.json === true,
   }
 }
