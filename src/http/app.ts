@@ -32,6 +32,8 @@ export type HttpContext = {
   readonly bodyLimit: number
   /** Connected peers (replication comes later: 0 until then). */
   peers(): number
+  /** The account bound to a chat address (created for it when the chat bot runs). */
+  accountForJid?(jid: string): LocalAccount | undefined
 }
 
 /** JSON with bigints as decimal strings and bytes as hex: amounts never lose precision. */

@@ -32,6 +32,20 @@ const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) })
       .partial()
       .prefault({}),
+    xmpp: z
+      .object({
+        service: z
+          .string()
+          .regex(/^xmpps?:\/\/|^wss?:\/\//, 'an xmpp://, xmpps://, ws:// or wss:// URL'),
+        domain: z.string().min(1),
+        username: z.string().min(1),
+        password: z.string().optional(),
+        password_file: z.string().optional(),
+        admins: z.array(z.string()).default([]),
+        reminder_seconds: z.number().int().positive().default(60),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
 
@@ -42,6 +56,19 @@ export type NodeConfig = {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: number }
   readonly store: { readonly path: string }
   readonly log: { readonly level: string }
+  /** The chat bot, when `[xmpp]` is configured. */
+  readonly xmpp: XmppConfig | undefined
+}
+
+/** The `[xmpp]` section: where the bot logs in, and who may create audits by chat. */
+export type XmppConfig = {
+  readonly service: string
+  readonly domain: string
+  readonly username: string
+  readonly password: string
+  /** Bare JIDs that may create audits by chat (others may still run audits bound to them). */
+  readonly admins: readonly string[]
+  readonly reminderSeconds: number
 }
 
 /** Where a node's files live: `--data-dir`, else `$RWA_HOME/<name>`, else `~/.rwa/<name>`. */
@@ -83,7 +110,39 @@ path = "rwa.sqlite"
 [log]
 # fatal, error, warn, info, debug, trace or silent. Logs are JSON lines (pino) on stdout.
 level = "info"
+
+# The chat bot: uncomment to let admins and auditors run audits over XMPP (see README, "Chat").
+# [xmpp]
+# service = "xmpp://127.0.0.1:5222"   # or xmpps://host:5223, wss://host/xmpp-websocket;
+#                                      # a private CA is trusted with NODE_EXTRA_CA_CERTS
+# domain = "example.org"
+# username = "rwa"                     # the bot's account on that server
+# password_file = "xmpp.password"      # relative to the data dir; keep it mode 0600
+# admins = ["admin@example.org"]       # who may create audits by chat
+# reminder_seconds = 60                # how often to check for inspections nearing their deadline
 `
+}
+
+function xmppPassword(
+  xmpp: { password?: string | undefined; password_file?: string | undefined },
+  inDataDir: (file: string) => string,
+  configPath: string,
+): string {
+  if (xmpp.password_file) {
+    try {
+      return readFileSync(inDataDir(xmpp.password_file), 'utf8').trim()
+    } catch (cause) {
+      throw new NodeConfigError(
+        `"${configPath}": xmpp.password_file "${xmpp.password_file}" cannot be read; create it (mode 0600) with the bot's password.`,
+        { cause },
+      )
+    }
+  }
+  if (xmpp.password === undefined)
+    throw new NodeConfigError(
+      `"${configPath}": [xmpp] needs password_file (better) or password for the bot's account.`,
+    )
+  return xmpp.password
 }
 
 /** Reads and validates `<dataDir>/config.toml`. */
@@ -113,12 +172,21 @@ export function loadConfig(dataDir: string): NodeConfig {
       `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
     )
   }
-  const { name, http, store, log } = parsed.data
+  const { name, http, store, log, xmpp } = parsed.data
+  const inDataDir = (file: string) => (isAbsolute(file) ? file : join(dataDir, file))
   return {
     name,
     dataDir,
     http: { host: http.host, port: http.port, bodyLimit: http.body_limit },
-    store: { path: isAbsolute(store.path) ? store.path : join(dataDir, store.path) },
+    store: { path: inDataDir(store.path) },
     log: { level: log.level ?? 'info' },
+    xmpp: xmpp && {
+      service: xmpp.service,
+      domain: xmpp.domain,
+      username: xmpp.username,
+      password: xmppPassword(xmpp, inDataDir, path),
+      admins: xmpp.admins.map((jid) => jid.toLowerCase()),
+      reminderSeconds: xmpp.reminder_seconds,
+    },
   }
 }

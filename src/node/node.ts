@@ -7,6 +7,8 @@ import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
+import { createXmppBot, type XmppBot } from '../xmpp/bot.ts'
+import { type Chat, chatAccountName, createChat } from '../xmpp/chat.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
@@ -30,6 +32,8 @@ export type RwaNode = {
   readonly audits: AuditIndex
   readonly actions: AuditActions
   readonly url: string
+  /** The chat, when `[xmpp]` is configured (after `start`). */
+  readonly chat: Chat | undefined
   start(): Promise<void>
   /** Stops serving, waits for in-flight writes, closes the store. Safe to call twice. */
   stop(): Promise<void>
@@ -61,6 +65,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   let pool: VerifyPool | undefined
   let server: ReturnType<typeof serve> | undefined
   let url = ''
+  let bot: XmppBot | undefined
+  let chat: Chat | undefined
+  let reminders: NodeJS.Timeout | undefined
   let stopping: Promise<void> | undefined
   const runFile = join(config.dataDir, 'run.json')
   const need = <T>(part: T | undefined): T => {
@@ -84,6 +91,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     get url() {
       return url
     },
+    get chat() {
+      return chat
+    },
     async start() {
       const started = performance.now()
       if (options.verifyPool !== false) pool = createVerifyPool()
@@ -98,6 +108,19 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         audits,
         salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
       })
+      if (config.xmpp) {
+        bot = createXmppBot(config.xmpp, logger.child({ part: 'xmpp' }))
+        chat = createChat({
+          accounts,
+          audits,
+          actions,
+          ledger,
+          admins: config.xmpp.admins,
+          send: bot.send,
+          onError: (err) => logger.error({ err }, 'chat failed'),
+        })
+        bot.attach(chat)
+      }
       const app = createHttpApp({
         name: config.name,
         version,
@@ -108,11 +131,25 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         logger,
         bodyLimit: config.http.bodyLimit,
         peers: () => 0,
+        // With the chat bot on, an audit registered for an admin JID gets a custodial account
+        // for that JID, so the admin can run it by chat.
+        accountForJid: (jid) =>
+          accounts.byJid(jid) ??
+          (config.xmpp ? accounts.create({ name: chatAccountName(jid), jid }).account : undefined),
       })
       const port = options.port ?? config.http.port
       server = await listen(app.fetch, config.http.host, port)
       const address = server.address() as AddressInfo
       url = `http://${config.http.host}:${address.port}`
+      if (chat && bot) {
+        await chat.start()
+        await bot.start()
+        const every = config.xmpp!.reminderSeconds * 1000
+        reminders = setInterval(() => {
+          chat!.remind().catch((err: unknown) => logger.error({ err }, 'reminders failed'))
+        }, every)
+        reminders.unref()
+      }
       writeFileSync(runFile, `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`)
       logger.info(
         {
@@ -128,6 +165,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       stopping ??= (async () => {
         if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
         server = undefined
+        clearInterval(reminders)
+        chat?.stop()
+        await bot?.stop()
         audits?.stop()
         await ledger?.close()
         await pool?.close()

@@ -1,0 +1,33 @@
+// The parts of @xmpp/client 0.14 that rwa uses (the package ships no type declarations).
+declare module '@xmpp/client' {
+  import type { EventEmitter } from 'node:events'
+
+  export type Element = {
+    name: string
+    attrs: Record<string, string | undefined>
+    is(name: string): boolean
+    getChildText(name: string): string | null
+  }
+
+  export type XmppClient = EventEmitter & {
+    start(): Promise<unknown>
+    stop(): Promise<void>
+    send(element: Element): Promise<void>
+    status: string
+    reconnect: { delay: number; stop(): void }
+  }
+
+  export function client(options: {
+    service: string
+    domain?: string
+    username?: string
+    password?: string
+    resource?: string
+  }): XmppClient
+
+  export function xml(
+    name: string,
+    attrs?: Record<string, string>,
+    ...children: (Element | string)[]
+  ): Element
+}
