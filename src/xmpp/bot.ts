@@ -38,7 +38,10 @@ export function createXmppBot(config: XmppConfig, logger: Logger): XmppBot {
   }
 
   function send(jid: string, text: string): void {
-    if (online && xmpp) return deliver(jid, text)
+    if (online && xmpp) {
+      deliver(jid, text)
+      return
+    }
     if (queue.length >= MAX_QUEUED) queue.shift()
     queue.push({ jid, text })
   }
