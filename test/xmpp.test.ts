@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { client, type XmppClient, xml } from '@xmpp/client'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ProsodyFixture } from './fixtures/prosody.ts'
+import { freePort, ProsodyFixture } from './fixtures/prosody.ts'
 import { TestNode } from './node-fixture.ts'
 import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
 
@@ -85,6 +85,35 @@ class ChatUser {
 }
 
 const run = hasSystemService(SYSTEM_SERVICES.prosody)
+
+describe('XMPP bot without a server', () => {
+  test('the node serves HTTP while the bot retries, and stops cleanly', async () => {
+    const node = await TestNode.start()
+    await node.node.stop()
+    const port = await freePort()
+    appendFileSync(
+      join(node.dataDir, 'config.toml'),
+      `\n[xmpp]\nservice = "xmpp://127.0.0.1:${port}"\ndomain = "localhost"\nusername = "rwa"\npassword = "x"\n`,
+    )
+    node.node = TestNode.create(node.dataDir)
+    await node.node.start()
+    await new Promise((r) => setTimeout(r, 1500)) // the first attempt failed and a retry ran
+    const { status, json } = await node.call('GET', '/status')
+    expect([status, json.name]).toEqual([200, 'n1'])
+    await node.stop()
+  })
+
+  test('refuses an [xmpp] section without a password, naming what to add', async () => {
+    const node = await TestNode.start()
+    await node.node.stop()
+    appendFileSync(
+      join(node.dataDir, 'config.toml'),
+      '\n[xmpp]\nservice = "xmpp://127.0.0.1:5222"\ndomain = "localhost"\nusername = "rwa"\n',
+    )
+    expect(() => TestNode.create(node.dataDir)).toThrow(/password_file/)
+    await node.stop().catch(() => undefined)
+  })
+})
 
 describe.runIf(run)('XMPP bot against a real Prosody', () => {
   let prosody: ProsodyFixture

@@ -90,6 +90,7 @@ export function createXmppBot(config: XmppConfig, logger: Logger): XmppBot {
       logger.warn({ err: err.message, retryInMs: delay }, 'xmpp bot could not connect; retrying')
       entity.reconnect.stop()
       entity.removeAllListeners()
+      entity.on('error', () => undefined) // a late socket error must not become an uncaught one
       retry = setTimeout(connect, delay)
       delay = Math.min(delay * 2, 60_000)
     })
