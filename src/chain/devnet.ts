@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { dirname, join } from 'node:path'
+import { BaseError } from '../errors/base.ts'
+
+/** Thrown when the embedded devnet cannot start. */
+export class DevnetError extends BaseError {
+  override name = 'DevnetError' as const
+}
+
+/** A running anvil: its RPC URL and chain id; `stop()` ends it. */
+export type Devnet = {
+  readonly rpcUrl: string
+  readonly chainId: number
+  stop(): Promise<void>
+}
+
+/**
+ * The anvil binary of the `@foundry-rs/anvil` npm package for this platform (installed by
+ * `npm ci` as an optional dependency: nothing is downloaded at run time).
+ */
+export function anvilBinary(): string {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch
+  const name = `@foundry-rs/anvil-${process.platform}-${arch}`
+  try {
+    const require = createRequire(import.meta.url)
+    return join(dirname(require.resolve(`${name}/package.json`)), 'bin', 'anvil')
+  } catch (cause) {
+    throw new DevnetError(
+      `The anvil binary for ${process.platform}-${process.arch} (${name}) is not installed; run "npm ci", or start the node with --rpc-url or --no-chain.`,
+      { cause },
+    )
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function rpcReady(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    })
+    return response.ok
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Starts anvil on a free loopback port (or `port`), with `chainId`, and waits until it answers.
+ * Its state lives in memory; `stateFile` keeps it across restarts (`--state`).
+ * @example
+ * const devnet = await startDevnet()
+ * const client = createPublicClient({ transport: http(devnet.rpcUrl) })
+ */
+export async function startDevnet({
+  port,
+  chainId = 31337,
+  stateFile,
+}: {
+  port?: number
+  chainId?: number
+  stateFile?: string | undefined
+} = {}): Promise<Devnet> {
+  const chosen = port ?? (await freePort())
+  const args = ['--host', '127.0.0.1', '--port', String(chosen), '--chain-id', String(chainId)]
+  if (stateFile) args.push('--state', stateFile)
+  const child: ChildProcess = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-2000)
+  })
+  const rpcUrl = `http://127.0.0.1:${chosen}`
+  for (let i = 0; i < 200; i++) {
+    if (await rpcReady(rpcUrl)) {
+      return {
+        rpcUrl,
+        chainId,
+        async stop() {
+          if (child.exitCode !== null) return
+          const exited = new Promise((r) => child.once('exit', r))
+          child.kill('SIGTERM')
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
+          if (child.exitCode === null) child.kill('SIGKILL')
+        },
+      }
+    }
+    if (child.exitCode !== null) break
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  child.kill('SIGKILL')
+  throw new DevnetError(`anvil did not start on port ${chosen}: ${stderr.trim() || 'no output'}`)
+}

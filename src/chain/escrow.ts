@@ -1,0 +1,133 @@
+import {
+  type Account,
+  type Address,
+  type Chain,
+  defineChain,
+  encodeAbiParameters,
+  type Hex,
+  keccak256,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem'
+import type { OpId } from '../ledger/op-id.ts'
+import { parseOpIdBytes } from '../ledger/op-id.ts'
+import {
+  auditEscrowAbi,
+  auditEscrowBytecode,
+  naivePayoutAbi,
+  naivePayoutBytecode,
+  testTokenAbi,
+  testTokenBytecode,
+} from './artifacts.ts'
+
+/** Native ETH in the escrow's token fields. */
+export const NATIVE = '0x0000000000000000000000000000000000000000' as const
+
+/** A wallet client with an account and chain set, as deployments and transactions need. */
+export type Wallet = WalletClient<Transport, Chain, Account>
+
+/** A viem chain for a local devnet or any RPC URL. */
+export function chainFor(chainId: number, rpcUrl: string): Chain {
+  return defineChain({
+    id: chainId,
+    name: chainId === 31337 ? 'rwa devnet (anvil)' : `chain ${chainId}`,
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  })
+}
+
+/** The escrow's id of an audit: the sha2-256 digest inside the audit's op id (its genesis CID). */
+export function auditIdOf(audit: OpId): Hex {
+  const bytes = parseOpIdBytes(audit)
+  return `0x${Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex')}`
+}
+
+/** keccak256(abi.encode(payees, amounts)): the hash of the bytes the data_dump route serves. */
+export function payoutsHash(payees: readonly Address[], amounts: readonly bigint[]): Hex {
+  return keccak256(
+    encodeAbiParameters([{ type: 'address[]' }, { type: 'uint256[]' }], [payees, amounts]),
+  )
+}
+
+/** The EIP-712 settlement report a node signs (domain: name, version, chain id, escrow address). */
+export function settlementTypedData({
+  chainId,
+  escrow,
+  auditId,
+  payees,
+  amounts,
+}: {
+  chainId: number
+  escrow: Address
+  auditId: Hex
+  payees: readonly Address[]
+  amounts: readonly bigint[]
+}) {
+  return {
+    domain: { name: 'rwa AuditEscrow', version: '1', chainId, verifyingContract: escrow },
+    types: {
+      Settlement: [
+        { name: 'auditId', type: 'bytes32' },
+        { name: 'payoutsHash', type: 'bytes32' },
+        { name: 'total', type: 'uint256' },
+      ],
+    },
+    primaryType: 'Settlement',
+    message: {
+      auditId,
+      payoutsHash: payoutsHash(payees, amounts),
+      total: amounts.reduce((sum, a) => sum + a, 0n),
+    },
+  } as const
+}
+
+/** Orders signatures by signer address, ascending, as `settle` requires. */
+export function sortSignatures(signatures: readonly { signer: Address; signature: Hex }[]): Hex[] {
+  return [...signatures]
+    .sort((a, b) =>
+      BigInt(a.signer) < BigInt(b.signer) ? -1 : BigInt(a.signer) > BigInt(b.signer) ? 1 : 0,
+    )
+    .map((s) => s.signature)
+}
+
+async function deploy(
+  wallet: Wallet,
+  client: PublicClient,
+  deployment: Parameters<Wallet['deployContract']>[0],
+): Promise<Address> {
+  const hash = await wallet.deployContract(deployment)
+  const receipt = await client.waitForTransactionReceipt({ hash })
+  if (!receipt.contractAddress) throw new Error(`deployment ${hash} created no contract`)
+  return receipt.contractAddress
+}
+
+/** Deploys AuditEscrow with its signer set and threshold; the wallet's account becomes owner. */
+export function deployEscrow(
+  wallet: Wallet,
+  client: PublicClient,
+  { signers, threshold }: { signers: readonly Address[]; threshold: bigint },
+): Promise<Address> {
+  return deploy(wallet, client, {
+    abi: auditEscrowAbi,
+    bytecode: auditEscrowBytecode,
+    args: [signers, threshold],
+  } as Parameters<Wallet['deployContract']>[0])
+}
+
+/** Deploys the devnet ERC-20; the wallet's account may mint. */
+export function deployTestToken(wallet: Wallet, client: PublicClient): Promise<Address> {
+  return deploy(wallet, client, {
+    abi: testTokenAbi,
+    bytecode: testTokenBytecode,
+    args: ['rwa Test Token', 'RWAT'],
+  } as Parameters<Wallet['deployContract']>[0])
+}
+
+/** Deploys the naive loop-payout contract (benchmark only). */
+export function deployNaivePayout(wallet: Wallet, client: PublicClient): Promise<Address> {
+  return deploy(wallet, client, {
+    abi: naivePayoutAbi,
+    bytecode: naivePayoutBytecode,
+  } as Parameters<Wallet['deployContract']>[0])
+}
