@@ -1,11 +1,12 @@
 // `npm run bench [-- name…]`: runs the benchmarks (all, or those whose name starts with a given
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
 import { auditBenches } from './audit.ts'
+import { chainBenches } from './chain.ts'
 import { ledgerBenches } from './ledger.ts'
 import { nodeBenches } from './node.ts'
 import { progress } from './report.ts'
 
-const benches = { ...ledgerBenches(), ...auditBenches(), ...nodeBenches() }
+const benches = { ...ledgerBenches(), ...auditBenches(), ...nodeBenches(), ...chainBenches() }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(
