@@ -1,4 +1,5 @@
 import { decodeAbiParameters } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, test } from 'vitest'
 import { parseAnswer } from '../src/core/audit/answer.ts'
 import { commitAnswer } from '../src/core/audit/commitment.ts'
@@ -9,6 +10,7 @@ import {
   nextInspection,
   outstandingInspections,
 } from '../src/core/audit/reduce.ts'
+import { auditIdOf, settlementTypedData } from '../src/core/audit/settlement-report.ts'
 import { AuditFixture, registrationBody, type TestAuditor, testAuditor } from './audit-fixture.ts'
 
 const auditors = [0, 1, 2, 3, 4, 5].map(testAuditor) as TestAuditor[]
@@ -619,5 +621,49 @@ describe('causal cuts', () => {
     ])
     expect(state.params.bond).toBe(first === stale ? 5n : 1000n)
     expect(state.state).toBe(first === open ? 'AUDITOR_REGISTRATION' : 'INITIALIZATION')
+  })
+})
+
+describe('settlement signatures', () => {
+  test('nodes sign the settlement report once each; garbage, duplicates and early signatures are refused', async () => {
+    const audit = await AuditFixture.create({ bond: '900' })
+    await audit.runToAuditing({ items: ['A'], auditors: [a1, a2, a3] })
+    const domain = { chainId: 31337, escrow: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const }
+    const node = privateKeyToAccount(generatePrivateKey())
+    const early = await audit.act('audit.settlement.sign', {
+      ...domain,
+      signature: `0x${'11'.repeat(65)}`,
+    })
+    await audit.answerAll(a1, () => true)
+    await audit.answerAll(a2, () => true)
+    await audit.answerAll(a3, () => false)
+    await audit.act('audit.stop')
+    const before = await audit.state()
+    const typed = settlementTypedData({
+      ...domain,
+      auditId: auditIdOf(audit.id),
+      payees: before.settlement!.payees,
+      amounts: before.settlement!.amounts,
+    })
+    const signature = await node.signTypedData(typed)
+    const signed = await audit.act('audit.settlement.sign', { ...domain, signature })
+    const again = await audit.act('audit.settlement.sign', { ...domain, signature })
+    const garbage = await audit.act('audit.settlement.sign', { ...domain, signature: '0x12' })
+    const noChain = await audit.act('audit.settlement.sign', { escrow: domain.escrow, signature })
+    const state = await audit.state()
+    expect(state.settlementSignatures).toEqual([
+      { ...domain, signer: node.address, signature, op: signed.id },
+    ])
+    const refused = Object.fromEntries(state.rejected.map((r) => [r.id, r]))
+    expect(refused[early.id]).toMatchObject({
+      name: 'AuditOpRefusedError',
+      message: expect.stringContaining('AUDITING'),
+    })
+    expect(refused[again.id]).toMatchObject({
+      name: 'AuditOpRefusedError',
+      message: expect.stringContaining('already signed'),
+    })
+    expect(refused[garbage.id]?.name).toBe('InvalidAuditInputError')
+    expect(refused[noChain.id]?.message).toContain('chainId')
   })
 })

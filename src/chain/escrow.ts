@@ -3,15 +3,11 @@ import {
   type Address,
   type Chain,
   defineChain,
-  encodeAbiParameters,
   type Hex,
-  keccak256,
   type PublicClient,
   type Transport,
   type WalletClient,
 } from 'viem'
-import type { OpId } from '../ledger/op-id.ts'
-import { parseOpIdBytes } from '../ledger/op-id.ts'
 import {
   auditEscrowAbi,
   auditEscrowBytecode,
@@ -20,6 +16,12 @@ import {
   testTokenAbi,
   testTokenBytecode,
 } from './artifacts.ts'
+
+export {
+  auditIdOf,
+  payoutsHash,
+  settlementTypedData,
+} from '../core/audit/settlement-report.ts'
 
 /** Native ETH in the escrow's token fields. */
 export const NATIVE = '0x0000000000000000000000000000000000000000' as const
@@ -35,51 +37,6 @@ export function chainFor(chainId: number, rpcUrl: string): Chain {
     nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
     rpcUrls: { default: { http: [rpcUrl] } },
   })
-}
-
-/** The escrow's id of an audit: the sha2-256 digest inside the audit's op id (its genesis CID). */
-export function auditIdOf(audit: OpId): Hex {
-  const bytes = parseOpIdBytes(audit)
-  return `0x${Buffer.from(bytes.subarray(bytes.length - 32)).toString('hex')}`
-}
-
-/** keccak256(abi.encode(payees, amounts)): the hash of the bytes the data_dump route serves. */
-export function payoutsHash(payees: readonly Address[], amounts: readonly bigint[]): Hex {
-  return keccak256(
-    encodeAbiParameters([{ type: 'address[]' }, { type: 'uint256[]' }], [payees, amounts]),
-  )
-}
-
-/** The EIP-712 settlement report a node signs (domain: name, version, chain id, escrow address). */
-export function settlementTypedData({
-  chainId,
-  escrow,
-  auditId,
-  payees,
-  amounts,
-}: {
-  chainId: number
-  escrow: Address
-  auditId: Hex
-  payees: readonly Address[]
-  amounts: readonly bigint[]
-}) {
-  return {
-    domain: { name: 'rwa AuditEscrow', version: '1', chainId, verifyingContract: escrow },
-    types: {
-      Settlement: [
-        { name: 'auditId', type: 'bytes32' },
-        { name: 'payoutsHash', type: 'bytes32' },
-        { name: 'total', type: 'uint256' },
-      ],
-    },
-    primaryType: 'Settlement',
-    message: {
-      auditId,
-      payoutsHash: payoutsHash(payees, amounts),
-      total: amounts.reduce((sum, a) => sum + a, 0n),
-    },
-  } as const
 }
 
 /** Orders signatures by signer address, ascending, as `settle` requires. */

@@ -1,3 +1,4 @@
+import { getAddress, type Hex, isAddress } from 'viem'
 import { BaseError } from '../../errors/base.ts'
 import { int32Column } from '../../ledger/column.ts'
 import { latin1Key } from '../../ledger/keys.ts'
@@ -9,6 +10,7 @@ import { commitAnswer } from './commitment.ts'
 import { AuditOpRefusedError, AuditPermissionError, InvalidAuditInputError } from './errors.ts'
 import { type AuditParams, parseAuditParams, parseParamName, setParam } from './params.ts'
 import { buildSettlement, type Settlement } from './settlement.ts'
+import { auditIdOf, recoverSettlementSigner, type SettlementDomain } from './settlement-report.ts'
 import {
   AUDIT_OP,
   AUDIT_STATES,
@@ -70,12 +72,21 @@ export type AuditState = {
   readonly inspections: readonly Inspection[]
   readonly results: AuditResults | undefined
   readonly settlement: Settlement | undefined
+  /** Nodes' EIP-712 signatures of the settlement report, by signer address (then chain, escrow). */
+  readonly settlementSignatures: readonly SettlementSignature[]
   /** Ops refused against their own causal past, with the error each got. */
   readonly rejected: readonly OpNote[]
   /** Valid ops left out by a causal cut (late registrations, answers after `stop`…). */
   readonly excluded: readonly OpNote[]
   /** The states passed through, with the op that caused each step. */
   readonly transitions: readonly { readonly state: AuditStateName; readonly op: OpId }[]
+}
+
+/** A node's signature of the settlement report, for one chain and escrow contract. */
+export type SettlementSignature = SettlementDomain & {
+  readonly signer: Address
+  readonly signature: Hex
+  readonly op: OpId
 }
 
 /** A proposed op, checked against the current state before it is signed. */
@@ -179,6 +190,7 @@ class AuditMachine {
   finishPos: number | undefined
   results: AuditResults | undefined
   settlement: Settlement | undefined
+  readonly settlementSignatures: SettlementSignature[] = []
   readonly rejected: OpNote[] = []
   readonly excluded: OpNote[] = []
   private readonly excludedIds = new Set<OpId>()
@@ -336,6 +348,7 @@ class AuditMachine {
     [AUDIT_OP.commit]: (c) => this.answer(c),
     [AUDIT_OP.reveal]: (c) => this.reveal(c),
     [AUDIT_OP.reassign]: (c) => this.reassign(c),
+    [AUDIT_OP.signSettlement]: (c) => this.signSettlement(c),
   }
 
   private refuse(type: string, state: number, allowed: readonly number[], why?: string): never {
@@ -673,6 +686,51 @@ class AuditMachine {
     return out
   }
 
+  /**
+   * A node's signature of the settlement report (for the escrow on one chain). Anyone may
+   * publish one; it counts only if it recovers to a signer, and the escrow accepts only its
+   * registered signers. One per signer, chain and escrow: the first in log order counts.
+   */
+  private signSettlement(c: Ctx): void {
+    const { op, state, params, body, commit } = c
+    this.requireState(op, state, [S.WAITING_FOR_CONTRACT])
+    const { chainId, escrow, signature } = body
+    if (typeof chainId !== 'number' || !Number.isSafeInteger(chainId) || chainId <= 0)
+      throw new InvalidAuditInputError(
+        'A settlement signature names its chain: "chainId", a positive integer.',
+      )
+    if (typeof escrow !== 'string' || !isAddress(escrow, { strict: false }))
+      throw new InvalidAuditInputError(
+        'A settlement signature names its escrow contract: "escrow", an address.',
+      )
+    if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(signature))
+      throw new InvalidAuditInputError('"signature" must be 65 bytes in hex (0x and 130 digits).')
+    const settlement = this.settlement!
+    const domain = { chainId, escrow: getAddress(escrow) }
+    const signer = recoverSettlementSigner(
+      {
+        ...domain,
+        auditId: auditIdOf(this.id),
+        payees: settlement.payees,
+        amounts: settlement.amounts,
+      },
+      signature as Hex,
+    )
+    if (!signer)
+      throw new InvalidAuditInputError(
+        `The signature is not an EIP-712 signature of audit "${params.name}"'s settlement for chain ${chainId} and escrow ${domain.escrow}.`,
+      )
+    const twin = this.settlementSignatures.find(
+      (s) => s.signer === signer && s.chainId === chainId && s.escrow === domain.escrow,
+    )
+    if (twin) {
+      if (commit) this.tieBreaks++
+      throw new AuditOpRefusedError(`${signer} already signed this settlement (op ${twin.op}).`)
+    }
+    if (!commit) return
+    this.settlementSignatures.push({ ...domain, signer, signature: signature as Hex, op: op.id })
+  }
+
   private stop(c: Ctx): void {
     const { op, state, params, body, view, commit } = c
     this.requireState(op, state, [S.AUDITING])
@@ -811,6 +869,17 @@ class AuditMachine {
       })),
       results: this.results,
       settlement: this.settlement,
+      settlementSignatures: [...this.settlementSignatures].sort((a, b) =>
+        a.signer !== b.signer
+          ? a.signer.toLowerCase() < b.signer.toLowerCase()
+            ? -1
+            : 1
+          : a.chainId !== b.chainId
+            ? a.chainId - b.chainId
+            : a.escrow.toLowerCase() < b.escrow.toLowerCase()
+              ? -1
+              : 1,
+      ),
       // Sorted by id, so the lists do not depend on the order ops were applied in.
       rejected: [...this.rejected].sort((a, b) => compareOpIds(a.id, b.id)),
       excluded: [...this.excluded].sort((a, b) => compareOpIds(a.id, b.id)),

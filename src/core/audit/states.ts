@@ -44,6 +44,7 @@ export const AUDIT_OP = {
   commit: 'audit.commit',
   reveal: 'audit.reveal',
   reassign: 'audit.reassign',
+  signSettlement: 'audit.settlement.sign',
 } as const
 
 export type AuditOpType = (typeof AUDIT_OP)[keyof typeof AUDIT_OP]
@@ -65,4 +66,5 @@ export const COMMAND_OF: Record<AuditOpType, string> = {
   'audit.commit': 'commit',
   'audit.reveal': 'reveal',
   'audit.reassign': 'reassign',
+  'audit.settlement.sign': 'sign the settlement',
 }
