@@ -83,7 +83,11 @@ async function httpAnswer(): Promise<Figure> {
   try {
     const dataDir = join(root, 'node')
     initNode({ name: 'bench', dataDir })
-    const node = createNode(loadConfig(dataDir), { port: 0, logger: pino({ level: 'silent' }) })
+    const node = createNode(loadConfig(dataDir), {
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      chain: { mode: 'none' },
+    })
     await node.start()
     const admin = node.accounts.get(OPERATOR)!
     progress(`setting up an audit of ${items} items × 3 with ${auditors} local auditors`)

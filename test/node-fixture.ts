@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { OPERATOR } from '../src/node/accounts.ts'
-import { loadConfig } from '../src/node/config.ts'
+import { type ChainConfig, loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 
@@ -17,11 +17,13 @@ export class TestNode {
     this.node = TestNode.create(dataDir)
   }
 
-  static create(dataDir: string): RwaNode {
+  /** A node on `dataDir`; without a chain unless `chain` says otherwise (anvil costs a start). */
+  static create(dataDir: string, chain: ChainConfig = { mode: 'none' }): RwaNode {
     return createNode(loadConfig(dataDir), {
       port: 0,
       logger: pino({ level: 'silent' }),
       verifyPool: false,
+      chain,
     })
   }
 

@@ -364,7 +364,7 @@ describe('node restart', () => {
     const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
     const child = spawn(
       process.execPath,
-      [bin, 'start', 'n1', '--data-dir', node.dataDir, '--port', '0'],
+      [bin, 'start', 'n1', '--data-dir', node.dataDir, '--port', '0', '--no-chain'],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
       },

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
@@ -31,6 +32,20 @@ export function anvilBinary(): string {
       `The anvil binary for ${process.platform}-${process.arch} (${name}) is not installed; run "npm ci", or start the node with --rpc-url or --no-chain.`,
       { cause },
     )
+  }
+}
+
+/** Stops the anvil a killed node left running (only if that pid is still an anvil). */
+function stopLeftover(pidFile: string): void {
+  if (!existsSync(pidFile)) return
+  const pid = Number(readFileSync(pidFile, 'utf8').trim())
+  rmSync(pidFile, { force: true })
+  if (!Number.isInteger(pid) || pid <= 0) return
+  try {
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    if (command.includes('anvil')) process.kill(pid, 'SIGTERM')
+  } catch {
+    // Gone already, or no /proc here: nothing to stop.
   }
 }
 
@@ -69,11 +84,15 @@ export async function startDevnet({
   port,
   chainId = 31337,
   stateFile,
+  pidFile,
 }: {
   port?: number
   chainId?: number
   stateFile?: string | undefined
+  /** Where anvil's pid is kept, so an anvil left behind by a killed node is stopped first. */
+  pidFile?: string | undefined
 } = {}): Promise<Devnet> {
+  if (pidFile) stopLeftover(pidFile)
   const chosen = port ?? (await freePort())
   const args = ['--host', '127.0.0.1', '--port', String(chosen), '--chain-id', String(chainId)]
   if (stateFile) args.push('--state', stateFile)
@@ -83,6 +102,7 @@ export async function startDevnet({
     stderr = (stderr + chunk.toString()).slice(-2000)
   })
   const rpcUrl = `http://127.0.0.1:${chosen}`
+  if (pidFile && child.pid) writeFileSync(pidFile, `${child.pid}\n`)
   for (let i = 0; i < 200; i++) {
     if (await rpcReady(rpcUrl)) {
       return {
@@ -94,6 +114,7 @@ export async function startDevnet({
           child.kill('SIGTERM')
           await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))])
           if (child.exitCode === null) child.kill('SIGKILL')
+          if (pidFile) rmSync(pidFile, { force: true })
         },
       }
     }

@@ -3,6 +3,7 @@ import {
   type Address,
   type Chain,
   defineChain,
+  getAddress,
   type Hex,
   type PublicClient,
   type Transport,
@@ -56,7 +57,7 @@ async function deploy(
   const hash = await wallet.deployContract(deployment)
   const receipt = await client.waitForTransactionReceipt({ hash })
   if (!receipt.contractAddress) throw new Error(`deployment ${hash} created no contract`)
-  return receipt.contractAddress
+  return getAddress(receipt.contractAddress)
 }
 
 /** Deploys AuditEscrow with its signer set and threshold; the wallet's account becomes owner. */

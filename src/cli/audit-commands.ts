@@ -13,6 +13,7 @@ import {
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { identityMessage } from '../core/identity.ts'
 import { formatRational } from '../core/rational.ts'
+import { addChainCommands } from './chain-commands.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
 
 type Ctx = ReturnType<typeof contextOf>
@@ -247,6 +248,7 @@ export function addAuditCommands(program: Command): void {
     })
 
   addAuditorCommands(program)
+  addChainCommands(program, audit)
 }
 
 function addAuditorCommands(program: Command): void {

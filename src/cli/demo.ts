@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import type { Address, Hex } from 'viem'
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
+import type { ChainInfo } from '../chain/chain-service.ts'
+import { NATIVE } from '../chain/escrow.ts'
+import { balanceOf, chainClients, fundAudit, owedTo, withdrawAll } from '../chain/payments.ts'
+import { auditIdOf } from '../core/audit/settlement-report.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { identityMessage } from '../core/identity.ts'
 import { BaseError } from '../errors/base.ts'
+import type { OpId } from '../ledger/op-id.ts'
 import { loadConfig } from '../node/config.ts'
 import { initNode } from '../node/init.ts'
 import { createNode, type RwaNode } from '../node/node.ts'
@@ -87,7 +93,7 @@ export function addDemoCommand(program: Command): void {
         client = new NodeClient(started.url)
       }
       try {
-        const result = await runDemo(client, ctx.signer(), {
+        const result = await runDemo(client, ctx.signer(), ctx.ethKey, {
           items,
           auditors,
           dishonest,
@@ -103,7 +109,17 @@ export function addDemoCommand(program: Command): void {
     })
 }
 
+type ChainResult = {
+  chainId: number
+  escrow: string
+  token: string
+  settled: boolean
+  withdrawals: { address: string; amount: string; balance: string }[]
+  sponsor: { address: string; refund: string; balanceBefore: string; balanceAfter: string }
+}
+
 type DemoResult = {
+  chain: ChainResult | null
   audit: string
   name: string
   state: string
@@ -116,6 +132,7 @@ type DemoResult = {
 async function runDemo(
   client: NodeClient,
   admin: ReturnType<typeof generateSigner>,
+  sponsorKey: () => Hex,
   o: {
     items: number
     auditors: number
@@ -126,12 +143,26 @@ async function runDemo(
   },
 ): Promise<DemoResult> {
   const name = `demo ${new Date().toISOString()}`
+  const info = await chainOf(client)
+  const token = info?.token ?? NATIVE
   const genesis = await client.submit(admin, {
     doc: null,
     type: AUDIT_OP.create,
-    body: { name, bond: o.bond, auditsPerItem: o.k },
+    body: { name, bond: o.bond, auditsPerItem: o.k, token: token === NATIVE ? 'native' : token },
   })
   const doc = genesis.id
+  const sponsor = info ? privateKeyToAccount(sponsorKey()) : undefined
+  const sponsorBefore = info && sponsor ? await balanceOf(info, sponsor.address, token) : 0n
+  if (info && sponsor) {
+    if (!o.quiet) console.error(`funding the escrow with ${o.bond} from ${sponsor.address}`)
+    await fundAudit({
+      info,
+      account: sponsor,
+      auditId: auditIdOf(doc),
+      token,
+      amount: BigInt(o.bond),
+    })
+  }
   const submit = (signer: typeof admin, type: string, body: Record<string, unknown> = {}) =>
     client.submit(signer, { doc, type, body })
   const truth: boolean[] = []
@@ -173,9 +204,14 @@ async function runDemo(
     answering.tick()
   }
   await submit(admin, AUDIT_OP.stop)
+  const chain =
+    info && sponsor
+      ? await settleAndWithdraw(client, doc, info, token, sponsor, sponsorBefore, people, o.quiet)
+      : null
   const final = await client.loadAudit(doc)
   const s = final.settlement
   return {
+    chain,
     audit: doc,
     name,
     state: final.state,
@@ -187,6 +223,70 @@ async function runDemo(
     payouts: s ? s.payees.map((address, i) => ({ address, amount: `${s.amounts[i]}` })) : [],
     remainder: `${final.results?.remainder ?? o.bond}`,
     bond: o.bond,
+  }
+}
+
+async function chainOf(client: NodeClient): Promise<ChainInfo | undefined> {
+  try {
+    return await client.get<ChainInfo>('/chain')
+  } catch (error) {
+    if (error instanceof NodeRequestError && error.status === 404) return undefined
+    throw error
+  }
+}
+
+/** Waits for the node to settle on chain, then every payee and the sponsor withdraw with their own keys. */
+async function settleAndWithdraw(
+  client: NodeClient,
+  doc: OpId,
+  info: ChainInfo,
+  token: Address,
+  sponsor: PrivateKeyAccount,
+  sponsorBefore: bigint,
+  people: { account: PrivateKeyAccount }[],
+  quiet: boolean,
+): Promise<ChainResult> {
+  if (!quiet) console.error('waiting for the node to settle on chain')
+  let state = ''
+  for (let i = 0; i < 300 && state !== 'COMPLETE'; i++) {
+    state = (await client.get<{ state: string }>(`/audits/${doc}`)).state
+    if (state !== 'COMPLETE') await new Promise((r) => setTimeout(r, 100))
+  }
+  if (state !== 'COMPLETE')
+    throw new BaseError(
+      `The node did not settle the audit within 30 s (it is ${state}); see the node's log.`,
+    )
+  const { client: evm, wallet } = chainClients(info, sponsor)
+  const withdrawing = progress('withdrawing payouts', people.length, quiet)
+  const withdrawals: ChainResult['withdrawals'] = []
+  for (const person of people) {
+    if ((await owedTo(info, person.account.address, token)) > 0n) {
+      // Each auditor pays its own gas: the sponsor sends it a little ETH first.
+      const gas = await wallet.sendTransaction({ to: person.account.address, value: 10n ** 16n })
+      await evm.waitForTransactionReceipt({ hash: gas })
+      const [paid] = await withdrawAll({ info, account: person.account, tokens: [token] })
+      withdrawals.push({
+        address: person.account.address,
+        amount: `${paid!.amount}`,
+        balance: `${await balanceOf(info, person.account.address, token)}`,
+      })
+    }
+    withdrawing.tick()
+  }
+  const refund = await owedTo(info, sponsor.address, token)
+  if (refund > 0n) await withdrawAll({ info, account: sponsor, tokens: [token] })
+  return {
+    chainId: info.chainId,
+    escrow: info.escrow,
+    token,
+    settled: true,
+    withdrawals,
+    sponsor: {
+      address: sponsor.address,
+      refund: `${refund}`,
+      balanceBefore: `${sponsorBefore}`,
+      balanceAfter: `${await balanceOf(info, sponsor.address, token)}`,
+    },
   }
 }
 
@@ -202,4 +302,12 @@ function printDemo(r: DemoResult): void {
   console.log(`\n${'payout address'.padEnd(44)} amount`)
   for (const p of r.payouts) console.log(p.address.padEnd(44), p.amount)
   console.log(`${'remainder to the payer'.padEnd(44)} ${r.remainder}  (bond ${r.bond})`)
+  if (r.chain) {
+    console.log(
+      `\nSettled on chain ${r.chain.chainId} by the escrow ${r.chain.escrow}; each auditor withdrew:`,
+    )
+    for (const w of r.chain.withdrawals)
+      console.log(w.address.padEnd(44), w.amount, ` (balance now ${w.balance})`)
+    console.log(`${'sponsor refund'.padEnd(44)} ${r.chain.sponsor.refund}`)
+  }
 }

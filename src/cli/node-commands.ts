@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Command } from 'commander'
 import { BaseError } from '../errors/base.ts'
 import { OPERATOR } from '../node/accounts.ts'
-import { loadConfig, resolveDataDir } from '../node/config.ts'
+import { type ChainConfig, loadConfig, resolveDataDir } from '../node/config.ts'
 import { initNode } from '../node/init.ts'
 import { createNode } from '../node/node.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
@@ -39,34 +39,70 @@ export function addNodeCommands(program: Command): void {
     .option('--data-dir <dir>', "the node's data dir")
     .option('--port <port>', 'HTTP port (0: a free one); default from config.toml')
     .option('--init', 'create the node first if it does not exist (what "npm start" does)')
+    .option('--rpc-url <url>', 'settle on this EVM chain instead of the embedded devnet')
+    .option(
+      '--chain-key <file>',
+      'Ethereum key file to sign and pay on chain with (default keys/operator.eth)',
+    )
+    .option(
+      '--no-chain',
+      'run without a chain (settlement only through the Chainlink data_dump route)',
+    )
     .addHelpText('after', '\nExample:\n  $ rwa start local --port 8720')
-    .action(async (name: string, o: { dataDir?: string; port?: string; init?: boolean }) => {
-      const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
-      if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
-        initNode({ name, dataDir })
-        console.error(`Created node "${name}" in ${dataDir}`)
-      }
-      const config = loadConfig(dataDir)
-      const port = o.port === undefined ? undefined : parsePort(o.port)
-      const node = createNode(config, { port })
-      await node.start()
-      console.error(`rwa node "${name}" is running at ${node.url}`)
-      console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)
-      console.error(`  operator token:    ${node.accounts.tokenPath(OPERATOR)}`)
-      console.error('  try: rwa demo    stop: Ctrl-C')
-      const shutdown = (signal: string) => {
-        node.logger.info({ signal }, 'shutting down')
-        node.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            node.logger.error({ err: error }, 'shutdown failed')
-            process.exit(1)
-          },
+    .action(
+      async (
+        name: string,
+        o: {
+          dataDir?: string
+          port?: string
+          init?: boolean
+          rpcUrl?: string
+          chainKey?: string
+          chain: boolean
+        },
+      ) => {
+        const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
+        if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
+          initNode({ name, dataDir })
+          console.error(`Created node "${name}" in ${dataDir}`)
+        }
+        const config = loadConfig(dataDir)
+        const port = o.port === undefined ? undefined : parsePort(o.port)
+        const chain: ChainConfig | undefined = !o.chain
+          ? { mode: 'none' }
+          : o.rpcUrl
+            ? {
+                mode: 'rpc',
+                rpcUrl: o.rpcUrl,
+                escrow: config.chain.mode === 'rpc' ? config.chain.escrow : undefined,
+              }
+            : undefined
+        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey })
+        await node.start()
+        console.error(`rwa node "${name}" is running at ${node.url}`)
+        console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)
+        console.error(`  operator token:    ${node.accounts.tokenPath(OPERATOR)}`)
+        const info = node.chain?.info
+        console.error(
+          info
+            ? `  chain:             ${info.devnet ? 'devnet (anvil) ' : ''}${info.rpcUrl}, chain id ${info.chainId}, escrow ${info.escrow}${info.token ? `, test token ${info.token}` : ''}`
+            : '  chain:             none (--no-chain)',
         )
-      }
-      process.once('SIGINT', shutdown)
-      process.once('SIGTERM', shutdown)
-    })
+        console.error('  try: rwa demo    stop: Ctrl-C')
+        const shutdown = (signal: string) => {
+          node.logger.info({ signal }, 'shutting down')
+          node.stop().then(
+            () => process.exit(0),
+            (error: unknown) => {
+              node.logger.error({ err: error }, 'shutdown failed')
+              process.exit(1)
+            },
+          )
+        }
+        process.once('SIGINT', shutdown)
+        process.once('SIGTERM', shutdown)
+      },
+    )
 
   withNodeOptions(
     program.command('status').description("a node's name, version, documents, peers and heads"),

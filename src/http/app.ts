@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import { type Context, Hono } from 'hono'
 import type { Logger } from 'pino'
 import { z } from 'zod'
+import type { ChainInfo } from '../chain/chain-service.ts'
+import { payoutTokens, withdrawAll } from '../chain/payments.ts'
 import { formatParams } from '../core/audit/params.ts'
 import { type AuditState, auditorSummary, outstandingInspections } from '../core/audit/reduce.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -32,6 +34,8 @@ export type HttpContext = {
   readonly bodyLimit: number
   /** Connected peers (replication comes later: 0 until then). */
   peers(): number
+  /** Where this node settles, if it has a chain. */
+  chain?(): ChainInfo | undefined
   /** The account bound to a chat address (created for it when the chat bot runs). */
   accountForJid?(jid: string): LocalAccount | undefined
 }
@@ -200,6 +204,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
         docs: ledger.log.docs().length,
         peers: ctx.peers(),
         heads,
+        chain: ctx.chain?.() ?? null,
         ...ledger.log.stats(),
       }
     },
@@ -217,6 +222,45 @@ export function createHttpApp(ctx: HttpContext): Hono {
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>rwa ${escapeHtml(ctx.name)}</title></head><body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem"><h1>rwa node “${escapeHtml(ctx.name)}”</h1><p>Real World Auditor ${ctx.version}. ${ledger.log.stats().accepted} ops in ${ledger.log.docs().length} documents.</p><h2>Audits</h2>${rows ? `<ul>${rows}</ul>` : '<p>No audits yet: run <code>rwa demo</code> (or <code>npm run demo</code>) and reload.</p>'}<p><a href="/openapi.json">API document (OpenAPI 3.1)</a> · <a href="/status">status</a></p></body></html>`,
     )
   })
+  route(
+    {
+      method: 'get',
+      path: '/chain',
+      summary: 'Where this node settles: chain id, RPC URL, escrow (and the devnet token).',
+      tag: 'chain',
+    },
+    () => {
+      const info = ctx.chain?.()
+      if (!info)
+        throw new NotFoundError(
+          'This node runs without a chain (started with --no-chain or [chain] mode = "none").',
+        )
+      return info
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/payouts/withdraw',
+      summary:
+        "Withdraw everything the escrow owes the account's Ethereum address (native ETH and the devnet token).",
+      tag: 'chain',
+      auth: true,
+    },
+    async (_c, account) => {
+      const info = ctx.chain?.()
+      if (!info)
+        throw new NotFoundError(
+          'This node runs without a chain; there is nothing to withdraw here.',
+        )
+      const paid = await withdrawAll({
+        info,
+        account: account!.ethAccount,
+        tokens: payoutTokens(info),
+      })
+      return { address: account!.address, withdrawn: paid }
+    },
+  )
   app.get('/openapi.json', (c) => c.json(buildOpenApi(docs, ctx.version) as object))
 
   route(

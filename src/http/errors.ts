@@ -52,6 +52,8 @@ const STATUS: Record<string, number> = {
   InvalidPayoutAddressError: 422,
   InvalidRatioError: 422,
   KeyFileError: 422,
+  PaymentError: 409,
+  ChainError: 503,
   PendingBufferFullError: 503,
   LedgerFailedError: 503,
 }

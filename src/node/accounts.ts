@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import type { Address } from '../core/identity.ts'
 import { BaseError } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
@@ -32,6 +32,8 @@ export type LocalAccount = {
   readonly jid: string | undefined
   /** Signs the EIP-191 message that binds `key` to `address`. */
   signMessage(message: string): Promise<`0x${string}`>
+  /** The account's Ethereum key as a viem account (to withdraw its payouts on chain). */
+  readonly ethAccount: PrivateKeyAccount
 }
 
 /** Thrown when a bearer token is missing or matches no account. */
@@ -83,6 +85,7 @@ export function openAccounts(dataDir: string): Accounts {
       address: eth.address,
       jid: info.jid,
       signMessage: (message) => eth.signMessage({ message }),
+      ethAccount: eth,
     }
     accounts.set(name, account)
     const token = readSecretFile(join(keys, `${name}.token`)).trim()

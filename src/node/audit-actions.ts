@@ -89,6 +89,18 @@ export function createAuditActions({
     },
     control: (account: LocalAccount, ref: string, action: ControlAction, force = false) =>
       act(account, ref, CONTROL_ACTIONS[action], action === 'stop' && force ? { force: true } : {}),
+    /** Records that the escrow paid the audit out (WAITING_FOR_CONTRACT → COMPLETE). */
+    recordSettled: (
+      account: LocalAccount,
+      ref: string,
+      proof: { chainId: number; escrow: string; tx: string },
+    ) => act(account, ref, AUDIT_OP.settled, proof),
+    /** Publishes this node's EIP-712 signature of an audit's settlement report. */
+    signSettlement: (
+      account: LocalAccount,
+      ref: string,
+      body: { chainId: number; escrow: string; signature: string },
+    ) => act(account, ref, AUDIT_OP.signSettlement, body),
     addItem: (account: LocalAccount, ref: string, description: string) =>
       act(account, ref, AUDIT_OP.addItem, { description }),
     async deleteItem(account: LocalAccount, ref: string, item: number | string) {

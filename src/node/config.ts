@@ -32,6 +32,17 @@ const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) })
       .partial()
       .prefault({}),
+    chain: z
+      .object({
+        mode: z.enum(['devnet', 'rpc', 'none']).default('devnet'),
+        rpc_url: z.string().url().optional(),
+        escrow: z
+          .string()
+          .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     xmpp: z
       .object({
         service: z
@@ -56,9 +67,17 @@ export type NodeConfig = {
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: number }
   readonly store: { readonly path: string }
   readonly log: { readonly level: string }
+  /** The chain: the embedded devnet (default), an RPC URL, or none. */
+  readonly chain: ChainConfig
   /** The chat bot, when `[xmpp]` is configured. */
   readonly xmpp: XmppConfig | undefined
 }
+
+/** The `[chain]` section. */
+export type ChainConfig =
+  | { readonly mode: 'devnet' }
+  | { readonly mode: 'rpc'; readonly rpcUrl: string; readonly escrow?: `0x${string}` | undefined }
+  | { readonly mode: 'none' }
 
 /** The `[xmpp]` section: where the bot logs in, and who may create audits by chat. */
 export type XmppConfig = {
@@ -110,6 +129,15 @@ path = "rwa.sqlite"
 [log]
 # fatal, error, warn, info, debug, trace or silent. Logs are JSON lines (pino) on stdout.
 level = "info"
+
+[chain]
+# "devnet" (default): an anvil devnet started with the node, contracts deployed on it.
+# "rpc": any EVM chain at rpc_url, paying from keys/operator.eth; escrow is the AuditEscrow
+# address there (left out, one is deployed on first start and recorded in chain.json).
+# "none": no chain (settlement only through the Chainlink data_dump route).
+mode = "devnet"
+# rpc_url = "https://rpc.example.org"
+# escrow = "0x…"
 
 # The chat bot: uncomment to let admins and auditors run audits over XMPP (see README, "Chat").
 # [xmpp]
@@ -172,7 +200,9 @@ export function loadConfig(dataDir: string): NodeConfig {
       `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
     )
   }
-  const { name, http, store, log, xmpp } = parsed.data
+  const { name, http, store, log, xmpp, chain } = parsed.data
+  if (chain.mode === 'rpc' && !chain.rpc_url)
+    throw new NodeConfigError(`"${path}": [chain] mode "rpc" needs rpc_url = "https://…".`)
   const inDataDir = (file: string) => (isAbsolute(file) ? file : join(dataDir, file))
   return {
     name,
@@ -180,6 +210,10 @@ export function loadConfig(dataDir: string): NodeConfig {
     http: { host: http.host, port: http.port, bodyLimit: http.body_limit },
     store: { path: inDataDir(store.path) },
     log: { level: log.level ?? 'info' },
+    chain:
+      chain.mode === 'rpc'
+        ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
+        : { mode: chain.mode },
     xmpp: xmpp && {
       service: xmpp.service,
       domain: xmpp.domain,

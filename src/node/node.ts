@@ -3,17 +3,20 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { type Logger, pino } from 'pino'
+import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
+import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot, type XmppBot } from '../xmpp/bot.ts'
 import { type Chat, chatAccountName, createChat } from '../xmpp/chat.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
-import type { NodeConfig } from './config.ts'
+import type { ChainConfig, NodeConfig } from './config.ts'
 import { fileSaltStore } from './salt-store.ts'
+import { createSettler } from './settler.ts'
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -34,6 +37,8 @@ export type RwaNode = {
   readonly url: string
   /** The chat, when `[xmpp]` is configured (after `start`). */
   readonly chat: Chat | undefined
+  /** The chain connection, unless running without one (after `start`). */
+  readonly chain: ChainService | undefined
   start(): Promise<void>
   /** Stops serving, waits for in-flight writes, closes the store. Safe to call twice. */
   stop(): Promise<void>
@@ -46,6 +51,10 @@ export type CreateNodeOptions = {
   logger?: Logger | undefined
   /** Verify remote ops on worker threads (default true). */
   verifyPool?: boolean
+  /** Overrides the config's `[chain]` (`--rpc-url`, `--no-chain`). */
+  chain?: ChainConfig | undefined
+  /** An Ethereum key file to sign and pay on chain with, instead of keys/operator.eth. */
+  chainKeyFile?: string | undefined
 }
 
 /**
@@ -66,6 +75,8 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   let server: ReturnType<typeof serve> | undefined
   let url = ''
   let bot: XmppBot | undefined
+  let chain: ChainService | undefined
+  let settler: ReturnType<typeof createSettler> | undefined
   let chat: Chat | undefined
   let reminders: NodeJS.Timeout | undefined
   let stopping: Promise<void> | undefined
@@ -94,6 +105,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     get chat() {
       return chat
     },
+    get chain() {
+      return chain
+    },
     async start() {
       const started = performance.now()
       if (options.verifyPool !== false) pool = createVerifyPool()
@@ -108,6 +122,24 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         audits,
         salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
       })
+      chain = await startChain({
+        dataDir: config.dataDir,
+        options: options.chain ?? config.chain,
+        operatorKey: readEthKeyFile(
+          options.chainKeyFile ?? join(config.dataDir, 'keys', 'operator.eth'),
+        ),
+        logger: logger.child({ part: 'chain' }),
+      })
+      if (chain) {
+        settler = createSettler({
+          ledger,
+          audits,
+          accounts,
+          actions,
+          chain,
+          logger: logger.child({ part: 'settler' }),
+        })
+      }
       if (config.xmpp) {
         bot = createXmppBot(config.xmpp, logger.child({ part: 'xmpp' }))
         chat = createChat({
@@ -131,6 +163,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         logger,
         bodyLimit: config.http.bodyLimit,
         peers: () => 0,
+        chain: () => chain?.info,
         // With the chat bot on, an audit registered for an admin JID gets a custodial account
         // for that JID, so the admin can run it by chat.
         accountForJid: (jid) =>
@@ -141,6 +174,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       server = await listen(app.fetch, config.http.host, port)
       const address = server.address() as AddressInfo
       url = `http://${config.http.host}:${address.port}`
+      settler?.start()
       if (chat && bot) {
         await chat.start()
         await bot.start()
@@ -166,10 +200,12 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
         server = undefined
         clearInterval(reminders)
+        await settler?.stop()
         chat?.stop()
         await bot?.stop()
         audits?.stop()
         await ledger?.close()
+        await chain?.stop()
         await pool?.close()
         rmSync(runFile, { force: true })
         logger.info('node stopped')

@@ -1,0 +1,214 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  type Hex,
+  http,
+  type PublicClient,
+} from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { BaseError } from '../errors/base.ts'
+import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
+import { type Devnet, startDevnet } from './devnet.ts'
+import { chainFor, deployEscrow, deployTestToken, type Wallet } from './escrow.ts'
+
+/** Thrown when the node's chain cannot be reached or is not set up. */
+export class ChainError extends BaseError {
+  override name = 'ChainError' as const
+}
+
+/** How a node reaches its chain: an embedded anvil (default), any RPC URL, or none. */
+export type ChainOptions =
+  | { readonly mode: 'devnet' }
+  | { readonly mode: 'rpc'; readonly rpcUrl: string; readonly escrow?: Address | undefined }
+  | { readonly mode: 'none' }
+
+/** What `GET /chain` tells clients: where to fund, settle and withdraw. */
+export type ChainInfo = {
+  readonly chainId: number
+  readonly rpcUrl: string
+  readonly escrow: Address
+  /** The devnet's test ERC-20 (devnet only). */
+  readonly token: Address | undefined
+  readonly devnet: boolean
+  /** The node's signing address (its operator's Ethereum key). */
+  readonly signer: Address
+}
+
+/** The node's connection to its chain. */
+export type ChainService = {
+  readonly info: ChainInfo
+  readonly client: PublicClient
+  readonly wallet: Wallet
+  stop(): Promise<void>
+}
+
+type Recorded = { chainId: number; escrow: Address; token?: Address }
+
+const DEVNET_ETH = 10_000n * 10n ** 18n
+const DEVNET_TOKENS = 10n ** 27n
+
+/**
+ * Connects a node to its chain. On the devnet it starts anvil (state kept in the data dir across
+ * clean restarts), gives the operator ETH and test tokens, and deploys AuditEscrow (the operator
+ * as its one signer, threshold 1) and TestToken unless they are already there. On another chain
+ * it uses `escrow` from the config, or deploys one on first start. Addresses are recorded in
+ * `<dataDir>/chain.json`.
+ */
+export async function startChain({
+  dataDir,
+  options,
+  operatorKey,
+  logger,
+}: {
+  dataDir: string
+  options: ChainOptions
+  operatorKey: Hex
+  logger: Logger
+}): Promise<ChainService | undefined> {
+  if (options.mode === 'none') return undefined
+  let devnet: Devnet | undefined
+  if (options.mode === 'devnet') {
+    mkdirSync(join(dataDir, 'devnet'), { recursive: true })
+    devnet = await startDevnet({
+      stateFile: join(dataDir, 'devnet', 'state.json'),
+      pidFile: join(dataDir, 'devnet', 'anvil.pid'),
+    })
+  }
+  const rpcUrl = devnet?.rpcUrl ?? (options as { rpcUrl: string }).rpcUrl
+  try {
+    const probe = createPublicClient({ transport: http(rpcUrl) })
+    const chainId = await probe.getChainId().catch((cause: unknown) => {
+      throw new ChainError(
+        `No EVM JSON-RPC answers at ${rpcUrl}; check --rpc-url, or run with --no-chain.`,
+        { cause },
+      )
+    })
+    const chain = chainFor(chainId, rpcUrl)
+    const client = createPublicClient({ chain, transport: http(rpcUrl) }) as PublicClient
+    const account = privateKeyToAccount(operatorKey)
+    const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) }) as Wallet
+    if (devnet) await fundOperator(client, account.address)
+    const recorded = await ensureContracts({
+      dataDir,
+      client,
+      wallet,
+      chainId,
+      devnet: !!devnet,
+      configured: options.mode === 'rpc' ? options.escrow : undefined,
+    })
+    if (devnet && recorded.token) await mintOnce(client, wallet, recorded.token)
+    const info: ChainInfo = {
+      chainId,
+      rpcUrl,
+      escrow: recorded.escrow,
+      token: recorded.token,
+      devnet: !!devnet,
+      signer: account.address,
+    }
+    logger.info(info, devnet ? 'devnet ready' : 'chain ready')
+    return {
+      info,
+      client,
+      wallet,
+      async stop() {
+        await devnet?.stop()
+      },
+    }
+  } catch (error) {
+    await devnet?.stop()
+    throw error
+  }
+}
+
+async function fundOperator(client: PublicClient, address: Address): Promise<void> {
+  const balance = await client.getBalance({ address })
+  if (balance >= DEVNET_ETH / 2n) return
+  await client.request({
+    method: 'anvil_setBalance' as never,
+    params: [address, `0x${DEVNET_ETH.toString(16)}`] as never,
+  })
+}
+
+async function mintOnce(client: PublicClient, wallet: Wallet, token: Address): Promise<void> {
+  const balance = await client.readContract({
+    address: token,
+    abi: testTokenAbi,
+    functionName: 'balanceOf',
+    args: [wallet.account.address],
+  })
+  if (balance > 0n) return
+  const hash = await wallet.writeContract({
+    address: token,
+    abi: testTokenAbi,
+    functionName: 'mint',
+    args: [wallet.account.address, DEVNET_TOKENS],
+  })
+  await client.waitForTransactionReceipt({ hash })
+}
+
+async function hasCode(client: PublicClient, address: Address | undefined): Promise<boolean> {
+  if (!address) return false
+  const code = await client.getCode({ address })
+  return code !== undefined && code !== '0x'
+}
+
+async function ensureContracts({
+  dataDir,
+  client,
+  wallet,
+  chainId,
+  devnet,
+  configured,
+}: {
+  dataDir: string
+  client: PublicClient
+  wallet: Wallet
+  chainId: number
+  devnet: boolean
+  configured: Address | undefined
+}): Promise<Recorded> {
+  const file = join(dataDir, 'chain.json')
+  const all = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Recorded>)
+    : {}
+  const key = devnet ? 'devnet' : String(chainId)
+  if (configured) {
+    if (!(await hasCode(client, configured)))
+      throw new ChainError(
+        `No contract at the configured escrow ${configured} on chain ${chainId}; check [chain] escrow.`,
+      )
+    return { chainId, escrow: configured }
+  }
+  const known = all[key]
+  if (
+    known &&
+    known.chainId === chainId &&
+    (await hasCode(client, known.escrow)) &&
+    (!devnet || (await hasCode(client, known.token)))
+  )
+    return known
+  const escrow = await deployEscrow(wallet, client, {
+    signers: [wallet.account.address],
+    threshold: 1n,
+  })
+  const token = devnet ? await deployTestToken(wallet, client) : undefined
+  const recorded: Recorded = { chainId, escrow, ...(token ? { token } : {}) }
+  all[key] = recorded
+  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`)
+  return recorded
+}
+
+/** Reads whether the escrow settled an audit already. */
+export async function isSettledOnChain(service: ChainService, auditId: Hex): Promise<boolean> {
+  const [, , , settled] = (await service.client.readContract({
+    address: service.info.escrow,
+    abi: auditEscrowAbi,
+    functionName: 'audits',
+    args: [auditId],
+  })) as readonly [Address, Address, bigint, boolean]
+  return settled
+}

@@ -1,0 +1,73 @@
+import type { Command } from 'commander'
+import type { Address } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import type { ChainInfo } from '../chain/chain-service.ts'
+import { NATIVE } from '../chain/escrow.ts'
+import { fundAudit, payoutTokens, withdrawAll } from '../chain/payments.ts'
+import { auditIdOf } from '../core/audit/settlement-report.ts'
+import { BaseError } from '../errors/base.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+
+/** The token an audit is paid in, as the escrow names it. */
+export function tokenOf(param: string): Address {
+  return (param === 'native' ? NATIVE : param) as Address
+}
+
+/** `rwa audit fund` and `rwa payout withdraw`: money on the node's chain, from your own key. */
+export function addChainCommands(program: Command, audit: Command): void {
+  withNodeOptions(
+    audit
+      .command('fund')
+      .description(
+        "fund an audit's escrow from your Ethereum key (--eth-key); you become its sponsor",
+      ),
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<amount>', "base units of the audit's token")
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ rwa audit fund "Street lights" 1000 --eth-key sponsor.eth',
+    )
+    .action(async (ref: string, amountText: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      if (!/^\d+$/.test(amountText))
+        throw new BaseError(`"${amountText}" is not an amount; give a whole number of base units.`)
+      const info = await ctx.client.get<ChainInfo>('/chain')
+      const state = await ctx.client.loadAudit(ref)
+      const token = tokenOf(state.params.token)
+      const tx = await fundAudit({
+        info,
+        account: privateKeyToAccount(ctx.ethKey()),
+        auditId: auditIdOf(state.id),
+        token,
+        amount: BigInt(amountText),
+      })
+      if (ctx.json) return printJson({ audit: state.id, amount: amountText, token, tx })
+      console.log(
+        `Funded "${state.params.name}" with ${amountText} (${token === NATIVE ? 'native ETH' : token}); tx ${tx}.`,
+      )
+    })
+
+  const payout = program.command('payout').description('your payouts on the chain')
+  withNodeOptions(
+    payout
+      .command('withdraw')
+      .description('withdraw everything the escrow owes your Ethereum key (--eth-key)'),
+  )
+    .option(
+      '--token <address>',
+      'only this token ("native" for ETH); default: every token the node knows',
+    )
+    .addHelpText('after', '\nExample:\n  $ rwa payout withdraw --eth-key me.eth')
+    .action(async (o: GlobalOptions & { token?: string }) => {
+      const ctx = contextOf(o)
+      const info = await ctx.client.get<ChainInfo>('/chain')
+      const tokens = o.token ? [tokenOf(o.token)] : payoutTokens(info)
+      const paid = await withdrawAll({ info, account: privateKeyToAccount(ctx.ethKey()), tokens })
+      if (ctx.json) return printJson(paid)
+      for (const p of paid)
+        console.log(
+          `Withdrew ${p.amount} ${p.token === NATIVE ? 'wei (ETH)' : `of ${p.token}`}; tx ${p.tx}.`,
+        )
+    })
+}

@@ -1,0 +1,160 @@
+import type { Logger } from 'pino'
+import type { Address, Hex } from 'viem'
+import { auditEscrowAbi } from '../chain/artifacts.ts'
+import { type ChainService, isSettledOnChain } from '../chain/chain-service.ts'
+import { sortSignatures } from '../chain/escrow.ts'
+import { auditIdOf, settlementTypedData } from '../core/audit/settlement-report.ts'
+import { AUDIT_OP } from '../core/audit/states.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OpId } from '../ledger/op-id.ts'
+import { type Accounts, OPERATOR } from './accounts.ts'
+import type { AuditActions } from './audit-actions.ts'
+import type { AuditIndex } from './audit-index.ts'
+
+/** How often audits waiting for the contract are looked at again (funding may have arrived). */
+const POLL_MS = 2000
+
+/**
+ * Drives settlement on the chain: when an audit reaches WAITING_FOR_CONTRACT this node signs the
+ * EIP-712 report with its Ethereum key and publishes the signature as an op; once the escrow's
+ * threshold of its registered signers have signed and the audit is funded, it submits `settle`;
+ * when the transaction succeeds it records `audit.settled` (COMPLETE) with a local admin account.
+ */
+export function createSettler({
+  ledger,
+  audits,
+  accounts,
+  actions,
+  chain,
+  logger,
+}: {
+  ledger: Ledger
+  audits: AuditIndex
+  accounts: Accounts
+  actions: AuditActions
+  chain: ChainService
+  logger: Logger
+}) {
+  const running = new Map<OpId, Promise<void>>()
+  const again = new Set<OpId>()
+  const warned = new Set<string>()
+  let timer: NodeJS.Timeout | undefined
+  let unsubscribe: (() => void) | undefined
+  const domain = { chainId: chain.info.chainId, escrow: chain.info.escrow }
+
+  const warnOnce = (key: string, message: string, extra: object) => {
+    if (warned.has(key)) return
+    warned.add(key)
+    logger.warn(extra, message)
+  }
+
+  function schedule(id: OpId): void {
+    if (running.has(id)) {
+      again.add(id)
+      return
+    }
+    const task = advance(id)
+      .catch((err: unknown) => logger.error({ err, audit: id }, 'settlement step failed'))
+      .finally(() => {
+        running.delete(id)
+        if (again.delete(id)) schedule(id)
+      })
+    running.set(id, task)
+  }
+
+  async function advance(id: OpId): Promise<void> {
+    const state = await audits.state(id)
+    if (state.state !== 'WAITING_FOR_CONTRACT' || !state.settlement) return
+    const { payees, amounts } = state.settlement
+    const auditId = auditIdOf(id)
+    const forHere = state.settlementSignatures.filter(
+      (s) => s.chainId === domain.chainId && s.escrow === domain.escrow,
+    )
+    if (!forHere.some((s) => s.signer === chain.info.signer)) {
+      const signature = await chain.wallet.signTypedData(
+        settlementTypedData({ ...domain, auditId, payees, amounts }),
+      )
+      await actions.signSettlement(accounts.get(OPERATOR)!, id, { ...domain, signature })
+      return // the new op schedules the next step
+    }
+    let tx: Hex | undefined
+    if (!(await isSettledOnChain(chain, auditId))) {
+      const threshold = (await chain.client.readContract({
+        address: domain.escrow,
+        abi: auditEscrowAbi,
+        functionName: 'threshold',
+      })) as bigint
+      const valid: { signer: Address; signature: Hex }[] = []
+      for (const s of forHere) {
+        const ok = await chain.client.readContract({
+          address: domain.escrow,
+          abi: auditEscrowAbi,
+          functionName: 'isSigner',
+          args: [s.signer],
+        })
+        if (ok) valid.push(s)
+      }
+      if (BigInt(valid.length) < threshold) return
+      const [, , funded] = (await chain.client.readContract({
+        address: domain.escrow,
+        abi: auditEscrowAbi,
+        functionName: 'audits',
+        args: [auditId],
+      })) as readonly [Address, Address, bigint, boolean]
+      if (funded < state.settlement.total) {
+        warnOnce(`fund ${id}`, 'audit waits for funding before it can be settled', {
+          audit: id,
+          funded: `${funded}`,
+          needed: `${state.settlement.total}`,
+          hint: `rwa audit fund "${state.params.name}" ${state.params.bond}`,
+        })
+        return
+      }
+      tx = await chain.wallet.writeContract({
+        address: domain.escrow,
+        abi: auditEscrowAbi,
+        functionName: 'settle',
+        args: [auditId, payees, amounts, sortSignatures(valid)],
+      })
+      const receipt = await chain.client.waitForTransactionReceipt({ hash: tx })
+      if (receipt.status !== 'success') throw new Error(`settle transaction ${tx} reverted`)
+      logger.info({ audit: id, tx, gas: `${receipt.gasUsed}` }, 'audit settled on chain')
+    }
+    const admin = accounts.list().find((a) => state.params.admins.includes(a.key))
+    if (!admin) {
+      warnOnce(`admin ${id}`, 'settled on chain, but no local admin account can record it', {
+        audit: id,
+      })
+      return
+    }
+    await actions.recordSettled(admin, id, { ...domain, tx: tx ?? 'settled-before' })
+  }
+
+  return {
+    start(): void {
+      unsubscribe = ledger.onAccepted((ops) => {
+        for (const { doc, op } of ops) {
+          const type = op.op.type
+          if (
+            type === AUDIT_OP.stop ||
+            type === AUDIT_OP.finish ||
+            type === AUDIT_OP.signSettlement
+          )
+            schedule(doc)
+        }
+      })
+      const poll = () => {
+        for (const audit of audits.list())
+          if (audit.state === 'WAITING_FOR_CONTRACT') schedule(audit.id)
+      }
+      poll()
+      timer = setInterval(poll, POLL_MS)
+      timer.unref()
+    },
+    async stop(): Promise<void> {
+      clearInterval(timer)
+      unsubscribe?.()
+      await Promise.all(running.values())
+    },
+  }
+}
