@@ -18,8 +18,10 @@ export type Devnet = {
 }
 
 /**
- * The anvil binary of the `@foundry-rs/anvil` npm package for this platform (installed by
- * `npm ci` as an optional dependency: nothing is downloaded at run time).
+ * The anvil binary from the `@foundry-rs/anvil-<platform>-<arch>` npm package, the platform
+ * package of `@foundry-rs/anvil` (nothing is downloaded at run time). rwa depends on the Linux x64
+ * one directly, as an optional dependency: the registry this project installs from lacks the
+ * other platforms' packages, which would make `npm ci` fail if the wrapper package were used.
  */
 export function anvilBinary(): string {
   const arch = process.arch === 'x64' ? 'amd64' : process.arch
@@ -29,7 +31,7 @@ export function anvilBinary(): string {
     return join(dirname(require.resolve(`${name}/package.json`)), 'bin', 'anvil')
   } catch (cause) {
     throw new DevnetError(
-      `The anvil binary for ${process.platform}-${process.arch} (${name}) is not installed; run "npm ci", or start the node with --rpc-url or --no-chain.`,
+      `The anvil binary for ${process.platform}-${process.arch} (${name}) is not installed; run "npm ci" (on Linux x64), "npm install --no-save ${name}" elsewhere, or start the node with --rpc-url or --no-chain.`,
       { cause },
     )
   }
