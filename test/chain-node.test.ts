@@ -77,6 +77,78 @@ describe('settlement on the devnet', () => {
     expect(status.chain).toMatchObject({ chainId: 31337, devnet: true, signer: operator.address })
   }, 120_000)
 
+  test('rwa audit fund, the node settling once funded, rwa payout withdraw and POST /payouts/withdraw', async () => {
+    node = await devnetNode()
+    const t = node
+    const admin = t.operatorToken
+    const tokens: string[] = []
+    for (const name of ['a1', 'a2', 'a3'])
+      tokens.push((await t.call('POST', '/accounts', { token: admin, body: { name } })).json.token)
+    const id = (
+      await t.call('POST', '/audits', { token: admin, body: { name: 'paid', bond: '900' } })
+    ).json.audit
+    await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
+    await t.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
+    await t.call('POST', `/audits/${id}/close`, { token: admin })
+    await t.call('POST', `/audits/${id}/start`, { token: admin })
+    for (const token of tokens)
+      await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
+    expect((await t.call('POST', `/audits/${id}/stop`, { token: admin })).json.state).toBe(
+      'WAITING_FOR_CONTRACT',
+    )
+    // Not funded yet: the node waits (native ETH, the audit's default token).
+    await new Promise((r) => setTimeout(r, 500))
+    expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+    const rwa = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [
+        bin,
+        ...args,
+        '--node',
+        t.url,
+        '--data-dir',
+        t.dataDir,
+      ])
+    expect((await rwa('audit', 'fund', 'paid', '900')).stdout).toContain(
+      'Funded "paid" with 900 (native ETH)',
+    )
+    for (
+      let i = 0;
+      i < 100 && (await t.call('GET', `/audits/${id}`)).json.state !== 'COMPLETE';
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 100))
+    expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('COMPLETE')
+    // Payees pay their own gas: give the three local accounts some ETH on the devnet.
+    const info = (await t.call('GET', '/chain')).json
+    const client = createPublicClient({ transport: http(info.rpcUrl) })
+    for (const name of ['a1', 'a2', 'a3']) {
+      const { address } = privateKeyToAccount(
+        readEthKeyFile(join(t.dataDir, 'keys', `${name}.eth`)),
+      )
+      await client.request({
+        method: 'anvil_setBalance' as never,
+        params: [address, '0x56BC75E2D63100000'] as never,
+      })
+    }
+    const cli = await rwa('payout', 'withdraw', '--eth-key', join(t.dataDir, 'keys', 'a1.eth'))
+    expect(cli.stdout).toMatch(/^Withdrew 300 wei \(ETH\); tx 0x[0-9a-f]{64}\.$/m)
+    const again = await rwa(
+      'payout',
+      'withdraw',
+      '--eth-key',
+      join(t.dataDir, 'keys', 'a1.eth'),
+    ).catch((e: { stderr: string }) => e)
+    expect((again as { stderr: string }).stderr).toMatch(/^error: Nothing is owed to 0x/)
+    const http2 = await t.call('POST', '/payouts/withdraw', { token: tokens[1] })
+    expect(http2.json.withdrawn).toMatchObject([
+      { token: '0x0000000000000000000000000000000000000000', amount: '300' },
+    ])
+    expect((await t.call('POST', '/payouts/withdraw', { token: tokens[1] })).json.error).toBe(
+      'PaymentError',
+    )
+  }, 120_000)
+
   test('a restarted node keeps its devnet contracts (anvil state in the data dir)', async () => {
     node = await devnetNode()
     const before = (await node.call('GET', '/chain')).json
