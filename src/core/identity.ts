@@ -52,16 +52,28 @@ export function recoverIdentityAddress(
   ed25519PublicKey: Uint8Array,
   signature: `0x${string}`,
 ): Address | undefined {
+  return recoverDigestSigner(hexToBytes(hashMessage(identityMessage(ed25519PublicKey))), signature)
+}
+
+/**
+ * The address whose secp256k1 key signed a 32-byte digest (65-byte r ‖ s ‖ v signature), or
+ * undefined; synchronous (noble), so pure reducers can check Ethereum signatures. With
+ * `lowS`, malleable high-s twins are refused, as contracts refuse them.
+ */
+export function recoverDigestSigner(
+  digest: Uint8Array,
+  signature: `0x${string}`,
+  { lowS = false }: { lowS?: boolean } = {},
+): Address | undefined {
   try {
     const bytes = hexToBytes(signature)
     if (bytes.length !== 65) return undefined
     const v = bytes[64]!
     const recovery = v >= 27 ? v - 27 : v
     if (recovery !== 0 && recovery !== 1) return undefined
-    const digest = hexToBytes(hashMessage(identityMessage(ed25519PublicKey)))
-    const point = secp256k1.Signature.fromCompact(bytes.subarray(0, 64))
-      .addRecoveryBit(recovery)
-      .recoverPublicKey(digest)
+    const sig = secp256k1.Signature.fromCompact(bytes.subarray(0, 64))
+    if (lowS && sig.hasHighS()) return undefined
+    const point = sig.addRecoveryBit(recovery).recoverPublicKey(digest)
     const uncompressed = point.toRawBytes(false).subarray(1)
     return getAddress(`0x${keccak256(toHex(uncompressed)).slice(-40)}`)
   } catch {

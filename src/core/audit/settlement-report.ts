@@ -1,4 +1,3 @@
-import { secp256k1 } from '@noble/curves/secp256k1'
 import {
   type Address,
   encodeAbiParameters,
@@ -10,6 +9,7 @@ import {
   toHex,
 } from 'viem'
 import { type OpId, parseOpIdBytes } from '../../ledger/op-id.ts'
+import { recoverDigestSigner } from '../identity.ts'
 
 /** Where a settlement is paid: the chain and the AuditEscrow contract (the EIP-712 domain). */
 export type SettlementDomain = { readonly chainId: number; readonly escrow: Address }
@@ -61,19 +61,8 @@ export function recoverSettlementSigner(
   report: Parameters<typeof settlementTypedData>[0],
   signature: Hex,
 ): Address | undefined {
-  try {
-    const bytes = hexToBytes(signature)
-    if (bytes.length !== 65) return undefined
-    const v = bytes[64]!
-    const recovery = v >= 27 ? v - 27 : v
-    if (recovery !== 0 && recovery !== 1) return undefined
-    const sig = secp256k1.Signature.fromCompact(bytes.subarray(0, 64))
+  return recoverDigestSigner(hexToBytes(hashTypedData(settlementTypedData(report))), signature, {
     // The escrow refuses high-s signatures (malleable twins): refuse them here too.
-    if (sig.hasHighS()) return undefined
-    const digest = hexToBytes(hashTypedData(settlementTypedData(report)))
-    const point = sig.addRecoveryBit(recovery).recoverPublicKey(digest)
-    return getAddress(`0x${keccak256(toHex(point.toRawBytes(false).subarray(1))).slice(-40)}`)
-  } catch {
-    return undefined
-  }
+    lowS: true,
+  })
 }
