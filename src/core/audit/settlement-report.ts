@@ -1,12 +1,10 @@
 import {
   type Address,
   encodeAbiParameters,
-  getAddress,
   type Hex,
   hashTypedData,
   hexToBytes,
   keccak256,
-  toHex,
 } from 'viem'
 import { type OpId, parseOpIdBytes } from '../../ledger/op-id.ts'
 import { recoverDigestSigner } from '../identity.ts'
