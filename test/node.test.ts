@@ -492,8 +492,8 @@ describe('Chainlink external-adapter routes', () => {
       body: { name: '<b>lights</b>', bond: '9' },
     })
     const html = await (await fetch(`${node.url}/`)).text()
-    expect(html).toContain('rwa node “n1”')
-    expect(html).toContain('&#60;b&#62;lights&#60;/b&#62;</a> — INITIALIZATION')
+    expect(html).toContain('<h1>Node “n1”</h1>')
+    expect(html).toContain('&#60;b&#62;lights&#60;/b&#62;</a></td><td>INITIALIZATION')
     expect(html).not.toContain('<b>lights')
   })
 

@@ -11,6 +11,8 @@ import type { OpId } from '../ledger/op-id.ts'
 import { type Accounts, type LocalAccount, OPERATOR } from '../node/accounts.ts'
 import type { AuditActions } from '../node/audit-actions.ts'
 import type { AuditIndex } from '../node/audit-index.ts'
+import { APP_CSS, APP_JS } from '../web/assets.ts'
+import { auditorPage, auditPage, homePage } from '../web/pages.ts'
 import { registerEaRoutes } from './ea-routes.ts'
 import {
   errorResponse,
@@ -209,19 +211,45 @@ export function createHttpApp(ctx: HttpContext): Hono {
       }
     },
   )
-  // A plain page until the dashboard exists: what runs here and where to go next.
+  // The dashboard: server-rendered pages, a stylesheet and a small script (src/web).
+  const html = (c: Context, page: string) => c.html(page, 200, { 'cache-control': 'no-store' })
   app.get('/', (c) => {
-    const rows = audits
-      .list()
-      .map(
-        (a) =>
-          `<li><a href="/audits/${encodeURIComponent(a.id)}">${escapeHtml(a.name)}</a> — ${a.state}, ${a.items} items, ${a.auditors} auditors</li>`,
-      )
-      .join('')
-    return c.html(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>rwa ${escapeHtml(ctx.name)}</title></head><body style="font-family: system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem"><h1>rwa node “${escapeHtml(ctx.name)}”</h1><p>Real World Auditor ${ctx.version}. ${ledger.log.stats().accepted} ops in ${ledger.log.docs().length} documents.</p><h2>Audits</h2>${rows ? `<ul>${rows}</ul>` : '<p>No audits yet: run <code>rwa demo</code> (or <code>npm run demo</code>) and reload.</p>'}<p><a href="/openapi.json">API document (OpenAPI 3.1)</a> · <a href="/status">status</a></p></body></html>`,
+    const stats = ledger.log.stats()
+    return html(
+      c,
+      homePage({
+        name: ctx.name,
+        version: ctx.version,
+        ops: stats.accepted,
+        docs: stats.documents,
+        peers: ctx.peers(),
+        chain: ctx.chain?.(),
+        audits: audits.list(),
+      }),
     )
   })
+  app.get('/ui/audits/:audit', async (c) => {
+    const state = await stateOf(c)
+    const completed = state.transitions.find((t) => t.state === 'COMPLETE')
+    const [settled] = completed ? await ledger.getOps([completed.op]) : []
+    const tx = (settled?.op.body as { tx?: unknown } | undefined)?.tx
+    return html(
+      c,
+      auditPage({
+        node: ctx.name,
+        state,
+        settledTx: typeof tx === 'string' ? tx : undefined,
+        chain: ctx.chain?.(),
+      }),
+    )
+  })
+  app.get('/ui/audits/:audit/me', async (c) =>
+    html(c, auditorPage({ node: ctx.name, state: await stateOf(c) })),
+  )
+  app.get('/ui/app.css', (c) => c.body(APP_CSS, 200, { 'content-type': 'text/css; charset=utf-8' }))
+  app.get('/ui/app.js', (c) =>
+    c.body(APP_JS, 200, { 'content-type': 'text/javascript; charset=utf-8' }),
+  )
   route(
     {
       method: 'get',
@@ -404,7 +432,11 @@ export function createHttpApp(ctx: HttpContext): Hono {
       summary: "An auditor's inspections and result.",
       tag: 'audits',
     },
-    async (c) => auditorSummary(await stateOf(c), c.req.param('key')!),
+    async (c) => {
+      const state = await stateOf(c)
+      const summary = auditorSummary(state, c.req.param('key')!)
+      return { ...summary, inspections: describeInspections(state, summary.inspections) }
+    },
   )
   route(
     {
@@ -564,10 +596,6 @@ function describeInspections(state: AuditState, list: AuditState['inspections'])
     number: describe.get(i.item)?.number,
     description: describe.get(i.item)?.description,
   }))
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`)
 }
 
 /** The JSON view of an audit that `GET /audits/:audit` answers. */

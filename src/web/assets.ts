@@ -1,0 +1,158 @@
+// The dashboard's stylesheet and script, served as /ui/app.css and /ui/app.js. Plain CSS and a
+// small script (no build step, no network at run time): pages are rendered on the server, and the
+// script refreshes them while an audit runs and sends actions to the JSON API with the token.
+
+export const APP_CSS = `
+:root { --fg: #1d2330; --muted: #5d6678; --line: #d9dde5; --bg: #f6f7f9; --accent: #2456d3; --ok: #1f8a4c; --bad: #b42318; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
+header { background: #fff; border-bottom: 1px solid var(--line); padding: .75rem 1rem; display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center; }
+header a.home { font-weight: 700; color: var(--fg); text-decoration: none; }
+header form { margin-left: auto; display: flex; gap: .4rem; flex-wrap: wrap; }
+main { max-width: 64rem; margin: 0 auto; padding: 1rem; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
+h1 { font-size: 1.4rem; margin: 0 0 .5rem; word-break: break-word; }
+h2 { font-size: 1.05rem; margin: 0 0 .6rem; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 600; font-size: .85rem; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+code, .addr { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .85em; word-break: break-all; }
+.muted { color: var(--muted); }
+.states { display: flex; flex-wrap: wrap; gap: .3rem; list-style: none; padding: 0; margin: 0; }
+.states li { padding: .2rem .5rem; border-radius: 999px; border: 1px solid var(--line); font-size: .75rem; color: var(--muted); }
+.states li.done { color: var(--fg); }
+.states li.current { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 700; }
+.bar { height: .55rem; background: #e7eaf0; border-radius: 999px; overflow: hidden; min-width: 6rem; }
+.bar > span { display: block; height: 100%; background: var(--accent); }
+.yes { color: var(--ok); font-weight: 600; } .no { color: var(--bad); font-weight: 600; }
+.actions { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+button, input { font: inherit; padding: .4rem .7rem; border-radius: 6px; border: 1px solid var(--line); }
+button { background: #fff; cursor: pointer; } button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
+button.big { font-size: 1.1rem; padding: .6rem 1.4rem; }
+input { min-width: 0; flex: 1 1 12rem; }
+#message { display: none; padding: .6rem .8rem; border-radius: 6px; margin-bottom: 1rem; }
+#message.error { display: block; background: #fdecea; color: var(--bad); border: 1px solid #f5c2bc; }
+#message.ok { display: block; background: #e8f5ee; color: var(--ok); border: 1px solid #b7e1c8; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .5rem 1rem; }
+.grid div span { display: block; color: var(--muted); font-size: .8rem; }
+`
+
+export const APP_JS = `
+const TOKEN = 'rwa.token'
+const $ = (selector) => document.querySelector(selector)
+
+function show(text, kind) {
+  const box = $('#message')
+  if (!box) return
+  box.textContent = text
+  box.className = kind
+}
+
+async function api(method, path, body) {
+  const token = localStorage.getItem(TOKEN)
+  const response = await fetch(path, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const json = await response.json().catch(() => ({}))
+  if (!response.ok) throw new Error(json.message || 'The node answered ' + response.status + '.')
+  return json
+}
+
+// Re-renders the page's <main> from the server while something may change.
+async function refresh() {
+  if (document.hidden) return
+  const response = await fetch(location.href, { headers: { accept: 'text/html' } })
+  if (!response.ok) return
+  const page = new DOMParser().parseFromString(await response.text(), 'text/html')
+  const fresh = page.querySelector('main')
+  const main = $('main')
+  if (fresh && main && fresh.innerHTML !== main.innerHTML) {
+    const message = $('#message')
+    main.innerHTML = fresh.innerHTML
+    if (message && $('#message')) $('#message').replaceWith(message)
+    bind()
+    if (window.rwaPage === 'auditor') loadAuditor()
+  }
+}
+
+async function act(button) {
+  const { method, path, body, confirmText } = button.dataset
+  if (confirmText && !confirm(confirmText)) return
+  button.disabled = true
+  try {
+    let payload = body ? JSON.parse(body) : undefined
+    const form = button.closest('form')
+    if (form) payload = Object.fromEntries(new FormData(form))
+    const result = await api(method || 'POST', path, payload)
+    show(result.state ? 'Done: the audit is now ' + result.state + '.' : 'Done.', 'ok')
+    if (form) form.reset()
+    await refresh()
+  } catch (error) {
+    show(error.message, 'error')
+  } finally {
+    button.disabled = false
+  }
+}
+
+function bind() {
+  for (const button of document.querySelectorAll('[data-path]')) button.onclick = (event) => { event.preventDefault(); act(button) }
+}
+
+async function loadAuditor() {
+  const box = $('#auditor')
+  if (!box) return
+  const audit = box.dataset.audit
+  if (!localStorage.getItem(TOKEN)) {
+    box.innerHTML = '<p>Paste your account token at the top of the page to see your inspections.</p>'
+    return
+  }
+  try {
+    const me = await api('GET', '/accounts/me')
+    const [{ inspection }, summary] = await Promise.all([
+      api('GET', '/audits/' + audit + '/next').catch((e) => ({ inspection: null, error: e })),
+      api('GET', '/audits/' + audit + '/auditors/' + me.key),
+    ])
+    const rows = summary.inspections.map((i) =>
+      '<tr><td>' + esc(i.description || i.item) + '</td><td>' + i.status + '</td><td>' + (i.answer === true ? '<span class="yes">yes</span>' : i.answer === false ? '<span class="no">no</span>' : '—') + '</td></tr>').join('')
+    const result = summary.result
+    box.innerHTML =
+      '<h2>You: ' + esc(me.name) + ' <span class="addr muted">' + me.address + '</span></h2>' +
+      (inspection
+        ? '<div class="next"><p>Your inspection: <strong id="inspection">' + esc(inspection.description) + '</strong></p><p>Is it true?</p>' +
+          '<div class="actions"><button class="big primary" id="answer-yes" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":true}\\'>Yes</button>' +
+          '<button class="big" id="answer-no" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":false}\\'>No</button></div></div>'
+        : '<p id="inspection-none">No inspection is waiting for you.</p>') +
+      '<h2>History</h2>' + (rows ? '<table><tr><th>item</th><th>status</th><th>answer</th></tr>' + rows + '</table>' : '<p class="muted">Nothing yet.</p>') +
+      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + result.paid + '</strong> base units</p>' : '')
+    bind()
+  } catch (error) {
+    box.innerHTML = ''
+    show(error.message, 'error')
+  }
+}
+
+function esc(text) {
+  return String(text).replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';')
+}
+
+window.addEventListener('DOMContentLoaded', () => {
+  const tokenForm = $('#token-form')
+  if (tokenForm) {
+    tokenForm.token.value = localStorage.getItem(TOKEN) || ''
+    tokenForm.onsubmit = (event) => {
+      event.preventDefault()
+      const value = tokenForm.token.value.trim()
+      if (value) localStorage.setItem(TOKEN, value)
+      else localStorage.removeItem(TOKEN)
+      show(value ? 'Token saved in this browser.' : 'Token removed.', 'ok')
+      if (window.rwaPage === 'auditor') loadAuditor()
+    }
+  }
+  bind()
+  if (window.rwaPage === 'auditor') loadAuditor()
+  if (window.rwaLive) setInterval(() => refresh().catch(() => {}), 1500)
+})
+`

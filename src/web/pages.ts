@@ -1,0 +1,204 @@
+import type { ChainInfo } from '../chain/chain-service.ts'
+import type { AuditState } from '../core/audit/reduce.ts'
+import { AUDIT_STATES } from '../core/audit/states.ts'
+import { formatRational } from '../core/rational.ts'
+import type { AuditSummary } from '../node/audit-index.ts'
+
+/** Escapes text for HTML. */
+export function esc(value: unknown): string {
+  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+/** A whole page: header with the token box, a message area, the main content. */
+function layout({
+  title,
+  node,
+  body,
+  page,
+  live,
+}: {
+  title: string
+  node: string
+  body: string
+  page: string
+  live: boolean
+}): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)} · rwa ${esc(node)}</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/ui/app.css">
+<script>window.rwaPage = ${JSON.stringify(page)}; window.rwaLive = ${live}</script>
+<script src="/ui/app.js" defer></script>
+</head>
+<body>
+<header>
+<a class="home" href="/">rwa · ${esc(node)}</a>
+<form id="token-form" autocomplete="off"><input name="token" type="password" placeholder="account token (keys/&lt;account&gt;.token)" aria-label="account token"><button type="submit">Use token</button></form>
+</header>
+<main>
+<div id="message" role="status"></div>
+${body}
+</main>
+</body>
+</html>`
+}
+
+/** The node page: status, chain, the audits, and a form to create one. */
+export function homePage({
+  name,
+  version,
+  ops,
+  docs,
+  peers,
+  chain,
+  audits,
+}: {
+  name: string
+  version: string
+  ops: number
+  docs: number
+  peers: number
+  chain: ChainInfo | undefined
+  audits: readonly AuditSummary[]
+}): string {
+  const rows = audits
+    .map(
+      (a) =>
+        `<tr><td><a href="/ui/audits/${encodeURIComponent(a.id)}">${esc(a.name)}</a></td><td>${esc(a.state)}</td><td class="num">${a.items}</td><td class="num">${a.auditors}</td></tr>`,
+    )
+    .join('')
+  const body = `<section id="status"><h1>Node “${esc(name)}”</h1>
+<div class="grid">
+<div><span>version</span>${esc(version)}</div>
+<div><span>ops</span>${ops}</div>
+<div><span>documents</span>${docs}</div>
+<div><span>peers</span>${peers}</div>
+<div><span>chain</span>${chain ? `${chain.devnet ? 'devnet ' : ''}${chain.chainId}` : 'none'}</div>
+</div>
+${chain ? `<p class="muted">Escrow <span class="addr">${esc(chain.escrow)}</span> at <span class="addr">${esc(chain.rpcUrl)}</span></p>` : ''}
+</section>
+<section id="audits"><h2>Audits</h2>
+${rows ? `<table><tr><th>audit</th><th>state</th><th class="num">items</th><th class="num">auditors</th></tr>${rows}</table>` : '<p>No audits yet. Run <code>rwa demo</code> (or <code>npm run demo</code>) and this list fills in.</p>'}
+</section>
+<section id="create"><h2>Create an audit</h2>
+<form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (base units)" inputmode="numeric" required><button class="primary" data-path="/audits">Create</button></form>
+<p class="muted">Needs an account token (the operator's is in the data dir's keys/operator.token).</p>
+</section>`
+  return layout({ title: 'Node', node: name, body, page: 'home', live: true })
+}
+
+const ADMIN_ACTIONS: Record<string, string[]> = {
+  INITIALIZATION: ['open'],
+  AUDITOR_REGISTRATION: ['close'],
+  AUDITOR_REGISTRATION_COMPLETE: ['start'],
+  AUDITING: ['stop'],
+}
+
+/** An audit's page: states, items with progress, outstanding inspections, results, payouts, settlement. */
+export function auditPage({
+  node,
+  state,
+  settledTx,
+  chain,
+}: {
+  node: string
+  state: AuditState
+  settledTx: string | undefined
+  chain: ChainInfo | undefined
+}): string {
+  const id = encodeURIComponent(state.id)
+  const current = AUDIT_STATES.indexOf(state.state)
+  const states = AUDIT_STATES.map(
+    (s, i) => `<li class="${i === current ? 'current' : i < current ? 'done' : ''}">${i} ${s}</li>`,
+  ).join('')
+  const k = state.params.auditsPerItem
+  const itemRows = state.items
+    .map((item) => {
+      const received = state.inspections.filter(
+        (i) =>
+          i.item === item.id &&
+          (i.status === 'answered' || i.status === 'committed' || i.status === 'revealed'),
+      ).length
+      const result = state.results?.items[item.number - 1]
+      const verdict = result
+        ? result.result
+          ? '<span class="yes">yes</span>'
+          : '<span class="no">no</span>'
+        : '—'
+      return `<tr><td>${item.number}</td><td>${esc(item.description)}</td><td><div class="bar" title="${received} of ${k}"><span style="width:${Math.min(100, (100 * received) / k)}%"></span></div></td><td class="num">${received}/${k}</td><td>${verdict}${result ? ` <span class="muted">(${result.yes} yes, ${result.no} no, ${result.missing} missing)</span>` : ''}</td></tr>`
+    })
+    .join('')
+  const described = new Map(state.items.map((i) => [i.id, i.description]))
+  const outstanding = state.inspections.filter((i) => i.status === 'outstanding')
+  const outstandingRows = outstanding
+    .map(
+      (i) =>
+        `<tr><td>${esc(described.get(i.item) ?? i.item)}</td><td class="addr">${esc(i.auditor.slice(0, 16))}…</td></tr>`,
+    )
+    .join('')
+  const auditorRows = (state.results?.auditors ?? [])
+    .map(
+      (a) =>
+        `<tr><td class="addr">${esc(a.payout)}</td><td class="num">${a.aligned}</td><td class="num">${a.misaligned}</td><td class="num">${a.missing}</td><td class="num">${a.paid + a.returned}</td></tr>`,
+    )
+    .join('')
+  const s = state.settlement
+  const payoutRows = s
+    ? s.payees
+        .map(
+          (p, i) => `<tr><td class="addr">${esc(p)}</td><td class="num">${s.amounts[i]}</td></tr>`,
+        )
+        .join('')
+    : ''
+  const actions = (ADMIN_ACTIONS[state.state] ?? [])
+    .map(
+      (a) =>
+        `<button class="primary" id="action-${a}" data-path="/audits/${id}/${a}">${a}</button>${a === 'stop' ? `<button id="action-stop-force" data-path="/audits/${id}/stop" data-body='{"force":true}' data-confirm-text="Count every outstanding inspection as missing?">stop (force)</button>` : ''}`,
+    )
+    .join('')
+  const live = state.state !== 'COMPLETE'
+  const body = `<section><h1>${esc(state.params.name)}</h1>
+<ul class="states" id="states">${states}</ul>
+<p class="muted">Bond ${state.params.bond} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
+</section>
+<section id="admin"><h2>Admin</h2>
+<div class="actions">${actions || '<span class="muted">No admin command applies in this state.</span>'}</div>
+${state.state === 'INITIALIZATION' ? `<form class="actions" style="margin-top:.6rem"><input name="description" placeholder="item description" required><button id="add-item" data-path="/audits/${id}/items">Add item</button></form>` : ''}
+</section>
+<section id="items"><h2>Items</h2>
+${itemRows ? `<table><tr><th>#</th><th>item</th><th>answers</th><th class="num"></th><th>result</th></tr>${itemRows}</table>` : '<p class="muted">No items yet.</p>'}
+</section>
+<section id="outstanding"><h2>Outstanding inspections (${outstanding.length})</h2>
+${outstandingRows ? `<table><tr><th>item</th><th>auditor</th></tr>${outstandingRows}</table>` : '<p class="muted">None.</p>'}
+</section>
+<section id="auditors"><h2>Auditors</h2>
+${auditorRows ? `<table><tr><th>payout address</th><th class="num">aligned</th><th class="num">misaligned</th><th class="num">missing</th><th class="num">payout</th></tr>${auditorRows}</table>` : `<p class="muted">${state.auditors.length} registered; results come when the audit stops.</p>`}
+</section>
+<section id="settlement"><h2>Settlement</h2>
+${
+  s
+    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder to the payer</td><td class="num">${s.remainder}</td></tr></table>
+<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction <span class="addr">${esc(settledTx)}</span>` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
+    : '<p class="muted">Not computed yet.</p>'
+}
+</section>`
+  return layout({ title: state.params.name, node, body, page: 'audit', live })
+}
+
+/** An auditor's page: filled in by the script with the account of the token. */
+export function auditorPage({ node, state }: { node: string; state: AuditState }): string {
+  const body = `<section><h1>${esc(state.params.name)}: auditor</h1>
+<p class="muted">State ${esc(state.state)} · <a href="/ui/audits/${encodeURIComponent(state.id)}">audit page</a></p></section>
+<section id="auditor" data-audit="${esc(state.id)}"><p class="muted">Loading…</p></section>`
+  return layout({
+    title: `${state.params.name}: auditor`,
+    node,
+    body,
+    page: 'auditor',
+    live: false,
+  })
+}
