@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { createLog } from '../src/ledger/log.ts'
-import { compareOpIds } from '../src/ledger/op-id.ts'
+import { compareOpIds, type OpId } from '../src/ledger/op-id.ts'
 import { makeGenesis, makeOp, memoryLedger, testSigner } from './helpers.ts'
 
 const alice = testSigner(1)
@@ -185,5 +185,31 @@ describe('Ledger', () => {
     await expect(
       ledger.append(alice, { doc: null, type: 'test.create', body: {}, time: 0 }),
     ).rejects.toMatchObject({ name: 'LedgerFailedError' })
+  })
+})
+
+describe('Log.since', () => {
+  test('lists what a peer with the given heads lacks, deps first', () => {
+    const alice = testSigner(1)
+    const bob = testSigner(2)
+    const g = makeGenesis(alice)
+    const a = makeOp(alice, { doc: g.id, seq: 2, deps: [g.id] })
+    const b = makeOp(bob, { doc: g.id, seq: 1, deps: [g.id] })
+    const c = makeOp(alice, { doc: g.id, seq: 3, deps: [a.id, b.id] })
+    const d = makeOp(bob, { doc: g.id, seq: 2, deps: [c.id] })
+    const log = createLog()
+    for (const op of [g, a, b, c, d]) log.add(op)
+    expect(log.since(g.id, [])).toEqual(log.order(g.id))
+    expect(log.since(g.id, [d.id])).toEqual([])
+    expect(log.since(g.id, [a.id])).toEqual(
+      log.order(g.id).filter((id) => ![g.id, a.id].includes(id)),
+    )
+    expect(log.since(g.id, [a.id]).indexOf(c.id)).toBeLessThan(
+      log.since(g.id, [a.id]).indexOf(d.id),
+    )
+    expect(log.since(g.id, [a.id, b.id])).toEqual([c.id, d.id])
+    expect(log.since(g.id, ['bafyunknown' as OpId, b.id])).toEqual(
+      log.order(g.id).filter((id) => ![g.id, b.id].includes(id)),
+    )
   })
 })

@@ -74,6 +74,11 @@ export type Log = {
   missing(doc: OpId, ids: readonly OpId[]): OpId[]
   /** All ops of `doc` in the deterministic topological order: deps first, ties broken by id bytes. */
   order(doc: OpId): OpId[]
+  /**
+   * The ops of `doc` that are neither in `known` nor in its causal past, in the deterministic
+   * order (deps first): what a peer whose heads are `known` lacks. Unknown ids are ignored.
+   */
+  since(doc: OpId, known: readonly OpId[]): OpId[]
   /** Ids of the ops of `doc` waiting for deps, sorted. */
   pending(doc: OpId): OpId[]
   /** Total number of pending ops across documents. */
@@ -301,8 +306,11 @@ export function createLog({
       if (!inSet(n)) continue
       const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
       for (let d = index.depStart.at(n); d < end; d++) {
+        // Deps outside the set (ops the reader already has) do not hold an op back.
+        const dep = index.depFlat.at(d)
+        if (!inSet(dep)) continue
         indegree[n]!++
-        childCount[index.depFlat.at(d) + 1]!++
+        childCount[dep + 1]!++
       }
     }
     // Children in compressed rows: childStart[n]..childStart[n+1].
@@ -312,8 +320,10 @@ export function createLog({
     for (let n = 0; n < count; n++) {
       if (!inSet(n)) continue
       const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
-      for (let d = index.depStart.at(n); d < end; d++)
-        children[childStart[index.depFlat.at(d)]!++] = n
+      for (let d = index.depStart.at(n); d < end; d++) {
+        const dep = index.depFlat.at(d)
+        if (inSet(dep)) children[childStart[dep]!++] = n
+      }
     }
     const ready = new MinHeap((a, b) => compareOpIds(index.idOf[a]!, index.idOf[b]!))
     for (let n = 0; n < count; n++) if (inSet(n) && indegree[n] === 0) ready.push(n)
@@ -368,6 +378,30 @@ export function createLog({
     order(doc) {
       const index = get(doc)
       return index ? topologicalOrder(index) : []
+    },
+    since(doc, known) {
+      const index = get(doc)
+      if (!index) return []
+      const past = new Uint8Array(index.idOf.length)
+      const stack: number[] = []
+      for (const id of known) {
+        const n = index.nodes.get(id)
+        if (n !== undefined && past[n] === 0) {
+          past[n] = 1
+          stack.push(n)
+        }
+      }
+      for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+        const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
+        for (let d = index.depStart.at(n); d < end; d++) {
+          const dep = index.depFlat.at(d)
+          if (past[dep] === 1) continue
+          past[dep] = 1
+          stack.push(dep)
+        }
+      }
+      const include = past.map((p) => 1 - p)
+      return topologicalOrder(index, include)
     },
     pending: (doc) => [...(get(doc)?.pending.keys() ?? [])].sort(compareOpIds),
     pendingCount: () => pendingTotal,
