@@ -87,6 +87,7 @@ async function httpAnswer(): Promise<Figure> {
       port: 0,
       logger: pino({ level: 'silent' }),
       chain: { mode: 'none' },
+      net: { enabled: false },
     })
     await node.start()
     const admin = node.accounts.get(OPERATOR)!

@@ -24,6 +24,7 @@ export class TestNode {
       logger: pino({ level: 'silent' }),
       verifyPool: false,
       chain,
+      net: { enabled: false },
     })
   }
 

@@ -59,6 +59,9 @@ export function addNodeCommands(program: Command): void {
           rpcUrl?: string
           chainKey?: string
           chain: boolean
+          peer?: string[]
+          listen?: string[]
+          net: boolean
         },
       ) => {
         const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
@@ -77,7 +80,12 @@ export function addNodeCommands(program: Command): void {
                 escrow: config.chain.mode === 'rpc' ? config.chain.escrow : undefined,
               }
             : undefined
-        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey })
+        const net = {
+          enabled: o.net,
+          peers: [...config.net.peers, ...(o.peer ?? [])],
+          ...(o.listen ? { listen: o.listen } : {}),
+        }
+        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey, net })
         await node.start()
         console.error(`rwa node "${name}" is running at ${node.url}`)
         console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)
@@ -87,6 +95,15 @@ export function addNodeCommands(program: Command): void {
           info
             ? `  chain:             ${info.devnet ? 'devnet (anvil) ' : ''}${info.rpcUrl}, chain id ${info.chainId}, escrow ${info.escrow}${info.token ? `, test token ${info.token}` : ''}`
             : '  chain:             none (--no-chain)',
+        )
+        const p2p = node.replicator
+        console.error(
+          p2p
+            ? `  peers:             ${p2p
+                .multiaddrs()
+                .map((m) => `${m}`)
+                .join(' ')}`
+            : '  peers:             replication off (--no-net)',
         )
         console.error('  try: rwa demo    stop: Ctrl-C')
         const shutdown = (signal: string) => {

@@ -36,6 +36,8 @@ export type HttpContext = {
   readonly bodyLimit: number
   /** Connected peers (replication comes later: 0 until then). */
   peers(): number
+  /** This node's libp2p identity and addresses, if it replicates. */
+  net?(): { peerId: string; listen: string[] } | undefined
   /** Where this node settles, if it has a chain. */
   chain?(): ChainInfo | undefined
   /** The account bound to a chat address (created for it when the chat bot runs). */
@@ -194,20 +196,37 @@ export function createHttpApp(ctx: HttpContext): Hono {
     {
       method: 'get',
       path: '/status',
-      summary: 'Node name, version, documents, peers and heads.',
+      summary:
+        'Node name, version, peers, and per document: heads, pending, equivocations, stateHash.',
       tag: 'node',
     },
-    () => {
+    async () => {
       const heads: Record<string, string[]> = {}
-      for (const doc of ledger.log.docs()) heads[doc] = ledger.log.heads(doc)
+      const documents: Record<
+        string,
+        { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
+      > = {}
+      const auditIds = new Set(audits.list().map((a) => a.id))
+      for (const doc of ledger.log.docs()) {
+        heads[doc] = ledger.log.heads(doc)
+        documents[doc] = {
+          heads: heads[doc],
+          pending: ledger.log.pending(doc).length,
+          equivocations: ledger.log.equivocations(doc).length,
+          stateHash: auditIds.has(doc) ? await audits.stateHash(doc) : null,
+        }
+      }
       return {
         name: ctx.name,
         version: ctx.version,
         docs: ledger.log.docs().length,
         peers: ctx.peers(),
         heads,
+        documents,
+        net: ctx.net?.() ?? null,
         chain: ctx.chain?.() ?? null,
-        ...ledger.log.stats(),
+        accepted: ledger.log.stats().accepted,
+        pending: ledger.log.stats().pending,
       }
     },
   )

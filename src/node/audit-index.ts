@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { InvalidAuditInputError } from '../core/audit/errors.ts'
 import type { AuditParams } from '../core/audit/params.ts'
 import {
@@ -56,6 +57,8 @@ export type AuditIndex = {
   list(): AuditSummary[]
   /** The canonical state (equal on every replica holding the same ops). */
   state(id: OpId): Promise<AuditState>
+  /** SHA-256 of the canonical state (hex): equal on every replica that holds the same ops. */
+  stateHash(id: OpId): Promise<string>
   /** The audit's current parameters (cheap). */
   params(id: OpId): Promise<AuditParams>
   /** The current state's name (cheap). */
@@ -164,6 +167,17 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
       return (await canonical(id)).state()
     },
     reducer: canonical,
+    async stateHash(id) {
+      const state = (await canonical(id)).state()
+      const json = JSON.stringify(state, (_, v) =>
+        typeof v === 'bigint'
+          ? v.toString()
+          : v instanceof Uint8Array
+            ? Buffer.from(v).toString('hex')
+            : v,
+      )
+      return createHash('sha256').update(json).digest('hex')
+    },
     async params(id) {
       return (await canonical(id)).params()
     },

@@ -43,6 +43,14 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    net: z
+      .object({
+        enabled: z.boolean().default(true),
+        listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
+        peers: z.array(z.string()).default([]),
+      })
+      .strict()
+      .prefault({}),
     xmpp: z
       .object({
         service: z
@@ -69,6 +77,12 @@ export type NodeConfig = {
   readonly log: { readonly level: string }
   /** The chain: the embedded devnet (default), an RPC URL, or none. */
   readonly chain: ChainConfig
+  /** Replication with peers (libp2p). */
+  readonly net: {
+    readonly enabled: boolean
+    readonly listen: readonly string[]
+    readonly peers: readonly string[]
+  }
   /** The chat bot, when `[xmpp]` is configured. */
   readonly xmpp: XmppConfig | undefined
 }
@@ -129,6 +143,14 @@ path = "rwa.sqlite"
 [log]
 # fatal, error, warn, info, debug, trace or silent. Logs are JSON lines (pino) on stdout.
 level = "info"
+
+[net]
+# Replication with other rwa nodes over libp2p (TCP, noise, yamux, gossipsub).
+enabled = true
+# Where to listen; port 0 picks a free one (rwa status shows the addresses in use).
+listen = ["/ip4/127.0.0.1/tcp/0"]
+# Peers to connect to, e.g. "/ip4/127.0.0.1/tcp/9001/p2p/12D3KooW…" (or rwa start --peer …).
+peers = []
 
 [chain]
 # "devnet" (default): an anvil devnet started with the node, contracts deployed on it.
@@ -200,7 +222,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
     )
   }
-  const { name, http, store, log, xmpp, chain } = parsed.data
+  const { name, http, store, log, xmpp, chain, net } = parsed.data
   if (chain.mode === 'rpc' && !chain.rpc_url)
     throw new NodeConfigError(`"${path}": [chain] mode "rpc" needs rpc_url = "https://…".`)
   const inDataDir = (file: string) => (isAbsolute(file) ? file : join(dataDir, file))
@@ -214,6 +236,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       chain.mode === 'rpc'
         ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
         : { mode: chain.mode },
+    net,
     xmpp: xmpp && {
       service: xmpp.service,
       domain: xmpp.domain,

@@ -7,6 +7,7 @@ import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
+import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot, type XmppBot } from '../xmpp/bot.ts'
@@ -37,6 +38,8 @@ export type RwaNode = {
   readonly url: string
   /** The chat, when `[xmpp]` is configured (after `start`). */
   readonly chat: Chat | undefined
+  /** Replication, unless disabled (after `start`). */
+  readonly replicator: Replicator | undefined
   /** The chain connection, unless running without one (after `start`). */
   readonly chain: ChainService | undefined
   start(): Promise<void>
@@ -55,6 +58,8 @@ export type CreateNodeOptions = {
   chain?: ChainConfig | undefined
   /** An Ethereum key file to sign and pay on chain with, instead of keys/operator.eth. */
   chainKeyFile?: string | undefined
+  /** Overrides the config's `[net]` (`--peer`, `--listen`, `--no-net`). */
+  net?: Partial<NodeConfig['net']> | undefined
 }
 
 /**
@@ -76,6 +81,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   let url = ''
   let bot: XmppBot | undefined
   let chain: ChainService | undefined
+  let replicator: Replicator | undefined
   let settler: ReturnType<typeof createSettler> | undefined
   let chat: Chat | undefined
   let reminders: NodeJS.Timeout | undefined
@@ -108,6 +114,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     get chain() {
       return chain
     },
+    get replicator() {
+      return replicator
+    },
     async start() {
       const started = performance.now()
       if (options.verifyPool !== false) pool = createVerifyPool()
@@ -130,6 +139,16 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         ),
         logger: logger.child({ part: 'chain' }),
       })
+      const net = { ...config.net, ...options.net }
+      if (net.enabled) {
+        replicator = await createReplicator({
+          ledger,
+          logger: logger.child({ part: 'net' }),
+          keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
+          listen: net.listen,
+          peers: net.peers,
+        })
+      }
       if (chain) {
         settler = createSettler({
           ledger,
@@ -162,7 +181,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         accounts,
         logger,
         bodyLimit: config.http.bodyLimit,
-        peers: () => 0,
+        peers: () => replicator?.peerCount() ?? 0,
+        net: () =>
+          replicator ? { peerId: replicator.peerId, listen: replicator.multiaddrs() } : undefined,
         chain: () => chain?.info,
         // With the chat bot on, an audit registered for an admin JID gets a custodial account
         // for that JID, so the admin can run it by chat.
@@ -174,6 +195,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       server = await listen(app.fetch, config.http.host, port)
       const address = server.address() as AddressInfo
       url = `http://${config.http.host}:${address.port}`
+      await replicator?.start()
       settler?.start()
       if (chat && bot) {
         await chat.start()
@@ -201,6 +223,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         server = undefined
         clearInterval(reminders)
         await settler?.stop()
+        await replicator?.stop()
         chat?.stop()
         await bot?.stop()
         audits?.stop()

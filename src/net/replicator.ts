@@ -1,0 +1,327 @@
+import './polyfill.ts'
+import { createHash } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Logger } from 'pino'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OpId } from '../ledger/op-id.ts'
+import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeSync,
+  SYNC_LIMITS,
+  SYNC_PROTOCOL,
+  type SyncRequest,
+  type SyncResponse,
+} from './sync-messages.ts'
+
+/** The gossip topic new ops are published on. */
+export const OPS_TOPIC = 'rwa/ops/1'
+
+/** Strikes (invalid ops, bad sync messages, floods) after which a peer is cut off. */
+export const MAX_STRIKES = 5
+/** How long a cut-off peer stays banned. */
+const BAN_MS = 10 * 60 * 1000
+/** Sync requests a peer may make per second, in a burst of up to twice that. */
+const SYNC_RATE = 50
+/** How often every peer is synced with, to catch anything gossip missed. */
+const ANTI_ENTROPY_MS = 5000
+
+/** Options of `createReplicator`. */
+export type ReplicatorOptions = {
+  readonly ledger: Ledger
+  readonly logger: Logger
+  /** The libp2p identity key file (created with mode 0600 when missing). */
+  readonly keyFile: string
+  /** Multiaddrs to listen on; loopback by default. */
+  readonly listen?: readonly string[]
+  /** Peers to dial at start and whenever the connection drops. */
+  readonly peers?: readonly string[]
+}
+
+/** A peer's standing: strikes, sync-request tokens, and a ban. */
+type Standing = { strikes: number; tokens: number; refilled: number; bannedUntil: number }
+
+/** Loads the node's libp2p key, or creates one (Ed25519, mode 0600). */
+export async function loadPeerKey(path: string): Promise<PrivateKey> {
+  if (existsSync(path))
+    return privateKeyFromProtobuf(Buffer.from(readSecretFile(path).trim(), 'base64'))
+  const key = await generateKeyPair('Ed25519')
+  writeSecretFile(path, `${Buffer.from(privateKeyToProtobuf(key)).toString('base64')}\n`)
+  return key
+}
+
+/**
+ * Replicates the ledger with peers over libp2p: new ops are gossiped (gossipsub, each validated by
+ * the ledger's rules before it is forwarded), and `/rwa/sync/1` fills gaps by walking the hash
+ * graph from the peers' heads. Peers that send invalid data or flood are struck, and cut off and
+ * banned past `MAX_STRIKES`.
+ */
+export async function createReplicator(options: ReplicatorOptions) {
+  const { ledger, logger } = options
+  const privateKey = await loadPeerKey(options.keyFile)
+  const standings = new Map<string, Standing>()
+  const fromGossip = new Set<OpId>()
+  const syncing = new Map<string, Promise<void>>()
+  let antiEntropy: NodeJS.Timeout | undefined
+  let unsubscribe: (() => void) | undefined
+  let stopped = false
+
+  const standing = (peer: PeerId): Standing => {
+    const key = peer.toString()
+    let s = standings.get(key)
+    if (!s) {
+      s = { strikes: 0, tokens: SYNC_RATE * 2, refilled: Date.now(), bannedUntil: 0 }
+      standings.set(key, s)
+    }
+    return s
+  }
+  const isBanned = (peer: PeerId) => (standings.get(peer.toString())?.bannedUntil ?? 0) > Date.now()
+
+  const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
+    privateKey,
+    addresses: { listen: [...(options.listen ?? ['/ip4/127.0.0.1/tcp/0'])] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      denyDialPeer: async (peer) => isBanned(peer),
+      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
+    },
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+        fallbackToFloodsub: false,
+        globalSignaturePolicy: StrictNoSign,
+        // An op's id is its hash: the same op from two publishers is one message.
+        msgIdFn: (message) => new Uint8Array(createHash('sha256').update(message.data).digest()),
+        maxInboundDataLength: 256 * 1024,
+      }),
+    },
+    start: false,
+  })
+
+  /** Counts a misdeed against a peer; past the limit it is disconnected and banned. */
+  function strike(peer: PeerId, why: string): void {
+    const s = standing(peer)
+    s.strikes++
+    logger.warn({ peer: peer.toString(), strikes: s.strikes, why }, 'peer misbehaved')
+    if (s.strikes >= MAX_STRIKES && s.bannedUntil <= Date.now()) {
+      s.bannedUntil = Date.now() + BAN_MS
+      logger.warn({ peer: peer.toString() }, 'peer banned and disconnected')
+      node.hangUp(peer).catch(() => undefined)
+    }
+  }
+
+  /** Takes a sync-request token from a peer's bucket (refilled at SYNC_RATE per second). */
+  function allowRequest(peer: PeerId): boolean {
+    const s = standing(peer)
+    const now = Date.now()
+    s.tokens = Math.min(SYNC_RATE * 2, s.tokens + ((now - s.refilled) / 1000) * SYNC_RATE)
+    s.refilled = now
+    if (s.tokens < 1) return false
+    s.tokens--
+    return true
+  }
+
+  // ---- gossip ----
+
+  node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
+    if (isBanned(peer)) return TopicValidatorResult.Reject
+    const [result] = await ledger.ingest([new Uint8Array(message.data)])
+    if (!result?.ok) {
+      strike(peer, `gossiped an invalid op: ${result?.error.name}`)
+      return TopicValidatorResult.Reject
+    }
+    fromGossip.add(result.id)
+    if (fromGossip.size > 100_000) fromGossip.clear()
+    if (result.status === 'duplicate') return TopicValidatorResult.Ignore
+    // Deps missing: forward it (others may need it too) and fetch what it builds on.
+    if (result.status === 'pending') scheduleSync(peer)
+    return TopicValidatorResult.Accept
+  })
+
+  function publish(bytes: Uint8Array): void {
+    node.services.pubsub.publish(OPS_TOPIC, bytes).catch((err: Error) => {
+      if (!/duplicate/i.test(err.message)) logger.debug({ err: err.message }, 'publish failed')
+    })
+  }
+
+  // ---- sync: serving ----
+
+  async function serve(stream: Stream, peer: PeerId): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
+    try {
+      if (!allowRequest(peer)) {
+        strike(peer, 'sync requests above the rate limit')
+        stream.abort(new Error('rate limited'))
+        return
+      }
+      let request: SyncRequest
+      try {
+        request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+      } catch (error) {
+        strike(peer, `bad sync request: ${(error as Error).message}`)
+        stream.abort(new Error('bad request'))
+        return
+      }
+      await lp.write(encodeSync(await answer(request)))
+      await stream.close()
+    } catch (error) {
+      stream.abort(error as Error)
+    }
+  }
+
+  async function answer(request: SyncRequest): Promise<SyncResponse> {
+    if (request.t === 'docs') {
+      const docs = ledger.log.docs().slice(0, SYNC_LIMITS.docs)
+      return {
+        t: 'docs',
+        docs: docs.map((doc) => ({
+          doc,
+          heads: ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads),
+        })),
+      }
+    }
+    const ids = ledger.log.since(request.doc, request.heads)
+    const page: OpId[] = []
+    let bytes = 0
+    const ops: Uint8Array[] = []
+    for (const id of ids) {
+      if (page.length >= SYNC_LIMITS.ops) break
+      page.push(id)
+    }
+    const found = await ledger.getOps(page)
+    for (const op of found) {
+      if (!op) continue
+      if (bytes + op.bytes.length > SYNC_LIMITS.bytes - 1024) break
+      bytes += op.bytes.length
+      ops.push(op.bytes)
+    }
+    return { t: 'ops', ops, more: ops.length < ids.length }
+  }
+
+  // ---- sync: pulling ----
+
+  async function ask(peer: PeerId, request: SyncRequest): Promise<SyncResponse> {
+    const stream = await node.dialProtocol(peer, SYNC_PROTOCOL, {
+      signal: AbortSignal.timeout(10_000),
+    })
+    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
+    await lp.write(encodeSync(request))
+    const response = decodeResponse(
+      (await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray(),
+    )
+    await stream.close().catch(() => undefined)
+    return response
+  }
+
+  /** Pulls every document the peer has, page by page, until nothing is missing. */
+  async function syncWith(peer: PeerId): Promise<void> {
+    const listing = await ask(peer, { t: 'docs' })
+    if (listing.t !== 'docs') return strike(peer, 'answered "docs" with something else')
+    for (const { doc, heads } of listing.docs) {
+      if (ledger.log.missing(doc, heads).length === 0) continue
+      for (let round = 0; round < 10_000 && !stopped; round++) {
+        const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
+        const page = await ask(peer, { t: 'pull', doc, heads: mine })
+        if (page.t !== 'ops') return strike(peer, 'answered "pull" with something else')
+        const results = await ledger.ingest(page.ops.map((op) => new Uint8Array(op)))
+        const bad = results.filter((r) => !r.ok)
+        if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
+        if (!page.more || page.ops.length === 0) break
+      }
+    }
+  }
+
+  function scheduleSync(peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    const running = syncing.get(key)
+    if (running) return running
+    const task = syncWith(peer)
+      .catch((err: Error) => logger.debug({ peer: key, err: err.message }, 'sync failed'))
+      .finally(() => syncing.delete(key))
+    syncing.set(key, task)
+    return task
+  }
+
+  async function dialPeers(): Promise<void> {
+    for (const address of options.peers ?? []) {
+      try {
+        await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
+      } catch (err) {
+        logger.debug({ peer: address, err: (err as Error).message }, 'dial failed')
+      }
+    }
+  }
+
+  return {
+    node,
+    get peerId(): string {
+      return node.peerId.toString()
+    },
+    multiaddrs: (): string[] => node.getMultiaddrs().map((m) => m.toString()),
+    peerCount: (): number => node.getPeers().length,
+    strikes: (peer: string): number => standings.get(peer)?.strikes ?? 0,
+    isBanned: (peer: string): boolean => (standings.get(peer)?.bannedUntil ?? 0) > Date.now(),
+    /** Syncs with every connected peer now; resolves when done. */
+    async syncAll(): Promise<void> {
+      await Promise.all(node.getPeers().map((peer) => scheduleSync(peer)))
+    },
+    /** Dials a peer by multiaddr. */
+    async connect(address: string): Promise<void> {
+      await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
+    },
+    async start(): Promise<void> {
+      await node.handle(
+        SYNC_PROTOCOL,
+        (stream, connection) => serve(stream, connection.remotePeer),
+        {
+          maxInboundStreams: 32,
+        },
+      )
+      await node.start()
+      node.services.pubsub.subscribe(OPS_TOPIC)
+      unsubscribe = ledger.onAccepted((accepted) => {
+        for (const { op } of accepted) {
+          if (fromGossip.delete(op.id)) continue
+          publish(op.bytes)
+        }
+      })
+      node.addEventListener('peer:connect', (event) => {
+        void scheduleSync(event.detail)
+      })
+      await dialPeers()
+      antiEntropy = setInterval(() => {
+        if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
+        for (const peer of node.getPeers()) void scheduleSync(peer)
+      }, ANTI_ENTROPY_MS)
+      antiEntropy.unref()
+      logger.info(
+        { peerId: node.peerId.toString(), listen: node.getMultiaddrs().map(String) },
+        'replication ready',
+      )
+    },
+    async stop(): Promise<void> {
+      stopped = true
+      clearInterval(antiEntropy)
+      unsubscribe?.()
+      await Promise.allSettled(syncing.values())
+      await node.stop()
+    },
+  }
+}
+
+export type Replicator = Awaited<ReturnType<typeof createReplicator>>

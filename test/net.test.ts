@@ -1,0 +1,214 @@
+import '../src/net/polyfill.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { pino } from 'pino'
+import { afterEach, describe, expect, test } from 'vitest'
+import { OPS_TOPIC } from '../src/net/replicator.ts'
+import { OPERATOR } from '../src/node/accounts.ts'
+import { loadConfig } from '../src/node/config.ts'
+import { initNode } from '../src/node/init.ts'
+import { createNode, type RwaNode } from '../src/node/node.ts'
+import { makeGenesis, makeOp, testSigner } from './helpers.ts'
+
+const roots: string[] = []
+const running: RwaNode[] = []
+
+afterEach(async () => {
+  for (const node of running.splice(0)) await node.stop().catch(() => undefined)
+  for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true })
+})
+
+/** A node with replication on loopback, no chain; `peers` to dial. */
+function makeNode(dataDir: string, peers: string[] = []): RwaNode {
+  const node = createNode(loadConfig(dataDir), {
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    verifyPool: false,
+    chain: { mode: 'none' },
+    net: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], peers },
+  })
+  running.push(node)
+  return node
+}
+
+function dataDirs(n: number): string[] {
+  const root = mkdtempSync(join(tmpdir(), 'rwa-net-test-'))
+  roots.push(root)
+  return Array.from({ length: n }, (_, i) => {
+    const dir = join(root, `n${i + 1}`)
+    initNode({ name: `n${i + 1}`, dataDir: dir })
+    return dir
+  })
+}
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+const address = (node: RwaNode) => node.replicator!.multiaddrs()[0]!
+
+describe('replication over libp2p on loopback', () => {
+  test('three nodes run one audit together and reach the same state hash and settlement', async () => {
+    const [d1, d2, d3] = dataDirs(3)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const n2 = makeNode(d2!, [address(n1)])
+    const n3 = makeNode(d3!, [address(n1)])
+    await Promise.all([n2.start(), n3.start()])
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Replicated', bond: '900' })).id
+    await n1.actions.addItem(admin, audit, 'light 1 works')
+    await n1.actions.addItem(admin, audit, 'light 2 works')
+    await n1.actions.control(admin, audit, 'open')
+    // Auditors are accounts of nodes 2 and 3, acting through their own nodes.
+    const a = n2.accounts.create({ name: 'alice' }).account
+    const b = n2.accounts.create({ name: 'bob' }).account
+    const c = n3.accounts.create({ name: 'carol' }).account
+    await until('the audit to reach nodes 2 and 3', async () =>
+      [n2, n3].every((n) =>
+        n.audits.list().some((x) => x.id === audit && x.state === 'AUDITOR_REGISTRATION'),
+      ),
+    )
+    await n2.actions.register(a, audit)
+    await n2.actions.register(b, audit)
+    await n3.actions.register(c, audit)
+    await until(
+      'node 1 to see three registrations',
+      async () => (await n1.audits.state(audit)).auditors.length === 3,
+    )
+    await n1.actions.control(admin, audit, 'close')
+    await n1.actions.control(admin, audit, 'start')
+    await until('the start to reach everyone', async () =>
+      (await Promise.all([n2, n3].map((n) => n.audits.stateName(audit)))).every(
+        (s) => s === 'AUDITING',
+      ),
+    )
+    for (const [node, account, answer] of [
+      [n2, a, true],
+      [n2, b, true],
+      [n3, c, false],
+    ] as const)
+      for (let i = 0; i < 2; i++) await node.actions.answer(account, audit, answer)
+    await until('node 1 to see every answer', async () =>
+      (await n1.audits.state(audit)).inspections.every((i) => i.status === 'answered'),
+    )
+    await n1.actions.control(admin, audit, 'stop')
+    await until('every node to compute the same state', async () => {
+      const hashes = await Promise.all([n1, n2, n3].map((n) => n.audits.stateHash(audit)))
+      return hashes[0] === hashes[1] && hashes[1] === hashes[2]
+    })
+    const states = await Promise.all([n1, n2, n3].map((n) => n.audits.state(audit)))
+    for (const state of states) {
+      expect(state.state).toBe('WAITING_FOR_CONTRACT')
+      expect(state.settlement?.encoded).toBe(states[0]!.settlement!.encoded)
+      expect(state.rejected).toEqual([])
+    }
+    expect(states[0]!.settlement!.amounts).toEqual([300n, 300n])
+  }, 60_000)
+
+  test('a node that was offline while 10,000 ops happened catches up by sync', async () => {
+    const [d1, d2] = dataDirs(2)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Big', bond: '1000' })).id
+    // Node 2 first meets node 1 only after 10,000 ops exist.
+    const pending: Promise<unknown>[] = []
+    for (let i = 1; i < 10_000; i++) {
+      pending.push(
+        n1.ledger.append(admin.signer, {
+          doc: audit,
+          type: 'audit.item.add',
+          body: { description: `item ${i}` },
+          time: i,
+        }),
+      )
+      if (pending.length === 500) await Promise.all(pending.splice(0))
+    }
+    await Promise.all(pending)
+    expect(n1.ledger.log.size(audit)).toBe(10_000)
+    const n2 = makeNode(d2!, [address(n1)])
+    await n2.start()
+    await until('node 2 to hold all 10,000 ops', () => n2.ledger.log.size(audit) === 10_000, 60_000)
+    expect(n2.ledger.log.heads(audit)).toEqual(n1.ledger.log.heads(audit))
+    expect(await n2.audits.stateHash(audit)).toBe(await n1.audits.stateHash(audit))
+    // Restarted, it keeps what it synced (nothing lost) and has nothing left to fetch.
+    await n2.stop()
+    const again = makeNode(d2!, [address(n1)])
+    await again.start()
+    expect(again.ledger.log.size(audit)).toBe(10_000)
+  }, 120_000)
+
+  test('a peer gossiping garbage and forged ops is struck, banned and disconnected; honest state is untouched', async () => {
+    const [d1] = dataDirs(1)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Guarded', bond: '10' })).id
+    const before = n1.ledger.log.stats().accepted
+    const mallory = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: {
+        identify: identify(),
+        pubsub: gossipsub({
+          allowPublishToZeroTopicPeers: true,
+          globalSignaturePolicy: StrictNoSign,
+          emitSelf: false,
+        }),
+      },
+    })
+    try {
+      mallory.services.pubsub.subscribe(OPS_TOPIC)
+      await mallory.dial(multiaddr(address(n1)))
+      await until(
+        'mallory to join the topic mesh',
+        () => mallory.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
+      )
+      const victim = testSigner(9)
+      const g = makeGenesis(victim)
+      const forged = new Uint8Array(
+        makeOp(victim, { doc: g.id, seq: 2, deps: [g.id], body: { n: 1 } }).bytes,
+      )
+      forged[forged.length - 40]! ^= 1
+      for (let i = 0; i < 8; i++) {
+        const junk =
+          i % 2 === 0
+            ? new TextEncoder().encode(`garbage ${i}`)
+            : forged.map((b, k) => (k === 60 ? b ^ i : b))
+        await mallory.services.pubsub.publish(OPS_TOPIC, junk).catch(() => undefined)
+      }
+      const id = mallory.peerId.toString()
+      await until('node 1 to ban mallory', () => n1.replicator!.isBanned(id))
+      await until('mallory to be disconnected', () => mallory.getPeers().length === 0)
+      // Dialling again gets nowhere: the node's connection gater refuses the banned peer.
+      await mallory
+        .dial(multiaddr(address(n1)), { signal: AbortSignal.timeout(3000) })
+        .catch(() => undefined)
+      await new Promise((r) => setTimeout(r, 500))
+      expect(n1.replicator!.node.getPeers().map(String)).not.toContain(id)
+      expect(n1.ledger.log.stats().accepted).toBe(before)
+      expect(await n1.audits.stateName(audit)).toBe('INITIALIZATION')
+    } finally {
+      await mallory.stop()
+    }
+  }, 60_000)
+})
