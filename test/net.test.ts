@@ -211,4 +211,120 @@ describe('replication over libp2p on loopback', () => {
       await mallory.stop()
     }
   }, 60_000)
+
+  test('a partition heals: work on both sides converges, and close freezes the roster to what it saw', async () => {
+    const [d1, d2, d3] = dataDirs(3)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const n2 = makeNode(d2!, [address(n1)])
+    const n3 = makeNode(d3!)
+    await Promise.all([n2.start(), n3.start()])
+    await n3.replicator!.connect(address(n1))
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Split', bond: '900' })).id
+    await n1.actions.addItem(admin, audit, 'bench 1')
+    await n1.actions.control(admin, audit, 'open')
+    await until('the audit to reach nodes 2 and 3', async () =>
+      [n2, n3].every((n) =>
+        n.audits.list().some((x) => x.id === audit && x.state === 'AUDITOR_REGISTRATION'),
+      ),
+    )
+    // Cut node 3 off: hang up and keep it from dialling back.
+    for (const peer of n3.replicator!.node.getPeers()) await n3.replicator!.node.hangUp(peer)
+    await until(
+      'node 3 to be alone',
+      () => n3.replicator!.peerCount() === 0 && n1.replicator!.peerCount() === 1,
+    )
+    const [a, b, c] = ['alice', 'bob', 'carol'].map((name) => n2.accounts.create({ name }).account)
+    for (const account of [a!, b!, c!]) await n2.actions.register(account, audit)
+    const dave = n3.accounts.create({ name: 'dave' }).account
+    await n3.actions.register(dave, audit) // on the far side of the cut
+    await until(
+      'node 1 to see three registrations',
+      async () => (await n1.audits.state(audit)).auditors.length === 3,
+    )
+    await n1.actions.control(admin, audit, 'close')
+    // Heal.
+    await n3.replicator!.connect(address(n1))
+    await until('all three to agree', async () => {
+      const hashes = await Promise.all([n1, n2, n3].map((n) => n.audits.stateHash(audit)))
+      return new Set(hashes).size === 1
+    })
+    for (const node of [n1, n2, n3]) {
+      const state = await node.audits.state(audit)
+      expect(state.state).toBe('AUDITOR_REGISTRATION_COMPLETE')
+      expect(state.auditors.map((x) => x.key).sort()).toEqual([a!.key, b!.key, c!.key].sort())
+      expect(state.excluded.map((x) => x.type)).toEqual(['audit.register'])
+    }
+  }, 60_000)
+
+  test('a node restarted in the middle of a sync loses nothing and completes afterwards', async () => {
+    const [d1, d2] = dataDirs(2)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Resume', bond: '1000' })).id
+    const pending: Promise<unknown>[] = []
+    for (let i = 1; i < 6000; i++) {
+      pending.push(
+        n1.ledger.append(admin.signer, {
+          doc: audit,
+          type: 'audit.item.add',
+          body: { description: `item ${i}` },
+          time: i,
+        }),
+      )
+      if (pending.length === 500) await Promise.all(pending.splice(0))
+    }
+    await Promise.all(pending)
+    const n2 = makeNode(d2!, [address(n1)])
+    await n2.start()
+    await until('node 2 to be part-way', () => n2.ledger.log.size(audit) >= 1000, 30_000)
+    const partWay = n2.ledger.log.size(audit)
+    await n2.stop()
+    const again = makeNode(d2!, [address(n1)])
+    await again.start()
+    expect(again.ledger.log.size(audit)).toBeGreaterThanOrEqual(partWay)
+    await until('node 2 to finish', () => again.ledger.log.size(audit) === 6000, 60_000)
+    expect(again.ledger.log.heads(audit)).toEqual(n1.ledger.log.heads(audit))
+  }, 120_000)
+
+  test('equivocation evidence gossiped by a Byzantine author is identical on every honest node', async () => {
+    const [d1, d2] = dataDirs(2)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const n2 = makeNode(d2!, [address(n1)])
+    await n2.start()
+    const admin = n1.accounts.get(OPERATOR)!
+    const audit = (await n1.actions.create(admin, { name: 'Forked', bond: '10' })).id
+    await until('node 2 to have the audit', () => n2.ledger.log.size(audit) === 1)
+    const eve = testSigner(7)
+    const fork1 = makeOp(eve, {
+      doc: audit,
+      seq: 1,
+      deps: [audit],
+      type: 'audit.register',
+      body: { n: 1 },
+    })
+    const fork2 = makeOp(eve, {
+      doc: audit,
+      seq: 1,
+      deps: [audit],
+      type: 'audit.register',
+      body: { n: 2 },
+    })
+    // Eve shows one fork to each node.
+    await n1.ledger.ingest([fork1.bytes])
+    await n2.ledger.ingest([fork2.bytes])
+    await n1.replicator!.syncAll()
+    await n2.replicator!.syncAll()
+    await until('both nodes to hold both forks', () =>
+      [n1, n2].every((n) => n.ledger.log.size(audit) === 3),
+    )
+    const evidence = [n1, n2].map((n) => n.ledger.log.equivocations(audit))
+    expect(evidence[0]).toHaveLength(1)
+    expect(evidence[1]).toEqual(evidence[0])
+    expect(evidence[0]![0]!.ids).toEqual([fork1.id, fork2.id].sort())
+    expect(await n1.audits.stateHash(audit)).toBe(await n2.audits.stateHash(audit))
+  }, 60_000)
 })

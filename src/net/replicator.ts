@@ -233,7 +233,8 @@ export async function createReplicator(options: ReplicatorOptions) {
     const listing = await ask(peer, { t: 'docs' })
     if (listing.t !== 'docs') return strike(peer, 'answered "docs" with something else')
     for (const { doc, heads } of listing.docs) {
-      if (ledger.log.missing(doc, heads).length === 0) continue
+      // Pending ops count as missing here: they wait for deps that this pull fetches.
+      if (heads.every((head) => ledger.log.has(doc, head))) continue
       for (let round = 0; round < 10_000 && !stopped; round++) {
         const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
         const page = await ask(peer, { t: 'pull', doc, heads: mine })
