@@ -3,10 +3,17 @@
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
 import { ledgerBenches } from './ledger.ts'
+import { netBenches } from './net.ts'
 import { nodeBenches } from './node.ts'
 import { progress } from './report.ts'
 
-const benches = { ...ledgerBenches(), ...auditBenches(), ...nodeBenches(), ...chainBenches() }
+const benches = {
+  ...ledgerBenches(),
+  ...auditBenches(),
+  ...nodeBenches(),
+  ...chainBenches(),
+  ...netBenches(),
+}
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(

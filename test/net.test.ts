@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
-import { OPS_TOPIC } from '../src/net/replicator.ts'
+import { encodeGossip, OPS_TOPIC } from '../src/net/replicator.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
@@ -193,7 +193,7 @@ describe('replication over libp2p on loopback', () => {
         const junk =
           i % 2 === 0
             ? new TextEncoder().encode(`garbage ${i}`)
-            : forged.map((b, k) => (k === 60 ? b ^ i : b))
+            : encodeGossip([forged.map((b, k) => (k === 60 ? b ^ i : b))])
         await mallory.services.pubsub.publish(OPS_TOPIC, junk).catch(() => undefined)
       }
       const id = mallory.peerId.toString()

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -27,6 +28,31 @@ import {
 
 /** The gossip topic new ops are published on. */
 export const OPS_TOPIC = 'rwa/ops/1'
+/** Most ops in one gossip message. */
+const GOSSIP_BATCH = 256
+
+/** A gossip message: a DAG-CBOR list of signed op bytes. */
+export function encodeGossip(ops: readonly Uint8Array[]): Uint8Array {
+  return dagCbor.encode(ops)
+}
+
+/** Reads a gossip message; throws (a misbehaving peer) unless it is a short list of byte strings. */
+export function decodeGossip(data: Uint8Array): Uint8Array[] {
+  let value: unknown
+  try {
+    value = dagCbor.decode(data)
+  } catch {
+    throw new Error('gossiped bytes that are not DAG-CBOR')
+  }
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.length > GOSSIP_BATCH ||
+    !value.every((v) => v instanceof Uint8Array)
+  )
+    throw new Error('gossiped something other than a list of ops')
+  return value as Uint8Array[]
+}
 
 /** Strikes (invalid ops, bad sync messages, floods) after which a peer is cut off. */
 export const MAX_STRIKES = 5
@@ -138,25 +164,48 @@ export async function createReplicator(options: ReplicatorOptions) {
 
   // ---- gossip ----
 
+  // A gossip message carries the ops one ledger write accepted (a DAG-CBOR list of op bytes):
+  // per-message costs (encryption, framing, ids) are paid once per batch, not once per op.
   node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
     if (isBanned(peer)) return TopicValidatorResult.Reject
-    const [result] = await ledger.ingest([new Uint8Array(message.data)])
-    if (!result?.ok) {
-      strike(peer, `gossiped an invalid op: ${result?.error.name}`)
+    let ops: Uint8Array[]
+    try {
+      ops = decodeGossip(message.data)
+    } catch (error) {
+      strike(peer, (error as Error).message)
       return TopicValidatorResult.Reject
     }
-    fromGossip.add(result.id)
+    const results = await ledger.ingest(ops)
+    const bad = results.filter((r) => !r.ok)
+    if (bad.length > 0) {
+      strike(
+        peer,
+        `gossiped ${bad.length} invalid ops (${(bad[0] as { error: Error }).error.name})`,
+      )
+      return TopicValidatorResult.Reject
+    }
+    let fresh = false
+    let waiting = false
+    for (const result of results) {
+      if (!result.ok) continue
+      fromGossip.add(result.id)
+      if (result.status !== 'duplicate') fresh = true
+      if (result.status === 'pending') waiting = true
+    }
     if (fromGossip.size > 100_000) fromGossip.clear()
-    if (result.status === 'duplicate') return TopicValidatorResult.Ignore
-    // Deps missing: forward it (others may need it too) and fetch what it builds on.
-    if (result.status === 'pending') scheduleSync(peer)
-    return TopicValidatorResult.Accept
+    // Deps missing: forward anyway (others may need it too) and fetch what it builds on.
+    if (waiting) void scheduleSync(peer)
+    return fresh ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   })
 
-  function publish(bytes: Uint8Array): void {
-    node.services.pubsub.publish(OPS_TOPIC, bytes).catch((err: Error) => {
-      if (!/duplicate/i.test(err.message)) logger.debug({ err: err.message }, 'publish failed')
-    })
+  function publish(ops: readonly Uint8Array[]): void {
+    for (let i = 0; i < ops.length; i += GOSSIP_BATCH) {
+      node.services.pubsub
+        .publish(OPS_TOPIC, encodeGossip(ops.slice(i, i + GOSSIP_BATCH)))
+        .catch((err: Error) => {
+          if (!/duplicate/i.test(err.message)) logger.debug({ err: err.message }, 'publish failed')
+        })
+    }
   }
 
   // ---- sync: serving ----
@@ -296,10 +345,9 @@ export async function createReplicator(options: ReplicatorOptions) {
       await node.start()
       node.services.pubsub.subscribe(OPS_TOPIC)
       unsubscribe = ledger.onAccepted((accepted) => {
-        for (const { op } of accepted) {
-          if (fromGossip.delete(op.id)) continue
-          publish(op.bytes)
-        }
+        const mine: Uint8Array[] = []
+        for (const { op } of accepted) if (!fromGossip.delete(op.id)) mine.push(op.bytes)
+        if (mine.length > 0) publish(mine)
       })
       node.addEventListener('peer:connect', (event) => {
         void scheduleSync(event.detail)

@@ -54,6 +54,8 @@ export type CreateNodeOptions = {
   logger?: Logger | undefined
   /** Verify remote ops on worker threads (default true). */
   verifyPool?: boolean
+  /** Verification worker threads (default: one per core). */
+  verifyWorkers?: number | undefined
   /** Overrides the config's `[chain]` (`--rpc-url`, `--no-chain`). */
   chain?: ChainConfig | undefined
   /** An Ethereum key file to sign and pay on chain with, instead of keys/operator.eth. */
@@ -119,7 +121,8 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     },
     async start() {
       const started = performance.now()
-      if (options.verifyPool !== false) pool = createVerifyPool()
+      if (options.verifyPool !== false)
+        pool = createVerifyPool(options.verifyWorkers ? { size: options.verifyWorkers } : {})
       ledger = await openLedger({
         store: sqliteStore({ path: config.store.path }),
         verifier: pool?.verify,

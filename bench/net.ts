@@ -1,0 +1,141 @@
+import '../src/net/polyfill.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import type { EncodedOp } from '../src/ledger/op.ts'
+import { loadConfig } from '../src/node/config.ts'
+import { initNode } from '../src/node/init.ts'
+import { createNode, type RwaNode } from '../src/node/node.ts'
+import { makeOpStream, rawVerifyRate } from './fixtures.ts'
+import { type Figure, progress, report, round } from './report.ts'
+
+const NODES = 3
+
+type Run = { rate: number; p50: number; p99: number; converged: number; seconds: number }
+
+async function startCluster(root: string): Promise<RwaNode[]> {
+  const nodes: RwaNode[] = []
+  for (let i = 0; i < NODES; i++) {
+    const dataDir = join(root, `n${i}`)
+    initNode({ name: `n${i}`, dataDir })
+    const peers = i === 0 ? [] : [nodes[0]!.replicator!.multiaddrs()[0]!]
+    const node = createNode(loadConfig(dataDir), {
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      chain: { mode: 'none' },
+      // Three nodes share this machine's cores: one verification worker each.
+      verifyWorkers: Number(process.env.RWA_BENCH_NET_WORKERS ?? 1),
+      net: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], peers },
+    })
+    await node.start()
+    nodes.push(node)
+  }
+  // Let the gossip mesh form (gossipsub's heartbeat is one second).
+  for (let i = 0; i < 100 && nodes[0]!.replicator!.peerCount() < NODES - 1; i++)
+    await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 2500))
+  return nodes
+}
+
+/**
+ * Feeds `ops` into node 0 (as clients would through POST /ops) at `rate` ops/s (Infinity: as
+ * fast as it takes them) and times when every node has accepted each op.
+ */
+async function feed(nodes: RwaNode[], ops: readonly EncodedOp[], rate: number): Promise<Run> {
+  const submitted = new Map<string, number>()
+  const seen = new Map<string, number>()
+  const latencies: number[] = []
+  let last = 0
+  let resolveDone = () => {}
+  const done = {
+    promise: new Promise<void>((r) => {
+      resolveDone = r
+    }),
+    resolve: () => resolveDone(),
+  }
+  const unsubscribe = nodes.map((node) =>
+    node.ledger.onAccepted((accepted) => {
+      const now = performance.now()
+      for (const { op } of accepted) {
+        const count = (seen.get(op.id) ?? 0) + 1
+        seen.set(op.id, count)
+        if (count !== NODES) continue
+        const at = submitted.get(op.id)
+        if (at !== undefined) latencies.push(now - at)
+        last = now
+        if (latencies.length === ops.length) done.resolve()
+      }
+    }),
+  )
+  const start = performance.now()
+  const batch = 100
+  const inFlight = new Set<Promise<unknown>>()
+  for (let i = 0; i < ops.length; i += batch) {
+    const slice = ops.slice(i, i + batch)
+    if (Number.isFinite(rate)) {
+      const due = start + (i / rate) * 1000
+      const wait = due - performance.now()
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    }
+    const now = performance.now()
+    for (const op of slice) submitted.set(op.id, now)
+    const p = nodes[0]!.ledger.ingest(slice.map((op) => op.bytes))
+    inFlight.add(p)
+    void p.finally(() => inFlight.delete(p))
+    if (inFlight.size >= 4) await Promise.race(inFlight)
+  }
+  await Promise.race([done.promise, new Promise((r) => setTimeout(r, 120_000))])
+  for (const stop of unsubscribe) stop()
+  latencies.sort((a, b) => a - b)
+  const seconds = (last - start) / 1000
+  return {
+    rate: latencies.length / seconds,
+    p50: round(latencies[Math.floor(latencies.length * 0.5)] ?? Number.NaN, 1),
+    p99: round(latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN, 1),
+    converged: latencies.length,
+    seconds: round(seconds, 2),
+  }
+}
+
+/** Three nodes replicating a stream of signed answers: converged ops/s and propagation latency. */
+async function netCluster(): Promise<Figure> {
+  const count = Number(process.env.RWA_BENCH_NET_OPS ?? 20_000)
+  progress(`signing two streams of ${count} ops from 8 authors`)
+  const maxStream = await makeOpStream({ count, authors: 8 })
+  const halfStream = await makeOpStream({ count: Math.floor(count / 2), authors: 8 })
+  const limit =
+    rawVerifyRate(maxStream.slice(0, 10_000).map((op) => op.bytes)) * availableParallelism()
+  const root = mkdtempSync(join(tmpdir(), 'rwa-bench-net-'))
+  try {
+    progress('starting three nodes on loopback')
+    const nodes = await startCluster(root)
+    progress('feeding node 0 as fast as it takes ops')
+    const max = await feed(nodes, maxStream, Number.POSITIVE_INFINITY)
+    progress(`feeding at half that rate (${Math.round(max.rate / 2)} ops/s)`)
+    const half = await feed(nodes, halfStream, max.rate / 2)
+    for (const node of nodes) await node.stop()
+    const utilisation = (max.rate * NODES) / limit
+    return report({
+      bench: 'net.cluster',
+      value: round(max.rate),
+      unit: 'converged ops/s (3 nodes)',
+      limit: round(limit),
+      limitIs: 'cores × ledger.verify_raw',
+      utilisation: round(utilisation, 3),
+      target: 0.7,
+      pass: utilisation >= 0.7 && half.p99 < 100,
+      maxRate: max,
+      halfRate: { ...half, offered: round(max.rate / 2) },
+      p99AtHalfRateMs: half.p99,
+      cores: availableParallelism(),
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
+/** The network benchmarks, by name. */
+export function netBenches(): Record<string, () => Promise<Figure>> {
+  return { 'net.cluster': netCluster }
+}
