@@ -22,6 +22,17 @@ describe('rwa CLI', () => {
     const { version } = (await import('../package.json', { with: { type: 'json' } })).default
     expect((await run('--version')).stdout.trim()).toBe(version)
     const help = await run('--help')
+    const start = await run('start', '--help')
+    for (const option of [
+      '--peer',
+      '--listen',
+      '--no-net',
+      '--rpc-url',
+      '--chain-key',
+      '--no-chain',
+      '--init',
+    ])
+      expect(start.stdout).toContain(option)
     for (const command of ['init', 'start', 'status', 'audit', 'auditor', 'demo'])
       expect(help.stdout).toMatch(new RegExp(`\\n  ${command}\\b`))
   })

@@ -48,7 +48,13 @@ export function addNodeCommands(program: Command): void {
       '--no-chain',
       'run without a chain (settlement only through the Chainlink data_dump route)',
     )
-    .addHelpText('after', '\nExample:\n  $ rwa start local --port 8720')
+    .option('--peer <multiaddr...>', 'peers to replicate with (added to [net] peers)')
+    .option('--listen <multiaddr...>', 'where to listen for peers (default from [net] listen)')
+    .option('--no-net', 'do not replicate with peers')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ rwa start local --port 8720\n  $ rwa start b --port 8721 --peer /ip4/127.0.0.1/tcp/9001/p2p/12D3KooW…',
+    )
     .action(
       async (
         name: string,
@@ -134,12 +140,22 @@ export function addNodeCommands(program: Command): void {
         peers: number
         accepted: number
         pending: number
+        net: { peerId: string; listen: string[] } | null
+        documents: Record<
+          string,
+          { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
+        >
       }>('/status')
       if (ctx.json) return printJson(status)
       console.log(`${status.name} (rwa ${status.version}) at ${ctx.client.url}`)
       console.log(
         `  documents ${status.docs}, ops ${status.accepted}, pending ${status.pending}, peers ${status.peers}`,
       )
+      if (status.net) console.log(`  listening on ${status.net.listen.join(' ')}`)
+      for (const [doc, d] of Object.entries(status.documents))
+        console.log(
+          `  ${doc}  heads ${d.heads.length}  pending ${d.pending}  equivocations ${d.equivocations}  state ${d.stateHash ?? '-'}`,
+        )
     })
 }
 
