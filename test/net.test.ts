@@ -7,11 +7,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
 import { encodeGossip, OPS_TOPIC } from '../src/net/replicator.ts'
+import { encodeSync, SYNC_PROTOCOL } from '../src/net/sync-messages.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
@@ -326,5 +328,52 @@ describe('replication over libp2p on loopback', () => {
     expect(evidence[1]).toEqual(evidence[0])
     expect(evidence[0]![0]!.ids).toEqual([fork1.id, fork2.id].sort())
     expect(await n1.audits.stateHash(audit)).toBe(await n2.audits.stateHash(audit))
+  }, 60_000)
+
+  test('a peer flooding sync requests is rate-limited, banned and disconnected while the node keeps serving', async () => {
+    const [d1] = dataDirs(1)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const mallory = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      services: { identify: identify() },
+    })
+    try {
+      await mallory.dial(multiaddr(address(n1)))
+      const id = mallory.peerId.toString()
+      let answered = 0
+      // Far beyond the 50 requests/s (burst 100) a peer may make: 16 at a time (under the
+      // node's 32 concurrent sync streams), 600 in all, stopping once cut off.
+      let sent = 0
+      const worker = async () => {
+        while (sent < 600 && !n1.replicator!.isBanned(id)) {
+          sent++
+          try {
+            const stream = await mallory.dialProtocol(n1.replicator!.node.peerId, SYNC_PROTOCOL)
+            const lp = lpStream(stream)
+            await lp.write(encodeSync({ t: 'docs' }))
+            await lp.read({ signal: AbortSignal.timeout(5000) })
+            answered++
+          } catch {
+            // Refused, reset or disconnected: what a flooder should get.
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: 16 }, worker))
+      await until('node 1 to ban the flooder', () => n1.replicator!.isBanned(id))
+      await until('the flooder to be disconnected', () => mallory.getPeers().length === 0)
+      expect(answered).toBeLessThan(sent)
+      // The node still serves: HTTP and its own ledger work as before.
+      const admin = n1.accounts.get(OPERATOR)!
+      const audit = (await n1.actions.create(admin, { name: 'Still here', bond: '5' })).id
+      expect(await n1.audits.stateName(audit)).toBe('INITIALIZATION')
+      const response = await fetch(`${n1.url}/status`)
+      expect(response.status).toBe(200)
+    } finally {
+      await mallory.stop()
+    }
   }, 60_000)
 })

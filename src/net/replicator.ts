@@ -60,6 +60,8 @@ export const MAX_STRIKES = 5
 const BAN_MS = 10 * 60 * 1000
 /** Sync requests a peer may make per second, in a burst of up to twice that. */
 const SYNC_RATE = 50
+/** Sync streams one peer may have open at once; more is a strike. */
+const MAX_OPEN_SYNC_STREAMS = 8
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
 
@@ -99,6 +101,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   const standings = new Map<string, Standing>()
   const fromGossip = new Set<OpId>()
   const syncing = new Map<string, Promise<void>>()
+  const openStreams = new Map<string, number>()
   let antiEntropy: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   let stopped = false
@@ -211,6 +214,22 @@ export async function createReplicator(options: ReplicatorOptions) {
   // ---- sync: serving ----
 
   async function serve(stream: Stream, peer: PeerId): Promise<void> {
+    const key = peer.toString()
+    const open = (openStreams.get(key) ?? 0) + 1
+    openStreams.set(key, open)
+    try {
+      if (open > MAX_OPEN_SYNC_STREAMS) {
+        strike(peer, 'too many sync streams open at once')
+        stream.abort(new Error('too many streams'))
+        return
+      }
+      await respond(stream, peer)
+    } finally {
+      openStreams.set(key, (openStreams.get(key) ?? 1) - 1)
+    }
+  }
+
+  async function respond(stream: Stream, peer: PeerId): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
     try {
       if (!allowRequest(peer)) {
@@ -227,7 +246,8 @@ export async function createReplicator(options: ReplicatorOptions) {
         return
       }
       await lp.write(encodeSync(await answer(request)))
-      await stream.close()
+      // A peer that never closes its side would hold the stream: give it a few seconds.
+      await stream.close({ signal: AbortSignal.timeout(5000) })
     } catch (error) {
       stream.abort(error as Error)
     }
@@ -339,7 +359,8 @@ export async function createReplicator(options: ReplicatorOptions) {
         SYNC_PROTOCOL,
         (stream, connection) => serve(stream, connection.remotePeer),
         {
-          maxInboundStreams: 32,
+          // Above our own per-peer limit, so excess streams reach the handler and count as strikes.
+          maxInboundStreams: 64,
         },
       )
       await node.start()
