@@ -323,7 +323,13 @@ describe('replication over libp2p on loopback', () => {
     await until('both nodes to hold both forks', () =>
       [n1, n2].every((n) => n.ledger.log.size(audit) === 3),
     )
-    const evidence = [n1, n2].map((n) => n.ledger.log.equivocations(audit))
+    const evidence = [n1, n2].map((n) =>
+      n.ledger.log.equivocations(audit).map((e) => ({
+        author: Buffer.from(e.author).toString('hex'),
+        seq: e.seq,
+        ids: e.ids,
+      })),
+    )
     expect(evidence[0]).toHaveLength(1)
     expect(evidence[1]).toEqual(evidence[0])
     expect(evidence[0]![0]!.ids).toEqual([fork1.id, fork2.id].sort())
