@@ -65,6 +65,43 @@ async function until(
 
 const address = (node: RwaNode) => node.replicator!.multiaddrs()[0]!
 
+/** Creates an audit on `node` and appends item adds until it holds `ops` ops. */
+async function auditWithItems(node: RwaNode, name: string, ops: number) {
+  const admin = node.accounts.get(OPERATOR)!
+  const audit = (await node.actions.create(admin, { name, bond: '1000' })).id
+  const pending: Promise<unknown>[] = []
+  for (let i = 1; i < ops; i++) {
+    const draft = {
+      doc: audit,
+      type: 'audit.item.add',
+      body: { description: `item ${i}` },
+      time: i,
+    }
+    pending.push(node.ledger.append(admin.signer, draft))
+    if (pending.length === 500) await Promise.all(pending.splice(0))
+  }
+  await Promise.all(pending)
+  return audit
+}
+
+/** A bare libp2p peer on loopback with gossipsub (a test harness speaking the protocols). */
+function rawPeer() {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        globalSignaturePolicy: StrictNoSign,
+        emitSelf: false,
+      }),
+    },
+  })
+}
+
 describe('replication over libp2p on loopback', () => {
   test('three nodes run one audit together and reach the same state hash and settlement', async () => {
     const [d1, d2, d3] = dataDirs(3)
@@ -128,22 +165,8 @@ describe('replication over libp2p on loopback', () => {
     const [d1, d2] = dataDirs(2)
     const n1 = makeNode(d1!)
     await n1.start()
-    const admin = n1.accounts.get(OPERATOR)!
-    const audit = (await n1.actions.create(admin, { name: 'Big', bond: '1000' })).id
     // Node 2 first meets node 1 only after 10,000 ops exist.
-    const pending: Promise<unknown>[] = []
-    for (let i = 1; i < 10_000; i++) {
-      pending.push(
-        n1.ledger.append(admin.signer, {
-          doc: audit,
-          type: 'audit.item.add',
-          body: { description: `item ${i}` },
-          time: i,
-        }),
-      )
-      if (pending.length === 500) await Promise.all(pending.splice(0))
-    }
-    await Promise.all(pending)
+    const audit = await auditWithItems(n1, 'Big', 10_000)
     expect(n1.ledger.log.size(audit)).toBe(10_000)
     const n2 = makeNode(d2!, [address(n1)])
     await n2.start()
@@ -164,20 +187,7 @@ describe('replication over libp2p on loopback', () => {
     const admin = n1.accounts.get(OPERATOR)!
     const audit = (await n1.actions.create(admin, { name: 'Guarded', bond: '10' })).id
     const before = n1.ledger.log.stats().accepted
-    const mallory = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: {
-        identify: identify(),
-        pubsub: gossipsub({
-          allowPublishToZeroTopicPeers: true,
-          globalSignaturePolicy: StrictNoSign,
-          emitSelf: false,
-        }),
-      },
-    })
+    const mallory = await rawPeer()
     try {
       mallory.services.pubsub.subscribe(OPS_TOPIC)
       await mallory.dial(multiaddr(address(n1)))
@@ -264,21 +274,7 @@ describe('replication over libp2p on loopback', () => {
     const [d1, d2] = dataDirs(2)
     const n1 = makeNode(d1!)
     await n1.start()
-    const admin = n1.accounts.get(OPERATOR)!
-    const audit = (await n1.actions.create(admin, { name: 'Resume', bond: '1000' })).id
-    const pending: Promise<unknown>[] = []
-    for (let i = 1; i < 6000; i++) {
-      pending.push(
-        n1.ledger.append(admin.signer, {
-          doc: audit,
-          type: 'audit.item.add',
-          body: { description: `item ${i}` },
-          time: i,
-        }),
-      )
-      if (pending.length === 500) await Promise.all(pending.splice(0))
-    }
-    await Promise.all(pending)
+    const audit = await auditWithItems(n1, 'Resume', 6000)
     const n2 = makeNode(d2!, [address(n1)])
     await n2.start()
     await until('node 2 to be part-way', () => n2.ledger.log.size(audit) >= 1000, 30_000)
@@ -340,19 +336,13 @@ describe('replication over libp2p on loopback', () => {
     const [d1] = dataDirs(1)
     const n1 = makeNode(d1!)
     await n1.start()
-    const mallory = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      services: { identify: identify() },
-    })
+    const mallory = await rawPeer()
     try {
       await mallory.dial(multiaddr(address(n1)))
       const id = mallory.peerId.toString()
       let answered = 0
-      // Far beyond the 50 requests/s (burst 100) a peer may make: 16 at a time (under the
-      // node's 32 concurrent sync streams), 600 in all, stopping once cut off.
+      // 16 requests at a time (twice the open sync streams a peer may have) and far beyond
+      // the 50 requests/s it may make: 600 at most, stopping once cut off.
       let sent = 0
       const worker = async () => {
         while (sent < 600 && !n1.replicator!.isBanned(id)) {
