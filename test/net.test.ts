@@ -372,4 +372,45 @@ describe('replication over libp2p on loopback', () => {
       await mallory.stop()
     }
   }, 60_000)
+
+  test('a peer flooding gossip is cut off and memory stays bounded; the honest node keeps working', async () => {
+    const [d1] = dataDirs(1)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    const mallory = await rawPeer()
+    try {
+      mallory.services.pubsub.subscribe(OPS_TOPIC)
+      await mallory.dial(multiaddr(address(n1)))
+      await until(
+        'mallory to join the topic mesh',
+        () => mallory.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
+      )
+      // Valid ops, but far more than a peer may have checked at once: 150 messages of 200 ops.
+      const spammer = testSigner(11)
+      const g = makeGenesis(spammer)
+      const messages: Uint8Array[] = []
+      for (let m = 0; m < 150; m++) {
+        const ops = Array.from(
+          { length: 200 },
+          (_, k) => makeOp(spammer, { doc: g.id, seq: 2 + m * 200 + k, deps: [g.id] }).bytes,
+        )
+        messages.push(encodeGossip(m === 0 ? [g.bytes, ...ops.slice(1)] : ops))
+      }
+      const id = mallory.peerId.toString()
+      await Promise.all(
+        messages.map((data) =>
+          mallory.services.pubsub.publish(OPS_TOPIC, data).catch(() => undefined),
+        ),
+      )
+      await until('node 1 to ban the flooder', () => n1.replicator!.isBanned(id), 60_000)
+      await until('the flooder to be disconnected', () => mallory.getPeers().length === 0)
+      // Dropped, not queued: the node did not take in everything that was thrown at it.
+      expect(n1.ledger.log.stats().accepted).toBeLessThan(150 * 200)
+      const admin = n1.accounts.get(OPERATOR)!
+      const audit = (await n1.actions.create(admin, { name: 'After the flood', bond: '5' })).id
+      expect(await n1.audits.stateName(audit)).toBe('INITIALIZATION')
+    } finally {
+      await mallory.stop()
+    }
+  }, 90_000)
 })

@@ -60,6 +60,9 @@ export const MAX_STRIKES = 5
 const BAN_MS = 10 * 60 * 1000
 /** Sync requests a peer may make per second, in a burst of up to twice that. */
 const SYNC_RATE = 50
+/** Gossip messages of one peer (and of all peers) being checked at once; beyond, they are dropped. */
+const MAX_VALIDATING_PER_PEER = 32
+const MAX_VALIDATING = 256
 /** Sync streams one peer may have open at once; more is a strike. */
 const MAX_OPEN_SYNC_STREAMS = 8
 /** How often every peer is synced with, to catch anything gossip missed. */
@@ -102,6 +105,8 @@ export async function createReplicator(options: ReplicatorOptions) {
   const fromGossip = new Set<OpId>()
   const syncing = new Map<string, Promise<void>>()
   const openStreams = new Map<string, number>()
+  const validating = new Map<string, number>()
+  let validatingTotal = 0
   let antiEntropy: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   let stopped = false
@@ -171,9 +176,27 @@ export async function createReplicator(options: ReplicatorOptions) {
   // per-message costs (encryption, framing, ids) are paid once per batch, not once per op.
   node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
     if (isBanned(peer)) return TopicValidatorResult.Reject
+    // Bounded work: a peer with too many messages still being checked is flooding.
+    const key = peer.toString()
+    const busy = validating.get(key) ?? 0
+    if (busy >= MAX_VALIDATING_PER_PEER || validatingTotal >= MAX_VALIDATING) {
+      if (busy >= MAX_VALIDATING_PER_PEER) strike(peer, 'gossip flood')
+      return TopicValidatorResult.Ignore
+    }
+    validating.set(key, busy + 1)
+    validatingTotal++
+    try {
+      return await validate(peer, message.data)
+    } finally {
+      validating.set(key, (validating.get(key) ?? 1) - 1)
+      validatingTotal--
+    }
+  })
+
+  async function validate(peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
     let ops: Uint8Array[]
     try {
-      ops = decodeGossip(message.data)
+      ops = decodeGossip(data)
     } catch (error) {
       strike(peer, (error as Error).message)
       return TopicValidatorResult.Reject
@@ -199,7 +222,7 @@ export async function createReplicator(options: ReplicatorOptions) {
     // Deps missing: forward anyway (others may need it too) and fetch what it builds on.
     if (waiting) void scheduleSync(peer)
     return fresh ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
-  })
+  }
 
   function publish(ops: readonly Uint8Array[]): void {
     for (let i = 0; i < ops.length; i += GOSSIP_BATCH) {
