@@ -252,6 +252,25 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
     expect(node.node.accounts.byJid('eve@localhost')).toBeUndefined()
   }, 120_000)
 
+  test('an audit registered by Chainlink for an admin JID can be run by that JID in chat', async () => {
+    const chief = await ChatUser.connect(prosody, 'chief', 'rwa@localhost')
+    try {
+      const registered = await node.call('POST', '/register_audit/', {
+        body: {
+          id: 'job-1',
+          data: { name: 'From Chainlink', admin_jid: 'Chief@localhost', bond: 500 },
+        },
+      })
+      expect(registered.json.statusCode).toBe(200)
+      expect(await chief.ask('use From Chainlink')).toBe(
+        'Now using "From Chainlink" (INITIALIZATION).',
+      )
+      expect(await chief.ask('add lamp 3 works')).toContain('Added "lamp 3 works"')
+    } finally {
+      await chief.xmpp.stop().catch(() => undefined)
+    }
+  }, 60_000)
+
   test('reminds auditors once half of an inspection deadline has passed', async () => {
     expect(await admin.ask('create Reminders 90')).toContain('Created')
     await admin.ask('add bench 4 is clean')

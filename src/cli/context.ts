@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import { toJson } from '../core/json.ts'
 import type { Signer } from '../ledger/keys.ts'
 import { resolveDataDir } from '../node/config.ts'
 import { fileSaltStore } from '../node/salt-store.ts'
@@ -53,16 +54,5 @@ export function contextOf(options: GlobalOptions) {
 
 /** JSON with bigints as strings, for `--json` output. */
 export function printJson(value: unknown): void {
-  console.log(
-    JSON.stringify(
-      value,
-      (_, v) =>
-        typeof v === 'bigint'
-          ? v.toString()
-          : v instanceof Uint8Array
-            ? Buffer.from(v).toString('hex')
-            : v,
-      2,
-    ),
-  )
+  console.log(toJson(value, 2))
 }

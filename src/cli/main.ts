@@ -4,6 +4,7 @@ import { BaseError } from '../errors/base.ts'
 import { decodeOp, verifyOp } from '../ledger/op.ts'
 import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
 import { addAuditCommands } from './audit-commands.ts'
+import { printJson } from './context.ts'
 import { addDemoCommand } from './demo.ts'
 import { addNodeCommands } from './node-commands.ts'
 
@@ -73,13 +74,7 @@ export function createProgram(): Command {
         sig: hex(sig),
         signatureValid: verifyOp(op),
       }
-      console.log(
-        JSON.stringify(
-          json,
-          (_, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? hex(v) : v),
-          2,
-        ),
-      )
+      printJson(json)
     })
   return program
 }

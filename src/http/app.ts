@@ -5,7 +5,13 @@ import { z } from 'zod'
 import type { ChainInfo } from '../chain/chain-service.ts'
 import { payoutTokens, withdrawAll } from '../chain/payments.ts'
 import { formatParams } from '../core/audit/params.ts'
-import { type AuditState, auditorSummary, outstandingInspections } from '../core/audit/reduce.ts'
+import {
+  type AuditState,
+  answersByItem,
+  auditorSummary,
+  outstandingInspections,
+} from '../core/audit/reduce.ts'
+import { toJson } from '../core/json.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { type Accounts, type LocalAccount, OPERATOR } from '../node/accounts.ts'
@@ -42,17 +48,6 @@ export type HttpContext = {
   chain?(): ChainInfo | undefined
   /** The account bound to a chat address (created for it when the chat bot runs). */
   accountForJid?(jid: string): LocalAccount | undefined
-}
-
-/** JSON with bigints as decimal strings and bytes as hex: amounts never lose precision. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_, v) =>
-    typeof v === 'bigint'
-      ? v.toString()
-      : v instanceof Uint8Array
-        ? Buffer.from(v).toString('hex')
-        : v,
-  )
 }
 
 const send = (c: Context, value: unknown, status = 200) =>
@@ -92,20 +87,22 @@ export async function readJson<T extends z.ZodType>(
   schema: T,
 ): Promise<z.infer<T>> {
   const text = await readBodyText(c, limit)
-  let raw: unknown = {}
-  if (text.trim() !== '') {
-    try {
-      raw = JSON.parse(text)
-    } catch (cause) {
-      throw new MalformedJsonError(
-        `The request body is not valid JSON (${(cause as Error).message}); send a JSON object.`,
-      )
-    }
-  }
-  return validate(schema, raw, 'body')
+  return validate(schema, text.trim() === '' ? {} : parseJsonText(text), 'body')
 }
 
-function validate<T extends z.ZodType>(schema: T, raw: unknown, where: string): z.infer<T> {
+/** Parses a request body as JSON, or throws MalformedJsonError saying why it is not. */
+export function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    throw new MalformedJsonError(
+      `The request body is not valid JSON (${(cause as Error).message}); send a JSON object.`,
+    )
+  }
+}
+
+/** Validates `raw` against `schema`, naming the first wrong field in a ValidationError. */
+export function validate<T extends z.ZodType>(schema: T, raw: unknown, where: string): z.infer<T> {
   const parsed = schema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
@@ -621,22 +618,18 @@ function describeInspections(state: AuditState, list: AuditState['inspections'])
 export function auditView(state: AuditState) {
   const counts: Record<string, number> = {}
   for (const i of state.inspections) counts[i.status] = (counts[i.status] ?? 0) + 1
+  const answers = answersByItem(state)
   return {
     id: state.id,
     name: state.params.name,
     state: state.state,
     stateIndex: state.stateIndex,
     params: formatParams(state.params),
-    items: state.items.map((item) => {
-      const inspections = state.inspections.filter((i) => i.item === item.id)
-      return {
-        ...item,
-        answers: inspections.filter(
-          (i) => i.status !== 'outstanding' && i.status !== 'reassigned' && i.status !== 'missing',
-        ).length,
-        of: state.params.auditsPerItem,
-      }
-    }),
+    items: state.items.map((item) => ({
+      ...item,
+      answers: answers.get(item.id) ?? 0,
+      of: state.params.auditsPerItem,
+    })),
     auditors: state.auditors,
     inspections: counts,
     outstanding: describeInspections(state, outstandingInspections(state)),

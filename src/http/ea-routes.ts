@@ -3,8 +3,8 @@ import { z } from 'zod'
 import { encodeSettlement } from '../core/audit/settlement.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { OPERATOR } from '../node/accounts.ts'
-import { type HttpContext, readBodyText } from './app.ts'
-import { errorResponse, MalformedJsonError, ValidationError } from './errors.ts'
+import { type HttpContext, parseJsonText, readBodyText, validate } from './app.ts'
+import { errorResponse, ValidationError } from './errors.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
 // success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
@@ -19,7 +19,9 @@ const registerData = z
     slashing_ratio: z.union([z.string(), z.number()]).optional(),
   })
   .loose()
-const dumpData = z.object({ name: z.string().min(1) }).loose()
+const dumpData = z
+  .object({ name: z.string({ error: "the audit's name is required" }).min(1) })
+  .loose()
 const request = z
   .object({ id: z.union([z.string(), z.number()]).optional(), data: z.unknown() })
   .loose()
@@ -35,15 +37,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     const handler = async (c: Context) => {
       let jobRunID = '1'
       try {
-        const text = await readBodyText(c, ctx.bodyLimit)
-        let raw: unknown
-        try {
-          raw = JSON.parse(text)
-        } catch (cause) {
-          throw new MalformedJsonError(
-            `The request body is not valid JSON (${(cause as Error).message}).`,
-          )
-        }
+        const raw = parseJsonText(await readBodyText(c, ctx.bodyLimit))
         const parsed = request.safeParse(raw)
         if (!parsed.success)
           throw new ValidationError('An adapter request is a JSON object with "id" and "data".')
@@ -69,15 +63,16 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
   }
 
   handle('/register_audit/', async (raw) => {
-    const data = parseData(registerData, raw)
+    const data = validate(registerData, raw, 'data')
     const exists = ctx.audits.list().some((a) => a.name === data.name.trim())
     if (exists)
       throw new ValidationError(
         `An audit named "${data.name}" already exists; audit names are unique.`,
       )
-    // The admin is the identity bound to admin_jid, or the node's operator key if there is none.
-    const admin =
-      (data.admin_jid && ctx.accounts.byJid(data.admin_jid)) || ctx.accounts.get(OPERATOR)!
+    // The admin is the identity bound to admin_jid (a custodial one when the chat bot runs), or
+    // the node's operator key if there is none.
+    const jid = data.admin_jid?.trim().toLowerCase()
+    const admin = (jid && ctx.accountForJid?.(jid)) || ctx.accounts.get(OPERATOR)!
     const op = await ctx.actions.create(admin, {
       name: data.name,
       bond: String(data.bond),
@@ -90,7 +85,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
   })
 
   handle('/data_dump/', async (raw) => {
-    const { name } = parseData(dumpData, raw)
+    const { name } = validate(dumpData, raw, 'data')
     const id = ctx.audits.resolve(name)
     const state = await ctx.audits.state(id)
     const settlement = state.settlement
@@ -107,13 +102,4 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
       data: { response: settlement.encoded, state: (await ctx.audits.state(id)).state },
     }
   })
-}
-
-function parseData<T extends z.ZodType>(schema: T, raw: unknown): z.infer<T> {
-  const parsed = schema.safeParse(raw)
-  if (parsed.success) return parsed.data
-  const issue = parsed.error.issues[0]!
-  if (issue.path[0] === 'name' && issue.code === 'invalid_type')
-    throw new ValidationError('"data.name" is required: the audit\'s name.')
-  throw new ValidationError(`"data.${issue.path.join('.')}": ${issue.message}.`)
 }

@@ -297,6 +297,22 @@ export function createLog({
   }
 
   /** Kahn's algorithm over `include` (all nodes when undefined), smallest id first among the ready. */
+  /** Marks (1) every strict ancestor of the `starts` nodes: one walk down the deps. */
+  function markAncestors(index: DocIndex, starts: readonly number[]): Uint8Array {
+    const marks = new Uint8Array(index.idOf.length)
+    const stack = [...starts]
+    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+      const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
+      for (let d = index.depStart.at(n); d < end; d++) {
+        const dep = index.depFlat.at(d)
+        if (marks[dep] === 1) continue
+        marks[dep] = 1
+        stack.push(dep)
+      }
+    }
+    return marks
+  }
+
   function topologicalOrder(index: DocIndex, include?: Uint8Array): OpId[] {
     const count = index.idOf.length
     const indegree = new Int32Array(count)
@@ -358,18 +374,7 @@ export function createLog({
       const index = get(doc)
       const start = index?.nodes.get(id)
       if (!index || start === undefined) return []
-      const include = new Uint8Array(index.idOf.length)
-      const stack = [start]
-      for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-        const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
-        for (let d = index.depStart.at(n); d < end; d++) {
-          const dep = index.depFlat.at(d)
-          if (include[dep] === 1) continue
-          include[dep] = 1
-          stack.push(dep)
-        }
-      }
-      return topologicalOrder(index, include)
+      return topologicalOrder(index, markAncestors(index, [start]))
     },
     missing(doc, ids) {
       const index = get(doc)
@@ -382,26 +387,13 @@ export function createLog({
     since(doc, known) {
       const index = get(doc)
       if (!index) return []
-      const past = new Uint8Array(index.idOf.length)
-      const stack: number[] = []
-      for (const id of known) {
-        const n = index.nodes.get(id)
-        if (n !== undefined && past[n] === 0) {
-          past[n] = 1
-          stack.push(n)
-        }
-      }
-      for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-        const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
-        for (let d = index.depStart.at(n); d < end; d++) {
-          const dep = index.depFlat.at(d)
-          if (past[dep] === 1) continue
-          past[dep] = 1
-          stack.push(dep)
-        }
-      }
-      const include = past.map((p) => 1 - p)
-      return topologicalOrder(index, include)
+      const starts = known.flatMap((id) => index.nodes.get(id) ?? [])
+      const past = markAncestors(index, starts)
+      for (const n of starts) past[n] = 1
+      return topologicalOrder(
+        index,
+        past.map((p) => 1 - p),
+      )
     },
     pending: (doc) => [...(get(doc)?.pending.keys() ?? [])].sort(compareOpIds),
     pendingCount: () => pendingTotal,

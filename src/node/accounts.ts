@@ -58,8 +58,15 @@ export type Accounts = {
     account: LocalAccount
     token: string
   }
+  /** The custodial account bound to a chat address, created (named after its hash) if missing. */
+  custodialFor(jid: string): LocalAccount
   /** Path of an account's token file (the CLI and dashboard users read it). */
   tokenPath(name: string): string
+}
+
+/** Custodial accounts are named after a hash of the JID: JIDs hold characters names may not. */
+export function custodialAccountName(jid: string): string {
+  return `jid-${createHash('sha256').update(jid).digest('hex').slice(0, 20)}`
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64')
@@ -128,6 +135,9 @@ export function openAccounts(dataDir: string): Accounts {
       writeKeyFile(join(keys, `${name}.key`), generateSigner())
       load(name)
       return { account: accounts.get(name)!, token }
+    },
+    custodialFor(jid) {
+      return this.byJid(jid) ?? this.create({ name: custodialAccountName(jid), jid }).account
     },
     tokenPath: (name) => join(keys, `${name}.token`),
   }

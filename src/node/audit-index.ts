@@ -8,6 +8,7 @@ import {
   createAuditReducer,
 } from '../core/audit/reduce.ts'
 import { AUDIT_OP, AUDIT_STATES } from '../core/audit/states.ts'
+import { toJson } from '../core/json.ts'
 import { BaseError } from '../errors/base.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { AcceptedOp } from '../ledger/log.ts'
@@ -169,14 +170,7 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
     reducer: canonical,
     async stateHash(id) {
       const state = (await canonical(id)).state()
-      const json = JSON.stringify(state, (_, v) =>
-        typeof v === 'bigint'
-          ? v.toString()
-          : v instanceof Uint8Array
-            ? Buffer.from(v).toString('hex')
-            : v,
-      )
-      return createHash('sha256').update(json).digest('hex')
+      return createHash('sha256').update(toJson(state)).digest('hex')
     },
     async params(id) {
       return (await canonical(id)).params()

@@ -11,7 +11,7 @@ import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot, type XmppBot } from '../xmpp/bot.ts'
-import { type Chat, chatAccountName, createChat } from '../xmpp/chat.ts'
+import { type Chat, createChat } from '../xmpp/chat.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
@@ -190,9 +190,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         chain: () => chain?.info,
         // With the chat bot on, an audit registered for an admin JID gets a custodial account
         // for that JID, so the admin can run it by chat.
-        accountForJid: (jid) =>
-          accounts.byJid(jid) ??
-          (config.xmpp ? accounts.create({ name: chatAccountName(jid), jid }).account : undefined),
+        accountForJid: (jid) => (config.xmpp ? accounts.custodialFor(jid) : accounts.byJid(jid)),
       })
       const port = options.port ?? config.http.port
       server = await listen(app.fetch, config.http.host, port)

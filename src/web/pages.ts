@@ -1,5 +1,5 @@
 import type { ChainInfo } from '../chain/chain-service.ts'
-import type { AuditState } from '../core/audit/reduce.ts'
+import { type AuditState, answersByItem } from '../core/audit/reduce.ts'
 import { AUDIT_STATES } from '../core/audit/states.ts'
 import { formatRational } from '../core/rational.ts'
 import type { AuditSummary } from '../node/audit-index.ts'
@@ -116,13 +116,10 @@ export function auditPage({
     (s, i) => `<li class="${i === current ? 'current' : i < current ? 'done' : ''}">${i} ${s}</li>`,
   ).join('')
   const k = state.params.auditsPerItem
+  const answers = answersByItem(state)
   const itemRows = state.items
     .map((item) => {
-      const received = state.inspections.filter(
-        (i) =>
-          i.item === item.id &&
-          (i.status === 'answered' || i.status === 'committed' || i.status === 'revealed'),
-      ).length
+      const received = answers.get(item.id) ?? 0
       const result = state.results?.items[item.number - 1]
       const verdict = result
         ? result.result

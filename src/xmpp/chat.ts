@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { parseAnswer } from '../core/audit/answer.ts'
 import {
   type AuditState,
@@ -51,11 +50,6 @@ const STRANGER_HELP =
 
 const ANSWER_HELP = 'Please answer yes or no (yes, true, 1, y, t / no, false, 0, n, f).'
 
-/** Custodial accounts are named after a hash of the JID: JIDs hold characters names may not. */
-export function chatAccountName(jid: string): string {
-  return `jid-${createHash('sha256').update(jid).digest('hex').slice(0, 20)}`
-}
-
 /** A bare, lowercase JID from a full one (`Alice@Example.org/phone` → `alice@example.org`). */
 export function bareJid(jid: string): string {
   return jid.split('/')[0]!.toLowerCase()
@@ -78,9 +72,7 @@ export function createChat(deps: ChatDeps) {
   const sentKey = (audit: OpId, jid: string) => `${audit}\n${jid}`
 
   function accountOf(jid: string, create = false): LocalAccount | undefined {
-    const existing = accounts.byJid(jid)
-    if (existing || !create) return existing
-    return accounts.create({ name: chatAccountName(jid), jid }).account
+    return create ? accounts.custodialFor(jid) : accounts.byJid(jid)
   }
 
   /** Audits `account` administers, with their current states. */

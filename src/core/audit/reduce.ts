@@ -994,6 +994,16 @@ export function createAuditReducer(genesis: EncodedOp): AuditReducer {
   }
 }
 
+/** How many answers (or commitments) each item has received, by item id: one pass over the inspections. */
+export function answersByItem(state: AuditState): Map<OpId, number> {
+  const counts = new Map<OpId, number>()
+  for (const i of state.inspections) {
+    if (i.status === 'answered' || i.status === 'committed' || i.status === 'revealed')
+      counts.set(i.item, (counts.get(i.item) ?? 0) + 1)
+  }
+  return counts
+}
+
 /** Inspections not yet answered (or committed), oldest first: what blocks `stop`. */
 export function outstandingInspections(state: AuditState): Inspection[] {
   return state.inspections.filter((i) => i.status === 'outstanding')
