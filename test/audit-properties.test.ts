@@ -264,6 +264,10 @@ describe('audit convergence', () => {
             for (const { key } of state.auditors)
               expect(incremental.nextInspection(key)).toEqual(nextInspection(state, key))
             expect(incremental.stateName()).toBe(state.state)
+            expect(incremental.counts()).toEqual({
+              items: state.items.length,
+              auditors: state.auditors.length,
+            })
           }
         },
       ),

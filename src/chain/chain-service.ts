@@ -202,13 +202,16 @@ async function ensureContracts({
   return recorded
 }
 
-/** Reads whether the escrow settled an audit already. */
-export async function isSettledOnChain(service: ChainService, auditId: Hex): Promise<boolean> {
-  const [, , , settled] = (await service.client.readContract({
+/** What the escrow holds for an audit: how much was funded, and whether it was paid out. */
+export async function escrowAudit(
+  service: ChainService,
+  auditId: Hex,
+): Promise<{ funded: bigint; settled: boolean }> {
+  const [, , funded, settled] = (await service.client.readContract({
     address: service.info.escrow,
     abi: auditEscrowAbi,
     functionName: 'audits',
     args: [auditId],
   })) as readonly [Address, Address, bigint, boolean]
-  return settled
+  return { funded, settled }
 }

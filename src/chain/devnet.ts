@@ -51,7 +51,8 @@ function stopLeftover(pidFile: string): void {
   }
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on the loopback interface (for servers started by the node or the tests). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

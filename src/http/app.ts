@@ -204,6 +204,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
         { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
       > = {}
       const auditIds = new Set(audits.list().map((a) => a.id))
+      const stats = ledger.log.stats()
       for (const doc of ledger.log.docs()) {
         heads[doc] = ledger.log.heads(doc)
         documents[doc] = {
@@ -222,8 +223,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
         documents,
         net: ctx.net?.() ?? null,
         chain: ctx.chain?.() ?? null,
-        accepted: ledger.log.stats().accepted,
-        pending: ledger.log.stats().pending,
+        accepted: stats.accepted,
+        pending: stats.pending,
       }
     },
   )

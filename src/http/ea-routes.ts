@@ -93,7 +93,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
       return { result: EMPTY, data: { response: EMPTY, state: state.state } }
     if (state.state === 'WAITING_FOR_CONTRACT') {
       // The first successful fetch records the hand-over to the chain: WAITING_FOR_CONTRACT → COMPLETE.
-      const admin = ctx.accounts.list().find((a) => state.params.admins.includes(a.key))
+      const admin = ctx.accounts.among(state.params.admins)
       if (admin) await ctx.actions.control(admin, id, 'settled')
       else ctx.logger.warn({ audit: id }, `no local admin account can record ${AUDIT_OP.settled}`)
     }

@@ -54,6 +54,11 @@ export type Ledger = {
   /** Accepted ops by id, decoded from the store; `undefined` where unknown. */
   getOps(ids: readonly OpId[]): Promise<(EncodedOp | undefined)[]>
   /**
+   * Accepted ops' stored bytes by id, not decoded (for serving peers, who check them anyway);
+   * unknown ids are left out.
+   */
+  getBytes(ids: readonly OpId[]): Promise<Uint8Array[]>
+  /**
    * Calls `listener` with ops once they are durable; returns the unsubscribe function. A listener
    * that throws does not affect the ledger: its error is re-thrown asynchronously.
    */
@@ -217,6 +222,12 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     }
   }
 
+  /** Reads stored ops by position, after pending writes (an accepted op may still be on its way). */
+  async function readStored(positions: readonly number[]): Promise<StoredOp[]> {
+    await writes.catch(() => undefined)
+    return (await store.read(positions)) as StoredOp[]
+  }
+
   const verifyInline: BatchVerifier = async (ops) => ops.map((op) => verifyOp(op, keys))
 
   async function ingest(inputs: readonly Uint8Array[]): Promise<IngestResult[]> {
@@ -284,10 +295,13 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     ingest,
     async getOps(ids) {
       const positions = ids.map((id) => log.position(id) ?? -1)
-      await writes.catch(() => undefined) // an accepted op may still be on its way to the store
-      const found = await store.read(positions.filter((p) => p >= 0))
+      const found = await readStored(positions.filter((p) => p >= 0))
       let k = 0
       return positions.map((p) => (p >= 0 ? decodeStored(found[k++]!, limits) : undefined))
+    },
+    async getBytes(ids) {
+      const positions = ids.flatMap((id) => log.position(id) ?? [])
+      return (await readStored(positions)).map((stored) => stored.bytes)
     },
     onAccepted(listener) {
       listeners.add(listener)

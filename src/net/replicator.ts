@@ -288,19 +288,12 @@ export async function createReplicator(options: ReplicatorOptions) {
       }
     }
     const ids = ledger.log.since(request.doc, request.heads)
-    const page: OpId[] = []
     let bytes = 0
     const ops: Uint8Array[] = []
-    for (const id of ids) {
-      if (page.length >= SYNC_LIMITS.ops) break
-      page.push(id)
-    }
-    const found = await ledger.getOps(page)
-    for (const op of found) {
-      if (!op) continue
-      if (bytes + op.bytes.length > SYNC_LIMITS.bytes - 1024) break
-      bytes += op.bytes.length
-      ops.push(op.bytes)
+    for (const op of await ledger.getBytes(ids.slice(0, SYNC_LIMITS.ops))) {
+      if (bytes + op.length > SYNC_LIMITS.bytes - 1024) break
+      bytes += op.length
+      ops.push(op)
     }
     return { t: 'ops', ops, more: ops.length < ids.length }
   }

@@ -51,6 +51,8 @@ export type Accounts = {
   list(): LocalAccount[]
   get(name: string): LocalAccount | undefined
   byJid(jid: string): LocalAccount | undefined
+  /** The first local account among these Ed25519 keys (hex), e.g. an audit's admins. */
+  among(keys: readonly string[]): LocalAccount | undefined
   /** The account a bearer token belongs to. @throws UnauthorizedError */
   authenticate(header: string | undefined): LocalAccount
   /** Creates an account with fresh keys (or an imported Ethereum key); returns its token once. */
@@ -107,6 +109,7 @@ export function openAccounts(dataDir: string): Accounts {
     list: () => [...accounts.values()],
     get: (name) => accounts.get(name),
     byJid: (jid) => [...accounts.values()].find((a) => a.jid === jid),
+    among: (keys) => [...accounts.values()].find((a) => keys.includes(a.key)),
     authenticate(header) {
       const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1]
       if (!token)

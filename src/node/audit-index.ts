@@ -153,16 +153,13 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
       return ids[0]!
     },
     list() {
-      return [...audits].map(([id, entry]) => {
-        const state = entry.reducer.state()
-        return {
-          id,
-          name: entry.name,
-          state: state.state,
-          items: state.items.length,
-          auditors: state.auditors.length,
-        }
-      })
+      // Cheap per audit: chat messages and the settler's poll list audits often.
+      return [...audits].map(([id, { name, reducer }]) => ({
+        id,
+        name,
+        state: reducer.stateName(),
+        ...reducer.counts(),
+      }))
     },
     async state(id) {
       return (await canonical(id)).state()

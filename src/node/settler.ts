@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { auditEscrowAbi } from '../chain/artifacts.ts'
-import { type ChainService, isSettledOnChain } from '../chain/chain-service.ts'
+import { type ChainService, escrowAudit } from '../chain/chain-service.ts'
 import { sortSignatures } from '../chain/escrow.ts'
 import { auditIdOf, settlementTypedData } from '../core/audit/settlement-report.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
@@ -78,7 +78,8 @@ export function createSettler({
       return // the new op schedules the next step
     }
     let tx: Hex | undefined
-    if (!(await isSettledOnChain(chain, auditId))) {
+    const onChain = await escrowAudit(chain, auditId)
+    if (!onChain.settled) {
       const threshold = (await chain.client.readContract({
         address: domain.escrow,
         abi: auditEscrowAbi,
@@ -95,12 +96,7 @@ export function createSettler({
         if (ok) valid.push(s)
       }
       if (BigInt(valid.length) < threshold) return
-      const [, , funded] = (await chain.client.readContract({
-        address: domain.escrow,
-        abi: auditEscrowAbi,
-        functionName: 'audits',
-        args: [auditId],
-      })) as readonly [Address, Address, bigint, boolean]
+      const { funded } = onChain
       if (funded < state.settlement.total) {
         warnOnce(`fund ${id}`, 'audit waits for funding before it can be settled', {
           audit: id,
@@ -120,7 +116,7 @@ export function createSettler({
       if (receipt.status !== 'success') throw new Error(`settle transaction ${tx} reverted`)
       logger.info({ audit: id, tx, gas: `${receipt.gasUsed}` }, 'audit settled on chain')
     }
-    const admin = accounts.list().find((a) => state.params.admins.includes(a.key))
+    const admin = accounts.among(state.params.admins)
     if (!admin) {
       warnOnce(`admin ${id}`, 'settled on chain, but no local admin account can record it', {
         audit: id,

@@ -960,6 +960,8 @@ export type AuditReducer = {
   state(): AuditState
   /** The current parameters. */
   params(): AuditParams
+  /** How many items and auditors the audit has, without building the whole state. */
+  counts(): { items: number; auditors: number }
   /** The current state's name, without building the whole state. */
   stateName(): AuditStateName
   /** Like `nextInspection(state(), key)`, without building the whole state. */
@@ -984,6 +986,11 @@ export function createAuditReducer(genesis: EncodedOp): AuditReducer {
     state: () => machine.snapshot(),
     stateName: () => AUDIT_STATES[machine.state]!,
     params: () => machine.params,
+    counts: () => ({
+      items:
+        machine.items?.length ?? machine.itemAdds.filter((i) => i.deleted === undefined).length,
+      auditors: machine.roster?.length ?? machine.registrations.size,
+    }),
     nextInspection(auditorKey) {
       const next = machine.nextOutstanding(auditorKey)
       if (!next) return undefined
