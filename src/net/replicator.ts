@@ -1,9 +1,9 @@
 import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import * as dagCbor from '@ipld/dag-cbor'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -16,6 +16,7 @@ import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
+import { decodeGossip, encodeGossip, GOSSIP_BATCH } from './gossip-codec.ts'
 import {
   decodeRequest,
   decodeResponse,
@@ -28,32 +29,6 @@ import {
 
 /** The gossip topic new ops are published on. */
 export const OPS_TOPIC = 'rwa/ops/1'
-/** Most ops in one gossip message. */
-const GOSSIP_BATCH = 256
-
-/** A gossip message: a DAG-CBOR list of signed op bytes. */
-export function encodeGossip(ops: readonly Uint8Array[]): Uint8Array {
-  return dagCbor.encode(ops)
-}
-
-/** Reads a gossip message; throws (a misbehaving peer) unless it is a short list of byte strings. */
-export function decodeGossip(data: Uint8Array): Uint8Array[] {
-  let value: unknown
-  try {
-    value = dagCbor.decode(data)
-  } catch {
-    throw new Error('gossiped bytes that are not DAG-CBOR')
-  }
-  if (
-    !Array.isArray(value) ||
-    value.length === 0 ||
-    value.length > GOSSIP_BATCH ||
-    !value.every((v) => v instanceof Uint8Array)
-  )
-    throw new Error('gossiped something other than a list of ops')
-  return value as Uint8Array[]
-}
-
 /** Strikes (invalid ops, bad sync messages, floods) after which a peer is cut off. */
 export const MAX_STRIKES = 5
 /** How long a cut-off peer stays banned. */
@@ -67,6 +42,8 @@ const MAX_VALIDATING = 256
 const MAX_OPEN_SYNC_STREAMS = 8
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
+/** How long anti-entropy lets gossip deliver a peer's newest ops before pulling them itself. */
+const ANTI_ENTROPY_GRACE_MS = 1000
 
 /** Options of `createReplicator`. */
 export type ReplicatorOptions = {
@@ -110,6 +87,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   let antiEntropy: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   let stopped = false
+  const stopping = new AbortController()
 
   const standing = (peer: PeerId): Standing => {
     const key = peer.toString()
@@ -313,13 +291,25 @@ export async function createReplicator(options: ReplicatorOptions) {
     return response
   }
 
-  /** Pulls every document the peer has, page by page, until nothing is missing. */
-  async function syncWith(peer: PeerId): Promise<void> {
+  /**
+   * Pulls every document the peer has, page by page, until nothing is missing. With `grace`, a
+   * document whose heads are missing is pulled only if they are still missing `grace` ms later:
+   * under steady traffic the peer's newest ops are usually still on their way by gossip, and
+   * pulling them too would fetch and check them twice.
+   */
+  async function syncWith(peer: PeerId, grace = 0): Promise<void> {
     const listing = await ask(peer, { t: 'docs' })
     if (listing.t !== 'docs') return strike(peer, 'answered "docs" with something else')
-    for (const { doc, heads } of listing.docs) {
-      // Pending ops count as missing here: they wait for deps that this pull fetches.
-      if (heads.every((head) => ledger.log.has(doc, head))) continue
+    // Pending ops count as missing here: they wait for deps that this pull fetches.
+    const held = (doc: OpId, heads: readonly OpId[]) =>
+      heads.every((head) => ledger.log.has(doc, head))
+    let behind = listing.docs.filter(({ doc, heads }) => !held(doc, heads))
+    if (grace > 0 && behind.length > 0) {
+      await sleep(grace, undefined, { signal: stopping.signal, ref: false }).catch(() => undefined)
+      if (stopped) return
+      behind = behind.filter(({ doc, heads }) => !held(doc, heads))
+    }
+    for (const { doc } of behind) {
       for (let round = 0; round < 10_000 && !stopped; round++) {
         const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
         const page = await ask(peer, { t: 'pull', doc, heads: mine })
@@ -332,11 +322,11 @@ export async function createReplicator(options: ReplicatorOptions) {
     }
   }
 
-  function scheduleSync(peer: PeerId): Promise<void> {
+  function scheduleSync(peer: PeerId, grace = 0): Promise<void> {
     const key = peer.toString()
     const running = syncing.get(key)
     if (running) return running
-    const task = syncWith(peer)
+    const task = syncWith(peer, grace)
       .catch((err: Error) => logger.debug({ peer: key, err: err.message }, 'sync failed'))
       .finally(() => syncing.delete(key))
     syncing.set(key, task)
@@ -392,7 +382,7 @@ export async function createReplicator(options: ReplicatorOptions) {
       await dialPeers()
       antiEntropy = setInterval(() => {
         if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
-        for (const peer of node.getPeers()) void scheduleSync(peer)
+        for (const peer of node.getPeers()) void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
       }, ANTI_ENTROPY_MS)
       antiEntropy.unref()
       logger.info(
@@ -402,6 +392,7 @@ export async function createReplicator(options: ReplicatorOptions) {
     },
     async stop(): Promise<void> {
       stopped = true
+      stopping.abort()
       clearInterval(antiEntropy)
       unsubscribe?.()
       await Promise.allSettled(syncing.values())

@@ -1,0 +1,85 @@
+import { readHead } from '../ledger/cbor.ts'
+
+/** Most ops in one gossip message. */
+export const GOSSIP_BATCH = 256
+
+/**
+ * Encodes a gossip message: a DAG-CBOR list of signed op bytes (exactly what
+ * `@ipld/dag-cbor`'s `encode(ops)` gives), written directly into one buffer. Every receiver
+ * decodes every message, so this is on the replication hot path.
+ */
+export function encodeGossip(ops: readonly Uint8Array[]): Uint8Array {
+  let size = headSize(ops.length)
+  for (const op of ops) size += headSize(op.length) + op.length
+  const out = new Uint8Array(size)
+  let at = writeHead(out, 0, 4, ops.length)
+  for (const op of ops) {
+    at = writeHead(out, at, 2, op.length)
+    out.set(op, at)
+    at += op.length
+  }
+  return out
+}
+
+/**
+ * Reads a gossip message: a non-empty DAG-CBOR list of at most `GOSSIP_BATCH` byte strings in
+ * shortest form, and nothing after it. The ops are views into `data`, not copies. Throws (the
+ * sender misbehaved) on anything else.
+ */
+export function decodeGossip(data: Uint8Array): Uint8Array[] {
+  let list: { major: number; value: number; end: number }
+  try {
+    list = { ...readHead(data, 0) }
+  } catch {
+    throw new Error('gossiped bytes that are not DAG-CBOR')
+  }
+  if (list.major !== 4 || list.value === 0 || list.value > GOSSIP_BATCH)
+    throw new Error('gossiped something other than a list of ops')
+  const ops: Uint8Array[] = new Array(list.value)
+  let at = list.end
+  for (let i = 0; i < list.value; i++) {
+    let major: number
+    let length: number
+    try {
+      ;({ major, value: length, end: at } = readHead(data, at))
+    } catch {
+      throw new Error('gossiped bytes that are not DAG-CBOR')
+    }
+    if (major !== 2) throw new Error('gossiped something other than a list of ops')
+    if (at + length > data.length) throw new Error('gossiped bytes that are not DAG-CBOR')
+    ops[i] = data.subarray(at, at + length)
+    at += length
+  }
+  if (at !== data.length) throw new Error('gossiped bytes that are not DAG-CBOR')
+  return ops
+}
+
+function headSize(value: number): number {
+  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : 5
+}
+
+/** Writes a CBOR head (major type, argument in shortest form up to 2^32 − 1); returns its end. */
+function writeHead(out: Uint8Array, at: number, major: number, value: number): number {
+  const type = major << 5
+  if (value < 24) {
+    out[at] = type | value
+    return at + 1
+  }
+  if (value < 0x100) {
+    out[at] = type | 24
+    out[at + 1] = value
+    return at + 2
+  }
+  if (value < 0x10000) {
+    out[at] = type | 25
+    out[at + 1] = value >>> 8
+    out[at + 2] = value & 0xff
+    return at + 3
+  }
+  out[at] = type | 26
+  out[at + 1] = value >>> 24
+  out[at + 2] = (value >>> 16) & 0xff
+  out[at + 3] = (value >>> 8) & 0xff
+  out[at + 4] = value & 0xff
+  return at + 5
+}
