@@ -47,7 +47,8 @@ export type Ledger = {
   /** Signs a local op as `signer`, adds it and persists it; resolves once it is durable. */
   append<body>(signer: Signer, draft: OpDraft<body>): Promise<EncodedOp<body>>
   /**
-   * Decodes, verifies, adds and persists remote ops; one result per input, in order. The ledger
+   * Decodes, verifies, adds and persists remote ops; one result per input, in order. An op this
+   * ledger already holds is a `duplicate` without its signature being checked again. The ledger
    * keeps the given buffers: do not reuse them.
    */
   ingest(ops: readonly Uint8Array[]): Promise<IngestResult[]>
@@ -237,8 +238,14 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     const slots: number[] = []
     for (let i = 0; i < inputs.length; i++) {
       try {
-        decoded.push(decodeOp(inputs[i]!, limits))
-        slots.push(i)
+        const op = decodeOp(inputs[i]!, limits)
+        const doc = op.op.doc ?? op.id
+        // Already held (a peer's sync overlapping gossip, say): nothing to verify or add.
+        if (log.has(doc, op.id)) results[i] = { ok: true, id: op.id, doc, status: 'duplicate' }
+        else {
+          decoded.push(op)
+          slots.push(i)
+        }
       } catch (error) {
         if (!(error instanceof BaseError)) throw error
         results[i] = { ok: false, error }
