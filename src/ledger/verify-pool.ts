@@ -2,11 +2,11 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { BaseError } from '../errors/base.ts'
 import type { BatchVerifier } from './ledger.ts'
-import type { EncodedOp } from './op.ts'
-import { signingMessage } from './op.ts'
+import { type EncodedOp, SIGNATURE_DOMAIN } from './op.ts'
 
+const DOMAIN_BYTES = new TextEncoder().encode(SIGNATURE_DOMAIN)
 /** Bytes of one verification record: public key, signature, signed message. */
-const RECORD = 32 + 64 + 45
+const RECORD = 32 + 64 + DOMAIN_BYTES.length + 36
 
 // The worker only checks raw Ed25519 signatures over fixed-size records; what is signed
 // ("rwa/op/v1" ‖ id) is decided on the main thread by `signingMessage`. Evaluated as a script so it
@@ -113,11 +113,14 @@ export function createVerifyPool({
   const run = (slot: Slot, ops: readonly EncodedOp[]): Promise<Uint8Array> => {
     const buffer = new ArrayBuffer(ops.length * RECORD)
     const data = new Uint8Array(buffer)
-    ops.forEach((op, i) => {
-      data.set(op.op.author, i * RECORD)
-      data.set(op.op.sig, i * RECORD + 32)
-      data.set(signingMessage(op.idBytes), i * RECORD + 96)
-    })
+    for (let i = 0, at = 0; i < ops.length; i++, at += RECORD) {
+      const op = ops[i]!
+      data.set(op.op.author, at)
+      data.set(op.op.sig, at + 32)
+      // The signed message, "rwa/op/v1" ‖ id bytes (see signingMessage), written in place.
+      data.set(DOMAIN_BYTES, at + 96)
+      data.set(op.idBytes, at + 96 + DOMAIN_BYTES.length)
+    }
     const job = nextJob++
     return new Promise((resolve, reject) => {
       slot.jobs.set(job, { resolve, reject })
