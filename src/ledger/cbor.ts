@@ -173,3 +173,87 @@ function skipSimple(bytes: Uint8Array, pos: number, end: number): number {
   if (info === 25 || info === 26) throw new NonCanonicalOpError('floats must be 64-bit')
   throw new NonCanonicalOpError(`simple value ${info} is not allowed`)
 }
+
+let cursor = 0
+
+/**
+ * Decodes the DAG-CBOR item in `bytes[start, end)` that `scanItem` found plain (`exotic: false`:
+ * only ints, ASCII text, bytes, booleans, null, arrays and maps, already checked canonical) into
+ * exactly what `@ipld/dag-cbor`'s decode gives, without its tokenizer: op bodies are decoded for
+ * every op a node takes in. Integers beyond 2^52 (dag-cbor makes some of them bigints) are not
+ * handled: `undefined` is returned and the caller falls back to dag-cbor.
+ */
+export function decodePlainItem(bytes: Uint8Array, start: number, end: number): unknown {
+  cursor = start
+  try {
+    const value = plainValue(bytes)
+    return cursor === end ? value : undefined
+  } catch (error) {
+    if (error === BIG_INTEGER) return undefined
+    throw error
+  }
+}
+
+const BIG_INTEGER = Symbol('big integer')
+
+function plainValue(bytes: Uint8Array): unknown {
+  const { major, value, end } = readHead(bytes, cursor)
+  cursor = end
+  switch (major) {
+    case 0:
+      if (value > 2 ** 52) throw BIG_INTEGER
+      return value
+    case 1:
+      if (value > 2 ** 52) throw BIG_INTEGER
+      return -1 - value
+    case 2: {
+      const out = new Uint8Array(value)
+      out.set(bytes.subarray(end, end + value))
+      cursor = end + value
+      return out
+    }
+    case 3:
+      cursor = end + value
+      return asciiText(bytes, end, end + value)
+    case 4: {
+      const out: unknown[] = new Array(value)
+      for (let i = 0; i < value; i++) out[i] = plainValue(bytes)
+      return out
+    }
+    case 5: {
+      const out: Record<string, unknown> = {}
+      for (let i = 0; i < value; i++) {
+        const key = readHead(bytes, cursor)
+        const keyStart = key.end
+        cursor = keyStart + key.value
+        const name = asciiText(bytes, keyStart, cursor)
+        const item = plainValue(bytes)
+        // As dag-cbor does: an own property, not the prototype setter.
+        if (name === '__proto__')
+          Object.defineProperty(out, name, {
+            value: item,
+            configurable: true,
+            enumerable: true,
+            writable: true,
+          })
+        else out[name] = item
+      }
+      return out
+    }
+    default: {
+      const info = bytes[cursor - 1]! & 31
+      if (info === 20) return false
+      if (info === 21) return true
+      if (info === 22) return null
+      throw new MalformedOpError(`simple value ${info} where a plain value was expected`)
+    }
+  }
+}
+
+function asciiText(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start > 24)
+    return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
+  let text = ''
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!)
+  return text
+}

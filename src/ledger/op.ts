@@ -1,7 +1,7 @@
 import { sign, verify } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { readHead, scanItem, skipItem } from './cbor.ts'
+import { decodePlainItem, readHead, scanItem, skipItem } from './cbor.ts'
 import {
   InvalidOpFieldError,
   MalformedOpError,
@@ -412,6 +412,10 @@ function readType(bytes: Uint8Array, pos: number): string {
 }
 
 function readBody(bytes: Uint8Array, start: number, end: number, exotic: boolean): unknown {
+  if (!exotic) {
+    const body = decodePlainItem(bytes, start, end)
+    if (body !== undefined) return body
+  }
   const slice = bytes.subarray(start, end)
   let body: unknown
   try {
