@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { decodePlainItem, scanItem } from '../src/ledger/cbor.ts'
+import { decodePlainItem, internAscii, scanItem } from '../src/ledger/cbor.ts'
 
 const asciiKey = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_09'.split('')) })
 
@@ -64,5 +64,23 @@ describe('decodePlainItem', () => {
     const value = decodePlainItem(bytes, 0, bytes.length) as { b: Uint8Array }
     expect(value.b.buffer).not.toBe(bytes.buffer)
     expect(value.b.constructor).toBe(Uint8Array)
+  })
+})
+
+describe('internAscii', () => {
+  test('gives the text, whether cached, evicted or colliding in its slot', () => {
+    const texts = fc.sample(fc.string({ unit: 'binary-ascii', maxLength: 80 }), 2000)
+    for (const text of [...texts, ...texts.reverse(), 'a', 'ab', 'a', 'b', 'ab']) {
+      const bytes = Buffer.from(`##${text}#`, 'latin1')
+      expect(internAscii(bytes, 2, 2 + text.length)).toBe(text)
+    }
+  })
+
+  test('keeps its own copy: a reused buffer does not change what it gives', () => {
+    const bytes = Buffer.from('answer', 'latin1')
+    expect(internAscii(bytes, 0, 6)).toBe('answer')
+    bytes.write('bnswer', 'latin1')
+    expect(internAscii(bytes, 0, 6)).toBe('bnswer')
+    expect(internAscii(Buffer.from('answer'), 0, 6)).toBe('answer')
   })
 })

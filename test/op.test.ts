@@ -10,6 +10,7 @@ import {
   formatOpId,
   isOpId,
   type OpId,
+  opIdAt,
   opIdBytesOf,
   parseOpIdBytes,
 } from '../src/ledger/op-id.ts'
@@ -405,6 +406,17 @@ describe('op ids', () => {
     expect(isOpId(vote.id)).toBe(true)
     expect(isOpId(`${vote.id.slice(0, -1)}1`)).toBe(false)
     expect(isOpId('bafy')).toBe(false)
+  })
+
+  test('opIdAt gives the formatted id, whether cached, evicted or colliding in its slot', () => {
+    const prefix = [0x01, 0x71, 0x12, 0x20]
+    // Digests that share their first two bytes land in the same cache slot.
+    const digests = fc.sample(fc.uint8Array({ minLength: 32, maxLength: 32 }), 300)
+    const colliding = digests.slice(0, 50).map((d) => Uint8Array.of(7, 9, ...d.subarray(2)))
+    for (const digest of [...digests, ...colliding, ...digests, ...colliding.reverse()]) {
+      const bytes = Uint8Array.of(0xaa, ...prefix, ...digest)
+      expect(opIdAt(bytes, 1)).toBe(formatOpId(bytes.subarray(1)))
+    }
   })
 
   test('compare in the byte order of what they encode', () => {

@@ -226,7 +226,7 @@ function plainValue(bytes: Uint8Array): unknown {
         const key = readHead(bytes, cursor)
         const keyStart = key.end
         cursor = keyStart + key.value
-        const name = asciiText(bytes, keyStart, cursor)
+        const name = internAscii(bytes, keyStart, cursor)
         const item = plainValue(bytes)
         // As dag-cbor does: an own property, not the prototype setter.
         if (name === '__proto__')
@@ -255,5 +255,42 @@ function asciiText(bytes: Uint8Array, start: number, end: number): string {
     return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1')
   let text = ''
   for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!)
+  return text
+}
+
+// Short ASCII strings that recur in every op (map keys of bodies, op types), direct-mapped by
+// length and a few bytes: decoding finds them here instead of building the same string again.
+const INTERN_SLOTS = 256
+const MAX_INTERNED = 64
+const internedBytes: (Uint8Array | undefined)[] = new Array(INTERN_SLOTS).fill(undefined)
+const internedText: string[] = new Array(INTERN_SLOTS).fill('')
+
+/**
+ * The ASCII text in `bytes[start, end)` as a string, from a small cache when it was seen
+ * recently (strings longer than 64 bytes are built every time).
+ */
+export function internAscii(bytes: Uint8Array, start: number, end: number): string {
+  const length = end - start
+  if (length === 0) return ''
+  if (length > MAX_INTERNED) return asciiText(bytes, start, end)
+  const slot =
+    (length * 31 + bytes[start]! * 7 + bytes[end - 1]! * 3 + bytes[start + (length >> 1)]!) &
+    (INTERN_SLOTS - 1)
+  const cached = internedBytes[slot]
+  if (cached !== undefined && cached.length === length) {
+    let same = true
+    for (let i = 0; i < length; i++) {
+      if (cached[i] !== bytes[start + i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return internedText[slot]!
+  }
+  const text = asciiText(bytes, start, end)
+  const copy = new Uint8Array(length)
+  copy.set(bytes.subarray(start, end))
+  internedBytes[slot] = copy
+  internedText[slot] = text
   return text
 }

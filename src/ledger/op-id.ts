@@ -53,6 +53,37 @@ export function formatOpId(bytes: Uint8Array): OpId {
   return scratch.toString('latin1', 0, n) as OpId
 }
 
+// Recently formatted ids, direct-mapped by digest bytes: an op names its document and its deps,
+// which are almost always ops seen moments before, so decoding mostly finds their ids here
+// instead of formatting (and allocating) the same 59-character string again.
+const CACHE_SLOTS = 4096
+const cachedDigests = new Uint8Array(CACHE_SLOTS * 32)
+const cachedIds: (OpId | undefined)[] = new Array(CACHE_SLOTS).fill(undefined)
+
+/**
+ * `formatOpId` of the 36 bytes at `bytes[start…]`, which must begin with `OP_ID_PREFIX`; the
+ * same string as formatting them, from a small cache when the id was seen recently.
+ */
+export function opIdAt(bytes: Uint8Array, start: number): OpId {
+  const digest = start + 4
+  const slot = (bytes[digest]! | (bytes[digest + 1]! << 8)) & (CACHE_SLOTS - 1)
+  const cached = cachedIds[slot]
+  if (cached !== undefined) {
+    let same = true
+    for (let i = 0, at = slot * 32; i < 32; i++, at++) {
+      if (cachedDigests[at] !== bytes[digest + i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return cached
+  }
+  const id = formatOpId(bytes.subarray(start, start + OP_ID_BYTES))
+  cachedDigests.set(bytes.subarray(digest, digest + 32), slot * 32)
+  cachedIds[slot] = id
+  return id
+}
+
 /** Returns true when `value` is a well-formed op id string. */
 export function isOpId(value: unknown): value is OpId {
   if (typeof value !== 'string' || value.length !== OP_ID_CHARS) return false

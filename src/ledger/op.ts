@@ -1,7 +1,7 @@
 import { sign, verify } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { decodePlainItem, readHead, scanItem, skipItem } from './cbor.ts'
+import { decodePlainItem, internAscii, readHead, scanItem, skipItem } from './cbor.ts'
 import {
   InvalidOpFieldError,
   MalformedOpError,
@@ -17,6 +17,7 @@ import {
   OP_ID_BYTES,
   OP_ID_PREFIX,
   type OpId,
+  opIdAt,
   opIdBytesOf,
   parseOpIdBytes,
 } from './op-id.ts'
@@ -232,7 +233,7 @@ export function decodeOp(
   scratchUnsigned.set(bytes.subarray(1, sigKey), 1)
   scratchUnsigned.set(bytes.subarray(sigEnd), sigKey)
   const idBytes = opIdBytesOf(scratchUnsigned.subarray(0, length))
-  return { id: formatOpId(idBytes), idBytes, op, bytes }
+  return { id: opIdAt(idBytes, 0), idBytes, op, bytes }
 }
 
 function readFields(bytes: Uint8Array): FieldPositions {
@@ -366,7 +367,7 @@ function readLink(
     throw new InvalidOpFieldError(field, 'a CIDv1 dag-cbor sha2-256 op id')
   }
   return {
-    id: formatOpId(bytes.subarray(start, start + OP_ID_BYTES)),
+    id: opIdAt(bytes, start),
     start,
     end: start + OP_ID_BYTES,
   }
@@ -406,7 +407,8 @@ function readDeps(bytes: Uint8Array, pos: number, maxDeps: number): OpId[] {
 function readType(bytes: Uint8Array, pos: number): string {
   const head = readHead(bytes, pos)
   if (head.major !== 3) throw new InvalidOpFieldError('type', 'a text string')
-  const type = Buffer.from(bytes.buffer, bytes.byteOffset + head.end, head.value).toString('latin1')
+  // Read as latin1: anything but the ASCII that assertType allows is rejected either way.
+  const type = internAscii(bytes, head.end, head.end + head.value)
   assertType(type)
   return type
 }
