@@ -140,7 +140,7 @@ export function addNodeCommands(program: Command): void {
         peers: number
         accepted: number
         pending: number
-        net: { peerId: string; listen: string[] } | null
+        net: { peerId: string; listen: string[]; gossipDropped: number } | null
         documents: Record<
           string,
           { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
@@ -151,7 +151,13 @@ export function addNodeCommands(program: Command): void {
       console.log(
         `  documents ${status.docs}, ops ${status.accepted}, pending ${status.pending}, peers ${status.peers}`,
       )
-      if (status.net) console.log(`  listening on ${status.net.listen.join(' ')}`)
+      if (status.net) {
+        console.log(`  listening on ${status.net.listen.join(' ')}`)
+        if (status.net.gossipDropped > 0)
+          console.log(
+            `  gossip messages dropped while busy: ${status.net.gossipDropped} (fetched again by sync)`,
+          )
+      }
       for (const [doc, d] of Object.entries(status.documents))
         console.log(
           `  ${doc}  heads ${d.heads.length}  pending ${d.pending}  equivocations ${d.equivocations}  state ${d.stateHash ?? '-'}`,

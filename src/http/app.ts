@@ -40,10 +40,10 @@ export type HttpContext = {
   readonly accounts: Accounts
   readonly logger: Logger
   readonly bodyLimit: number
-  /** Connected peers (replication comes later: 0 until then). */
+  /** Connected peers. */
   peers(): number
   /** This node's libp2p identity and addresses, if it replicates. */
-  net?(): { peerId: string; listen: string[] } | undefined
+  net?(): { peerId: string; listen: string[]; gossipDropped: number } | undefined
   /** Where this node settles, if it has a chain. */
   chain?(): ChainInfo | undefined
   /** The account bound to a chat address (created for it when the chat bot runs). */

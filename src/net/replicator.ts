@@ -29,7 +29,7 @@ import {
 
 /** The gossip topic new ops are published on. */
 export const OPS_TOPIC = 'rwa/ops/1'
-/** Strikes (invalid ops, bad sync messages, floods) after which a peer is cut off. */
+/** Strikes (invalid ops, garbage, bad or flooding sync requests) after which a peer is cut off. */
 export const MAX_STRIKES = 5
 /** How long a cut-off peer stays banned. */
 const BAN_MS = 10 * 60 * 1000
@@ -84,6 +84,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   const openStreams = new Map<string, number>()
   const validating = new Map<string, number>()
   let validatingTotal = 0
+  let dropped = 0
   let antiEntropy: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   let stopped = false
@@ -154,11 +155,15 @@ export async function createReplicator(options: ReplicatorOptions) {
   // per-message costs (encryption, framing, ids) are paid once per batch, not once per op.
   node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
     if (isBanned(peer)) return TopicValidatorResult.Reject
-    // Bounded work: a peer with too many messages still being checked is flooding.
+    // Bounded work: beyond the bounds a message is dropped. Not a strike: an honest peer whose
+    // node is faster than this one looks the same as a flooder (as in go-libp2p-pubsub, where
+    // throttled validation is not penalised). What was dropped is fetched by sync once the
+    // backlog has cleared, at the rate sync allows.
     const key = peer.toString()
     const busy = validating.get(key) ?? 0
     if (busy >= MAX_VALIDATING_PER_PEER || validatingTotal >= MAX_VALIDATING) {
-      if (busy >= MAX_VALIDATING_PER_PEER) strike(peer, 'gossip flood')
+      dropped++
+      void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
       return TopicValidatorResult.Ignore
     }
     validating.set(key, busy + 1)
@@ -350,6 +355,8 @@ export async function createReplicator(options: ReplicatorOptions) {
     },
     multiaddrs: (): string[] => node.getMultiaddrs().map((m) => m.toString()),
     peerCount: (): number => node.getPeers().length,
+    /** Gossip messages dropped unchecked because too many were being checked already. */
+    gossipDropped: (): number => dropped,
     strikes: (peer: string): number => standings.get(peer)?.strikes ?? 0,
     isBanned: (peer: string): boolean => (standings.get(peer)?.bannedUntil ?? 0) > Date.now(),
     /** Syncs with every connected peer now; resolves when done. */

@@ -186,7 +186,13 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         bodyLimit: config.http.bodyLimit,
         peers: () => replicator?.peerCount() ?? 0,
         net: () =>
-          replicator ? { peerId: replicator.peerId, listen: replicator.multiaddrs() } : undefined,
+          replicator
+            ? {
+                peerId: replicator.peerId,
+                listen: replicator.multiaddrs(),
+                gossipDropped: replicator.gossipDropped(),
+              }
+            : undefined,
         chain: () => chain?.info,
         // With the chat bot on, an audit registered for an admin JID gets a custodial account
         // for that JID, so the admin can run it by chat.
