@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -90,4 +90,32 @@ describe('sqliteStore', () => {
     db.close()
     rmSync(dir, { recursive: true, force: true })
   })
+
+  test.each(['background', 'inline'] as const)(
+    'with %s checkpoints, a growing WAL is copied into the database while the store is open',
+    async (checkpoints) => {
+      const dir = tempDir()
+      const path = join(dir, 'rwa.sqlite')
+      const store = sqliteStore({ path, checkpoints })
+      // 6 MB in 600 writes: past the 4 MB after which a checkpoint starts.
+      const op = (i: number) => ({ id: `op${i}`, bytes: new Uint8Array(1000).fill(i % 251) })
+      for (let w = 0; w < 600; w++) {
+        const accepted = Array.from({ length: 10 }, (_, k) => op(w * 10 + k)) as never[]
+        await store.write({ accepted, pendingAdded: [], pendingRemoved: [] })
+      }
+      const deadline = Date.now() + 20_000
+      while (statSync(path).size < 4 * 2 ** 20 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20))
+      expect(statSync(path).size).toBeGreaterThan(4 * 2 ** 20)
+      await store.close()
+      // Closed cleanly: every op reads back after reopening.
+      const reopened = sqliteStore({ path })
+      expect(await reopened.count()).toBe(6000)
+      const [last] = await reopened.read([5999])
+      expect(last!.bytes).toEqual(op(5999).bytes)
+      await reopened.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+    30_000,
+  )
 })

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { OpId } from '../ledger/op-id.ts'
+import { type Checkpointer, createCheckpointer } from './checkpointer.ts'
 import { StoreClosedError, StoreCorruptError, StoreOpenError } from './errors.ts'
 import { decodeSegment, encodeSegment } from './segment.ts'
 import type { Store, StoredOp } from './store.ts'
@@ -17,6 +18,12 @@ export type SqliteStoreOptions = {
   durability?: 'normal' | 'full'
   /** Most ops packed into one row. */
   segmentSize?: number
+  /**
+   * `background` (default for files): WAL checkpoints (copying the WAL into the database, then
+   * an fsync) run on a worker thread with its own connection, so writes never wait for them;
+   * `inline`: SQLite's own automatic checkpoints, inside whichever write crosses 1000 pages.
+   */
+  checkpoints?: 'background' | 'inline'
 }
 
 const SCHEMA_VERSION = '1'
@@ -46,9 +53,22 @@ export function sqliteStore({
   path,
   durability = 'normal',
   segmentSize = 64,
+  checkpoints = 'background',
 }: SqliteStoreOptions): Store {
   const db = openDatabase(path)
   db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`)
+  let closed = false
+  let checkpointer: Checkpointer | undefined
+  if (checkpoints === 'background' && path !== ':memory:') {
+    db.pragma('wal_autocheckpoint = 0')
+    checkpointer = createCheckpointer({
+      path,
+      // Back to SQLite's own checkpoints: slower writes now and then, but the WAL stays bounded.
+      onFailure: () => {
+        if (!closed) db.pragma('wal_autocheckpoint = 1000')
+      },
+    })
+  }
   let count = countOps(db, path)
   const insertSegment = db.prepare('INSERT INTO segments (first, count, data) VALUES (?, ?, ?)')
   const insertPending = db.prepare('INSERT OR REPLACE INTO pending (id, bytes) VALUES (?, ?)')
@@ -72,7 +92,6 @@ export function sqliteStore({
       for (const op of added) insertPending.run(op.id, op.bytes)
     },
   )
-  let closed = false
   const assertOpen = () => {
     if (closed) throw new StoreClosedError()
   }
@@ -91,6 +110,12 @@ export function sqliteStore({
       assertOpen()
       writeBatch(batch.accepted, batch.pendingAdded, batch.pendingRemoved)
       count += batch.accepted.length
+      if (checkpointer) {
+        let bytes = 0
+        for (const op of batch.accepted) bytes += op.bytes.length + 64
+        for (const op of batch.pendingAdded) bytes += op.bytes.length + 64
+        checkpointer.wrote(bytes + 64 * batch.pendingRemoved.length)
+      }
     },
     // Paged reads: a long-lived iterator would keep the connection busy and block writes.
     async *accepted() {
@@ -138,6 +163,7 @@ export function sqliteStore({
     async close() {
       if (closed) return
       closed = true
+      await checkpointer?.close()
       db.close()
     },
   }
