@@ -117,36 +117,68 @@ async function feed(nodes: RwaNode[], ops: readonly EncodedOp[], rate: number): 
   }
 }
 
-/** Three nodes replicating a stream of signed answers: converged ops/s and propagation latency. */
+/** The middle value (the upper one of an even count). */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y)
+  return sorted[Math.floor(sorted.length / 2)]!
+}
+
+/**
+ * Three nodes replicating a stream of signed answers: converged ops/s and propagation latency.
+ * Runs are noisy on a shared 2-core machine (±5% between runs), so each phase runs `rounds`
+ * times on fresh streams and the medians are reported, with every run listed.
+ */
 async function netCluster(): Promise<Figure> {
   const count = Number(process.env.RWA_BENCH_NET_OPS ?? 20_000)
-  progress(`signing two streams of ${count} ops from 8 authors`)
-  const maxStream = await makeOpStream({ count, authors: 8 })
-  const halfStream = await makeOpStream({ count: Math.floor(count / 2), authors: 8 })
+  const rounds = Number(process.env.RWA_BENCH_NET_ROUNDS ?? 3)
+  progress(`signing ${2 * rounds} streams (${count} and ${count / 2} ops) from 8 authors`)
+  const maxStreams: EncodedOp[][] = []
+  const halfStreams: EncodedOp[][] = []
+  for (let r = 0; r < rounds; r++) {
+    maxStreams.push(await makeOpStream({ count, authors: 8 }))
+    halfStreams.push(await makeOpStream({ count: Math.floor(count / 2), authors: 8 }))
+  }
   const limit =
-    rawVerifyRate(maxStream.slice(0, 10_000).map((op) => op.bytes)) * availableParallelism()
+    rawVerifyRate(maxStreams[0]!.slice(0, 10_000).map((op) => op.bytes)) * availableParallelism()
   const root = mkdtempSync(join(tmpdir(), 'rwa-bench-net-'))
   try {
     progress('starting three nodes on loopback')
     const nodes = await startCluster(root)
-    progress(`feeding node 0 as fast as the cluster converges (at most ${WINDOW} ops in flight)`)
-    const max = await feed(nodes, maxStream, Number.POSITIVE_INFINITY)
-    progress(`feeding at half that rate (${Math.round(max.rate / 2)} ops/s)`)
-    const half = await feed(nodes, halfStream, max.rate / 2)
+    const maxRuns: Run[] = []
+    for (const [r, stream] of maxStreams.entries()) {
+      progress(
+        `run ${r + 1}/${rounds}: feeding node 0 as fast as the cluster converges (at most ${WINDOW} ops in flight)`,
+      )
+      maxRuns.push(await feed(nodes, stream, Number.POSITIVE_INFINITY))
+    }
+    const maxRate = median(maxRuns.map((run) => run.rate))
+    const halfRuns: Run[] = []
+    for (const [r, stream] of halfStreams.entries()) {
+      progress(
+        `run ${r + 1}/${rounds}: feeding at half that rate (${Math.round(maxRate / 2)} ops/s)`,
+      )
+      halfRuns.push(await feed(nodes, stream, maxRate / 2))
+    }
     for (const node of nodes) await node.stop()
-    const utilisation = (max.rate * NODES) / limit
+    const utilisation = (maxRate * NODES) / limit
+    const p99 = median(halfRuns.map((run) => run.p99))
     return report({
       bench: 'net.cluster',
-      value: round(max.rate),
-      unit: 'converged ops/s (3 nodes)',
+      value: round(maxRate),
+      unit: 'converged ops/s (3 nodes, median of runs)',
       limit: round(limit),
       limitIs: 'cores × ledger.verify_raw',
       utilisation: round(utilisation, 3),
       target: 0.7,
-      pass: utilisation >= 0.7 && half.p99 < 100,
-      maxRate: max,
-      halfRate: { ...half, offered: round(max.rate / 2) },
-      p99AtHalfRateMs: half.p99,
+      p99AtHalfRateMs: p99,
+      p99Target: 100,
+      pass: utilisation >= 0.7 && p99 < 100,
+      maxRuns: maxRuns.map((run) => ({ ...run, rate: round(run.rate) })),
+      halfRuns: halfRuns.map((run) => ({
+        ...run,
+        rate: round(run.rate),
+        offered: round(maxRate / 2),
+      })),
       // Gossip messages a node dropped unchecked while busy (fetched again by sync).
       gossipDropped: nodes.reduce((sum, node) => sum + node.replicator!.gossipDropped(), 0),
       cores: availableParallelism(),
