@@ -42,6 +42,16 @@ function makeNode(dataDir: string, peers: string[] = []): RwaNode {
   return node
 }
 
+/** Two started nodes, the second dialling the first. */
+async function startPair(): Promise<[RwaNode, RwaNode]> {
+  const [d1, d2] = dataDirs(2)
+  const n1 = makeNode(d1!)
+  await n1.start()
+  const n2 = makeNode(d2!, [address(n1)])
+  await n2.start()
+  return [n1, n2]
+}
+
 function dataDirs(n: number): string[] {
   const root = mkdtempSync(join(tmpdir(), 'rwa-net-test-'))
   roots.push(root)
@@ -182,11 +192,7 @@ describe('replication over libp2p on loopback', () => {
   }, 120_000)
 
   test('an honest peer gossiping faster than a node can check is not struck: the node drops the excess, stays connected and catches up by sync', async () => {
-    const [d1, d2] = dataDirs(2)
-    const n1 = makeNode(d1!)
-    await n1.start()
-    const n2 = makeNode(d2!, [address(n1)])
-    await n2.start()
+    const [n1, n2] = await startPair()
     await until('the gossip mesh to form', () =>
       [n1, n2].every(
         (n) => n.replicator!.node.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
@@ -320,11 +326,7 @@ describe('replication over libp2p on loopback', () => {
   }, 120_000)
 
   test('equivocation evidence gossiped by a Byzantine author is identical on every honest node', async () => {
-    const [d1, d2] = dataDirs(2)
-    const n1 = makeNode(d1!)
-    await n1.start()
-    const n2 = makeNode(d2!, [address(n1)])
-    await n2.start()
+    const [n1, n2] = await startPair()
     const admin = n1.accounts.get(OPERATOR)!
     const audit = (await n1.actions.create(admin, { name: 'Forked', bond: '10' })).id
     await until('node 2 to have the audit', () => n2.ledger.log.size(audit) === 1)
