@@ -191,6 +191,27 @@ describe('replication over libp2p on loopback', () => {
     expect(again.ledger.log.size(audit)).toBe(10_000)
   }, 120_000)
 
+  test('a node catches up on a very wide DAG, more sibling heads than a pull can name', async () => {
+    const [d1, d2] = dataDirs(2)
+    const n1 = makeNode(d1!)
+    await n1.start()
+    // 2,500 ops that all cite only the genesis (a Byzantine author's doing: honest ops cite the
+    // heads they saw): a pull names at most 256 heads, so answers start with ops already held.
+    const authors = [testSigner(31), testSigner(32), testSigner(33), testSigner(34), testSigner(35)]
+    const g = makeGenesis(authors[0]!)
+    const ops = [g.bytes]
+    for (let i = 0; i < 2500; i++) {
+      const seq = Math.floor(i / 5) + (i % 5 === 0 ? 2 : 1)
+      ops.push(makeOp(authors[i % 5]!, { doc: g.id, seq, deps: [g.id] }).bytes)
+    }
+    expect((await n1.ledger.ingest(ops)).every((r) => r.ok)).toBe(true)
+    expect(n1.ledger.log.heads(g.id)).toHaveLength(2500)
+    const n2 = makeNode(d2!, [address(n1)])
+    await n2.start()
+    await until('node 2 to hold every op', () => n2.ledger.log.size(g.id) === ops.length, 60_000)
+    expect(n2.ledger.log.heads(g.id)).toEqual(n1.ledger.log.heads(g.id))
+  }, 90_000)
+
   test('an honest peer gossiping faster than a node can check is not struck: the node drops the excess, stays connected and catches up by sync', async () => {
     const [n1, n2] = await startPair()
     await until('the gossip mesh to form', () =>

@@ -271,14 +271,15 @@ export async function createReplicator(options: ReplicatorOptions) {
       }
     }
     const ids = ledger.log.since(request.doc, request.heads)
+    const skip = Math.min(request.skip ?? 0, ids.length)
     let bytes = 0
     const ops: Uint8Array[] = []
-    for (const op of await ledger.getBytes(ids.slice(0, SYNC_LIMITS.ops))) {
+    for (const op of await ledger.getBytes(ids.slice(skip, skip + SYNC_LIMITS.ops))) {
       if (bytes + op.length > SYNC_LIMITS.bytes - 1024) break
       bytes += op.length
       ops.push(op)
     }
-    return { t: 'ops', ops, more: ops.length < ids.length }
+    return { t: 'ops', ops, more: skip + ops.length < ids.length }
   }
 
   // ---- sync: pulling ----
@@ -315,14 +316,19 @@ export async function createReplicator(options: ReplicatorOptions) {
       behind = behind.filter(({ doc, heads }) => !held(doc, heads))
     }
     for (const { doc } of behind) {
+      let skip = 0
       for (let round = 0; round < 10_000 && !stopped; round++) {
         const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
-        const page = await ask(peer, { t: 'pull', doc, heads: mine })
+        const page = await ask(peer, { t: 'pull', doc, heads: mine, skip })
         if (page.t !== 'ops') return strike(peer, 'answered "pull" with something else')
         const results = await ledger.ingest(page.ops.map((op) => new Uint8Array(op)))
         const bad = results.filter((r) => !r.ok)
         if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
         if (!page.more || page.ops.length === 0) break
+        // New ops moved our heads: ask again from them. Nothing new: our heads (at most
+        // SYNC_LIMITS.heads of a very wide DAG) did not tell the peer all we hold, so read on.
+        const fresh = results.some((r) => r.ok && r.status !== 'duplicate')
+        skip = fresh ? 0 : skip + page.ops.length
       }
     }
   }

@@ -11,7 +11,16 @@ export const SYNC_LIMITS = { ops: 1000, docs: 10_000, heads: 256, bytes: 4 * 102
 /** A request: the documents a peer follows with their heads, or the ops a peer lacks in one. */
 export type SyncRequest =
   | { readonly t: 'docs' }
-  | { readonly t: 'pull'; readonly doc: OpId; readonly heads: readonly OpId[] }
+  | {
+      readonly t: 'pull'
+      readonly doc: OpId
+      readonly heads: readonly OpId[]
+      /**
+       * Ops of the answer to pass over first: when `heads` (at most `SYNC_LIMITS.heads` of them)
+       * cannot name all a peer holds, the answer starts with ops it has, and it reads on past them.
+       */
+      readonly skip?: number
+    }
 
 /** A response to `docs` or `pull`. */
 export type SyncResponse =
@@ -50,10 +59,13 @@ export function decodeRequest(bytes: Uint8Array): SyncRequest {
     isId(m.doc) &&
     Array.isArray(m.heads) &&
     m.heads.length <= SYNC_LIMITS.heads &&
-    m.heads.every(isId)
+    m.heads.every(isId) &&
+    (m.skip === undefined || (Number.isSafeInteger(m.skip) && (m.skip as number) >= 0))
   )
-    return { t: 'pull', doc: m.doc, heads: m.heads }
-  throw new BadSyncMessageError('A sync request is {t: "docs"} or {t: "pull", doc, heads}.')
+    return m.skip === undefined
+      ? { t: 'pull', doc: m.doc, heads: m.heads }
+      : { t: 'pull', doc: m.doc, heads: m.heads, skip: m.skip as number }
+  throw new BadSyncMessageError('A sync request is {t: "docs"} or {t: "pull", doc, heads, skip?}.')
 }
 
 export function decodeResponse(bytes: Uint8Array): SyncResponse {
