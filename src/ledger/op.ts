@@ -1,6 +1,5 @@
 import { sign, verify } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
-import { CID } from 'multiformats/cid'
 import { decodePlainItem, internAscii, readHead, scanItem, skipItem } from './cbor.ts'
 import {
   InvalidOpFieldError,
@@ -119,36 +118,109 @@ function assertGenesisShape(genesis: boolean, seq: number, depCount: number): vo
     throw new InvalidOpFieldError('deps', 'at least one op id (only a genesis op has none)')
 }
 
-/** Sorts and de-duplicates deps into the canonical order (by id bytes). */
-function canonicalDeps(deps: readonly OpId[]): OpId[] {
-  return [...new Set(deps)].sort((a, b) => Buffer.compare(parseOpIdBytes(a), parseOpIdBytes(b)))
+/** An op's variable parts as they are written: ids parsed, deps in canonical order, body encoded. */
+type Parts = { doc: Uint8Array | null; deps: Uint8Array[]; body: Uint8Array }
+
+/** Parses ids once, sorts and de-duplicates deps (by id bytes), encodes the body (DAG-CBOR). */
+function partsOf(op: Op): Parts {
+  const deps = [...new Set(op.deps)].map((dep) => parseOpIdBytes(dep, 'deps'))
+  deps.sort((a, b) => Buffer.compare(a, b))
+  return {
+    doc: op.doc === null ? null : parseOpIdBytes(op.doc, 'doc'),
+    deps,
+    body: dagCbor.encode(op.body),
+  }
 }
 
-function toCborValue(op: Op): Record<string, unknown> {
-  return {
-    v: op.v,
-    doc: op.doc === null ? null : CID.decode(parseOpIdBytes(op.doc, 'doc')),
-    author: op.author,
-    seq: op.seq,
-    deps: canonicalDeps(op.deps).map((dep) => CID.decode(parseOpIdBytes(dep, 'deps'))),
-    time: op.time,
-    type: op.type,
-    body: op.body,
+// A link to an op id: tag 42 over a 37-byte string, 0x00 then the id (the DAG-CBOR form of a CID).
+const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
+const LINK_BYTES = LINK_HEAD.length + OP_ID_BYTES
+
+function headSize(value: number): number {
+  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 2 ** 32 ? 5 : 9
+}
+
+/** Writes a CBOR head in its shortest form (arguments up to 2^53 − 1); returns its end. */
+function writeHead(out: Uint8Array, at: number, major: number, value: number): number {
+  const type = major << 5
+  const size = headSize(value)
+  if (size === 1) {
+    out[at] = type | value
+    return at + 1
   }
+  out[at] = type | (size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27)
+  for (let i = size - 1, rest = value; i >= 1; i--) {
+    out[at + i] = rest % 256
+    rest = Math.floor(rest / 256)
+  }
+  return at + size
+}
+
+function writeLink(out: Uint8Array, at: number, id: Uint8Array): number {
+  out.set(LINK_HEAD, at)
+  out.set(id, at + LINK_HEAD.length)
+  return at + LINK_BYTES
+}
+
+/**
+ * Writes an op as canonical DAG-CBOR, without `sig` (the bytes its id hashes) or with it (the
+ * signed op): the fields in canonical key order (SIGNED_KEYS), each in its shortest form. The
+ * same bytes as `@ipld/dag-cbor` gives for the op's map (tested), without building that map.
+ */
+function writeOp(op: Op, parts: Parts, sig?: Uint8Array): Uint8Array {
+  const typeLength = op.type.length // ASCII: assertOp checked it against TYPE_PATTERN
+  let size = 1
+  for (let i = 0; i < SIGNED_KEYS.length; i++) if (i !== F_SIG || sig) size += KEY_BYTES[i]!.length
+  size += 1 // v
+  size += parts.doc === null ? 1 : LINK_BYTES
+  size += headSize(op.seq)
+  if (sig) size += 2 + sig.length
+  size += parts.body.length
+  size += headSize(parts.deps.length) + parts.deps.length * LINK_BYTES
+  size += headSize(op.time)
+  size += headSize(typeLength) + typeLength
+  size += 2 + op.author.length
+  const out = new Uint8Array(size)
+  out[0] = sig ? 0xa9 : 0xa8
+  let at = 1
+  const key = (i: number) => {
+    out.set(KEY_BYTES[i]!, at)
+    at += KEY_BYTES[i]!.length
+  }
+  key(0)
+  out[at++] = 0x01
+  key(1)
+  if (parts.doc === null) out[at++] = 0xf6
+  else at = writeLink(out, at, parts.doc)
+  key(2)
+  at = writeHead(out, at, 0, op.seq)
+  if (sig) {
+    key(F_SIG)
+    at = writeHead(out, at, 2, sig.length)
+    out.set(sig, at)
+    at += sig.length
+  }
+  key(F_BODY)
+  out.set(parts.body, at)
+  at += parts.body.length
+  key(5)
+  at = writeHead(out, at, 4, parts.deps.length)
+  for (const dep of parts.deps) at = writeLink(out, at, dep)
+  key(6)
+  at = writeHead(out, at, 0, op.time)
+  key(7)
+  at = writeHead(out, at, 3, typeLength)
+  for (let i = 0; i < typeLength; i++) out[at++] = op.type.charCodeAt(i)
+  key(8)
+  at = writeHead(out, at, 2, op.author.length)
+  out.set(op.author, at)
+  return out
 }
 
 /** Encodes an op without its signature, canonically: the bytes its id is the hash of. */
 export function encodeOp(op: Op, limits: OpLimits = {}): Uint8Array {
   assertOp(op, limits)
-  return encodeCbor(toCborValue(op))
-}
-
-/** dag-cbor's encoder may hand back a Buffer, whose slice() is a view: return a plain Uint8Array. */
-function encodeCbor(value: unknown): Uint8Array {
-  const bytes = dagCbor.encode(value)
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length)
+  return writeOp(op, partsOf(op))
 }
 
 /** Computes an op's id: CIDv1 (dag-cbor, sha2-256) of `encodeOp(op)`. */
@@ -175,12 +247,12 @@ export function signOp<body>(op: Op<body>, signer: Signer, limits: OpLimits = {}
   if (!Buffer.from(op.author).equals(Buffer.from(signer.publicKey))) {
     throw new InvalidOpFieldError('author', "the signer's own public key")
   }
-  const value = toCborValue(op)
-  const idBytes = opIdBytesOf(encodeCbor(value))
+  const parts = partsOf(op)
+  const idBytes = opIdBytesOf(writeOp(op, parts))
   const sig = new Uint8Array(sign(null, signingMessage(idBytes), signer.privateKey))
   // Return the op as peers will decode it, with the limits they apply: a node never signs an op
   // its peers would reject (too large, too deeply nested, a body value that does not round-trip).
-  return decodeOp(encodeCbor({ ...value, sig }), limits) as EncodedOp<body>
+  return decodeOp(writeOp(op, parts, sig), limits) as EncodedOp<body>
 }
 
 /** Returns true when the op's signature verifies for its `author`. */
