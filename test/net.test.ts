@@ -113,6 +113,16 @@ function rawPeer() {
   })
 }
 
+/** Subscribes a bare peer to the ops topic and waits until it is in `node`'s gossip mesh. */
+async function joinGossip(peer: Awaited<ReturnType<typeof rawPeer>>, node: RwaNode) {
+  peer.services.pubsub.subscribe(OPS_TOPIC)
+  await peer.dial(multiaddr(address(node)))
+  await until(
+    'the peer to join the topic mesh',
+    () => peer.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
+  )
+}
+
 describe('replication over libp2p on loopback', () => {
   test('three nodes run one audit together and reach the same state hash and settlement', async () => {
     const [d1, d2, d3] = dataDirs(3)
@@ -248,12 +258,7 @@ describe('replication over libp2p on loopback', () => {
     const before = n1.ledger.log.stats().accepted
     const mallory = await rawPeer()
     try {
-      mallory.services.pubsub.subscribe(OPS_TOPIC)
-      await mallory.dial(multiaddr(address(n1)))
-      await until(
-        'mallory to join the topic mesh',
-        () => mallory.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
-      )
+      await joinGossip(mallory, n1)
       const victim = testSigner(9)
       const g = makeGenesis(victim)
       const forged = new Uint8Array(
@@ -434,12 +439,7 @@ describe('replication over libp2p on loopback', () => {
     await n1.start()
     const mallory = await rawPeer()
     try {
-      mallory.services.pubsub.subscribe(OPS_TOPIC)
-      await mallory.dial(multiaddr(address(n1)))
-      await until(
-        'mallory to join the topic mesh',
-        () => mallory.services.pubsub.getSubscribers(OPS_TOPIC).length > 0,
-      )
+      await joinGossip(mallory, n1)
       // Valid ops, but far more than a peer may have checked at once: 150 messages of 200 ops.
       const spammer = testSigner(11)
       const g = makeGenesis(spammer)

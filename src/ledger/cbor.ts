@@ -294,3 +294,24 @@ export function internAscii(bytes: Uint8Array, start: number, end: number): stri
   internedText[slot] = text
   return text
 }
+
+/** Bytes of the shortest CBOR head for an argument up to 2^53 − 1. */
+export function headSize(value: number): number {
+  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 2 ** 32 ? 5 : 9
+}
+
+/** Writes a CBOR head in its shortest form (arguments up to 2^53 − 1); returns its end. */
+export function writeHead(out: Uint8Array, at: number, major: number, value: number): number {
+  const type = major << 5
+  const size = headSize(value)
+  if (size === 1) {
+    out[at] = type | value
+    return at + 1
+  }
+  out[at] = type | (size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27)
+  for (let i = size - 1, rest = value; i >= 1; i--) {
+    out[at + i] = rest % 256
+    rest = Math.floor(rest / 256)
+  }
+  return at + size
+}

@@ -1,6 +1,14 @@
 import { sign, verify } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
-import { decodePlainItem, internAscii, readHead, scanItem, skipItem } from './cbor.ts'
+import {
+  decodePlainItem,
+  headSize,
+  internAscii,
+  readHead,
+  scanItem,
+  skipItem,
+  writeHead,
+} from './cbor.ts'
 import {
   InvalidOpFieldError,
   MalformedOpError,
@@ -136,26 +144,6 @@ function partsOf(op: Op): Parts {
 const LINK_HEAD = Uint8Array.of(0xd8, 0x2a, 0x58, 0x25, 0x00)
 const LINK_BYTES = LINK_HEAD.length + OP_ID_BYTES
 
-function headSize(value: number): number {
-  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : value < 2 ** 32 ? 5 : 9
-}
-
-/** Writes a CBOR head in its shortest form (arguments up to 2^53 − 1); returns its end. */
-function writeHead(out: Uint8Array, at: number, major: number, value: number): number {
-  const type = major << 5
-  const size = headSize(value)
-  if (size === 1) {
-    out[at] = type | value
-    return at + 1
-  }
-  out[at] = type | (size === 2 ? 24 : size === 3 ? 25 : size === 5 ? 26 : 27)
-  for (let i = size - 1, rest = value; i >= 1; i--) {
-    out[at + i] = rest % 256
-    rest = Math.floor(rest / 256)
-  }
-  return at + size
-}
-
 function writeLink(out: Uint8Array, at: number, id: Uint8Array): number {
   out.set(LINK_HEAD, at)
   out.set(id, at + LINK_HEAD.length)
@@ -230,12 +218,22 @@ export function getOpId(op: Op, limits: OpLimits = {}): OpId {
 
 /** The exact bytes an op signature covers: `"rwa/op/v1" ‖ id bytes`. */
 export function signingMessage(idBytes: Uint8Array): Buffer {
-  return Buffer.concat([DOMAIN_BYTES, idBytes])
+  const out = Buffer.alloc(SIGNING_MESSAGE_BYTES)
+  writeSigningMessage(out, 0, idBytes)
+  return out
+}
+
+/** Length of a signed message: the domain separator and the 36 id bytes. */
+export const SIGNING_MESSAGE_BYTES = DOMAIN_BYTES.length + OP_ID_BYTES
+
+/** Writes the signed message of an op (`signingMessage`) into `out` at `at`, allocating nothing. */
+export function writeSigningMessage(out: Uint8Array, at: number, idBytes: Uint8Array): void {
+  out.set(DOMAIN_BYTES, at)
+  out.set(idBytes, at + DOMAIN_BYTES.length)
 }
 
 // Verification is synchronous, so one scratch message serves every call without allocating.
-const scratchMessage = Buffer.alloc(DOMAIN_BYTES.length + 36)
-DOMAIN_BYTES.copy(scratchMessage)
+const scratchMessage = Buffer.alloc(SIGNING_MESSAGE_BYTES)
 
 /**
  * Signs an op with `signer`, whose public key must be the op's `author`.
@@ -257,7 +255,7 @@ export function signOp<body>(op: Op<body>, signer: Signer, limits: OpLimits = {}
 
 /** Returns true when the op's signature verifies for its `author`. */
 export function verifyOp(encoded: EncodedOp, keys?: PublicKeyCache): boolean {
-  scratchMessage.set(encoded.idBytes, DOMAIN_BYTES.length)
+  writeSigningMessage(scratchMessage, 0, encoded.idBytes)
   const key = keys ? keys.get(encoded.op.author) : publicKeyInput(encoded.op.author)
   return verify(null, scratchMessage, key, encoded.op.sig)
 }

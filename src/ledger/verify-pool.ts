@@ -2,15 +2,14 @@ import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { BaseError } from '../errors/base.ts'
 import type { BatchVerifier } from './ledger.ts'
-import { type EncodedOp, SIGNATURE_DOMAIN } from './op.ts'
+import { type EncodedOp, SIGNING_MESSAGE_BYTES, writeSigningMessage } from './op.ts'
 
-const DOMAIN_BYTES = new TextEncoder().encode(SIGNATURE_DOMAIN)
 /** Bytes of one verification record: public key, signature, signed message. */
-const RECORD = 32 + 64 + DOMAIN_BYTES.length + 36
+const RECORD = 32 + 64 + SIGNING_MESSAGE_BYTES
 
 // The worker only checks raw Ed25519 signatures over fixed-size records; what is signed
-// ("rwa/op/v1" ‖ id) is decided on the main thread by `signingMessage`. Evaluated as a script so it
-// needs no file resolution under any loader.
+// ("rwa/op/v1" ‖ id) is decided on the main thread by `writeSigningMessage`. Evaluated as a
+// script so it needs no file resolution under any loader.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const { createPublicKey, verify } = require('node:crypto')
@@ -117,9 +116,7 @@ export function createVerifyPool({
       const op = ops[i]!
       data.set(op.op.author, at)
       data.set(op.op.sig, at + 32)
-      // The signed message, "rwa/op/v1" ‖ id bytes (see signingMessage), written in place.
-      data.set(DOMAIN_BYTES, at + 96)
-      data.set(op.idBytes, at + 96 + DOMAIN_BYTES.length)
+      writeSigningMessage(data, at + 96, op.idBytes)
     }
     const job = nextJob++
     return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { readHead } from '../ledger/cbor.ts'
+import { headSize, readHead, writeHead } from '../ledger/cbor.ts'
 
 /** Most ops in one gossip message. */
 export const GOSSIP_BATCH = 256
@@ -52,34 +52,4 @@ export function decodeGossip(data: Uint8Array): Uint8Array[] {
   }
   if (at !== data.length) throw new Error('gossiped bytes that are not DAG-CBOR')
   return ops
-}
-
-function headSize(value: number): number {
-  return value < 24 ? 1 : value < 0x100 ? 2 : value < 0x10000 ? 3 : 5
-}
-
-/** Writes a CBOR head (major type, argument in shortest form up to 2^32 − 1); returns its end. */
-function writeHead(out: Uint8Array, at: number, major: number, value: number): number {
-  const type = major << 5
-  if (value < 24) {
-    out[at] = type | value
-    return at + 1
-  }
-  if (value < 0x100) {
-    out[at] = type | 24
-    out[at + 1] = value
-    return at + 2
-  }
-  if (value < 0x10000) {
-    out[at] = type | 25
-    out[at + 1] = value >>> 8
-    out[at + 2] = value & 0xff
-    return at + 3
-  }
-  out[at] = type | 26
-  out[at + 1] = value >>> 24
-  out[at + 2] = (value >>> 16) & 0xff
-  out[at + 3] = (value >>> 8) & 0xff
-  out[at + 4] = value & 0xff
-  return at + 5
 }
