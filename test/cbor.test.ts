@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { decodePlainItem, internAscii, scanItem } from '../src/ledger/cbor.ts'
+import { decodePlainItem, encodePlainItem, internAscii, scanItem } from '../src/ledger/cbor.ts'
 
 const asciiKey = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz_09'.split('')) })
 
@@ -64,6 +64,77 @@ describe('decodePlainItem', () => {
     const value = decodePlainItem(bytes, 0, bytes.length) as { b: Uint8Array }
     expect(value.b.buffer).not.toBe(bytes.buffer)
     expect(value.b.constructor).toBe(Uint8Array)
+  })
+})
+
+describe('encodePlainItem', () => {
+  test('writes exactly the bytes of dag-cbor, for every plain value', () => {
+    fc.assert(
+      fc.property(plain, (value) => {
+        const fast = encodePlainItem(value)
+        const reference = dagCbor.encode(value)
+        if (fast === undefined) {
+          // Only integers beyond 2^52 are left to dag-cbor.
+          expect(JSON.stringify(value)).toMatch(/\d{16}/)
+          return
+        }
+        expect(Buffer.from(fast).equals(Buffer.from(reference))).toBe(true)
+        expect(scanItem(fast, 0)).toEqual({ end: fast.length, exotic: false })
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  test('a null-prototype object is a map, as in dag-cbor', () => {
+    const value = Object.assign(Object.create(null), { b: 1, a: [true, null] })
+    expect(Buffer.from(encodePlainItem(value)!).equals(Buffer.from(dagCbor.encode(value)))).toBe(
+      true,
+    )
+  })
+
+  test('sorts keys as dag-cbor does: by length, then bytes', () => {
+    const value = { bb: 1, a: 2, '10': 3, b: 4, aaa: 5, '9': 6, B: 7 }
+    expect(Buffer.from(encodePlainItem(value)!).equals(Buffer.from(dagCbor.encode(value)))).toBe(
+      true,
+    )
+  })
+
+  test('leaves everything else to dag-cbor', () => {
+    const deep: unknown[] = []
+    let inner = deep
+    for (let i = 0; i < 65; i++) {
+      const next: unknown[] = []
+      inner.push(next)
+      inner = next
+    }
+    for (const value of [
+      1.5,
+      -0,
+      2 ** 52 + 2,
+      -(2 ** 53),
+      Number.NaN,
+      'caf\u00e9',
+      { 'caf\u00e9': 1 },
+      { a: undefined },
+      [1, undefined],
+      Buffer.from('ab'),
+      new Map(),
+      new Date(0),
+      { '/': 'x' },
+      { asCID: 1 },
+      10n,
+      deep,
+    ])
+      expect(encodePlainItem(value)).toBeUndefined()
+    // 64 levels below the top are still plain, as scanItem counts them.
+    expect(encodePlainItem(deep[0])).toBeDefined()
+  })
+
+  test('a long value grows the buffer and still matches', () => {
+    const value = { list: Array.from({ length: 3000 }, (_, i) => `item ${i}`) }
+    expect(Buffer.from(encodePlainItem(value)!).equals(Buffer.from(dagCbor.encode(value)))).toBe(
+      true,
+    )
   })
 })
 

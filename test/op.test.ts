@@ -191,6 +191,32 @@ describe('the op encoder', () => {
     return Buffer.from(dagCbor.encode(map))
   }
 
+  test('signs plain bodies (bytes, nesting at the limit, "__proto__" keys) as peers decode them', () => {
+    const signer = testSigner(3)
+    let deep: unknown = 'bottom'
+    for (let i = 0; i < 64; i++) deep = [deep]
+    for (const body of [
+      { blob: Uint8Array.of(1, 2, 3), n: -(2 ** 52), list: [true, false, null] },
+      deep,
+      JSON.parse('{"__proto__":{"polluted":true},"item":"b"}'),
+      Object.assign(Object.create(null), { answer: true }),
+    ]) {
+      const op: Op = {
+        v: 1,
+        doc: null,
+        author: signer.publicKey,
+        seq: 1,
+        deps: [],
+        time: 5,
+        type: 'audit.answer',
+        body,
+      }
+      const signed = signOp(op, signer)
+      expect(signed).toStrictEqual(decodeOp(signed.bytes))
+      expect(Buffer.from(signed.bytes).equals(reference(op, signed.op.sig))).toBe(true)
+    }
+  })
+
   test('writes exactly the bytes of dag-cbor, unsigned and signed', () => {
     const signer = testSigner(3)
     fc.assert(
@@ -199,6 +225,8 @@ describe('the op encoder', () => {
         const signed = signOp(op, signer)
         expect(Buffer.from(signed.bytes).equals(reference(op, signed.op.sig))).toBe(true)
         expect(verifyOp(signed)).toBe(true)
+        // signOp builds plain-bodied ops without decoding them: the same as peers decode.
+        expect(signed).toStrictEqual(decodeOp(signed.bytes))
       }),
       { numRuns: 300 },
     )

@@ -315,3 +315,105 @@ export function writeHead(out: Uint8Array, at: number, major: number, value: num
   }
   return at + size
 }
+
+// encodePlainItem writes into this buffer (grown as needed) and returns a copy of what it wrote.
+let plainOut = new Uint8Array(1024)
+let plainAt = 0
+const LARGEST_PLAIN_INTEGER = 2 ** 52
+
+/**
+ * Encodes `value` as DAG-CBOR when it is plain — null, booleans, integers up to 2^52 in size,
+ * ASCII text, `Uint8Array` bytes, and arrays and plain (or null-prototype) objects with ASCII
+ * keys of those, nested at
+ * most 64 levels — giving exactly the bytes `@ipld/dag-cbor` gives and that `scanItem` finds
+ * plain, so `decodePlainItem` reads them back unchanged. Returns `undefined` for anything else;
+ * the caller then encodes with dag-cbor (which also raises its errors, e.g. for `undefined`).
+ */
+export function encodePlainItem(value: unknown): Uint8Array | undefined {
+  plainAt = 0
+  if (!writePlain(value, 0)) return undefined
+  return plainOut.slice(0, plainAt)
+}
+
+function reserve(bytes: number): void {
+  if (plainAt + bytes <= plainOut.length) return
+  const grown = new Uint8Array(Math.max(plainOut.length * 2, plainAt + bytes))
+  grown.set(plainOut.subarray(0, plainAt))
+  plainOut = grown
+}
+
+function writePlainHead(major: number, argument: number): void {
+  reserve(9)
+  plainAt = writeHead(plainOut, plainAt, major, argument)
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false
+  return true
+}
+
+function writeAscii(text: string): void {
+  writePlainHead(3, text.length)
+  reserve(text.length)
+  for (let i = 0; i < text.length; i++) plainOut[plainAt++] = text.charCodeAt(i)
+}
+
+/** DAG-CBOR map key order for ASCII keys: shorter first, then by character codes. */
+const byKeyOrder = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
+
+function writePlain(value: unknown, depth: number): boolean {
+  if (depth > MAX_DEPTH) return false
+  switch (typeof value) {
+    case 'boolean':
+      reserve(1)
+      plainOut[plainAt++] = value ? 0xf5 : 0xf4
+      return true
+    case 'number':
+      if (!Number.isInteger(value) || Object.is(value, -0)) return false
+      if (value > LARGEST_PLAIN_INTEGER || value < -LARGEST_PLAIN_INTEGER) return false
+      if (value >= 0) writePlainHead(0, value)
+      else writePlainHead(1, -1 - value)
+      return true
+    case 'string':
+      if (!isAscii(value)) return false
+      writeAscii(value)
+      return true
+    case 'object':
+      break
+    default:
+      return false
+  }
+  if (value === null) {
+    reserve(1)
+    plainOut[plainAt++] = 0xf6
+    return true
+  }
+  if (Array.isArray(value)) {
+    writePlainHead(4, value.length)
+    for (let i = 0; i < value.length; i++) if (!writePlain(value[i], depth + 1)) return false
+    return true
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype === Uint8Array.prototype) {
+    const bytes = value as Uint8Array
+    writePlainHead(2, bytes.length)
+    reserve(bytes.length)
+    plainOut.set(bytes, plainAt)
+    plainAt += bytes.length
+    return true
+  }
+  // Objects of any class but Object (or none) are dag-cbor's to refuse or handle.
+  if (prototype !== Object.prototype && prototype !== null) return false
+  const keys = Object.keys(value)
+  for (const key of keys) {
+    // dag-cbor looks for a CID in objects with these keys: leave such objects to it.
+    if (key === '/' || key === 'asCID' || !isAscii(key)) return false
+  }
+  keys.sort(byKeyOrder)
+  writePlainHead(5, keys.length)
+  for (const key of keys) {
+    writeAscii(key)
+    if (!writePlain((value as Record<string, unknown>)[key], depth + 1)) return false
+  }
+  return true
+}

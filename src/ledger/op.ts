@@ -2,6 +2,7 @@ import { sign, verify } from 'node:crypto'
 import * as dagCbor from '@ipld/dag-cbor'
 import {
   decodePlainItem,
+  encodePlainItem,
   headSize,
   internAscii,
   readHead,
@@ -126,17 +127,22 @@ function assertGenesisShape(genesis: boolean, seq: number, depCount: number): vo
     throw new InvalidOpFieldError('deps', 'at least one op id (only a genesis op has none)')
 }
 
-/** An op's variable parts as they are written: ids parsed, deps in canonical order, body encoded. */
-type Parts = { doc: Uint8Array | null; deps: Uint8Array[]; body: Uint8Array }
+/**
+ * An op's variable parts as they are written: ids parsed, deps in canonical order, body encoded.
+ * `plain` tells that the body was plain (see `encodePlainItem`): decoding gives it back unchanged.
+ */
+type Parts = { doc: Uint8Array | null; deps: Uint8Array[]; body: Uint8Array; plain: boolean }
 
 /** Parses ids once, sorts and de-duplicates deps (by id bytes), encodes the body (DAG-CBOR). */
 function partsOf(op: Op): Parts {
   const deps = [...new Set(op.deps)].map((dep) => parseOpIdBytes(dep, 'deps'))
   deps.sort((a, b) => Buffer.compare(a, b))
+  const plain = encodePlainItem(op.body)
   return {
     doc: op.doc === null ? null : parseOpIdBytes(op.doc, 'doc'),
     deps,
-    body: dagCbor.encode(op.body),
+    body: plain ?? dagCbor.encode(op.body),
+    plain: plain !== undefined,
   }
 }
 
@@ -248,9 +254,28 @@ export function signOp<body>(op: Op<body>, signer: Signer, limits: OpLimits = {}
   const parts = partsOf(op)
   const idBytes = opIdBytesOf(writeOp(op, parts))
   const sig = new Uint8Array(sign(null, signingMessage(idBytes), signer.privateKey))
+  const bytes = writeOp(op, parts, sig)
   // Return the op as peers will decode it, with the limits they apply: a node never signs an op
   // its peers would reject (too large, too deeply nested, a body value that does not round-trip).
-  return decodeOp(writeOp(op, parts, sig), limits) as EncodedOp<body>
+  // assertOp checked the fields; a plain body decodes to what was encoded by construction, so it
+  // is read back directly instead of decoding the whole op again (tested against decodeOp).
+  const plainBody = parts.plain ? decodePlainItem(parts.body, 0, parts.body.length) : undefined
+  if (plainBody === undefined) return decodeOp(bytes, limits) as EncodedOp<body>
+  const { maxBytes = DEFAULT_MAX_OP_BYTES } = limits
+  if (bytes.length > maxBytes) throw new OpTooLargeError(bytes.length, maxBytes)
+  const signed: SignedOp = {
+    v: 1,
+    doc: parts.doc === null ? null : opIdAt(parts.doc, 0),
+    // A view, as decodeOp gives: the author is the op's last field.
+    author: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.length - 32, 32),
+    seq: op.seq,
+    deps: parts.deps.map((dep) => opIdAt(dep, 0)),
+    time: op.time,
+    type: op.type,
+    body: plainBody,
+    sig,
+  }
+  return { id: opIdAt(idBytes, 0), idBytes, op: signed, bytes } as EncodedOp<body>
 }
 
 /** Returns true when the op's signature verifies for its `author`. */
