@@ -260,6 +260,63 @@ function rawPost(
   })
 }
 
+/** POSTs a body in pieces (chunked, no content-length), pausing between them. */
+function chunkedPost(
+  url: string,
+  token: string,
+  pieces: string[],
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = ''
+        res.on('data', (chunk) => {
+          text += chunk
+        })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+      },
+    )
+    req.on('error', (error) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(error)
+    })
+    const send = (i: number) => {
+      if (i === pieces.length) return req.end()
+      req.write(pieces[i]!)
+      setTimeout(() => send(i + 1), 30)
+    }
+    send(0)
+  })
+}
+
+describe('node request bodies', () => {
+  test('a body sent in pieces is read whole; one over the limit without a length is refused', async () => {
+    node = await TestNode.start()
+    const admin = node.operatorToken
+    const id = (
+      await node.call('POST', '/audits', { token: admin, body: { name: 'p', bond: '10' } })
+    ).json.audit
+    const pieces = await chunkedPost(`${node.url}/audits/${id}/items`, admin, [
+      '{"descri',
+      'ption": "lamp ',
+      '7"}',
+    ])
+    expect(pieces.status).toBe(200)
+    const big = await chunkedPost(
+      `${node.url}/audits/${id}/items`,
+      admin,
+      Array.from({ length: 40 }, () => 'x'.repeat(65_536)),
+    )
+    expect([big.status, JSON.parse(big.body).error]).toEqual([413, 'PayloadTooLargeError'])
+    const items = (await node.call('GET', `/audits/${id}/items`)).json.items
+    expect(items.map((i: { description: string }) => i.description)).toEqual(['lamp 7'])
+  })
+})
+
 describe('node bad input', () => {
   test('answers each bad request with the right status and a clear message, and keeps serving', async () => {
     node = await TestNode.start()

@@ -156,6 +156,13 @@ function writeLink(out: Uint8Array, at: number, id: Uint8Array): number {
   return at + LINK_BYTES
 }
 
+/** Writes the key of field `i` (SIGNED_KEYS order) at `at`; returns its end. */
+function writeKey(out: Uint8Array, at: number, i: number): number {
+  const key = KEY_BYTES[i]!
+  out.set(key, at)
+  return at + key.length
+}
+
 /**
  * Writes an op as canonical DAG-CBOR, without `sig` (the bytes its id hashes) or with it (the
  * signed op): the fields in canonical key order (SIGNED_KEYS), each in its shortest form. The
@@ -176,36 +183,31 @@ function writeOp(op: Op, parts: Parts, sig?: Uint8Array): Uint8Array {
   size += 2 + op.author.length
   const out = new Uint8Array(size)
   out[0] = sig ? 0xa9 : 0xa8
-  let at = 1
-  const key = (i: number) => {
-    out.set(KEY_BYTES[i]!, at)
-    at += KEY_BYTES[i]!.length
-  }
-  key(0)
+  let at = writeKey(out, 1, 0)
   out[at++] = 0x01
-  key(1)
+  at = writeKey(out, at, 1)
   if (parts.doc === null) out[at++] = 0xf6
   else at = writeLink(out, at, parts.doc)
-  key(2)
+  at = writeKey(out, at, 2)
   at = writeHead(out, at, 0, op.seq)
   if (sig) {
-    key(F_SIG)
+    at = writeKey(out, at, F_SIG)
     at = writeHead(out, at, 2, sig.length)
     out.set(sig, at)
     at += sig.length
   }
-  key(F_BODY)
+  at = writeKey(out, at, F_BODY)
   out.set(parts.body, at)
   at += parts.body.length
-  key(5)
+  at = writeKey(out, at, 5)
   at = writeHead(out, at, 4, parts.deps.length)
   for (const dep of parts.deps) at = writeLink(out, at, dep)
-  key(6)
+  at = writeKey(out, at, 6)
   at = writeHead(out, at, 0, op.time)
-  key(7)
+  at = writeKey(out, at, 7)
   at = writeHead(out, at, 3, typeLength)
   for (let i = 0; i < typeLength; i++) out[at++] = op.type.charCodeAt(i)
-  key(8)
+  at = writeKey(out, at, 8)
   at = writeHead(out, at, 2, op.author.length)
   out.set(op.author, at)
   return out
