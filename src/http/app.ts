@@ -65,13 +65,15 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
     if (Buffer.byteLength(text) > limit) throw tooLarge(limit)
     return text
   }
-  if (Number(incoming.headers['content-length'] ?? 0) > limit) throw tooLarge(limit)
-  // A small body has usually arrived whole by the time a handler runs: take it from the
-  // stream's buffer at once instead of iterating the stream.
-  if (incoming.complete && incoming.readableLength <= limit) {
-    const buffered = incoming.read() as Buffer | null
-    if (incoming.readableLength === 0) return buffered === null ? '' : buffered.toString('utf8')
-    if (buffered !== null) incoming.unshift(buffered)
+  const length = Number(incoming.headers['content-length'] ?? Number.NaN)
+  if (length > limit) throw tooLarge(limit)
+  // A small body usually comes in the same packet as the headers. Handlers run while the HTTP
+  // parser is still inside that packet, so one microtask later the body is in the stream's
+  // buffer: then take it at once instead of iterating the stream.
+  if (length === 0) return ''
+  if (length > 0) {
+    if (incoming.readableLength < length) await undefined
+    if (incoming.readableLength === length) return (incoming.read() as Buffer).toString('utf8')
   }
   const chunks: Buffer[] = []
   let size = 0
@@ -173,6 +175,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
   app.onError((error, c) => {
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
+    // The rest of a refused oversized body is not worth reading: close the connection instead.
+    if (status === 413) c.header('connection', 'close')
     return c.json(body, status as 400)
   })
   app.notFound((c) =>
