@@ -180,6 +180,8 @@ class AuditMachine {
   readonly registrations = new Map<string, { pos: number; payout: Address }>()
   roster: AuditAuditor[] | undefined
   items: { id: OpId; description: string }[] | undefined
+  /** Each item's index in `items`, set with it: answers look items up by id. */
+  itemIndex: Map<OpId, number> | undefined
   /** Every inspection in assignment order: start's, then each reassignment's backup. */
   readonly inspections: InspectionRecord[] = []
   readonly byItem = new Map<OpId, InspectionRecord[]>()
@@ -442,6 +444,7 @@ class AuditMachine {
     }
     if (!commit) return
     this.items = items.map((i) => ({ id: this.ids[i.pos]!, description: i.description }))
+    this.itemIndex = new Map(this.items.map((item, n) => [item.id, n]))
     this.seed = assignmentSeed(op.idBytes)
     const k = params.auditsPerItem
     const slots = assignAuditors({
@@ -655,7 +658,7 @@ class AuditMachine {
     ).length
     const backup = drawBackup(
       this.seed!,
-      this.items!.findIndex((i) => i.id === inspection.item),
+      this.itemIndex!.get(inspection.item) ?? -1,
       attempt,
       eligible,
     )
@@ -805,7 +808,7 @@ class AuditMachine {
   private conclude(op: EncodedOp): void {
     const roster = this.roster!
     const number = new Map(roster.map((a, n) => [a.key, n]))
-    const itemNumber = new Map(this.items!.map((item, n) => [item.id, n]))
+    const itemNumber = this.itemIndex!
     const counted = this.inspections.map((i) => ({
       item: itemNumber.get(i.item)!,
       auditor: number.get(i.auditor)!,
@@ -837,7 +840,8 @@ class AuditMachine {
   }
 
   describe(item: OpId): string {
-    return this.items?.find((i) => i.id === item)?.description ?? item
+    const index = this.itemIndex?.get(item)
+    return index === undefined ? item : this.items![index]!.description
   }
 
   currentItems(): AuditItem[] {
