@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { describe, expect, test } from 'vitest'
+import { createCheckpointer } from '../src/store/checkpointer.ts'
 import { memoryStore } from '../src/store/memory-store.ts'
 import { sqliteStore } from '../src/store/sqlite-store.ts'
 import { runStoreSuite } from './compliance/store.ts'
@@ -118,4 +119,33 @@ describe('sqliteStore', () => {
     },
     30_000,
   )
+})
+
+describe('the checkpointer', () => {
+  test('reports a failing checkpoint once, then stops asking its worker', async () => {
+    const dir = tempDir()
+    // Not a database: the worker opens it, and its first checkpoint fails.
+    const path = join(dir, 'not-a-database')
+    writeFileSync(path, 'x'.repeat(4096))
+    const failures: Error[] = []
+    const failed = new Promise<void>((resolve) => {
+      const checkpointer = createCheckpointer({
+        path,
+        every: 100,
+        onFailure: (error) => {
+          failures.push(error)
+          resolve()
+          // After the failure, writes no longer start checkpoints (nor a new worker).
+          checkpointer.wrote(1000)
+          void checkpointer.close()
+        },
+      })
+      checkpointer.wrote(1000)
+    })
+    await failed
+    await new Promise((r) => setTimeout(r, 100))
+    expect(failures).toHaveLength(1)
+    expect(failures[0]!.message).toMatch(/WAL checkpoint failed: .*not a database/)
+    rmSync(dir, { recursive: true, force: true })
+  })
 })
