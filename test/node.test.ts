@@ -341,6 +341,43 @@ describe('node bad input', () => {
 })
 
 describe('node restart', () => {
+  test('a request in progress when the node stops is answered, and what it did survives', async () => {
+    const t = await TestNode.start()
+    node = t
+    const admin = t.operatorToken
+    let stopped: Promise<void> | undefined
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${t.url}/audits`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          let text = ''
+          res.on('data', (chunk) => {
+            text += chunk
+          })
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+        },
+      )
+      req.on('error', reject)
+      // Half the body, then the node stops, then the rest.
+      req.write('{"name":"late",', () =>
+        setTimeout(() => {
+          stopped = t.node.stop()
+          setTimeout(() => req.end('"bond":"10"}'), 50)
+        }, 100),
+      )
+    })
+    expect(answer.status).toBe(200)
+    await stopped
+    await t.restart()
+    const audits = (await t.call('GET', '/audits')).json.audits
+    expect(audits.map((a: { name: string }) => a.name)).toEqual(['late'])
+    expect(audits[0].id).toBe(JSON.parse(answer.body).audit)
+  })
+
   test('stopping mid-audit and starting again gives identical state', async () => {
     node = await TestNode.start()
     const tokens = await auditorTokens(node, 3)

@@ -1,4 +1,5 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { serve } from '@hono/node-server'
@@ -226,7 +227,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     },
     stop() {
       stopping ??= (async () => {
-        if (server) await new Promise<void>((resolve) => server!.close(() => resolve()))
+        if (server) await closeServer(server)
         server = undefined
         clearInterval(reminders)
         await settler?.stop()
@@ -255,4 +256,26 @@ function listen(
     const server = serve({ fetch, hostname, port }, () => resolve(server))
     server.once('error', reject)
   })
+}
+
+/** How long requests in progress may take to finish once the node stops. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+/**
+ * Stops accepting connections and lets requests in progress finish. Node closes the keep-alive
+ * connections idle when `close` is called, but one busy then would hold the node for its
+ * keep-alive timeout (5 s) after its response: so idle ones are closed again every 50 ms, and
+ * any still open after the grace period are cut.
+ */
+async function closeServer(server: ReturnType<typeof serve>): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+  const http = server as Server
+  const sweep = setInterval(() => http.closeIdleConnections(), 50)
+  const deadline = setTimeout(() => http.closeAllConnections(), SHUTDOWN_GRACE_MS)
+  try {
+    await closed
+  } finally {
+    clearInterval(sweep)
+    clearTimeout(deadline)
+  }
 }
