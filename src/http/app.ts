@@ -73,7 +73,13 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   if (length === 0) return ''
   if (length > 0) {
     if (incoming.readableLength < length) await undefined
-    if (incoming.readableLength === length) return (incoming.read() as Buffer).toString('utf8')
+    if (incoming.readableLength === length) {
+      const body = (incoming.read() as Buffer).toString('utf8')
+      // Let the stream end on its own: a request whose stream has not ended when its response
+      // closes is drained by @hono/node-server with two timers and listeners.
+      incoming.resume()
+      return body
+    }
   }
   const chunks: Buffer[] = []
   let size = 0
