@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, test } from 'vitest'
+import { hoistLeadingOptions } from '../src/cli/args.ts'
 import { makeGenesis, testSigner } from './helpers.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
@@ -77,5 +78,44 @@ describe('rwa CLI', () => {
     const { code, stderr } = await run('frobnicate')
     expect(code).not.toBe(0)
     expect(stderr).toContain("unknown command 'frobnicate'")
+  })
+})
+
+describe('options before the command', () => {
+  test('node options written before the command move after it; anything else stays', () => {
+    expect(hoistLeadingOptions(['--node', 'http://n:1', 'audit', 'state', 'x'])).toEqual([
+      'audit',
+      'state',
+      'x',
+      '--node',
+      'http://n:1',
+    ])
+    expect(hoistLeadingOptions(['--json', '--node=http://n:1', 'status'])).toEqual([
+      'status',
+      '--json',
+      '--node=http://n:1',
+    ])
+    // Before a "--" separator, so they stay options.
+    expect(hoistLeadingOptions(['--json', 'op', 'decode', '--', '-x'])).toEqual([
+      'op',
+      'decode',
+      '--json',
+      '--',
+      '-x',
+    ])
+    for (const unchanged of [
+      ['status', '--node', 'http://n:1'],
+      ['--bogus', 'status'],
+      ['--node'],
+      ['--json'],
+      ['--version'],
+    ])
+      expect(hoistLeadingOptions(unchanged)).toEqual(unchanged)
+  })
+
+  test('the binary takes --node before the command', async () => {
+    const { code, stderr } = await run('--node', 'http://127.0.0.1:9', 'status')
+    expect(code).toBe(1)
+    expect(stderr).toMatch(/^error: No node answers at http:\/\/127.0.0.1:9/)
   })
 })

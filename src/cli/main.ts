@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander'
 import { BaseError } from '../errors/base.ts'
 import { decodeOp, verifyOp } from '../ledger/op.ts'
 import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
+import { hoistLeadingOptions } from './args.ts'
 import { addAuditCommands } from './audit-commands.ts'
 import { printJson } from './context.ts'
 import { addDemoCommand } from './demo.ts'
@@ -80,7 +81,10 @@ export function createProgram(): Command {
 }
 
 try {
-  await createProgram().exitOverride().parseAsync(process.argv)
+  const [node, script, ...args] = process.argv
+  await createProgram()
+    .exitOverride()
+    .parseAsync([node!, script!, ...hoistLeadingOptions(args)])
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode)
   if (error instanceof BaseError) {
