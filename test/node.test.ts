@@ -236,13 +236,18 @@ function rawPost(
   url: string,
   token: string,
   body: string | string[],
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          ...headers,
+        },
       },
       (res) => {
         let text = ''
@@ -282,6 +287,12 @@ describe('node request bodies', () => {
       '7"}',
     ])
     expect(pieces.status).toBe(200)
+    // The same with its length declared: the first piece is buffered, the rest still to come.
+    const declared = ['{"description":', ' "lamp 8"}']
+    const withLength = await rawPost(`${node.url}/audits/${id}/items`, admin, declared, {
+      'content-length': String(declared.join('').length),
+    })
+    expect(withLength.status).toBe(200)
     const big = await rawPost(
       `${node.url}/audits/${id}/items`,
       admin,
@@ -294,7 +305,7 @@ describe('node request bodies', () => {
       'close',
     ])
     const items = (await node.call('GET', `/audits/${id}/items`)).json.items
-    expect(items.map((i: { description: string }) => i.description)).toEqual(['lamp 7'])
+    expect(items.map((i: { description: string }) => i.description)).toEqual(['lamp 7', 'lamp 8'])
   })
 })
 
