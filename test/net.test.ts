@@ -42,6 +42,14 @@ function makeNode(dataDir: string, peers: string[] = []): RwaNode {
   return node
 }
 
+/** One started node, with no peers to dial. */
+async function startOne(): Promise<RwaNode> {
+  const [dir] = dataDirs(1)
+  const node = makeNode(dir!)
+  await node.start()
+  return node
+}
+
 /** Two started nodes, the second dialling the first. */
 async function startPair(): Promise<[RwaNode, RwaNode]> {
   const [d1, d2] = dataDirs(2)
@@ -250,9 +258,7 @@ describe('replication over libp2p on loopback', () => {
   }, 90_000)
 
   test('a peer gossiping garbage and forged ops is struck, banned and disconnected; honest state is untouched', async () => {
-    const [d1] = dataDirs(1)
-    const n1 = makeNode(d1!)
-    await n1.start()
+    const n1 = await startOne()
     const admin = n1.accounts.get(OPERATOR)!
     const audit = (await n1.actions.create(admin, { name: 'Guarded', bond: '10' })).id
     const before = n1.ledger.log.stats().accepted
@@ -393,9 +399,7 @@ describe('replication over libp2p on loopback', () => {
   }, 60_000)
 
   test('a peer flooding sync requests is rate-limited, banned and disconnected while the node keeps serving', async () => {
-    const [d1] = dataDirs(1)
-    const n1 = makeNode(d1!)
-    await n1.start()
+    const n1 = await startOne()
     const mallory = await rawPeer()
     try {
       await mallory.dial(multiaddr(address(n1)))
@@ -434,9 +438,7 @@ describe('replication over libp2p on loopback', () => {
   }, 60_000)
 
   test('a peer flooding gossip gets bounded work out of the node: the excess is dropped unchecked and the node keeps working', async () => {
-    const [d1] = dataDirs(1)
-    const n1 = makeNode(d1!)
-    await n1.start()
+    const n1 = await startOne()
     const mallory = await rawPeer()
     try {
       await joinGossip(mallory, n1)

@@ -274,13 +274,23 @@ function rawPost(
   })
 }
 
+/** Starts the test node with one audit, created by the operator. */
+async function startWithAudit(
+  name: string,
+): Promise<{ node: TestNode; admin: string; id: string }> {
+  const started = await TestNode.start()
+  node = started
+  const admin = started.operatorToken
+  const created = await started.call('POST', '/audits', {
+    token: admin,
+    body: { name, bond: '10' },
+  })
+  return { node: started, admin, id: created.json.audit }
+}
+
 describe('node request bodies', () => {
   test('a body sent in pieces is read whole; one over the limit without a length is refused, closing the connection', async () => {
-    node = await TestNode.start()
-    const admin = node.operatorToken
-    const id = (
-      await node.call('POST', '/audits', { token: admin, body: { name: 'p', bond: '10' } })
-    ).json.audit
+    const { node, admin, id } = await startWithAudit('p')
     const pieces = await rawPost(`${node.url}/audits/${id}/items`, admin, [
       '{"descri',
       'ption": "lamp ',
@@ -311,11 +321,7 @@ describe('node request bodies', () => {
 
 describe('node bad input', () => {
   test('answers each bad request with the right status and a clear message, and keeps serving', async () => {
-    node = await TestNode.start()
-    const admin = node.operatorToken
-    const id = (
-      await node.call('POST', '/audits', { token: admin, body: { name: 'b', bond: '10' } })
-    ).json.audit
+    const { node, admin, id } = await startWithAudit('b')
     await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'x' } })
     const before = (await node.call('GET', '/status')).json.accepted
     const cases: [string, string, { raw?: string; body?: unknown }, number, string][] = [
@@ -569,6 +575,13 @@ describe('Chainlink external-adapter routes', () => {
       statusCode: 400,
       error: { name: 'MalformedJsonError' },
     })
+    // Too large: the EA error shape, and the connection closed as on every route.
+    const big = await rawPost(`${node.url}/data_dump/`, '', 'x'.repeat(2_000_000))
+    expect([big.status, JSON.parse(big.body).error.name, big.connection]).toEqual([
+      413,
+      'PayloadTooLargeError',
+      'close',
+    ])
   })
 
   test('GET / shows the node and its audits, escaping their names', async () => {

@@ -62,15 +62,15 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
   if (!incoming) {
     const text = await c.req.text()
-    if (Buffer.byteLength(text) > limit) throw tooLarge(limit)
+    if (Buffer.byteLength(text) > limit) throw tooLarge(c, limit)
     return text
   }
   const length = Number(incoming.headers['content-length'] ?? Number.NaN)
-  if (length > limit) throw tooLarge(limit)
+  if (length > limit) throw tooLarge(c, limit)
+  if (length === 0) return ''
   // A small body usually comes in the same packet as the headers. Handlers run while the HTTP
   // parser is still inside that packet, so one microtask later the body is in the stream's
   // buffer: then take it at once instead of iterating the stream.
-  if (length === 0) return ''
   if (length > 0) {
     if (incoming.readableLength < length) await undefined
     if (incoming.readableLength === length) {
@@ -85,13 +85,18 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   let size = 0
   for await (const chunk of incoming as AsyncIterable<Buffer>) {
     size += chunk.length
-    if (size > limit) throw tooLarge(limit)
+    if (size > limit) throw tooLarge(c, limit)
     chunks.push(chunk)
   }
   return Buffer.concat(chunks).toString('utf8')
 }
 
-function tooLarge(limit: number): PayloadTooLargeError {
+/**
+ * The error for a body over the limit. Its response closes the connection, whichever route
+ * answers it: the rest of a refused body is not worth reading.
+ */
+function tooLarge(c: Context, limit: number): PayloadTooLargeError {
+  c.header('connection', 'close')
   return new PayloadTooLargeError(
     `The request body is larger than this node accepts (${limit} bytes); send less, or raise http.body_limit.`,
   )
@@ -181,8 +186,6 @@ export function createHttpApp(ctx: HttpContext): Hono {
   app.onError((error, c) => {
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
-    // The rest of a refused oversized body is not worth reading: close the connection instead.
-    if (status === 413) c.header('connection', 'close')
     return c.json(body, status as 400)
   })
   app.notFound((c) =>

@@ -296,7 +296,6 @@ export function createLog({
     }
   }
 
-  /** Kahn's algorithm over `include` (all nodes when undefined), smallest id first among the ready. */
   /** Marks (1) every strict ancestor of the `starts` nodes: one walk down the deps. */
   function markAncestors(index: DocIndex, starts: readonly number[]): Uint8Array {
     const marks = new Uint8Array(index.idOf.length)
@@ -313,6 +312,7 @@ export function createLog({
     return marks
   }
 
+  /** Kahn's algorithm over `include` (all nodes when undefined), smallest id first among the ready. */
   function topologicalOrder(index: DocIndex, include?: Uint8Array): OpId[] {
     const count = index.idOf.length
     const indegree = new Int32Array(count)

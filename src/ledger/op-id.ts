@@ -23,8 +23,8 @@ for (let i = 0; i < ALPHABET.length; i++) VALUES[ALPHABET.charCodeAt(i)] = i
 export function opIdBytesOf(unsigned: Uint8Array): Uint8Array {
   const out = new Uint8Array(OP_ID_BYTES)
   out.set(OP_ID_PREFIX, 0)
-  // One-shot hashing to a one-byte ('binary', i.e. latin1) string, copied in: a third of the cost of a 'buffer' digest
-  // (a fresh ArrayBuffer per call), itself a third of createHash().update().digest().
+  // One-shot hashing to a one-byte ('binary', i.e. latin1) string, copied in: a third of the
+  // cost of a 'buffer' digest (a fresh ArrayBuffer per call), itself a third of createHash().
   const digest = hash('sha256', unsigned, 'binary')
   for (let i = 0; i < 32; i++) out[4 + i] = digest.charCodeAt(i)
   return out

@@ -924,11 +924,11 @@ export type Audit = AuditState & {
   check(draft: AuditDraft): void
 }
 
-/** Judges a draft as the log will: a draft made on the current heads sees every op as its causal past. */
 // Module-level, not a closure per check: the TypeScript loader (tsx) names every closure it
 // creates at run time, which costs more than the check on a node's hot path.
 const ALWAYS_AN_ANCESTOR = () => true
 
+/** Judges a draft as the log will: a draft made on the current heads sees every op as its causal past. */
 function checkDraft(machine: AuditMachine, draft: AuditDraft): void {
   const op = {
     id: 'draft' as OpId,
