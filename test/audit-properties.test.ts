@@ -346,3 +346,113 @@ describe('commit–reveal across concurrency', () => {
     expect(canonical(reduceAudit(ops))).toBe(canonical(reduceAudit(swapped)))
   })
 })
+
+describe('concurrency that used to depend on the apply order', () => {
+  /** The two orders of a log in which the ops `a` and `b` are concurrent. */
+  const bothOrders = (ops: EncodedOp[], a: EncodedOp, b: EncodedOp) => {
+    const i = ops.findIndex((op) => op.id === a.id)
+    const j = ops.findIndex((op) => op.id === b.id)
+    const swapped = [...ops]
+    ;[swapped[i], swapped[j]] = [swapped[j]!, swapped[i]!]
+    return [ops, swapped]
+  }
+
+  test('an answer concurrent with its reassignment never counts, whichever is applied first', async () => {
+    const pool = [0, 1, 2, 3].map(testAuditor)
+    const audit = await AuditFixture.create({ inspectionDeadline: 60_000 })
+    const state = await audit.runToAuditing({ items: ['X'], auditors: pool })
+    const item = state.items[0]!.id
+    const assigned = state.inspections.map((i) => i.auditor)
+    const noShow = pool.find((a) => a.key === assigned[0])!
+    for (const a of pool.filter((a) => assigned.includes(a.key) && a !== noShow))
+      await audit.act('audit.answer', { item, answer: true }, a.signer)
+    audit.time += 120_000
+    const before = audit.heads()
+    const reassign = await audit.act('audit.reassign', { item, auditor: noShow.key })
+    // The no-show answers at last, without having seen the reassignment.
+    const late = await audit.actOn(before, 'audit.answer', { item, answer: false }, noShow.signer)
+    const backupKey = (await audit.state()).inspections.find(
+      (i) => i.status === 'outstanding',
+    )!.auditor
+    await audit.act(
+      'audit.answer',
+      { item, answer: true },
+      pool.find((a) => a.key === backupKey)!.signer,
+    )
+    await audit.act('audit.stop')
+    const orders = bothOrders(await audit.ops(), reassign, late)
+    const states = orders.map((ops) => reduceAudit(ops))
+    for (const result of states) {
+      expect(result.state).toBe('WAITING_FOR_CONTRACT')
+      expect(result.rejected).toEqual([])
+      expect(result.excluded.map((e) => e.id)).toEqual([late.id])
+      expect(result.results!.items[0]).toMatchObject({ yes: 3, no: 0, missing: 1 })
+    }
+    expect(canonical(states[0])).toBe(canonical(states[1]))
+  })
+
+  test('concurrent duplicate registrations are flagged, so the log order decides which payout counts', async () => {
+    const [a1, a2, a3] = [0, 1, 2].map(testAuditor)
+    const other = testAuditor(9)
+    // The same Ed25519 key, registering twice with two payout addresses it controls.
+    const twin = { ...a1!, account: other.account }
+    const audit = await AuditFixture.create({})
+    await audit.act('audit.item.add', { description: 'X' })
+    await audit.act('audit.open')
+    const before = audit.heads()
+    const first = await audit.act('audit.register', await registrationBody(a1!), a1!.signer)
+    const second = await audit.actOn(
+      before,
+      'audit.register',
+      await registrationBody(twin),
+      a1!.signer,
+    )
+    for (const a of [a2!, a3!])
+      await audit.act('audit.register', await registrationBody(a), a.signer)
+    const ops = await audit.ops()
+    for (const order of bothOrders(ops, first, second)) {
+      const reducer = createAuditReducer(order[0]!)
+      for (const op of order.slice(1)) reducer.apply(op)
+      expect(reducer.orderSensitive).toBe(true)
+    }
+  })
+
+  test('concurrent deletes of one item are flagged, so the log order decides what start sees', async () => {
+    const audit = await AuditFixture.create({})
+    const item = await audit.act('audit.item.add', { description: 'X' })
+    const before = audit.heads()
+    const first = await audit.act('audit.item.delete', { item: item.id })
+    const second = await audit.actOn(before, 'audit.item.delete', { item: item.id })
+    for (const order of bothOrders(await audit.ops(), first, second)) {
+      const reducer = createAuditReducer(order[0]!)
+      for (const op of order.slice(1)) reducer.apply(op)
+      expect(reducer.orderSensitive).toBe(true)
+    }
+  })
+
+  test('an op body that breaks String() is refused, not thrown out of the reducer', async () => {
+    const [a1, a2, a3] = [0, 1, 2].map(testAuditor)
+    const audit = await AuditFixture.create({})
+    await audit.runToAuditing({ items: ['X'], auditors: [a1!, a2!, a3!] })
+    const hostile = { toString: 1 }
+    const answer = await audit.act('audit.answer', { item: hostile, answer: true }, a1!.signer)
+    const reassign = await audit.act('audit.reassign', { item: hostile, auditor: a1!.key })
+    const params = await audit.act('audit.param.set', { name: hostile, value: hostile })
+    const state = await audit.state()
+    expect(state.rejected.map((r) => r.id).sort()).toEqual(
+      [answer.id, reassign.id, params.id].sort(),
+    )
+    expect(state.rejected.find((r) => r.id === answer.id)!.message).toContain(
+      'Item an object is not one of your open inspections',
+    )
+    // A genesis with such a body is not an audit, with a named error.
+    const ledger = await memoryLedger()
+    const genesis = await ledger.append(testAuditor(5).signer, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'x', bond: hostile },
+      time: 0,
+    })
+    expect(() => createAuditReducer(genesis)).toThrow(/bond an object is not an amount/)
+  })
+})

@@ -452,8 +452,22 @@ describe('answers and parameters', () => {
     [{ name: 'x', bond: 1.5 }, /is not an amount/],
     [{ name: '', bond: '1' }, /needs a name/],
     [{ name: 'x', bond: '1', reward: { mode: 'lottery' } }, /"classic" or "staked"/],
+    [{ name: 'x', bond: `${2n ** 256n}` }, /is too large; an amount is at most 2\^256 − 1/],
+    [{ name: 'x', bond: { toString: 1 } }, /bond an object is not an amount/],
+    [{ name: 'x', bond: '1', reward: 'classic' }, /reward must be an object/],
+    [{ name: 'x', bond: '1', reward: { mode: 'classic', stake: '5' } }, /"stake" is not a setting/],
+    [
+      { name: 'x', bond: '1', reward: { mode: 'staked', stake: { toString: 1 } } },
+      /stake an object is not an amount/,
+    ],
+    [{ name: 'x', bond: '1', auditsPerItem: [3] }, /audits per item a list of 1 is not allowed/],
   ])('refuses bad parameters %j', (body, message) => {
     expect(() => parseAuditParams(body, 'aa'.repeat(32))).toThrow(message)
+  })
+
+  test('accepts the largest amount the escrow can pay', () => {
+    const params = parseAuditParams({ name: 'x', bond: `${2n ** 256n - 1n}` }, 'aa'.repeat(32))
+    expect(params.bond).toBe(2n ** 256n - 1n)
   })
 
   test('set refuses an even k with the same message, and accepts the original names', async () => {
@@ -469,6 +483,9 @@ describe('answers and parameters', () => {
     expect(() => set('num_audits_per_item', '4')).toThrow(/odd number of at least 3/)
     expect(() => set('slashing_ratio', '0.25')).not.toThrow()
     expect(() => set('colour', 'blue')).toThrow(/"colour" is not a parameter you can set/)
+    // Object.prototype's members are not parameters.
+    for (const name of ['__proto__', 'toString', 'constructor'])
+      expect(() => set(name, '1')).toThrow(/is not a parameter you can set/)
     await audit.act('audit.param.set', { name: 'num_audits_per_item', value: '5' })
     expect((await audit.state()).params.auditsPerItem).toBe(5)
   })

@@ -23,6 +23,11 @@ export type LedgerOptions = LogOptions &
     store: Store
     /** Verifies signatures off the main thread; by default they are checked inline. */
     verifier?: BatchVerifier | undefined
+    /**
+     * Called with the error of a listener (`onAccepted`, `onAdded`) that threw. The ledger goes
+     * on either way; by default the error is re-thrown on its own, where the process sees it.
+     */
+    onListenerError?: ((error: unknown) => void) | undefined
   }
 
 /** What a new local op needs: the ledger fills in version, author, seq and deps. */
@@ -95,6 +100,12 @@ export class LedgerFailedError extends BaseError {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/** Re-throws `error` on its own microtask, outside the code that caught it. */
+const rethrowApart = (error: unknown) =>
+  queueMicrotask(() => {
+    throw error
+  })
+
 /** Collects the store effects of several adds, netting out ops that were pending only briefly. */
 class BatchBuilder {
   readonly accepted: StoredOp[] = []
@@ -144,6 +155,7 @@ class BatchBuilder {
  */
 export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   const { store, verifier, maxBytes, maxDeps = DEFAULT_MAX_DEPS } = options
+  const onListenerError = options.onListenerError ?? rethrowApart
   const limits: OpLimits = { maxDeps, ...(maxBytes === undefined ? {} : { maxBytes }) }
   const log = createLog(options)
   await restore(store, log, limits)
@@ -192,9 +204,8 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   }
 
   /**
-   * Tells listeners about durable ops. A listener that throws must not break the write chain
-   * (every later write would be skipped), so its error is re-thrown on its own, where the
-   * process's error handling sees it.
+   * Tells listeners about ops. A listener that throws must not break the write chain (every
+   * later write would be skipped) nor the other listeners: its error goes to `onListenerError`.
    */
   function notify(
     ops: readonly AcceptedOp[],
@@ -204,9 +215,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
       try {
         listener(ops)
       } catch (error) {
-        queueMicrotask(() => {
-          throw error
-        })
+        onListenerError(error)
       }
     }
   }

@@ -49,6 +49,8 @@ type Entry = {
   dirty: boolean
   /** Ops accepted while a rebuild was reading the store; applied after it. */
   queued: EncodedOp[] | undefined
+  /** The rebuild in progress: readers wait for it rather than read the reducer it replaces. */
+  rebuilding: Promise<void> | undefined
 }
 
 /** Live audit states of a node: reducers fed by the ledger, rebuilt in log order when needed. */
@@ -106,6 +108,7 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
             name: reducer.state().params.name,
             dirty: false,
             queued: undefined,
+            rebuilding: undefined,
           })
       }
     }
@@ -139,7 +142,13 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
   async function canonical(id: OpId): Promise<AuditReducer> {
     const entry = audits.get(id)
     if (!entry) throw new AuditNotFoundError(id)
-    if (entry.dirty && !entry.queued) await rebuild(id, entry)
+    // Ops applied during a rebuild may need another (a new tie-break): loop until clean.
+    while (entry.rebuilding || entry.dirty) {
+      entry.rebuilding ??= rebuild(id, entry).finally(() => {
+        entry.rebuilding = undefined
+      })
+      await entry.rebuilding
+    }
     return entry.reducer
   }
 
@@ -194,9 +203,10 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
           name: reducer.state().params.name,
           dirty: true,
           queued: undefined,
+          rebuilding: undefined,
         }
         audits.set(doc, entry)
-        await rebuild(doc, entry)
+        await canonical(doc)
       }
     },
     stop() {

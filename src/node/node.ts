@@ -127,6 +127,8 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       ledger = await openLedger({
         store: sqliteStore({ path: config.store.path }),
         verifier: pool?.verify,
+        // A listener's bug must not take the node down with every op it has accepted.
+        onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
       })
       audits = createAuditIndex(ledger)
       await audits.start()

@@ -1,4 +1,5 @@
 import { formatRational, parseRational, type Rational, rational } from '../rational.ts'
+import { describeValue } from '../text.ts'
 import { InvalidAuditInputError } from './errors.ts'
 
 /** How auditors are paid: the RWA formula (`classic`), or with a stake taken at registration. */
@@ -57,16 +58,23 @@ export type SettableParam = (typeof SETTABLE_PARAMS)[keyof typeof SETTABLE_PARAM
 
 const invalid = (message: string) => new InvalidAuditInputError(message)
 
-/** Parses a base-unit amount: a decimal string or a safe integer, > 0 unless `allowZero`. */
+/** The largest amount a settlement can pay (the escrow's `uint256`). */
+export const MAX_AMOUNT = 2n ** 256n - 1n
+
+/** Parses a base-unit amount: a decimal string or a safe integer, > 0 unless `allowZero`, < 2^256. */
 export function parseAmount(value: unknown, field: string, { allowZero = false } = {}): bigint {
-  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? `${value}` : value
   if (typeof text !== 'string' || !/^\d{1,78}$/.test(text.trim())) {
     throw invalid(
-      `${field} "${String(value)}" is not an amount; give a whole number of base units, e.g. "1000".`,
+      `${field} ${describeValue(value)} is not an amount; give a whole number of base units, e.g. "1000".`,
     )
   }
   const amount = BigInt(text.trim())
   if (amount === 0n && !allowZero) throw invalid(`${field} must be greater than 0.`)
+  if (amount > MAX_AMOUNT)
+    throw invalid(
+      `${field} ${amount} is too large; an amount is at most 2^256 − 1 base units (what the escrow can pay).`,
+    )
   return amount
 }
 
@@ -75,7 +83,7 @@ export function parseAuditsPerItem(value: unknown): number {
   const k = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value
   if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 3 || k % 2 === 0) {
     throw invalid(
-      `audits per item "${String(value)}" is not allowed; use an odd number of at least 3 (3, 5, 7…), so every item has a majority.`,
+      `audits per item ${describeValue(value)} is not allowed; use an odd number of at least 3 (3, 5, 7…), so every item has a majority.`,
     )
   }
   return k
@@ -85,7 +93,7 @@ function parseRatio(value: unknown, field: string): Rational {
   if (typeof value !== 'string' && typeof value !== 'number')
     throw invalid(`${field} must be a fraction such as "1/2".`)
   try {
-    return parseRational(String(value), field)
+    return parseRational(`${value}`, field)
   } catch (cause) {
     throw invalid((cause as Error).message)
   }
@@ -95,17 +103,29 @@ function parseDeadline(value: unknown): number {
   const ms = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value
   if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1000) {
     throw invalid(
-      `inspection deadline "${String(value)}" is not allowed; give milliseconds, at least 1000.`,
+      `inspection deadline ${describeValue(value)} is not allowed; give milliseconds, at least 1000.`,
     )
   }
   return ms
 }
 
+const REWARD_KEYS = { classic: ['mode'], staked: ['mode', 'stake', 'slashWrong', 'slashMissing'] }
+
 function parseReward(value: unknown): RewardMode {
   if (value === undefined) return { mode: 'classic' }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid('reward must be an object such as {"mode": "classic"}.')
   const reward = value as Record<string, unknown>
-  if (reward?.mode === 'classic') return { mode: 'classic' }
-  if (reward?.mode !== 'staked') throw invalid('reward mode must be "classic" or "staked".')
+  if (reward.mode !== 'classic' && reward.mode !== 'staked')
+    throw invalid('reward mode must be "classic" or "staked".')
+  const extra = Object.keys(reward).filter(
+    (key) => !REWARD_KEYS[reward.mode as 'classic'].includes(key),
+  )
+  if (extra.length > 0)
+    throw invalid(
+      `reward ${describeValue(extra[0])} is not a setting of the ${reward.mode} mode; it takes ${REWARD_KEYS[reward.mode as 'classic'].join(', ')}.`,
+    )
+  if (reward.mode === 'classic') return { mode: 'classic' }
   return {
     mode: 'staked',
     stake: parseAmount(reward.stake, 'stake'),
@@ -165,11 +185,14 @@ export function parseAuditParams(body: unknown, creator: string): AuditParams {
 
 /** Resolves a parameter name (ours or the original bot's) or explains which exist. */
 export function parseParamName(name: unknown): SettableParam {
+  // Own keys only: "__proto__" or "toString" must not find Object.prototype's members.
   const known =
-    typeof name === 'string' ? SETTABLE_PARAMS[name as keyof typeof SETTABLE_PARAMS] : undefined
+    typeof name === 'string' && Object.hasOwn(SETTABLE_PARAMS, name)
+      ? SETTABLE_PARAMS[name as keyof typeof SETTABLE_PARAMS]
+      : undefined
   if (!known) {
     throw invalid(
-      `"${String(name)}" is not a parameter you can set; use one of ${Object.keys(SETTABLE_PARAMS).join(', ')}.`,
+      `${describeValue(name)} is not a parameter you can set; use one of ${Object.keys(SETTABLE_PARAMS).join(', ')}.`,
     )
   }
   return known

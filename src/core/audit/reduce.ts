@@ -5,10 +5,17 @@ import { latin1Key } from '../../ledger/keys.ts'
 import type { EncodedOp } from '../../ledger/op.ts'
 import { compareOpIds, type OpId } from '../../ledger/op-id.ts'
 import { type Address, parseChecksumAddress, recoverIdentityAddress } from '../identity.ts'
+import { describeValue, formatTime } from '../text.ts'
 import { assignAuditors, assignmentSeed, drawBackup } from './assign.ts'
 import { commitAnswer } from './commitment.ts'
 import { AuditOpRefusedError, AuditPermissionError, InvalidAuditInputError } from './errors.ts'
-import { type AuditParams, parseAuditParams, parseParamName, setParam } from './params.ts'
+import {
+  type AuditParams,
+  MAX_AMOUNT,
+  parseAuditParams,
+  parseParamName,
+  setParam,
+} from './params.ts'
 import { buildSettlement, type Settlement } from './settlement.ts'
 import { auditIdOf, recoverSettlementSigner, type SettlementDomain } from './settlement-report.ts'
 import {
@@ -213,7 +220,15 @@ class AuditMachine {
       )
     }
     this.id = genesis.id
-    this.paramsAt = [parseAuditParams(genesis.op.body, hex(genesis.op.author))]
+    try {
+      this.paramsAt = [parseAuditParams(genesis.op.body, hex(genesis.op.author))]
+    } catch (error) {
+      if (error instanceof BaseError) throw error
+      throw new InvalidAuditInputError(
+        `The audit's parameters could not be read: ${error instanceof Error ? error.message : describeValue(error)}`,
+        { cause: error },
+      )
+    }
     this.transitions.push({ state: 'INITIALIZATION', op: genesis.id })
     this.record(genesis, 0, 0)
     this.depStart.push(0)
@@ -325,7 +340,17 @@ class AuditMachine {
         `"${op.op.type}" is not an audit op; audit ops are ${Object.values(AUDIT_OP).join(', ')}.`,
       )
     }
-    handler(c)
+    try {
+      handler(c)
+    } catch (error) {
+      if (error instanceof BaseError) throw error
+      // A bug or an input no check foresaw must not stop the node (every replica meets the same
+      // op): the op is refused. Handlers check everything before they change anything.
+      throw new InvalidAuditInputError(
+        `The op could not be applied: ${error instanceof Error ? error.message : describeValue(error)}`,
+        { cause: error },
+      )
+    }
   }
 
   /** The handler of each op type: validates, then (when `commit`) applies. */
@@ -399,10 +424,14 @@ class AuditMachine {
     const item = index === undefined ? undefined : this.itemAdds[index]
     if (!item || !view.isAncestor(item.pos))
       throw new InvalidAuditInputError(
-        `There is no item "${String(body.item)}" to delete; list the items to see their ids.`,
+        `There is no item ${describeValue(body.item)} to delete; list the items to see their ids.`,
       )
-    if (item.deleted !== undefined)
+    if (item.deleted !== undefined) {
+      // Two concurrent deletes: which one counts (and so what a later `start` sees) depends on
+      // the order they were applied in.
+      if (commit && !view.isAncestor(item.deleted)) this.tieBreaks++
       throw new AuditOpRefusedError(`Item "${item.description}" is already deleted.`)
+    }
     if (commit) item.deleted = view.position
   }
 
@@ -415,6 +444,14 @@ class AuditMachine {
         `Audit "${params.name}" has ${roster.length} registered auditors but needs at least ${params.auditsPerItem} (audits per item) before "close"; wait for more registrations.`,
       )
     }
+    // Every payment is at most the bond plus every stake: keep that within what the escrow pays.
+    if (
+      params.reward.mode === 'staked' &&
+      params.bond + params.reward.stake * BigInt(roster.length) > MAX_AMOUNT
+    )
+      throw new InvalidAuditInputError(
+        `Audit "${params.name}"'s bond plus ${roster.length} stakes exceeds 2^256 − 1 base units; lower the bond.`,
+      )
     if (!commit) return
     this.roster = roster
       .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -522,11 +559,20 @@ class AuditMachine {
   private register(c: Ctx): void {
     const { op, state, author, body, view, commit } = c
     this.requireState(op, state, [S.AUDITOR_REGISTRATION])
-    if (this.registrations.has(author))
+    const earlier = this.registrations.get(author)
+    if (earlier) {
+      // Two concurrent registrations of one key (with different payouts, say): which counts
+      // depends on the order they were applied in, so the state must be rebuilt in log order.
+      if (commit && !view.isAncestor(earlier.pos)) this.tieBreaks++
       throw new AuditOpRefusedError(
         `This key is already registered for audit "${this.params.name}".`,
       )
-    const payout = parseChecksumAddress(String(body.payout ?? ''))
+    }
+    if (typeof body.payout !== 'string')
+      throw new InvalidAuditInputError(
+        'A registration carries "payout": the EIP-55 address that receives the rewards.',
+      )
+    const payout = parseChecksumAddress(body.payout)
     const proof =
       typeof body.proof === 'string' && /^0x[0-9a-fA-F]{130}$/.test(body.proof)
         ? (body.proof as `0x${string}`)
@@ -559,7 +605,7 @@ class AuditMachine {
     const inspection = this.activeInspection(body.item, author, view.seen)
     if (!inspection)
       throw new AuditOpRefusedError(
-        `Item "${String(body.item)}" is not one of your open inspections in audit "${params.name}".`,
+        `Item ${describeValue(body.item)} is not one of your open inspections in audit "${params.name}".`,
       )
     if (inspection.answerOp !== undefined) {
       if (commit) this.tieBreaks++
@@ -580,6 +626,9 @@ class AuditMachine {
       return
     }
     inspection.answerOp = view.position
+    // Made before it saw a reassignment that has since been applied: kept (stop excludes it as
+    // stale), but the inspection stays reassigned, as it is when the answer is applied first.
+    if (inspection.status === 'reassigned') return
     if (isCommit) {
       inspection.commitment = body.commitment as Uint8Array
       inspection.status = 'committed'
@@ -599,7 +648,7 @@ class AuditMachine {
     // "Counted at stop" is what the reveal's causal past knows; finish changes the status later.
     if (!inspection?.commitment) {
       throw new AuditOpRefusedError(
-        `You have no counted commitment for item "${String(body.item)}" to reveal.`,
+        `You have no counted commitment for item ${describeValue(body.item)} to reveal.`,
       )
     }
     if (inspection.revealOp !== undefined) {
@@ -638,7 +687,7 @@ class AuditMachine {
     const inspection = this.activeInspection(body.item, auditor, view.seen)
     if (!inspection)
       throw new AuditOpRefusedError(
-        `Auditor ${auditor.slice(0, 16)}… has no open inspection of item "${String(body.item)}".`,
+        `Auditor ${auditor.slice(0, 16)}… has no open inspection of item ${describeValue(body.item)}.`,
       )
     if (inspection.answerOp !== undefined && view.isAncestor(inspection.answerOp)) {
       throw new AuditOpRefusedError(
@@ -648,7 +697,7 @@ class AuditMachine {
     const due = inspection.assignedTime + params.inspectionDeadline
     if (op.op.time < due) {
       throw new AuditOpRefusedError(
-        `That inspection is due at ${new Date(due).toISOString()}; it can be reassigned only after its deadline.`,
+        `That inspection is due at ${formatTime(due)}; it can be reassigned only after its deadline.`,
       )
     }
     const taken = new Set((this.byItem.get(inspection.item) ?? []).map((i) => i.auditor))
@@ -670,6 +719,9 @@ class AuditMachine {
     this.control(c, [S.AUDITING], S.AUDITING)
     inspection.removedRank = this.chain.length
     inspection.status = 'reassigned'
+    // A concurrent answer applied before this op no longer counts (see `answer`).
+    inspection.answer = undefined
+    inspection.commitment = undefined
     this.assign(inspection.item, this.roster![backup]!.key, this.chain.length, op.op.time)
   }
 
