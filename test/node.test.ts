@@ -340,6 +340,55 @@ describe('node bad input', () => {
       ],
       ['POST', '/ops', { body: { ops: ['zz'] } }, 400, 'ValidationError'],
       ['GET', '/nowhere', {}, 404, 'NotFoundError'],
+      // Parameters are checked before the genesis is signed: nothing joins the log.
+      ['POST', '/audits', { body: { name: 'c', bond: '0' } }, 422, 'InvalidAuditInputError'],
+      [
+        'POST',
+        '/audits',
+        { body: { name: 'c', bond: `${2n ** 256n}` } },
+        422,
+        'InvalidAuditInputError',
+      ],
+      [
+        'POST',
+        '/audits',
+        { body: { name: 'c', bond: '1', auditsPerItem: 4 } },
+        422,
+        'InvalidAuditInputError',
+      ],
+      [
+        'POST',
+        '/audits',
+        { body: { name: 'c', bond: '1', reward: { mode: 'classic', extra: 1 } } },
+        422,
+        'InvalidAuditInputError',
+      ],
+      ['POST', '/audits', { body: { name: 'b', bond: '1' } }, 409, 'AuditNameTakenError'],
+      ['POST', '/audits', { raw: '[1]' }, 400, 'ValidationError'],
+      [
+        'POST',
+        '/audits',
+        { raw: `{"name":"d","bond":"1","reward":${'['.repeat(40)}${']'.repeat(40)}}` },
+        400,
+        'MalformedJsonError',
+      ],
+      [
+        'POST',
+        '/audits',
+        { raw: `{"name":"d","bond":"1","reward":${'['.repeat(100_000)}${']'.repeat(100_000)}}` },
+        400,
+        'MalformedJsonError',
+      ],
+      [
+        'POST',
+        `/audits/${id}/params`,
+        { body: { name: '__proto__', value: 1 } },
+        422,
+        'InvalidAuditInputError',
+      ],
+      // A "%" in an audit name is decoded once, by the router.
+      ['GET', '/audits/100%25%20sure', {}, 404, 'AuditNotFoundError'],
+      ['GET', '/audits/%25zz/items', {}, 404, 'AuditNotFoundError'],
     ]
     for (const [method, path, options, status, error] of cases) {
       const r = await node.call(method, path, { token: admin, ...options })
@@ -354,6 +403,47 @@ describe('node bad input', () => {
     expect(garbageOp.json.results[0]).toMatchObject({ ok: false, error: 'NotAnOpError' })
     expect((await node.call('GET', '/status')).json.accepted).toBe(before)
     expect((await node.call('GET', `/audits/${id}/items`)).json.items).toHaveLength(1)
+  })
+})
+
+describe('node auditor input', () => {
+  test('an empty item and a malformed payout address get precise refusals, and the own address in any case is accepted', async () => {
+    node = await TestNode.start()
+    const tokens = await auditorTokens(node, 3)
+    const created = await node.call('POST', '/audits', {
+      token: node.operatorToken,
+      body: { name: 'r', bond: '10' },
+    })
+    const id = created.json.audit as string
+    await node.call('POST', `/audits/${id}/items`, {
+      token: node.operatorToken,
+      body: { description: 'x' },
+    })
+    await node.call('POST', `/audits/${id}/open`, { token: node.operatorToken })
+    const bad = await node.call('POST', `/audits/${id}/register`, {
+      token: tokens[0],
+      body: { payout: '0x123' },
+    })
+    expect([bad.status, bad.json.error]).toEqual([422, 'InvalidPayoutAddressError'])
+    expect(bad.json.message).toContain('is not an Ethereum address')
+    const me = await node.call('GET', '/accounts/me', { token: tokens[0] })
+    const lower = await node.call('POST', `/audits/${id}/register`, {
+      token: tokens[0],
+      body: { payout: (me.json.address as string).toLowerCase() },
+    })
+    expect(lower.status).toBe(200)
+    for (const token of tokens.slice(1))
+      await node.call('POST', `/audits/${id}/register`, { token })
+    await node.call('POST', `/audits/${id}/close`, { token: node.operatorToken })
+    await node.call('POST', `/audits/${id}/start`, { token: node.operatorToken })
+    const empty = await node.call('POST', `/audits/${id}/answer`, {
+      token: tokens[0],
+      body: { answer: 'yes', item: '' },
+    })
+    expect([empty.status, empty.json.error]).toEqual([400, 'ValidationError'])
+    expect(empty.json.message).toContain('leave "item" out')
+    const state = await node.call('GET', `/audits/${id}`)
+    expect(state.json.inspections).toEqual({ outstanding: 3 })
   })
 })
 
@@ -498,6 +588,48 @@ describe('Chainlink external-adapter routes', () => {
     specId: '0x03',
   }
 
+  test('refuse what a web page could send (no JSON content type, a foreign origin) and bad audit parameters', async () => {
+    node = await TestNode.start()
+    const body = JSON.stringify({ id: '9', data: { name: 'csrf', bond: '1' } })
+    const post = async (headers: Record<string, string>, text = body) => {
+      const response = await fetch(`${node!.url}/register_audit/`, {
+        method: 'POST',
+        headers,
+        body: text,
+      })
+      return { status: response.status, json: (await response.json()) as any }
+    }
+    const plain = await post({ 'content-type': 'text/plain' })
+    expect([plain.status, plain.json.status, plain.json.error.name]).toEqual([
+      415,
+      'errored',
+      'UnsupportedMediaTypeError',
+    ])
+    const foreign = await post({
+      'content-type': 'application/json',
+      origin: 'https://evil.example',
+    })
+    expect([foreign.status, foreign.json.error.name]).toEqual([403, 'ForbiddenError'])
+    const invalid = await post(
+      { 'content-type': 'application/json' },
+      JSON.stringify({ id: '9', data: { name: 'x', bond: '0' } }),
+    )
+    expect([invalid.status, invalid.json.jobRunID, invalid.json.error.name]).toEqual([
+      422,
+      '9',
+      'InvalidAuditInputError',
+    ])
+    expect((await node.call('GET', '/audits')).json.audits).toEqual([])
+    // The Chainlink node's request: JSON, no Origin (a same-site one is accepted too).
+    const ok = await post({
+      'content-type': 'application/json; charset=utf-8',
+      origin: new URL(node.url).origin,
+    })
+    expect(ok.status).toBe(200)
+    const twice = await post({ 'content-type': 'application/json' })
+    expect([twice.status, twice.json.error.name]).toEqual([409, 'AuditNameTakenError'])
+  })
+
   test('register_audit and data_dump answer in the EA v2 shape, and the first fetch completes the audit', async () => {
     node = await TestNode.start()
     const reg = await node.call('POST', '/register_audit/', {
@@ -520,8 +652,8 @@ describe('Chainlink external-adapter routes', () => {
     expect(again.json).toMatchObject({
       jobRunID: '7f4f',
       status: 'errored',
-      statusCode: 400,
-      error: { name: 'ValidationError' },
+      statusCode: 409,
+      error: { name: 'AuditNameTakenError' },
     })
 
     const early = await node.call('POST', '/data_dump/', {

@@ -114,13 +114,36 @@ export async function readJson<T extends z.ZodType>(
 
 /** Parses a request body as JSON, or throws MalformedJsonError saying why it is not. */
 export function parseJsonText(text: string): unknown {
+  let value: unknown
   try {
-    return JSON.parse(text)
+    value = JSON.parse(text)
   } catch (cause) {
     throw new MalformedJsonError(
       `The request body is not valid JSON (${(cause as Error).message}); send a JSON object.`,
     )
   }
+  if (nestingDepth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH)
+    throw new MalformedJsonError(
+      `The request body nests deeper than ${MAX_JSON_DEPTH} levels of objects and lists; no request needs that many.`,
+    )
+  return value
+}
+
+/** How deep request JSON may nest: far more than any route needs, far less than encoders recurse. */
+export const MAX_JSON_DEPTH = 32
+
+/** The nesting depth of a parsed JSON value, counted without recursion and up to `limit + 1`. */
+function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0
+  const stack: [unknown, number][] = [[value, 0]]
+  for (let top = stack.pop(); top; top = stack.pop()) {
+    const [node, depth] = top
+    if (typeof node !== 'object' || node === null) continue
+    if (depth + 1 > deepest) deepest = depth + 1
+    if (deepest > limit) return deepest
+    for (const child of Object.values(node)) stack.push([child, depth + 1])
+  }
+  return deepest
 }
 
 /** Validates `raw` against `schema`, naming the first wrong field in a ValidationError. */
@@ -128,21 +151,29 @@ export function validate<T extends z.ZodType>(schema: T, raw: unknown, where: st
   const parsed = schema.safeParse(raw)
   if (parsed.success) return parsed.data
   const issue = parsed.error.issues[0]!
-  const field = issue.path.length ? `"${issue.path.join('.')}"` : `the ${where}`
-  throw new ValidationError(`In the request ${where}, ${field}: ${issue.message}.`)
+  if (issue.path.length > 0)
+    throw new ValidationError(
+      `In the request ${where}, "${issue.path.join('.')}": ${issue.message}.`,
+    )
+  if (issue.code === 'invalid_type' && issue.expected === 'object')
+    throw new ValidationError(
+      `The request ${where} must be a JSON object, not ${Array.isArray(raw) ? 'a list' : raw === null ? 'null' : `a ${typeof raw}`}.`,
+    )
+  throw new ValidationError(`The request ${where} is wrong: ${issue.message}.`)
 }
 
-const amount = z.union([
-  z.string().regex(/^\d+$/, 'a whole number of base units'),
-  z.number().int().nonnegative(),
-])
+const amount = z.union([z.string().regex(/^\d+$/), z.number().int().nonnegative()], {
+  error: 'a whole number of base units, e.g. "1000"',
+})
 const createSchema = z
   .object({
     name: z.string().min(1).max(200),
     bond: amount,
     token: z.string().optional(),
     auditsPerItem: z.number().int().optional(),
-    slashingRatio: z.union([z.string(), z.number()]).optional(),
+    slashingRatio: z
+      .union([z.string(), z.number()], { error: 'a fraction such as "1/2"' })
+      .optional(),
     commitReveal: z.boolean().optional(),
     inspectionDeadline: z.number().int().optional(),
     tie: z.boolean().optional(),
@@ -152,14 +183,25 @@ const createSchema = z
   .strict()
 const itemSchema = z.object({ description: z.string().min(1).max(1000) }).strict()
 const paramSchema = z
-  .object({ name: z.string(), value: z.union([z.string(), z.number(), z.boolean()]) })
+  .object({
+    name: z.string(),
+    value: z.union([z.string(), z.number(), z.boolean()], {
+      error: 'a number, a text or true/false',
+    }),
+  })
   .strict()
 const stopSchema = z.object({ force: z.boolean().optional() }).strict()
 const registerSchema = z
   .object({ payout: z.string().optional(), proof: z.string().optional() })
   .strict()
 const answerSchema = z
-  .object({ answer: z.union([z.boolean(), z.string()]), item: z.string().optional() })
+  .object({
+    answer: z.union([z.boolean(), z.string()], { error: 'yes or no (or true or false)' }),
+    item: z
+      .string()
+      .min(1, 'an item number or id; leave "item" out to answer your next inspection')
+      .optional(),
+  })
   .strict()
 const opsSchema = z
   .object({
@@ -208,7 +250,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
       return send(c, await handler(c, account))
     })
   }
-  const auditOf = (c: Context) => audits.resolve(decodeURIComponent(c.req.param('audit') ?? ''))
+  const auditOf = (c: Context) => audits.resolve(c.req.param('audit') ?? '')
   const stateOf = async (c: Context) => audits.state(auditOf(c))
 
   route(

@@ -4,7 +4,12 @@ import { encodeSettlement } from '../core/audit/settlement.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { OPERATOR } from '../node/accounts.ts'
 import { type HttpContext, parseJsonText, readBodyText, validate } from './app.ts'
-import { errorResponse, ValidationError } from './errors.ts'
+import {
+  errorResponse,
+  ForbiddenError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
 // success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
@@ -28,6 +33,25 @@ const request = z
 
 const EMPTY = encodeSettlement([], [])
 
+/**
+ * These routes act without a token (as the original adapter's), so a web page must not be able
+ * to call them from the operator's browser: a JSON content type cannot be sent across sites
+ * without a CORS preflight, which this node never grants, and a foreign `Origin` is refused.
+ * A Chainlink node's bridge sends JSON and no `Origin`.
+ */
+function assertNotCrossSite(c: Context): void {
+  const type = c.req.header('content-type') ?? ''
+  if (!/^application\/json\s*(;|$)/i.test(type))
+    throw new UnsupportedMediaTypeError(
+      `An adapter request must be sent as "content-type: application/json"${type ? `, not "${type.slice(0, 60)}"` : ''}.`,
+    )
+  const origin = c.req.header('origin')
+  if (origin !== undefined && origin !== `http://${c.req.header('host')}`)
+    throw new ForbiddenError(
+      `Adapter requests from web pages of other sites (origin ${origin.slice(0, 100)}) are refused; call this route from the Chainlink node.`,
+    )
+}
+
 /** Adds `POST /register_audit/` and `POST /data_dump/`, compatible with the original RWA adapter. */
 export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
   const handle = (
@@ -37,6 +61,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     const handler = async (c: Context) => {
       let jobRunID = '1'
       try {
+        assertNotCrossSite(c)
         const raw = parseJsonText(await readBodyText(c, ctx.bodyLimit))
         const parsed = request.safeParse(raw)
         if (!parsed.success)
@@ -64,11 +89,6 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
 
   handle('/register_audit/', async (raw) => {
     const data = validate(registerData, raw, 'data')
-    const exists = ctx.audits.list().some((a) => a.name === data.name.trim())
-    if (exists)
-      throw new ValidationError(
-        `An audit named "${data.name}" already exists; audit names are unique.`,
-      )
     // The admin is the identity bound to admin_jid (a custodial one when the chat bot runs), or
     // the node's operator key if there is none.
     const jid = data.admin_jid?.trim().toLowerCase()

@@ -25,6 +25,11 @@ export class PayloadTooLargeError extends BaseError {
   override name = 'PayloadTooLargeError' as const
 }
 
+/** Thrown when a request body is not of a type the route takes. */
+export class UnsupportedMediaTypeError extends BaseError {
+  override name = 'UnsupportedMediaTypeError' as const
+}
+
 /** HTTP status of each named error; anything else named is a 400, anything unnamed a 500. */
 const STATUS: Record<string, number> = {
   MalformedJsonError: 400,
@@ -43,9 +48,11 @@ const STATUS: Record<string, number> = {
   UnknownDocumentError: 404,
   AuditOpRefusedError: 409,
   AmbiguousAuditError: 409,
+  AuditNameTakenError: 409,
   AccountError: 409,
   OpTooLargeError: 413,
   PayloadTooLargeError: 413,
+  UnsupportedMediaTypeError: 415,
   InvalidSignatureError: 422,
   InvalidAuditInputError: 422,
   InvalidAnswerError: 422,

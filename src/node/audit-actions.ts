@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { parseAnswer } from '../core/audit/answer.ts'
 import { commitAnswer } from '../core/audit/commitment.ts'
-import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import { AuditNameTakenError, InvalidAuditInputError } from '../core/audit/errors.ts'
+import { parseAuditParams } from '../core/audit/params.ts'
 import type { AuditReducer, AuditState } from '../core/audit/reduce.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
-import { identityMessage } from '../core/identity.ts'
+import { identityMessage, parseChecksumAddress } from '../core/identity.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { EncodedOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
@@ -78,8 +79,14 @@ export function createAuditActions({
   }
 
   return {
-    /** Creates an audit whose genesis is signed by `account` (its first admin). */
+    /**
+     * Creates an audit whose genesis is signed by `account` (its first admin). The parameters
+     * are checked first, so a bad one is an error and not a genesis every node keeps; the name
+     * must be new on this node, so it can name the audit (chat, Chainlink jobs, URLs).
+     */
     async create(account: LocalAccount, params: Record<string, unknown>): Promise<EncodedOp> {
+      const { name } = parseAuditParams(params, account.key)
+      if (audits.list().some((audit) => audit.name === name)) throw new AuditNameTakenError(name)
       return ledger.append(account.signer, {
         doc: null,
         type: AUDIT_OP.create,
@@ -115,7 +122,11 @@ export function createAuditActions({
       ref: string,
       given: { payout?: string | undefined; proof?: string | undefined } = {},
     ) {
-      const payout = given.payout ?? account.address
+      // The account's own address in any case is its own; any other must be a valid address.
+      const payout =
+        given.payout === undefined || given.payout.toLowerCase() === account.address.toLowerCase()
+          ? account.address
+          : parseChecksumAddress(given.payout)
       const proof =
         given.proof ??
         (payout === account.address

@@ -255,10 +255,23 @@ function listen(
   port: number,
 ): Promise<ReturnType<typeof serve>> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, () => resolve(server))
+    const server = serve(
+      {
+        fetch,
+        hostname,
+        port,
+        // A client gets 30 s to send a whole request (Node's default is 5 min): a body that
+        // stalls must not hold a connection and its buffer for long.
+        serverOptions: { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 20_000 },
+      },
+      () => resolve(server),
+    )
     server.once('error', reject)
   })
 }
+
+/** How long a client may take to send one request, headers and body. */
+const REQUEST_TIMEOUT_MS = 30_000
 
 /** How long requests in progress may take to finish once the node stops. */
 const SHUTDOWN_GRACE_MS = 10_000

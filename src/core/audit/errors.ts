@@ -24,3 +24,13 @@ export class InvalidAnswerError extends BaseError {
 export class InvalidPayoutAddressError extends BaseError {
   override name = 'InvalidPayoutAddressError' as const
 }
+
+/** Thrown when an audit is created with the name of one this node already holds. */
+export class AuditNameTakenError extends BaseError {
+  override name = 'AuditNameTakenError' as const
+  constructor(name: string) {
+    super(
+      `An audit named "${name}" already exists on this node; audit names are unique, so choose another.`,
+    )
+  }
+}
