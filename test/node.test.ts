@@ -597,7 +597,14 @@ describe('Chainlink external-adapter routes', () => {
         headers,
         body: text,
       })
-      return { status: response.status, json: (await response.json()) as any }
+      return {
+        status: response.status,
+        json: (await response.json()) as {
+          status: string
+          jobRunID: string
+          error: { name: string }
+        },
+      }
     }
     const plain = await post({ 'content-type': 'text/plain' })
     expect([plain.status, plain.json.status, plain.json.error.name]).toEqual([
