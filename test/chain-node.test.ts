@@ -6,6 +6,8 @@ import { createPublicClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
 import { startDevnet } from '../src/chain/devnet.ts'
+import { fundAudit } from '../src/chain/payments.ts'
+import { auditIdOf } from '../src/core/audit/settlement-report.ts'
 import { decodeOp } from '../src/ledger/op.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
@@ -100,6 +102,11 @@ describe('settlement on the devnet', () => {
     // Not funded yet: the node waits (native ETH, the audit's default token).
     await new Promise((r) => setTimeout(r, 500))
     expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+    // A Chainlink fetch (no token needed) reads the settlement, but on a node that settles
+    // through its escrow it must not end the audit before the escrow pays.
+    const dump = await t.call('POST', '/data_dump/', { body: { id: 'j', data: { name: 'paid' } } })
+    expect(dump.json.result).toBe((await t.call('GET', `/audits/${id}`)).json.settlement.encoded)
+    expect(dump.json.data.state).toBe('WAITING_FOR_CONTRACT')
     const rwa = (...args: string[]) =>
       promisify(execFile)(process.execPath, [
         bin,
@@ -148,6 +155,38 @@ describe('settlement on the devnet', () => {
       'PaymentError',
     )
   }, 120_000)
+
+  test('an escrow funded in another token than the audit names is not settled', async () => {
+    node = await devnetNode()
+    const t = node
+    const admin = t.operatorToken
+    const tokens: string[] = []
+    for (const name of ['a1', 'a2', 'a3'])
+      tokens.push((await t.call('POST', '/accounts', { token: admin, body: { name } })).json.token)
+    const id = (
+      await t.call('POST', '/audits', { token: admin, body: { name: 'eth', bond: '900' } })
+    ).json.audit
+    await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
+    await t.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
+    await t.call('POST', `/audits/${id}/close`, { token: admin })
+    await t.call('POST', `/audits/${id}/start`, { token: admin })
+    for (const token of tokens)
+      await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
+    await t.call('POST', `/audits/${id}/stop`, { token: admin })
+    // The audit pays native ETH; the sponsor funds it with the devnet ERC-20 instead.
+    const info = (await t.call('GET', '/chain')).json
+    await fundAudit({
+      info,
+      account: privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'operator.eth'))),
+      auditId: auditIdOf(id),
+      token: info.token,
+      amount: 900n,
+    })
+    // The settler looks again every 2 s: give it two looks.
+    await new Promise((r) => setTimeout(r, 4500))
+    expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+  }, 60_000)
 
   test('a restarted node keeps its devnet contracts (anvil state in the data dir)', async () => {
     node = await devnetNode()

@@ -206,12 +206,12 @@ async function ensureContracts({
 export async function escrowAudit(
   service: ChainService,
   auditId: Hex,
-): Promise<{ funded: bigint; settled: boolean }> {
-  const [, , funded, settled] = (await service.client.readContract({
+): Promise<{ token: Address; funded: bigint; settled: boolean }> {
+  const [, token, funded, settled] = (await service.client.readContract({
     address: service.info.escrow,
     abi: auditEscrowAbi,
     functionName: 'audits',
     args: [auditId],
   })) as readonly [Address, Address, bigint, boolean]
-  return { funded, settled }
+  return { token, funded, settled }
 }

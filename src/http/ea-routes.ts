@@ -111,8 +111,11 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     const settlement = state.settlement
     if (!settlement || (state.state !== 'WAITING_FOR_CONTRACT' && state.state !== 'COMPLETE'))
       return { result: EMPTY, data: { response: EMPTY, state: state.state } }
-    if (state.state === 'WAITING_FOR_CONTRACT') {
-      // The first successful fetch records the hand-over to the chain: WAITING_FOR_CONTRACT → COMPLETE.
+    // Without a chain of its own, the first successful fetch records the hand-over to the
+    // Chainlink job's contract: WAITING_FOR_CONTRACT → COMPLETE. A node that settles through
+    // its escrow records COMPLETE only once the escrow has paid: an unauthenticated fetch
+    // must not end the audit before the escrow does (which would leave the bond locked there).
+    if (state.state === 'WAITING_FOR_CONTRACT' && !ctx.chain?.()) {
       const admin = ctx.accounts.among(state.params.admins)
       if (admin) await ctx.actions.control(admin, id, 'settled')
       else ctx.logger.warn({ audit: id }, `no local admin account can record ${AUDIT_OP.settled}`)

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { auditEscrowAbi } from '../chain/artifacts.ts'
 import { type ChainService, escrowAudit } from '../chain/chain-service.ts'
-import { sortSignatures } from '../chain/escrow.ts'
+import { NATIVE, sortSignatures } from '../chain/escrow.ts'
 import { auditIdOf, settlementTypedData } from '../core/audit/settlement-report.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -41,6 +41,25 @@ export function createSettler({
   let timer: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   const domain = { chainId: chain.info.chainId, escrow: chain.info.escrow }
+  /**
+   * Whether each address is one of the escrow's signers, read once per address: anyone may
+   * publish settlement signatures, and a poll must not cost one chain call per signature.
+   */
+  const signerCache = new Map<Address, Promise<boolean>>()
+  const isSigner = (address: Address): Promise<boolean> => {
+    let known = signerCache.get(address)
+    if (!known) {
+      known = chain.client.readContract({
+        address: domain.escrow,
+        abi: auditEscrowAbi,
+        functionName: 'isSigner',
+        args: [address],
+      }) as Promise<boolean>
+      known.catch(() => signerCache.delete(address))
+      signerCache.set(address, known)
+    }
+    return known
+  }
 
   const warnOnce = (key: string, message: string, extra: object) => {
     if (warned.has(key)) return
@@ -86,17 +105,20 @@ export function createSettler({
         functionName: 'threshold',
       })) as bigint
       const valid: { signer: Address; signature: Hex }[] = []
-      for (const s of forHere) {
-        const ok = await chain.client.readContract({
-          address: domain.escrow,
-          abi: auditEscrowAbi,
-          functionName: 'isSigner',
-          args: [s.signer],
-        })
-        if (ok) valid.push(s)
-      }
+      for (const s of forHere) if (await isSigner(s.signer)) valid.push(s)
       if (BigInt(valid.length) < threshold) return
       const { funded } = onChain
+      // The first funder chose the token: pay only in the one the audit names.
+      const token = state.params.token === 'native' ? NATIVE : state.params.token
+      if (funded > 0n && onChain.token.toLowerCase() !== token.toLowerCase()) {
+        warnOnce(`token ${id}`, 'the escrow holds the wrong token for this audit; not settling', {
+          audit: id,
+          escrowToken: onChain.token,
+          auditToken: token,
+          hint: 'the sponsor funded another token than the audit pays in; settle it by hand or run a new audit',
+        })
+        return
+      }
       if (funded < state.settlement.total) {
         warnOnce(`fund ${id}`, 'audit waits for funding before it can be settled', {
           audit: id,
