@@ -637,6 +637,27 @@ describe('Chainlink external-adapter routes', () => {
     expect([twice.status, twice.json.error.name]).toEqual([409, 'AuditNameTakenError'])
   })
 
+  test("a stranger's audit of the same name does not make this node's audit ambiguous", async () => {
+    node = await TestNode.start()
+    const ours = await node.call('POST', '/register_audit/', {
+      body: { id: '1', data: { name: 'Shared name', bond: 100 } },
+    })
+    // Anyone may publish a genesis through POST /ops (or a peer): one with the same name.
+    const copy = await new NodeClient(node.url).submit(generateSigner(), {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'Shared name', bond: '1' },
+    })
+    expect((await node.call('GET', '/audits')).json.audits).toHaveLength(2)
+    expect((await node.call('GET', '/audits/Shared%20name')).json.id).toBe(ours.json.result)
+    const dump = await node.call('POST', '/data_dump/', {
+      body: { id: '2', data: { name: 'Shared name' } },
+    })
+    expect([dump.status, dump.json.data.state]).toEqual([200, 'INITIALIZATION'])
+    // The stranger's audit is still reachable by its id.
+    expect((await node.call('GET', `/audits/${copy.id}`)).json.params.bond).toBe('1')
+  })
+
   test('register_audit and data_dump answer in the EA v2 shape, and the first fetch completes the audit', async () => {
     node = await TestNode.start()
     const reg = await node.call('POST', '/register_audit/', {

@@ -90,7 +90,19 @@ export type AuditIndex = {
  * a first-wins tie-break was used (concurrent control ops, duplicates) it is rebuilt from the
  * store in the log's deterministic order before it is read, so answers are canonical.
  */
-export function createAuditIndex(ledger: Ledger): AuditIndex {
+export function createAuditIndex(
+  ledger: Ledger,
+  {
+    isLocal,
+  }: {
+    /**
+     * Whether this node holds a key among an audit's admins. When several audits share a name
+     * (anyone may publish a genesis through `POST /ops` or a peer), the name means the one run
+     * from this node, so a stranger's copy cannot make it ambiguous.
+     */
+    isLocal?: ((admins: readonly string[]) => boolean) | undefined
+  } = {},
+): AuditIndex {
   const audits = new Map<OpId, Entry>()
   let unsubscribe: (() => void) | undefined
 
@@ -156,7 +168,11 @@ export function createAuditIndex(ledger: Ledger): AuditIndex {
     resolve(ref) {
       if (audits.has(ref as OpId)) return ref as OpId
       const wanted = ref.trim()
-      const ids = [...audits].filter(([, e]) => e.name === wanted).map(([id]) => id)
+      let ids = [...audits].filter(([, e]) => e.name === wanted).map(([id]) => id)
+      if (ids.length > 1 && isLocal) {
+        const local = ids.filter((id) => isLocal(audits.get(id)!.reducer.params().admins))
+        if (local.length > 0) ids = local
+      }
       if (ids.length === 0) throw new AuditNotFoundError(ref)
       if (ids.length > 1) throw new AmbiguousAuditError(ref, ids.sort())
       return ids[0]!

@@ -130,7 +130,9 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
         // A listener's bug must not take the node down with every op it has accepted.
         onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
       })
-      audits = createAuditIndex(ledger)
+      audits = createAuditIndex(ledger, {
+        isLocal: (admins) => accounts.among(admins) !== undefined,
+      })
       await audits.start()
       actions = createAuditActions({
         ledger,

@@ -124,7 +124,8 @@ export function createSettler({
           audit: id,
           funded: `${funded}`,
           needed: `${state.settlement.total}`,
-          hint: `rwa audit fund "${state.params.name}" ${state.params.bond}`,
+          // The total is more than the bond in staked mode (stakes are returned through it).
+          hint: `rwa audit fund "${state.params.name}" ${state.settlement.total - funded}`,
         })
         return
       }
