@@ -486,3 +486,21 @@ describe('replication over libp2p on loopback', () => {
     }
   }, 90_000)
 })
+
+describe('strikes', () => {
+  test("a node's own limits (pending buffer full, failed ledger) are not held against the peer", async () => {
+    const { peersFault } = await import('../src/net/replicator.ts')
+    const { InvalidSignatureError, PendingBufferFullError } = await import(
+      '../src/ledger/errors.ts'
+    )
+    const { LedgerFailedError } = await import('../src/ledger/ledger.ts')
+    const { BaseError } = await import('../src/errors/base.ts')
+    const refused = (error: InstanceType<typeof BaseError>) => ({ ok: false, error }) as const
+    expect(peersFault(refused(new InvalidSignatureError('x')))).toBe(true)
+    expect(peersFault(refused(new PendingBufferFullError('x', 'this node', 1)))).toBe(false)
+    expect(peersFault(refused(new LedgerFailedError(new Error('disk full'))))).toBe(false)
+    expect(peersFault({ ok: true, id: 'x' as never, doc: 'x' as never, status: 'accepted' })).toBe(
+      false,
+    )
+  })
+})

@@ -13,7 +13,7 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
-import type { Ledger } from '../ledger/ledger.ts'
+import type { IngestResult, Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
 import { decodeGossip, encodeGossip, GOSSIP_BATCH } from './gossip-codec.ts'
@@ -33,6 +33,13 @@ export const OPS_TOPIC = 'rwa/ops/1'
 export const MAX_STRIKES = 5
 /** How long a cut-off peer stays banned. */
 const BAN_MS = 10 * 60 * 1000
+
+/** Refusals that say this node is full or failing, not that the peer sent anything wrong. */
+const LOCAL_LIMITS = new Set(['PendingBufferFullError', 'LedgerFailedError'])
+
+/** Whether a refused op counts against the peer that sent it. */
+export const peersFault = (result: IngestResult): boolean =>
+  !result.ok && !LOCAL_LIMITS.has(result.error.name)
 /** Sync requests a peer may make per second, in a burst of up to twice that. */
 const SYNC_RATE = 50
 /** Gossip messages of one peer (and of all peers) being checked at once; beyond, they are dropped. */
@@ -185,7 +192,7 @@ export async function createReplicator(options: ReplicatorOptions) {
       return TopicValidatorResult.Reject
     }
     const results = await ledger.ingest(ops)
-    const bad = results.filter((r) => !r.ok)
+    const bad = results.filter(peersFault)
     if (bad.length > 0) {
       strike(
         peer,
@@ -322,7 +329,7 @@ export async function createReplicator(options: ReplicatorOptions) {
         const page = await ask(peer, { t: 'pull', doc, heads: mine, skip })
         if (page.t !== 'ops') return strike(peer, 'answered "pull" with something else')
         const results = await ledger.ingest(page.ops.map((op) => new Uint8Array(op)))
-        const bad = results.filter((r) => !r.ok)
+        const bad = results.filter(peersFault)
         if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
         if (!page.more || page.ops.length === 0) break
         // New ops moved our heads: ask again from them. Nothing new: our heads (at most
