@@ -1,4 +1,12 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
@@ -66,5 +74,41 @@ describe('key files', () => {
     const bad = join(dir, 'bad.pem')
     writeFileSync(bad, 'not a key', { mode: 0o600 })
     expect(() => readKeyFile(bad)).toThrow(/PKCS#8 PEM/)
+  })
+})
+
+describe('local accounts and salts on disk', () => {
+  test('an account whose creation a crash cut short (no Ed25519 key yet) can be created again', async () => {
+    const { openAccounts } = await import('../src/node/accounts.ts')
+    const dataDir = tempDir()
+    const keys = join(dataDir, 'keys')
+    // What a crash right after the first two files leaves behind.
+    mkdirSync(keys, { mode: 0o700 })
+    writeFileSync(join(keys, 'alice.eth'), 'half-written', { mode: 0o600 })
+    writeFileSync(join(keys, 'alice.token'), 'rwa_never_handed_out\n', { mode: 0o600 })
+    const accounts = openAccounts(dataDir)
+    expect(accounts.get('alice')).toBeUndefined()
+    const { account, token } = accounts.create({ name: 'alice' })
+    expect(account.name).toBe('alice')
+    expect(accounts.authenticate(`Bearer ${token}`).key).toBe(account.key)
+    expect(() => accounts.authenticate('Bearer rwa_never_handed_out')).toThrow(/matches no account/)
+    // A complete account is never replaced.
+    expect(() => accounts.create({ name: 'alice' })).toThrow(/already exists/)
+    expect(() => accounts.create({ name: '../evil' })).toThrow(
+      expect.objectContaining({ name: 'InvalidAccountNameError' }),
+    )
+  })
+
+  test('the salt file is replaced whole, with mode 0600, and read back', async () => {
+    const { fileSaltStore } = await import('../src/node/salt-store.ts')
+    const path = join(tempDir(), 'keys', 'salts.json')
+    const salts = fileSaltStore(path)
+    salts.set('a/b/c', { answer: true, salt: new Uint8Array(32).fill(5) })
+    salts.set('a/b/d', { answer: false, salt: new Uint8Array(32).fill(6) })
+    salts.delete('a/b/c')
+    expect(statSync(path).mode & 0o777).toBe(0o600)
+    const again = fileSaltStore(path)
+    expect(again.keys()).toEqual(['a/b/d'])
+    expect(again.get('a/b/d')).toEqual({ answer: false, salt: new Uint8Array(32).fill(6) })
   })
 })

@@ -58,6 +58,7 @@ const STATUS: Record<string, number> = {
   InvalidAnswerError: 422,
   InvalidPayoutAddressError: 422,
   InvalidRatioError: 422,
+  InvalidAccountNameError: 422,
   KeyFileError: 422,
   PaymentError: 409,
   ChainError: 503,

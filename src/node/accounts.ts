@@ -1,5 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import type { Address } from '../core/identity.ts'
@@ -41,9 +48,14 @@ export class UnauthorizedError extends BaseError {
   override name = 'UnauthorizedError' as const
 }
 
-/** Thrown when an account name is taken or malformed. */
+/** Thrown when an account name or chat address is taken. */
 export class AccountError extends BaseError {
   override name = 'AccountError' as const
+}
+
+/** Thrown when an account name is not one rwa can use as a file name. */
+export class InvalidAccountNameError extends BaseError {
+  override name = 'InvalidAccountNameError' as const
 }
 
 /** The local accounts of a node, kept in `<dataDir>/keys` (secrets, mode 0600) and `accounts/`. */
@@ -122,7 +134,7 @@ export function openAccounts(dataDir: string): Accounts {
     },
     create({ name, jid, ethKey }) {
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
-        throw new AccountError(
+        throw new InvalidAccountNameError(
           `"${name}" is not a usable account name; use 1 to 64 lowercase letters, digits, ".", "_" or "-".`,
         )
       if (accounts.has(name) || existsSync(join(keys, `${name}.key`)))
@@ -130,6 +142,10 @@ export function openAccounts(dataDir: string): Accounts {
       if (jid && [...accounts.values()].some((a) => a.jid === jid))
         throw new AccountError(`The chat address "${jid}" is already bound to an account.`)
       const token = `rwa_${randomBytes(24).toString('base64url')}`
+      // Files of a creation that a crash cut short (no Ed25519 key yet, so never loaded and its
+      // token never handed out): start that account again rather than refuse it for good.
+      for (const leftover of [`${name}.eth`, `${name}.token`])
+        if (existsSync(join(keys, leftover))) unlinkSync(join(keys, leftover))
       writeEthKeyFile(join(keys, `${name}.eth`), ethKey ?? generatePrivateKey())
       writeSecretFile(join(keys, `${name}.token`), `${token}\n`)
       mkdirSync(meta, { recursive: true })

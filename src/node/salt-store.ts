@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
 import { StoreCorruptError } from '../store/errors.ts'
+import { replaceSecretFile } from '../store/key-file.ts'
 
 /** A commit–reveal secret: the answer committed to and its salt. */
 export type Salt = { readonly answer: boolean; readonly salt: Uint8Array }
@@ -47,10 +47,8 @@ export function fileSaltStore(path: string): SaltStore {
     const out: Record<string, { answer: boolean; salt: string }> = {}
     for (const [key, { answer, salt }] of salts)
       out[key] = { answer, salt: Buffer.from(salt).toString('hex') }
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    const temporary = `${path}.${process.pid}.tmp`
-    writeFileSync(temporary, JSON.stringify(out), { mode: 0o600 })
-    renameSync(temporary, path)
+    // Durable before the commitment is signed: a lost salt makes the answer unrevealable.
+    replaceSecretFile(path, JSON.stringify(out))
   }
   return {
     get: (key) => salts.get(key),

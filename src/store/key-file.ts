@@ -7,6 +7,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -46,6 +47,7 @@ export function writeSecretFile(path: string, content: string): void {
     closeSync(fd)
     fd = undefined
     linkSync(temporary, path) // fails if path exists: a secret is never overwritten
+    syncDirectory(dirname(path))
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code
     if (code === 'EEXIST')
@@ -63,6 +65,45 @@ export function writeSecretFile(path: string, content: string): void {
     } catch {
       // Already gone: nothing to clean up.
     }
+  }
+}
+
+/**
+ * Replaces the secret file at `path` (mode 0600) so that a crash leaves either the old content
+ * or the new, both on disk: written to a temporary file, flushed, renamed over, and the
+ * directory flushed.
+ * @throws KeyFileError when it cannot be written.
+ */
+export function replaceSecretFile(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  const temporary = `${path}.${process.pid}.tmp`
+  let fd: number | undefined
+  try {
+    fd = openSync(temporary, 'w', 0o600)
+    writeSync(fd, content)
+    fsyncSync(fd)
+    closeSync(fd)
+    fd = undefined
+    renameSync(temporary, path)
+    syncDirectory(dirname(path))
+  } catch (cause) {
+    if (fd !== undefined) closeSync(fd)
+    try {
+      unlinkSync(temporary)
+    } catch {
+      // Already renamed or never made.
+    }
+    throw new KeyFileError(`Cannot write "${path}": ${(cause as Error).message}.`, { cause })
+  }
+}
+
+/** Flushes a directory's entries (a new or renamed file in it) to disk. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
   }
 }
 
