@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process'
 import { sign } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { decodeAbiParameters } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
@@ -10,6 +12,8 @@ import { NodeClient } from '../src/cli/client.ts'
 import { reduceAudit } from '../src/core/audit/reduce.ts'
 import { identityMessage } from '../src/core/identity.ts'
 import { decodeOp, signingMessage, signOp } from '../src/ledger/op.ts'
+import { loadConfig } from '../src/node/config.ts'
+import { createNode } from '../src/node/node.ts'
 import { generateSigner } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -444,6 +448,42 @@ describe('node auditor input', () => {
     expect(empty.json.message).toContain('leave "item" out')
     const state = await node.call('GET', `/audits/${id}`)
     expect(state.json.inspections).toEqual({ outstanding: 3 })
+  })
+})
+
+describe('node lifecycle', () => {
+  test('a second node on the same data dir is refused while the first runs, and a taken port cleans up after itself', async () => {
+    node = await TestNode.start()
+    const second = TestNode.create(node.dataDir)
+    await expect(second.start()).rejects.toMatchObject({
+      name: 'NodeRunningError',
+      message: expect.stringContaining(`already running (pid ${process.pid}, ${node.url})`),
+    })
+    // The first node is untouched and still serves.
+    expect((await node.call('GET', '/status')).status).toBe(200)
+    await node.node.stop()
+    // A port another program holds: one clear error, and nothing (lock, store) left held.
+    const port = Number(new URL(node.url).port)
+    const blocker = createServer().listen(port, '127.0.0.1')
+    await new Promise((resolve) => blocker.once('listening', resolve))
+    try {
+      const clash = createNode(loadConfig(node.dataDir), {
+        port,
+        logger: pino({ level: 'silent' }),
+        verifyPool: false,
+        chain: { mode: 'none' },
+        net: { enabled: false },
+      })
+      await expect(clash.start()).rejects.toMatchObject({
+        name: 'PortInUseError',
+        message: expect.stringContaining(`Port ${port} on 127.0.0.1 is already in use`),
+      })
+    } finally {
+      blocker.close()
+    }
+    node.node = TestNode.create(node.dataDir)
+    await node.node.start()
+    expect((await node.call('GET', '/status')).status).toBe(200)
   })
 })
 

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { type Logger, pino } from 'pino'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
+import { BaseError } from '../errors/base.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
@@ -17,6 +18,7 @@ import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
+import { lockDataDir } from './lock.ts'
 import { fileSaltStore } from './salt-store.ts'
 import { createSettler } from './settler.ts'
 
@@ -89,6 +91,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   let chat: Chat | undefined
   let reminders: NodeJS.Timeout | undefined
   let stopping: Promise<void> | undefined
+  let releaseLock: (() => void) | undefined
   const runFile = join(config.dataDir, 'run.json')
   const need = <T>(part: T | undefined): T => {
     if (part === undefined) throw new Error('The node is not started; call start() first.')
@@ -122,131 +125,150 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     },
     async start() {
       const started = performance.now()
-      if (options.verifyPool !== false)
-        pool = createVerifyPool(options.verifyWorkers ? { size: options.verifyWorkers } : {})
-      ledger = await openLedger({
-        store: sqliteStore({ path: config.store.path }),
-        verifier: pool?.verify,
-        // A listener's bug must not take the node down with every op it has accepted.
-        onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
-      })
-      audits = createAuditIndex(ledger, {
-        isLocal: (admins) => accounts.among(admins) !== undefined,
-      })
-      await audits.start()
-      actions = createAuditActions({
-        ledger,
-        audits,
-        salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
-      })
-      chain = await startChain({
-        dataDir: config.dataDir,
-        options: options.chain ?? config.chain,
-        operatorKey: readEthKeyFile(
-          options.chainKeyFile ?? join(config.dataDir, 'keys', 'operator.eth'),
-        ),
-        logger: logger.child({ part: 'chain' }),
-      })
-      const net = { ...config.net, ...options.net }
-      if (net.enabled) {
-        replicator = await createReplicator({
-          ledger,
-          logger: logger.child({ part: 'net' }),
-          keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
-          listen: net.listen,
-          peers: net.peers,
-        })
+      releaseLock = lockDataDir(config.dataDir, config.name)
+      try {
+        await startParts(started)
+      } catch (error) {
+        // Nothing started may outlive a failed start (a devnet, a pool, the lock).
+        await shutdown().catch((err: unknown) =>
+          logger.error({ err }, 'cleaning up after a failed start failed'),
+        )
+        throw error
       }
-      if (chain) {
-        settler = createSettler({
-          ledger,
-          audits,
-          accounts,
-          actions,
-          chain,
-          logger: logger.child({ part: 'settler' }),
-        })
-      }
-      if (config.xmpp) {
-        bot = createXmppBot(config.xmpp, logger.child({ part: 'xmpp' }))
-        chat = createChat({
-          accounts,
-          audits,
-          actions,
-          ledger,
-          admins: config.xmpp.admins,
-          send: bot.send,
-          onError: (err) => logger.error({ err }, 'chat failed'),
-        })
-        bot.attach(chat)
-      }
-      const app = createHttpApp({
-        name: config.name,
-        version,
-        ledger,
-        audits,
-        actions,
-        accounts,
-        logger,
-        bodyLimit: config.http.bodyLimit,
-        peers: () => replicator?.peerCount() ?? 0,
-        net: () =>
-          replicator
-            ? {
-                peerId: replicator.peerId,
-                listen: replicator.multiaddrs(),
-                gossipDropped: replicator.gossipDropped(),
-              }
-            : undefined,
-        chain: () => chain?.info,
-        // With the chat bot on, an audit registered for an admin JID gets a custodial account
-        // for that JID, so the admin can run it by chat.
-        accountForJid: (jid) => (config.xmpp ? accounts.custodialFor(jid) : accounts.byJid(jid)),
-      })
-      const port = options.port ?? config.http.port
-      server = await listen(app.fetch, config.http.host, port)
-      const address = server.address() as AddressInfo
-      url = `http://${config.http.host}:${address.port}`
-      await replicator?.start()
-      settler?.start()
-      if (chat && bot) {
-        await chat.start()
-        await bot.start()
-        const every = config.xmpp!.reminderSeconds * 1000
-        reminders = setInterval(() => {
-          chat!.remind().catch((err: unknown) => logger.error({ err }, 'reminders failed'))
-        }, every)
-        reminders.unref()
-      }
-      writeFileSync(runFile, `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`)
-      logger.info(
-        {
-          url,
-          ops: ledger.log.stats().accepted,
-          audits: audits.list().length,
-          ms: Math.round(performance.now() - started),
-        },
-        'node ready',
-      )
     },
     stop() {
-      stopping ??= (async () => {
-        if (server) await closeServer(server)
-        server = undefined
-        clearInterval(reminders)
-        await settler?.stop()
-        await replicator?.stop()
-        chat?.stop()
-        await bot?.stop()
-        audits?.stop()
-        await ledger?.close()
-        await chain?.stop()
-        await pool?.close()
-        rmSync(runFile, { force: true })
-        logger.info('node stopped')
-      })()
+      stopping ??= shutdown()
       return stopping
     },
+  }
+
+  async function startParts(started: number): Promise<void> {
+    if (options.verifyPool !== false)
+      pool = createVerifyPool(options.verifyWorkers ? { size: options.verifyWorkers } : {})
+    ledger = await openLedger({
+      store: sqliteStore({ path: config.store.path }),
+      verifier: pool?.verify,
+      // A listener's bug must not take the node down with every op it has accepted.
+      onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
+    })
+    audits = createAuditIndex(ledger, {
+      isLocal: (admins) => accounts.among(admins) !== undefined,
+    })
+    await audits.start()
+    actions = createAuditActions({
+      ledger,
+      audits,
+      salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
+    })
+    chain = await startChain({
+      dataDir: config.dataDir,
+      options: options.chain ?? config.chain,
+      operatorKey: readEthKeyFile(
+        options.chainKeyFile ?? join(config.dataDir, 'keys', 'operator.eth'),
+      ),
+      logger: logger.child({ part: 'chain' }),
+    })
+    const net = { ...config.net, ...options.net }
+    if (net.enabled) {
+      replicator = await createReplicator({
+        ledger,
+        logger: logger.child({ part: 'net' }),
+        keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
+        listen: net.listen,
+        peers: net.peers,
+      })
+    }
+    if (chain) {
+      settler = createSettler({
+        ledger,
+        audits,
+        accounts,
+        actions,
+        chain,
+        logger: logger.child({ part: 'settler' }),
+      })
+    }
+    if (config.xmpp) {
+      bot = createXmppBot(config.xmpp, logger.child({ part: 'xmpp' }))
+      chat = createChat({
+        accounts,
+        audits,
+        actions,
+        ledger,
+        admins: config.xmpp.admins,
+        send: bot.send,
+        onError: (err) => logger.error({ err }, 'chat failed'),
+      })
+      bot.attach(chat)
+    }
+    const app = createHttpApp({
+      name: config.name,
+      version,
+      ledger,
+      audits,
+      actions,
+      accounts,
+      logger,
+      bodyLimit: config.http.bodyLimit,
+      peers: () => replicator?.peerCount() ?? 0,
+      net: () =>
+        replicator
+          ? {
+              peerId: replicator.peerId,
+              listen: replicator.multiaddrs(),
+              gossipDropped: replicator.gossipDropped(),
+            }
+          : undefined,
+      chain: () => chain?.info,
+      // With the chat bot on, an audit registered for an admin JID gets a custodial account
+      // for that JID, so the admin can run it by chat.
+      accountForJid: (jid) => (config.xmpp ? accounts.custodialFor(jid) : accounts.byJid(jid)),
+    })
+    const port = options.port ?? config.http.port
+    server = await listen(app.fetch, config.http.host, port)
+    const address = server.address() as AddressInfo
+    url = `http://${config.http.host}:${address.port}`
+    await replicator?.start()
+    settler?.start()
+    if (chat && bot) {
+      await chat.start()
+      await bot.start()
+      const every = config.xmpp!.reminderSeconds * 1000
+      reminders = setInterval(() => {
+        chat!.remind().catch((err: unknown) => logger.error({ err }, 'reminders failed'))
+      }, every)
+      reminders.unref()
+    }
+    writeFileSync(runFile, `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`)
+    logger.info(
+      {
+        url,
+        ops: ledger.log.stats().accepted,
+        audits: audits.list().length,
+        ms: Math.round(performance.now() - started),
+      },
+      'node ready',
+    )
+  }
+
+  async function shutdown(): Promise<void> {
+    if (server) await closeServer(server)
+    server = undefined
+    clearInterval(reminders)
+    await settler?.stop()
+    await replicator?.stop()
+    chat?.stop()
+    await bot?.stop()
+    audits?.stop()
+    await ledger?.close()
+    await chain?.stop()
+    await pool?.close()
+    if (releaseLock) {
+      rmSync(runFile, { force: true })
+      releaseLock()
+      releaseLock = undefined
+    }
+    logger.info('node stopped')
   }
   return node
 }
@@ -268,8 +290,22 @@ function listen(
       },
       () => resolve(server),
     )
-    server.once('error', reject)
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new PortInUseError(
+              `Port ${port} on ${hostname} is already in use (another node or program); start with --port <n>, or set [http] port in config.toml.`,
+              { cause: error },
+            )
+          : error,
+      ),
+    )
   })
+}
+
+/** Thrown when the HTTP port is taken. */
+export class PortInUseError extends BaseError {
+  override name = 'PortInUseError' as const
 }
 
 /** How long a client may take to send one request, headers and body. */
