@@ -126,18 +126,11 @@ describe('settlement on the devnet', () => {
     )
       await new Promise((r) => setTimeout(r, 100))
     expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('COMPLETE')
-    // Payees pay their own gas: give the three local accounts some ETH on the devnet.
+    // Payees pay their own gas; these new keys have no ETH, which the devnet gives them.
     const info = (await t.call('GET', '/chain')).json
     const client = createPublicClient({ transport: http(info.rpcUrl) })
-    for (const name of ['a1', 'a2', 'a3']) {
-      const { address } = privateKeyToAccount(
-        readEthKeyFile(join(t.dataDir, 'keys', `${name}.eth`)),
-      )
-      await client.request({
-        method: 'anvil_setBalance' as never,
-        params: [address, '0x56BC75E2D63100000'] as never,
-      })
-    }
+    const a1 = privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'a1.eth'))).address
+    expect(await client.getBalance({ address: a1 })).toBe(0n)
     const cli = await rwa('payout', 'withdraw', '--eth-key', join(t.dataDir, 'keys', 'a1.eth'))
     expect(cli.stdout).toMatch(/^Withdrew 300 wei \(ETH\); tx 0x[0-9a-f]{64}\.$/m)
     const again = await rwa(
@@ -147,6 +140,15 @@ describe('settlement on the devnet', () => {
       join(t.dataDir, 'keys', 'a1.eth'),
     ).catch((e: { stderr: string }) => e)
     expect((again as { stderr: string }).stderr).toMatch(/^error: Nothing is owed to 0x/)
+    // Chain failures are one line, not viem's pages of ABI and request.
+    const settled = await rwa('audit', 'fund', 'paid', '900').catch((e: { stderr: string }) => e)
+    expect((settled as { stderr: string }).stderr).toBe(
+      'error: The contract refused to fund the audit: the audit is already settled.\n',
+    )
+    const badToken = await rwa('payout', 'withdraw', '--token', 'foo').catch(
+      (e: { stderr: string }) => e,
+    )
+    expect((badToken as { stderr: string }).stderr).toMatch(/^error: "foo" is not a token; .*\n$/)
     const http2 = await t.call('POST', '/payouts/withdraw', { token: tokens[1] })
     expect(http2.json.withdrawn).toMatchObject([
       { token: '0x0000000000000000000000000000000000000000', amount: '300' },

@@ -1,11 +1,14 @@
 import {
   type Address,
+  ContractFunctionRevertedError,
   createPublicClient,
   createWalletClient,
   type Hex,
   http,
+  InsufficientFundsError,
   type PrivateKeyAccount,
   type PublicClient,
+  BaseError as ViemError,
 } from 'viem'
 import { BaseError } from '../errors/base.ts'
 import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
@@ -15,6 +18,38 @@ import { chainFor, NATIVE, type Wallet } from './escrow.ts'
 /** Thrown when there is nothing to withdraw, or a payment cannot be made. */
 export class PaymentError extends BaseError {
   override name = 'PaymentError' as const
+}
+
+/** What the escrow's custom errors mean, for people. */
+const ESCROW_REFUSALS: Record<string, string> = {
+  AlreadySettled: 'the audit is already settled',
+  TokenMismatch: 'the audit was first funded in another token; fund it in that one',
+  NotSponsor: "only the audit's sponsor (its first funder) may add to it",
+  NothingOwed: 'nothing is owed to this address in that token',
+  TotalAboveFunding: 'the settlement pays more than the audit was funded with',
+}
+
+/**
+ * Turns a chain client's error (viem's, pages long with the ABI and request) into one sentence
+ * saying what `doing` needed: the contract's refusal, or ETH for gas.
+ */
+export function chainFailure(error: unknown, doing: string, address?: Address): BaseError {
+  if (error instanceof BaseError) return error
+  if (!(error instanceof ViemError)) throw error
+  const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as
+    | ContractFunctionRevertedError
+    | undefined
+  if (revert) {
+    const name = revert.data?.errorName
+    const why = (name && ESCROW_REFUSALS[name]) ?? name ?? revert.reason ?? 'it reverted'
+    return new PaymentError(`The contract refused to ${doing}: ${why}.`, { cause: error })
+  }
+  if (error.walk((e) => e instanceof InsufficientFundsError))
+    return new PaymentError(
+      `Cannot ${doing}: ${address ?? 'the account'} has too little ETH for the transaction (its gas, and any ETH it sends); send it some first.`,
+      { cause: error },
+    )
+  return new PaymentError(`Cannot ${doing}: ${error.shortMessage}`, { cause: error })
 }
 
 /** Clients for acting on the node's chain as `account`. */
@@ -54,6 +89,26 @@ export async function fundAudit({
 }): Promise<Hex> {
   if (amount <= 0n)
     throw new PaymentError('The amount to fund must be a positive whole number of base units.')
+  try {
+    return await fund({ info, account, auditId, token, amount })
+  } catch (error) {
+    throw chainFailure(error, 'fund the audit', account.address)
+  }
+}
+
+async function fund({
+  info,
+  account,
+  auditId,
+  token,
+  amount,
+}: {
+  info: ChainInfo
+  account: PrivateKeyAccount
+  auditId: Hex
+  token: Address
+  amount: bigint
+}): Promise<Hex> {
   const { client, wallet } = chainClients(info, account)
   if (token !== NATIVE) {
     await mined(
@@ -103,25 +158,41 @@ export async function withdrawAll({
 }): Promise<{ token: Address; amount: bigint; tx: Hex }[]> {
   const { client, wallet } = chainClients(info, account)
   const paid: { token: Address; amount: bigint; tx: Hex }[] = []
-  for (const token of tokens) {
-    const amount = await owedTo(info, account.address, token)
-    if (amount === 0n) continue
-    const tx = await mined(
-      client,
-      await wallet.writeContract({
-        address: info.escrow,
-        abi: auditEscrowAbi,
-        functionName: 'withdraw',
-        args: [token],
-      }),
-    )
-    paid.push({ token, amount, tx })
+  try {
+    if (info.devnet) await devnetGas(client, account.address)
+    for (const token of tokens) {
+      const amount = await owedTo(info, account.address, token)
+      if (amount === 0n) continue
+      const tx = await mined(
+        client,
+        await wallet.writeContract({
+          address: info.escrow,
+          abi: auditEscrowAbi,
+          functionName: 'withdraw',
+          args: [token],
+        }),
+      )
+      paid.push({ token, amount, tx })
+    }
+  } catch (error) {
+    throw chainFailure(error, 'withdraw', account.address)
   }
   if (paid.length === 0)
     throw new PaymentError(
       `Nothing is owed to ${account.address} by the escrow ${info.escrow} on chain ${info.chainId}.`,
     )
   return paid
+}
+
+/** Gas money for a payee on the devnet (play ETH): a new key could not withdraw otherwise. */
+const DEVNET_GAS = 10n ** 17n
+
+async function devnetGas(client: PublicClient, address: Address): Promise<void> {
+  if ((await client.getBalance({ address })) >= DEVNET_GAS / 10n) return
+  await client.request({
+    method: 'anvil_setBalance' as never,
+    params: [address, `0x${DEVNET_GAS.toString(16)}`] as never,
+  })
 }
 
 /** The tokens a payee may be owed on this chain: native ETH, and the devnet's test token. */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import type { Address } from 'viem'
+import { type Address, isAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import type { ChainInfo } from '../chain/chain-service.ts'
 import { NATIVE } from '../chain/escrow.ts'
@@ -10,7 +10,12 @@ import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './con
 
 /** The token an audit is paid in, as the escrow names it. */
 export function tokenOf(param: string): Address {
-  return (param === 'native' ? NATIVE : param) as Address
+  if (param === 'native') return NATIVE
+  if (!isAddress(param, { strict: false }))
+    throw new BaseError(
+      `"${param}" is not a token; give "native" for ETH or an ERC-20 contract address (0x and 40 hex digits).`,
+    )
+  return param as Address
 }
 
 /** `rwa audit fund` and `rwa payout withdraw`: money on the node's chain, from your own key. */

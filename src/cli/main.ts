@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { BaseError as ViemError } from 'viem'
 import { BaseError } from '../errors/base.ts'
 import { decodeOp, verifyOp } from '../ledger/op.ts'
 import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
@@ -88,6 +89,11 @@ try {
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode)
   if (error instanceof BaseError) {
+    console.error(`error: ${error.shortMessage}`)
+    process.exit(1)
+  }
+  // A chain client's error: its short message, not pages of ABI and request.
+  if (error instanceof ViemError) {
     console.error(`error: ${error.shortMessage}`)
     process.exit(1)
   }
