@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { initNode } from '../src/node/init.ts'
 import { writeEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -142,5 +145,50 @@ describe('rwa CLI against a real node', () => {
       .catch((e: { code: number; stderr: string }) => e)
     expect(code).toBe(1)
     expect(stderr).toMatch(/^error: No node answers at http:\/\/127.0.0.1:9/)
+  })
+
+  test('a demo that cannot finish is refused before anything is funded or signed', async () => {
+    const before = JSON.parse((await rwa('status', '--json')).stdout).accepted
+    for (const [args, message] of [
+      [['--auditors', '2'], /^error: --auditors 2 is fewer than --k 3/],
+      [['--k', '4'], /^error: --k 4 is even/],
+      [['--bond', 'abc'], /^error: --bond "abc" is not an amount/],
+    ] as const) {
+      const { code, stderr } = await rwa('demo', ...args)
+      expect([code, stderr.split('\n').length]).toEqual([1, 2])
+      expect(stderr).toMatch(message)
+    }
+    expect(JSON.parse((await rwa('status', '--json')).stdout).accepted).toBe(before)
+  })
+
+  test('a stopped node is looked for at its own port, and --node must be a URL', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-cli-stopped-'))
+    try {
+      // A node "b" on port 1 (nothing answers there), never started: no run.json.
+      const dataDir = join(root, 'b')
+      initNode({ name: 'b', dataDir })
+      const config = join(dataDir, 'config.toml')
+      writeFileSync(config, readFileSync(config, 'utf8').replace(/^port = \d+/m, 'port = 1'))
+      const stopped = await promisify(execFile)(process.execPath, [
+        bin,
+        'status',
+        '--data-dir',
+        dataDir,
+      ]).catch((e: { code: number; stderr: string }) => e)
+      expect((stopped as { stderr: string }).stderr).toMatch(
+        /^error: No node answers at http:\/\/127.0.0.1:1\b/,
+      )
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
+    const bad = await promisify(execFile)(process.execPath, [
+      bin,
+      'status',
+      '--node',
+      'localhost:8720',
+    ]).catch((e: { code: number; stderr: string }) => e)
+    expect((bad as { stderr: string }).stderr).toBe(
+      'error: --node "localhost:8720" is not a node\'s URL; give one such as http://127.0.0.1:8720.\n',
+    )
   })
 })

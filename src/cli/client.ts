@@ -5,7 +5,7 @@ import { BaseError } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
 import { DEFAULT_MAX_DEPS, decodeOp, type EncodedOp, signOp, verifyOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
-import { DEFAULT_PORT } from '../node/config.ts'
+import { DEFAULT_PORT, loadConfig } from '../node/config.ts'
 
 /** An error the node answered, or the node not answering at all. */
 export class NodeRequestError extends BaseError {
@@ -19,10 +19,19 @@ export class NodeRequestError extends BaseError {
   }
 }
 
-/** The URL of the node in `dataDir`: what it wrote in run.json when it started, else the default port. */
+/**
+ * The URL of the node in `dataDir`: what it wrote in run.json when it started, else the port of
+ * its config (a stopped node must not be mistaken for another one on the default port), else
+ * the default port (no node there yet).
+ */
 export function localNodeUrl(dataDir: string): string {
   const run = join(dataDir, 'run.json')
   if (existsSync(run)) return (JSON.parse(readFileSync(run, 'utf8')) as { url: string }).url
+  if (existsSync(join(dataDir, 'config.toml'))) {
+    const { host, port } = loadConfig(dataDir).http
+    // Port 0 (a free one each start): a stopped node has no URL; this one answers nothing.
+    return `http://${host}:${port}`
+  }
   return `http://127.0.0.1:${DEFAULT_PORT}`
 }
 

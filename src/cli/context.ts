@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { toJson } from '../core/json.ts'
+import { BaseError } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
 import { resolveDataDir } from '../node/config.ts'
 import { fileSaltStore } from '../node/salt-store.ts'
@@ -40,6 +41,10 @@ export function withNodeOptions(command: Command): Command {
 /** What a command needs: the node client and, lazily, the signing keys. */
 export function contextOf(options: GlobalOptions) {
   const dataDir = resolveDataDir(options.name, { dataDir: options.dataDir })
+  if (options.node !== undefined && !/^https?:\/\/[^/]/.test(options.node))
+    throw new BaseError(
+      `--node "${options.node}" is not a node's URL; give one such as http://127.0.0.1:8720.`,
+    )
   const client = new NodeClient(options.node ?? localNodeUrl(dataDir))
   return {
     dataDir,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import { pino } from 'pino'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
 import type { ChainInfo } from '../chain/chain-service.ts'
@@ -77,6 +78,17 @@ export function addDemoCommand(program: Command): void {
       const auditors = count(o.auditors, 'auditors', 1, 1000)
       const dishonest = count(o.dishonest, 'dishonest', 0, 100)
       const k = count(o.k, 'k', 3, 99)
+      // Checked before anything is funded or signed: a demo that cannot finish must not start.
+      if (k % 2 === 0)
+        throw new BaseError(`--k ${k} is even; use an odd number of auditors per item (3, 5, 7…).`)
+      if (auditors < k)
+        throw new BaseError(
+          `--auditors ${auditors} is fewer than --k ${k}: each item needs ${k} distinct auditors; give at least ${k}.`,
+        )
+      if (!/^\d+$/.test(o.bond) || BigInt(o.bond) === 0n)
+        throw new BaseError(
+          `--bond "${o.bond}" is not an amount; give a positive whole number of base units, e.g. 1000000.`,
+        )
       const ctx = contextOf(o)
       let started: RwaNode | undefined
       let client = ctx.client
@@ -87,7 +99,14 @@ export function addDemoCommand(program: Command): void {
         // No local node answers: start one in this process for the demo.
         if (!existsSync(join(ctx.dataDir, 'config.toml')))
           initNode({ name: o.name, dataDir: ctx.dataDir })
-        started = createNode(loadConfig(ctx.dataDir), { port: 0, logger: undefined })
+        // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json).
+        started = createNode(loadConfig(ctx.dataDir), {
+          port: 0,
+          logger: pino(
+            { level: ctx.json ? 'warn' : 'info', base: { node: o.name } },
+            pino.destination(2),
+          ),
+        })
         await started.start()
         if (!ctx.json) console.error(`Started node "${o.name}" at ${started.url} for the demo.`)
         client = new NodeClient(started.url)
