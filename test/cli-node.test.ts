@@ -76,6 +76,48 @@ describe('rwa CLI against a real node', () => {
     expect(settlement.settlement.remainder).toBe('300')
   })
 
+  test('create checks parameters and the name before signing; reassign gives a missed inspection to a backup', async () => {
+    const before = JSON.parse((await rwa('status', '--json')).stdout).accepted
+    const even = await rwa('audit', 'create', 'Even', '--bond', '10', '--audits-per-item', '4')
+    expect([even.code, even.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^error: audits per item 4 is not allowed; .*\n$/),
+    ])
+    const taken = await rwa('audit', 'create', 'CLI audit', '--bond', '10')
+    expect(taken.stderr).toMatch(/^error: An audit named "CLI audit" already exists/)
+    expect(JSON.parse((await rwa('status', '--json')).stdout).accepted).toBe(before)
+
+    await rwa('audit', 'create', 'Late', '--bond', '900')
+    await rwa('audit', 'add', 'Late', 'bench', '4')
+    await rwa('audit', 'set', 'Late', 'inspection_deadline', '1000')
+    await rwa('audit', 'open', 'Late')
+    const keys: string[][] = []
+    for (let i = 0; i < 4; i++) {
+      const key = join(node.root, `late${i}.key`)
+      const eth = join(node.root, `late${i}.eth`)
+      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
+      writeEthKeyFile(eth, generatePrivateKey())
+      keys.push(['--key', key, '--eth-key', eth])
+      expect((await rwa('auditor', 'register', 'Late', ...keys[i]!)).code).toBe(0)
+    }
+    await rwa('audit', 'close', 'Late')
+    await rwa('audit', 'start', 'Late')
+    const outstanding = await rwa('audit', 'outstanding', 'Late')
+    const [first] = outstanding.stdout.trim().split('\n')
+    const noShow = /^1\. bench 4: auditor ([0-9a-f]{16})…$/.exec(first!)![1]!
+    const stop = await rwa('audit', 'stop', 'Late')
+    expect(stop.stderr).toContain('("reassign")')
+    await new Promise((resolve) => setTimeout(resolve, 1100)) // past the 1 s deadline
+    const reassigned = await rwa('audit', 'reassign', 'Late', '1', noShow)
+    expect([reassigned.code, reassigned.stdout]).toEqual([0, expect.stringContaining('Reassigned')])
+    const state = JSON.parse((await rwa('audit', 'state', 'Late', '--json')).stdout)
+    const inspections = state.inspections as { auditor: string; status: string }[]
+    expect(inspections.find((i) => i.auditor.startsWith(noShow))!.status).toBe('reassigned')
+    expect(inspections.filter((i) => i.status === 'outstanding')).toHaveLength(3)
+    const unknown = await rwa('audit', 'reassign', 'Late', '1', 'ffffffff')
+    expect(unknown.stderr).toMatch(/^error: "ffffffff" is not the key .* of an auditor of "Late"/)
+  })
+
   test('commit–reveal by CLI: commit, stop, reveal, finish', async () => {
     await rwa('audit', 'create', 'CR audit', '--bond', '600', '--commit-reveal')
     await rwa('audit', 'add', 'CR audit', 'bench', '3', 'is', 'painted')

@@ -451,6 +451,52 @@ describe('node auditor input', () => {
   })
 })
 
+describe('node reassignment', () => {
+  test('POST /audits/:audit/reassign gives a missed inspection to a backup after its deadline', async () => {
+    node = await TestNode.start()
+    const admin = node.operatorToken
+    const tokens = await auditorTokens(node, 4)
+    const created = await node.call('POST', '/audits', {
+      token: admin,
+      body: { name: 'late', bond: '900', inspectionDeadline: 1000 },
+    })
+    const id = created.json.audit as string
+    await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'x' } })
+    await node.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await node.call('POST', `/audits/${id}/register`, { token })
+    await node.call('POST', `/audits/${id}/close`, { token: admin })
+    await node.call('POST', `/audits/${id}/start`, { token: admin })
+    const [missed] = (await node.call('GET', `/audits/${id}`)).json.outstanding
+    const early = await node.call('POST', `/audits/${id}/reassign`, {
+      token: admin,
+      body: { item: 1, auditor: missed.auditor },
+    })
+    expect([early.status, early.json.message]).toEqual([409, expect.stringContaining('due at')])
+    await new Promise((resolve) => setTimeout(resolve, 1100)) // past the 1 s deadline
+    const bad = await node.call('POST', `/audits/${id}/reassign`, {
+      token: admin,
+      body: { item: 1, auditor: 'nope' },
+    })
+    expect([bad.status, bad.json.error]).toEqual([400, 'ValidationError'])
+    const done = await node.call('POST', `/audits/${id}/reassign`, {
+      token: admin,
+      body: { item: 1, auditor: missed.auditor },
+    })
+    expect(done.status).toBe(200)
+    const after = (await node.call('GET', `/audits/${id}`)).json
+    expect(after.inspections).toMatchObject({ reassigned: 1, outstanding: 3 })
+    expect(after.outstanding.map((o: { auditor: string }) => o.auditor)).not.toContain(
+      missed.auditor,
+    )
+    // An auditor's token may not reassign.
+    const auditor = await node.call('POST', `/audits/${id}/reassign`, {
+      token: tokens[0],
+      body: { item: 1, auditor: after.outstanding[0].auditor },
+    })
+    expect(auditor.status).toBe(403)
+  })
+})
+
 describe('node lifecycle', () => {
   test('a second node on the same data dir is refused while the first runs, and a taken port cleans up after itself', async () => {
     node = await TestNode.start()

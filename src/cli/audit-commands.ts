@@ -3,7 +3,8 @@ import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
 import { parseAnswer } from '../core/audit/answer.ts'
 import { commitAnswer } from '../core/audit/commitment.ts'
-import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import { AuditNameTakenError, InvalidAuditInputError } from '../core/audit/errors.ts'
+import { parseAuditParams } from '../core/audit/params.ts'
 import {
   type Audit,
   type AuditState,
@@ -93,11 +94,18 @@ export function addAuditCommands(program: Command): void {
       const body = {
         name,
         bond: String(o.bond),
-        auditsPerItem: Number(o.auditsPerItem),
+        auditsPerItem: /^\d+$/.test(String(o.auditsPerItem))
+          ? Number(o.auditsPerItem)
+          : String(o.auditsPerItem),
         slashingRatio: String(o.slashingRatio),
         ...(o.commitReveal ? { commitReveal: true } : {}),
       }
-      const op = await ctx.client.submit(ctx.signer(), { doc: null, type: AUDIT_OP.create, body })
+      const signer = ctx.signer()
+      // Checked here before signing: a bad genesis would stay in every node's log for good.
+      const { name: wanted } = parseAuditParams(body, Buffer.from(signer.publicKey).toString('hex'))
+      const { audits } = await ctx.client.get<{ audits: { name: string }[] }>('/audits')
+      if (audits.some((a) => a.name === wanted)) throw new AuditNameTakenError(wanted)
+      const op = await ctx.client.submit(signer, { doc: null, type: AUDIT_OP.create, body })
       const state = await ctx.client.loadAudit(op.id)
       done(
         ctx,
@@ -199,18 +207,48 @@ export function addAuditCommands(program: Command): void {
       printState(audit)
     })
 
+  cmd(
+    'reassign',
+    'give a missed inspection to a backup auditor (after its deadline); the no-show counts as missing',
+    'rwa audit reassign "Street lights" 2 5f3a9c01',
+  )
+    .argument('<audit>', 'audit name or id')
+    .argument('<item>', 'the item number (or id)')
+    .argument(
+      '<auditor>',
+      'the no-show\'s key, or its first 8+ hex digits as "outstanding" shows them',
+    )
+    .action(async (ref: string, item: string, who: string, o: GlobalOptions) => {
+      const ctx = contextOf(o)
+      const audit = await ctx.client.loadAudit(ref)
+      const prefix = who.replace(/…$/, '').toLowerCase()
+      const keys = audit.auditors.map((a) => a.key).filter((key) => key.startsWith(prefix))
+      if (prefix.length < 8 || keys.length !== 1)
+        throw new InvalidAuditInputError(
+          keys.length > 1
+            ? `"${who}" starts ${keys.length} auditors' keys; give more of it.`
+            : `"${who}" is not the key (or its first 8+ hex digits) of an auditor of "${audit.params.name}"; see "rwa audit outstanding".`,
+        )
+      done(
+        ctx,
+        await act(ctx, ref, AUDIT_OP.reassign, { item: itemId(audit, item), auditor: keys[0] }),
+        'Reassigned',
+      )
+    })
+
   cmd('outstanding', 'inspections not answered yet', 'rwa audit outstanding "Street lights"')
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
       const audit = await ctx.client.loadAudit(ref)
-      const list = outstandingInspections(audit).map((i) => ({
-        ...i,
-        description: audit.items.find((item) => item.id === i.item)?.description,
-      }))
+      const list = outstandingInspections(audit).map((i) => {
+        const item = audit.items.find((it) => it.id === i.item)
+        return { ...i, number: item?.number, description: item?.description }
+      })
       if (ctx.json) return printJson(list)
       if (list.length === 0) return console.log('No outstanding inspections.')
-      for (const i of list) console.log(`${i.description}: auditor ${i.auditor.slice(0, 16)}…`)
+      for (const i of list)
+        console.log(`${i.number}. ${i.description}: auditor ${i.auditor.slice(0, 16)}…`)
     })
 
   cmd('results', 'item and auditor results (after stop)', 'rwa audit results "Street lights"')

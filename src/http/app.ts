@@ -191,6 +191,16 @@ const paramSchema = z
   })
   .strict()
 const stopSchema = z.object({ force: z.boolean().optional() }).strict()
+const reassignSchema = z
+  .object({
+    item: z.union([z.string().min(1), z.number().int().positive()], {
+      error: 'an item number or id',
+    }),
+    auditor: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "the auditor's Ed25519 key (64 lowercase hex digits)"),
+  })
+  .strict()
 const registerSchema = z
   .object({ payout: z.string().optional(), proof: z.string().optional() })
   .strict()
@@ -438,6 +448,21 @@ export function createHttpApp(ctx: HttpContext): Hono {
       auth: true,
     },
     (c, account) => actions.deleteItem(account!, auditOf(c), c.req.param('number')!),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/audits/:audit/reassign',
+      summary:
+        "Give an auditor's missed inspection of an item (number or id) to a backup auditor, after its deadline (AUDITING).",
+      tag: 'admin',
+      auth: true,
+      body: reassignSchema,
+    },
+    async (c, account) => {
+      const { item, auditor } = await readJson(c, ctx.bodyLimit, reassignSchema)
+      return actions.reassign(account!, auditOf(c), item, auditor)
+    },
   )
   route(
     {

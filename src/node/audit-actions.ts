@@ -116,6 +116,11 @@ export function createAuditActions({
     },
     setParam: (account: LocalAccount, ref: string, name: string, value: unknown) =>
       act(account, ref, AUDIT_OP.setParam, { name, value }),
+    /** Gives `auditor`'s missed inspection of `item` (number or id) to a backup auditor. */
+    async reassign(account: LocalAccount, ref: string, item: number | string, auditor: string) {
+      const state = await audits.state(audits.resolve(ref))
+      return act(account, ref, AUDIT_OP.reassign, { item: itemId(state, item), auditor })
+    },
     /** Registers `account` as an auditor; the proof is signed with its own Ethereum key unless given. */
     async register(
       account: LocalAccount,

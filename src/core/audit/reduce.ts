@@ -798,7 +798,7 @@ class AuditMachine {
           (o) => `"${this.describe(o.inspection.item)}" by ${o.inspection.auditor.slice(0, 12)}…`,
         )
       throw new AuditOpRefusedError(
-        `Audit "${params.name}" has ${outstanding.length} outstanding inspections (${list.join(', ')}${outstanding.length > 10 ? ', …' : ''}); wait for them, reassign them after their deadline, or stop with force to count them as missing.`,
+        `Audit "${params.name}" has ${outstanding.length} outstanding inspections (${list.join(', ')}${outstanding.length > 10 ? ', …' : ''}); wait for them, reassign them after their deadline ("reassign"), or stop with force ("--force", or "force": true) to count them as missing.`,
       )
     }
     if (!commit) return
