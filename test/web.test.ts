@@ -124,6 +124,23 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
     await page.close()
   }, 60_000)
 
+  test('the live refresh keeps what the user is typing', async () => {
+    const page = await open('/')
+    await useToken(page, node.operatorToken) // a message is showing: it used to force a re-render every tick
+    await page.fill('#create input[name=name]', 'Half typed')
+    await page.focus('#create input[name=bond]')
+    // A new audit changes the page under the form: the refresh must re-render it.
+    await node.call('POST', '/audits', {
+      token: node.operatorToken,
+      body: { name: 'Made elsewhere', bond: '5' },
+    })
+    await page.waitForSelector('#audits a:has-text("Made elsewhere")', { timeout: 10_000 })
+    await page.waitForTimeout(3200) // two more refresh ticks
+    expect(await page.inputValue('#create input[name=name]')).toBe('Half typed')
+    expect(await page.evaluate('document.activeElement.getAttribute("name")')).toBe('bond')
+    await page.close()
+  }, 60_000)
+
   test('an auditor answers its inspection with a click, on a phone-sized screen', async () => {
     const admin = node.operatorToken
     const tokens: string[] = []

@@ -69,13 +69,35 @@ async function refresh() {
   const page = new DOMParser().parseFromString(await response.text(), 'text/html')
   const fresh = page.querySelector('main')
   const main = $('main')
-  if (fresh && main && fresh.innerHTML !== main.innerHTML) {
+  if (fresh && main && withoutMessage(fresh) !== withoutMessage(main)) {
     const message = $('#message')
+    // What the user is typing survives the re-render (forms are told apart by their action).
+    const typed = new Map()
+    for (const field of main.querySelectorAll('form input[name]'))
+      typed.set(fieldKey(field), field.value)
+    const focused = document.activeElement && fieldKey(document.activeElement)
     main.innerHTML = fresh.innerHTML
     if (message && $('#message')) $('#message').replaceWith(message)
+    for (const field of main.querySelectorAll('form input[name]')) {
+      const key = fieldKey(field)
+      if (typed.has(key)) field.value = typed.get(key)
+      if (key === focused) field.focus()
+    }
     bind()
     if (window.rwaPage === 'auditor') loadAuditor()
   }
+}
+
+// <main>'s content without the message area, which only this page writes to.
+function withoutMessage(root) {
+  const copy = root.cloneNode(true)
+  copy.querySelector('#message')?.remove()
+  return copy.innerHTML
+}
+
+function fieldKey(field) {
+  const action = field.closest('form')?.querySelector('button[data-path]')?.dataset.path
+  return action + ' ' + field.name
 }
 
 async function act(button) {
