@@ -712,6 +712,12 @@ describe('Chainlink external-adapter routes', () => {
       '9',
       'InvalidAuditInputError',
     ])
+    const noData = await post({ 'content-type': 'application/json' }, '{"id":"6"}')
+    expect([noData.status, noData.json.jobRunID, noData.json.error.name]).toEqual([
+      400,
+      '6',
+      'ValidationError',
+    ])
     expect((await node.call('GET', '/audits')).json.audits).toEqual([])
     // The Chainlink node's request: JSON, no Origin (a same-site one is accepted too).
     const ok = await post({
@@ -850,7 +856,14 @@ describe('Chainlink external-adapter routes', () => {
     expect(answer.security).toEqual([{ bearer: [] }])
     expect(answer.requestBody.content['application/json'].schema.required).toEqual(['answer'])
     expect(Object.keys(json.paths)).toEqual(
-      expect.arrayContaining(['/status', '/ops', '/audits/{audit}']),
+      expect.arrayContaining(['/status', '/ops', '/audits/{audit}', '/audits/{audit}/reassign']),
     )
+    // The Chainlink adapter routes too, with the request shape they take.
+    const dump = json.paths['/data_dump/'].post
+    expect(dump.tags).toEqual(['chainlink'])
+    expect(dump.requestBody.content['application/json'].schema.properties.data.required).toEqual([
+      'name',
+    ])
+    expect(json.paths['/register_audit/'].post.summary).toContain('content-type application/json')
   })
 })

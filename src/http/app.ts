@@ -19,7 +19,7 @@ import type { AuditActions } from '../node/audit-actions.ts'
 import type { AuditIndex } from '../node/audit-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { auditorPage, auditPage, homePage } from '../web/pages.ts'
-import { registerEaRoutes } from './ea-routes.ts'
+import { EA_ROUTE_DOCS, registerEaRoutes } from './ea-routes.ts'
 import {
   errorResponse,
   ForbiddenError,
@@ -692,6 +692,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
   )
 
   registerEaRoutes(app, ctx)
+  docs.push(...EA_ROUTE_DOCS)
   return app
 }
 

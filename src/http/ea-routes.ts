@@ -10,6 +10,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts'
+import type { RouteDoc } from './openapi.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
 // success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
@@ -32,6 +33,28 @@ const request = z
   .loose()
 
 const EMPTY = encodeSettlement([], [])
+
+/** The adapter routes in the OpenAPI document (answers and errors in the EA v2 shapes). */
+export const EA_ROUTE_DOCS: readonly RouteDoc[] = [
+  {
+    method: 'post',
+    path: '/register_audit/',
+    summary:
+      'Chainlink external adapter: create an audit (admin: the account bound to admin_jid, else the operator). Answers {jobRunID, data: {result}, result: <audit id>, statusCode}. Needs content-type application/json and no foreign Origin.',
+    tag: 'chainlink',
+    body: z.object({ id: z.union([z.string(), z.number()]).optional(), data: registerData }),
+    response: 'EA v2: {jobRunID, data: {result, audit, name, admin}, result, statusCode: 200}.',
+  },
+  {
+    method: 'post',
+    path: '/data_dump/',
+    summary:
+      "Chainlink external adapter: an audit's settlement as 0x + abi.encode(address[], uint256[]) (empty arrays until WAITING_FOR_CONTRACT). Without a chain, the first fetch records COMPLETE.",
+    tag: 'chainlink',
+    body: z.object({ id: z.union([z.string(), z.number()]).optional(), data: dumpData }),
+    response: 'EA v2: {jobRunID, data: {response, result, state}, result, statusCode: 200}.',
+  },
+]
 
 /**
  * These routes act without a token (as the original adapter's), so a web page must not be able
@@ -63,10 +86,14 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
       try {
         assertNotCrossSite(c)
         const raw = parseJsonText(await readBodyText(c, ctx.bodyLimit))
+        // The job run's id is echoed in every answer, errors included, whenever it was sent.
+        const id = (raw as { id?: unknown } | null)?.id
+        if (typeof id === 'string' || typeof id === 'number') jobRunID = String(id)
         const parsed = request.safeParse(raw)
-        if (!parsed.success)
-          throw new ValidationError('An adapter request is a JSON object with "id" and "data".')
-        if (parsed.data.id !== undefined) jobRunID = String(parsed.data.id)
+        if (!parsed.success || parsed.data.data === undefined)
+          throw new ValidationError(
+            'An adapter request is a JSON object with "id" and "data" (an object).',
+          )
         const { result, data } = await run(parsed.data.data)
         return c.json({ jobRunID, data: { ...data, result }, result, statusCode: 200 })
       } catch (error) {
