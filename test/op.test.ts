@@ -4,7 +4,15 @@ import { CID } from 'multiformats/cid'
 import { describe, expect, test } from 'vitest'
 import { skipItem } from '../src/ledger/cbor.ts'
 import { createPublicKeyCache } from '../src/ledger/keys.ts'
-import { decodeOp, encodeOp, getOpId, type Op, signOp, verifyOp } from '../src/ledger/op.ts'
+import {
+  decodeOp,
+  encodeOp,
+  getOpId,
+  isSmallOrderKey,
+  type Op,
+  signOp,
+  verifyOp,
+} from '../src/ledger/op.ts'
 import {
   compareOpIds,
   formatOpId,
@@ -544,5 +552,54 @@ describe('op ids', () => {
 
   test('reject strings that are not op ids with a clear error', () => {
     expect(() => parseOpIdBytes('not an id' as OpId)).toThrow(/CIDv1 dag-cbor sha2-256/)
+  })
+})
+
+describe('small-order author keys', () => {
+  const smallOrder = [
+    '0000000000000000000000000000000000000000000000000000000000000000',
+    '0100000000000000000000000000000000000000000000000000000000000000',
+    'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+    '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+    'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  ]
+  const opBytes = (author: Uint8Array) =>
+    dagCbor.encode({
+      v: 1,
+      doc: null,
+      author,
+      seq: 1,
+      deps: [],
+      time: 0,
+      type: 'test.create',
+      body: {},
+      sig: new Uint8Array(64),
+    })
+
+  test('are refused as authors, both signs of each point', () => {
+    for (const hex of smallOrder) {
+      for (const signBit of [0, 0x80]) {
+        const key = new Uint8Array(Buffer.from(hex, 'hex'))
+        key[31] = (key[31]! & 0x7f) | signBit
+        expect(isSmallOrderKey(key)).toBe(true)
+        expect(() => decodeOp(opBytes(key))).toThrow(
+          expect.objectContaining({ name: 'InvalidOpFieldError', field: 'author' }),
+        )
+      }
+    }
+  })
+
+  test('why: node:crypto verifies an all-zero signature for the all-zero key, others may not', async () => {
+    const { verify } = await import('node:crypto')
+    const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.alloc(32)])
+    const key = { key: spki, format: 'der' as const, type: 'spki' as const }
+    expect(verify(null, Buffer.from('any message'), key, Buffer.alloc(64))).toBe(true)
+  })
+
+  test('real keys are never small-order', () => {
+    for (let i = 0; i < 500; i++) expect(isSmallOrderKey(testSigner(i).publicKey)).toBe(false)
+    expect(decodeOp(makeGenesis(testSigner(1)).bytes).op.author).toHaveLength(32)
   })
 })

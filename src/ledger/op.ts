@@ -410,12 +410,41 @@ const AT = {
   author: 25,
 } as const
 
+/**
+ * The y coordinates (little-endian, sign bit cleared) of the Ed25519 points of small order,
+ * with their non-canonical twins y + p: RFC 8032 lets implementations differ on keys such as
+ * these (node:crypto verifies an all-zero signature for the all-zero key), so the log refuses
+ * them as authors and every replica agrees.
+ */
+const SMALL_ORDER_Y = [
+  '0000000000000000000000000000000000000000000000000000000000000000', // order 4
+  '0100000000000000000000000000000000000000000000000000000000000000', // the identity
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p − 1: order 2
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p ≡ 0
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', // p + 1 ≡ 1
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', // order 8
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', // order 8
+].map((text) => Buffer.from(text, 'hex'))
+const SMALL_ORDER_FIRST = new Set(SMALL_ORDER_Y.map((y) => y[0]!))
+
+/** Whether a 32-byte Ed25519 public key is one of the small-order points (either sign). */
+export function isSmallOrderKey(key: Uint8Array): boolean {
+  if (!SMALL_ORDER_FIRST.has(key[0]!)) return false
+  outer: for (const y of SMALL_ORDER_Y) {
+    for (let i = 0; i < 31; i++) if (key[i] !== y[i]) continue outer
+    if ((key[31]! & 0x7f) === y[31]) return true
+  }
+  return false
+}
+
 function readOp(bytes: Uint8Array, p: FieldPositions, maxDeps: number): SignedOp {
   const version = readHead(bytes, p[AT.v]!)
   if (version.major !== 0) throw new InvalidOpFieldError('v', 'the integer 1')
   if (version.value !== 1) throw new UnsupportedOpVersionError(version.value)
   const doc = readDoc(bytes, p[AT.doc]!)
   const author = readBytes(bytes, p[AT.author]!, 32, 'author', 'a 32-byte Ed25519 public key')
+  if (isSmallOrderKey(author))
+    throw new InvalidOpFieldError('author', 'an Ed25519 public key that is not of small order')
   const seq = readCounter(bytes, p[AT.seq]!, 'seq', 1)
   const deps = readDeps(bytes, p[AT.deps]!, maxDeps)
   const time = readCounter(bytes, p[AT.time]!, 'time', 0)
