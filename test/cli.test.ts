@@ -50,6 +50,16 @@ describe('rwa CLI', () => {
     const again = await run('key', 'new', path)
     expect(again.code).toBe(1)
     expect(again.stderr).toContain('already exists')
+    // An Ethereum key for --eth-key: its address, shown again by key show.
+    const eth = join(dir, 'me.eth')
+    const address = await run('key', 'new-eth', eth)
+    expect(address.stdout).toMatch(/^0x[0-9a-fA-F]{40}\n$/)
+    expect(statSync(eth).mode & 0o777).toBe(0o600)
+    expect((await run('key', 'show', eth)).stdout).toBe(address.stdout)
+    const missing = await run('key', 'show', join(dir, 'nothere.eth'))
+    expect(missing.stderr).toMatch(
+      /^error: Key file ".*nothere.eth" does not exist; check the path/,
+    )
     rmSync(dir, { recursive: true, force: true })
   })
 

@@ -1,9 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
 import { BaseError as ViemError } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { BaseError } from '../errors/base.ts'
 import { decodeOp, verifyOp } from '../ledger/op.ts'
-import { generateSigner, readKeyFile, writeKeyFile } from '../store/key-file.ts'
+import {
+  generateSigner,
+  readEthKeyFile,
+  readKeyFile,
+  readSecretFile,
+  writeEthKeyFile,
+  writeKeyFile,
+} from '../store/key-file.ts'
 import { hoistLeadingOptions } from './args.ts'
 import { addAuditCommands } from './audit-commands.ts'
 import { printJson } from './context.ts'
@@ -41,21 +49,41 @@ export function createProgram(): Command {
   addAuditCommands(program)
   addDemoCommand(program)
 
-  const key = program.command('key').description('manage Ed25519 key files')
+  const key = program
+    .command('key')
+    .description('manage key files: Ed25519 (signing ops) and Ethereum (payouts, funding)')
   key
     .command('new')
     .argument('<file>', 'where to write the key (refuses to overwrite)')
-    .description('create a new Ed25519 key file (PKCS#8 PEM, mode 0600)')
+    .description('create a new Ed25519 key file (PKCS#8 PEM, mode 0600); prints its public key')
+    .addHelpText('after', '\nExample:\n  $ rwa key new alice.key')
     .action((file: string) => {
       const signer = generateSigner()
       writeKeyFile(file, signer)
       console.log(hex(signer.publicKey))
     })
   key
+    .command('new-eth')
+    .argument('<file>', 'where to write the key (refuses to overwrite)')
+    .description('create a new Ethereum key file (mode 0600) for --eth-key; prints its address')
+    .addHelpText('after', '\nExample:\n  $ rwa key new-eth me.eth')
+    .action((file: string) => {
+      const privateKey = generatePrivateKey()
+      writeEthKeyFile(file, privateKey)
+      console.log(privateKeyToAccount(privateKey).address)
+    })
+  key
     .command('show')
     .argument('<file>', 'a key file')
-    .description("print a key file's public key as hex")
-    .action((file: string) => console.log(hex(readKeyFile(file).publicKey)))
+    .description("print a key file's public key (Ed25519) or address (Ethereum)")
+    .addHelpText('after', '\nExample:\n  $ rwa key show alice.key')
+    .action((file: string) =>
+      console.log(
+        /-----BEGIN/.test(readSecretFile(file))
+          ? hex(readKeyFile(file).publicKey)
+          : privateKeyToAccount(readEthKeyFile(file)).address,
+      ),
+    )
 
   program
     .command('op')
@@ -64,6 +92,7 @@ export function createProgram(): Command {
     .argument('<op>', 'the signed op as hex, or a file holding its bytes')
     .option('--json', 'print machine-readable JSON (the default output is JSON too)')
     .description('decode a signed op, check its encoding and signature, and print it')
+    .addHelpText('after', '\nExample:\n  $ rwa op decode op.bin')
     .action((input: string) => {
       const bytes = /^([0-9a-f]{2})+$/i.test(input) ? Buffer.from(input, 'hex') : readOpFile(input)
       const op = decodeOp(new Uint8Array(bytes))

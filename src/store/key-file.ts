@@ -116,6 +116,11 @@ export function readSecretFile(path: string): string {
   try {
     mode = statSync(path).mode
   } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new KeyFileError(
+        `Key file "${path}" does not exist; check the path (a new Ethereum key: rwa key new-eth <file>).`,
+        { cause },
+      )
     throw new KeyFileError(`Key file "${path}" cannot be read: ${(cause as Error).message}.`, {
       cause,
     })
