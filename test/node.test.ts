@@ -390,6 +390,7 @@ describe('node bad input', () => {
         422,
         'InvalidAuditInputError',
       ],
+      ['GET', `/audits/${id}/auditors/nope`, {}, 404, 'NotFoundError'],
       // A "%" in an audit name is decoded once, by the router.
       ['GET', '/audits/100%25%20sure', {}, 404, 'AuditNotFoundError'],
       ['GET', '/audits/%25zz/items', {}, 404, 'AuditNotFoundError'],

@@ -12,6 +12,7 @@ import {
   outstandingInspections,
 } from '../core/audit/reduce.ts'
 import { toJson } from '../core/json.ts'
+import { describeValue } from '../core/text.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { type Accounts, type LocalAccount, OPERATOR } from '../node/accounts.ts'
@@ -540,7 +541,12 @@ export function createHttpApp(ctx: HttpContext): Hono {
     },
     async (c) => {
       const state = await stateOf(c)
-      const summary = auditorSummary(state, c.req.param('key')!)
+      const key = c.req.param('key')!
+      if (!state.auditors.some((a) => a.key === key))
+        throw new NotFoundError(
+          `${describeValue(key)} is not the key of an auditor of "${state.params.name}"; list them at GET /audits/${state.id}.`,
+        )
+      const summary = auditorSummary(state, key)
       return { ...summary, inspections: describeInspections(state, summary.inspections) }
     },
   )

@@ -178,13 +178,16 @@ export function createAuditIndex(
       return ids[0]!
     },
     list() {
-      // Cheap per audit: chat messages and the settler's poll list audits often.
-      return [...audits].map(([id, { name, reducer }]) => ({
-        id,
-        name,
-        state: reducer.stateName(),
-        ...reducer.counts(),
-      }))
+      // Cheap per audit: chat messages and the settler's poll list audits often. By name, then
+      // id: the same order on every node and after every restart.
+      return [...audits]
+        .sort(([a, x], [b, y]) => (x.name < y.name ? -1 : x.name > y.name ? 1 : a < b ? -1 : 1))
+        .map(([id, { name, reducer }]) => ({
+          id,
+          name,
+          state: reducer.stateName(),
+          ...reducer.counts(),
+        }))
     },
     async state(id) {
       return (await canonical(id)).state()
