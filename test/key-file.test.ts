@@ -97,6 +97,17 @@ describe('local accounts and salts on disk', () => {
     expect(() => accounts.create({ name: '../evil' })).toThrow(
       expect.objectContaining({ name: 'InvalidAccountNameError' }),
     )
+    // Chat addresses are stored bare and lowercase: one person, however it is written.
+    const boss = accounts.create({ name: 'boss', jid: 'Boss@Example.org/phone' }).account
+    expect(boss.jid).toBe('boss@example.org')
+    expect(accounts.byJid('BOSS@example.org')?.key).toBe(boss.key)
+    expect(accounts.custodialFor('boss@EXAMPLE.org/laptop').key).toBe(boss.key)
+    expect(() => accounts.create({ name: 'boss2', jid: 'boss@example.org' })).toThrow(
+      /already bound/,
+    )
+    expect(() => accounts.create({ name: 'x', jid: 'not a jid \u0000' })).toThrow(
+      /is not a chat address/,
+    )
   })
 
   test('the salt file is replaced whole, with mode 0600, and read back', async () => {

@@ -43,7 +43,7 @@ export function createProgram(): Command {
       'Real World Auditor: pay independent people to assess real-world facts, on a signed replicated log.',
     )
     .version(version, '-v, --version')
-    .showHelpAfterError('(run "rwa --help" for usage)')
+    .showHelpAfterError('(add --help to the command for its usage and an example)')
 
   addNodeCommands(program)
   addAuditCommands(program)

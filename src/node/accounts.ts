@@ -79,6 +79,20 @@ export type Accounts = {
 }
 
 /** Custodial accounts are named after a hash of the JID: JIDs hold characters names may not. */
+/**
+ * A chat address as accounts store it: the bare JID (no resource), lowercase, so
+ * "Boss@Example.org/phone" and "boss@example.org" are one person.
+ * @throws InvalidAccountNameError when it is not user@domain.
+ */
+export function normalizeJid(jid: string): string {
+  const bare = jid.trim().split('/')[0]!.toLowerCase()
+  if (!/^[^@\s/\p{Cc}]{1,256}@[^@\s/\p{Cc}]{1,256}$/u.test(bare))
+    throw new InvalidAccountNameError(
+      `${JSON.stringify(jid.slice(0, 80))} is not a chat address; give one such as alice@example.org.`,
+    )
+  return bare
+}
+
 export function custodialAccountName(jid: string): string {
   return `jid-${createHash('sha256').update(jid).digest('hex').slice(0, 20)}`
 }
@@ -120,7 +134,10 @@ export function openAccounts(dataDir: string): Accounts {
   return {
     list: () => [...accounts.values()],
     get: (name) => accounts.get(name),
-    byJid: (jid) => [...accounts.values()].find((a) => a.jid === jid),
+    byJid(jid) {
+      const wanted = jid.trim().split('/')[0]!.toLowerCase()
+      return [...accounts.values()].find((a) => a.jid === wanted)
+    },
     among: (keys) => [...accounts.values()].find((a) => keys.includes(a.key)),
     authenticate(header) {
       const token = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1]
@@ -132,7 +149,8 @@ export function openAccounts(dataDir: string): Accounts {
       if (!found) throw new UnauthorizedError('The bearer token matches no account of this node.')
       return found
     },
-    create({ name, jid, ethKey }) {
+    create({ name, jid: given, ethKey }) {
+      const jid = given === undefined ? undefined : normalizeJid(given)
       if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
         throw new InvalidAccountNameError(
           `"${name}" is not a usable account name; use 1 to 64 lowercase letters, digits, ".", "_" or "-".`,
@@ -155,7 +173,8 @@ export function openAccounts(dataDir: string): Accounts {
       load(name)
       return { account: accounts.get(name)!, token }
     },
-    custodialFor(jid) {
+    custodialFor(given) {
+      const jid = normalizeJid(given)
       return this.byJid(jid) ?? this.create({ name: custodialAccountName(jid), jid }).account
     },
     tokenPath: (name) => join(keys, `${name}.token`),
