@@ -48,6 +48,14 @@ describe('rwa CLI against a real node', () => {
     expect(refused.stderr).toMatch(/^error: .*INITIALIZATION/)
 
     expect((await rwa('audit', 'open', 'CLI audit')).code).toBe(0)
+    // Your own --key without --eth-key would pay the node operator: refused.
+    const slip = join(node.root, 'slip.key')
+    await promisify(execFile)(process.execPath, [bin, 'key', 'new', slip])
+    const noEth = await rwa('auditor', 'register', 'CLI audit', '--key', slip)
+    expect([noEth.code, noEth.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^error: With --key, give --eth-key too/),
+    ])
     const keys: string[][] = []
     for (let i = 0; i < 3; i++) {
       const key = join(node.root, `auditor${i}.key`)
@@ -66,6 +74,7 @@ describe('rwa CLI against a real node', () => {
     for (const [i, key] of keys.entries()) {
       const next = await rwa('auditor', 'next', 'CLI audit', ...key)
       expect(next.stdout).toContain('street light 1 works')
+      expect(next.stdout).toContain(`yes|no --key ${key[1]}`)
       expect((await rwa('auditor', 'answer', 'CLI audit', i === 0 ? 'n' : 'Y', ...key)).code).toBe(
         0,
       )

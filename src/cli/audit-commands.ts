@@ -307,6 +307,11 @@ function addAuditorCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
+      // Your own signing key with the operator's payout key would pay the operator: surely a slip.
+      if (o.key && !o.ethKey)
+        throw new InvalidAuditInputError(
+          'With --key, give --eth-key too (the Ethereum key whose address is paid; make one with "rwa key new-eth me.eth"); without it the payout would go to the node operator.',
+        )
       const account = privateKeyToAccount(ctx.ethKey())
       const proof = await account.signMessage({ message: identityMessage(ctx.signer().publicKey) })
       const result = await act(ctx, ref, AUDIT_OP.register, { payout: account.address, proof })
@@ -322,7 +327,7 @@ function addAuditorCommands(program: Command): void {
       if (ctx.json) return printJson(next ?? null)
       if (!next) return console.log(`You have no open inspection (the audit is ${audit.state}).`)
       console.log(
-        `${next.description}\nAnswer with: rwa auditor answer "${audit.params.name}" yes|no`,
+        `${next.description}\nAnswer with: rwa auditor answer "${audit.params.name}" yes|no${o.key ? ` --key ${o.key}` : ''}`,
       )
     })
 
