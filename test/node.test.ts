@@ -620,6 +620,12 @@ describe('node restart', () => {
       expect(
         (await node.call('POST', `/audits/${id}/reveal`, { token })).json.revealed,
       ).toHaveLength(1)
+    // Nothing left to reveal: a refusal, not an empty success.
+    const again = await node.call('POST', `/audits/${id}/reveal`, { token: tokens[0] })
+    expect([again.status, again.json.message]).toEqual([
+      409,
+      expect.stringContaining('no commitment made through this node waiting to be revealed'),
+    ])
     expect((await node.call('POST', `/audits/${id}/finish`, { token: admin })).json.state).toBe(
       'WAITING_FOR_CONTRACT',
     )

@@ -89,7 +89,7 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
     const api = (await node.call('GET', `/audits/${result.audit}`)).json.settlement
     expect(rows).toEqual([
       ...api.payees.map((p: string, i: number) => [p, api.amounts[i]]),
-      ['remainder to the payer', api.remainder],
+      ['remainder of the bond (back to the sponsor)', api.remainder],
     ])
     expect(await page.textContent('#items')).toContain('street light 1 works')
     expect(

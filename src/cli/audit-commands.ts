@@ -266,7 +266,9 @@ export function addAuditCommands(program: Command): void {
         console.log(
           `${a.payout}: aligned ${a.aligned}, misaligned ${a.misaligned}, missing ${a.missing}, paid ${a.paid}`,
         )
-      console.log(`remainder to the payer: ${audit.results.remainder}`)
+      console.log(
+        `remainder of the bond, back to the sponsor: ${audit.results.remainder} (plus whatever was funded above the bond; the escrow refunds funding minus payouts)`,
+      )
     })
 
   cmd(

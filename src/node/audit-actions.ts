@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { parseAnswer } from '../core/audit/answer.ts'
 import { commitAnswer } from '../core/audit/commitment.ts'
-import { AuditNameTakenError, InvalidAuditInputError } from '../core/audit/errors.ts'
+import {
+  AuditNameTakenError,
+  AuditOpRefusedError,
+  InvalidAuditInputError,
+} from '../core/audit/errors.ts'
 import { parseAuditParams } from '../core/audit/params.ts'
 import type { AuditReducer, AuditState } from '../core/audit/reduce.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
@@ -196,6 +200,10 @@ export function createAuditActions({
         results.push(await act(account, id, AUDIT_OP.reveal, { item, answer, salt }))
         salts.delete(key)
       }
+      if (results.length === 0)
+        throw new AuditOpRefusedError(
+          `You have no commitment made through this node waiting to be revealed in audit "${(await audits.params(id)).name}" (state ${await audits.stateName(id)}).`,
+        )
       return results
     },
   }

@@ -178,7 +178,7 @@ ${auditorRows ? `<table><tr><th>payout address</th><th class="num">aligned</th><
 <section id="settlement"><h2>Settlement</h2>
 ${
   s
-    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder to the payer</td><td class="num">${s.remainder}</td></tr></table>
+    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${s.remainder}</td></tr></table>
 <p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction <span class="addr">${esc(settledTx)}</span>` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
     : '<p class="muted">Not computed yet.</p>'
 }
