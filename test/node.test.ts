@@ -736,6 +736,53 @@ describe('Chainlink external-adapter routes', () => {
     expect([twice.status, twice.json.error.name]).toEqual([409, 'AuditNameTakenError'])
   })
 
+  test("POST /ops says when the audit's rules refuse an op the log accepted", async () => {
+    node = await TestNode.start()
+    const client = new NodeClient(node.url)
+    const admin = generateSigner()
+    const genesis = await client.submit(admin, {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'rules', bond: '9' },
+    })
+    // A stranger's "open": a valid signed op, so the log keeps it, but only an admin may open.
+    await expect(
+      client.submit(generateSigner(), { doc: genesis.id, type: 'audit.open', body: {} }),
+    ).rejects.toMatchObject({
+      status: 409,
+      error: 'AuditPermissionError',
+      message: expect.stringContaining('the audit refused it: Only an admin'),
+    })
+    const stranger = generateSigner()
+    const { heads } = (await node.call('GET', `/docs/${genesis.id}/heads`)).json
+    const op = signOp(
+      {
+        v: 1,
+        doc: genesis.id,
+        author: stranger.publicKey,
+        seq: 1,
+        deps: heads,
+        time: Date.now(),
+        type: 'audit.open',
+        body: {},
+      },
+      stranger,
+    )
+    const posted = await node.call('POST', '/ops', {
+      body: { ops: [Buffer.from(op.bytes).toString('hex')] },
+    })
+    expect(posted.json.results[0]).toMatchObject({
+      ok: true,
+      status: 'accepted',
+      audit: { counted: false, refused: { error: 'AuditPermissionError' } },
+    })
+    // The admin's own open counts: no verdict.
+    await client.submit(admin, { doc: genesis.id, type: 'audit.open', body: {} })
+    expect((await node.call('GET', `/audits/${genesis.id}`)).json.state).toBe(
+      'AUDITOR_REGISTRATION',
+    )
+  })
+
   test("a stranger's audit of the same name does not make this node's audit ambiguous", async () => {
     node = await TestNode.start()
     const ours = await node.call('POST', '/register_audit/', {

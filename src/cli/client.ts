@@ -139,7 +139,13 @@ export class NodeClient {
       signer,
     )
     const { results } = await this.post<{
-      results: { ok: boolean; status?: string; error?: string; message?: string }[]
+      results: {
+        ok: boolean
+        status?: string
+        error?: string
+        message?: string
+        audit?: { refused?: { error: string; message: string } }
+      }[]
     }>('/ops', { ops: [Buffer.from(op.bytes).toString('hex')] })
     const [result] = results
     if (!result?.ok)
@@ -147,6 +153,14 @@ export class NodeClient {
         result?.message ?? 'The node refused the op.',
         422,
         result?.error ?? 'OpRefused',
+      )
+    // Checked here before signing, but the audit may have moved on since: say what it decided.
+    const refused = result.audit?.refused
+    if (refused)
+      throw new NodeRequestError(
+        `The op joined the log, but the audit refused it: ${refused.message}`,
+        409,
+        refused.error,
       )
     return op
   }

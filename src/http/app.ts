@@ -616,10 +616,28 @@ export function createHttpApp(ctx: HttpContext): Hono {
       const bytes = ops.map((hex) => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex')))
       const results = await ledger.ingest(bytes)
       return {
-        results: results.map((r) =>
-          r.ok
-            ? { ok: true, id: r.id, status: r.status }
-            : { ok: false, ...errorResponse(r.error).body },
+        results: await Promise.all(
+          results.map(async (r) => {
+            if (!r.ok) return { ok: false, ...errorResponse(r.error).body }
+            // In the log either way; the audit's rules may still refuse it (or leave it out).
+            const verdict = r.status === 'accepted' ? await audits.verdict(r.doc, r.id) : undefined
+            return {
+              ok: true,
+              id: r.id,
+              status: r.status,
+              ...(verdict
+                ? {
+                    audit: {
+                      counted: false,
+                      [verdict.name === 'ExcludedByCausalCut' ? 'excluded' : 'refused']: {
+                        error: verdict.name,
+                        message: verdict.message,
+                      },
+                    },
+                  }
+                : {}),
+            }
+          }),
         ),
       }
     },

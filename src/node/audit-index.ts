@@ -6,6 +6,7 @@ import {
   type AuditReducer,
   type AuditState,
   createAuditReducer,
+  type OpNote,
 } from '../core/audit/reduce.ts'
 import { AUDIT_OP, AUDIT_STATES } from '../core/audit/states.ts'
 import { toJson } from '../core/json.ts'
@@ -79,6 +80,8 @@ export type AuditIndex = {
   reducer(id: OpId): Promise<AuditReducer>
   /** Throws the refusal a draft op would get now (named error naming state and what is allowed). */
   check(id: OpId, draft: AuditDraft): Promise<void>
+  /** Why an op of audit `doc` was refused or excluded by the audit's rules; undefined if it counts (or `doc` is no audit). */
+  verdict(doc: OpId, id: OpId): Promise<OpNote | undefined>
   /** Subscribes to the ledger and loads the audits already in it. */
   start(): Promise<void>
   stop(): void
@@ -205,6 +208,10 @@ export function createAuditIndex(
     },
     async next(id, auditorKey) {
       return (await canonical(id)).nextInspection(auditorKey)
+    },
+    async verdict(doc, id) {
+      if (!audits.has(doc)) return undefined
+      return (await canonical(doc)).verdict(id)
     },
     async check(id, draft) {
       ;(await canonical(id)).check(draft)

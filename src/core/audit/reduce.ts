@@ -891,6 +891,11 @@ class AuditMachine {
     this.excluded.push({ id, type: this.types[pos]!, name: 'ExcludedByCausalCut', message })
   }
 
+  /** Why an applied op was refused or left out, if it was. */
+  verdictOf(id: OpId): OpNote | undefined {
+    return this.rejected.find((n) => n.id === id) ?? this.excluded.find((n) => n.id === id)
+  }
+
   describe(item: OpId): string {
     const index = this.itemIndex?.get(item)
     return index === undefined ? item : this.items![index]!.description
@@ -1027,6 +1032,8 @@ export type AuditReducer = {
   /** Like `nextInspection(state(), key)`, without building the whole state. */
   nextInspection(auditorKey: string): (Inspection & { description: string }) | undefined
   check(draft: AuditDraft): void
+  /** Why the op `id` (already applied) was refused or excluded, or undefined if it counts. */
+  verdict(id: OpId): OpNote | undefined
 }
 
 /** Starts an incremental reducer from an audit's genesis op. */
@@ -1058,6 +1065,7 @@ export function createAuditReducer(genesis: EncodedOp): AuditReducer {
       return { item, auditor, status, answer, description: machine.describe(item) }
     },
     check: (draft) => checkDraft(machine, draft),
+    verdict: (id) => machine.verdictOf(id),
   }
 }
 
