@@ -105,13 +105,15 @@ export function addNodeCommands(program: Command): void {
         const p2p = node.replicator
         console.error(
           p2p
-            ? `  peers:             ${p2p
+            ? `  peer address:      ${p2p
                 .multiaddrs()
                 .map((m) => `${m}`)
-                .join(' ')}`
-            : '  peers:             replication off (--no-net)',
+                .join(' ')}  (other nodes join with --peer <this>)`
+            : '  peer address:      replication off (--no-net)',
         )
-        console.error('  try: rwa demo    stop: Ctrl-C')
+        console.error(
+          `  try: ${name === 'local' ? 'npm run demo' : `node bin/rwa.js demo --name ${name}`}    stop: Ctrl-C`,
+        )
         const shutdown = (signal: string) => {
           node.logger.info({ signal }, 'shutting down')
           node.stop().then(
