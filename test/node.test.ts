@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { sign } from 'node:crypto'
+import { createHash, sign } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { NodeClient } from '../src/cli/client.ts'
 import { reduceAudit } from '../src/core/audit/reduce.ts'
 import { identityMessage } from '../src/core/identity.ts'
+import { toJson } from '../src/core/json.ts'
 import { decodeOp, signingMessage, signOp } from '../src/ledger/op.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { createNode } from '../src/node/node.ts'
@@ -495,6 +496,25 @@ describe('node reassignment', () => {
       body: { item: 1, auditor: after.outstanding[0].auditor },
     })
     expect(auditor.status).toBe(403)
+  })
+})
+
+describe('node state hashes', () => {
+  test('the cached state hash follows every op and equals the hash of the state', async () => {
+    const { node, admin, id } = await startWithAudit('hashed')
+    const fresh = async () =>
+      createHash('sha256')
+        .update(toJson(await node.node.audits.state(id as never)))
+        .digest('hex')
+    const first = await node.node.audits.stateHash(id as never)
+    expect(first).toBe(await fresh())
+    expect(await node.node.audits.stateHash(id as never)).toBe(first)
+    await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'x' } })
+    const second = await node.node.audits.stateHash(id as never)
+    expect(second).not.toBe(first)
+    expect(second).toBe(await fresh())
+    const status = (await node.call('GET', '/status')).json
+    expect(JSON.stringify(status)).toContain(second)
   })
 })
 

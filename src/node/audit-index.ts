@@ -52,6 +52,8 @@ type Entry = {
   queued: EncodedOp[] | undefined
   /** The rebuild in progress: readers wait for it rather than read the reducer it replaces. */
   rebuilding: Promise<void> | undefined
+  /** The last state hash, and the reducer and size it was computed for. */
+  hash?: { reducer: AuditReducer; size: number; hex: string } | undefined
 }
 
 /** Live audit states of a node: reducers fed by the ledger, rebuilt in log order when needed. */
@@ -197,8 +199,14 @@ export function createAuditIndex(
     },
     reducer: canonical,
     async stateHash(id) {
-      const state = (await canonical(id)).state()
-      return createHash('sha256').update(toJson(state)).digest('hex')
+      const reducer = await canonical(id)
+      const entry = audits.get(id)!
+      // Hashing a big audit's whole state is costly and /status asks for every audit's, so the
+      // hash is kept until the reducer changes (an op applied, or a rebuild replacing it).
+      if (entry.hash?.reducer === reducer && entry.hash.size === reducer.size) return entry.hash.hex
+      const hex = createHash('sha256').update(toJson(reducer.state())).digest('hex')
+      entry.hash = { reducer, size: reducer.size, hex }
+      return hex
     },
     async params(id) {
       return (await canonical(id)).params()
