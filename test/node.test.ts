@@ -176,6 +176,8 @@ describe('node authorisation', () => {
       (await node.call('POST', '/accounts', { token: auditor, body: { name: 'x' } })).status,
     ).toBe(403)
     expect((await node.call('POST', `/audits/${id}/open`)).status).toBe(401)
+    const challenge = await fetch(`${node.url}/audits/${id}/open`, { method: 'POST' })
+    expect(challenge.headers.get('www-authenticate')).toBe('Bearer realm="rwa"')
     const forged = await node.call('POST', `/audits/${id}/open`, { token: `${auditor}x` })
     expect(forged).toMatchObject({ status: 401, json: { error: 'UnauthorizedError' } })
     const { json: view } = await node.call('GET', `/audits/${id}`)

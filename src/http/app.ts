@@ -239,6 +239,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
   app.onError((error, c) => {
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
+    // RFC 9110: a 401 names the scheme the client should use.
+    if (status === 401) c.header('www-authenticate', 'Bearer realm="rwa"')
     return c.json(body, status as 400)
   })
   app.notFound((c) =>
