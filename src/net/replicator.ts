@@ -107,6 +107,16 @@ export async function createReplicator(options: ReplicatorOptions) {
     return s
   }
   const isBanned = (peer: PeerId) => (standings.get(peer.toString())?.bannedUntil ?? 0) > Date.now()
+  /**
+   * Drops the standing of peers that are gone and owe nothing (no strike, no ban): peer ids are
+   * free, so keeping one per id ever seen would let a peer grow this map without bound.
+   */
+  const forgetBlameless = () => {
+    const connected = new Set(node.getPeers().map(String))
+    const now = Date.now()
+    for (const [key, s] of standings)
+      if (!connected.has(key) && s.strikes === 0 && s.bannedUntil <= now) standings.delete(key)
+  }
 
   const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
     privateKey,
@@ -178,7 +188,9 @@ export async function createReplicator(options: ReplicatorOptions) {
     try {
       return await validate(peer, message.data)
     } finally {
-      validating.set(key, (validating.get(key) ?? 1) - 1)
+      const left = (validating.get(key) ?? 1) - 1
+      if (left > 0) validating.set(key, left)
+      else validating.delete(key)
       validatingTotal--
     }
   })
@@ -403,6 +415,7 @@ export async function createReplicator(options: ReplicatorOptions) {
       antiEntropy = setInterval(() => {
         if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
         for (const peer of node.getPeers()) void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
+        forgetBlameless()
       }, ANTI_ENTROPY_MS)
       antiEntropy.unref()
       logger.info(
