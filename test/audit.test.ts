@@ -451,6 +451,8 @@ describe('answers and parameters', () => {
     [{ name: 'x', bond: '-5' }, /is not an amount/],
     [{ name: 'x', bond: 1.5 }, /is not an amount/],
     [{ name: '', bond: '1' }, /needs a name/],
+    [{ name: 'lights\u001b[31m red', bond: '1' }, /must not contain control characters/],
+    [{ name: 'two\nlines', bond: '1' }, /must not contain control characters/],
     [{ name: 'x', bond: '1', reward: { mode: 'lottery' } }, /"classic" or "staked"/],
     [{ name: 'x', bond: `${2n ** 256n}` }, /is too large; an amount is at most 2\^256 − 1/],
     [{ name: 'x', bond: { toString: 1 } }, /bond an object is not an amount/],

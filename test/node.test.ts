@@ -394,6 +394,13 @@ describe('node bad input', () => {
         'InvalidAuditInputError',
       ],
       ['GET', `/audits/${id}/auditors/nope`, {}, 404, 'NotFoundError'],
+      [
+        'POST',
+        `/audits/${id}/items`,
+        { body: { description: 'bench\u001b[2J 1' } },
+        422,
+        'InvalidAuditInputError',
+      ],
       // A "%" in an audit name is decoded once, by the router.
       ['GET', '/audits/100%25%20sure', {}, 404, 'AuditNotFoundError'],
       ['GET', '/audits/%25zz/items', {}, 404, 'AuditNotFoundError'],

@@ -58,6 +58,9 @@ export type SettableParam = (typeof SETTABLE_PARAMS)[keyof typeof SETTABLE_PARAM
 
 const invalid = (message: string) => new InvalidAuditInputError(message)
 
+/** Control characters: names and descriptions are printed to terminals and chats as they are. */
+export const CONTROL = /\p{Cc}/u
+
 /** The largest amount a settlement can pay (the escrow's `uint256`). */
 export const MAX_AMOUNT = 2n ** 256n - 1n
 
@@ -145,6 +148,10 @@ export function parseAuditParams(body: unknown, creator: string): AuditParams {
   const name = typeof b.name === 'string' ? b.name.trim() : ''
   if (name.length === 0 || name.length > 200)
     throw invalid('an audit needs a name of 1 to 200 characters.')
+  if (CONTROL.test(name))
+    throw invalid(
+      'an audit name must not contain control characters (line breaks, tabs, terminal escapes).',
+    )
   const admins = b.admins === undefined ? [] : b.admins
   if (
     !Array.isArray(admins) ||

@@ -11,6 +11,7 @@ import { commitAnswer } from './commitment.ts'
 import { AuditOpRefusedError, AuditPermissionError, InvalidAuditInputError } from './errors.ts'
 import {
   type AuditParams,
+  CONTROL,
   MAX_AMOUNT,
   parseAuditParams,
   parseParamName,
@@ -408,6 +409,10 @@ class AuditMachine {
     const description = typeof body.description === 'string' ? body.description.trim() : ''
     if (description.length === 0 || description.length > 1000)
       throw new InvalidAuditInputError('An item needs a description of 1 to 1000 characters.')
+    if (CONTROL.test(description))
+      throw new InvalidAuditInputError(
+        'An item description must not contain control characters (line breaks, tabs, terminal escapes).',
+      )
     if (!commit) return
     this.itemByOp.set(op.id, this.itemAdds.length)
     this.itemAdds.push({ pos: view.position, description, deleted: undefined })
