@@ -70,45 +70,30 @@ async function mined(client: PublicClient, hash: Hex): Promise<Hex> {
   return hash
 }
 
+/** What funding an audit takes: who pays, which audit, in which token, how much. */
+export type FundRequest = {
+  info: ChainInfo
+  account: PrivateKeyAccount
+  auditId: Hex
+  token: Address
+  amount: bigint
+}
+
 /**
  * Funds an audit's escrow from `account`: native ETH sent as value, or an ERC-20 approved then
  * pulled by the escrow. The first funder becomes the audit's sponsor (who gets the remainder).
  */
-export async function fundAudit({
-  info,
-  account,
-  auditId,
-  token,
-  amount,
-}: {
-  info: ChainInfo
-  account: PrivateKeyAccount
-  auditId: Hex
-  token: Address
-  amount: bigint
-}): Promise<Hex> {
-  if (amount <= 0n)
+export async function fundAudit(request: FundRequest): Promise<Hex> {
+  if (request.amount <= 0n)
     throw new PaymentError('The amount to fund must be a positive whole number of base units.')
   try {
-    return await fund({ info, account, auditId, token, amount })
+    return await fund(request)
   } catch (error) {
-    throw chainFailure(error, 'fund the audit', account.address)
+    throw chainFailure(error, 'fund the audit', request.account.address)
   }
 }
 
-async function fund({
-  info,
-  account,
-  auditId,
-  token,
-  amount,
-}: {
-  info: ChainInfo
-  account: PrivateKeyAccount
-  auditId: Hex
-  token: Address
-  amount: bigint
-}): Promise<Hex> {
+async function fund({ info, account, auditId, token, amount }: FundRequest): Promise<Hex> {
   const { client, wallet } = chainClients(info, account)
   if (token !== NATIVE) {
     await mined(

@@ -2,6 +2,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import {
   closeSync,
   existsSync,
+  fchmodSync,
   fsyncSync,
   linkSync,
   mkdirSync,
@@ -37,35 +38,10 @@ export function writeKeyFile(path: string, signer: Signer): void {
  * @throws KeyFileError when `path` exists or cannot be written.
  */
 export function writeSecretFile(path: string, content: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-  const temporary = `${path}.${process.pid}.tmp`
-  let fd: number | undefined
-  try {
-    fd = openSync(temporary, 'wx', 0o600)
-    writeSync(fd, content)
-    fsyncSync(fd)
-    closeSync(fd)
-    fd = undefined
+  placeSecret(path, content, (temporary) => {
     linkSync(temporary, path) // fails if path exists: a secret is never overwritten
-    syncDirectory(dirname(path))
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code
-    if (code === 'EEXIST')
-      throw new KeyFileError(
-        `Key file "${path}" already exists; it was left untouched. Choose another path.`,
-        { cause },
-      )
-    throw new KeyFileError(`Cannot write key file "${path}": ${(cause as Error).message}.`, {
-      cause,
-    })
-  } finally {
-    if (fd !== undefined) closeSync(fd)
-    try {
-      unlinkSync(temporary)
-    } catch {
-      // Already gone: nothing to clean up.
-    }
-  }
+    unlinkSync(temporary)
+  })
 }
 
 /**
@@ -75,25 +51,40 @@ export function writeSecretFile(path: string, content: string): void {
  * @throws KeyFileError when it cannot be written.
  */
 export function replaceSecretFile(path: string, content: string): void {
+  placeSecret(path, content, (temporary) => renameSync(temporary, path))
+}
+
+/** Writes `content` to a private temporary file beside `path`, flushed, and lets `place` put it. */
+function placeSecret(path: string, content: string, place: (temporary: string) => void): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const temporary = `${path}.${process.pid}.tmp`
   let fd: number | undefined
   try {
+    // 'w': the name is this process's own and the write synchronous, so a file there is a
+    // leftover of a crashed process that had the same pid.
     fd = openSync(temporary, 'w', 0o600)
+    fchmodSync(fd, 0o600) // a leftover keeps its old mode
     writeSync(fd, content)
     fsyncSync(fd)
     closeSync(fd)
     fd = undefined
-    renameSync(temporary, path)
+    place(temporary)
     syncDirectory(dirname(path))
   } catch (cause) {
     if (fd !== undefined) closeSync(fd)
     try {
       unlinkSync(temporary)
     } catch {
-      // Already renamed or never made.
+      // Already placed, or never made.
     }
-    throw new KeyFileError(`Cannot write "${path}": ${(cause as Error).message}.`, { cause })
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST' && existsSync(path))
+      throw new KeyFileError(
+        `Key file "${path}" already exists; it was left untouched. Choose another path.`,
+        { cause },
+      )
+    throw new KeyFileError(`Cannot write key file "${path}": ${(cause as Error).message}.`, {
+      cause,
+    })
   }
 }
 
