@@ -9,6 +9,7 @@ import { startDevnet } from '../src/chain/devnet.ts'
 import { fundAudit } from '../src/chain/payments.ts'
 import { auditIdOf } from '../src/core/audit/settlement-report.ts'
 import { decodeOp } from '../src/ledger/op.ts'
+import type { OpId } from '../src/ledger/op-id.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -26,6 +27,31 @@ async function devnetNode(): Promise<TestNode> {
   t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
   await t.node.start()
   return t
+}
+
+/**
+ * An audit of one item, bond 900, run by three local accounts (a1–a3) who all answer yes, and
+ * stopped: WAITING_FOR_CONTRACT, paying 300 each.
+ */
+async function stoppedAudit(t: TestNode, name: string): Promise<{ id: string; tokens: string[] }> {
+  const admin = t.operatorToken
+  const tokens: string[] = []
+  for (const account of ['a1', 'a2', 'a3'])
+    tokens.push(
+      (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
+    )
+  const id = (await t.call('POST', '/audits', { token: admin, body: { name, bond: '900' } })).json
+    .audit as string
+  await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
+  await t.call('POST', `/audits/${id}/open`, { token: admin })
+  for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
+  await t.call('POST', `/audits/${id}/close`, { token: admin })
+  await t.call('POST', `/audits/${id}/start`, { token: admin })
+  for (const token of tokens)
+    await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
+  const stopped = await t.call('POST', `/audits/${id}/stop`, { token: admin })
+  expect(stopped.json.state).toBe('WAITING_FOR_CONTRACT')
+  return { id, tokens }
 }
 
 describe('settlement on the devnet', () => {
@@ -82,23 +108,7 @@ describe('settlement on the devnet', () => {
   test('rwa audit fund, the node settling once funded, rwa payout withdraw and POST /payouts/withdraw', async () => {
     node = await devnetNode()
     const t = node
-    const admin = t.operatorToken
-    const tokens: string[] = []
-    for (const name of ['a1', 'a2', 'a3'])
-      tokens.push((await t.call('POST', '/accounts', { token: admin, body: { name } })).json.token)
-    const id = (
-      await t.call('POST', '/audits', { token: admin, body: { name: 'paid', bond: '900' } })
-    ).json.audit
-    await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
-    await t.call('POST', `/audits/${id}/open`, { token: admin })
-    for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
-    await t.call('POST', `/audits/${id}/close`, { token: admin })
-    await t.call('POST', `/audits/${id}/start`, { token: admin })
-    for (const token of tokens)
-      await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
-    expect((await t.call('POST', `/audits/${id}/stop`, { token: admin })).json.state).toBe(
-      'WAITING_FOR_CONTRACT',
-    )
+    const { id, tokens } = await stoppedAudit(t, 'paid')
     // Not funded yet: the node waits (native ETH, the audit's default token).
     await new Promise((r) => setTimeout(r, 500))
     expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
@@ -161,27 +171,13 @@ describe('settlement on the devnet', () => {
   test('an escrow funded in another token than the audit names is not settled', async () => {
     node = await devnetNode()
     const t = node
-    const admin = t.operatorToken
-    const tokens: string[] = []
-    for (const name of ['a1', 'a2', 'a3'])
-      tokens.push((await t.call('POST', '/accounts', { token: admin, body: { name } })).json.token)
-    const id = (
-      await t.call('POST', '/audits', { token: admin, body: { name: 'eth', bond: '900' } })
-    ).json.audit
-    await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
-    await t.call('POST', `/audits/${id}/open`, { token: admin })
-    for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
-    await t.call('POST', `/audits/${id}/close`, { token: admin })
-    await t.call('POST', `/audits/${id}/start`, { token: admin })
-    for (const token of tokens)
-      await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
-    await t.call('POST', `/audits/${id}/stop`, { token: admin })
+    const { id } = await stoppedAudit(t, 'eth')
     // The audit pays native ETH; the sponsor funds it with the devnet ERC-20 instead.
     const info = (await t.call('GET', '/chain')).json
     await fundAudit({
       info,
       account: privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'operator.eth'))),
-      auditId: auditIdOf(id),
+      auditId: auditIdOf(id as OpId),
       token: info.token,
       amount: 900n,
     })

@@ -24,6 +24,19 @@ async function rwa(...args: string[]) {
   }
 }
 
+/** `n` auditors' key options (--key, --eth-key), their files made by the real binary and viem. */
+async function auditorKeys(prefix: string, n: number): Promise<string[][]> {
+  const keys: string[][] = []
+  for (let i = 0; i < n; i++) {
+    const key = join(node.root, `${prefix}${i}.key`)
+    const eth = join(node.root, `${prefix}${i}.eth`)
+    await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
+    writeEthKeyFile(eth, generatePrivateKey())
+    keys.push(['--key', key, '--eth-key', eth])
+  }
+  return keys
+}
+
 beforeAll(async () => {
   node = await TestNode.start()
 })
@@ -56,14 +69,9 @@ describe('rwa CLI against a real node', () => {
       1,
       expect.stringMatching(/^error: With --key, give --eth-key too/),
     ])
-    const keys: string[][] = []
-    for (let i = 0; i < 3; i++) {
-      const key = join(node.root, `auditor${i}.key`)
-      const eth = join(node.root, `auditor${i}.eth`)
-      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
-      writeEthKeyFile(eth, generatePrivateKey())
-      keys.push(['--key', key, '--eth-key', eth])
-      const registered = await rwa('auditor', 'register', 'CLI audit', ...keys[i]!)
+    const keys = await auditorKeys('auditor', 3)
+    for (const key of keys) {
+      const registered = await rwa('auditor', 'register', 'CLI audit', ...key)
       expect(registered.stdout).toContain('Registered with payout address 0x')
     }
     expect((await rwa('audit', 'close', 'CLI audit')).code).toBe(0)
@@ -100,14 +108,9 @@ describe('rwa CLI against a real node', () => {
     await rwa('audit', 'add', 'Late', 'bench', '4')
     await rwa('audit', 'set', 'Late', 'inspection_deadline', '1000')
     await rwa('audit', 'open', 'Late')
-    const keys: string[][] = []
-    for (let i = 0; i < 4; i++) {
-      const key = join(node.root, `late${i}.key`)
-      const eth = join(node.root, `late${i}.eth`)
-      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
-      writeEthKeyFile(eth, generatePrivateKey())
-      keys.push(['--key', key, '--eth-key', eth])
-      expect((await rwa('auditor', 'register', 'Late', ...keys[i]!)).code).toBe(0)
+    const keys = await auditorKeys('late', 4)
+    for (const key of keys) {
+      expect((await rwa('auditor', 'register', 'Late', ...key)).code).toBe(0)
     }
     await rwa('audit', 'close', 'Late')
     await rwa('audit', 'start', 'Late')
@@ -131,14 +134,9 @@ describe('rwa CLI against a real node', () => {
     await rwa('audit', 'create', 'CR audit', '--bond', '600', '--commit-reveal')
     await rwa('audit', 'add', 'CR audit', 'bench', '3', 'is', 'painted')
     await rwa('audit', 'open', 'CR audit')
-    const keys: string[][] = []
-    for (let i = 0; i < 3; i++) {
-      const key = join(node.root, `cr${i}.key`)
-      const eth = join(node.root, `cr${i}.eth`)
-      await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
-      writeEthKeyFile(eth, generatePrivateKey())
-      keys.push(['--key', key, '--eth-key', eth])
-      expect((await rwa('auditor', 'register', 'CR audit', ...keys[i]!)).code).toBe(0)
+    const keys = await auditorKeys('cr', 3)
+    for (const key of keys) {
+      expect((await rwa('auditor', 'register', 'CR audit', ...key)).code).toBe(0)
     }
     await rwa('audit', 'close', 'CR audit')
     await rwa('audit', 'start', 'CR audit')

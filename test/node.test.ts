@@ -72,6 +72,20 @@ async function answerAll(t: TestNode, id: string, tokens: string[], answer: (i: 
   }
 }
 
+/** Starts the test node and creates an audit there by a client-signed genesis (a new admin key). */
+async function clientSignedAudit(name: string, bond: string) {
+  const started = await TestNode.start()
+  node = started
+  const client = new NodeClient(started.url)
+  const admin = generateSigner()
+  const genesis = await client.submit(admin, {
+    doc: null,
+    type: 'audit.create',
+    body: { name, bond },
+  })
+  return { node: started, client, admin, genesis }
+}
+
 /** Two more accounts, named apart from `auditorTokens`'. */
 async function auditorTokens2(t: TestNode): Promise<string[]> {
   const tokens: string[] = []
@@ -113,14 +127,7 @@ describe('node HTTP API', () => {
   })
 
   test('runs a whole audit through POST /ops with client-signed ops', async () => {
-    node = await TestNode.start()
-    const client = new NodeClient(node.url)
-    const admin = generateSigner()
-    const genesis = await client.submit(admin, {
-      doc: null,
-      type: 'audit.create',
-      body: { name: 'client-signed', bond: '900' },
-    })
+    const { node, client, admin, genesis } = await clientSignedAudit('client-signed', '900')
     const doc = genesis.id
     await client.submit(admin, { doc, type: 'audit.item.add', body: { description: 'A' } })
     await client.submit(admin, { doc, type: 'audit.open', body: {} })
@@ -766,14 +773,7 @@ describe('Chainlink external-adapter routes', () => {
   })
 
   test("POST /ops says when the audit's rules refuse an op the log accepted", async () => {
-    node = await TestNode.start()
-    const client = new NodeClient(node.url)
-    const admin = generateSigner()
-    const genesis = await client.submit(admin, {
-      doc: null,
-      type: 'audit.create',
-      body: { name: 'rules', bond: '9' },
-    })
+    const { node, client, admin, genesis } = await clientSignedAudit('rules', '9')
     // A stranger's "open": a valid signed op, so the log keeps it, but only an admin may open.
     await expect(
       client.submit(generateSigner(), { doc: genesis.id, type: 'audit.open', body: {} }),
