@@ -406,6 +406,12 @@ describe('replication over libp2p on loopback', () => {
     try {
       await mallory.dial(multiaddr(address(n1)))
       const id = mallory.peerId.toString()
+      // The flood starts on a connection both sides have set up: streams a peer opens before
+      // the node has finished its side are refused by the muxer itself (more than 10 of them
+      // close the connection), which under load would end the flood before it reached the node.
+      await until('node 1 to see the flooder connected', () =>
+        n1.replicator!.node.getPeers().some((peer) => peer.toString() === id),
+      )
       let answered = 0
       // 16 requests at a time (twice the open sync streams a peer may have) and far beyond
       // the 50 requests/s it may make: 600 at most, stopping once cut off.
