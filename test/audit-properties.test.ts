@@ -391,6 +391,55 @@ describe('concurrency that used to depend on the apply order', () => {
     expect(canonical(states[0])).toBe(canonical(states[1]))
   })
 
+  test('an answer concurrent with its reassignment and with stop is excluded alike in every order', async () => {
+    const pool = [0, 1, 2, 3].map(testAuditor)
+    const audit = await AuditFixture.create({ inspectionDeadline: 60_000 })
+    const state = await audit.runToAuditing({ items: ['X'], auditors: pool })
+    const item = state.items[0]!.id
+    const assigned = state.inspections.map((i) => i.auditor)
+    const noShow = pool.find((a) => a.key === assigned[0])!
+    for (const a of pool.filter((a) => assigned.includes(a.key) && a !== noShow))
+      await audit.act('audit.answer', { item, answer: true }, a.signer)
+    audit.time += 120_000
+    const before = audit.heads()
+    const reassign = await audit.act('audit.reassign', { item, auditor: noShow.key })
+    const backupKey = (await audit.state()).inspections.find(
+      (i) => i.status === 'outstanding',
+    )!.auditor
+    await audit.act(
+      'audit.answer',
+      { item, answer: true },
+      pool.find((a) => a.key === backupKey)!.signer,
+    )
+    const stop = await audit.act('audit.stop')
+    // The no-show answers at last, having seen neither the reassignment nor the stop.
+    const late = await audit.actOn(before, 'audit.answer', { item, answer: false }, noShow.signer)
+    const rest = (await audit.ops()).filter((op) => op.id !== late.id)
+    const at = (op: EncodedOp) => rest.findIndex((o) => o.id === op.id)
+    // Before the reassignment, between it and the stop, after the stop: all topological.
+    const orders = [at(reassign), at(reassign) + 1, at(stop) + 1].map((k) => [
+      ...rest.slice(0, k),
+      late,
+      ...rest.slice(k),
+    ])
+    const states = orders.map((ops) => {
+      const reducer = createAuditReducer(ops[0]!)
+      for (const op of ops.slice(1)) reducer.apply(op)
+      return reducer.state()
+    })
+    for (const result of states) {
+      expect(result.excluded).toEqual([
+        expect.objectContaining({
+          id: late.id,
+          message: 'the inspection had been reassigned after its deadline',
+        }),
+      ])
+      expect(result.results!.items[0]).toMatchObject({ yes: 3, no: 0, missing: 1 })
+    }
+    expect(canonical(states[1]!)).toBe(canonical(states[0]!))
+    expect(canonical(states[2]!)).toBe(canonical(states[0]!))
+  })
+
   test('concurrent duplicate registrations are flagged, so the log order decides which payout counts', async () => {
     const [a1, a2, a3] = [0, 1, 2].map(testAuditor)
     const other = testAuditor(9)

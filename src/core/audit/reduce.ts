@@ -119,6 +119,10 @@ const CONTROL_OPS = new Set<string>([
 /** Ops only an admin may sign: the control chain, plus item edits (which need not be chained). */
 const ADMIN_OPS = new Set<string>([...CONTROL_OPS, AUDIT_OP.addItem, AUDIT_OP.deleteItem])
 
+/** Why an answer is kept but not counted; one text per reason, whatever order ops came in. */
+const CONCURRENT_WITH_STOP = 'the answer was concurrent with "stop" and is not counted'
+const STALE_ANSWER = 'the inspection had been reassigned after its deadline'
+
 const hexCache = new Map<string, string>()
 /** Hex of a key, cached per distinct key (bounded): an audit has few authors and many ops. */
 const hex = (bytes: Uint8Array) => {
@@ -197,6 +201,8 @@ class AuditMachine {
   private readonly byAuditor = new Map<string, { list: InspectionRecord[]; cursor: number }>()
   seed: Uint8Array | undefined
   stopPos: number | undefined
+  /** How much of the control chain `stop` had seen. */
+  stopSeen = 0
   finishPos: number | undefined
   results: AuditResults | undefined
   settlement: Settlement | undefined
@@ -627,7 +633,11 @@ class AuditMachine {
     if (!commit) return
     // Valid when made, but the tally is already frozen: kept, reported, not counted.
     if (this.stopPos !== undefined) {
-      this.exclude(view.position, 'the answer was concurrent with "stop" and is not counted')
+      // The same reason as when this answer is applied before the stop (see `stop`).
+      this.exclude(
+        view.position,
+        inspection.removedRank <= this.stopSeen ? STALE_ANSWER : CONCURRENT_WITH_STOP,
+      )
       return
     }
     inspection.answerOp = view.position
@@ -808,13 +818,10 @@ class AuditMachine {
     }
     if (!commit) return
     this.stopPos = view.position
+    this.stopSeen = view.seen
     for (const { inspection, counted } of open) {
       if (counted) continue
-      if (inspection.answerOp !== undefined)
-        this.exclude(
-          inspection.answerOp,
-          'the answer was concurrent with "stop" and is not counted',
-        )
+      if (inspection.answerOp !== undefined) this.exclude(inspection.answerOp, CONCURRENT_WITH_STOP)
       inspection.status = 'missing'
       inspection.answer = undefined
       inspection.commitment = undefined
@@ -856,7 +863,7 @@ class AuditMachine {
   private excludeStale(seen: number): void {
     for (const inspection of this.inspections) {
       if (inspection.removedRank <= seen && inspection.answerOp !== undefined) {
-        this.exclude(inspection.answerOp, 'the inspection had been reassigned after its deadline')
+        this.exclude(inspection.answerOp, STALE_ANSWER)
       }
     }
   }
