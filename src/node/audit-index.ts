@@ -61,7 +61,11 @@ export type AuditIndex = {
   /** Resolves an audit name or id to its id. */
   resolve(ref: string): OpId
   list(): AuditSummary[]
-  /** The canonical state (equal on every replica holding the same ops). */
+  /**
+   * The canonical state (equal on every replica holding the same ops). Canonical for every op
+   * held when it was asked for; ops that arrived while it was being rebuilt are applied on top
+   * and, if they are order-sensitive, put in log order by the next read.
+   */
   state(id: OpId): Promise<AuditState>
   /** SHA-256 of the canonical state (hex): equal on every replica that holds the same ops. */
   stateHash(id: OpId): Promise<string>
@@ -159,8 +163,12 @@ export function createAuditIndex(
   async function canonical(id: OpId): Promise<AuditReducer> {
     const entry = audits.get(id)
     if (!entry) throw new AuditNotFoundError(id)
-    // Ops applied during a rebuild may need another (a new tie-break): loop until clean.
-    while (entry.rebuilding || entry.dirty) {
+    // A rebuild already running may have read the store before ops this caller has seen, so
+    // the caller waits for at most one more, started after it asked. Ops arriving meanwhile may
+    // need yet another (a new tie-break); waiting for those too would let a peer that keeps
+    // sending order-sensitive ops hold every reader forever, so the next reader rebuilds.
+    let rounds = entry.rebuilding ? 2 : 1
+    while ((entry.rebuilding || entry.dirty) && rounds-- > 0) {
       entry.rebuilding ??= rebuild(id, entry).finally(() => {
         entry.rebuilding = undefined
       })

@@ -279,11 +279,9 @@ class AuditMachine {
       if (this.addsSeen.at(p) > adds) adds = this.addsSeen.at(p)
     }
     this.depStart.push(this.depFlat.length)
-    if (op.op.type === AUDIT_OP.addItem) {
-      if (adds !== this.itemAdds.length) this.tieBreaks++
-      adds = this.itemAdds.length + 1
-    }
-    const pos = this.record(op, seen, adds)
+    const addsBefore = this.itemAdds.length
+    const isAdd = op.op.type === AUDIT_OP.addItem
+    const pos = this.record(op, seen, isAdd ? addsBefore + 1 : adds)
     this.marks = undefined
     const view: View = { seen, position: pos, isAncestor: this.isAncestorOfCurrent }
     try {
@@ -296,6 +294,13 @@ class AuditMachine {
         name: error.name,
         message: error.shortMessage,
       })
+    }
+    if (isAdd) {
+      // An item added without seeing every earlier add: the log order numbers the items. A
+      // refused add numbers nothing, so it is no tie-break (anyone may send one) and its
+      // descendants have seen only the adds its deps had.
+      if (this.itemAdds.length === addsBefore) this.addsSeen.set(pos, adds)
+      else if (adds !== addsBefore) this.tieBreaks++
     }
   }
 
