@@ -170,6 +170,37 @@ describe('audit lifecycle', () => {
     expect(state.results!.remainder).toBe(600n) // 900 − 300 rewarded
     expect(state.settlement!.total).toBe(375n + 100n + 50n + 75n)
   })
+
+  test('staked mode: after close, a bond that would make a payment exceed 2^256 − 1 is refused', async () => {
+    const stake = 2n ** 250n
+    const audit = await AuditFixture.create({
+      bond: '900',
+      reward: { mode: 'staked', stake: `${stake}`, slashWrong: '1/2', slashMissing: '1/4' },
+    })
+    await audit.act('audit.item.add', { description: 'X' })
+    await audit.act('audit.open')
+    for (const a of [a1, a2, a3])
+      await audit.act('audit.register', await registrationBody(a), a.signer)
+    await audit.act('audit.close')
+    const tooMuch = 2n ** 256n - 1n - 3n * stake + 1n
+    const refused = await audit.act('audit.param.set', { name: 'bond', value: `${tooMuch}` })
+    await audit.act('audit.param.set', { name: 'bond', value: `${tooMuch - 1n}` })
+    let state = await audit.state()
+    expect(state.rejected).toEqual([
+      expect.objectContaining({
+        id: refused.id,
+        message: expect.stringMatching(/exceeds 2\^256 − 1 base units; lower the bond/),
+      }),
+    ])
+    expect(state.params.bond).toBe(tooMuch - 1n)
+    // Run to the end with everyone's answers and the settlement encodes.
+    await audit.act('audit.start')
+    for (const a of [a1, a2, a3]) await audit.answerAll(a, () => true)
+    await audit.act('audit.stop')
+    state = await audit.state()
+    expect(state.state).toBe('WAITING_FOR_CONTRACT')
+    expect(state.settlement!.total).toBe(tooMuch - 1n + 3n * stake)
+  })
 })
 
 describe('audit queries', () => {

@@ -367,13 +367,12 @@ class AuditMachine {
 
   /** The handler of each op type: validates, then (when `commit`) applies. */
   private readonly handlers: Record<string, (c: Ctx) => void> = {
-    [AUDIT_OP.setParam]: (c) =>
-      this.control(
-        c,
-        BEFORE_START,
-        c.state,
-        setParam(c.params, parseParamName(c.body.name), c.body.value),
-      ),
+    [AUDIT_OP.setParam]: (c) => {
+      const params = setParam(c.params, parseParamName(c.body.name), c.body.value)
+      // After close the roster is known: a new bond must keep every payment payable.
+      if (this.roster) this.checkStakeCap(params, this.roster.length)
+      this.control(c, BEFORE_START, c.state, params)
+    },
     [AUDIT_OP.open]: (c) => this.control(c, [S.INITIALIZATION], S.AUDITOR_REGISTRATION),
     [AUDIT_OP.settled]: (c) => this.control(c, [S.WAITING_FOR_CONTRACT], S.COMPLETE),
     [AUDIT_OP.addItem]: (c) => this.addItem(c),
@@ -388,6 +387,17 @@ class AuditMachine {
     [AUDIT_OP.reveal]: (c) => this.reveal(c),
     [AUDIT_OP.reassign]: (c) => this.reassign(c),
     [AUDIT_OP.signSettlement]: (c) => this.signSettlement(c),
+  }
+
+  /** Every payment is at most the bond plus every stake: that must stay within what the escrow pays. */
+  private checkStakeCap(params: AuditParams, auditors: number): void {
+    if (
+      params.reward.mode === 'staked' &&
+      params.bond + params.reward.stake * BigInt(auditors) > MAX_AMOUNT
+    )
+      throw new InvalidAuditInputError(
+        `Audit "${params.name}"'s bond plus ${auditors} stakes exceeds 2^256 − 1 base units; lower the bond.`,
+      )
   }
 
   private refuse(type: string, state: number, allowed: readonly number[], why?: string): never {
@@ -460,14 +470,7 @@ class AuditMachine {
         `Audit "${params.name}" has ${roster.length} registered auditors but needs at least ${params.auditsPerItem} (audits per item) before "close"; wait for more registrations.`,
       )
     }
-    // Every payment is at most the bond plus every stake: keep that within what the escrow pays.
-    if (
-      params.reward.mode === 'staked' &&
-      params.bond + params.reward.stake * BigInt(roster.length) > MAX_AMOUNT
-    )
-      throw new InvalidAuditInputError(
-        `Audit "${params.name}"'s bond plus ${roster.length} stakes exceeds 2^256 − 1 base units; lower the bond.`,
-      )
+    this.checkStakeCap(params, roster.length)
     if (!commit) return
     this.roster = roster
       .sort(([a], [b]) => (a < b ? -1 : 1))
