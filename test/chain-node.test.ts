@@ -2,14 +2,17 @@ import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createPublicClient, http } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import { createPublicClient, createWalletClient, http } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
+import { auditEscrowAbi } from '../src/chain/artifacts.ts'
 import { startDevnet } from '../src/chain/devnet.ts'
+import { chainFor, NATIVE } from '../src/chain/escrow.ts'
 import { fundAudit } from '../src/chain/payments.ts'
-import { auditIdOf } from '../src/core/audit/settlement-report.ts'
+import { auditIdOf, settlementTypedData } from '../src/core/audit/settlement-report.ts'
 import { decodeOp } from '../src/ledger/op.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
+import { OPERATOR } from '../src/node/accounts.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -184,6 +187,67 @@ describe('settlement on the devnet', () => {
     // The settler looks again every 2 s: give it two looks.
     await new Promise((r) => setTimeout(r, 4500))
     expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+  }, 60_000)
+
+  test('a signer the escrow’s owner adds later is counted: the node does not keep an old answer', async () => {
+    node = await devnetNode()
+    const t = node
+    const { id } = await stoppedAudit(t, 'signers')
+    const info = (await t.call('GET', '/chain')).json
+    const audit = id as OpId
+    const ownSignature = async () =>
+      (await t.node.audits.state(audit)).settlementSignatures.length > 0
+    for (let i = 0; i < 100 && !(await ownSignature()); i++)
+      await new Promise((r) => setTimeout(r, 50))
+    // A second key signs the report before the escrow knows it; the node looks it up then.
+    const extra = privateKeyToAccount(generatePrivateKey())
+    const { settlement } = await t.node.audits.state(audit)
+    const signature = await extra.signTypedData(
+      settlementTypedData({
+        chainId: info.chainId,
+        escrow: info.escrow,
+        auditId: auditIdOf(audit),
+        payees: settlement!.payees,
+        amounts: settlement!.amounts,
+      }),
+    )
+    await t.node.actions.signSettlement(t.node.accounts.get(OPERATOR)!, id, {
+      chainId: info.chainId,
+      escrow: info.escrow,
+      signature,
+    })
+    await new Promise((r) => setTimeout(r, 500))
+    // The owner (the operator's key on the devnet) adds it and needs both signatures from now.
+    const operator = privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'operator.eth')))
+    const owner = createWalletClient({
+      account: operator,
+      chain: chainFor(info.chainId, info.rpcUrl),
+      transport: http(info.rpcUrl),
+    })
+    const client = createPublicClient({ transport: http(info.rpcUrl) })
+    for (const [functionName, args] of [
+      ['addSigner', [extra.address]],
+      ['setThreshold', [2n]],
+    ] as const) {
+      const hash = await owner.writeContract({
+        address: info.escrow,
+        abi: auditEscrowAbi,
+        functionName,
+        args,
+      } as never)
+      expect((await client.waitForTransactionReceipt({ hash })).status).toBe('success')
+    }
+    await fundAudit({
+      info,
+      account: operator,
+      auditId: auditIdOf(audit),
+      token: NATIVE,
+      amount: 900n,
+    })
+    // Polled every 2 s: well within 10 s it sees the new signer and settles with both.
+    for (let i = 0; i < 100 && (await t.node.audits.stateName(audit)) !== 'COMPLETE'; i++)
+      await new Promise((r) => setTimeout(r, 100))
+    expect(await t.node.audits.stateName(audit)).toBe('COMPLETE')
   }, 60_000)
 
   test('a restarted node keeps its devnet contracts (anvil state in the data dir)', async () => {

@@ -13,6 +13,8 @@ import type { AuditIndex } from './audit-index.ts'
 
 /** How often audits waiting for the contract are looked at again (funding may have arrived). */
 const POLL_MS = 2000
+/** Signer answers kept at most (anyone may publish signatures from new addresses). */
+const MAX_CACHED_SIGNERS = 10_000
 
 /**
  * Drives settlement on the chain: when an audit reaches WAITING_FOR_CONTRACT this node signs the
@@ -43,12 +45,15 @@ export function createSettler({
   const domain = { chainId: chain.info.chainId, escrow: chain.info.escrow }
   /**
    * Whether each address is one of the escrow's signers, read once per address: anyone may
-   * publish settlement signatures, and a poll must not cost one chain call per signature.
+   * publish settlement signatures, and a poll must not cost one chain call per signature. The
+   * owner may add and remove signers, so the cache is dropped whenever the escrow logs a change
+   * (see `watchSigners`) or a settle fails.
    */
   const signerCache = new Map<Address, Promise<boolean>>()
   const isSigner = (address: Address): Promise<boolean> => {
     let known = signerCache.get(address)
     if (!known) {
+      if (signerCache.size >= MAX_CACHED_SIGNERS) signerCache.clear()
       known = chain.client.readContract({
         address: domain.escrow,
         abi: auditEscrowAbi,
@@ -59,6 +64,28 @@ export function createSettler({
       signerCache.set(address, known)
     }
     return known
+  }
+
+  /** The next block whose escrow logs are looked at for signer changes (undefined: not watching). */
+  let watchedFrom: bigint | undefined
+  /** Drops the signer cache if the escrow's signers changed since the last look. */
+  async function watchSigners(): Promise<void> {
+    const latest = await chain.client.getBlockNumber()
+    if (watchedFrom === undefined || latest < watchedFrom) {
+      // Nothing cached was read before this block: later reads see every earlier change.
+      if (watchedFrom === undefined) signerCache.clear()
+      watchedFrom ??= latest + 1n
+      return
+    }
+    const logs = await chain.client.getContractEvents({
+      address: domain.escrow,
+      abi: auditEscrowAbi,
+      fromBlock: watchedFrom,
+      toBlock: latest,
+    })
+    watchedFrom = latest + 1n
+    if (logs.some((l) => l.eventName === 'SignerAdded' || l.eventName === 'SignerRemoved'))
+      signerCache.clear()
   }
 
   const warnOnce = (key: string, message: string, extra: object) => {
@@ -129,15 +156,22 @@ export function createSettler({
         })
         return
       }
-      tx = await chain.wallet.writeContract({
-        address: domain.escrow,
-        abi: auditEscrowAbi,
-        functionName: 'settle',
-        args: [auditId, payees, amounts, sortSignatures(valid)],
-      })
-      const receipt = await chain.client.waitForTransactionReceipt({ hash: tx })
-      if (receipt.status !== 'success') throw new Error(`settle transaction ${tx} reverted`)
-      logger.info({ audit: id, tx, gas: `${receipt.gasUsed}` }, 'audit settled on chain')
+      let gas: bigint
+      try {
+        tx = await chain.wallet.writeContract({
+          address: domain.escrow,
+          abi: auditEscrowAbi,
+          functionName: 'settle',
+          args: [auditId, payees, amounts, sortSignatures(valid)],
+        })
+        const receipt = await chain.client.waitForTransactionReceipt({ hash: tx })
+        if (receipt.status !== 'success') throw new Error(`settle transaction ${tx} reverted`)
+        gas = receipt.gasUsed
+      } catch (error) {
+        signerCache.clear() // a signer may have been removed: read them again next time
+        throw error
+      }
+      logger.info({ audit: id, tx, gas: `${gas}` }, 'audit settled on chain')
     }
     const admin = accounts.among(state.params.admins)
     if (!admin) {
@@ -162,9 +196,26 @@ export function createSettler({
             schedule(doc)
         }
       })
+      let watching: Promise<void> | undefined
       const poll = () => {
-        for (const audit of audits.list())
-          if (audit.state === 'WAITING_FOR_CONTRACT') schedule(audit.id)
+        const waiting = audits.list().filter((audit) => audit.state === 'WAITING_FOR_CONTRACT')
+        if (waiting.length === 0) {
+          watchedFrom = undefined // nothing to settle: no need to follow the escrow's logs
+          return
+        }
+        // Signer changes are looked at before the audits, so this poll counts them.
+        watching ??= watchSigners()
+          .catch((err: unknown) => {
+            signerCache.clear()
+            watchedFrom = undefined
+            logger.warn({ err }, 'could not read the escrow for signer changes')
+          })
+          .finally(() => {
+            watching = undefined
+          })
+        void watching.then(() => {
+          for (const audit of waiting) schedule(audit.id)
+        })
       }
       poll()
       timer = setInterval(poll, POLL_MS)
