@@ -14,7 +14,7 @@ import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
 import { compareOpIds } from '../src/ledger/op-id.ts'
 import { encodeGossip } from '../src/net/gossip-codec.ts'
-import { OPS_TOPIC } from '../src/net/replicator.ts'
+import { BAN_MS, isForgettable, OPS_TOPIC } from '../src/net/replicator.ts'
 import { encodeSync, SYNC_PROTOCOL } from '../src/net/sync-messages.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
@@ -510,5 +510,22 @@ describe('strikes', () => {
     expect(peersFault({ ok: true, id: 'x' as never, doc: 'x' as never, status: 'accepted' })).toBe(
       false,
     )
+  })
+})
+
+describe('peer bookkeeping', () => {
+  test('a gone peer is forgotten once no ban is in force and its last strike is a ban’s length old', () => {
+    const now = 1_000_000_000
+    const minute = 60_000
+    // Never struck: nothing to keep.
+    expect(isForgettable({ bannedUntil: 0, struck: 0 }, now)).toBe(true)
+    // Struck a minute ago: kept, so strikes add up across reconnects.
+    expect(isForgettable({ bannedUntil: 0, struck: now - minute }, now)).toBe(false)
+    // Banned: kept while the ban lasts, forgotten after.
+    const banned = { bannedUntil: now + BAN_MS - minute, struck: now - minute }
+    expect(isForgettable(banned, now)).toBe(false)
+    expect(isForgettable(banned, now + BAN_MS)).toBe(true)
+    // Strikes fade: the last one a ban's length ago.
+    expect(isForgettable({ bannedUntil: 0, struck: now - BAN_MS }, now)).toBe(true)
   })
 })

@@ -32,7 +32,7 @@ export const OPS_TOPIC = 'rwa/ops/1'
 /** Strikes (invalid ops, garbage, bad or flooding sync requests) after which a peer is cut off. */
 export const MAX_STRIKES = 5
 /** How long a cut-off peer stays banned. */
-const BAN_MS = 10 * 60 * 1000
+export const BAN_MS = 10 * 60 * 1000
 
 /** Refusals that say this node is full or failing, not that the peer sent anything wrong. */
 const LOCAL_LIMITS = new Set(['PendingBufferFullError', 'LedgerFailedError'])
@@ -64,8 +64,22 @@ export type ReplicatorOptions = {
   readonly peers?: readonly string[]
 }
 
+/**
+ * Whether a disconnected peer's standing may be dropped: no ban in force and no strike for as
+ * long as a ban lasts (so strikes fade, and a peer that never misbehaved is not kept at all).
+ */
+export const isForgettable = (s: Pick<Standing, 'bannedUntil' | 'struck'>, now: number): boolean =>
+  s.bannedUntil <= now && now - s.struck >= BAN_MS
+
 /** A peer's standing: strikes, sync-request tokens, and a ban. */
-type Standing = { strikes: number; tokens: number; refilled: number; bannedUntil: number }
+type Standing = {
+  strikes: number
+  tokens: number
+  refilled: number
+  bannedUntil: number
+  /** When the last strike was counted (0: never). */
+  struck: number
+}
 
 /** Loads the node's libp2p key, or creates one (Ed25519, mode 0600). */
 export async function loadPeerKey(path: string): Promise<PrivateKey> {
@@ -101,21 +115,22 @@ export async function createReplicator(options: ReplicatorOptions) {
     const key = peer.toString()
     let s = standings.get(key)
     if (!s) {
-      s = { strikes: 0, tokens: SYNC_RATE * 2, refilled: Date.now(), bannedUntil: 0 }
+      s = { strikes: 0, tokens: SYNC_RATE * 2, refilled: Date.now(), bannedUntil: 0, struck: 0 }
       standings.set(key, s)
     }
     return s
   }
   const isBanned = (peer: PeerId) => (standings.get(peer.toString())?.bannedUntil ?? 0) > Date.now()
   /**
-   * Drops the standing of peers that are gone and owe nothing (no strike, no ban): peer ids are
-   * free, so keeping one per id ever seen would let a peer grow this map without bound.
+   * Drops the standing of peers that are gone and owe nothing: no ban in force and no strike for
+   * as long as a ban lasts. Peer ids are free, so keeping one per id ever seen would let peers
+   * grow this map without bound.
    */
   const forgetBlameless = () => {
     const connected = new Set(node.getPeers().map(String))
     const now = Date.now()
     for (const [key, s] of standings)
-      if (!connected.has(key) && s.strikes === 0 && s.bannedUntil <= now) standings.delete(key)
+      if (!connected.has(key) && isForgettable(s, now)) standings.delete(key)
   }
 
   const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
@@ -147,6 +162,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   function strike(peer: PeerId, why: string): void {
     const s = standing(peer)
     s.strikes++
+    s.struck = Date.now()
     logger.warn({ peer: peer.toString(), strikes: s.strikes, why }, 'peer misbehaved')
     if (s.strikes >= MAX_STRIKES && s.bannedUntil <= Date.now()) {
       s.bannedUntil = Date.now() + BAN_MS
@@ -250,7 +266,9 @@ export async function createReplicator(options: ReplicatorOptions) {
       }
       await respond(stream, peer)
     } finally {
-      openStreams.set(key, (openStreams.get(key) ?? 1) - 1)
+      const left = (openStreams.get(key) ?? 1) - 1
+      if (left > 0) openStreams.set(key, left)
+      else openStreams.delete(key)
     }
   }
 
