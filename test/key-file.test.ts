@@ -110,6 +110,23 @@ describe('local accounts and salts on disk', () => {
     )
   })
 
+  test('an account bound to a full, mixed-case JID before JIDs were normalized is found by it', async () => {
+    const { openAccounts } = await import('../src/node/accounts.ts')
+    const dataDir = tempDir()
+    openAccounts(dataDir).create({ name: 'boss', jid: 'boss@example.org' })
+    // As an older version wrote it.
+    const meta = join(dataDir, 'accounts', 'boss.json')
+    writeFileSync(meta, JSON.stringify({ name: 'boss', jid: 'Boss@Example.org/phone' }))
+    const accounts = openAccounts(dataDir)
+    const boss = accounts.get('boss')!
+    expect(boss.jid).toBe('boss@example.org')
+    expect(accounts.byJid('boss@example.org')?.key).toBe(boss.key)
+    expect(accounts.custodialFor('BOSS@example.org/laptop').key).toBe(boss.key)
+    expect(() => accounts.create({ name: 'boss2', jid: 'boss@example.org' })).toThrow(
+      /already bound/,
+    )
+  })
+
   test('the salt file is replaced whole, with mode 0600, and read back', async () => {
     const { fileSaltStore } = await import('../src/node/salt-store.ts')
     const path = join(tempDir(), 'keys', 'salts.json')

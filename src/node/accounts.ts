@@ -85,13 +85,16 @@ export type Accounts = {
  * @throws InvalidAccountNameError when it is not user@domain.
  */
 export function normalizeJid(jid: string): string {
-  const bare = jid.trim().split('/')[0]!.toLowerCase()
+  const bare = bareJid(jid)
   if (!/^[^@\s/\p{Cc}]{1,256}@[^@\s/\p{Cc}]{1,256}$/u.test(bare))
     throw new InvalidAccountNameError(
       `${JSON.stringify(jid.slice(0, 80))} is not a chat address; give one such as alice@example.org.`,
     )
   return bare
 }
+
+/** A JID without its resource, lower-cased (unchecked). */
+const bareJid = (jid: string) => jid.trim().split('/')[0]!.toLowerCase()
 
 export function custodialAccountName(jid: string): string {
   return `jid-${createHash('sha256').update(jid).digest('hex').slice(0, 20)}`
@@ -118,7 +121,8 @@ export function openAccounts(dataDir: string): Accounts {
       signer,
       key: Buffer.from(signer.publicKey).toString('hex'),
       address: eth.address,
-      jid: info.jid,
+      // Accounts bound before JIDs were normalized may hold a full or mixed-case JID.
+      jid: typeof info.jid === 'string' ? bareJid(info.jid) : undefined,
       signMessage: (message) => eth.signMessage({ message }),
       ethAccount: eth,
     }
@@ -135,7 +139,7 @@ export function openAccounts(dataDir: string): Accounts {
     list: () => [...accounts.values()],
     get: (name) => accounts.get(name),
     byJid(jid) {
-      const wanted = jid.trim().split('/')[0]!.toLowerCase()
+      const wanted = bareJid(jid)
       return [...accounts.values()].find((a) => a.jid === wanted)
     },
     among: (keys) => [...accounts.values()].find((a) => keys.includes(a.key)),
