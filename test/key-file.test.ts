@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
 import { signOp, verifyOp } from '../src/ledger/op.ts'
-import { generateSigner, readKeyFile, writeKeyFile } from '../src/store/key-file.ts'
+import {
+  generateSigner,
+  readEthKeyFile,
+  readKeyFile,
+  readSecretFile,
+  writeKeyFile,
+} from '../src/store/key-file.ts'
 
 const dirs: string[] = []
 function tempDir(): string {
@@ -70,7 +76,12 @@ describe('key files', () => {
 
   test('explain a missing or malformed key file', () => {
     const dir = tempDir()
-    expect(() => readKeyFile(join(dir, 'absent.pem'))).toThrow(/rwa key new/)
+    expect(() => readKeyFile(join(dir, 'absent.pem'))).toThrow(/create one with "rwa key new /)
+    // Other secrets (tokens, the libp2p key) are not made with a command: no Ethereum key advice.
+    expect(() => readSecretFile(join(dir, 'absent.token'))).toThrow(
+      /^Key file ".*absent\.token" does not exist; check the path\.$/,
+    )
+    expect(() => readEthKeyFile(join(dir, 'absent.eth'))).toThrow(/rwa key new-eth <file>/)
     const bad = join(dir, 'bad.pem')
     writeFileSync(bad, 'not a key', { mode: 0o600 })
     expect(() => readKeyFile(bad)).toThrow(/PKCS#8 PEM/)

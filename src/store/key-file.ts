@@ -99,19 +99,19 @@ function syncDirectory(dir: string): void {
 }
 
 /**
- * Reads a secret file, refusing one that group or others may read.
+ * Reads a secret file, refusing one that group or others may read. `hint` follows "check the
+ * path" when the file is missing (how to make one).
  * @throws KeyFileError when the file is missing or readable by others.
  */
-export function readSecretFile(path: string): string {
+export function readSecretFile(path: string, hint = ''): string {
   let mode: number
   try {
     mode = statSync(path).mode
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new KeyFileError(
-        `Key file "${path}" does not exist; check the path (a new Ethereum key: rwa key new-eth <file>).`,
-        { cause },
-      )
+      throw new KeyFileError(`Key file "${path}" does not exist; check the path${hint}.`, {
+        cause,
+      })
     throw new KeyFileError(`Key file "${path}" cannot be read: ${(cause as Error).message}.`, {
       cause,
     })
@@ -158,7 +158,10 @@ export function writeEthKeyFile(path: string, privateKey: Hex): void {
 
 /** Reads an Ethereum private key file written by `writeEthKeyFile`. */
 export function readEthKeyFile(path: string): Hex {
-  return parseEthPrivateKey(readSecretFile(path).trim(), path)
+  return parseEthPrivateKey(
+    readSecretFile(path, ' (a new Ethereum key: rwa key new-eth <file>)').trim(),
+    path,
+  )
 }
 
 /** Checks an Ethereum private key's form: `0x` and 64 hex digits (the `0x` may be left out). */
