@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest'
+import { signOp } from '../src/ledger/op.ts'
 import { createAuditIndex } from '../src/node/audit-index.ts'
 import { AuditFixture } from './audit-fixture.ts'
-import { testSigner } from './helpers.ts'
+import { memoryLedger, testSigner } from './helpers.ts'
 
 describe('audit index', () => {
   test('a reader is not held by ops that keep arriving and keep the audit order-sensitive', async () => {
@@ -56,6 +57,58 @@ describe('audit index', () => {
       await audit.act('audit.item.add', { description: 'Light 2' })
       expect(reducer.orderSensitive).toBe(false)
       expect((await index.state(audit.id)).rejected).toHaveLength(1)
+    } finally {
+      index.stop()
+    }
+  })
+
+  test('a fault while applying an op loses nothing: other audits get theirs, and the audit is rebuilt from the store', async () => {
+    const errors: unknown[] = []
+    const ledger = await memoryLedger({ onListenerError: (error) => errors.push(error) })
+    const admin = testSigner(1)
+    const genesis = async (name: string) =>
+      (
+        await ledger.append(admin, {
+          doc: null,
+          type: 'audit.create',
+          body: { name, bond: '10' },
+          time: 1_700_000_000_000,
+        })
+      ).id
+    const [one, two] = [await genesis('One'), await genesis('Two')]
+    const index = createAuditIndex(ledger)
+    await index.start()
+    try {
+      // A bug of ours in the reducer of audit One, once.
+      const reducer = await index.reducer(one)
+      const apply = reducer.apply.bind(reducer)
+      let broken = true
+      reducer.apply = (op) => {
+        if (broken) {
+          broken = false
+          throw new Error('a bug')
+        }
+        apply(op)
+      }
+      const add = (doc: typeof one, description: string) =>
+        signOp(
+          {
+            v: 1,
+            doc,
+            author: admin.publicKey,
+            seq: ledger.log.lastSeq(doc, admin.publicKey) + 1,
+            deps: ledger.log.heads(doc),
+            time: 1_700_000_001_000,
+            type: 'audit.item.add',
+            body: { description },
+          },
+          admin,
+        )
+      const results = await ledger.ingest([add(one, 'A').bytes, add(two, 'B').bytes])
+      expect(results.every((r) => r.ok)).toBe(true)
+      expect(errors).toEqual([new Error('a bug')])
+      expect((await index.state(one)).items.map((i) => i.description)).toEqual(['A'])
+      expect((await index.state(two)).items.map((i) => i.description)).toEqual(['B'])
     } finally {
       index.stop()
     }

@@ -116,11 +116,21 @@ export function createAuditIndex(
   let unsubscribe: (() => void) | undefined
 
   function onAdded(accepted: readonly AcceptedOp[]): void {
+    let failure: unknown
     for (const { doc, op } of accepted) {
       const entry = audits.get(doc)
       if (entry) {
         if (entry.queued) entry.queued.push(op)
-        else applyTo(entry, op)
+        else
+          try {
+            applyTo(entry, op)
+          } catch (error) {
+            // A fault of ours (the reducer refuses ops by listing them, not by throwing): the
+            // reducer may be half-changed, so it is rebuilt from the store before it is read,
+            // and the other ops of the batch still reach their audits. The ledger logs it.
+            entry.dirty = true
+            failure ??= error
+          }
       } else if (op.op.doc === null && op.op.type === AUDIT_OP.create) {
         const reducer = tryCreate(op)
         if (reducer)
@@ -133,6 +143,7 @@ export function createAuditIndex(
           })
       }
     }
+    if (failure !== undefined) throw failure
   }
 
   function applyTo(entry: Entry, op: EncodedOp): void {
