@@ -831,6 +831,26 @@ describe('Chainlink external-adapter routes', () => {
     expect([dump.status, dump.json.data.state]).toEqual([200, 'INITIALIZATION'])
     // The stranger's audit is still reachable by its id.
     expect((await node.call('GET', `/audits/${copy.id}`)).json.params.bond).toBe('1')
+    // Listing this node's operator among its admins does not make a stranger's copy local.
+    const operatorKey = (await node.call('GET', `/audits/${ours.json.result}`)).json.params
+      .admins[0]
+    await new NodeClient(node.url).submit(generateSigner(), {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'Shared name', bond: '2', admins: [operatorKey] },
+    })
+    expect((await node.call('GET', '/audits/Shared%20name')).json.id).toBe(ours.json.result)
+    // A name a stranger published first is still free for this node's own audit.
+    await new NodeClient(node.url).submit(generateSigner(), {
+      doc: null,
+      type: 'audit.create',
+      body: { name: 'Squatted', bond: '1' },
+    })
+    const mine = await node.call('POST', '/register_audit/', {
+      body: { id: '3', data: { name: 'Squatted', bond: 100 } },
+    })
+    expect(mine.json.statusCode).toBe(200)
+    expect((await node.call('GET', '/audits/Squatted')).json.id).toBe(mine.json.result)
   })
 
   test('register_audit and data_dump answer in the EA v2 shape, and the first fetch completes the audit', async () => {

@@ -86,11 +86,12 @@ export function createAuditActions({
     /**
      * Creates an audit whose genesis is signed by `account` (its first admin). The parameters
      * are checked first, so a bad one is an error and not a genesis every node keeps; the name
-     * must be new on this node, so it can name the audit (chat, Chainlink jobs, URLs).
+     * must be new among audits created on this node, so it can name the audit (chat, Chainlink
+     * jobs, URLs); a stranger's genesis published first under that name does not block it.
      */
     async create(account: LocalAccount, params: Record<string, unknown>): Promise<EncodedOp> {
       const { name } = parseAuditParams(params, account.key)
-      if (audits.list().some((audit) => audit.name === name)) throw new AuditNameTakenError(name)
+      if (audits.isNameTaken(name)) throw new AuditNameTakenError(name)
       return ledger.append(account.signer, {
         doc: null,
         type: AUDIT_OP.create,

@@ -61,6 +61,8 @@ export type AuditIndex = {
   /** Resolves an audit name or id to its id. */
   resolve(ref: string): OpId
   list(): AuditSummary[]
+  /** Whether an audit created on this node has this name (strangers' audits do not count). */
+  isNameTaken(name: string): boolean
   /**
    * The canonical state (equal on every replica holding the same ops). Canonical for every op
    * held when it was asked for; ops that arrived while it was being rebuilt are applied on top
@@ -105,11 +107,12 @@ export function createAuditIndex(
     isLocal,
   }: {
     /**
-     * Whether this node holds a key among an audit's admins. When several audits share a name
-     * (anyone may publish a genesis through `POST /ops` or a peer), the name means the one run
-     * from this node, so a stranger's copy cannot make it ambiguous.
+     * Whether this node holds the key that created an audit (its genesis author, the first
+     * admin). When several audits share a name (anyone may publish a genesis through `POST /ops`
+     * or a peer), the name means the one created here, so a stranger's copy cannot make it
+     * ambiguous, even one that lists this node's keys among its admins.
      */
-    isLocal?: ((admins: readonly string[]) => boolean) | undefined
+    isLocal?: ((creator: string) => boolean) | undefined
   } = {},
 ): AuditIndex {
   const audits = new Map<OpId, Entry>()
@@ -194,12 +197,18 @@ export function createAuditIndex(
       const wanted = ref.trim()
       let ids = [...audits].filter(([, e]) => e.name === wanted).map(([id]) => id)
       if (ids.length > 1 && isLocal) {
-        const local = ids.filter((id) => isLocal(audits.get(id)!.reducer.params().admins))
+        const local = ids.filter((id) => isLocal(audits.get(id)!.reducer.params().admins[0]!))
         if (local.length > 0) ids = local
       }
       if (ids.length === 0) throw new AuditNotFoundError(ref)
       if (ids.length > 1) throw new AmbiguousAuditError(ref, ids.sort())
       return ids[0]!
+    },
+    isNameTaken(name) {
+      for (const entry of audits.values())
+        if (entry.name === name && (!isLocal || isLocal(entry.reducer.params().admins[0]!)))
+          return true
+      return false
     },
     list() {
       // Cheap per audit: chat messages and the settler's poll list audits often. By name, then

@@ -152,7 +152,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
       onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
     })
     audits = createAuditIndex(ledger, {
-      isLocal: (admins) => accounts.among(admins) !== undefined,
+      isLocal: (creator) => accounts.among([creator]) !== undefined,
     })
     await audits.start()
     actions = createAuditActions({
