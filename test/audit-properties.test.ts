@@ -357,7 +357,12 @@ describe('concurrency that used to depend on the apply order', () => {
     return [ops, swapped]
   }
 
-  test('an answer concurrent with its reassignment never counts, whichever is applied first', async () => {
+  /**
+   * One item, four auditors: two of the three assigned answer yes, the third misses its deadline
+   * and is reassigned. `before` is the heads the no-show last saw; `backupAnswers` answers yes
+   * as the backup.
+   */
+  async function missedInspection() {
     const pool = [0, 1, 2, 3].map(testAuditor)
     const audit = await AuditFixture.create({ inspectionDeadline: 60_000 })
     const state = await audit.runToAuditing({ items: ['X'], auditors: pool })
@@ -369,16 +374,26 @@ describe('concurrency that used to depend on the apply order', () => {
     audit.time += 120_000
     const before = audit.heads()
     const reassign = await audit.act('audit.reassign', { item, auditor: noShow.key })
-    // The no-show answers at last, without having seen the reassignment.
-    const late = await audit.actOn(before, 'audit.answer', { item, answer: false }, noShow.signer)
-    const backupKey = (await audit.state()).inspections.find(
-      (i) => i.status === 'outstanding',
-    )!.auditor
-    await audit.act(
-      'audit.answer',
-      { item, answer: true },
-      pool.find((a) => a.key === backupKey)!.signer,
-    )
+    const backupAnswers = async () => {
+      const backupKey = (await audit.state()).inspections.find(
+        (i) => i.status === 'outstanding',
+      )!.auditor
+      await audit.act(
+        'audit.answer',
+        { item, answer: true },
+        pool.find((a) => a.key === backupKey)!.signer,
+      )
+    }
+    /** The no-show answers at last, having seen only `before`. */
+    const lateAnswer = () =>
+      audit.actOn(before, 'audit.answer', { item, answer: false }, noShow.signer)
+    return { audit, reassign, backupAnswers, lateAnswer }
+  }
+
+  test('an answer concurrent with its reassignment never counts, whichever is applied first', async () => {
+    const { audit, reassign, backupAnswers, lateAnswer } = await missedInspection()
+    const late = await lateAnswer()
+    await backupAnswers()
     await audit.act('audit.stop')
     const orders = bothOrders(await audit.ops(), reassign, late)
     const states = orders.map((ops) => reduceAudit(ops))
@@ -392,28 +407,11 @@ describe('concurrency that used to depend on the apply order', () => {
   })
 
   test('an answer concurrent with its reassignment and with stop is excluded alike in every order', async () => {
-    const pool = [0, 1, 2, 3].map(testAuditor)
-    const audit = await AuditFixture.create({ inspectionDeadline: 60_000 })
-    const state = await audit.runToAuditing({ items: ['X'], auditors: pool })
-    const item = state.items[0]!.id
-    const assigned = state.inspections.map((i) => i.auditor)
-    const noShow = pool.find((a) => a.key === assigned[0])!
-    for (const a of pool.filter((a) => assigned.includes(a.key) && a !== noShow))
-      await audit.act('audit.answer', { item, answer: true }, a.signer)
-    audit.time += 120_000
-    const before = audit.heads()
-    const reassign = await audit.act('audit.reassign', { item, auditor: noShow.key })
-    const backupKey = (await audit.state()).inspections.find(
-      (i) => i.status === 'outstanding',
-    )!.auditor
-    await audit.act(
-      'audit.answer',
-      { item, answer: true },
-      pool.find((a) => a.key === backupKey)!.signer,
-    )
+    const { audit, reassign, backupAnswers, lateAnswer } = await missedInspection()
+    await backupAnswers()
     const stop = await audit.act('audit.stop')
-    // The no-show answers at last, having seen neither the reassignment nor the stop.
-    const late = await audit.actOn(before, 'audit.answer', { item, answer: false }, noShow.signer)
+    // Made having seen neither the reassignment nor the stop.
+    const late = await lateAnswer()
     const rest = (await audit.ops()).filter((op) => op.id !== late.id)
     const at = (op: EncodedOp) => rest.findIndex((o) => o.id === op.id)
     // Before the reassignment, between it and the stop, after the stop: all topological.
