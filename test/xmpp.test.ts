@@ -162,6 +162,9 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
     expect(await admin.ask('help')).toContain('Admin commands')
     expect(await admin.ask('whatever')).toContain('Admin commands')
     expect(await admin.ask('create Street lights 900')).toContain('Created "Street lights"')
+    expect(await admin.ask('create Street lights 5')).toContain(
+      'An audit named "Street lights" already exists on this node',
+    )
     expect(await admin.ask('add light 12 works')).toContain('Added "light 12 works"')
     expect(await admin.ask('add light 13 works')).toContain('2 items now')
     expect(await admin.ask('set num_audits_per_item 4')).toMatch(/odd/)

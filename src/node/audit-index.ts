@@ -149,6 +149,9 @@ export function createAuditIndex(
     if (failure !== undefined) throw failure
   }
 
+  /** Whether an audit was created on this node (all are, when the index cannot tell). */
+  const isOurs = (entry: Entry) => !isLocal || isLocal(entry.reducer.params().admins[0]!)
+
   function applyTo(entry: Entry, op: EncodedOp): void {
     const before = entry.reducer.tieBreaks
     entry.reducer.apply(op)
@@ -197,7 +200,7 @@ export function createAuditIndex(
       const wanted = ref.trim()
       let ids = [...audits].filter(([, e]) => e.name === wanted).map(([id]) => id)
       if (ids.length > 1 && isLocal) {
-        const local = ids.filter((id) => isLocal(audits.get(id)!.reducer.params().admins[0]!))
+        const local = ids.filter((id) => isOurs(audits.get(id)!))
         if (local.length > 0) ids = local
       }
       if (ids.length === 0) throw new AuditNotFoundError(ref)
@@ -205,9 +208,7 @@ export function createAuditIndex(
       return ids[0]!
     },
     isNameTaken(name) {
-      for (const entry of audits.values())
-        if (entry.name === name && (!isLocal || isLocal(entry.reducer.params().admins[0]!)))
-          return true
+      for (const entry of audits.values()) if (entry.name === name && isOurs(entry)) return true
       return false
     },
     list() {

@@ -11,7 +11,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { BaseError } from '../errors/base.ts'
 
 /** Thrown when another process runs a node on the same data directory. */
@@ -27,7 +27,8 @@ export class NodeRunningError extends BaseError {
  * @throws NodeRunningError naming the running process and its URL.
  */
 export function lockDataDir(dataDir: string, name: string): () => void {
-  const path = join(dataDir, 'node.lock')
+  // Absolute, so `held` knows the lock however the data dir was spelled.
+  const path = resolve(dataDir, 'node.lock')
   for (let attempt = 0; attempt < 3; attempt++) {
     if (create(path)) {
       held.add(path)

@@ -71,12 +71,14 @@ export function createSettler({
   /** Drops the signer cache if the escrow's signers changed since the last look. */
   async function watchSigners(): Promise<void> {
     const latest = await chain.client.getBlockNumber()
-    if (watchedFrom === undefined || latest < watchedFrom) {
-      // Nothing cached was read before this block: later reads see every earlier change.
-      if (watchedFrom === undefined) signerCache.clear()
-      watchedFrom ??= latest + 1n
+    if (watchedFrom === undefined) {
+      // Start watching: answers cached before may be stale; reads from now on see every
+      // change up to this block.
+      signerCache.clear()
+      watchedFrom = latest + 1n
       return
     }
+    if (latest < watchedFrom) return // no new block
     const logs = await chain.client.getContractEvents({
       address: domain.escrow,
       abi: auditEscrowAbi,

@@ -263,8 +263,6 @@ export function createChat(deps: ChatDeps) {
     const name = words.slice(0, -1).join(' ')
     if (!name || !/^\d+$/.test(bond))
       return 'Usage: create <name> <bond>, e.g. create Street lights 1000'
-    if (audits.isNameTaken(name))
-      return `An audit named "${name}" exists already; names are unique.`
     const op = await actions.create(accountOf(jid, true)!, { name, bond })
     selected.set(jid, op.id)
     return `Created "${name}" with bond ${bond}. Add items with "add <description>", then "open".`

@@ -201,8 +201,6 @@ class AuditMachine {
   private readonly byAuditor = new Map<string, { list: InspectionRecord[]; cursor: number }>()
   seed: Uint8Array | undefined
   stopPos: number | undefined
-  /** How much of the control chain `stop` had seen. */
-  stopSeen = 0
   finishPos: number | undefined
   results: AuditResults | undefined
   settlement: Settlement | undefined
@@ -641,10 +639,11 @@ class AuditMachine {
     if (!commit) return
     // Valid when made, but the tally is already frozen: kept, reported, not counted.
     if (this.stopPos !== undefined) {
-      // The same reason as when this answer is applied before the stop (see `stop`).
+      // The same reason as when this answer is applied before the stop (see `stop`): stale if
+      // the reassignment comes before the stop in the control chain.
       this.exclude(
         view.position,
-        inspection.removedRank <= this.stopSeen ? STALE_ANSWER : CONCURRENT_WITH_STOP,
+        inspection.removedRank < this.rankOf.at(this.stopPos) ? STALE_ANSWER : CONCURRENT_WITH_STOP,
       )
       return
     }
@@ -826,7 +825,6 @@ class AuditMachine {
     }
     if (!commit) return
     this.stopPos = view.position
-    this.stopSeen = view.seen
     for (const { inspection, counted } of open) {
       if (counted) continue
       if (inspection.answerOp !== undefined) this.exclude(inspection.answerOp, CONCURRENT_WITH_STOP)
