@@ -1,7 +1,9 @@
 import { generateKeyPairSync, verify } from 'node:crypto'
 import { createPublicKeyCache, type Signer, signerFromPrivateKey } from '../src/ledger/keys.ts'
 import { type Ledger, openLedger } from '../src/ledger/ledger.ts'
-import { decodeOp, type EncodedOp, signingMessage } from '../src/ledger/op.ts'
+import type { EncodedOp } from '../src/ledger/op.ts'
+import { decodeOp } from '../src/ledger/op-decode.ts'
+import { signingMessage } from '../src/ledger/op-encode.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { memoryStore } from '../src/store/memory-store.ts'
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { signOp } from '../src/ledger/op.ts'
+import { signOp } from '../src/ledger/op-encode.ts'
 import { createAuditIndex } from '../src/node/audit-index.ts'
 import { AuditFixture } from './audit-fixture.ts'
 import { memoryLedger, testSigner } from './helpers.ts'

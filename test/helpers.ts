@@ -1,6 +1,7 @@
 import { type Signer, signerFromSeed } from '../src/ledger/keys.ts'
 import { type Ledger, openLedger } from '../src/ledger/ledger.ts'
-import { type EncodedOp, type Op, signOp } from '../src/ledger/op.ts'
+import type { EncodedOp, Op } from '../src/ledger/op.ts'
+import { signOp } from '../src/ledger/op-encode.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { memoryStore } from '../src/store/memory-store.ts'
 

@@ -10,7 +10,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, test } from 'vitest'
-import { signOp, verifyOp } from '../src/ledger/op.ts'
+import { signOp, verifyOp } from '../src/ledger/op-encode.ts'
 import {
   generateSigner,
   readEthKeyFile,

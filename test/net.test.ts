@@ -498,10 +498,9 @@ describe('replication over libp2p on loopback', () => {
 describe('strikes', () => {
   test("a node's own limits (pending buffer full, failed ledger) are not held against the peer", async () => {
     const { peersFault } = await import('../src/net/replicator.ts')
-    const { InvalidSignatureError, PendingBufferFullError } = await import(
+    const { InvalidSignatureError, LedgerFailedError, PendingBufferFullError } = await import(
       '../src/ledger/errors.ts'
     )
-    const { LedgerFailedError } = await import('../src/ledger/ledger.ts')
     const { BaseError } = await import('../src/errors/base.ts')
     const refused = (error: InstanceType<typeof BaseError>) => ({ ok: false, error }) as const
     expect(peersFault(refused(new InvalidSignatureError('x')))).toBe(true)

@@ -4,7 +4,9 @@ import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { describe, expect, test } from 'vitest'
 import { signerFromSeed } from '../src/ledger/keys.ts'
-import { decodeOp, getOpId, type Op, signOp, verifyOp } from '../src/ledger/op.ts'
+import type { Op } from '../src/ledger/op.ts'
+import { decodeOp } from '../src/ledger/op-decode.ts'
+import { getOpId, signOp, verifyOp } from '../src/ledger/op-encode.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 
 // The worked example of docs/op-format.md §9, pasted from the output of the reference code.

@@ -4,15 +4,9 @@ import { CID } from 'multiformats/cid'
 import { describe, expect, test } from 'vitest'
 import { skipItem } from '../src/ledger/cbor.ts'
 import { createPublicKeyCache } from '../src/ledger/keys.ts'
-import {
-  decodeOp,
-  encodeOp,
-  getOpId,
-  isSmallOrderKey,
-  type Op,
-  signOp,
-  verifyOp,
-} from '../src/ledger/op.ts'
+import type { Op } from '../src/ledger/op.ts'
+import { decodeOp, isSmallOrderKey } from '../src/ledger/op-decode.ts'
+import { encodeOp, getOpId, signOp, verifyOp } from '../src/ledger/op-encode.ts'
 import {
   compareOpIds,
   formatOpId,

@@ -1,7 +1,7 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { afterAll, describe, expect, test } from 'vitest'
-import { decodeOp } from '../src/ledger/op.ts'
-import { createVerifyPool } from '../src/ledger/verify-pool.ts'
+import { decodeOp } from '../src/ledger/op-decode.ts'
+import { createVerifyPool } from '../src/node/verify-pool.ts'
 import { makeGenesis, makeOp, memoryLedger, testSigner } from './helpers.ts'
 
 const pool = createVerifyPool({ size: 2, minChunk: 4 })

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest'
 import { type AuditReducer, createAuditReducer, reduceAudit } from '../src/core/audit/reduce.ts'
 import { openLedger } from '../src/ledger/ledger.ts'
-import { createVerifyPool } from '../src/ledger/verify-pool.ts'
+import type { Store, StoredOp } from '../src/ledger/store.ts'
 import { verifyStore } from '../src/ledger/verify-store.ts'
+import { createVerifyPool } from '../src/node/verify-pool.ts'
 import { memoryStore } from '../src/store/memory-store.ts'
-import type { Store, StoredOp } from '../src/store/store.ts'
 import { AuditFixture, testAuditor } from './audit-fixture.ts'
 import { makeGenesis, makeOp, testSigner } from './helpers.ts'
 

@@ -3,7 +3,8 @@ import { Command, CommanderError } from 'commander'
 import { BaseError as ViemError } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { BaseError } from '../errors/base.ts'
-import { decodeOp, verifyOp } from '../ledger/op.ts'
+import { decodeOp } from '../ledger/op-decode.ts'
+import { verifyOp } from '../ledger/op-encode.ts'
 import {
   generateSigner,
   readEthKeyFile,

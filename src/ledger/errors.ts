@@ -1,4 +1,5 @@
 import { BaseError } from '../errors/base.ts'
+import type { OpId } from './op-id.ts'
 
 /** Thrown when bytes offered as an op are not well-formed CBOR. */
 export class MalformedOpError extends BaseError {
@@ -84,5 +85,24 @@ export class PendingBufferFullError extends BaseError {
       `Op "${id}" cannot wait for its deps: ${scope} already holds ${max} ${unit}; fetch the missing deps first.`,
     )
     this.id = id
+  }
+}
+
+/** Thrown when a document is unknown to this ledger. */
+export class UnknownDocumentError extends BaseError {
+  override name = 'UnknownDocumentError' as const
+  constructor(doc: OpId) {
+    super(`Document "${doc}" is not known to this node; create it or sync it from a peer first.`)
+  }
+}
+
+/** Thrown after a store write failed: memory may be ahead of disk, so the ledger must be reopened. */
+export class LedgerFailedError extends BaseError {
+  override name = 'LedgerFailedError' as const
+  constructor(cause: unknown) {
+    super(
+      'The ledger stopped after a store write failed; reopen it to continue from what is durable.',
+      { cause },
+    )
   }
 }

@@ -1,18 +1,13 @@
 import { BaseError } from '../errors/base.ts'
-import { StoreCorruptError } from '../store/errors.ts'
-import type { Store, StoreBatch, StoredOp } from '../store/store.ts'
-import { InvalidSignatureError } from './errors.ts'
+import { InvalidSignatureError, LedgerFailedError, UnknownDocumentError } from './errors.ts'
 import { createPublicKeyCache, type Signer } from './keys.ts'
 import { type AcceptedOp, type AddStatus, createLog, type Log, type LogOptions } from './log.ts'
-import {
-  DEFAULT_MAX_DEPS,
-  decodeOp,
-  type EncodedOp,
-  type OpLimits,
-  signOp,
-  verifyOp,
-} from './op.ts'
+import { DEFAULT_MAX_DEPS, type EncodedOp, type OpLimits } from './op.ts'
+import { decodeOp } from './op-decode.ts'
+import { signOp, verifyOp } from './op-encode.ts'
 import type { OpId } from './op-id.ts'
+import type { Store, StoreBatch, StoredOp } from './store.ts'
+import { StoreCorruptError } from './store.ts'
 
 /** Checks signatures of a batch of decoded ops; `verifyPool` runs it on worker threads. */
 export type BatchVerifier = (ops: readonly EncodedOp[]) => Promise<boolean[]>
@@ -77,25 +72,6 @@ export type Ledger = {
   onAdded(listener: (ops: readonly AcceptedOp[]) => void): () => void
   /** Waits for pending writes, then closes the store. */
   close(): Promise<void>
-}
-
-/** Thrown when a document is unknown to this ledger. */
-export class UnknownDocumentError extends BaseError {
-  override name = 'UnknownDocumentError' as const
-  constructor(doc: OpId) {
-    super(`Document "${doc}" is not known to this node; create it or sync it from a peer first.`)
-  }
-}
-
-/** Thrown after a store write failed: memory may be ahead of disk, so the ledger must be reopened. */
-export class LedgerFailedError extends BaseError {
-  override name = 'LedgerFailedError' as const
-  constructor(cause: unknown) {
-    super(
-      'The ledger stopped after a store write failed; reopen it to continue from what is durable.',
-      { cause },
-    )
-  }
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))

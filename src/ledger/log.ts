@@ -1,4 +1,5 @@
 import { Column } from './column.ts'
+import { Dag, markAncestors, topologicalOrder } from './dag.ts'
 import { PendingBufferFullError } from './errors.ts'
 import { latin1Key } from './keys.ts'
 import type { EncodedOp } from './op.ts'
@@ -144,8 +145,7 @@ class DocIndex {
   readonly authorOf = new Column((n) => new Int32Array(n))
   readonly seqOf = new Column((n) => new Float64Array(n))
   readonly positionOf = new Column((n) => new Float64Array(n))
-  readonly depStart = new Column((n) => new Int32Array(n))
-  readonly depFlat = new Column((n) => new Int32Array(n))
+  readonly dag = new Dag()
   readonly heads = new Set<number>()
   readonly authorIndex = new Map<string, number>()
   readonly authors: Uint8Array[] = []
@@ -205,10 +205,10 @@ export function createLog({
     index.authorOf.push(author)
     index.seqOf.push(op.op.seq)
     index.positionOf.push(acceptedTotal++)
-    index.depStart.push(index.depFlat.length)
+    index.dag.addNode()
     for (const dep of op.op.deps) {
       const depNode = index.nodes.get(dep)!
-      index.depFlat.push(depNode)
+      index.dag.addDep(depNode)
       index.heads.delete(depNode)
     }
     index.heads.add(node)
@@ -296,62 +296,10 @@ export function createLog({
     }
   }
 
-  /** Marks (1) every strict ancestor of the `starts` nodes: one walk down the deps. */
-  function markAncestors(index: DocIndex, starts: readonly number[]): Uint8Array {
-    const marks = new Uint8Array(index.idOf.length)
-    const stack = [...starts]
-    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
-      const end = n + 1 < index.idOf.length ? index.depStart.at(n + 1) : index.depFlat.length
-      for (let d = index.depStart.at(n); d < end; d++) {
-        const dep = index.depFlat.at(d)
-        if (marks[dep] === 1) continue
-        marks[dep] = 1
-        stack.push(dep)
-      }
-    }
-    return marks
-  }
-
-  /** Kahn's algorithm over `include` (all nodes when undefined), smallest id first among the ready. */
-  function topologicalOrder(index: DocIndex, include?: Uint8Array): OpId[] {
-    const count = index.idOf.length
-    const indegree = new Int32Array(count)
-    const childCount = new Int32Array(count + 1)
-    const inSet = (n: number) => include === undefined || include[n] === 1
-    for (let n = 0; n < count; n++) {
-      if (!inSet(n)) continue
-      const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
-      for (let d = index.depStart.at(n); d < end; d++) {
-        // Deps outside the set (ops the reader already has) do not hold an op back.
-        const dep = index.depFlat.at(d)
-        if (!inSet(dep)) continue
-        indegree[n]!++
-        childCount[dep + 1]!++
-      }
-    }
-    // Children in compressed rows: childStart[n]..childStart[n+1].
-    for (let n = 0; n < count; n++) childCount[n + 1]! += childCount[n]!
-    const childStart = childCount.slice()
-    const children = new Int32Array(childCount[count]!)
-    for (let n = 0; n < count; n++) {
-      if (!inSet(n)) continue
-      const end = n + 1 < count ? index.depStart.at(n + 1) : index.depFlat.length
-      for (let d = index.depStart.at(n); d < end; d++) {
-        const dep = index.depFlat.at(d)
-        if (inSet(dep)) children[childStart[dep]!++] = n
-      }
-    }
-    const ready = new MinHeap((a, b) => compareOpIds(index.idOf[a]!, index.idOf[b]!))
-    for (let n = 0; n < count; n++) if (inSet(n) && indegree[n] === 0) ready.push(n)
-    const out: OpId[] = []
-    for (let n = ready.pop(); n !== undefined; n = ready.pop()) {
-      out.push(index.idOf[n]!)
-      for (let c = childCount[n]!; c < childCount[n + 1]!; c++) {
-        const child = children[c]!
-        if (--indegree[child]! === 0) ready.push(child)
-      }
-    }
-    return out
+  /** The ops marked in `include` (all when undefined), deps first, ties broken by id bytes. */
+  function ordered(index: DocIndex, include?: Uint8Array): OpId[] {
+    const byId = (a: number, b: number) => compareOpIds(index.idOf[a]!, index.idOf[b]!)
+    return topologicalOrder(index.dag, byId, include).map((n) => index.idOf[n]!)
   }
 
   const get = (doc: OpId) => docs.get(doc)
@@ -374,7 +322,7 @@ export function createLog({
       const index = get(doc)
       const start = index?.nodes.get(id)
       if (!index || start === undefined) return []
-      return topologicalOrder(index, markAncestors(index, [start]))
+      return ordered(index, markAncestors(index.dag, [start]))
     },
     missing(doc, ids) {
       const index = get(doc)
@@ -382,15 +330,15 @@ export function createLog({
     },
     order(doc) {
       const index = get(doc)
-      return index ? topologicalOrder(index) : []
+      return index ? ordered(index) : []
     },
     since(doc, known) {
       const index = get(doc)
       if (!index) return []
       const starts = known.flatMap((id) => index.nodes.get(id) ?? [])
-      const past = markAncestors(index, starts)
+      const past = markAncestors(index.dag, starts)
       for (const n of starts) past[n] = 1
-      return topologicalOrder(
+      return ordered(
         index,
         past.map((p) => 1 - p),
       )
@@ -431,41 +379,5 @@ export function createLog({
       const n = index?.authorNumber(author, false) ?? -1
       return index && n >= 0 ? index.maxSeq[n]! : 0
     },
-  }
-}
-
-/** A binary min-heap of node numbers. */
-class MinHeap {
-  private readonly items: number[] = []
-  constructor(private readonly less: (a: number, b: number) => number) {}
-  push(value: number): void {
-    const items = this.items
-    items.push(value)
-    let i = items.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (this.less(items[i]!, items[parent]!) >= 0) break
-      ;[items[i], items[parent]] = [items[parent]!, items[i]!]
-      i = parent
-    }
-  }
-  pop(): number | undefined {
-    const items = this.items
-    if (items.length === 0) return undefined
-    const top = items[0]!
-    const last = items.pop()!
-    if (items.length === 0) return top
-    items[0] = last
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < items.length && this.less(items[l]!, items[m]!) < 0) m = l
-      if (r < items.length && this.less(items[r]!, items[m]!) < 0) m = r
-      if (m === i) return top
-      ;[items[i], items[m]] = [items[m]!, items[i]!]
-      i = m
-    }
   }
 }

@@ -1,10 +1,12 @@
-import { StoreCorruptError } from '../store/errors.ts'
-import type { Store } from '../store/store.ts'
 import { InvalidSignatureError, PendingBufferFullError } from './errors.ts'
 import { createPublicKeyCache } from './keys.ts'
 import type { BatchVerifier } from './ledger.ts'
 import { type AcceptedOp, createLog, type Log } from './log.ts'
-import { DEFAULT_MAX_DEPS, decodeOp, type EncodedOp, type OpLimits, verifyOp } from './op.ts'
+import { DEFAULT_MAX_DEPS, type EncodedOp, type OpLimits } from './op.ts'
+import { decodeOp } from './op-decode.ts'
+import { verifyOp } from './op-encode.ts'
+import type { Store } from './store.ts'
+import { StoreCorruptError } from './store.ts'
 
 /** Options of `verifyStore`. */
 export type VerifyStoreOptions = OpLimits & {

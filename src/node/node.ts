@@ -8,7 +8,6 @@ import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { BaseError } from '../errors/base.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
-import { createVerifyPool, type VerifyPool } from '../ledger/verify-pool.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
@@ -21,6 +20,7 @@ import type { ChainConfig, NodeConfig } from './config.ts'
 import { lockDataDir } from './lock.ts'
 import { fileSaltStore } from './salt-store.ts'
 import { createSettler } from './settler.ts'
+import { createVerifyPool, type VerifyPool } from './verify-pool.ts'
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),

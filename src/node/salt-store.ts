@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { StoreCorruptError } from '../store/errors.ts'
+import { StoreCorruptError } from '../ledger/store.ts'
 import { replaceSecretFile } from '../store/key-file.ts'
 
 /** A commit–reveal secret: the answer committed to and its salt. */

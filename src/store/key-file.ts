@@ -15,8 +15,16 @@ import {
 } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Hex } from 'viem'
+import { BaseError } from '../errors/base.ts'
 import { type Signer, signerFromPrivateKey } from '../ledger/keys.ts'
-import { KeyFileError } from './errors.ts'
+
+/** Thrown when a key file is missing, unreadable, malformed or readable by others. */
+export class KeyFileError extends BaseError {
+  override name = 'KeyFileError' as const
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options)
+  }
+}
 
 /** Creates a new random Ed25519 signer (randomness from the operating system). */
 export function generateSigner(): Signer {

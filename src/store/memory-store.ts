@@ -1,6 +1,6 @@
 import type { OpId } from '../ledger/op-id.ts'
-import { StoreClosedError } from './errors.ts'
-import type { Store, StoredOp } from './store.ts'
+import type { Store, StoredOp } from '../ledger/store.ts'
+import { StoreClosedError } from '../ledger/store.ts'
 
 const PAGE = 4096
 

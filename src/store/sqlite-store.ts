@@ -2,11 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { OpId } from '../ledger/op-id.ts'
+import type { Store, StoredOp } from '../ledger/store.ts'
+import { StoreClosedError, StoreCorruptError, StoreOpenError } from '../ledger/store.ts'
 import { type Checkpointer, createCheckpointer } from './checkpointer.ts'
-import { StoreClosedError, StoreCorruptError, StoreOpenError } from './errors.ts'
 import { decodeSegment, encodeSegment } from './segment.ts'
-import type { Store, StoredOp } from './store.ts'
-
 /** Options of the SQLite store. */
 export type SqliteStoreOptions = {
   /** Database file; created with its folder when missing. `:memory:` for a throwaway store. */

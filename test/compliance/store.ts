@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest'
 import { openLedger } from '../../src/ledger/ledger.ts'
 import type { EncodedOp } from '../../src/ledger/op.ts'
-import type { Store, StoredOp } from '../../src/store/store.ts'
+import type { Store, StoredOp } from '../../src/ledger/store.ts'
 import { makeGenesis, makeOp, testSigner } from '../helpers.ts'
 
 /** What a store implementation hands the suite: a fresh store, and a way to reopen it if durable. */

@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import { BaseError } from '../errors/base.ts'
-import type { BatchVerifier } from './ledger.ts'
-import { type EncodedOp, SIGNING_MESSAGE_BYTES, writeSigningMessage } from './op.ts'
+import type { BatchVerifier } from '../ledger/ledger.ts'
+import type { EncodedOp } from '../ledger/op.ts'
+import { SIGNING_MESSAGE_BYTES, writeSigningMessage } from '../ledger/op-encode.ts'
 
 /** Bytes of one verification record: public key, signature, signed message. */
 const RECORD = 32 + 64 + SIGNING_MESSAGE_BYTES
