@@ -10,15 +10,10 @@ import {
   type PublicClient,
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import { BaseError } from '../errors/base.ts'
 import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
 import { type Devnet, startDevnet } from './devnet.ts'
+import { ChainError } from './errors.ts'
 import { chainFor, deployEscrow, deployTestToken, type Wallet } from './escrow.ts'
-
-/** Thrown when the node's chain cannot be reached or is not set up. */
-export class ChainError extends BaseError {
-  override name = 'ChainError' as const
-}
 
 /** How a node reaches its chain: an embedded anvil (default), any RPC URL, or none. */
 export type ChainOptions =

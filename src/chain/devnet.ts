@@ -3,12 +3,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { dirname, join } from 'node:path'
-import { BaseError } from '../errors/base.ts'
-
-/** Thrown when the embedded devnet cannot start. */
-export class DevnetError extends BaseError {
-  override name = 'DevnetError' as const
-}
+import { DevnetError } from './errors.ts'
 
 /** A running anvil: its RPC URL and chain id; `stop()` ends it. */
 export type Devnet = {

@@ -17,6 +17,7 @@ import {
   testTokenAbi,
   testTokenBytecode,
 } from './artifacts.ts'
+import { ChainError } from './errors.ts'
 
 export {
   auditIdOf,
@@ -56,7 +57,8 @@ async function deploy(
 ): Promise<Address> {
   const hash = await wallet.deployContract(deployment)
   const receipt = await client.waitForTransactionReceipt({ hash })
-  if (!receipt.contractAddress) throw new Error(`deployment ${hash} created no contract`)
+  if (!receipt.contractAddress)
+    throw new ChainError(`Deployment ${hash} created no contract; check the chain at the RPC URL.`)
   return getAddress(receipt.contractAddress)
 }
 

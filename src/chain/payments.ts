@@ -13,12 +13,8 @@ import {
 import { BaseError } from '../errors/base.ts'
 import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
 import type { ChainInfo } from './chain-service.ts'
+import { PaymentError } from './errors.ts'
 import { chainFor, NATIVE, type Wallet } from './escrow.ts'
-
-/** Thrown when there is nothing to withdraw, or a payment cannot be made. */
-export class PaymentError extends BaseError {
-  override name = 'PaymentError' as const
-}
 
 /** What the escrow's custom errors mean, for people. */
 const ESCROW_REFUSALS: Record<string, string> = {

@@ -1,24 +1,40 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Audit, loadAudit } from '../core/audit/reduce.ts'
-import { BaseError } from '../errors/base.ts'
+import { BaseError, type ErrorKind } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
 import { DEFAULT_MAX_DEPS, type EncodedOp } from '../ledger/op.ts'
 import { decodeOp } from '../ledger/op-decode.ts'
 import { signOp, verifyOp } from '../ledger/op-encode.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { DEFAULT_PORT, loadConfig } from '../node/config.ts'
-
 /** An error the node answered, or the node not answering at all. */
 export class NodeRequestError extends BaseError {
   override name = 'NodeRequestError' as const
+  /** The kind of the node's answer (`unavailable` when no node answered). */
+  override readonly kind: ErrorKind
   constructor(
     message: string,
     readonly status: number,
     readonly error: string,
   ) {
     super(message)
+    this.kind = kindOfStatus(status)
   }
+}
+
+/** The kind of error an HTTP status stands for. */
+function kindOfStatus(status: number): ErrorKind {
+  const kinds: Record<number, ErrorKind> = {
+    401: 'unauthorised',
+    403: 'forbidden',
+    404: 'not-found',
+    409: 'conflict',
+    413: 'too-large',
+    415: 'unsupported',
+    422: 'invalid',
+  }
+  return kinds[status] ?? (status >= 500 || status === 0 ? 'unavailable' : 'malformed')
 }
 
 /**

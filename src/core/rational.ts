@@ -6,6 +6,7 @@ export type Rational = { readonly num: bigint; readonly den: bigint }
 /** Thrown when text is not a valid ratio. */
 export class InvalidRatioError extends BaseError {
   override name = 'InvalidRatioError' as const
+  override readonly kind = 'invalid' as const
   constructor(field: string, value: string) {
     super(
       `"${value}" is not a valid ${field}; write a non-negative fraction such as "1/2" or a decimal such as "0.5".`,

@@ -1,69 +1,52 @@
-import { BaseError } from '../errors/base.ts'
+import { BaseError, type ErrorKind } from '../errors/base.ts'
 
 /** Thrown when a request body is not JSON. */
 export class MalformedJsonError extends BaseError {
   override name = 'MalformedJsonError' as const
+  override readonly kind = 'malformed' as const
 }
 
 /** Thrown when a request's fields do not match the route's schema. */
 export class ValidationError extends BaseError {
   override name = 'ValidationError' as const
+  override readonly kind = 'malformed' as const
 }
 
 /** Thrown when an account may not do what it asked. */
 export class ForbiddenError extends BaseError {
   override name = 'ForbiddenError' as const
+  override readonly kind = 'forbidden' as const
 }
 
 /** Thrown for an unknown route or resource. */
 export class NotFoundError extends BaseError {
   override name = 'NotFoundError' as const
+  override readonly kind = 'not-found' as const
 }
 
 /** Thrown when a request body is larger than the node accepts. */
 export class PayloadTooLargeError extends BaseError {
   override name = 'PayloadTooLargeError' as const
+  override readonly kind = 'too-large' as const
 }
 
 /** Thrown when a request body is not of a type the route takes. */
 export class UnsupportedMediaTypeError extends BaseError {
   override name = 'UnsupportedMediaTypeError' as const
+  override readonly kind = 'unsupported' as const
 }
 
-/** HTTP status of each named error; anything else named is a 400, anything unnamed a 500. */
-const STATUS: Record<string, number> = {
-  MalformedJsonError: 400,
-  ValidationError: 400,
-  MalformedOpError: 400,
-  NonCanonicalOpError: 400,
-  UnsupportedOpVersionError: 400,
-  NotAnOpError: 400,
-  InvalidOpFieldError: 400,
-  TooManyDepsError: 400,
-  UnauthorizedError: 401,
-  ForbiddenError: 403,
-  AuditPermissionError: 403,
-  NotFoundError: 404,
-  AuditNotFoundError: 404,
-  UnknownDocumentError: 404,
-  AuditOpRefusedError: 409,
-  AmbiguousAuditError: 409,
-  AuditNameTakenError: 409,
-  AccountError: 409,
-  OpTooLargeError: 413,
-  PayloadTooLargeError: 413,
-  UnsupportedMediaTypeError: 415,
-  InvalidSignatureError: 422,
-  InvalidAuditInputError: 422,
-  InvalidAnswerError: 422,
-  InvalidPayoutAddressError: 422,
-  InvalidRatioError: 422,
-  InvalidAccountNameError: 422,
-  KeyFileError: 422,
-  PaymentError: 409,
-  ChainError: 503,
-  PendingBufferFullError: 503,
-  LedgerFailedError: 503,
+/** The HTTP status of each kind of error (RFC 9110); an error that is no BaseError is a 500. */
+export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+  malformed: 400,
+  unauthorised: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  unsupported: 415,
+  invalid: 422,
+  unavailable: 503,
 }
 
 /** The status and JSON body of an error, as every route answers it. */
@@ -73,7 +56,7 @@ export function errorResponse(error: unknown): {
 } {
   if (error instanceof BaseError) {
     return {
-      status: STATUS[error.name] ?? 400,
+      status: STATUS_OF_KIND[error.kind],
       body: { error: error.name, message: error.shortMessage },
     }
   }

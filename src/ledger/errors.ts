@@ -4,6 +4,7 @@ import type { OpId } from './op-id.ts'
 /** Thrown when bytes offered as an op are not well-formed CBOR. */
 export class MalformedOpError extends BaseError {
   override name = 'MalformedOpError' as const
+  override readonly kind = 'malformed' as const
   constructor(reason: string, options: { cause?: unknown } = {}) {
     super(
       `Op bytes are not well-formed DAG-CBOR: ${reason}; send the op exactly as encodeOp produced it.`,
@@ -15,6 +16,7 @@ export class MalformedOpError extends BaseError {
 /** Thrown when well-formed CBOR is not in canonical (deterministic DAG-CBOR) form. */
 export class NonCanonicalOpError extends BaseError {
   override name = 'NonCanonicalOpError' as const
+  override readonly kind = 'malformed' as const
   constructor(reason: string) {
     super(`Op bytes are not canonical DAG-CBOR: ${reason}; re-encode the op with encodeOp.`)
   }
@@ -23,6 +25,7 @@ export class NonCanonicalOpError extends BaseError {
 /** Thrown when an op's `v` is not a version this implementation knows. */
 export class UnsupportedOpVersionError extends BaseError {
   override name = 'UnsupportedOpVersionError' as const
+  override readonly kind = 'malformed' as const
   readonly version: number
   constructor(version: number) {
     super(`Op version "${version}" is not supported; this node understands only version 1.`)
@@ -33,6 +36,7 @@ export class UnsupportedOpVersionError extends BaseError {
 /** Thrown when a decoded value is not an op at all (wrong shape, missing or extra fields). */
 export class NotAnOpError extends BaseError {
   override name = 'NotAnOpError' as const
+  override readonly kind = 'malformed' as const
   constructor(reason: string) {
     super(`Value is not an rwa op: ${reason}.`)
   }
@@ -41,6 +45,7 @@ export class NotAnOpError extends BaseError {
 /** Thrown when an op field has the wrong type or an out-of-range value. */
 export class InvalidOpFieldError extends BaseError {
   override name = 'InvalidOpFieldError' as const
+  override readonly kind = 'malformed' as const
   readonly field: string
   constructor(field: string, expected: string) {
     super(`Op field "${field}" is invalid: expected ${expected}.`)
@@ -51,6 +56,7 @@ export class InvalidOpFieldError extends BaseError {
 /** Thrown when an op lists more deps than the configured limit. */
 export class TooManyDepsError extends BaseError {
   override name = 'TooManyDepsError' as const
+  override readonly kind = 'malformed' as const
   constructor(count: number, max: number) {
     super(`Op has ${count} deps but at most ${max} are allowed; reference only the current heads.`)
   }
@@ -59,6 +65,7 @@ export class TooManyDepsError extends BaseError {
 /** Thrown when an encoded op is larger than the configured size limit. */
 export class OpTooLargeError extends BaseError {
   override name = 'OpTooLargeError' as const
+  override readonly kind = 'too-large' as const
   constructor(size: number, max: number) {
     super(
       `Op is ${size} bytes but at most ${max} bytes are allowed; keep bodies small and store large data elsewhere.`,
@@ -69,6 +76,7 @@ export class OpTooLargeError extends BaseError {
 /** Thrown when an op's signature does not verify for its `author`. */
 export class InvalidSignatureError extends BaseError {
   override name = 'InvalidSignatureError' as const
+  override readonly kind = 'invalid' as const
   readonly id: string
   constructor(id: string) {
     super(`Signature of op "${id}" does not verify for its author; the op was forged or altered.`)
@@ -79,6 +87,7 @@ export class InvalidSignatureError extends BaseError {
 /** Thrown when an op waiting for deps would exceed the bounded pending buffer. */
 export class PendingBufferFullError extends BaseError {
   override name = 'PendingBufferFullError' as const
+  override readonly kind = 'unavailable' as const
   readonly id: string
   constructor(id: string, scope: string, max: number, unit = 'pending ops') {
     super(
@@ -91,6 +100,7 @@ export class PendingBufferFullError extends BaseError {
 /** Thrown when a document is unknown to this ledger. */
 export class UnknownDocumentError extends BaseError {
   override name = 'UnknownDocumentError' as const
+  override readonly kind = 'not-found' as const
   constructor(doc: OpId) {
     super(`Document "${doc}" is not known to this node; create it or sync it from a peer first.`)
   }
@@ -99,6 +109,7 @@ export class UnknownDocumentError extends BaseError {
 /** Thrown after a store write failed: memory may be ahead of disk, so the ledger must be reopened. */
 export class LedgerFailedError extends BaseError {
   override name = 'LedgerFailedError' as const
+  override readonly kind = 'unavailable' as const
   constructor(cause: unknown) {
     super(
       'The ledger stopped after a store write failed; reopen it to continue from what is durable.',

@@ -44,6 +44,7 @@ export type Store = {
 /** Thrown when a store is used after `close()`. */
 export class StoreClosedError extends BaseError {
   override name = 'StoreClosedError' as const
+  override readonly kind = 'unavailable' as const
   constructor() {
     super('The store is closed; open it again before reading or writing.')
   }
@@ -52,6 +53,7 @@ export class StoreClosedError extends BaseError {
 /** Thrown when a store's file cannot be opened or is not an rwa store. */
 export class StoreOpenError extends BaseError {
   override name = 'StoreOpenError' as const
+  override readonly kind = 'unavailable' as const
   constructor(path: string, reason: string, options: { cause?: unknown } = {}) {
     super(`Cannot open the store at "${path}": ${reason}.`, options)
   }
@@ -60,6 +62,7 @@ export class StoreOpenError extends BaseError {
 /** Thrown when stored data does not decode or does not match what it was stored as. */
 export class StoreCorruptError extends BaseError {
   override name = 'StoreCorruptError' as const
+  override readonly kind = 'unavailable' as const
   constructor(what: string, reason: string, options: { cause?: unknown } = {}) {
     super(
       `Stored data "${what}" is corrupt: ${reason}; restore the store from a backup or a peer.`,

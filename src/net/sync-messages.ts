@@ -30,6 +30,7 @@ export type SyncResponse =
 /** Thrown for a sync message that is not one (a misbehaving peer). */
 export class BadSyncMessageError extends BaseError {
   override name = 'BadSyncMessageError' as const
+  override readonly kind = 'malformed' as const
 }
 
 const isId = (value: unknown): value is OpId =>

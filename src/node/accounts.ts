@@ -46,16 +46,19 @@ export type LocalAccount = {
 /** Thrown when a bearer token is missing or matches no account. */
 export class UnauthorizedError extends BaseError {
   override name = 'UnauthorizedError' as const
+  override readonly kind = 'unauthorised' as const
 }
 
 /** Thrown when an account name or chat address is taken. */
 export class AccountError extends BaseError {
   override name = 'AccountError' as const
+  override readonly kind = 'conflict' as const
 }
 
 /** Thrown when an account name is not one rwa can use as a file name. */
 export class InvalidAccountNameError extends BaseError {
   override name = 'InvalidAccountNameError' as const
+  override readonly kind = 'invalid' as const
 }
 
 /** The local accounts of a node, kept in `<dataDir>/keys` (secrets, mode 0600) and `accounts/`. */

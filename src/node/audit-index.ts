@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto'
-import { InvalidAuditInputError } from '../core/audit/errors.ts'
+import {
+  AmbiguousAuditError,
+  AuditNotFoundError,
+  InvalidAuditInputError,
+} from '../core/audit/errors.ts'
 import type { AuditParams } from '../core/audit/params.ts'
 import {
   type AuditDraft,
@@ -15,24 +19,6 @@ import type { Ledger } from '../ledger/ledger.ts'
 import type { AcceptedOp } from '../ledger/log.ts'
 import type { EncodedOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
-
-/** Thrown when no audit has the given name or id. */
-export class AuditNotFoundError extends BaseError {
-  override name = 'AuditNotFoundError' as const
-  constructor(ref: string) {
-    super(`No audit is named "${ref}" on this node; list the audits with "rwa audit list".`)
-  }
-}
-
-/** Thrown when several audits share a name: the caller must use an id. */
-export class AmbiguousAuditError extends BaseError {
-  override name = 'AmbiguousAuditError' as const
-  constructor(ref: string, ids: readonly OpId[]) {
-    super(
-      `${ids.length} audits are named "${ref}" (${ids.join(', ')}); use the id of the one you mean.`,
-    )
-  }
-}
 
 /** One line of the audit list. */
 export type AuditSummary = {

@@ -3,12 +3,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { z } from 'zod'
-import { BaseError } from '../errors/base.ts'
-
-/** Thrown when a node's data dir or config file is missing or invalid. */
-export class NodeConfigError extends BaseError {
-  override name = 'NodeConfigError' as const
-}
+import { NodeConfigError } from './errors.ts'
 
 /** Default HTTP port of a node (`--port 0` picks a free one). */
 export const DEFAULT_PORT = 8720

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { OPERATOR, openAccounts } from './accounts.ts'
-import { NodeConfigError, renderConfigToml } from './config.ts'
-
+import { renderConfigToml } from './config.ts'
+import { NodeConfigError } from './errors.ts'
 /** What `initNode` created. */
 export type InitResult = {
   readonly dataDir: string

@@ -12,12 +12,7 @@ import {
   writeSync,
 } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { BaseError } from '../errors/base.ts'
-
-/** Thrown when another process runs a node on the same data directory. */
-export class NodeRunningError extends BaseError {
-  override name = 'NodeRunningError' as const
-}
+import { NodeRunningError } from './errors.ts'
 
 /**
  * Takes the data directory's lock (`node.lock`, holding the pid), so two processes never run one

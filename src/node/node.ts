@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { serve } from '@hono/node-server'
 import { type Logger, pino } from 'pino'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
-import { BaseError } from '../errors/base.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
@@ -17,6 +16,7 @@ import { type Accounts, openAccounts } from './accounts.ts'
 import { type AuditActions, createAuditActions } from './audit-actions.ts'
 import { type AuditIndex, createAuditIndex } from './audit-index.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
+import { NodeNotStartedError, PortInUseError } from './errors.ts'
 import { lockDataDir } from './lock.ts'
 import { fileSaltStore } from './salt-store.ts'
 import { createSettler } from './settler.ts'
@@ -94,7 +94,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   let releaseLock: (() => void) | undefined
   const runFile = join(config.dataDir, 'run.json')
   const need = <T>(part: T | undefined): T => {
-    if (part === undefined) throw new Error('The node is not started; call start() first.')
+    if (part === undefined) throw new NodeNotStartedError()
     return part
   }
 
@@ -301,11 +301,6 @@ function listen(
       ),
     )
   })
-}
-
-/** Thrown when the HTTP port is taken. */
-export class PortInUseError extends BaseError {
-  override name = 'PortInUseError' as const
 }
 
 /** How long a client may take to send one request, headers and body. */

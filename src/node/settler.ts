@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
 import { auditEscrowAbi } from '../chain/artifacts.ts'
 import { type ChainService, escrowAudit } from '../chain/chain-service.ts'
+import { ChainError } from '../chain/errors.ts'
 import { NATIVE, sortSignatures } from '../chain/escrow.ts'
 import { auditIdOf, settlementTypedData } from '../core/audit/settlement-report.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
@@ -167,7 +168,10 @@ export function createSettler({
           args: [auditId, payees, amounts, sortSignatures(valid)],
         })
         const receipt = await chain.client.waitForTransactionReceipt({ hash: tx })
-        if (receipt.status !== 'success') throw new Error(`settle transaction ${tx} reverted`)
+        if (receipt.status !== 'success')
+          throw new ChainError(
+            `The settle transaction ${tx} reverted; the escrow refused the settlement.`,
+          )
         gas = receipt.gasUsed
       } catch (error) {
         signerCache.clear() // a signer may have been removed: read them again next time

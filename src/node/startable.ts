@@ -1,4 +1,4 @@
-import { BaseError } from '../errors/base.ts'
+import { StartAbortedError } from './errors.ts'
 
 /** What a part's `start` and `stop` are given. */
 export type LifecycleOptions = {
@@ -20,11 +20,6 @@ export interface Startable {
   start(options: LifecycleOptions): Promise<void> | void
   /** Undoes `start`. Called only for parts whose `start` finished. */
   stop(options: LifecycleOptions): Promise<void> | void
-}
-
-/** Thrown when a node is stopped while it was starting. */
-export class StartAbortedError extends BaseError {
-  override name = 'StartAbortedError' as const
 }
 
 /**

@@ -62,6 +62,7 @@ export type VerifyPool = {
 /** Thrown when the verification pool is closed or a worker died. */
 export class VerifyPoolError extends BaseError {
   override name = 'VerifyPoolError' as const
+  override readonly kind = 'unavailable' as const
 }
 
 type Job = { resolve: (results: Uint8Array) => void; reject: (error: Error) => void }

@@ -21,6 +21,7 @@ import { type Signer, signerFromPrivateKey } from '../ledger/keys.ts'
 /** Thrown when a key file is missing, unreadable, malformed or readable by others. */
 export class KeyFileError extends BaseError {
   override name = 'KeyFileError' as const
+  override readonly kind = 'invalid' as const
   constructor(message: string, options: { cause?: unknown } = {}) {
     super(message, options)
   }

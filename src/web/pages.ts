@@ -3,7 +3,6 @@ import { type AuditState, answersByItem } from '../core/audit/reduce.ts'
 import { AUDIT_STATES } from '../core/audit/states.ts'
 import { formatRational } from '../core/rational.ts'
 import type { AuditSummary } from '../node/audit-index.ts'
-
 /** Escapes text for HTML. */
 export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)

@@ -13,7 +13,6 @@ import type { OpId } from '../ledger/op-id.ts'
 import type { Accounts, LocalAccount } from '../node/accounts.ts'
 import type { AuditActions } from '../node/audit-actions.ts'
 import type { AuditIndex } from '../node/audit-index.ts'
-
 /** What the chat needs from the node, and how it sends messages nobody asked for. */
 export type ChatDeps = {
   readonly accounts: Accounts
