@@ -5,11 +5,11 @@ import { parseAnswer } from '../src/core/audit/answer.ts'
 import { commitAnswer } from '../src/core/audit/commitment.ts'
 import { parseAuditParams } from '../src/core/audit/params.ts'
 import {
-  type Audit,
   auditorSummary,
   nextInspection,
   outstandingInspections,
-} from '../src/core/audit/reduce.ts'
+} from '../src/core/audit/queries.ts'
+import type { Audit } from '../src/core/audit/reduce.ts'
 import { auditIdOf, settlementTypedData } from '../src/core/audit/settlement-report.ts'
 import { AuditFixture, registrationBody, type TestAuditor, testAuditor } from './audit-fixture.ts'
 

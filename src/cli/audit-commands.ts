@@ -5,12 +5,9 @@ import { parseAnswer } from '../core/audit/answer.ts'
 import { commitAnswer } from '../core/audit/commitment.ts'
 import { AuditNameTakenError, InvalidAuditInputError } from '../core/audit/errors.ts'
 import { parseAuditParams } from '../core/audit/params.ts'
-import {
-  type Audit,
-  type AuditState,
-  nextInspection,
-  outstandingInspections,
-} from '../core/audit/reduce.ts'
+import { nextInspection, outstandingInspections } from '../core/audit/queries.ts'
+import type { Audit } from '../core/audit/reduce.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { identityMessage } from '../core/identity.ts'
 import { formatRational } from '../core/rational.ts'

@@ -5,12 +5,8 @@ import { z } from 'zod'
 import type { ChainInfo } from '../chain/chain-service.ts'
 import { payoutTokens, withdrawAll } from '../chain/payments.ts'
 import { formatParams } from '../core/audit/params.ts'
-import {
-  type AuditState,
-  answersByItem,
-  auditorSummary,
-  outstandingInspections,
-} from '../core/audit/reduce.ts'
+import { answersByItem, auditorSummary, outstandingInspections } from '../core/audit/queries.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { toJson } from '../core/json.ts'
 import { describeValue } from '../core/text.ts'
 import type { Ledger } from '../ledger/ledger.ts'

@@ -7,7 +7,8 @@ import {
   InvalidAuditInputError,
 } from '../core/audit/errors.ts'
 import { parseAuditParams } from '../core/audit/params.ts'
-import type { AuditReducer, AuditState } from '../core/audit/reduce.ts'
+import type { AuditReducer } from '../core/audit/reduce.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { AUDIT_OP } from '../core/audit/states.ts'
 import { identityMessage, parseChecksumAddress } from '../core/identity.ts'
 import type { Ledger } from '../ledger/ledger.ts'

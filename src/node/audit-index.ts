@@ -5,14 +5,11 @@ import {
   InvalidAuditInputError,
 } from '../core/audit/errors.ts'
 import type { AuditParams } from '../core/audit/params.ts'
-import {
-  type AuditDraft,
-  type AuditReducer,
-  type AuditState,
-  createAuditReducer,
-  type OpNote,
-} from '../core/audit/reduce.ts'
+import { type AuditReducer, createAuditReducer } from '../core/audit/reduce.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { AUDIT_OP, AUDIT_STATES } from '../core/audit/states.ts'
+import type { OpNote } from '../core/causal/notes.ts'
+import type { Draft } from '../core/domain.ts'
 import { toJson } from '../core/json.ts'
 import { BaseError } from '../errors/base.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -73,7 +70,7 @@ export type AuditIndex = {
    */
   reducer(id: OpId): Promise<AuditReducer>
   /** Throws the refusal a draft op would get now (named error naming state and what is allowed). */
-  check(id: OpId, draft: AuditDraft): Promise<void>
+  check(id: OpId, draft: Draft): Promise<void>
   /** Why an op of audit `doc` was refused or excluded by the audit's rules; undefined if it counts (or `doc` is no audit). */
   verdict(doc: OpId, id: OpId): Promise<OpNote | undefined>
   /** Subscribes to the ledger and loads the audits already in it. */

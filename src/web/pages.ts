@@ -1,5 +1,6 @@
 import type { ChainInfo } from '../chain/chain-service.ts'
-import { type AuditState, answersByItem } from '../core/audit/reduce.ts'
+import { answersByItem } from '../core/audit/queries.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { AUDIT_STATES } from '../core/audit/states.ts'
 import { formatRational } from '../core/rational.ts'
 import type { AuditSummary } from '../node/audit-index.ts'

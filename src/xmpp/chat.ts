@@ -1,10 +1,6 @@
 import { parseAnswer } from '../core/audit/answer.ts'
-import {
-  type AuditState,
-  auditorSummary,
-  nextInspection,
-  outstandingInspections,
-} from '../core/audit/reduce.ts'
+import { auditorSummary, nextInspection, outstandingInspections } from '../core/audit/queries.ts'
+import type { AuditState } from '../core/audit/state.ts'
 import { AUDIT_OP, AUDIT_STATES } from '../core/audit/states.ts'
 import { identityMessage, parseChecksumAddress } from '../core/identity.ts'
 import { BaseError } from '../errors/base.ts'

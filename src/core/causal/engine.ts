@@ -1,0 +1,231 @@
+import { BaseError } from '../../errors/base.ts'
+import { Dag, markAncestors } from '../../ledger/dag.ts'
+import type { EncodedOp } from '../../ledger/op.ts'
+import type { OpId } from '../../ledger/op-id.ts'
+import type { Draft, Judgement } from '../domain.ts'
+import { Notes } from './notes.ts'
+import { Sequence } from './sequence.ts'
+
+/** What a rule may ask about the op it judges: where it stands and what its causal past holds. */
+export type View = {
+  /** The op's position: its number among the document's ops in apply order. */
+  readonly position: number
+  /** How many ops of the control chain its causal past holds: the prefix of the chain it has seen. */
+  readonly seen: number
+  /** Whether the op at `position` is in this op's causal past. */
+  isAncestor(position: number): boolean
+}
+
+/**
+ * How an op is being judged: applied (`commit`), or only checked (a draft before it is signed,
+ * or an op at ingest). A check refused by a first-wins tie-break says so in `lostTieBreak`.
+ */
+export type Mode = { readonly commit: boolean; lostTieBreak: boolean }
+
+/** A domain's rules, as the engine runs them on each op's view. */
+export interface Rules {
+  /**
+   * Validates `op` against `view` and, when `mode.commit`, applies it. Refuses it by throwing a
+   * BaseError, after changing nothing; reports a decision made by apply order with
+   * `engine.tieBreak(mode)`.
+   */
+  handle(op: EncodedOp, view: View, mode: Mode): void
+}
+
+/** The mode of every apply: never written to (a tie-break while applying is counted instead). */
+const APPLY: Mode = Object.freeze({ commit: true, lostTieBreak: false })
+
+/** Thrown when an op is applied before one of its deps: ops must come in a topological order. */
+export class CausalOrderError extends BaseError {
+  override name = 'CausalOrderError' as const
+  override readonly kind = 'invalid' as const
+}
+
+// Module-level, not a closure per check: the TypeScript loader (tsx) names every closure it
+// creates at run time, which costs more than the check on a node's hot path.
+const ALWAYS_AN_ANCESTOR = () => true
+
+/**
+ * The causal-cut machinery every domain reducer runs on (ARCHITECTURE §1): it numbers a
+ * document's ops as they are applied (deps first), knows each op's causal past, keeps the
+ * control chain (ops that must each follow every earlier one, such as an audit's phase changes)
+ * and any other ordered sequence, counts first-wins tie-breaks, and keeps the notes of refused
+ * and excluded ops. A domain's rules judge each op against the `View` of its own causal past;
+ * pure, so replicas holding the same ops reach the same verdicts.
+ * @example
+ * const engine = new CausalEngine(genesis)
+ * engine.apply(op, rules) // a BaseError thrown by rules.handle refuses the op, noted in engine.notes
+ */
+export class CausalEngine {
+  /** Per position: the op's id and type. */
+  readonly ids: OpId[] = []
+  readonly types: string[] = []
+  readonly dag = new Dag()
+  /** The control chain: ops that must each causally follow every earlier member. */
+  readonly control = new Sequence()
+  readonly notes = new Notes()
+  /**
+   * First-wins tie-breaks used so far: decisions that depended on the order concurrent ops were
+   * applied in (duplicates, concurrent control ops, concurrent members of a lenient sequence).
+   * Ops arriving later are leaves, which do not change the log's order of earlier ones, so a
+   * state rebuilt in log order stays canonical until this count grows again.
+   */
+  tieBreaks = 0
+  private readonly sequences: Sequence[] = [this.control]
+  private readonly positions = new Map<OpId, number>()
+  /** Ancestor marks of the op being applied, computed on first use. */
+  private marks: Uint8Array | undefined
+  private readonly isAncestorOfLast = (target: number): boolean => {
+    this.marks ??= markAncestors(this.dag, [this.ids.length - 1])
+    return this.marks[target] === 1
+  }
+
+  constructor(genesis: EncodedOp) {
+    this.record(genesis)
+  }
+
+  /** How many ops have been applied (the genesis included). */
+  get size(): number {
+    return this.ids.length
+  }
+
+  /** Whether a decision depended on the apply order: the state is canonical only in log order. */
+  get orderSensitive(): boolean {
+    return this.tieBreaks > 0
+  }
+
+  /** A further ordered sequence besides the control chain; define it before applying ops. */
+  sequence(): Sequence {
+    const sequence = new Sequence()
+    for (let p = 0; p < this.size; p++) sequence.record(0)
+    this.sequences.push(sequence)
+    return sequence
+  }
+
+  /** The position of an applied op, if it was applied. */
+  positionOf(id: OpId): number | undefined {
+    return this.positions.get(id)
+  }
+
+  /**
+   * Records the next op (its deps must be applied already) and answers its view. Use `apply`
+   * unless the rule must run in between (the audit's genesis, say).
+   */
+  record(op: EncodedOp): View {
+    const deps = op.op.deps
+    const depPositions = new Array<number>(deps.length)
+    for (let i = 0; i < deps.length; i++) {
+      const p = this.positions.get(deps[i]!)
+      if (p === undefined)
+        throw new CausalOrderError(
+          `Op "${op.id}" comes before its dep "${deps[i]}"; apply ops in topological order.`,
+        )
+      depPositions[i] = p
+    }
+    const position = this.dag.addNode()
+    for (const p of depPositions) this.dag.addDep(p)
+    for (const sequence of this.sequences) sequence.record(mostSeen(sequence, depPositions))
+    this.ids.push(op.id)
+    this.types.push(op.op.type)
+    this.positions.set(op.id, position)
+    this.marks = undefined
+    return { position, seen: this.control.seenBy(position), isAncestor: this.isAncestorOfLast }
+  }
+
+  /**
+   * Applies the next op: records it and runs the rules on its view. A refusal is noted against
+   * the op, which stays in the log (validity depends only on the op's causal past, so every
+   * replica refuses it the same way).
+   */
+  apply(op: EncodedOp, rules: Rules): void {
+    const view = this.record(op)
+    try {
+      rules.handle(op, view, APPLY)
+    } catch (error) {
+      if (!(error instanceof BaseError)) throw error
+      this.notes.reject(op.id, op.op.type, error)
+    }
+  }
+
+  /**
+   * Throws the refusal a draft of document `doc` would get if signed now, on the current heads:
+   * everything applied is in its causal past.
+   */
+  check(doc: OpId, draft: Draft, rules: Rules): void {
+    const op = {
+      id: 'draft' as OpId,
+      idBytes: new Uint8Array(36),
+      bytes: new Uint8Array(0),
+      op: { v: 1, doc, deps: [], seq: 1, sig: new Uint8Array(64), ...draft },
+    } as EncodedOp
+    rules.handle(op, this.draftView(), { commit: false, lostTieBreak: false })
+  }
+
+  /**
+   * The refusal `op` (its deps applied, itself not) would get against its own causal past,
+   * without applying it: what a ledger asks at ingest. Undefined when it would be accepted.
+   */
+  judge(op: EncodedOp, rules: Rules): Judgement | undefined {
+    const mode: Mode = { commit: false, lostTieBreak: false }
+    const view = this.viewOf(op.op.deps)
+    try {
+      rules.handle(op, view, mode)
+      return undefined
+    } catch (error) {
+      if (!(error instanceof BaseError)) throw error
+      const note = { id: op.id, type: op.op.type, name: error.name, message: error.shortMessage }
+      return { ...note, tieBreak: mode.lostTieBreak }
+    }
+  }
+
+  /** The view of an op made on the current heads: everything applied is in its causal past. */
+  draftView(): View {
+    return { position: this.size, seen: this.control.length, isAncestor: ALWAYS_AN_ANCESTOR }
+  }
+
+  /**
+   * The view an op with these deps would have, without applying it. Throws CausalOrderError for
+   * a dep not applied yet.
+   */
+  viewOf(deps: readonly OpId[]): View {
+    const starts = deps.map((dep) => {
+      const p = this.positions.get(dep)
+      if (p === undefined)
+        throw new CausalOrderError(`Dep "${dep}" is not applied yet; judge the op once it is.`)
+      return p
+    })
+    let marks: Uint8Array | undefined
+    return {
+      position: this.size,
+      seen: mostSeen(this.control, starts),
+      isAncestor: (target) => {
+        if (!marks) {
+          marks = markAncestors(this.dag, starts)
+          for (const p of starts) marks[p] = 1
+        }
+        return marks[target] === 1
+      },
+    }
+  }
+
+  /** Counts a first-wins tie-break while applying, or marks a check as lost to one. */
+  tieBreak(mode: Mode): void {
+    if (mode.commit) this.tieBreaks++
+    else mode.lostTieBreak = true
+  }
+
+  /** Notes an applied op as valid but excluded by a causal cut (once). */
+  exclude(position: number, message: string): void {
+    this.notes.exclude(this.ids[position]!, this.types[position]!, message)
+  }
+}
+
+/** The most members of `sequence` any of the ops at `positions` has seen. */
+function mostSeen(sequence: Sequence, positions: readonly number[]): number {
+  let most = 0
+  for (const p of positions) {
+    const seen = sequence.seenBy(p)
+    if (seen > most) most = seen
+  }
+  return most
+}
