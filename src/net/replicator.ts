@@ -13,10 +13,11 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
-import type { IngestResult, Ledger } from '../ledger/ledger.ts'
+import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
 import { decodeGossip, encodeGossip, GOSSIP_BATCH } from './gossip-codec.ts'
+import { createPeerScores, peersFault } from './peer-scores.ts'
 import {
   decodeRequest,
   decodeResponse,
@@ -29,19 +30,6 @@ import {
 
 /** The gossip topic new ops are published on. */
 export const OPS_TOPIC = 'rwa/ops/1'
-/** Strikes (invalid ops, garbage, bad or flooding sync requests) after which a peer is cut off. */
-export const MAX_STRIKES = 5
-/** How long a cut-off peer stays banned. */
-export const BAN_MS = 10 * 60 * 1000
-
-/** Refusals that say this node is full or failing, not that the peer sent anything wrong. */
-const LOCAL_LIMITS = new Set(['PendingBufferFullError', 'LedgerFailedError'])
-
-/** Whether a refused op counts against the peer that sent it. */
-export const peersFault = (result: IngestResult): boolean =>
-  !result.ok && !LOCAL_LIMITS.has(result.error.name)
-/** Sync requests a peer may make per second, in a burst of up to twice that. */
-const SYNC_RATE = 50
 /** Gossip messages of one peer (and of all peers) being checked at once; beyond, they are dropped. */
 const MAX_VALIDATING_PER_PEER = 32
 const MAX_VALIDATING = 256
@@ -51,6 +39,8 @@ const MAX_OPEN_SYNC_STREAMS = 8
 const ANTI_ENTROPY_MS = 5000
 /** How long anti-entropy lets gossip deliver a peer's newest ops before pulling them itself. */
 const ANTI_ENTROPY_GRACE_MS = 1000
+
+export { BAN_MS, isForgettable, MAX_STRIKES, peersFault } from './peer-scores.ts'
 
 /** Options of `createReplicator`. */
 export type ReplicatorOptions = {
@@ -62,23 +52,6 @@ export type ReplicatorOptions = {
   readonly listen?: readonly string[]
   /** Peers to dial at start and whenever the connection drops. */
   readonly peers?: readonly string[]
-}
-
-/**
- * Whether a disconnected peer's standing may be dropped: no ban in force and no strike for as
- * long as a ban lasts (so strikes fade, and a peer that never misbehaved is not kept at all).
- */
-export const isForgettable = (s: Pick<Standing, 'bannedUntil' | 'struck'>, now: number): boolean =>
-  s.bannedUntil <= now && now - s.struck >= BAN_MS
-
-/** A peer's standing: strikes, sync-request tokens, and a ban. */
-type Standing = {
-  strikes: number
-  tokens: number
-  refilled: number
-  bannedUntil: number
-  /** When the last strike was counted (0: never). */
-  struck: number
 }
 
 /** Loads the node's libp2p key, or creates one (Ed25519, mode 0600). */
@@ -99,7 +72,7 @@ export async function loadPeerKey(path: string): Promise<PrivateKey> {
 export async function createReplicator(options: ReplicatorOptions) {
   const { ledger, logger } = options
   const privateKey = await loadPeerKey(options.keyFile)
-  const standings = new Map<string, Standing>()
+  const scores = createPeerScores({ logger })
   const fromGossip = new Set<OpId>()
   const syncing = new Map<string, Promise<void>>()
   const openStreams = new Map<string, number>()
@@ -111,28 +84,6 @@ export async function createReplicator(options: ReplicatorOptions) {
   let stopped = false
   const stopping = new AbortController()
 
-  const standing = (peer: PeerId): Standing => {
-    const key = peer.toString()
-    let s = standings.get(key)
-    if (!s) {
-      s = { strikes: 0, tokens: SYNC_RATE * 2, refilled: Date.now(), bannedUntil: 0, struck: 0 }
-      standings.set(key, s)
-    }
-    return s
-  }
-  const isBanned = (peer: PeerId) => (standings.get(peer.toString())?.bannedUntil ?? 0) > Date.now()
-  /**
-   * Drops the standing of peers that are gone and owe nothing: no ban in force and no strike for
-   * as long as a ban lasts. Peer ids are free, so keeping one per id ever seen would let peers
-   * grow this map without bound.
-   */
-  const forgetBlameless = () => {
-    const connected = new Set(node.getPeers().map(String))
-    const now = Date.now()
-    for (const [key, s] of standings)
-      if (!connected.has(key) && isForgettable(s, now)) standings.delete(key)
-  }
-
   const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
     privateKey,
     addresses: { listen: [...(options.listen ?? ['/ip4/127.0.0.1/tcp/0'])] },
@@ -140,8 +91,8 @@ export async function createReplicator(options: ReplicatorOptions) {
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
-      denyDialPeer: async (peer) => isBanned(peer),
-      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
+      denyDialPeer: async (peer) => scores.isBanned(peer.toString()),
+      denyInboundEncryptedConnection: async (peer) => scores.isBanned(peer.toString()),
     },
     services: {
       identify: identify(),
@@ -160,26 +111,7 @@ export async function createReplicator(options: ReplicatorOptions) {
 
   /** Counts a misdeed against a peer; past the limit it is disconnected and banned. */
   function strike(peer: PeerId, why: string): void {
-    const s = standing(peer)
-    s.strikes++
-    s.struck = Date.now()
-    logger.warn({ peer: peer.toString(), strikes: s.strikes, why }, 'peer misbehaved')
-    if (s.strikes >= MAX_STRIKES && s.bannedUntil <= Date.now()) {
-      s.bannedUntil = Date.now() + BAN_MS
-      logger.warn({ peer: peer.toString() }, 'peer banned and disconnected')
-      node.hangUp(peer).catch(() => undefined)
-    }
-  }
-
-  /** Takes a sync-request token from a peer's bucket (refilled at SYNC_RATE per second). */
-  function allowRequest(peer: PeerId): boolean {
-    const s = standing(peer)
-    const now = Date.now()
-    s.tokens = Math.min(SYNC_RATE * 2, s.tokens + ((now - s.refilled) / 1000) * SYNC_RATE)
-    s.refilled = now
-    if (s.tokens < 1) return false
-    s.tokens--
-    return true
+    if (scores.strike(peer.toString(), why)) node.hangUp(peer).catch(() => undefined)
   }
 
   // ---- gossip ----
@@ -187,7 +119,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   // A gossip message carries the ops one ledger write accepted (a DAG-CBOR list of op bytes):
   // per-message costs (encryption, framing, ids) are paid once per batch, not once per op.
   node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
-    if (isBanned(peer)) return TopicValidatorResult.Reject
+    if (scores.isBanned(peer.toString())) return TopicValidatorResult.Reject
     // Bounded work: beyond the bounds a message is dropped. Not a strike: an honest peer whose
     // node is faster than this one looks the same as a flooder (as in go-libp2p-pubsub, where
     // throttled validation is not penalised). What was dropped is fetched by sync once the
@@ -275,7 +207,7 @@ export async function createReplicator(options: ReplicatorOptions) {
   async function respond(stream: Stream, peer: PeerId): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
     try {
-      if (!allowRequest(peer)) {
+      if (!scores.allowRequest(peer.toString())) {
         strike(peer, 'sync requests above the rate limit')
         stream.abort(new Error('rate limited'))
         return
@@ -400,8 +332,8 @@ export async function createReplicator(options: ReplicatorOptions) {
     peerCount: (): number => node.getPeers().length,
     /** Gossip messages dropped unchecked because too many were being checked already. */
     gossipDropped: (): number => dropped,
-    strikes: (peer: string): number => standings.get(peer)?.strikes ?? 0,
-    isBanned: (peer: string): boolean => (standings.get(peer)?.bannedUntil ?? 0) > Date.now(),
+    strikes: (peer: string): number => scores.strikes(peer),
+    isBanned: (peer: string): boolean => scores.isBanned(peer),
     /** Syncs with every connected peer now; resolves when done. */
     async syncAll(): Promise<void> {
       await Promise.all(node.getPeers().map((peer) => scheduleSync(peer)))
@@ -433,7 +365,7 @@ export async function createReplicator(options: ReplicatorOptions) {
       antiEntropy = setInterval(() => {
         if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
         for (const peer of node.getPeers()) void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
-        forgetBlameless()
+        scores.forgetBlameless(node.getPeers().map(String))
       }, ANTI_ENTROPY_MS)
       antiEntropy.unref()
       logger.info(
