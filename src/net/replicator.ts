@@ -1,15 +1,13 @@
 import './polyfill.ts'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
-import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
@@ -18,27 +16,15 @@ import type { OpId } from '../ledger/op-id.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
 import { decodeGossip, encodeGossip, GOSSIP_BATCH } from './gossip-codec.ts'
 import { createPeerScores, peersFault } from './peer-scores.ts'
-import {
-  decodeRequest,
-  decodeResponse,
-  encodeSync,
-  SYNC_LIMITS,
-  SYNC_PROTOCOL,
-  type SyncRequest,
-  type SyncResponse,
-} from './sync-messages.ts'
+import { ANTI_ENTROPY_GRACE_MS, createSync } from './sync.ts'
 
 /** The gossip topic new ops are published on. */
 export const OPS_TOPIC = 'rwa/ops/1'
 /** Gossip messages of one peer (and of all peers) being checked at once; beyond, they are dropped. */
 const MAX_VALIDATING_PER_PEER = 32
 const MAX_VALIDATING = 256
-/** Sync streams one peer may have open at once; more is a strike. */
-const MAX_OPEN_SYNC_STREAMS = 8
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
-/** How long anti-entropy lets gossip deliver a peer's newest ops before pulling them itself. */
-const ANTI_ENTROPY_GRACE_MS = 1000
 
 export { BAN_MS, isForgettable, MAX_STRIKES, peersFault } from './peer-scores.ts'
 
@@ -74,15 +60,11 @@ export async function createReplicator(options: ReplicatorOptions) {
   const privateKey = await loadPeerKey(options.keyFile)
   const scores = createPeerScores({ logger })
   const fromGossip = new Set<OpId>()
-  const syncing = new Map<string, Promise<void>>()
-  const openStreams = new Map<string, number>()
   const validating = new Map<string, number>()
   let validatingTotal = 0
   let dropped = 0
   let antiEntropy: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
-  let stopped = false
-  const stopping = new AbortController()
 
   const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
     privateKey,
@@ -114,6 +96,8 @@ export async function createReplicator(options: ReplicatorOptions) {
     if (scores.strike(peer.toString(), why)) node.hangUp(peer).catch(() => undefined)
   }
 
+  const sync = createSync({ node, ledger, logger, allowRequest: scores.allowRequest, strike })
+
   // ---- gossip ----
 
   // A gossip message carries the ops one ledger write accepted (a DAG-CBOR list of op bytes):
@@ -128,7 +112,7 @@ export async function createReplicator(options: ReplicatorOptions) {
     const busy = validating.get(key) ?? 0
     if (busy >= MAX_VALIDATING_PER_PEER || validatingTotal >= MAX_VALIDATING) {
       dropped++
-      void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
+      void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
       return TopicValidatorResult.Ignore
     }
     validating.set(key, busy + 1)
@@ -170,7 +154,7 @@ export async function createReplicator(options: ReplicatorOptions) {
     }
     if (fromGossip.size > 100_000) fromGossip.clear()
     // Deps missing: forward anyway (others may need it too) and fetch what it builds on.
-    if (waiting) void scheduleSync(peer)
+    if (waiting) void sync.scheduleSync(peer)
     return fresh ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
   }
 
@@ -182,135 +166,6 @@ export async function createReplicator(options: ReplicatorOptions) {
           if (!/duplicate/i.test(err.message)) logger.debug({ err: err.message }, 'publish failed')
         })
     }
-  }
-
-  // ---- sync: serving ----
-
-  async function serve(stream: Stream, peer: PeerId): Promise<void> {
-    const key = peer.toString()
-    const open = (openStreams.get(key) ?? 0) + 1
-    openStreams.set(key, open)
-    try {
-      if (open > MAX_OPEN_SYNC_STREAMS) {
-        strike(peer, 'too many sync streams open at once')
-        stream.abort(new Error('too many streams'))
-        return
-      }
-      await respond(stream, peer)
-    } finally {
-      const left = (openStreams.get(key) ?? 1) - 1
-      if (left > 0) openStreams.set(key, left)
-      else openStreams.delete(key)
-    }
-  }
-
-  async function respond(stream: Stream, peer: PeerId): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
-    try {
-      if (!scores.allowRequest(peer.toString())) {
-        strike(peer, 'sync requests above the rate limit')
-        stream.abort(new Error('rate limited'))
-        return
-      }
-      let request: SyncRequest
-      try {
-        request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
-      } catch (error) {
-        strike(peer, `bad sync request: ${(error as Error).message}`)
-        stream.abort(new Error('bad request'))
-        return
-      }
-      await lp.write(encodeSync(await answer(request)))
-      // A peer that never closes its side would hold the stream: give it a few seconds.
-      await stream.close({ signal: AbortSignal.timeout(5000) })
-    } catch (error) {
-      stream.abort(error as Error)
-    }
-  }
-
-  async function answer(request: SyncRequest): Promise<SyncResponse> {
-    if (request.t === 'docs') {
-      const docs = ledger.log.docs().slice(0, SYNC_LIMITS.docs)
-      return {
-        t: 'docs',
-        docs: docs.map((doc) => ({
-          doc,
-          heads: ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads),
-        })),
-      }
-    }
-    const ids = ledger.log.since(request.doc, request.heads)
-    const skip = Math.min(request.skip ?? 0, ids.length)
-    let bytes = 0
-    const ops: Uint8Array[] = []
-    for (const op of await ledger.getBytes(ids.slice(skip, skip + SYNC_LIMITS.ops))) {
-      if (bytes + op.length > SYNC_LIMITS.bytes - 1024) break
-      bytes += op.length
-      ops.push(op)
-    }
-    return { t: 'ops', ops, more: skip + ops.length < ids.length }
-  }
-
-  // ---- sync: pulling ----
-
-  async function ask(peer: PeerId, request: SyncRequest): Promise<SyncResponse> {
-    const stream = await node.dialProtocol(peer, SYNC_PROTOCOL, {
-      signal: AbortSignal.timeout(10_000),
-    })
-    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
-    await lp.write(encodeSync(request))
-    const response = decodeResponse(
-      (await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray(),
-    )
-    await stream.close().catch(() => undefined)
-    return response
-  }
-
-  /**
-   * Pulls every document the peer has, page by page, until nothing is missing. With `grace`, a
-   * document whose heads are missing is pulled only if they are still missing `grace` ms later:
-   * under steady traffic the peer's newest ops are usually still on their way by gossip, and
-   * pulling them too would fetch and check them twice.
-   */
-  async function syncWith(peer: PeerId, grace = 0): Promise<void> {
-    const listing = await ask(peer, { t: 'docs' })
-    if (listing.t !== 'docs') return strike(peer, 'answered "docs" with something else')
-    // Pending ops count as missing here: they wait for deps that this pull fetches.
-    const held = (doc: OpId, heads: readonly OpId[]) =>
-      heads.every((head) => ledger.log.has(doc, head))
-    let behind = listing.docs.filter(({ doc, heads }) => !held(doc, heads))
-    if (grace > 0 && behind.length > 0) {
-      await sleep(grace, undefined, { signal: stopping.signal, ref: false }).catch(() => undefined)
-      if (stopped) return
-      behind = behind.filter(({ doc, heads }) => !held(doc, heads))
-    }
-    for (const { doc } of behind) {
-      let skip = 0
-      for (let round = 0; round < 10_000 && !stopped; round++) {
-        const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
-        const page = await ask(peer, { t: 'pull', doc, heads: mine, skip })
-        if (page.t !== 'ops') return strike(peer, 'answered "pull" with something else')
-        const results = await ledger.ingest(page.ops.map((op) => new Uint8Array(op)))
-        const bad = results.filter(peersFault)
-        if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
-        if (!page.more || page.ops.length === 0) break
-        // New ops moved our heads: ask again from them. Nothing new: our heads (at most
-        // SYNC_LIMITS.heads of a very wide DAG) did not tell the peer all we hold, so read on.
-        const fresh = results.some((r) => r.ok && r.status !== 'duplicate')
-        skip = fresh ? 0 : skip + page.ops.length
-      }
-    }
-  }
-
-  function scheduleSync(peer: PeerId, grace = 0): Promise<void> {
-    const key = peer.toString()
-    const running = syncing.get(key)
-    if (running) return running
-    const task = syncWith(peer, grace)
-      .catch((err: Error) => logger.debug({ peer: key, err: err.message }, 'sync failed'))
-      .finally(() => syncing.delete(key))
-    syncing.set(key, task)
-    return task
   }
 
   async function dialPeers(): Promise<void> {
@@ -336,21 +191,14 @@ export async function createReplicator(options: ReplicatorOptions) {
     isBanned: (peer: string): boolean => scores.isBanned(peer),
     /** Syncs with every connected peer now; resolves when done. */
     async syncAll(): Promise<void> {
-      await Promise.all(node.getPeers().map((peer) => scheduleSync(peer)))
+      await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },
     /** Dials a peer by multiaddr. */
     async connect(address: string): Promise<void> {
       await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
     },
     async start(): Promise<void> {
-      await node.handle(
-        SYNC_PROTOCOL,
-        (stream, connection) => serve(stream, connection.remotePeer),
-        {
-          // Above our own per-peer limit, so excess streams reach the handler and count as strikes.
-          maxInboundStreams: 64,
-        },
-      )
+      await sync.start()
       await node.start()
       node.services.pubsub.subscribe(OPS_TOPIC)
       unsubscribe = ledger.onAccepted((accepted) => {
@@ -359,12 +207,12 @@ export async function createReplicator(options: ReplicatorOptions) {
         if (mine.length > 0) publish(mine)
       })
       node.addEventListener('peer:connect', (event) => {
-        void scheduleSync(event.detail)
+        void sync.scheduleSync(event.detail)
       })
       await dialPeers()
       antiEntropy = setInterval(() => {
         if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
-        for (const peer of node.getPeers()) void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
+        for (const peer of node.getPeers()) void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
         scores.forgetBlameless(node.getPeers().map(String))
       }, ANTI_ENTROPY_MS)
       antiEntropy.unref()
@@ -374,11 +222,9 @@ export async function createReplicator(options: ReplicatorOptions) {
       )
     },
     async stop(): Promise<void> {
-      stopped = true
-      stopping.abort()
       clearInterval(antiEntropy)
       unsubscribe?.()
-      await Promise.allSettled(syncing.values())
+      await sync.stop()
       await node.stop()
     },
   }
