@@ -7,20 +7,21 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
+import type { LifecycleOptions, Startable } from '../node/startable.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
-import { createGossip, gossipService } from './gossip.ts'
-import { createPeerScores } from './peer-scores.ts'
-import { ANTI_ENTROPY_GRACE_MS, createSync } from './sync.ts'
-
-/** How often every peer is synced with, to catch anything gossip missed. */
-const ANTI_ENTROPY_MS = 5000
+import { createDialer, type Dialer } from './dialer.ts'
+import { createGossip, type Gossip, gossipService } from './gossip.ts'
+import { createPeerScores, type PeerScores } from './peer-scores.ts'
+import { ANTI_ENTROPY_GRACE_MS, createSync, type Sync } from './sync.ts'
 
 export { OPS_TOPIC } from './gossip.ts'
 export { BAN_MS, isForgettable, MAX_STRIKES, peersFault } from './peer-scores.ts'
+
+/** How often every peer is synced with, to catch anything gossip missed. */
+const ANTI_ENTROPY_MS = 5000
 
 /** Options of `createReplicator`. */
 export type ReplicatorOptions = {
@@ -34,6 +35,36 @@ export type ReplicatorOptions = {
   readonly peers?: readonly string[]
 }
 
+/** The libp2p host a replicator runs on, with its gossipsub service. */
+export type ReplicatorHost = Libp2p<{ pubsub: GossipSub }>
+
+/** A node's replication of its ledger with peers, started and stopped with the node. */
+export interface Replicator extends Startable {
+  readonly name: 'replicator'
+  /** The libp2p host. */
+  readonly node: ReplicatorHost
+  /** This node's libp2p peer id. */
+  readonly peerId: string
+  /** The addresses this node listens on, for peers to dial. */
+  multiaddrs(): string[]
+  /** How many peers are connected. */
+  peerCount(): number
+  /** Gossip messages dropped unchecked because too many were being checked already. */
+  gossipDropped(): number
+  /** The strikes counted against a peer (by peer id). */
+  strikes(peer: string): number
+  /** Whether a ban is in force against a peer (by peer id). */
+  isBanned(peer: string): boolean
+  /** Syncs with every connected peer now; resolves when done. */
+  syncAll(): Promise<void>
+  /** Dials a peer by multiaddr. */
+  connect(address: string): Promise<void>
+  /** Serves sync, starts the host, joins the gossip topic and dials the configured peers. */
+  start(options?: LifecycleOptions): Promise<void>
+  /** Stops; waits for running syncs unless `options.signal` aborts first. */
+  stop(options?: LifecycleOptions): Promise<void>
+}
+
 /** Loads the node's libp2p key, or creates one (Ed25519, mode 0600). */
 export async function loadPeerKey(path: string): Promise<PrivateKey> {
   if (existsSync(path))
@@ -43,42 +74,54 @@ export async function loadPeerKey(path: string): Promise<PrivateKey> {
   return key
 }
 
+/** Builds the (not yet started) libp2p host; its gater refuses banned peers. */
+function createHost(
+  privateKey: PrivateKey,
+  listen: readonly string[],
+  isBanned: (peer: PeerId) => boolean,
+): Promise<ReplicatorHost> {
+  return createLibp2p({
+    privateKey,
+    addresses: { listen: [...listen] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: {
+      denyDialPeer: async (peer) => isBanned(peer),
+      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
+    },
+    services: { identify: identify(), pubsub: gossipService() },
+    start: false,
+  })
+}
+
+/** The parts a replicator composes. */
+type Parts = {
+  readonly node: ReplicatorHost
+  readonly scores: PeerScores
+  readonly gossip: Gossip
+  readonly sync: Sync
+  readonly dialer: Dialer
+}
+
 /**
  * Replicates the ledger with peers over libp2p: new ops are gossiped (gossipsub, each validated by
  * the ledger's rules before it is forwarded), and `/rwa/sync/1` fills gaps by walking the hash
  * graph from the peers' heads. Peers that send invalid data or flood are struck, and cut off and
  * banned past `MAX_STRIKES`.
  */
-export async function createReplicator(options: ReplicatorOptions) {
+export async function createReplicator(options: ReplicatorOptions): Promise<Replicator> {
   const { ledger, logger } = options
   const privateKey = await loadPeerKey(options.keyFile)
   const scores = createPeerScores({ logger })
-  let antiEntropy: NodeJS.Timeout | undefined
-
-  const node: Libp2p<{ pubsub: GossipSub }> = await createLibp2p({
-    privateKey,
-    addresses: { listen: [...(options.listen ?? ['/ip4/127.0.0.1/tcp/0'])] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: {
-      denyDialPeer: async (peer) => scores.isBanned(peer.toString()),
-      denyInboundEncryptedConnection: async (peer) => scores.isBanned(peer.toString()),
-    },
-    services: {
-      identify: identify(),
-      pubsub: gossipService(),
-    },
-    start: false,
-  })
-
+  const node = await createHost(privateKey, options.listen ?? ['/ip4/127.0.0.1/tcp/0'], (peer) =>
+    scores.isBanned(peer.toString()),
+  )
   /** Counts a misdeed against a peer; past the limit it is disconnected and banned. */
-  function strike(peer: PeerId, why: string): void {
+  const strike = (peer: PeerId, why: string): void => {
     if (scores.strike(peer.toString(), why)) node.hangUp(peer).catch(() => undefined)
   }
-
   const sync = createSync({ node, ledger, logger, allowRequest: scores.allowRequest, strike })
-
   const gossip = createGossip({
     pubsub: node.services.pubsub,
     ledger,
@@ -87,62 +130,56 @@ export async function createReplicator(options: ReplicatorOptions) {
     strike,
     scheduleSync: sync.scheduleSync,
   })
+  const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
+  return compose({ node, scores, gossip, sync, dialer }, logger)
+}
 
-  async function dialPeers(): Promise<void> {
-    for (const address of options.peers ?? []) {
-      try {
-        await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
-      } catch (err) {
-        logger.debug({ peer: address, err: (err as Error).message }, 'dial failed')
-      }
-    }
-  }
-
+/** The replicator made of its parts: what it answers, and its start and stop. */
+function compose(parts: Parts, logger: Logger): Replicator {
+  const { node, scores, gossip, sync, dialer } = parts
+  let antiEntropy: NodeJS.Timeout | undefined
   return {
+    name: 'replicator',
     node,
     get peerId(): string {
       return node.peerId.toString()
     },
-    multiaddrs: (): string[] => node.getMultiaddrs().map((m) => m.toString()),
-    peerCount: (): number => node.getPeers().length,
-    /** Gossip messages dropped unchecked because too many were being checked already. */
-    gossipDropped: (): number => gossip.dropped(),
-    strikes: (peer: string): number => scores.strikes(peer),
-    isBanned: (peer: string): boolean => scores.isBanned(peer),
-    /** Syncs with every connected peer now; resolves when done. */
-    async syncAll(): Promise<void> {
+    multiaddrs: () => node.getMultiaddrs().map((m) => m.toString()),
+    peerCount: () => node.getPeers().length,
+    gossipDropped: () => gossip.dropped(),
+    strikes: (peer) => scores.strikes(peer),
+    isBanned: (peer) => scores.isBanned(peer),
+    async syncAll() {
       await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },
-    /** Dials a peer by multiaddr. */
-    async connect(address: string): Promise<void> {
-      await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
-    },
-    async start(): Promise<void> {
+    connect: (address) => dialer.connect(address),
+    async start() {
       await sync.start()
       await node.start()
       gossip.start()
       node.addEventListener('peer:connect', (event) => {
         void sync.scheduleSync(event.detail)
       })
-      await dialPeers()
-      antiEntropy = setInterval(() => {
-        if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
-        for (const peer of node.getPeers()) void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
-        scores.forgetBlameless(node.getPeers().map(String))
-      }, ANTI_ENTROPY_MS)
+      await dialer.dialPeers()
+      antiEntropy = setInterval(() => antiEntropyRound(parts), ANTI_ENTROPY_MS)
       antiEntropy.unref()
       logger.info(
         { peerId: node.peerId.toString(), listen: node.getMultiaddrs().map(String) },
         'replication ready',
       )
     },
-    async stop(): Promise<void> {
+    async stop(options) {
       clearInterval(antiEntropy)
       gossip.stop()
-      await sync.stop()
+      await sync.stop(options)
       await node.stop()
     },
   }
 }
 
-export type Replicator = Awaited<ReturnType<typeof createReplicator>>
+/** One round of anti-entropy: redial if short of peers, sync with each, forget the blameless. */
+function antiEntropyRound({ node, scores, sync, dialer }: Parts): void {
+  dialer.redialIfShort()
+  for (const peer of node.getPeers()) void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
+  scores.forgetBlameless(node.getPeers().map(String))
+}

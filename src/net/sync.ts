@@ -41,8 +41,8 @@ export interface Sync {
    * answers that one). With `grace`, see `syncWith`. Never rejects: failures are logged.
    */
   scheduleSync(peer: PeerId, grace?: number): Promise<void>
-  /** Stops pulling and waits for the pulls still running. */
-  stop(): Promise<void>
+  /** Stops pulling and waits for the pulls still running, or until `signal` aborts. */
+  stop(options?: { readonly signal?: AbortSignal }): Promise<void>
 }
 
 /** What serving and pulling need besides the host. */
@@ -78,11 +78,25 @@ export function createSync(options: SyncOptions): Sync {
       )
     },
     scheduleSync,
-    async stop() {
+    async stop({ signal } = {}) {
       stopping.abort()
-      await Promise.allSettled(syncing.values())
+      await settled([...syncing.values()], signal)
     },
   }
+}
+
+/** Waits until every task has settled, or until `signal` aborts. */
+function settled(tasks: readonly Promise<unknown>[], signal?: AbortSignal): Promise<void> {
+  if (!signal) return Promise.allSettled(tasks).then(() => undefined)
+  if (signal.aborted) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done, { once: true })
+    void Promise.allSettled(tasks).then(done)
+  })
 }
 
 // ---- serving ----
