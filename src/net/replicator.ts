@@ -1,56 +1,27 @@
 import './polyfill.ts'
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { gossipsub, StrictNoSign, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
-import { lpStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
-import type { IngestResult, Ledger } from '../ledger/ledger.ts'
-import type { OpId } from '../ledger/op-id.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { LifecycleOptions, Startable } from '../node/startable.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
-import { decodeGossip, encodeGossip, GOSSIP_BATCH } from './gossip-codec.ts'
-import {
-  decodeRequest,
-  decodeResponse,
-  encodeSync,
-  SYNC_LIMITS,
-  SYNC_PROTOCOL,
-  type SyncRequest,
-  type SyncResponse,
-} from './sync-messages.ts'
+import { createDialer, type Dialer } from './dialer.ts'
+import { createGossip, type Gossip, gossipService } from './gossip.ts'
+import { createPeerScores, type PeerScores } from './peer-scores.ts'
+import { ANTI_ENTROPY_GRACE_MS, createSync, type Sync } from './sync.ts'
 
-/** The gossip topic new ops are published on. */
-export const OPS_TOPIC = 'rwa/ops/1'
-/** Strikes (invalid ops, garbage, bad or flooding sync requests) after which a peer is cut off. */
-export const MAX_STRIKES = 5
-/** How long a cut-off peer stays banned. */
-export const BAN_MS = 10 * 60 * 1000
+export { OPS_TOPIC } from './gossip.ts'
+export { BAN_MS, isForgettable, MAX_STRIKES, peersFault } from './peer-scores.ts'
 
-/** Refusals that say this node is full or failing, not that the peer sent anything wrong. */
-const LOCAL_LIMITS = new Set(['PendingBufferFullError', 'LedgerFailedError'])
-
-/** Whether a refused op counts against the peer that sent it. */
-export const peersFault = (result: IngestResult): boolean =>
-  !result.ok && !LOCAL_LIMITS.has(result.error.name)
-/** Sync requests a peer may make per second, in a burst of up to twice that. */
-const SYNC_RATE = 50
-/** Gossip messages of one peer (and of all peers) being checked at once; beyond, they are dropped. */
-const MAX_VALIDATING_PER_PEER = 32
-const MAX_VALIDATING = 256
-/** Sync streams one peer may have open at once; more is a strike. */
-const MAX_OPEN_SYNC_STREAMS = 8
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
-/** How long anti-entropy lets gossip deliver a peer's newest ops before pulling them itself. */
-const ANTI_ENTROPY_GRACE_MS = 1000
 
 /** Options of `createReplicator`. */
 export type ReplicatorOptions = {
@@ -64,21 +35,34 @@ export type ReplicatorOptions = {
   readonly peers?: readonly string[]
 }
 
-/**
- * Whether a disconnected peer's standing may be dropped: no ban in force and no strike for as
- * long as a ban lasts (so strikes fade, and a peer that never misbehaved is not kept at all).
- */
-export const isForgettable = (s: Pick<Standing, 'bannedUntil' | 'struck'>, now: number): boolean =>
-  s.bannedUntil <= now && now - s.struck >= BAN_MS
+/** The libp2p host a replicator runs on, with its gossipsub service. */
+export type ReplicatorHost = Libp2p<{ pubsub: GossipSub }>
 
-/** A peer's standing: strikes, sync-request tokens, and a ban. */
-type Standing = {
-  strikes: number
-  tokens: number
-  refilled: number
-  bannedUntil: number
-  /** When the last strike was counted (0: never). */
-  struck: number
+/** A node's replication of its ledger with peers, started and stopped with the node. */
+export interface Replicator extends Startable {
+  readonly name: 'replicator'
+  /** The libp2p host. */
+  readonly node: ReplicatorHost
+  /** This node's libp2p peer id. */
+  readonly peerId: string
+  /** The addresses this node listens on, for peers to dial. */
+  multiaddrs(): string[]
+  /** How many peers are connected. */
+  peerCount(): number
+  /** Gossip messages dropped unchecked because too many were being checked already. */
+  gossipDropped(): number
+  /** The strikes counted against a peer (by peer id). */
+  strikes(peer: string): number
+  /** Whether a ban is in force against a peer (by peer id). */
+  isBanned(peer: string): boolean
+  /** Syncs with every connected peer now; resolves when done. */
+  syncAll(): Promise<void>
+  /** Dials a peer by multiaddr. */
+  connect(address: string): Promise<void>
+  /** Serves sync, starts the host, joins the gossip topic and dials the configured peers. */
+  start(options?: LifecycleOptions): Promise<void>
+  /** Stops; waits for running syncs unless `options.signal` aborts first. */
+  stop(options?: LifecycleOptions): Promise<void>
 }
 
 /** Loads the node's libp2p key, or creates one (Ed25519, mode 0600). */
@@ -90,52 +74,15 @@ export async function loadPeerKey(path: string): Promise<PrivateKey> {
   return key
 }
 
-/**
- * Replicates the ledger with peers over libp2p: new ops are gossiped (gossipsub, each validated by
- * the ledger's rules before it is forwarded), and `/rwa/sync/1` fills gaps by walking the hash
- * graph from the peers' heads. Peers that send invalid data or flood are struck, and cut off and
- * banned past `MAX_STRIKES`.
- */
-export async function createReplicator(options: ReplicatorOptions) {
-  const { ledger, logger } = options
-  const privateKey = await loadPeerKey(options.keyFile)
-  const standings = new Map<string, Standing>()
-  const fromGossip = new Set<OpId>()
-  const syncing = new Map<string, Promise<void>>()
-  const openStreams = new Map<string, number>()
-  const validating = new Map<string, number>()
-  let validatingTotal = 0
-  let dropped = 0
-  let antiEntropy: NodeJS.Timeout | undefined
-  let unsubscribe: (() => void) | undefined
-  let stopped = false
-  const stopping = new AbortController()
-
-  const standing = (peer: PeerId): Standing => {
-    const key = peer.toString()
-    let s = standings.get(key)
-    if (!s) {
-      s = { strikes: 0, tokens: SYNC_RATE * 2, refilled: Date.now(), bannedUntil: 0, struck: 0 }
-      standings.set(key, s)
-    }
-    return s
-  }
-  const isBanned = (peer: PeerId) => (standings.get(peer.toString())?.bannedUntil ?? 0) > Date.now()
-  /**
-   * Drops the standing of peers that are gone and owe nothing: no ban in force and no strike for
-   * as long as a ban lasts. Peer ids are free, so keeping one per id ever seen would let peers
-   * grow this map without bound.
-   */
-  const forgetBlameless = () => {
-    const connected = new Set(node.getPeers().map(String))
-    const now = Date.now()
-    for (const [key, s] of standings)
-      if (!connected.has(key) && isForgettable(s, now)) standings.delete(key)
-  }
-
-  const node: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }> = await createLibp2p({
+/** Builds the (not yet started) libp2p host; its gater refuses banned peers. */
+function createHost(
+  privateKey: PrivateKey,
+  listen: readonly string[],
+  isBanned: (peer: PeerId) => boolean,
+): Promise<ReplicatorHost> {
+  return createLibp2p({
     privateKey,
-    addresses: { listen: [...(options.listen ?? ['/ip4/127.0.0.1/tcp/0'])] },
+    addresses: { listen: [...listen] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -143,313 +90,96 @@ export async function createReplicator(options: ReplicatorOptions) {
       denyDialPeer: async (peer) => isBanned(peer),
       denyInboundEncryptedConnection: async (peer) => isBanned(peer),
     },
-    services: {
-      identify: identify(),
-      pubsub: gossipsub({
-        emitSelf: false,
-        allowPublishToZeroTopicPeers: true,
-        fallbackToFloodsub: false,
-        globalSignaturePolicy: StrictNoSign,
-        // An op's id is its hash: the same op from two publishers is one message.
-        msgIdFn: (message) => new Uint8Array(createHash('sha256').update(message.data).digest()),
-        maxInboundDataLength: 256 * 1024,
-      }),
-    },
+    services: { identify: identify(), pubsub: gossipService() },
     start: false,
   })
+}
 
+/** The parts a replicator composes. */
+type Parts = {
+  readonly node: ReplicatorHost
+  readonly scores: PeerScores
+  readonly gossip: Gossip
+  readonly sync: Sync
+  readonly dialer: Dialer
+}
+
+/**
+ * Replicates the ledger with peers over libp2p: new ops are gossiped (gossipsub, each validated by
+ * the ledger's rules before it is forwarded), and `/rwa/sync/1` fills gaps by walking the hash
+ * graph from the peers' heads. Peers that send invalid data or flood are struck, and cut off and
+ * banned past `MAX_STRIKES`.
+ */
+export async function createReplicator(options: ReplicatorOptions): Promise<Replicator> {
+  const { ledger, logger } = options
+  const privateKey = await loadPeerKey(options.keyFile)
+  const scores = createPeerScores({ logger })
+  const node = await createHost(privateKey, options.listen ?? ['/ip4/127.0.0.1/tcp/0'], (peer) =>
+    scores.isBanned(peer.toString()),
+  )
   /** Counts a misdeed against a peer; past the limit it is disconnected and banned. */
-  function strike(peer: PeerId, why: string): void {
-    const s = standing(peer)
-    s.strikes++
-    s.struck = Date.now()
-    logger.warn({ peer: peer.toString(), strikes: s.strikes, why }, 'peer misbehaved')
-    if (s.strikes >= MAX_STRIKES && s.bannedUntil <= Date.now()) {
-      s.bannedUntil = Date.now() + BAN_MS
-      logger.warn({ peer: peer.toString() }, 'peer banned and disconnected')
-      node.hangUp(peer).catch(() => undefined)
-    }
+  const strike = (peer: PeerId, why: string): void => {
+    if (scores.strike(peer.toString(), why)) node.hangUp(peer).catch(() => undefined)
   }
-
-  /** Takes a sync-request token from a peer's bucket (refilled at SYNC_RATE per second). */
-  function allowRequest(peer: PeerId): boolean {
-    const s = standing(peer)
-    const now = Date.now()
-    s.tokens = Math.min(SYNC_RATE * 2, s.tokens + ((now - s.refilled) / 1000) * SYNC_RATE)
-    s.refilled = now
-    if (s.tokens < 1) return false
-    s.tokens--
-    return true
-  }
-
-  // ---- gossip ----
-
-  // A gossip message carries the ops one ledger write accepted (a DAG-CBOR list of op bytes):
-  // per-message costs (encryption, framing, ids) are paid once per batch, not once per op.
-  node.services.pubsub.topicValidators.set(OPS_TOPIC, async (peer, message) => {
-    if (isBanned(peer)) return TopicValidatorResult.Reject
-    // Bounded work: beyond the bounds a message is dropped. Not a strike: an honest peer whose
-    // node is faster than this one looks the same as a flooder (as in go-libp2p-pubsub, where
-    // throttled validation is not penalised). What was dropped is fetched by sync once the
-    // backlog has cleared, at the rate sync allows.
-    const key = peer.toString()
-    const busy = validating.get(key) ?? 0
-    if (busy >= MAX_VALIDATING_PER_PEER || validatingTotal >= MAX_VALIDATING) {
-      dropped++
-      void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
-      return TopicValidatorResult.Ignore
-    }
-    validating.set(key, busy + 1)
-    validatingTotal++
-    try {
-      return await validate(peer, message.data)
-    } finally {
-      const left = (validating.get(key) ?? 1) - 1
-      if (left > 0) validating.set(key, left)
-      else validating.delete(key)
-      validatingTotal--
-    }
+  const sync = createSync({ node, ledger, logger, allowRequest: scores.allowRequest, strike })
+  const gossip = createGossip({
+    pubsub: node.services.pubsub,
+    ledger,
+    logger,
+    isBanned: scores.isBanned,
+    strike,
+    scheduleSync: sync.scheduleSync,
   })
+  const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
+  return compose({ node, scores, gossip, sync, dialer }, logger)
+}
 
-  async function validate(peer: PeerId, data: Uint8Array): Promise<TopicValidatorResult> {
-    let ops: Uint8Array[]
-    try {
-      ops = decodeGossip(data)
-    } catch (error) {
-      strike(peer, (error as Error).message)
-      return TopicValidatorResult.Reject
-    }
-    const results = await ledger.ingest(ops)
-    const bad = results.filter(peersFault)
-    if (bad.length > 0) {
-      strike(
-        peer,
-        `gossiped ${bad.length} invalid ops (${(bad[0] as { error: Error }).error.name})`,
-      )
-      return TopicValidatorResult.Reject
-    }
-    let fresh = false
-    let waiting = false
-    for (const result of results) {
-      if (!result.ok) continue
-      fromGossip.add(result.id)
-      if (result.status !== 'duplicate') fresh = true
-      if (result.status === 'pending') waiting = true
-    }
-    if (fromGossip.size > 100_000) fromGossip.clear()
-    // Deps missing: forward anyway (others may need it too) and fetch what it builds on.
-    if (waiting) void scheduleSync(peer)
-    return fresh ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
-  }
-
-  function publish(ops: readonly Uint8Array[]): void {
-    for (let i = 0; i < ops.length; i += GOSSIP_BATCH) {
-      node.services.pubsub
-        .publish(OPS_TOPIC, encodeGossip(ops.slice(i, i + GOSSIP_BATCH)))
-        .catch((err: Error) => {
-          if (!/duplicate/i.test(err.message)) logger.debug({ err: err.message }, 'publish failed')
-        })
-    }
-  }
-
-  // ---- sync: serving ----
-
-  async function serve(stream: Stream, peer: PeerId): Promise<void> {
-    const key = peer.toString()
-    const open = (openStreams.get(key) ?? 0) + 1
-    openStreams.set(key, open)
-    try {
-      if (open > MAX_OPEN_SYNC_STREAMS) {
-        strike(peer, 'too many sync streams open at once')
-        stream.abort(new Error('too many streams'))
-        return
-      }
-      await respond(stream, peer)
-    } finally {
-      const left = (openStreams.get(key) ?? 1) - 1
-      if (left > 0) openStreams.set(key, left)
-      else openStreams.delete(key)
-    }
-  }
-
-  async function respond(stream: Stream, peer: PeerId): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
-    try {
-      if (!allowRequest(peer)) {
-        strike(peer, 'sync requests above the rate limit')
-        stream.abort(new Error('rate limited'))
-        return
-      }
-      let request: SyncRequest
-      try {
-        request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
-      } catch (error) {
-        strike(peer, `bad sync request: ${(error as Error).message}`)
-        stream.abort(new Error('bad request'))
-        return
-      }
-      await lp.write(encodeSync(await answer(request)))
-      // A peer that never closes its side would hold the stream: give it a few seconds.
-      await stream.close({ signal: AbortSignal.timeout(5000) })
-    } catch (error) {
-      stream.abort(error as Error)
-    }
-  }
-
-  async function answer(request: SyncRequest): Promise<SyncResponse> {
-    if (request.t === 'docs') {
-      const docs = ledger.log.docs().slice(0, SYNC_LIMITS.docs)
-      return {
-        t: 'docs',
-        docs: docs.map((doc) => ({
-          doc,
-          heads: ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads),
-        })),
-      }
-    }
-    const ids = ledger.log.since(request.doc, request.heads)
-    const skip = Math.min(request.skip ?? 0, ids.length)
-    let bytes = 0
-    const ops: Uint8Array[] = []
-    for (const op of await ledger.getBytes(ids.slice(skip, skip + SYNC_LIMITS.ops))) {
-      if (bytes + op.length > SYNC_LIMITS.bytes - 1024) break
-      bytes += op.length
-      ops.push(op)
-    }
-    return { t: 'ops', ops, more: skip + ops.length < ids.length }
-  }
-
-  // ---- sync: pulling ----
-
-  async function ask(peer: PeerId, request: SyncRequest): Promise<SyncResponse> {
-    const stream = await node.dialProtocol(peer, SYNC_PROTOCOL, {
-      signal: AbortSignal.timeout(10_000),
-    })
-    const lp = lpStream(stream, { maxDataLength: SYNC_LIMITS.bytes })
-    await lp.write(encodeSync(request))
-    const response = decodeResponse(
-      (await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray(),
-    )
-    await stream.close().catch(() => undefined)
-    return response
-  }
-
-  /**
-   * Pulls every document the peer has, page by page, until nothing is missing. With `grace`, a
-   * document whose heads are missing is pulled only if they are still missing `grace` ms later:
-   * under steady traffic the peer's newest ops are usually still on their way by gossip, and
-   * pulling them too would fetch and check them twice.
-   */
-  async function syncWith(peer: PeerId, grace = 0): Promise<void> {
-    const listing = await ask(peer, { t: 'docs' })
-    if (listing.t !== 'docs') return strike(peer, 'answered "docs" with something else')
-    // Pending ops count as missing here: they wait for deps that this pull fetches.
-    const held = (doc: OpId, heads: readonly OpId[]) =>
-      heads.every((head) => ledger.log.has(doc, head))
-    let behind = listing.docs.filter(({ doc, heads }) => !held(doc, heads))
-    if (grace > 0 && behind.length > 0) {
-      await sleep(grace, undefined, { signal: stopping.signal, ref: false }).catch(() => undefined)
-      if (stopped) return
-      behind = behind.filter(({ doc, heads }) => !held(doc, heads))
-    }
-    for (const { doc } of behind) {
-      let skip = 0
-      for (let round = 0; round < 10_000 && !stopped; round++) {
-        const mine = ledger.log.heads(doc).slice(0, SYNC_LIMITS.heads)
-        const page = await ask(peer, { t: 'pull', doc, heads: mine, skip })
-        if (page.t !== 'ops') return strike(peer, 'answered "pull" with something else')
-        const results = await ledger.ingest(page.ops.map((op) => new Uint8Array(op)))
-        const bad = results.filter(peersFault)
-        if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
-        if (!page.more || page.ops.length === 0) break
-        // New ops moved our heads: ask again from them. Nothing new: our heads (at most
-        // SYNC_LIMITS.heads of a very wide DAG) did not tell the peer all we hold, so read on.
-        const fresh = results.some((r) => r.ok && r.status !== 'duplicate')
-        skip = fresh ? 0 : skip + page.ops.length
-      }
-    }
-  }
-
-  function scheduleSync(peer: PeerId, grace = 0): Promise<void> {
-    const key = peer.toString()
-    const running = syncing.get(key)
-    if (running) return running
-    const task = syncWith(peer, grace)
-      .catch((err: Error) => logger.debug({ peer: key, err: err.message }, 'sync failed'))
-      .finally(() => syncing.delete(key))
-    syncing.set(key, task)
-    return task
-  }
-
-  async function dialPeers(): Promise<void> {
-    for (const address of options.peers ?? []) {
-      try {
-        await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
-      } catch (err) {
-        logger.debug({ peer: address, err: (err as Error).message }, 'dial failed')
-      }
-    }
-  }
-
+/** The replicator made of its parts: what it answers, and its start and stop. */
+function compose(parts: Parts, logger: Logger): Replicator {
+  const { node, scores, gossip, sync, dialer } = parts
+  let antiEntropy: NodeJS.Timeout | undefined
   return {
+    name: 'replicator',
     node,
     get peerId(): string {
       return node.peerId.toString()
     },
-    multiaddrs: (): string[] => node.getMultiaddrs().map((m) => m.toString()),
-    peerCount: (): number => node.getPeers().length,
-    /** Gossip messages dropped unchecked because too many were being checked already. */
-    gossipDropped: (): number => dropped,
-    strikes: (peer: string): number => standings.get(peer)?.strikes ?? 0,
-    isBanned: (peer: string): boolean => (standings.get(peer)?.bannedUntil ?? 0) > Date.now(),
-    /** Syncs with every connected peer now; resolves when done. */
-    async syncAll(): Promise<void> {
-      await Promise.all(node.getPeers().map((peer) => scheduleSync(peer)))
+    multiaddrs: () => node.getMultiaddrs().map((m) => m.toString()),
+    peerCount: () => node.getPeers().length,
+    gossipDropped: () => gossip.dropped(),
+    strikes: (peer) => scores.strikes(peer),
+    isBanned: (peer) => scores.isBanned(peer),
+    async syncAll() {
+      await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },
-    /** Dials a peer by multiaddr. */
-    async connect(address: string): Promise<void> {
-      await node.dial(multiaddr(address), { signal: AbortSignal.timeout(5000) })
-    },
-    async start(): Promise<void> {
-      await node.handle(
-        SYNC_PROTOCOL,
-        (stream, connection) => serve(stream, connection.remotePeer),
-        {
-          // Above our own per-peer limit, so excess streams reach the handler and count as strikes.
-          maxInboundStreams: 64,
-        },
-      )
+    connect: (address) => dialer.connect(address),
+    async start() {
+      await sync.start()
       await node.start()
-      node.services.pubsub.subscribe(OPS_TOPIC)
-      unsubscribe = ledger.onAccepted((accepted) => {
-        const mine: Uint8Array[] = []
-        for (const { op } of accepted) if (!fromGossip.delete(op.id)) mine.push(op.bytes)
-        if (mine.length > 0) publish(mine)
-      })
+      gossip.start()
       node.addEventListener('peer:connect', (event) => {
-        void scheduleSync(event.detail)
+        void sync.scheduleSync(event.detail)
       })
-      await dialPeers()
-      antiEntropy = setInterval(() => {
-        if (node.getPeers().length < (options.peers?.length ?? 0)) void dialPeers()
-        for (const peer of node.getPeers()) void scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
-        forgetBlameless()
-      }, ANTI_ENTROPY_MS)
+      await dialer.dialPeers()
+      antiEntropy = setInterval(() => antiEntropyRound(parts), ANTI_ENTROPY_MS)
       antiEntropy.unref()
       logger.info(
         { peerId: node.peerId.toString(), listen: node.getMultiaddrs().map(String) },
         'replication ready',
       )
     },
-    async stop(): Promise<void> {
-      stopped = true
-      stopping.abort()
+    async stop(options) {
       clearInterval(antiEntropy)
-      unsubscribe?.()
-      await Promise.allSettled(syncing.values())
+      gossip.stop()
+      await sync.stop(options)
       await node.stop()
     },
   }
 }
 
-export type Replicator = Awaited<ReturnType<typeof createReplicator>>
+/** One round of anti-entropy: redial if short of peers, sync with each, forget the blameless. */
+function antiEntropyRound({ node, scores, sync, dialer }: Parts): void {
+  dialer.redialIfShort()
+  for (const peer of node.getPeers()) void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
+  scores.forgetBlameless(node.getPeers().map(String))
+}
