@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
+import { createAuditIndex } from '../src/domains/audit/audit-index.ts'
 import { signOp } from '../src/ledger/op-encode.ts'
-import { createAuditIndex } from '../src/node/audit-index.ts'
 import { AuditFixture } from './audit-fixture.ts'
 import { memoryLedger, testSigner } from './helpers.ts'
 

@@ -12,6 +12,7 @@ import { NodeClient } from '../src/cli/client.ts'
 import { reduceAudit } from '../src/core/audit/reduce.ts'
 import { identityMessage } from '../src/core/identity.ts'
 import { toJson } from '../src/core/json.ts'
+import { fetchAudit } from '../src/domains/audit/cli/client.ts'
 import { decodeOp } from '../src/ledger/op-decode.ts'
 import { signingMessage, signOp } from '../src/ledger/op-encode.ts'
 import { loadConfig } from '../src/node/config.ts'
@@ -146,7 +147,7 @@ describe('node HTTP API', () => {
     }
     await client.submit(admin, { doc, type: 'audit.close', body: {} })
     await client.submit(admin, { doc, type: 'audit.start', body: {} })
-    const audit = await client.loadAudit(doc)
+    const audit = await fetchAudit(client, doc)
     for (const inspection of audit.inspections) {
       const p = people.find(
         (q) => Buffer.from(q.signer.publicKey).toString('hex') === inspection.auditor,

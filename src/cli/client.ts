@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Audit, loadAudit } from '../core/audit/reduce.ts'
 import { BaseError, type ErrorKind } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
 import { DEFAULT_MAX_DEPS, type EncodedOp } from '../ledger/op.ts'
@@ -51,6 +50,15 @@ export function localNodeUrl(dataDir: string): string {
     return `http://${host}:${port}`
   }
   return `http://127.0.0.1:${DEFAULT_PORT}`
+}
+
+/** One result of `POST /ops`, with the op's domain's verdict under the domain's name. */
+type SubmitResult = {
+  ok: boolean
+  status?: string
+  error?: string
+  message?: string
+  [domain: string]: unknown
 }
 
 /** A small JSON client of a node's HTTP API. */
@@ -108,18 +116,12 @@ export class NodeClient {
     return this.request<T>('POST', path, body)
   }
 
-  /** Resolves an audit name or id to its id. */
-  async auditId(ref: string): Promise<OpId> {
-    return (await this.get<{ id: OpId }>(`/audits/${encodeURIComponent(ref)}`)).id
-  }
-
   /**
-   * Downloads an audit's ops and recomputes it here, checking every signature: the CLI trusts
-   * the log, not the node's word about it.
+   * Downloads a document's ops in the log's order, checking every signature: the CLI recomputes
+   * state from the log, not from the node's word about it.
    */
-  async loadAudit(ref: string): Promise<Audit> {
-    const id = await this.auditId(ref)
-    const { ops } = await this.get<{ ops: string[] }>(`/docs/${id}/ops`)
+  async ops(doc: OpId): Promise<EncodedOp[]> {
+    const { ops } = await this.get<{ ops: string[] }>(`/docs/${doc}/ops`)
     const decoded = ops.map((hex) => decodeOp(new Uint8Array(Buffer.from(hex, 'hex'))))
     for (const op of decoded)
       if (!verifyOp(op))
@@ -128,7 +130,7 @@ export class NodeClient {
           0,
           'BadOp',
         )
-    return loadAudit(decoded)
+    return decoded
   }
 
   /** Signs an op on the document's current heads and submits it through `POST /ops`. */
@@ -156,15 +158,9 @@ export class NodeClient {
       },
       signer,
     )
-    const { results } = await this.post<{
-      results: {
-        ok: boolean
-        status?: string
-        error?: string
-        message?: string
-        audit?: { refused?: { error: string; message: string } }
-      }[]
-    }>('/ops', { ops: [Buffer.from(op.bytes).toString('hex')] })
+    const { results } = await this.post<{ results: SubmitResult[] }>('/ops', {
+      ops: [Buffer.from(op.bytes).toString('hex')],
+    })
     const [result] = results
     if (!result?.ok)
       throw new NodeRequestError(
@@ -172,14 +168,17 @@ export class NodeClient {
         422,
         result?.error ?? 'OpRefused',
       )
-    // Checked here before signing, but the audit may have moved on since: say what it decided.
-    const refused = result.audit?.refused
-    if (refused)
-      throw new NodeRequestError(
-        `The op joined the log, but the audit refused it: ${refused.message}`,
-        409,
-        refused.error,
-      )
+    // Checked here before signing, but the document may have moved on since: say what its
+    // domain decided (the verdict comes under the domain's name).
+    for (const [domain, verdict] of Object.entries(result)) {
+      const refused = (verdict as { refused?: { error: string; message: string } } | null)?.refused
+      if (refused)
+        throw new NodeRequestError(
+          `The op joined the log, but the ${domain} refused it: ${refused.message}`,
+          409,
+          refused.error,
+        )
+    }
     return op
   }
 }

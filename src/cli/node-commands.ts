@@ -1,16 +1,19 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import type { AnyPlugin } from '../domains/plugin.ts'
 import { BaseError } from '../errors/base.ts'
 import { OPERATOR } from '../node/accounts.ts'
 import { type ChainConfig, loadConfig, resolveDataDir } from '../node/config.ts'
 import { initNode } from '../node/init.ts'
-import { createNode } from '../node/node.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
 
-/** `rwa init`, `rwa start`, `rwa status`. */
-export function addNodeCommands(program: Command): void {
+/** `rwa init`, `rwa start` (hosting `domains`), `rwa status`. */
+export function addNodeCommands(
+  program: Command,
+  { domains }: { domains: readonly AnyPlugin[] },
+): void {
   program
     .command('init')
     .description('create a node: data dir, keys (mode 0600) and a commented config.toml')
@@ -91,7 +94,9 @@ export function addNodeCommands(program: Command): void {
           peers: [...config.net.peers, ...(o.peer ?? [])],
           ...(o.listen ? { listen: o.listen } : {}),
         }
-        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey, net })
+        // The node's modules (libp2p, the chain, HTTP) load only for this command.
+        const { createNode } = await import('../node/node.ts')
+        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey, net, domains })
         await node.start()
         console.error(`rwa node "${name}" is running at ${node.url}`)
         console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)

@@ -70,6 +70,8 @@ export type Ledger = {
    * that must only see durable ops (answering clients, gossip). Errors are handled as there.
    */
   onAdded(listener: (ops: readonly AcceptedOp[]) => void): () => void
+  /** Resolves once every op accepted so far is durable (a failed write included: it is not retried). */
+  flush(): Promise<void>
   /** Waits for pending writes, then closes the store. */
   close(): Promise<void>
 }
@@ -302,6 +304,9 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     onAdded(listener) {
       addListeners.add(listener)
       return () => addListeners.delete(listener)
+    },
+    async flush() {
+      await writes.catch(() => undefined)
     },
     async close() {
       await writes.catch(() => undefined)

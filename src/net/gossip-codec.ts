@@ -1,3 +1,4 @@
+import { BaseError } from '../errors/base.ts'
 import { headSize, readHead, writeHead } from '../ledger/cbor.ts'
 
 /** Most ops in one gossip message. */
@@ -21,6 +22,12 @@ export function encodeGossip(ops: readonly Uint8Array[]): Uint8Array {
   return out
 }
 
+/** Thrown for a gossip message that is not a list of ops (a misbehaving peer: a strike). */
+export class BadGossipError extends BaseError {
+  override name = 'BadGossipError' as const
+  override readonly kind = 'malformed' as const
+}
+
 /**
  * Reads a gossip message: a non-empty DAG-CBOR list of at most `GOSSIP_BATCH` byte strings in
  * shortest form, and nothing after it. The ops are views into `data`, not copies. Throws (the
@@ -31,10 +38,10 @@ export function decodeGossip(data: Uint8Array): Uint8Array[] {
   try {
     list = { ...readHead(data, 0) }
   } catch {
-    throw new Error('gossiped bytes that are not DAG-CBOR')
+    throw new BadGossipError('gossiped bytes that are not DAG-CBOR')
   }
   if (list.major !== 4 || list.value === 0 || list.value > GOSSIP_BATCH)
-    throw new Error('gossiped something other than a list of ops')
+    throw new BadGossipError('gossiped something other than a list of ops')
   const ops: Uint8Array[] = new Array(list.value)
   let at = list.end
   for (let i = 0; i < list.value; i++) {
@@ -43,13 +50,13 @@ export function decodeGossip(data: Uint8Array): Uint8Array[] {
     try {
       ;({ major, value: length, end: at } = readHead(data, at))
     } catch {
-      throw new Error('gossiped bytes that are not DAG-CBOR')
+      throw new BadGossipError('gossiped bytes that are not DAG-CBOR')
     }
-    if (major !== 2) throw new Error('gossiped something other than a list of ops')
-    if (at + length > data.length) throw new Error('gossiped bytes that are not DAG-CBOR')
+    if (major !== 2) throw new BadGossipError('gossiped something other than a list of ops')
+    if (at + length > data.length) throw new BadGossipError('gossiped bytes that are not DAG-CBOR')
     ops[i] = data.subarray(at, at + length)
     at += length
   }
-  if (at !== data.length) throw new Error('gossiped bytes that are not DAG-CBOR')
+  if (at !== data.length) throw new BadGossipError('gossiped bytes that are not DAG-CBOR')
   return ops
 }

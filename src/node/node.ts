@@ -1,25 +1,24 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { serve } from '@hono/node-server'
 import { type Logger, pino } from 'pino'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
+import { DOMAINS } from '../domains/index.ts'
+import type { AnyPlugin, ChatPart, DomainParts } from '../domains/plugin.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
+import type { Store } from '../ledger/store.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
-import { createXmppBot, type XmppBot } from '../xmpp/bot.ts'
+import { createXmppBot } from '../xmpp/bot.ts'
 import { type Chat, createChat } from '../xmpp/chat.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
-import { type AuditActions, createAuditActions } from './audit-actions.ts'
-import { type AuditIndex, createAuditIndex } from './audit-index.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
-import { NodeNotStartedError, PortInUseError } from './errors.ts'
+import { createDocIndex, type DocIndex } from './doc-index.ts'
+import { NodeNotStartedError } from './errors.ts'
+import { httpServer } from './http-server.ts'
 import { lockDataDir } from './lock.ts'
-import { fileSaltStore } from './salt-store.ts'
-import { createSettler } from './settler.ts'
+import { type Startable, startAll, stopAll } from './startable.ts'
 import { createVerifyPool, type VerifyPool } from './verify-pool.ts'
 
 const { version } = JSON.parse(
@@ -29,15 +28,22 @@ const { version } = JSON.parse(
 /** The package version, as nodes report it. */
 export const RWA_VERSION = version
 
+/**
+ * Members that domain plug-ins install on a started node (their `DomainParts.extend`). A plug-in
+ * declares their types by augmenting this interface from its own folder.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by the domains' module augmentations
+export interface NodeExtensions {}
+
 /** A running node: its parts, and the URL its HTTP API listens on once started. */
-export type RwaNode = {
+export interface RwaNode extends NodeExtensions {
   readonly config: NodeConfig
   readonly logger: Logger
   readonly accounts: Accounts
   /** Set by `start`. */
   readonly ledger: Ledger
-  readonly audits: AuditIndex
-  readonly actions: AuditActions
+  /** Each hosted domain's documents, by domain name (after `start`). */
+  readonly indexes: ReadonlyMap<string, DocIndex>
   readonly url: string
   /** The chat, when `[xmpp]` is configured (after `start`). */
   readonly chat: Chat | undefined
@@ -45,8 +51,9 @@ export type RwaNode = {
   readonly replicator: Replicator | undefined
   /** The chain connection, unless running without one (after `start`). */
   readonly chain: ChainService | undefined
+  /** Starts the parts in order (store, ledger, documents, replicator, chain, domains, HTTP, chat). */
   start(): Promise<void>
-  /** Stops serving, waits for in-flight writes, closes the store. Safe to call twice. */
+  /** Stops the parts in reverse: stops serving, waits for in-flight writes, closes the store. Safe to call twice. */
   stop(): Promise<void>
 }
 
@@ -65,11 +72,31 @@ export type CreateNodeOptions = {
   chainKeyFile?: string | undefined
   /** Overrides the config's `[net]` (`--peer`, `--listen`, `--no-net`). */
   net?: Partial<NodeConfig['net']> | undefined
+  /** The domains to host (default: every registered one, src/domains/index.ts). */
+  domains?: readonly AnyPlugin[] | undefined
+}
+
+/** How long the parts get to stop once the node stops (HTTP answers requests in progress meanwhile). */
+const SHUTDOWN_GRACE_MS = 10_000
+
+/** What the parts build while they start, for the parts after them. */
+type Built = {
+  pool?: VerifyPool | undefined
+  store?: Store | undefined
+  ledger?: Ledger | undefined
+  indexes: Map<string, DocIndex>
+  replicator?: Replicator | undefined
+  chain?: ChainService | undefined
+  /** Each hosted domain's parts, in registration order. */
+  domains: { plugin: AnyPlugin; parts: DomainParts }[]
+  url: string
+  chat?: Chat | undefined
 }
 
 /**
- * Wires a node from its config: accounts (keys), SQLite store, ledger, audit index, actions and
- * the HTTP API. `start()` opens and serves; `stop()` undoes it in reverse.
+ * Wires a node from its config: an ordered list of `Startable` parts (lock, store, ledger, each
+ * domain's documents, replication, chain, the domains' plug-ins and services, HTTP, chat), which
+ * `start()` starts in order and `stop()` stops in reverse.
  * @example
  * const node = createNode(loadConfig(resolveDataDir('local')))
  * await node.start()
@@ -78,252 +105,310 @@ export type CreateNodeOptions = {
 export function createNode(config: NodeConfig, options: CreateNodeOptions = {}): RwaNode {
   const logger = options.logger ?? pino({ level: config.log.level, base: { node: config.name } })
   const accounts = openAccounts(config.dataDir)
-  let ledger: Ledger | undefined
-  let audits: AuditIndex | undefined
-  let actions: AuditActions | undefined
-  let pool: VerifyPool | undefined
-  let server: ReturnType<typeof serve> | undefined
-  let url = ''
-  let bot: XmppBot | undefined
-  let chain: ChainService | undefined
-  let replicator: Replicator | undefined
-  let settler: ReturnType<typeof createSettler> | undefined
-  let chat: Chat | undefined
-  let reminders: NodeJS.Timeout | undefined
-  let stopping: Promise<void> | undefined
-  let releaseLock: (() => void) | undefined
-  const runFile = join(config.dataDir, 'run.json')
+  const plugins = options.domains ?? DOMAINS
+  const built: Built = { indexes: new Map(), domains: [], url: '' }
   const need = <T>(part: T | undefined): T => {
     if (part === undefined) throw new NodeNotStartedError()
     return part
   }
+  const parts = nodeParts({ config, options, logger, accounts, plugins, built })
+  const aborter = new AbortController()
+  const onStopError = (err: unknown, part: string) =>
+    logger.error({ err, part }, 'a part failed to stop')
+  let starting: Promise<Startable[]> | undefined
+  let stopping: Promise<void> | undefined
 
-  const node: RwaNode = {
+  // The domains' extensions (node.audits…) are installed by `start`.
+  const node: Omit<RwaNode, keyof NodeExtensions> = {
     config,
     logger,
     accounts,
     get ledger() {
-      return need(ledger)
+      return need(built.ledger)
     },
-    get audits() {
-      return need(audits)
-    },
-    get actions() {
-      return need(actions)
+    get indexes() {
+      return built.indexes
     },
     get url() {
-      return url
+      return built.url
     },
     get chat() {
-      return chat
+      return built.chat
     },
     get chain() {
-      return chain
+      return built.chain
     },
     get replicator() {
-      return replicator
+      return built.replicator
     },
     async start() {
       const started = performance.now()
-      releaseLock = lockDataDir(config.dataDir, config.name)
-      try {
-        await startParts(started)
-      } catch (error) {
-        // Nothing started may outlive a failed start (a devnet, a pool, the lock).
-        await shutdown().catch((err: unknown) =>
-          logger.error({ err }, 'cleaning up after a failed start failed'),
-        )
-        throw error
-      }
+      starting = startAll(parts, { signal: aborter.signal, onStopError })
+      await starting
+      for (const { parts } of built.domains) install(node, parts.extend ?? {})
+      logger.info(
+        {
+          url: built.url,
+          ops: built.ledger!.log.stats().accepted,
+          documents: Object.fromEntries([...built.indexes].map(([n, i]) => [n, i.list().length])),
+          ms: Math.round(performance.now() - started),
+        },
+        'node ready',
+      )
     },
     stop() {
-      stopping ??= shutdown()
+      stopping ??= (async () => {
+        aborter.abort()
+        // A start still running stops what it started itself, and throws.
+        const started = await starting?.catch(() => [])
+        await stopAll(started ?? [], {
+          signal: AbortSignal.timeout(SHUTDOWN_GRACE_MS),
+          onStopError,
+        })
+        logger.info('node stopped')
+      })()
       return stopping
     },
   }
+  return node as RwaNode
+}
 
-  async function startParts(started: number): Promise<void> {
-    if (options.verifyPool !== false)
-      pool = createVerifyPool(options.verifyWorkers ? { size: options.verifyWorkers } : {})
-    ledger = await openLedger({
-      store: sqliteStore({ path: config.store.path }),
-      verifier: pool?.verify,
-      // A listener's bug must not take the node down with every op it has accepted.
-      onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
-    })
-    audits = createAuditIndex(ledger, {
-      isLocal: (creator) => accounts.among([creator]) !== undefined,
-    })
-    await audits.start()
-    actions = createAuditActions({
-      ledger,
-      audits,
-      salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
-    })
-    chain = await startChain({
-      dataDir: config.dataDir,
-      options: options.chain ?? config.chain,
-      operatorKey: readEthKeyFile(
-        options.chainKeyFile ?? join(config.dataDir, 'keys', 'operator.eth'),
-      ),
-      logger: logger.child({ part: 'chain' }),
-    })
-    const net = { ...config.net, ...options.net }
-    if (net.enabled) {
-      replicator = await createReplicator({
-        ledger,
+/** Installs a domain's extension members on the node, as viem's `client.extend` does. */
+function install(node: object, extend: Readonly<Record<string, unknown>>): void {
+  for (const [key, value] of Object.entries(extend))
+    Object.defineProperty(node, key, { value, enumerable: true, configurable: true })
+}
+
+type PartsInput = {
+  config: NodeConfig
+  options: CreateNodeOptions
+  logger: Logger
+  accounts: Accounts
+  plugins: readonly AnyPlugin[]
+  built: Built
+}
+
+/** The node's parts, in start order. */
+function nodeParts(input: PartsInput): Startable[] {
+  const { config, options, built } = input
+  let releaseLock: (() => void) | undefined
+  return [
+    {
+      name: 'lock',
+      start: () => {
+        releaseLock = lockDataDir(config.dataDir, config.name)
+      },
+      stop: () => releaseLock?.(),
+    },
+    {
+      name: 'verify-pool',
+      start: () => {
+        if (options.verifyPool !== false)
+          built.pool = createVerifyPool(
+            options.verifyWorkers ? { size: options.verifyWorkers } : {},
+          )
+      },
+      stop: () => built.pool?.close(),
+    },
+    {
+      name: 'store',
+      start: () => {
+        built.store = sqliteStore({ path: config.store.path })
+      },
+      stop: () => built.store?.close(),
+    },
+    ledgerPart(input),
+    documentsPart(input),
+    replicatorPart(input),
+    chainPart(input),
+    domainsPart(input),
+    httpPart(input),
+    chatPart(input),
+    runFilePart(input),
+  ]
+}
+
+function ledgerPart({ logger, built }: PartsInput): Startable {
+  return {
+    name: 'ledger',
+    async start() {
+      built.ledger = await openLedger({
+        store: built.store!,
+        verifier: built.pool?.verify,
+        // A listener's bug must not take the node down with every op it has accepted.
+        onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
+      })
+    },
+    // Pending writes become durable before the store closes.
+    stop: () => built.ledger?.flush(),
+  }
+}
+
+/** One document index per hosted domain, following the ledger. */
+function documentsPart({ plugins, accounts, built }: PartsInput): Startable {
+  return {
+    name: 'documents',
+    async start() {
+      for (const { domain } of plugins) {
+        const index = createDocIndex(built.ledger!, domain, {
+          isLocal: (creator) => accounts.among([creator]) !== undefined,
+        })
+        built.indexes.set(domain.name, index)
+        await index.start()
+      }
+    },
+    stop() {
+      for (const index of built.indexes.values()) index.stop()
+    },
+  }
+}
+
+function replicatorPart({ config, options, logger, built }: PartsInput): Startable {
+  return {
+    name: 'replicator',
+    async start(lifecycle) {
+      const net = { ...config.net, ...options.net }
+      if (!net.enabled) return
+      built.replicator = await createReplicator({
+        ledger: built.ledger!,
         logger: logger.child({ part: 'net' }),
         keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
         listen: net.listen,
         peers: net.peers,
       })
-    }
-    if (chain) {
-      settler = createSettler({
-        ledger,
-        audits,
-        accounts,
-        actions,
-        chain,
-        logger: logger.child({ part: 'settler' }),
+      await built.replicator.start(lifecycle)
+    },
+    stop: (lifecycle) => built.replicator?.stop(lifecycle),
+  }
+}
+
+function chainPart({ config, options, logger, built }: PartsInput): Startable {
+  return {
+    name: 'chain',
+    async start() {
+      built.chain = await startChain({
+        dataDir: config.dataDir,
+        options: options.chain ?? config.chain,
+        operatorKey: readEthKeyFile(
+          options.chainKeyFile ?? join(config.dataDir, 'keys', 'operator.eth'),
+        ),
+        logger: logger.child({ part: 'chain' }),
       })
-    }
-    if (config.xmpp) {
-      bot = createXmppBot(config.xmpp, logger.child({ part: 'xmpp' }))
-      chat = createChat({
+    },
+    stop: () => built.chain?.stop(),
+  }
+}
+
+/** Loads each domain's node part, builds its parts from the node's, and starts its services. */
+function domainsPart({ config, logger, accounts, plugins, built }: PartsInput): Startable {
+  let services: Startable[] = []
+  const onStopError = (err: unknown, part: string) =>
+    logger.error({ err, part }, 'a part failed to stop')
+  return {
+    name: 'domains',
+    async start({ signal }) {
+      for (const plugin of plugins) {
+        const part = await plugin.node()
+        const parts = await part.create({
+          config,
+          logger: logger.child({ domain: plugin.domain.name }),
+          ledger: built.ledger!,
+          accounts,
+          index: built.indexes.get(plugin.domain.name)!,
+          chain: built.chain,
+        })
+        built.domains.push({ plugin, parts })
+      }
+      const all = built.domains.flatMap(({ parts }) => parts.services ?? [])
+      services = await startAll(all, { signal, onStopError })
+    },
+    stop: ({ signal }) => stopAll(services, { signal, onStopError }),
+  }
+}
+
+function httpPart({ config, options, logger, accounts, built }: PartsInput): Startable {
+  let server: Startable | undefined
+  return {
+    name: 'http',
+    async start(lifecycle) {
+      const app = createHttpApp({
+        name: config.name,
+        version,
+        ledger: built.ledger!,
         accounts,
-        audits,
-        actions,
-        ledger,
-        admins: config.xmpp.admins,
-        send: bot.send,
-        onError: (err) => logger.error({ err }, 'chat failed'),
+        logger,
+        bodyLimit: config.http.bodyLimit,
+        domains: built.domains.map(({ plugin, parts }) => ({
+          index: built.indexes.get(plugin.domain.name)!,
+          routes: parts.routes ?? [],
+          web: parts.web,
+        })),
+        peers: () => built.replicator?.peerCount() ?? 0,
+        net: () =>
+          built.replicator
+            ? {
+                peerId: built.replicator.peerId,
+                listen: built.replicator.multiaddrs(),
+                gossipDropped: built.replicator.gossipDropped(),
+              }
+            : undefined,
+        chain: () => built.chain?.info,
       })
+      const port = options.port ?? config.http.port
+      server = httpServer({ fetch: app.fetch, host: config.http.host, port })
+      await server.start(lifecycle)
+      built.url = (server as ReturnType<typeof httpServer>).url
+    },
+    stop: (lifecycle) => server?.stop(lifecycle),
+  }
+}
+
+/** The chat bot, when `[xmpp]` is configured: each domain's chat part behind one transport. */
+function chatPart({ config, logger, built }: PartsInput): Startable {
+  let reminders: NodeJS.Timeout | undefined
+  let stopBot: (() => Promise<void>) | undefined
+  return {
+    name: 'chat',
+    async start() {
+      const xmpp = config.xmpp
+      if (!xmpp) return
+      const bot = createXmppBot(xmpp, logger.child({ part: 'xmpp' }))
+      const onError = (err: unknown) => logger.error({ err }, 'chat failed')
+      const context = { send: bot.send, admins: xmpp.admins, now: Date.now, onError }
+      const chatParts: ChatPart[] = built.domains.flatMap(({ parts }) =>
+        parts.chat ? [parts.chat(context)] : [],
+      )
+      const chat = createChat({ parts: chatParts, onError })
       bot.attach(chat)
-    }
-    const app = createHttpApp({
-      name: config.name,
-      version,
-      ledger,
-      audits,
-      actions,
-      accounts,
-      logger,
-      bodyLimit: config.http.bodyLimit,
-      peers: () => replicator?.peerCount() ?? 0,
-      net: () =>
-        replicator
-          ? {
-              peerId: replicator.peerId,
-              listen: replicator.multiaddrs(),
-              gossipDropped: replicator.gossipDropped(),
-            }
-          : undefined,
-      chain: () => chain?.info,
-      // With the chat bot on, an audit registered for an admin JID gets a custodial account
-      // for that JID, so the admin can run it by chat.
-      accountForJid: (jid) => (config.xmpp ? accounts.custodialFor(jid) : accounts.byJid(jid)),
-    })
-    const port = options.port ?? config.http.port
-    server = await listen(app.fetch, config.http.host, port)
-    const address = server.address() as AddressInfo
-    url = `http://${config.http.host}:${address.port}`
-    await replicator?.start()
-    settler?.start()
-    if (chat && bot) {
+      built.chat = chat
+      stopBot = () => bot.stop()
       await chat.start()
       await bot.start()
-      const every = config.xmpp!.reminderSeconds * 1000
       reminders = setInterval(() => {
-        chat!.remind().catch((err: unknown) => logger.error({ err }, 'reminders failed'))
-      }, every)
+        chat.remind().catch((err: unknown) => logger.error({ err }, 'reminders failed'))
+      }, xmpp.reminderSeconds * 1000)
       reminders.unref()
-    }
-    writeFileSync(runFile, `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`)
-    logger.info(
-      {
-        url,
-        ops: ledger.log.stats().accepted,
-        audits: audits.list().length,
-        ms: Math.round(performance.now() - started),
-      },
-      'node ready',
-    )
+    },
+    async stop() {
+      clearInterval(reminders)
+      built.chat?.stop()
+      await stopBot?.()
+    },
   }
-
-  async function shutdown(): Promise<void> {
-    if (server) await closeServer(server)
-    server = undefined
-    clearInterval(reminders)
-    await settler?.stop()
-    await replicator?.stop()
-    chat?.stop()
-    await bot?.stop()
-    audits?.stop()
-    await ledger?.close()
-    await chain?.stop()
-    await pool?.close()
-    if (releaseLock) {
-      rmSync(runFile, { force: true })
-      releaseLock()
-      releaseLock = undefined
-    }
-    logger.info('node stopped')
-  }
-  return node
 }
 
-function listen(
-  fetch: (request: Request) => Response | Promise<Response>,
-  hostname: string,
-  port: number,
-): Promise<ReturnType<typeof serve>> {
-  return new Promise((resolve, reject) => {
-    const server = serve(
-      {
-        fetch,
-        hostname,
-        port,
-        // A client gets 30 s to send a whole request (Node's default is 5 min): a body that
-        // stalls must not hold a connection and its buffer for long.
-        serverOptions: { requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 20_000 },
-      },
-      () => resolve(server),
-    )
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new PortInUseError(
-              `Port ${port} on ${hostname} is already in use (another node or program); start with --port <n>, or set [http] port in config.toml.`,
-              { cause: error },
-            )
-          : error,
-      ),
-    )
-  })
-}
-
-/** How long a client may take to send one request, headers and body. */
-const REQUEST_TIMEOUT_MS = 30_000
-
-/** How long requests in progress may take to finish once the node stops. */
-const SHUTDOWN_GRACE_MS = 10_000
-
-/**
- * Stops accepting connections and lets requests in progress finish. Node closes the keep-alive
- * connections idle when `close` is called, but one busy then would hold the node for its
- * keep-alive timeout (5 s) after its response: so idle ones are closed again every 50 ms, and
- * any still open after the grace period are cut.
- */
-async function closeServer(server: ReturnType<typeof serve>): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-  const http = server as Server
-  const sweep = setInterval(() => http.closeIdleConnections(), 50)
-  const deadline = setTimeout(() => http.closeAllConnections(), SHUTDOWN_GRACE_MS)
-  try {
-    await closed
-  } finally {
-    clearInterval(sweep)
-    clearTimeout(deadline)
+/** Writes `run.json` (the URL and pid, for the CLI) once the node serves; removes it on stop. */
+function runFilePart({ config, built }: PartsInput): Startable {
+  const runFile = join(config.dataDir, 'run.json')
+  let written = false
+  return {
+    name: 'run-file',
+    start() {
+      writeFileSync(runFile, `${JSON.stringify({ url: built.url, pid: process.pid }, null, 2)}\n`)
+      written = true
+    },
+    stop() {
+      if (written) rmSync(runFile, { force: true })
+    },
   }
 }

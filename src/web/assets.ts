@@ -1,6 +1,8 @@
 // The dashboard's stylesheet and script, served as /ui/app.css and /ui/app.js. Plain CSS and a
 // small script (no build step, no network at run time): pages are rendered on the server, and the
-// script refreshes them while an audit runs and sends actions to the JSON API with the token.
+// script refreshes them while something runs and sends actions to the JSON API with the token.
+// Domains add their own code after it (WebPart.script, in the same file): they register what
+// their pages need with onPage(page, fn), and use api, show, bind and esc.
 
 export const APP_CSS = `
 :root { --fg: #1d2330; --muted: #5d6678; --line: #d9dde5; --bg: #f6f7f9; --accent: #2456d3; --ok: #1f8a4c; --bad: #b42318; }
@@ -41,6 +43,16 @@ input { min-width: 0; flex: 1 1 12rem; }
 export const APP_JS = `
 const TOKEN = 'rwa.token'
 const $ = (selector) => document.querySelector(selector)
+const pageHooks = {}
+
+// Runs fn whenever a page named page is shown or re-rendered (after the token changes, too).
+function onPage(page, fn) {
+  ;(pageHooks[page] = pageHooks[page] || []).push(fn)
+}
+
+function runPageHooks() {
+  for (const fn of pageHooks[window.rwaPage] || []) fn()
+}
 
 function show(text, kind) {
   const box = $('#message')
@@ -84,7 +96,7 @@ async function refresh() {
       if (key === focused) field.focus()
     }
     bind()
-    if (window.rwaPage === 'auditor') loadAuditor()
+    runPageHooks()
   }
 }
 
@@ -109,7 +121,8 @@ async function act(button) {
     const form = button.closest('form')
     if (form) payload = Object.fromEntries(new FormData(form))
     const result = await api(method || 'POST', path, payload)
-    show(result.state ? 'Done: the audit is now ' + result.state + '.' : 'Done.', 'ok')
+    const noun = button.closest('[data-noun]')?.dataset.noun || 'document'
+    show(result.state ? 'Done: the ' + noun + ' is now ' + result.state + '.' : 'Done.', 'ok')
     if (form) form.reset()
     await refresh()
   } catch (error) {
@@ -121,39 +134,6 @@ async function act(button) {
 
 function bind() {
   for (const button of document.querySelectorAll('[data-path]')) button.onclick = (event) => { event.preventDefault(); act(button) }
-}
-
-async function loadAuditor() {
-  const box = $('#auditor')
-  if (!box) return
-  const audit = box.dataset.audit
-  if (!localStorage.getItem(TOKEN)) {
-    box.innerHTML = '<p>Paste your account token at the top of the page to see your inspections.</p>'
-    return
-  }
-  try {
-    const me = await api('GET', '/accounts/me')
-    const [{ inspection }, summary] = await Promise.all([
-      api('GET', '/audits/' + audit + '/next').catch((e) => ({ inspection: null, error: e })),
-      api('GET', '/audits/' + audit + '/auditors/' + me.key),
-    ])
-    const rows = summary.inspections.map((i) =>
-      '<tr><td>' + esc(i.description || i.item) + '</td><td>' + i.status + '</td><td>' + (i.answer === true ? '<span class="yes">yes</span>' : i.answer === false ? '<span class="no">no</span>' : '—') + '</td></tr>').join('')
-    const result = summary.result
-    box.innerHTML =
-      '<h2>You: ' + esc(me.name) + ' <span class="addr muted">' + me.address + '</span></h2>' +
-      (inspection
-        ? '<div class="next"><p>Your inspection: <strong id="inspection">' + esc(inspection.description) + '</strong></p><p>Is it true?</p>' +
-          '<div class="actions"><button class="big primary" id="answer-yes" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":true}\\'>Yes</button>' +
-          '<button class="big" id="answer-no" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":false}\\'>No</button></div></div>'
-        : '<p id="inspection-none">No inspection is waiting for you.</p>') +
-      '<h2>History</h2>' + (rows ? '<table><tr><th>item</th><th>status</th><th>answer</th></tr>' + rows + '</table>' : '<p class="muted">Nothing yet.</p>') +
-      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + result.paid + '</strong> base units</p>' : '')
-    bind()
-  } catch (error) {
-    box.innerHTML = ''
-    show(error.message, 'error')
-  }
 }
 
 function esc(text) {
@@ -170,11 +150,11 @@ window.addEventListener('DOMContentLoaded', () => {
       if (value) localStorage.setItem(TOKEN, value)
       else localStorage.removeItem(TOKEN)
       show(value ? 'Token saved in this browser.' : 'Token removed.', 'ok')
-      if (window.rwaPage === 'auditor') loadAuditor()
+      runPageHooks()
     }
   }
   bind()
-  if (window.rwaPage === 'auditor') loadAuditor()
+  runPageHooks()
   if (window.rwaLive) setInterval(() => refresh().catch(() => {}), 1500)
 })
 `

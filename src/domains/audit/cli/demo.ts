@@ -4,20 +4,28 @@ import type { Command } from 'commander'
 import { pino } from 'pino'
 import type { Address, Hex } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
-import type { ChainInfo } from '../chain/chain-service.ts'
-import { NATIVE } from '../chain/escrow.ts'
-import { balanceOf, chainClients, fundAudit, owedTo, withdrawAll } from '../chain/payments.ts'
-import { auditIdOf } from '../core/audit/settlement-report.ts'
-import { AUDIT_OP } from '../core/audit/states.ts'
-import { identityMessage } from '../core/identity.ts'
-import { BaseError } from '../errors/base.ts'
-import type { OpId } from '../ledger/op-id.ts'
-import { loadConfig } from '../node/config.ts'
-import { initNode } from '../node/init.ts'
-import { createNode, type RwaNode } from '../node/node.ts'
-import { generateSigner } from '../store/key-file.ts'
-import { NodeClient, NodeRequestError } from './client.ts'
-import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+import type { ChainInfo } from '../../../chain/chain-service.ts'
+import { NATIVE } from '../../../chain/escrow.ts'
+import { balanceOf, chainClients, fundAudit, owedTo, withdrawAll } from '../../../chain/payments.ts'
+import { NodeClient, NodeRequestError } from '../../../cli/client.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import {
+  type AuditOpDraft,
+  addItemDraft,
+  answerDraft,
+  controlDraft,
+  createDraft,
+  registerDraft,
+} from '../../../core/audit/drafts.ts'
+import { auditIdOf } from '../../../core/audit/settlement-report.ts'
+import { identityMessage } from '../../../core/identity.ts'
+import { BaseError } from '../../../errors/base.ts'
+import type { OpId } from '../../../ledger/op-id.ts'
+import { loadConfig } from '../../../node/config.ts'
+import { initNode } from '../../../node/init.ts'
+import type { RwaNode } from '../../../node/node.ts'
+import { generateSigner } from '../../../store/key-file.ts'
+import { fetchAudit } from './client.ts'
 
 type DemoOptions = GlobalOptions & {
   items: string
@@ -99,7 +107,9 @@ export function addDemoCommand(program: Command): void {
         // No local node answers: start one in this process for the demo.
         if (!existsSync(join(ctx.dataDir, 'config.toml')))
           initNode({ name: o.name, dataDir: ctx.dataDir })
-        // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json).
+        // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json). The
+        // node's modules load only here: the other commands need none of them.
+        const { createNode } = await import('../../../node/node.ts')
         started = createNode(loadConfig(ctx.dataDir), {
           port: 0,
           logger: pino(
@@ -164,11 +174,11 @@ async function runDemo(
   const name = `demo ${new Date().toISOString()}`
   const info = await chainOf(client)
   const token = info?.token ?? NATIVE
-  const genesis = await client.submit(admin, {
-    doc: null,
-    type: AUDIT_OP.create,
-    body: { name, bond: o.bond, auditsPerItem: o.k, token: token === NATIVE ? 'native' : token },
-  })
+  const create = createDraft(
+    { name, bond: o.bond, auditsPerItem: o.k, token: token === NATIVE ? 'native' : token },
+    Buffer.from(admin.publicKey).toString('hex'),
+  )
+  const genesis = await client.submit(admin, { doc: null, type: create.type, body: create.body })
   const doc = genesis.id
   const sponsor = info ? privateKeyToAccount(sponsorKey()) : undefined
   const sponsorBefore = info && sponsor ? await balanceOf(info, sponsor.address, token) : 0n
@@ -182,16 +192,16 @@ async function runDemo(
       amount: BigInt(o.bond),
     })
   }
-  const submit = (signer: typeof admin, type: string, body: Record<string, unknown> = {}) =>
+  const submit = (signer: typeof admin, { type, body }: AuditOpDraft) =>
     client.submit(signer, { doc, type, body })
   const truth: boolean[] = []
   const adding = progress('adding items', o.items, o.quiet)
   for (let i = 0; i < o.items; i++) {
     truth.push(Math.random() < 0.5)
-    await submit(admin, AUDIT_OP.addItem, { description: `street light ${i + 1} works` })
+    await submit(admin, addItemDraft(`street light ${i + 1} works`))
     adding.tick()
   }
-  await submit(admin, AUDIT_OP.open)
+  await submit(admin, controlDraft('open'))
   const people = Array.from({ length: o.auditors }, (_, i) => ({
     signer: generateSigner(),
     account: privateKeyToAccount(generatePrivateKey()),
@@ -200,12 +210,12 @@ async function runDemo(
   const registering = progress('registering auditors', people.length, o.quiet)
   for (const p of people) {
     const proof = await p.account.signMessage({ message: identityMessage(p.signer.publicKey) })
-    await submit(p.signer, AUDIT_OP.register, { payout: p.account.address, proof })
+    await submit(p.signer, registerDraft(p.account.address, proof))
     registering.tick()
   }
-  await submit(admin, AUDIT_OP.close)
-  await submit(admin, AUDIT_OP.start)
-  const assigned = await client.loadAudit(doc)
+  await submit(admin, controlDraft('close'))
+  await submit(admin, controlDraft('start'))
+  const assigned = await fetchAudit(client, doc)
   if (assigned.state !== 'AUDITING') {
     const refused = assigned.rejected.at(-1)
     throw new BaseError(
@@ -219,15 +229,15 @@ async function runDemo(
     const p = byKey.get(inspection.auditor)!
     const honest = truth[numberOf.get(inspection.item)!]!
     const answer = p.dishonest ? Math.random() < 0.5 : honest
-    await submit(p.signer, AUDIT_OP.answer, { item: inspection.item, answer })
+    await submit(p.signer, answerDraft(inspection.item, answer))
     answering.tick()
   }
-  await submit(admin, AUDIT_OP.stop)
+  await submit(admin, controlDraft('stop'))
   const chain =
     info && sponsor
       ? await settleAndWithdraw(client, doc, info, token, sponsor, sponsorBefore, people, o.quiet)
       : null
-  const final = await client.loadAudit(doc)
+  const final = await fetchAudit(client, doc)
   const s = final.settlement
   return {
     chain,

@@ -1,94 +1,31 @@
-import type { ChainInfo } from '../chain/chain-service.ts'
-import { answersByItem } from '../core/audit/queries.ts'
-import type { AuditState } from '../core/audit/state.ts'
-import { AUDIT_STATES } from '../core/audit/states.ts'
-import { formatRational } from '../core/rational.ts'
-import type { AuditSummary } from '../node/audit-index.ts'
-/** Escapes text for HTML. */
-export function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
-}
+import { type Context, Hono } from 'hono'
+import type { ChainInfo } from '../../chain/chain-service.ts'
+import type { AuditSummary } from '../../core/audit/domain.ts'
+import { answersByItem } from '../../core/audit/queries.ts'
+import type { AuditState } from '../../core/audit/state.ts'
+import { AUDIT_STATES } from '../../core/audit/states.ts'
+import { formatRational } from '../../core/rational.ts'
+import type { RouteGroup } from '../../http/route-group.ts'
+import type { Ledger } from '../../ledger/ledger.ts'
+import type { Listed } from '../../node/doc-index.ts'
+import { esc, htmlPage, layout } from '../../web/layout.ts'
+import type { AuditIndex } from './audit-index.ts'
 
-/** A whole page: header with the token box, a message area, the main content. */
-function layout({
-  title,
-  node,
-  body,
-  page,
-  live,
-}: {
-  title: string
-  node: string
-  body: string
-  page: string
-  live: boolean
-}): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)} · rwa ${esc(node)}</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/ui/app.css">
-<script>window.rwaPage = ${JSON.stringify(page)}; window.rwaLive = ${live}</script>
-<script src="/ui/app.js" defer></script>
-</head>
-<body>
-<header>
-<a class="home" href="/">rwa · ${esc(node)}</a>
-<form id="token-form" autocomplete="off"><input name="token" type="password" placeholder="account token (keys/&lt;account&gt;.token)" aria-label="account token"><button type="submit">Use token</button></form>
-</header>
-<main>
-<div id="message" role="status"></div>
-${body}
-</main>
-</body>
-</html>`
-}
-
-/** The node page: status, chain, the audits, and a form to create one. */
-export function homePage({
-  name,
-  version,
-  ops,
-  docs,
-  peers,
-  chain,
-  audits,
-}: {
-  name: string
-  version: string
-  ops: number
-  docs: number
-  peers: number
-  chain: ChainInfo | undefined
-  audits: readonly AuditSummary[]
-}): string {
+/** The audits' section of the home page: the list, and a form to create one. */
+export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
   const rows = audits
     .map(
       (a) =>
         `<tr><td><a href="/ui/audits/${encodeURIComponent(a.id)}">${esc(a.name)}</a></td><td>${esc(a.state)}</td><td class="num">${a.items}</td><td class="num">${a.auditors}</td></tr>`,
     )
     .join('')
-  const body = `<section id="status"><h1>Node “${esc(name)}”</h1>
-<div class="grid">
-<div><span>version</span>${esc(version)}</div>
-<div><span>ops</span>${ops}</div>
-<div><span>documents</span>${docs}</div>
-<div><span>peers</span>${peers}</div>
-<div><span>chain</span>${chain ? `${chain.devnet ? 'devnet ' : ''}${chain.chainId}` : 'none'}</div>
-</div>
-${chain ? `<p class="muted">Escrow <span class="addr">${esc(chain.escrow)}</span> at <span class="addr">${esc(chain.rpcUrl)}</span></p>` : ''}
-</section>
-<section id="audits"><h2>Audits</h2>
+  return `<section id="audits" data-noun="audit"><h2>Audits</h2>
 ${rows ? `<table><tr><th>audit</th><th>state</th><th class="num">items</th><th class="num">auditors</th></tr>${rows}</table>` : '<p>No audits yet. Run <code>rwa demo</code> (or <code>npm run demo</code>) and this list fills in.</p>'}
 </section>
-<section id="create"><h2>Create an audit</h2>
+<section id="create" data-noun="audit"><h2>Create an audit</h2>
 <form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (base units)" inputmode="numeric" required><button class="primary" data-path="/audits">Create</button></form>
 <p class="muted">Needs an account token (the operator's is in the data dir's keys/operator.token).</p>
 </section>`
-  return layout({ title: 'Node', node: name, body, page: 'home', live: true })
 }
 
 const ADMIN_ACTIONS: Record<string, string[]> = {
@@ -183,7 +120,7 @@ ${
     : '<p class="muted">Not computed yet.</p>'
 }
 </section>`
-  return layout({ title: state.params.name, node, body, page: 'audit', live })
+  return layout({ title: state.params.name, node, body, page: 'audit', live, noun: 'audit' })
 }
 
 /** An auditor's page: filled in by the script with the account of the token. */
@@ -197,5 +134,72 @@ export function auditorPage({ node, state }: { node: string; state: AuditState }
     body,
     page: 'auditor',
     live: false,
+    noun: 'audit',
   })
+}
+
+/** The auditor page's script: the account's next inspection with yes/no buttons, its history and earnings. */
+export const AUDIT_JS = `
+(() => {
+async function loadAuditor() {
+  const box = $('#auditor')
+  if (!box) return
+  const audit = box.dataset.audit
+  if (!localStorage.getItem(TOKEN)) {
+    box.innerHTML = '<p>Paste your account token at the top of the page to see your inspections.</p>'
+    return
+  }
+  try {
+    const me = await api('GET', '/accounts/me')
+    const [{ inspection }, summary] = await Promise.all([
+      api('GET', '/audits/' + audit + '/next').catch((e) => ({ inspection: null, error: e })),
+      api('GET', '/audits/' + audit + '/auditors/' + me.key),
+    ])
+    const rows = summary.inspections.map((i) =>
+      '<tr><td>' + esc(i.description || i.item) + '</td><td>' + i.status + '</td><td>' + (i.answer === true ? '<span class="yes">yes</span>' : i.answer === false ? '<span class="no">no</span>' : '—') + '</td></tr>').join('')
+    const result = summary.result
+    box.innerHTML =
+      '<h2>You: ' + esc(me.name) + ' <span class="addr muted">' + me.address + '</span></h2>' +
+      (inspection
+        ? '<div class="next"><p>Your inspection: <strong id="inspection">' + esc(inspection.description) + '</strong></p><p>Is it true?</p>' +
+          '<div class="actions"><button class="big primary" id="answer-yes" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":true}\\'>Yes</button>' +
+          '<button class="big" id="answer-no" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":false}\\'>No</button></div></div>'
+        : '<p id="inspection-none">No inspection is waiting for you.</p>') +
+      '<h2>History</h2>' + (rows ? '<table><tr><th>item</th><th>status</th><th>answer</th></tr>' + rows + '</table>' : '<p class="muted">Nothing yet.</p>') +
+      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + result.paid + '</strong> base units</p>' : '')
+    bind()
+  } catch (error) {
+    box.innerHTML = ''
+    show(error.message, 'error')
+  }
+}
+
+onPage('auditor', loadAuditor)
+})()
+`
+
+/** The audit pages under `/ui/audits`: an audit's page, and its auditor page. */
+export function auditPages({
+  node,
+  audits,
+  ledger,
+  chain,
+}: {
+  node: string
+  audits: AuditIndex
+  ledger: Ledger
+  chain(): ChainInfo | undefined
+}): RouteGroup {
+  const app = new Hono()
+  const stateOf = (c: Context) => audits.state(audits.resolve(c.req.param('audit') ?? ''))
+  app.get('/:audit', async (c) => {
+    const state = await stateOf(c)
+    const completed = state.transitions.find((t) => t.state === 'COMPLETE')
+    const [settled] = completed ? await ledger.getOps([completed.op]) : []
+    const tx = (settled?.op.body as { tx?: unknown } | undefined)?.tx
+    const settledTx = typeof tx === 'string' ? tx : undefined
+    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain() }))
+  })
+  app.get('/:audit/me', async (c) => htmlPage(c, auditorPage({ node, state: await stateOf(c) })))
+  return { prefix: '/ui/audits', app, docs: [] }
 }

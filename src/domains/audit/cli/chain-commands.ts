@@ -1,12 +1,13 @@
 import type { Command } from 'commander'
 import { type Address, isAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
-import type { ChainInfo } from '../chain/chain-service.ts'
-import { NATIVE } from '../chain/escrow.ts'
-import { fundAudit, payoutTokens, withdrawAll } from '../chain/payments.ts'
-import { auditIdOf } from '../core/audit/settlement-report.ts'
-import { BaseError } from '../errors/base.ts'
-import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+import type { ChainInfo } from '../../../chain/chain-service.ts'
+import { NATIVE } from '../../../chain/escrow.ts'
+import { fundAudit, payoutTokens, withdrawAll } from '../../../chain/payments.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import { auditIdOf } from '../../../core/audit/settlement-report.ts'
+import { BaseError } from '../../../errors/base.ts'
+import { fetchAudit } from './client.ts'
 
 /** The token an audit is paid in, as the escrow names it. */
 export function tokenOf(param: string): Address {
@@ -38,7 +39,7 @@ export function addChainCommands(program: Command, audit: Command): void {
       if (!/^\d+$/.test(amountText))
         throw new BaseError(`"${amountText}" is not an amount; give a whole number of base units.`)
       const info = await ctx.client.get<ChainInfo>('/chain')
-      const state = await ctx.client.loadAudit(ref)
+      const state = await fetchAudit(ctx.client, ref)
       const token = tokenOf(state.params.token)
       const tx = await fundAudit({
         info,

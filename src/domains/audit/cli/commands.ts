@@ -1,28 +1,42 @@
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
 import { privateKeyToAccount } from 'viem/accounts'
-import { parseAnswer } from '../core/audit/answer.ts'
-import { commitAnswer } from '../core/audit/commitment.ts'
-import { AuditNameTakenError, InvalidAuditInputError } from '../core/audit/errors.ts'
-import { parseAuditParams } from '../core/audit/params.ts'
-import { nextInspection, outstandingInspections } from '../core/audit/queries.ts'
-import type { Audit } from '../core/audit/reduce.ts'
-import type { AuditState } from '../core/audit/state.ts'
-import { AUDIT_OP } from '../core/audit/states.ts'
-import { identityMessage } from '../core/identity.ts'
-import { formatRational } from '../core/rational.ts'
+import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import { parseAnswer } from '../../../core/audit/answer.ts'
+import {
+  type AuditOpDraft,
+  addItemDraft,
+  answerDraft,
+  answerTarget,
+  commitDraft,
+  controlDraft,
+  createDraft,
+  deleteItemDraft,
+  reassignDraft,
+  registerDraft,
+  revealDrafts,
+  setParamDraft,
+} from '../../../core/audit/drafts.ts'
+import { AuditNameTakenError, InvalidAuditInputError } from '../../../core/audit/errors.ts'
+import { nextInspection, outstandingInspections } from '../../../core/audit/queries.ts'
+import type { Audit } from '../../../core/audit/reduce.ts'
+import type { AuditState } from '../../../core/audit/state.ts'
+import { identityMessage } from '../../../core/identity.ts'
+import { formatRational } from '../../../core/rational.ts'
+import type { CliPart } from '../../plugin.ts'
 import { addChainCommands } from './chain-commands.ts'
-import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
+import { fetchAudit } from './client.ts'
+import { addDemoCommand } from './demo.ts'
 
 type Ctx = ReturnType<typeof contextOf>
 
 /** Checks a draft against the audit recomputed here, then signs and submits it. */
-async function act(ctx: Ctx, ref: string, type: string, body: Record<string, unknown>) {
+async function act(ctx: Ctx, ref: string, { type, body }: AuditOpDraft) {
   const signer = ctx.signer()
-  const audit = await ctx.client.loadAudit(ref)
+  const audit = await fetchAudit(ctx.client, ref)
   audit.check({ author: signer.publicKey, type, body, time: Date.now() })
   const op = await ctx.client.submit(signer, { doc: audit.id, type, body })
-  const after = await ctx.client.loadAudit(audit.id)
+  const after = await fetchAudit(ctx.client, audit.id)
   return { op: op.id, audit: audit.id, name: after.params.name, state: after.state }
 }
 
@@ -31,14 +45,12 @@ function done(ctx: Ctx, result: { op: string; name: string; state: string }, wha
   else console.log(`${what}. Audit "${result.name}" is now ${result.state} (op ${result.op}).`)
 }
 
-function itemId(audit: Audit, number: string): string {
-  const item = audit.items.find((i) => String(i.number) === number || i.id === number)
-  if (!item)
-    throw new InvalidAuditInputError(
-      `Audit "${audit.params.name}" has no item "${number}"; it has ${audit.items.length} (see "rwa audit items").`,
-    )
-  return item.id
-}
+/** What `answerTarget` needs of an audit recomputed here. */
+const answering = (audit: Audit) => ({
+  params: audit.params,
+  state: audit.state,
+  next: (key: string) => nextInspection(audit, key),
+})
 
 function printState(state: AuditState): void {
   console.log(`${state.params.name} (${state.id})`)
@@ -51,8 +63,16 @@ function printState(state: AuditState): void {
   if (state.state === 'AUDITING') console.log(`  outstanding inspections: ${outstanding}`)
 }
 
+/** The audit commands of `rwa`: `audit …`, `auditor …`, `payout withdraw` and `demo`. */
+export const auditCli: CliPart = {
+  register(program) {
+    addAuditCommands(program)
+    addDemoCommand(program)
+  },
+}
+
 /** `rwa audit …` and `rwa auditor …`: every audit action, signed here and sent to a node. */
-export function addAuditCommands(program: Command): void {
+function addAuditCommands(program: Command): void {
   const audit = program
     .command('audit')
     .description('run audits as an admin (ops are signed here with --key and sent to the node)')
@@ -99,11 +119,12 @@ export function addAuditCommands(program: Command): void {
       }
       const signer = ctx.signer()
       // Checked here before signing: a bad genesis would stay in every node's log for good.
-      const { name: wanted } = parseAuditParams(body, Buffer.from(signer.publicKey).toString('hex'))
+      const draft = createDraft(body, Buffer.from(signer.publicKey).toString('hex'))
+      const wanted = draft.params.name
       const { audits } = await ctx.client.get<{ audits: { name: string }[] }>('/audits')
       if (audits.some((a) => a.name === wanted)) throw new AuditNameTakenError(wanted)
-      const op = await ctx.client.submit(signer, { doc: null, type: AUDIT_OP.create, body })
-      const state = await ctx.client.loadAudit(op.id)
+      const op = await ctx.client.submit(signer, { doc: null, type: draft.type, body })
+      const state = await fetchAudit(ctx.client, op.id)
       done(
         ctx,
         { op: op.id, name: state.params.name, state: state.state },
@@ -120,11 +141,7 @@ export function addAuditCommands(program: Command): void {
     .argument('<description...>', 'what auditors will assess')
     .action(async (ref: string, words: string[], o: GlobalOptions) => {
       const ctx = contextOf(o)
-      done(
-        ctx,
-        await act(ctx, ref, AUDIT_OP.addItem, { description: words.join(' ') }),
-        'Item added',
-      )
+      done(ctx, await act(ctx, ref, addItemDraft(words.join(' '))), 'Item added')
     })
 
   cmd(
@@ -136,19 +153,15 @@ export function addAuditCommands(program: Command): void {
     .argument('<number>', 'the item number')
     .action(async (ref: string, number: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
-      done(
-        ctx,
-        await act(ctx, ref, AUDIT_OP.deleteItem, { item: itemId(audit, number) }),
-        'Item deleted',
-      )
+      const audit = await fetchAudit(ctx.client, ref)
+      done(ctx, await act(ctx, ref, deleteItemDraft(audit, number)), 'Item deleted')
     })
 
   cmd('items', 'list the items, numbered', 'rwa audit items "Street lights"')
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       if (ctx.json) return printJson(audit.items)
       if (audit.items.length === 0)
         return console.log('No items yet; add one with "rwa audit add".')
@@ -165,22 +178,20 @@ export function addAuditCommands(program: Command): void {
     .argument('<value>', 'new value')
     .action(async (ref: string, name: string, value: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const typed =
-        /^\d+$/.test(value) && name !== 'bond' && !name.includes('ratio') ? Number(value) : value
-      done(ctx, await act(ctx, ref, AUDIT_OP.setParam, { name, value: typed }), `Set ${name}`)
+      done(ctx, await act(ctx, ref, setParamDraft(name, value)), `Set ${name}`)
     })
 
-  for (const [word, type, text] of [
-    ['open', AUDIT_OP.open, 'open registration (INITIALIZATION → AUDITOR_REGISTRATION)'],
-    ['close', AUDIT_OP.close, 'close registration; the roster is frozen'],
-    ['start', AUDIT_OP.start, 'assign auditors to items and start auditing'],
-    ['finish', AUDIT_OP.finish, 'count the reveals (commit–reveal audits, after stop)'],
+  for (const [word, text] of [
+    ['open', 'open registration (INITIALIZATION → AUDITOR_REGISTRATION)'],
+    ['close', 'close registration; the roster is frozen'],
+    ['start', 'assign auditors to items and start auditing'],
+    ['finish', 'count the reveals (commit–reveal audits, after stop)'],
   ] as const) {
     cmd(word, text, `rwa audit ${word} "Street lights"`)
       .argument('<audit>', 'audit name or id')
       .action(async (ref: string, o: GlobalOptions) => {
         const ctx = contextOf(o)
-        done(ctx, await act(ctx, ref, type, {}), `Done: ${word}`)
+        done(ctx, await act(ctx, ref, controlDraft(word)), `Done: ${word}`)
       })
   }
   cmd(
@@ -192,14 +203,14 @@ export function addAuditCommands(program: Command): void {
     .option('--force', 'count outstanding inspections as missing')
     .action(async (ref: string, o: GlobalOptions & { force?: boolean }) => {
       const ctx = contextOf(o)
-      done(ctx, await act(ctx, ref, AUDIT_OP.stop, o.force ? { force: true } : {}), 'Stopped')
+      done(ctx, await act(ctx, ref, controlDraft('stop', o.force === true)), 'Stopped')
     })
 
   cmd('state', "show an audit's state", 'rwa audit state "Street lights"')
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       if (ctx.json) return printJson({ ...audit, check: undefined })
       printState(audit)
     })
@@ -217,7 +228,7 @@ export function addAuditCommands(program: Command): void {
     )
     .action(async (ref: string, item: string, who: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       const prefix = who.replace(/…$/, '').toLowerCase()
       const keys = audit.auditors.map((a) => a.key).filter((key) => key.startsWith(prefix))
       if (prefix.length < 8 || keys.length !== 1)
@@ -226,18 +237,14 @@ export function addAuditCommands(program: Command): void {
             ? `"${who}" starts ${keys.length} auditors' keys; give more of it.`
             : `"${who}" is not the key (or its first 8+ hex digits) of an auditor of "${audit.params.name}"; see "rwa audit outstanding".`,
         )
-      done(
-        ctx,
-        await act(ctx, ref, AUDIT_OP.reassign, { item: itemId(audit, item), auditor: keys[0] }),
-        'Reassigned',
-      )
+      done(ctx, await act(ctx, ref, reassignDraft(audit, item, keys[0]!)), 'Reassigned')
     })
 
   cmd('outstanding', 'inspections not answered yet', 'rwa audit outstanding "Street lights"')
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       const list = outstandingInspections(audit).map((i) => {
         const item = audit.items.find((it) => it.id === i.item)
         return { ...i, number: item?.number, description: item?.description }
@@ -252,7 +259,7 @@ export function addAuditCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       if (ctx.json) return printJson({ state: audit.state, results: audit.results ?? null })
       if (!audit.results) return console.log(`No results yet: the audit is ${audit.state}.`)
       for (const item of audit.results.items)
@@ -276,7 +283,7 @@ export function addAuditCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       const s = audit.settlement
       if (ctx.json) return printJson({ state: audit.state, settlement: s ?? null })
       if (!s) return console.log(`No settlement yet: the audit is ${audit.state}.`)
@@ -313,7 +320,7 @@ function addAuditorCommands(program: Command): void {
         )
       const account = privateKeyToAccount(ctx.ethKey())
       const proof = await account.signMessage({ message: identityMessage(ctx.signer().publicKey) })
-      const result = await act(ctx, ref, AUDIT_OP.register, { payout: account.address, proof })
+      const result = await act(ctx, ref, registerDraft(account.address, proof))
       done(ctx, result, `Registered with payout address ${account.address}`)
     })
 
@@ -321,7 +328,7 @@ function addAuditorCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       const next = nextInspection(audit, Buffer.from(ctx.signer().publicKey).toString('hex'))
       if (ctx.json) return printJson(next ?? null)
       if (!next) return console.log(`You have no open inspection (the audit is ${audit.state}).`)
@@ -340,20 +347,18 @@ function addAuditorCommands(program: Command): void {
     .action(async (ref: string, text: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
       const answer = parseAnswer(text)
-      const audit = await ctx.client.loadAudit(ref)
-      const next = nextInspection(audit, Buffer.from(ctx.signer().publicKey).toString('hex'))
-      if (!next)
-        throw new InvalidAuditInputError(
-          `You have no open inspection in audit "${audit.params.name}" (state ${audit.state}).`,
-        )
+      const audit = await fetchAudit(ctx.client, ref)
+      const key = Buffer.from(ctx.signer().publicKey).toString('hex')
+      const item = answerTarget(answering(audit), key)
       if (audit.params.commitReveal)
         throw new InvalidAuditInputError(
           `Audit "${audit.params.name}" uses commit–reveal; use "rwa auditor commit" and later "rwa auditor reveal".`,
         )
+      const { description } = nextInspection(audit, key)!
       done(
         ctx,
-        await act(ctx, ref, AUDIT_OP.answer, { item: next.item, answer }),
-        `Answered "${next.description}": ${answer ? 'yes' : 'no'}`,
+        await act(ctx, ref, answerDraft(item, answer)),
+        `Answered "${description}": ${answer ? 'yes' : 'no'}`,
       )
     })
 
@@ -369,32 +374,27 @@ function addAuditorCommands(program: Command): void {
       const answer = parseAnswer(text)
       const signer = ctx.signer()
       const key = Buffer.from(signer.publicKey).toString('hex')
-      const audit = await ctx.client.loadAudit(ref)
-      const next = nextInspection(audit, key)
-      if (!next)
-        throw new InvalidAuditInputError(
-          `You have no open inspection in audit "${audit.params.name}" (state ${audit.state}).`,
-        )
-      const salt = new Uint8Array(randomBytes(32))
-      const commitment = commitAnswer({
+      const audit = await fetchAudit(ctx.client, ref)
+      const item = answerTarget(answering(audit), key)
+      const { description } = nextInspection(audit, key)!
+      const draft = commitDraft({
         audit: audit.id,
-        item: next.item,
+        item,
         auditor: signer.publicKey,
         answer,
-        salt,
+        salt: new Uint8Array(randomBytes(32)),
       })
       const salts = ctx.salts()
-      const slot = `${audit.id}/${next.item}/${key}`
       // Kept before the commitment is sent: without it the answer could never be revealed.
-      salts.set(slot, { answer, salt })
+      salts.set(draft.slot, draft.secret)
       try {
         done(
           ctx,
-          await act(ctx, ref, AUDIT_OP.commit, { item: next.item, commitment }),
-          `Committed to an answer for "${next.description}"; reveal it after stop with "rwa auditor reveal"`,
+          await act(ctx, ref, draft),
+          `Committed to an answer for "${description}"; reveal it after stop with "rwa auditor reveal"`,
         )
       } catch (error) {
-        salts.delete(slot)
+        salts.delete(draft.slot)
         throw error
       }
     })
@@ -408,21 +408,17 @@ function addAuditorCommands(program: Command): void {
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
       const key = Buffer.from(ctx.signer().publicKey).toString('hex')
-      const audit = await ctx.client.loadAudit(ref)
+      const audit = await fetchAudit(ctx.client, ref)
       const salts = ctx.salts()
-      const mine = salts
-        .keys()
-        .filter((slot) => slot.startsWith(`${audit.id}/`) && slot.endsWith(`/${key}`))
-      if (mine.length === 0)
+      const reveals = revealDrafts(salts, audit.id, key)
+      if (reveals.length === 0)
         throw new InvalidAuditInputError(
           `You have no commitment to reveal in audit "${audit.params.name}" (salts are kept in this data dir).`,
         )
       const results = []
-      for (const slot of mine) {
-        const { answer, salt } = salts.get(slot)!
-        const item = slot.split('/')[1]!
-        results.push(await act(ctx, audit.id, AUDIT_OP.reveal, { item, answer, salt }))
-        salts.delete(slot)
+      for (const draft of reveals) {
+        results.push(await act(ctx, audit.id, draft))
+        salts.delete(draft.slot)
       }
       if (ctx.json) return printJson(results)
       console.log(

@@ -1,15 +1,16 @@
 import type { Logger } from 'pino'
 import type { Address, Hex } from 'viem'
-import { auditEscrowAbi } from '../chain/artifacts.ts'
-import { type ChainService, escrowAudit } from '../chain/chain-service.ts'
-import { ChainError } from '../chain/errors.ts'
-import { NATIVE, sortSignatures } from '../chain/escrow.ts'
-import { auditIdOf, settlementTypedData } from '../core/audit/settlement-report.ts'
-import { AUDIT_OP } from '../core/audit/states.ts'
-import type { Ledger } from '../ledger/ledger.ts'
-import type { OpId } from '../ledger/op-id.ts'
-import { type Accounts, OPERATOR } from './accounts.ts'
-import type { AuditActions } from './audit-actions.ts'
+import { auditEscrowAbi } from '../../chain/artifacts.ts'
+import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
+import { ChainError } from '../../chain/errors.ts'
+import { NATIVE, sortSignatures } from '../../chain/escrow.ts'
+import { auditIdOf, settlementTypedData } from '../../core/audit/settlement-report.ts'
+import { AUDIT_OP } from '../../core/audit/states.ts'
+import type { Ledger } from '../../ledger/ledger.ts'
+import type { OpId } from '../../ledger/op-id.ts'
+import { type Accounts, OPERATOR } from '../../node/accounts.ts'
+import type { Startable } from '../../node/startable.ts'
+import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
 
 /** How often audits waiting for the contract are looked at again (funding may have arrived). */
@@ -37,7 +38,7 @@ export function createSettler({
   actions: AuditActions
   chain: ChainService
   logger: Logger
-}) {
+}): Startable {
   const running = new Map<OpId, Promise<void>>()
   const again = new Set<OpId>()
   const warned = new Set<string>()
@@ -190,6 +191,7 @@ export function createSettler({
   }
 
   return {
+    name: 'audit.settler',
     start(): void {
       unsubscribe = ledger.onAccepted((ops) => {
         for (const { doc, op } of ops) {

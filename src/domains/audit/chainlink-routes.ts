@@ -1,16 +1,21 @@
-import type { Context, Hono } from 'hono'
+import { type Context, Hono } from 'hono'
+import type { Logger } from 'pino'
 import { z } from 'zod'
-import { encodeSettlement } from '../core/audit/settlement.ts'
-import { AUDIT_OP } from '../core/audit/states.ts'
-import { OPERATOR } from '../node/accounts.ts'
-import { type HttpContext, parseJsonText, readBodyText, validate } from './app.ts'
+import type { ChainInfo } from '../../chain/chain-service.ts'
+import { encodeSettlement } from '../../core/audit/settlement.ts'
+import { AUDIT_OP } from '../../core/audit/states.ts'
+import { parseJsonText, readBodyText, validate } from '../../http/body.ts'
 import {
   errorResponse,
   ForbiddenError,
   UnsupportedMediaTypeError,
   ValidationError,
-} from './errors.ts'
-import type { RouteDoc } from './openapi.ts'
+} from '../../http/errors.ts'
+import type { RouteDoc } from '../../http/openapi.ts'
+import type { RouteGroup } from '../../http/route-group.ts'
+import { type Accounts, type LocalAccount, OPERATOR } from '../../node/accounts.ts'
+import type { AuditActions } from './actions.ts'
+import type { AuditIndex } from './audit-index.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
 // success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
@@ -75,8 +80,22 @@ function assertNotCrossSite(c: Context): void {
     )
 }
 
-/** Adds `POST /register_audit/` and `POST /data_dump/`, compatible with the original RWA adapter. */
-export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
+/** What the adapter routes need from the node. */
+export type ChainlinkContext = {
+  readonly audits: AuditIndex
+  readonly actions: AuditActions
+  readonly accounts: Accounts
+  readonly logger: Logger
+  readonly bodyLimit: number
+  /** Where this node settles, if it has a chain. */
+  chain(): ChainInfo | undefined
+  /** The account bound to a chat address (created for it when the chat bot runs). */
+  accountForJid(jid: string): LocalAccount | undefined
+}
+
+/** `POST /register_audit/` and `POST /data_dump/`, compatible with the original RWA adapter. */
+export function chainlinkRoutes(ctx: ChainlinkContext): RouteGroup {
+  const app = new Hono()
   const handle = (
     path: string,
     run: (data: unknown) => Promise<{ result: unknown; data?: Record<string, unknown> }>,
@@ -119,7 +138,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     // The admin is the identity bound to admin_jid (a custodial one when the chat bot runs), or
     // the node's operator key if there is none.
     const jid = data.admin_jid?.trim().toLowerCase()
-    const admin = (jid && ctx.accountForJid?.(jid)) || ctx.accounts.get(OPERATOR)!
+    const admin = (jid && ctx.accountForJid(jid)) || ctx.accounts.get(OPERATOR)!
     const op = await ctx.actions.create(admin, {
       name: data.name,
       bond: String(data.bond),
@@ -142,7 +161,7 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
     // Chainlink job's contract: WAITING_FOR_CONTRACT → COMPLETE. A node that settles through
     // its escrow records COMPLETE only once the escrow has paid: an unauthenticated fetch
     // must not end the audit before the escrow does (which would leave the bond locked there).
-    if (state.state === 'WAITING_FOR_CONTRACT' && !ctx.chain?.()) {
+    if (state.state === 'WAITING_FOR_CONTRACT' && !ctx.chain()) {
       const admin = ctx.accounts.among(state.params.admins)
       if (admin) await ctx.actions.control(admin, id, 'settled')
       else ctx.logger.warn({ audit: id }, `no local admin account can record ${AUDIT_OP.settled}`)
@@ -152,4 +171,5 @@ export function registerEaRoutes(app: Hono, ctx: HttpContext): void {
       data: { response: settlement.encoded, state: (await ctx.audits.state(id)).state },
     }
   })
+  return { prefix: '/', app, docs: EA_ROUTE_DOCS }
 }

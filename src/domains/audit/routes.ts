@@ -1,0 +1,365 @@
+import type { Context } from 'hono'
+import { z } from 'zod'
+import type { ChainInfo } from '../../chain/chain-service.ts'
+import { payoutTokens, withdrawAll } from '../../chain/payments.ts'
+import { addItemBody, createAuditBody, setParamBody, stopBody } from '../../core/audit/ops.ts'
+import { formatParams } from '../../core/audit/params.ts'
+import { answersByItem, auditorSummary, outstandingInspections } from '../../core/audit/queries.ts'
+import type { AuditState } from '../../core/audit/state.ts'
+import { describeValue } from '../../core/text.ts'
+import { NotFoundError } from '../../http/errors.ts'
+import { createRouteGroup, type RouteGroup } from '../../http/route-group.ts'
+import type { Accounts } from '../../node/accounts.ts'
+import type { AuditActions } from './actions.ts'
+import type { AuditIndex } from './audit-index.ts'
+
+const reassignSchema = z
+  .object({
+    item: z.union([z.string().min(1), z.number().int().positive()], {
+      error: 'an item number or id',
+    }),
+    auditor: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "the auditor's Ed25519 key (64 lowercase hex digits)"),
+  })
+  .strict()
+const registerSchema = z
+  .object({ payout: z.string().optional(), proof: z.string().optional() })
+  .strict()
+const answerSchema = z
+  .object({
+    answer: z.union([z.boolean(), z.string()], { error: 'yes or no (or true or false)' }),
+    item: z
+      .string()
+      .min(1, 'an item number or id; leave "item" out to answer your next inspection')
+      .optional(),
+  })
+  .strict()
+
+/** What the audit routes need from the node. */
+export type AuditRoutesContext = {
+  readonly audits: AuditIndex
+  readonly actions: AuditActions
+  readonly accounts: Accounts
+  readonly bodyLimit: number
+  /** Where this node settles, if it has a chain. */
+  chain(): ChainInfo | undefined
+}
+
+/** The audit routes under `/audits`, signed by the node for the account of the bearer token. */
+export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
+  const { audits, actions } = ctx
+  const group = createRouteGroup({
+    prefix: '/audits',
+    accounts: ctx.accounts,
+    bodyLimit: ctx.bodyLimit,
+  })
+  const auditOf = (c: Context) => audits.resolve(c.req.param('audit') ?? '')
+  const stateOf = async (c: Context) => audits.state(auditOf(c))
+  const { route } = group
+
+  route(
+    { method: 'get', path: '/', summary: 'Every audit this node holds.', tag: 'audits' },
+    () => ({
+      audits: audits.list(),
+    }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/',
+      summary: 'Create an audit; the account becomes its admin.',
+      tag: 'admin',
+      auth: true,
+      body: createAuditBody,
+    },
+    async (c, account) => {
+      const op = await actions.create(account, await group.body(c, createAuditBody))
+      return { audit: op.id, op: op.id, state: (await audits.state(op.id)).state }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit',
+      summary: 'An audit: state, params, items, outstanding, results, settlement.',
+      tag: 'audits',
+    },
+    async (c) => auditView(await stateOf(c)),
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit/items',
+      summary: 'The items, numbered as "del" takes them.',
+      tag: 'audits',
+    },
+    async (c) => ({ items: (await stateOf(c)).items }),
+  )
+  addAdminRoutes(group, ctx, auditOf)
+  addReadRoutes(group, stateOf)
+  addAuditorRoutes(group, ctx, auditOf)
+  return group
+}
+
+function addAdminRoutes(
+  group: ReturnType<typeof createRouteGroup>,
+  { actions }: AuditRoutesContext,
+  auditOf: (c: Context) => string,
+): void {
+  const { route } = group
+  route(
+    {
+      method: 'post',
+      path: '/:audit/items',
+      summary: 'Add an item (INITIALIZATION only).',
+      tag: 'admin',
+      auth: true,
+      body: addItemBody,
+    },
+    async (c, account) =>
+      actions.addItem(account, auditOf(c), (await group.body(c, addItemBody)).description),
+  )
+  route(
+    {
+      method: 'delete',
+      path: '/:audit/items/:number',
+      summary: 'Delete an item by its number (states 0–2).',
+      tag: 'admin',
+      auth: true,
+    },
+    (c, account) => actions.deleteItem(account, auditOf(c), c.req.param('number')!),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/:audit/reassign',
+      summary:
+        "Give an auditor's missed inspection of an item (number or id) to a backup auditor, after its deadline (AUDITING).",
+      tag: 'admin',
+      auth: true,
+      body: reassignSchema,
+    },
+    async (c, account) => {
+      const { item, auditor } = await group.body(c, reassignSchema)
+      return actions.reassign(account, auditOf(c), item, auditor)
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/:audit/params',
+      summary:
+        'Set a typed parameter (num_audits_per_item, slashing_ratio, bond, inspection_deadline).',
+      tag: 'admin',
+      auth: true,
+      body: setParamBody,
+    },
+    async (c, account) => {
+      const { name, value } = await group.body(c, setParamBody)
+      return actions.setParam(account, auditOf(c), name, value)
+    },
+  )
+  for (const action of ['open', 'close', 'start', 'stop', 'finish'] as const) {
+    route(
+      {
+        method: 'post',
+        path: `/:audit/${action}`,
+        summary: `The admin's "${action}"${action === 'stop' ? ' (force: count outstanding inspections as missing)' : ''}.`,
+        tag: 'admin',
+        auth: true,
+        ...(action === 'stop' ? { body: stopBody } : {}),
+      },
+      async (c, account) => {
+        const { force } = action === 'stop' ? await group.body(c, stopBody) : { force: false }
+        return actions.control(account, auditOf(c), action, force ?? false)
+      },
+    )
+  }
+}
+
+function addReadRoutes(
+  group: ReturnType<typeof createRouteGroup>,
+  stateOf: (c: Context) => Promise<AuditState>,
+): void {
+  const { route } = group
+  route(
+    {
+      method: 'get',
+      path: '/:audit/outstanding',
+      summary: 'Inspections not answered yet.',
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      return { outstanding: describeInspections(state, outstandingInspections(state)) }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit/results',
+      summary: 'Item, audit and auditor results (once computed).',
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      return { state: state.state, results: state.results ?? null }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit/settlement',
+      summary: 'Payout addresses and amounts, and the ABI encoding (once computed).',
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      return { state: state.state, settlement: state.settlement ?? null }
+    },
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit/auditors/:key',
+      summary: "An auditor's inspections and result.",
+      tag: 'audits',
+    },
+    async (c) => {
+      const state = await stateOf(c)
+      const key = c.req.param('key')!
+      if (!state.auditors.some((a) => a.key === key))
+        throw new NotFoundError(
+          `${describeValue(key)} is not the key of an auditor of "${state.params.name}"; list them at GET /audits/${state.id}.`,
+        )
+      const summary = auditorSummary(state, key)
+      return { ...summary, inspections: describeInspections(state, summary.inspections) }
+    },
+  )
+}
+
+function addAuditorRoutes(
+  group: ReturnType<typeof createRouteGroup>,
+  { actions }: AuditRoutesContext,
+  auditOf: (c: Context) => string,
+): void {
+  const { route } = group
+  route(
+    {
+      method: 'post',
+      path: '/:audit/register',
+      summary:
+        'Register the account as an auditor (payout: its own address unless given with proof).',
+      tag: 'auditor',
+      auth: true,
+      body: registerSchema,
+    },
+    async (c, account) =>
+      actions.register(account, auditOf(c), await group.body(c, registerSchema)),
+  )
+  route(
+    {
+      method: 'get',
+      path: '/:audit/next',
+      summary: "The account's current inspection (one at a time).",
+      tag: 'auditor',
+      auth: true,
+    },
+    async (c, account) => ({ inspection: (await actions.next(account, auditOf(c))) ?? null }),
+  )
+  route(
+    {
+      method: 'post',
+      path: '/:audit/answer',
+      summary:
+        'Answer the current inspection: true/false or the words yes true 1 y t / no false 0 n f.',
+      tag: 'auditor',
+      auth: true,
+      body: answerSchema,
+    },
+    async (c, account) => {
+      const { answer, item } = await group.body(c, answerSchema)
+      return actions.answer(account, auditOf(c), answer, item)
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/:audit/reveal',
+      summary: 'Reveal the answers the account committed (commit–reveal audits).',
+      tag: 'auditor',
+      auth: true,
+    },
+    async (c, account) => ({ revealed: await actions.reveal(account, auditOf(c)) }),
+  )
+}
+
+/** `POST /payouts/withdraw`: what the audit escrow owes an account, withdrawn with its key. */
+export function payoutRoutes(ctx: Pick<AuditRoutesContext, 'accounts' | 'bodyLimit' | 'chain'>) {
+  const group = createRouteGroup({
+    prefix: '/payouts',
+    accounts: ctx.accounts,
+    bodyLimit: ctx.bodyLimit,
+  })
+  group.route(
+    {
+      method: 'post',
+      path: '/withdraw',
+      summary:
+        "Withdraw everything the escrow owes the account's Ethereum address (native ETH and the devnet token).",
+      tag: 'chain',
+      auth: true,
+    },
+    async (_c, account) => {
+      const info = ctx.chain()
+      if (!info)
+        throw new NotFoundError(
+          'This node runs without a chain; there is nothing to withdraw here.',
+        )
+      const paid = await withdrawAll({
+        info,
+        account: account.ethAccount,
+        tokens: payoutTokens(info),
+      })
+      return { address: account.address, withdrawn: paid }
+    },
+  )
+  return group
+}
+
+function describeInspections(state: AuditState, list: AuditState['inspections']) {
+  const describe = new Map(state.items.map((i) => [i.id, i]))
+  return list.map((i) => ({
+    ...i,
+    number: describe.get(i.item)?.number,
+    description: describe.get(i.item)?.description,
+  }))
+}
+
+/** The JSON view of an audit that `GET /audits/:audit` answers. */
+export function auditView(state: AuditState) {
+  const counts: Record<string, number> = {}
+  for (const i of state.inspections) counts[i.status] = (counts[i.status] ?? 0) + 1
+  const answers = answersByItem(state)
+  return {
+    id: state.id,
+    name: state.params.name,
+    state: state.state,
+    stateIndex: state.stateIndex,
+    params: formatParams(state.params),
+    items: state.items.map((item) => ({
+      ...item,
+      answers: answers.get(item.id) ?? 0,
+      of: state.params.auditsPerItem,
+    })),
+    auditors: state.auditors,
+    inspections: counts,
+    outstanding: describeInspections(state, outstandingInspections(state)),
+    results: state.results ?? null,
+    settlement: state.settlement ?? null,
+    transitions: state.transitions,
+    rejected: state.rejected,
+    excluded: state.excluded,
+  }
+}

@@ -1,0 +1,120 @@
+import type { Command } from 'commander'
+import type { Logger } from 'pino'
+import type { ChainService } from '../chain/chain-service.ts'
+import type { DocSummary, Domain, DomainReducer } from '../core/domain.ts'
+import type { RouteGroup } from '../http/route-group.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { Accounts } from '../node/accounts.ts'
+import type { NodeConfig } from '../node/config.ts'
+import type { DocIndex, Listed } from '../node/doc-index.ts'
+import type { Startable } from '../node/startable.ts'
+
+// The seam every domain plugs into (ARCHITECTURE §7). A domain is a folder under src/core/ (its
+// pure rules: a `Domain`) and one under src/domains/ (this plug-in), registered by one line in
+// src/domains/index.ts. The shells (node, HTTP, CLI, chat, dashboard) loop over the plug-ins;
+// none of them names a domain.
+
+/** A domain's plug-in: its rules, and its node and command-line parts, each loaded when needed. */
+export interface DomainPlugin<
+  State = unknown,
+  Reducer extends DomainReducer<State> = DomainReducer<State>,
+  Summary extends DocSummary = DocSummary,
+> {
+  readonly domain: Domain<State, Reducer, Summary>
+  /** The node side (actions, routes, pages, chat, services), loaded when a node starts. */
+  node(): Promise<NodePart<State, Reducer, Summary>>
+  /** The commands, loaded by the `rwa` command line. */
+  cli?(): Promise<CliPart>
+}
+
+/** A plug-in of any domain, as the shells hold them. */
+// biome-ignore lint/suspicious/noExplicitAny: the shells treat every domain alike
+export type AnyPlugin = DomainPlugin<any, any, any>
+
+/** What a domain's node part is built from: the node's parts, started. */
+export type DomainComponents<
+  State = unknown,
+  Reducer extends DomainReducer<State> = DomainReducer<State>,
+  Summary extends DocSummary = DocSummary,
+> = {
+  readonly config: NodeConfig
+  readonly logger: Logger
+  readonly ledger: Ledger
+  readonly accounts: Accounts
+  /** This domain's documents. */
+  readonly index: DocIndex<State, Reducer, Summary>
+  /** The chain the node settles on, unless it runs without one. */
+  readonly chain: ChainService | undefined
+}
+
+/** The node side of a domain. */
+export interface NodePart<
+  State = unknown,
+  Reducer extends DomainReducer<State> = DomainReducer<State>,
+  Summary extends DocSummary = DocSummary,
+> {
+  /** Builds the domain's parts once the node's store, ledger, network and chain run. */
+  create(components: DomainComponents<State, Reducer, Summary>): DomainParts | Promise<DomainParts>
+}
+
+/** What a domain adds to a node. Every member is optional. */
+export type DomainParts = {
+  /**
+   * Members installed on the node object once it has started, as viem's `client.extend` adds
+   * actions (the audit domain adds `node.audits` and `node.actions`). Declare their types by
+   * augmenting `NodeExtensions` in src/node/node.ts.
+   */
+  readonly extend?: Readonly<Record<string, unknown>>
+  /** Route groups: each a Hono sub-app mounted at its prefix and documented in /openapi.json. */
+  readonly routes?: readonly RouteGroup[]
+  /** Long-running parts (a settler, a watcher), started after the chain and before HTTP. */
+  readonly services?: readonly Startable[]
+  /** The dashboard's part. */
+  readonly web?: WebPart
+  /** The chat's part, built once the chat transport runs. */
+  chat?(context: ChatContext): ChatPart
+}
+
+/** A domain's part of the dashboard. */
+export type WebPart = {
+  /** A section of the home page (its documents, a form to create one). */
+  card(documents: readonly Listed<DocSummary>[]): string
+  /** The domain's pages, a Hono sub-app mounted at `/ui/<domain>`. */
+  readonly pages?: RouteGroup
+  /** Browser code served at `/ui/<domain>.js` on every page: it may register page hooks. */
+  readonly script?: string
+}
+
+/** What a domain's chat part is given. */
+export type ChatContext = {
+  /** Sends a message nobody asked for (an inspection, a reminder, a result) to a bare JID. */
+  send(jid: string, text: string): void
+  /** Bare JIDs (lowercase) the node's config names as chat admins. */
+  readonly admins: readonly string[]
+  now(): number
+  onError(error: unknown): void
+}
+
+/** A domain's conversation over chat. */
+export interface ChatPart {
+  /**
+   * Answers a message from a bare JID, or undefined when it is not for this domain (the next
+   * domain is asked). Errors thrown here become a one-line reply.
+   */
+  handle(jid: string, text: string): Promise<string[] | undefined>
+  /** The line a stranger gets (the chat joins every domain's). */
+  readonly greeting: string
+  /** Starts following the ledger (pushing messages nobody asked for). */
+  start?(): Promise<void>
+  stop?(): void
+  /** Called every `[xmpp] reminder_seconds`. */
+  remind?(): Promise<void>
+  /** Resolves once pushed messages for ops seen so far have been sent. */
+  settled?(): Promise<void>
+}
+
+/** A domain's part of the `rwa` command line. */
+export interface CliPart {
+  /** Adds the domain's commands to the program. */
+  register(program: Command): void
+}

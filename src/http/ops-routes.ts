@@ -1,0 +1,114 @@
+import { z } from 'zod'
+import { EXCLUDED } from '../core/causal/notes.ts'
+import type { Ledger } from '../ledger/ledger.ts'
+import type { OpId } from '../ledger/op-id.ts'
+import type { Accounts } from '../node/accounts.ts'
+import type { DocIndex } from '../node/doc-index.ts'
+import { validate } from './body.ts'
+import { errorResponse, NotFoundError } from './errors.ts'
+import { createRouteGroup, type RouteGroup } from './route-group.ts'
+
+const opsSchema = z
+  .object({
+    ops: z
+      .array(z.string().regex(/^(0x)?([0-9a-fA-F]{2})+$/, 'hex bytes'))
+      .min(1)
+      .max(1000),
+  })
+  .strict()
+const headsQuery = z.object({
+  author: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+})
+
+/** What the op routes need: the ledger, and every domain's documents (for their verdicts). */
+export type OpsRoutesContext = {
+  readonly ledger: Ledger
+  readonly accounts: Accounts
+  readonly bodyLimit: number
+  readonly indexes: readonly DocIndex[]
+}
+
+/**
+ * `POST /ops` (ops signed by clients, judged like a peer's, with their domain's verdict) and
+ * `GET /docs/:doc/…` (heads and ops, to sign and to recompute). Domain-agnostic.
+ */
+export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
+  const { ledger, indexes } = ctx
+  const group = createRouteGroup({ prefix: '/', accounts: ctx.accounts, bodyLimit: ctx.bodyLimit })
+  /** The verdict of an op's domain: a `{ [domain]: { counted: false, refused | excluded } }` field. */
+  async function verdictOf(doc: OpId, id: OpId) {
+    const index = indexes.find((i) => i.has(doc))
+    const verdict = await index?.verdict(doc, id)
+    if (!index || !verdict) return {}
+    const outcome = verdict.name === EXCLUDED ? 'excluded' : 'refused'
+    return {
+      [index.domain.name]: {
+        counted: false,
+        [outcome]: { error: verdict.name, message: verdict.message },
+      },
+    }
+  }
+  group.route(
+    {
+      method: 'post',
+      path: '/ops',
+      summary: "Submit ops signed by the client (hex); each is verified and judged like a peer's.",
+      tag: 'ops',
+      body: opsSchema,
+    },
+    async (c) => {
+      const { ops } = await group.body(c, opsSchema)
+      const bytes = ops.map((hex) => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex')))
+      const results = await ledger.ingest(bytes)
+      return {
+        results: await Promise.all(
+          results.map(async (r) => {
+            if (!r.ok) return { ok: false, ...errorResponse(r.error).body }
+            // In the log either way; the domain's rules may still refuse it (or leave it out).
+            const verdict = r.status === 'accepted' ? await verdictOf(r.doc, r.id) : {}
+            return { ok: true, id: r.id, status: r.status, ...verdict }
+          }),
+        ),
+      }
+    },
+  )
+  const known = (doc: OpId) => {
+    if (ledger.log.size(doc) === 0)
+      throw new NotFoundError(`Document "${doc}" is not known to this node.`)
+    return doc
+  }
+  group.route(
+    {
+      method: 'get',
+      path: '/docs/:doc/heads',
+      summary: "A document's heads, and the next seq of an author (for signing an op client-side).",
+      tag: 'ops',
+      query: headsQuery,
+    },
+    (c) => {
+      const { author } = validate(headsQuery, c.req.query(), 'query')
+      const doc = known(c.req.param('doc') as OpId)
+      const nextSeq = author
+        ? ledger.log.lastSeq(doc, new Uint8Array(Buffer.from(author, 'hex'))) + 1
+        : undefined
+      return { doc, heads: ledger.log.heads(doc), nextSeq }
+    },
+  )
+  group.route(
+    {
+      method: 'get',
+      path: '/docs/:doc/ops',
+      summary: "Every op of a document in the log's deterministic order (hex), to recompute it.",
+      tag: 'ops',
+    },
+    async (c) => {
+      const doc = known(c.req.param('doc') as OpId)
+      const ops = await ledger.getOps(ledger.log.order(doc))
+      return { doc, ops: ops.map((op) => Buffer.from(op!.bytes).toString('hex')) }
+    },
+  )
+  return group
+}
