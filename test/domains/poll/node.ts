@@ -1,0 +1,108 @@
+import type { Context } from 'hono'
+import type { DomainComponents, NodePart } from '../../../src/domains/plugin.ts'
+import { createRouteGroup } from '../../../src/http/route-group.ts'
+import type { LocalAccount } from '../../../src/node/accounts.ts'
+import { esc } from '../../../src/web/layout.ts'
+import {
+  createPollBody,
+  POLL_OP,
+  type PollReducer,
+  type PollState,
+  type PollSummary,
+  voteBody,
+} from './rules.ts'
+
+type Components = DomainComponents<PollState, PollReducer, PollSummary>
+
+/** The poll's node side: its routes under /polls and a card on the dashboard. */
+export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
+  create(components) {
+    const { index } = components
+    const act = action(components)
+    const group = createRouteGroup({
+      prefix: '/polls',
+      accounts: components.accounts,
+      bodyLimit: components.config.http.bodyLimit,
+    })
+    const pollOf = (c: Context) => index.resolve(c.req.param('poll') ?? '')
+    group.route({ method: 'get', path: '/', summary: 'Every poll.', tag: 'polls' }, () => ({
+      polls: index.list(),
+    }))
+    group.route(
+      {
+        method: 'post',
+        path: '/',
+        summary: 'Ask a question; the account may close the poll.',
+        tag: 'polls',
+        auth: true,
+        body: createPollBody,
+      },
+      async (c, account) => {
+        const body = await group.body(c, createPollBody)
+        const op = await components.ledger.append(account.signer, {
+          doc: null,
+          type: POLL_OP.create,
+          body,
+          time: Date.now(),
+        })
+        return { poll: op.id, state: (await index.state(op.id)).state }
+      },
+    )
+    group.route(
+      { method: 'get', path: '/:poll', summary: 'A poll and its tally.', tag: 'polls' },
+      async (c) => index.state(pollOf(c)),
+    )
+    group.route(
+      {
+        method: 'post',
+        path: '/:poll/vote',
+        summary: 'Vote for an option (its number from 0), once.',
+        tag: 'polls',
+        auth: true,
+        body: voteBody,
+      },
+      async (c, account) => act(account, pollOf(c), POLL_OP.vote, await group.body(c, voteBody)),
+    )
+    group.route(
+      {
+        method: 'post',
+        path: '/:poll/close',
+        summary: 'Close the poll (its creator only): the tally is final.',
+        tag: 'polls',
+        auth: true,
+      },
+      (c, account) => act(account, pollOf(c), POLL_OP.close, {}),
+    )
+    return { extend: { polls: index }, routes: [group], web: { card: pollCard } }
+  },
+}
+
+/** Checks a draft on the poll's current state, then signs and appends it. */
+function action({ index, ledger }: Components) {
+  return async (
+    account: LocalAccount,
+    poll: ReturnType<typeof index.resolve>,
+    type: string,
+    body: object,
+  ) => {
+    const reducer = await index.reducer(poll)
+    const time = Date.now()
+    reducer.check({ author: account.signer.publicKey, type, body, time })
+    const op = await ledger.append(account.signer, { doc: poll, type, body, time })
+    return { op: op.id, poll, state: reducer.closed ? 'CLOSED' : 'OPEN' }
+  }
+}
+
+function pollCard(
+  polls: readonly { id: string; name: string; state: string; [k: string]: unknown }[],
+) {
+  const rows = polls
+    .map(
+      (p) =>
+        `<tr><td>${esc(p.name)}</td><td>${esc(p.state)}</td><td class="num">${p.votes}</td></tr>`,
+    )
+    .join('')
+  return `<section id="polls" data-noun="poll"><h2>Polls</h2>
+${rows ? `<table><tr><th>question</th><th>state</th><th class="num">votes</th></tr>${rows}</table>` : '<p class="muted">No polls yet.</p>'}
+</section>`
+}
