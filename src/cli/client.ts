@@ -7,6 +7,7 @@ import { decodeOp } from '../ledger/op-decode.ts'
 import { signOp, verifyOp } from '../ledger/op-encode.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { DEFAULT_PORT, loadConfig } from '../node/config.ts'
+
 /** An error the node answered, or the node not answering at all. */
 export class NodeRequestError extends BaseError {
   override name = 'NodeRequestError' as const

@@ -4,7 +4,7 @@ import type { Ledger } from '../ledger/ledger.ts'
 import { type Accounts, OPERATOR } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import { ForbiddenError, NotFoundError } from './errors.ts'
-import { createRouteGroup, type RouteGroup } from './route-group.ts'
+import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from './route-group.ts'
 
 const accountSchema = z.object({ name: z.string(), jid: z.string().optional() }).strict()
 
@@ -87,7 +87,7 @@ export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
   return group
 }
 
-function addAccountRoutes(group: ReturnType<typeof createRouteGroup>, accounts: Accounts): void {
+function addAccountRoutes(group: RouteGroupBuilder, accounts: Accounts): void {
   group.route(
     {
       method: 'get',

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { OPERATOR, openAccounts } from './accounts.ts'
 import { renderConfigToml } from './config.ts'
 import { NodeConfigError } from './errors.ts'
+
 /** What `initNode` created. */
 export type InitResult = {
   readonly dataDir: string

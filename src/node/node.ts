@@ -16,7 +16,7 @@ import { type Accounts, openAccounts } from './accounts.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
 import { createDocIndex, type DocIndex } from './doc-index.ts'
 import { NodeNotStartedError } from './errors.ts'
-import { httpServer } from './http-server.ts'
+import { type HttpServer, httpServer } from './http-server.ts'
 import { lockDataDir } from './lock.ts'
 import { type Startable, startAll, stopAll } from './startable.ts'
 import { createVerifyPool, type VerifyPool } from './verify-pool.ts'
@@ -327,7 +327,7 @@ function domainsPart({ config, logger, accounts, plugins, built }: PartsInput): 
 }
 
 function httpPart({ config, options, logger, accounts, built }: PartsInput): Startable {
-  let server: Startable | undefined
+  let server: HttpServer | undefined
   return {
     name: 'http',
     async start(lifecycle) {
@@ -357,7 +357,7 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
       const port = options.port ?? config.http.port
       server = httpServer({ fetch: app.fetch, host: config.http.host, port })
       await server.start(lifecycle)
-      built.url = (server as ReturnType<typeof httpServer>).url
+      built.url = server.url
     },
     stop: (lifecycle) => server?.stop(lifecycle),
   }

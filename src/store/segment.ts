@@ -1,5 +1,6 @@
 import type { OpId } from '../ledger/op-id.ts'
 import type { StoredOp } from '../ledger/store.ts'
+
 /**
  * A segment: consecutive accepted ops packed into one blob, so a store writes one row per
  * segment instead of one per op. Layout, per op: u8 id length ‖ id (ASCII) ‖ u32 BE byte length

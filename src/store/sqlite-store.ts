@@ -6,6 +6,7 @@ import type { Store, StoredOp } from '../ledger/store.ts'
 import { StoreClosedError, StoreCorruptError, StoreOpenError } from '../ledger/store.ts'
 import { type Checkpointer, createCheckpointer } from './checkpointer.ts'
 import { decodeSegment, encodeSegment } from './segment.ts'
+
 /** Options of the SQLite store. */
 export type SqliteStoreOptions = {
   /** Database file; created with its folder when missing. `:memory:` for a throwaway store. */

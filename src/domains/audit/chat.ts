@@ -10,6 +10,7 @@ import type { Accounts, LocalAccount } from '../../node/accounts.ts'
 import type { ChatPart } from '../plugin.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+
 /** What the audit chat needs from the node, and how it sends messages nobody asked for. */
 export type AuditChatDeps = {
   readonly accounts: Accounts

@@ -8,7 +8,7 @@ import { answersByItem, auditorSummary, outstandingInspections } from '../../cor
 import type { AuditState } from '../../core/audit/state.ts'
 import { describeValue } from '../../core/text.ts'
 import { NotFoundError } from '../../http/errors.ts'
-import { createRouteGroup, type RouteGroup } from '../../http/route-group.ts'
+import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from '../../http/route-group.ts'
 import type { Accounts } from '../../node/accounts.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
@@ -103,7 +103,7 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
 }
 
 function addAdminRoutes(
-  group: ReturnType<typeof createRouteGroup>,
+  group: RouteGroupBuilder,
   { actions }: AuditRoutesContext,
   auditOf: (c: Context) => string,
 ): void {
@@ -179,7 +179,7 @@ function addAdminRoutes(
 }
 
 function addReadRoutes(
-  group: ReturnType<typeof createRouteGroup>,
+  group: RouteGroupBuilder,
   stateOf: (c: Context) => Promise<AuditState>,
 ): void {
   const { route } = group
@@ -240,7 +240,7 @@ function addReadRoutes(
 }
 
 function addAuditorRoutes(
-  group: ReturnType<typeof createRouteGroup>,
+  group: RouteGroupBuilder,
   { actions }: AuditRoutesContext,
   auditOf: (c: Context) => string,
 ): void {
