@@ -6,6 +6,7 @@ import { OPERATOR } from '../src/node/accounts.ts'
 import { type ChainConfig, loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
+
 /** A real node on a temp data dir (SQLite), serving on a free loopback port. */
 export class TestNode {
   node: RwaNode
