@@ -1,15 +1,12 @@
 import { Hono } from 'hono'
 import type { Logger } from 'pino'
-import type { ChainInfo } from '../chain/chain-service.ts'
 import type { WebPart } from '../domains/plugin.ts'
-import type { Ledger } from '../ledger/ledger.ts'
-import type { Accounts } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
 import { errorResponse } from './errors.ts'
-import { nodeRoutes } from './node-routes.ts'
+import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
 import { opsRoutes } from './ops-routes.ts'
 import type { RouteGroup } from './route-group.ts'
@@ -22,22 +19,11 @@ export type HttpDomain = {
   readonly web?: WebPart | undefined
 }
 
-/** What the HTTP interface needs from a node. */
-export type HttpContext = {
-  readonly name: string
-  readonly version: string
-  readonly ledger: Ledger
-  readonly accounts: Accounts
+/** What the HTTP interface needs from a node: what its own routes tell, and the hosted domains. */
+export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly logger: Logger
-  readonly bodyLimit: number
   /** The hosted domains, in registration order. */
   readonly domains: readonly HttpDomain[]
-  /** Connected peers. */
-  peers(): number
-  /** This node's libp2p identity and addresses, if it replicates. */
-  net?(): { peerId: string; listen: string[]; gossipDropped: number } | undefined
-  /** Where this node settles, if it has a chain. */
-  chain?(): ChainInfo | undefined
 }
 
 /**

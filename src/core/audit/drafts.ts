@@ -1,5 +1,5 @@
 import type { OpId } from '../../ledger/op-id.ts'
-import { commitAnswer } from './commitment.ts'
+import { type CommittedAnswer, commitAnswer } from './commitment.ts'
 import { InvalidAuditInputError } from './errors.ts'
 import { type AuditParams, parseAuditParams, SETTABLE_PARAMS } from './params.ts'
 import type { AuditItem } from './state.ts'
@@ -130,23 +130,12 @@ export const saltSlot = (audit: OpId, item: OpId, auditorKey: string) =>
  * A commitment to an answer (commit–reveal audits), with the secret to keep until the reveal:
  * it must be stored durably before the commitment is signed, or the answer is lost.
  */
-export function commitDraft({
-  audit,
-  item,
-  auditor,
-  answer,
-  salt,
-}: {
-  audit: OpId
-  item: OpId
-  auditor: Uint8Array
-  answer: boolean
-  salt: Uint8Array
-}): AuditOpDraft & {
+export function commitDraft(committed: CommittedAnswer): AuditOpDraft & {
   readonly slot: string
   readonly secret: { answer: boolean; salt: Uint8Array }
 } {
-  const commitment = commitAnswer({ audit, item, auditor, answer, salt })
+  const { audit, item, auditor, answer, salt } = committed
+  const commitment = commitAnswer(committed)
   const slot = saltSlot(audit, item, Buffer.from(auditor).toString('hex'))
   return { type: AUDIT_OP.commit, body: { item, commitment }, slot, secret: { answer, salt } }
 }

@@ -1,4 +1,5 @@
 import type { EncodedOp } from '../../ledger/op.ts'
+import { CausalReducer } from '../causal/reducer.ts'
 import type { DomainReducer, Draft } from '../domain.ts'
 import { InvalidAuditInputError } from './errors.ts'
 import { AuditMachine } from './machine.ts'
@@ -64,37 +65,42 @@ export interface AuditReducer extends DomainReducer<AuditState> {
   nextInspection(auditorKey: string): (Inspection & { description: string }) | undefined
 }
 
-/** Starts an incremental reducer from an audit's genesis op. */
-export function createAuditReducer(genesis: EncodedOp): AuditReducer {
-  const machine = new AuditMachine(genesis)
-  const { engine } = machine
-  return {
-    apply: (op) => machine.apply(op),
-    get orderSensitive() {
-      return engine.orderSensitive
-    },
-    get tieBreaks() {
-      return engine.tieBreaks
-    },
-    get size() {
-      return engine.size
-    },
-    state: () => machine.snapshot(),
-    stateName: () => AUDIT_STATES[machine.state]!,
-    params: () => machine.params,
-    counts: () => ({
+/** An audit's incremental reducer: the engine's, with the audit's state and cheap queries. */
+class IncrementalAudit extends CausalReducer<AuditState> implements AuditReducer {
+  constructor(private readonly machine: AuditMachine) {
+    super(machine.engine, machine)
+  }
+
+  state(): AuditState {
+    return this.machine.snapshot()
+  }
+
+  stateName(): AuditStateName {
+    return AUDIT_STATES[this.machine.state]!
+  }
+
+  params(): AuditParams {
+    return this.machine.params
+  }
+
+  counts(): { items: number; auditors: number } {
+    const { machine } = this
+    return {
       items:
         machine.items?.length ?? machine.itemAdds.filter((i) => i.deleted === undefined).length,
       auditors: machine.roster?.length ?? machine.registrations.size,
-    }),
-    nextInspection(auditorKey) {
-      const next = machine.nextOutstanding(auditorKey)
-      if (!next) return undefined
-      const { item, auditor, status, answer } = next
-      return { item, auditor, status, answer, description: machine.describe(item) }
-    },
-    check: (draft) => engine.check(machine.id, draft, machine),
-    judge: (op) => engine.judge(op, machine),
-    verdict: (id) => engine.notes.of(id),
+    }
   }
+
+  nextInspection(auditorKey: string): (Inspection & { description: string }) | undefined {
+    const next = this.machine.nextOutstanding(auditorKey)
+    if (!next) return undefined
+    const { item, auditor, status, answer } = next
+    return { item, auditor, status, answer, description: this.machine.describe(item) }
+  }
+}
+
+/** Starts an incremental reducer from an audit's genesis op. */
+export function createAuditReducer(genesis: EncodedOp): AuditReducer {
+  return new IncrementalAudit(new AuditMachine(genesis))
 }

@@ -8,7 +8,11 @@ import { answersByItem, auditorSummary, outstandingInspections } from '../../cor
 import type { AuditState } from '../../core/audit/state.ts'
 import { describeValue } from '../../core/text.ts'
 import { NotFoundError } from '../../http/errors.ts'
-import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from '../../http/route-group.ts'
+import {
+  createRouteGroup,
+  type RouteGroup,
+  type RouteGroupBuilder,
+} from '../../http/route-group.ts'
 import type { Accounts } from '../../node/accounts.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'

@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { CausalEngine, type Mode, type Rules, type View } from '../../../src/core/causal/engine.ts'
 import type { OpNote } from '../../../src/core/causal/notes.ts'
-import { type Domain, type DomainReducer, hashState } from '../../../src/core/domain.ts'
+import { CausalReducer } from '../../../src/core/causal/reducer.ts'
+import { type Domain, hashState } from '../../../src/core/domain.ts'
 import { BaseError } from '../../../src/errors/base.ts'
 import type { EncodedOp } from '../../../src/ledger/op.ts'
 import type { OpId } from '../../../src/ledger/op-id.ts'
@@ -140,40 +141,30 @@ class PollMachine implements Rules {
   }
 }
 
-/** The poll reducer (see Domain). */
-export interface PollReducer extends DomainReducer<PollState> {
-  readonly question: string
-  readonly closed: boolean
-  readonly votes: number
-}
+/** The poll reducer: the engine's, with the poll's state and what its listing shows. */
+export class PollReducer extends CausalReducer<PollState> {
+  constructor(private readonly machine: PollMachine) {
+    super(machine.engine, machine)
+  }
 
-export function createPollReducer(genesis: EncodedOp): PollReducer {
-  const machine = new PollMachine(genesis)
-  const { engine } = machine
-  return {
-    apply: (op) => engine.apply(op, machine),
-    get size() {
-      return engine.size
-    },
-    get tieBreaks() {
-      return engine.tieBreaks
-    },
-    get orderSensitive() {
-      return engine.orderSensitive
-    },
-    state: () => machine.snapshot(),
-    check: (draft) => engine.check(machine.engine.ids[0]!, draft, machine),
-    judge: (op) => engine.judge(op, machine),
-    verdict: (id) => engine.notes.of(id),
-    question: machine.question,
-    get closed() {
-      return machine.closed
-    },
-    get votes() {
-      return machine.votes.size
-    },
+  state(): PollState {
+    return this.machine.snapshot()
+  }
+
+  get question(): string {
+    return this.machine.question
+  }
+
+  get closed(): boolean {
+    return this.machine.closed
+  }
+
+  get votes(): number {
+    return this.machine.votes.size
   }
 }
+
+export const createPollReducer = (genesis: EncodedOp) => new PollReducer(new PollMachine(genesis))
 
 /** One line of the poll list. */
 export type PollSummary = { readonly name: string; readonly state: string; readonly votes: number }
