@@ -61,4 +61,16 @@ describe('the audit reducer judges an op on its own causal past (what a ledger a
     expect(reducer.verdict(late.id)).toEqual(reducer.state().rejected[0])
     expect(reducer.verdict(late.id)?.name).toBe('AuditOpRefusedError')
   })
+
+  test('an op whose type names a member of every object ("constructor") is no audit op', async () => {
+    const audit = await AuditFixture.create({})
+    const odd = await audit.act('constructor', {})
+    const state = await audit.state()
+    expect(state.rejected).toEqual([
+      expect.objectContaining({ id: odd.id, name: 'InvalidAuditInputError' }),
+    ])
+    expect(state.rejected[0]!.message).toContain('"constructor" is not an audit op')
+    const draft = { author: audit.admin.publicKey, type: 'constructor', body: {}, time: 0 }
+    expect(() => state.check(draft)).toThrow('"constructor" is not an audit op')
+  })
 })

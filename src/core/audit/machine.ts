@@ -209,7 +209,8 @@ export class AuditMachine implements Rules {
         `"${COMMAND_OF[type]}" was made without seeing "${COMMAND_OF[this.engine.types[latest] as AuditOpType]}" (op ${this.engine.ids[latest]}); make it again from the current state.`,
       )
     }
-    const handler = this.handlers[type]
+    // Own keys only: a type such as "constructor" must not find Object.prototype's members.
+    const handler = Object.hasOwn(this.handlers, type) ? this.handlers[type] : undefined
     if (!handler) {
       throw new InvalidAuditInputError(
         `"${op.op.type}" is not an audit op; audit ops are ${Object.values(AUDIT_OP).join(', ')}.`,
