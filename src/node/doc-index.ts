@@ -198,7 +198,7 @@ export function createDocIndex<
       // Cheap per document: chat messages and services list documents often.
       return [...docs]
         .sort(([a, x], [b, y]) => (x.name < y.name ? -1 : x.name > y.name ? 1 : a < b ? -1 : 1))
-        .map(([id, { reducer }]) => ({ ...domain.summary(reducer), id }))
+        .map(([id, { reducer }]) => ({ id, ...domain.summary(reducer) }))
     },
     async state(id) {
       return (await canonical(id)).state()

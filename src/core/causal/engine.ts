@@ -102,16 +102,8 @@ export class CausalEngine {
     return sequence
   }
 
-  /** The position of an applied op, if it was applied. */
-  positionOf(id: OpId): number | undefined {
-    return this.positions.get(id)
-  }
-
-  /**
-   * Records the next op (its deps must be applied already) and answers its view. Use `apply`
-   * unless the rule must run in between (the audit's genesis, say).
-   */
-  record(op: EncodedOp): View {
+  /** Records the next op (its deps must be applied already) and answers its view. */
+  private record(op: EncodedOp): View {
     const deps = op.op.deps
     const depPositions = new Array<number>(deps.length)
     for (let i = 0; i < deps.length; i++) {
@@ -179,7 +171,7 @@ export class CausalEngine {
   }
 
   /** The view of an op made on the current heads: everything applied is in its causal past. */
-  draftView(): View {
+  private draftView(): View {
     return { position: this.size, seen: this.control.length, isAncestor: ALWAYS_AN_ANCESTOR }
   }
 
@@ -187,7 +179,7 @@ export class CausalEngine {
    * The view an op with these deps would have, without applying it. Throws CausalOrderError for
    * a dep not applied yet.
    */
-  viewOf(deps: readonly OpId[]): View {
+  private viewOf(deps: readonly OpId[]): View {
     const starts = deps.map((dep) => {
       const p = this.positions.get(dep)
       if (p === undefined)
