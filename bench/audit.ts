@@ -104,7 +104,7 @@ export async function writeAudit(path: string, count: number): Promise<OpId> {
   }
   await act('audit.close', {})
   await act('audit.start', {})
-  const ops = (await ledger.getOps(ledger.log.order(audit))) as EncodedOp[]
+  const ops = (await ledger.getOps(audit, ledger.log.order(audit))) as EncodedOp[]
   const state = reduceAudit(ops)
   const byKey = new Map(auditors.map((a) => [Buffer.from(a.publicKey).toString('hex'), a]))
   for (const [n, inspection] of state.inspections.entries()) {
@@ -182,7 +182,7 @@ export async function replay(sourcePath: string, audit: OpId, verifier: BatchVer
     ? reduceAudit(
         await readOps(
           store,
-          log.order(audit).map((id) => log.position(id)!),
+          log.order(audit).map((id) => log.position(id, audit)!),
         ),
       )
     : reducer!.state()

@@ -82,7 +82,7 @@ export class AuditFixture {
   }
 
   async ops(): Promise<EncodedOp[]> {
-    return (await this.ledger.getOps(this.ledger.log.order(this.id))) as EncodedOp[]
+    return (await this.ledger.getOps(this.id, this.ledger.log.order(this.id))) as EncodedOp[]
   }
 
   async state(): Promise<Audit> {

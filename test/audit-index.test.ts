@@ -17,9 +17,9 @@ describe('audit index', () => {
       const getOps = audit.ledger.getOps.bind(audit.ledger)
       let reads = 0
       let sent = 0
-      audit.ledger.getOps = async (ids) => {
+      audit.ledger.getOps = async (doc, ids) => {
         reads++
-        const ops = await getOps(ids)
+        const ops = await getOps(doc, ids)
         if (sent < 30) {
           sent++
           await audit.actOn(genesisOnly, 'audit.item.add', { description: `Stale ${sent}` })

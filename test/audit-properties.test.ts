@@ -256,7 +256,10 @@ describe('audit convergence', () => {
             const delivery = shuffle([...ops, ...ops.slice(0, 3)], seed)
             for (let i = 0; i < delivery.length; i += 5)
               await replica.ingest(delivery.slice(i, i + 5).map((op) => op.bytes))
-            const ordered = (await replica.getOps(replica.log.order(audit.id))) as EncodedOp[]
+            const ordered = (await replica.getOps(
+              audit.id,
+              replica.log.order(audit.id),
+            )) as EncodedOp[]
             expect(canonical(reduceAudit(ordered))).toBe(reference)
             expect(incremental.size).toBe(ops.length)
             if (!incremental.orderSensitive) expect(canonical(incremental.state())).toBe(reference)

@@ -118,7 +118,7 @@ describe('Byzantine inputs to the ledger', () => {
     expect(again.map((r) => r.ok && r.status)).toEqual(Array(4).fill('duplicate'))
     expect(verified).toBe(2)
     expect(await store.count()).toBe(2)
-    expect((await ledger.getOps([a.id]))[0]!.bytes).toEqual(a.bytes)
+    expect((await ledger.getOps(a.op.doc ?? a.id, [a.id]))[0]!.bytes).toEqual(a.bytes)
     expect(ledger.log.equivocations(g.id)).toEqual([])
   })
 

@@ -53,14 +53,14 @@ describe('crash safety', () => {
         const ledger = await openLedger({ store: sqliteStore({ path }) })
         const [doc] = ledger.log.docs()
         expect(doc).toBeDefined()
-        const lost = [...reported].filter((id) => ledger.log.position(id, doc) === undefined)
+        const lost = [...reported].filter((id) => ledger.log.position(id, doc!) === undefined)
         expect(lost).toEqual([])
         const order = ledger.log.order(doc!)
         expect(order.length).toBe(ledger.log.size(doc!))
         expect(order.length).toBeGreaterThanOrEqual(reported.size)
         expect(ledger.log.pendingCount()).toBe(0)
         expect(ledger.log.equivocations(doc!)).toEqual([]) // appends never reuse a seq, even across crashes
-        const sample = await ledger.getOps([...reported].slice(-5))
+        const sample = await ledger.getOps(doc!, [...reported].slice(-5))
         for (const op of sample) expect(op?.op.doc === null || op?.op.doc === doc).toBe(true)
         await ledger.close()
       }

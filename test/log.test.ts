@@ -64,7 +64,7 @@ describe('createLog', () => {
     expect(log.lastSeq(g.id, alice.publicKey)).toBe(2)
     expect(log.lastSeq(g.id, bob.publicKey)).toBe(1)
     expect(log.lastSeq(g.id, testSigner(9).publicKey)).toBe(0)
-    expect([g, b, a, c].map((op) => log.position(op.id))).toEqual([0, 1, 2, 3])
+    expect([g, b, a, c].map((op) => log.position(op.id, g.id))).toEqual([0, 1, 2, 3])
     expect(log.position(c.id, g.id)).toBe(3)
   })
 
@@ -127,7 +127,7 @@ describe('Ledger', () => {
     const { g, a } = diamond()
     await ledger.ingest([g.bytes, a.bytes])
     const unknown = makeOp(bob, { doc: g.id, seq: 5, deps: [g.id] })
-    const [one, two, three] = await ledger.getOps([a.id, unknown.id, g.id])
+    const [one, two, three] = await ledger.getOps(g.id, [a.id, unknown.id, g.id])
     expect(one?.id).toBe(a.id)
     expect(one?.op.body).toEqual(a.op.body)
     expect(two).toBeUndefined()
@@ -162,7 +162,7 @@ describe('Ledger', () => {
       const next = await ledger.append(alice, { doc: g.id, type: 'test.op', body: {}, time: 1 })
       await new Promise((resolve) => setTimeout(resolve, 10))
       expect(ledger.log.heads(g.id)).toEqual([next.id])
-      const [stored] = await ledger.getOps([next.id])
+      const [stored] = await ledger.getOps(g.id, [next.id])
       expect(stored?.id).toBe(next.id)
       expect(thrown.map((e) => (e as Error).message)).toEqual([
         'buggy subscriber',

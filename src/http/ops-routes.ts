@@ -106,7 +106,7 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
     },
     async (c) => {
       const doc = known(c.req.param('doc') as OpId)
-      const ops = await ledger.getOps(ledger.log.order(doc))
+      const ops = await ledger.getOps(doc, ledger.log.order(doc))
       return { doc, ops: ops.map((op) => Buffer.from(op!.bytes).toString('hex')) }
     },
   )

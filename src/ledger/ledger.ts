@@ -35,6 +35,15 @@ export type OpDraft<body = unknown> = {
   time: number
 }
 
+/** Options of `Ledger.ingest`. */
+export type IngestOptions = {
+  /**
+   * Who sent the ops (`peer:<id>`, `http:<ip>`): ops waiting for deps are counted against their
+   * sender's quota of the pending buffer, so one flooding sender cannot fill it for everyone.
+   */
+  readonly source?: string | undefined
+}
+
 /** The outcome of ingesting one remote op. */
 export type IngestResult =
   | { readonly ok: true; readonly id: OpId; readonly doc: OpId; readonly status: AddStatus }
@@ -51,14 +60,17 @@ export type Ledger = {
    * ledger already holds is a `duplicate` without its signature being checked again. The ledger
    * keeps the given buffers: do not reuse them.
    */
-  ingest(ops: readonly Uint8Array[]): Promise<IngestResult[]>
-  /** Accepted ops by id, decoded from the store; `undefined` where unknown. */
-  getOps(ids: readonly OpId[]): Promise<(EncodedOp | undefined)[]>
+  ingest(ops: readonly Uint8Array[], options?: IngestOptions): Promise<IngestResult[]>
   /**
-   * Accepted ops' stored bytes by id, not decoded (for serving peers, who check them anyway);
-   * unknown ids are left out.
+   * Accepted ops of document `doc` by id, decoded from the store; `undefined` where unknown. The
+   * lookup is per document: O(ids), whatever the number of documents.
    */
-  getBytes(ids: readonly OpId[]): Promise<Uint8Array[]>
+  getOps(doc: OpId, ids: readonly OpId[]): Promise<(EncodedOp | undefined)[]>
+  /**
+   * Accepted ops' stored bytes of document `doc` by id, not decoded (for serving peers, who check
+   * them anyway); unknown ids are left out.
+   */
+  getBytes(doc: OpId, ids: readonly OpId[]): Promise<Uint8Array[]>
   /**
    * Calls `listener` with ops once they are durable; returns the unsubscribe function. A listener
    * that throws does not affect the ledger: its error is re-thrown asynchronously.
@@ -198,9 +210,9 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     }
   }
 
-  function addVerified(builder: BatchBuilder, op: EncodedOp): IngestResult {
+  function addVerified(builder: BatchBuilder, op: EncodedOp, source?: string): IngestResult {
     try {
-      const result = log.add(op)
+      const result = log.add(op, source)
       builder.record(result.accepted, result.status === 'pending' ? op : undefined)
       if (result.accepted.length > 0 && addListeners.size > 0) notify(result.accepted, addListeners)
       return { ok: true, id: result.id, doc: result.doc, status: result.status }
@@ -218,7 +230,10 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
   const verifyInline: BatchVerifier = async (ops) => ops.map((op) => verifyOp(op, keys))
 
-  async function ingest(inputs: readonly Uint8Array[]): Promise<IngestResult[]> {
+  async function ingest(
+    inputs: readonly Uint8Array[],
+    { source }: IngestOptions = {},
+  ): Promise<IngestResult[]> {
     assertHealthy()
     const results: (IngestResult | undefined)[] = new Array(inputs.length)
     const decoded: EncodedOp[] = []
@@ -247,7 +262,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
       for (let k = 0; k < decoded.length; k++) {
         const op = decoded[k]!
         results[slots[k]!] = valid[k]
-          ? addVerified(builder, op)
+          ? addVerified(builder, op, source)
           : { ok: false, error: new InvalidSignatureError(op.id) }
       }
       return persist(builder)
@@ -287,14 +302,14 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     log,
     append,
     ingest,
-    async getOps(ids) {
-      const positions = ids.map((id) => log.position(id) ?? -1)
+    async getOps(doc, ids) {
+      const positions = ids.map((id) => log.position(id, doc) ?? -1)
       const found = await readStored(positions.filter((p) => p >= 0))
       let k = 0
       return positions.map((p) => (p >= 0 ? decodeStored(found[k++]!, limits) : undefined))
     },
-    async getBytes(ids) {
-      const positions = ids.flatMap((id) => log.position(id) ?? [])
+    async getBytes(doc, ids) {
+      const positions = ids.flatMap((id) => log.position(id, doc) ?? [])
       return (await readStored(positions)).map((stored) => stored.bytes)
     },
     onAccepted(listener) {

@@ -60,7 +60,7 @@ export type Log = {
    * the buffer is full. Deps are looked up in the op's own document only: an op whose deps are
    * ops of another document waits like any op with missing deps and never applies.
    */
-  add(op: EncodedOp): AddResult
+  add(op: EncodedOp, source?: string): AddResult
   /** Ids of the documents this log holds (with at least their genesis op). */
   docs(): OpId[]
   /** Returns true when the op is in the DAG of `doc`. */
@@ -93,10 +93,10 @@ export type Log = {
   /** Sizes: documents indexed (with accepted or pending ops), accepted ops, pending ops and their bytes. */
   stats(): { documents: number; accepted: number; pending: number; pendingBytes: number }
   /**
-   * Where an accepted op stands in this log's acceptance sequence (0-based, across documents):
-   * the store's read position, since the store appends ops in exactly that order.
+   * Where an accepted op of `doc` stands in this log's acceptance sequence (0-based, across
+   * documents): the store's read position, since the store appends ops in exactly that order.
    */
-  position(id: OpId, doc?: OpId): number | undefined
+  position(id: OpId, doc: OpId): number | undefined
 }
 
 type PendingEntry = { op: EncodedOp; missing: number; cost: number }
@@ -362,11 +362,9 @@ export function createLog({
       return false
     },
     position(id, doc) {
-      for (const index of doc === undefined ? docs.values() : [docs.get(doc)]) {
-        const node = index?.nodes.get(id)
-        if (node !== undefined) return index!.positionOf.at(node)
-      }
-      return undefined
+      const index = docs.get(doc)
+      const node = index?.nodes.get(id)
+      return node === undefined ? undefined : index!.positionOf.at(node)
     },
     stats: () => ({
       documents: docs.size,

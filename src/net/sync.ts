@@ -166,7 +166,7 @@ async function answer(ledger: Ledger, request: SyncRequest): Promise<SyncRespons
   const skip = Math.min(request.skip ?? 0, ids.length)
   let bytes = 0
   const ops: Uint8Array[] = []
-  for (const op of await ledger.getBytes(ids.slice(skip, skip + SYNC_LIMITS.ops))) {
+  for (const op of await ledger.getBytes(request.doc, ids.slice(skip, skip + SYNC_LIMITS.ops))) {
     if (bytes + op.length > SYNC_LIMITS.bytes - 1024) break
     bytes += op.length
     ops.push(op)

@@ -141,7 +141,7 @@ export function createDocIndex<
   async function rebuild(id: OpId, entry: Entry<Reducer>): Promise<void> {
     entry.queued = []
     try {
-      const ops = await ledger.getOps(ledger.log.order(id))
+      const ops = await ledger.getOps(id, ledger.log.order(id))
       let reducer: Reducer | undefined
       for (const op of ops) {
         if (!op) continue
@@ -225,7 +225,7 @@ export function createDocIndex<
       unsubscribe = ledger.onAdded(onAdded)
       for (const doc of ledger.log.docs()) {
         if (docs.has(doc)) continue
-        const [genesis] = await ledger.getOps([doc])
+        const [genesis] = await ledger.getOps(doc, [doc])
         const entry = genesis && tryCreate(genesis, true)
         if (!entry) continue
         docs.set(doc, entry)

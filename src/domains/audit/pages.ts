@@ -195,7 +195,7 @@ export function auditPages({
   app.get('/:audit', async (c) => {
     const state = await stateOf(c)
     const completed = state.transitions.find((t) => t.state === 'COMPLETE')
-    const [settled] = completed ? await ledger.getOps([completed.op]) : []
+    const [settled] = completed ? await ledger.getOps(state.id, [completed.op]) : []
     const tx = (settled?.op.body as { tx?: unknown } | undefined)?.tx
     const settledTx = typeof tx === 'string' ? tx : undefined
     return htmlPage(c, auditPage({ node, state, settledTx, chain: chain() }))
