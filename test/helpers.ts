@@ -52,3 +52,22 @@ export async function ingestOne(ledger: Ledger, op: EncodedOp | Uint8Array) {
   const [result] = await ledger.ingest([op instanceof Uint8Array ? op : op.bytes])
   return result!
 }
+
+/** A valid audit genesis (a node admits it): the smallest audit a test can spam or build on. */
+export function makeAuditGenesis(signer: Signer, name = 'test'): EncodedOp {
+  return makeOp(signer, {
+    doc: null,
+    seq: 1,
+    deps: [],
+    type: 'audit.create',
+    body: { name, bond: '1' },
+  })
+}
+
+/** A merge op (valid in any document whose deps it names): a test's cheap valid op. */
+export function makeMerge(
+  signer: Signer,
+  fields: { doc: OpId; seq: number; deps: OpId[]; time?: number },
+): EncodedOp {
+  return makeOp(signer, { ...fields, type: 'merge', body: null })
+}

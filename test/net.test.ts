@@ -20,7 +20,7 @@ import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
-import { makeGenesis, makeOp, testSigner } from './helpers.ts'
+import { makeAuditGenesis, makeGenesis, makeMerge, makeOp, testSigner } from './helpers.ts'
 
 const roots: string[] = []
 const running: RwaNode[] = []
@@ -217,11 +217,11 @@ describe('replication over libp2p on loopback', () => {
     // 2,500 ops that all cite only the genesis (a Byzantine author's doing: honest ops cite the
     // heads they saw): a pull names at most 256 heads, so answers start with ops already held.
     const authors = [testSigner(31), testSigner(32), testSigner(33), testSigner(34), testSigner(35)]
-    const g = makeGenesis(authors[0]!)
+    const g = makeAuditGenesis(authors[0]!)
     const ops = [g.bytes]
     for (let i = 0; i < 2500; i++) {
       const seq = Math.floor(i / 5) + (i % 5 === 0 ? 2 : 1)
-      ops.push(makeOp(authors[i % 5]!, { doc: g.id, seq, deps: [g.id] }).bytes)
+      ops.push(makeMerge(authors[i % 5]!, { doc: g.id, seq, deps: [g.id] }).bytes)
     }
     expect((await n1.ledger.ingest(ops)).every((r) => r.ok)).toBe(true)
     expect(n1.ledger.log.heads(g.id)).toHaveLength(2500)
@@ -241,12 +241,12 @@ describe('replication over libp2p on loopback', () => {
     // One write of 10,241 ops: node 1 gossips them as 41 messages at once, more than node 2
     // checks at a time from one peer.
     const authors = [testSigner(21), testSigner(22), testSigner(23), testSigner(24)]
-    const g = makeGenesis(authors[0]!)
+    const g = makeAuditGenesis(authors[0]!)
     const ops = [g.bytes]
     // A chain, as honest ops are (each cites the heads it saw), four authors taking turns.
     for (let i = 0, previous = g.id; i < 10_240; i++) {
       const seq = Math.floor(i / 4) + (i % 4 === 0 ? 2 : 1)
-      const op = makeOp(authors[i % 4]!, { doc: g.id, seq, deps: [previous] })
+      const op = makeMerge(authors[i % 4]!, { doc: g.id, seq, deps: [previous] })
       ops.push(op.bytes)
       previous = op.id
     }
@@ -364,20 +364,9 @@ describe('replication over libp2p on loopback', () => {
     const audit = (await n1.actions.create(admin, { name: 'Forked', bond: '10' })).id
     await until('node 2 to have the audit', () => n2.ledger.log.size(audit) === 1)
     const eve = testSigner(7)
-    const fork1 = makeOp(eve, {
-      doc: audit,
-      seq: 1,
-      deps: [audit],
-      type: 'audit.register',
-      body: { n: 1 },
-    })
-    const fork2 = makeOp(eve, {
-      doc: audit,
-      seq: 1,
-      deps: [audit],
-      type: 'audit.register',
-      body: { n: 2 },
-    })
+    // Valid ops (merges), so both are admitted: an invalid fork would be refused at ingest.
+    const fork1 = makeMerge(eve, { doc: audit, seq: 1, deps: [audit], time: 1 })
+    const fork2 = makeMerge(eve, { doc: audit, seq: 1, deps: [audit], time: 2 })
     // Eve shows one fork to each node.
     await n1.ledger.ingest([fork1.bytes])
     await n2.ledger.ingest([fork2.bytes])
@@ -452,12 +441,12 @@ describe('replication over libp2p on loopback', () => {
       await joinGossip(mallory, n1)
       // Valid ops, but far more than a peer may have checked at once: 150 messages of 200 ops.
       const spammer = testSigner(11)
-      const g = makeGenesis(spammer)
+      const g = makeAuditGenesis(spammer)
       const messages: Uint8Array[] = []
       for (let m = 0; m < 150; m++) {
         const ops = Array.from(
           { length: 200 },
-          (_, k) => makeOp(spammer, { doc: g.id, seq: 2 + m * 200 + k, deps: [g.id] }).bytes,
+          (_, k) => makeMerge(spammer, { doc: g.id, seq: 2 + m * 200 + k, deps: [g.id] }).bytes,
         )
         messages.push(encodeGossip(m === 0 ? [g.bytes, ...ops.slice(1)] : ops))
       }

@@ -774,15 +774,16 @@ describe('Chainlink external-adapter routes', () => {
     expect([twice.status, twice.json.error.name]).toEqual([409, 'AuditNameTakenError'])
   })
 
-  test("POST /ops says when the audit's rules refuse an op the log accepted", async () => {
+  test("POST /ops refuses at ingest an op the audit's rules refuse on its causal past: it never joins the document", async () => {
     const { node, client, admin, genesis } = await clientSignedAudit('rules', '9')
-    // A stranger's "open": a valid signed op, so the log keeps it, but only an admin may open.
+    const size = node.node.ledger.log.size(genesis.id)
+    // A stranger's "open": a validly signed op, but only an admin may open.
     await expect(
       client.submit(generateSigner(), { doc: genesis.id, type: 'audit.open', body: {} }),
     ).rejects.toMatchObject({
-      status: 409,
+      status: 422,
       error: 'AuditPermissionError',
-      message: expect.stringContaining('the audit refused it: Only an admin'),
+      message: expect.stringContaining('Only an admin'),
     })
     const stranger = generateSigner()
     const { heads } = (await node.call('GET', `/docs/${genesis.id}/heads`)).json
@@ -803,10 +804,13 @@ describe('Chainlink external-adapter routes', () => {
       body: { ops: [Buffer.from(op.bytes).toString('hex')] },
     })
     expect(posted.json.results[0]).toMatchObject({
-      ok: true,
-      status: 'accepted',
-      audit: { counted: false, refused: { error: 'AuditPermissionError' } },
+      ok: false,
+      error: 'OpRefusedError',
+      rule: 'AuditPermissionError',
     })
+    // Not part of the document: not a head, not counted, not gossiped.
+    expect(node.node.ledger.log.size(genesis.id)).toBe(size)
+    expect(node.node.ledger.log.heads(genesis.id)).toEqual(heads)
     // The admin's own open counts: no verdict.
     await client.submit(admin, { doc: genesis.id, type: 'audit.open', body: {} })
     expect((await node.call('GET', `/audits/${genesis.id}`)).json.state).toBe(

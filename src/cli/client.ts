@@ -58,6 +58,8 @@ type SubmitResult = {
   ok: boolean
   status?: string
   error?: string
+  /** Of an op refused at admission: the domain rule's error name. */
+  rule?: string
   message?: string
   [domain: string]: unknown
 }
@@ -167,7 +169,7 @@ export class NodeClient {
       throw new NodeRequestError(
         result?.message ?? 'The node refused the op.',
         422,
-        result?.error ?? 'OpRefused',
+        result?.rule ?? result?.error ?? 'OpRefused',
       )
     // Checked here before signing, but the document may have moved on since: say what its
     // domain decided (the verdict comes under the domain's name).

@@ -1,5 +1,8 @@
+import { getConnInfo } from '@hono/node-server/conninfo'
+import type { Context } from 'hono'
 import { z } from 'zod'
 import { EXCLUDED } from '../core/causal/notes.ts'
+import { OpRefusedError } from '../ledger/errors.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import type { Accounts } from '../node/accounts.ts'
@@ -22,6 +25,15 @@ const headsQuery = z.object({
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
 })
+
+/** The client's address, as the sender of ops for the pending buffer's quotas. */
+function remoteAddress(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown'
+  } catch {
+    return 'unknown' // not served by the Node server (a test calling app.request)
+  }
+}
 
 /** What the op routes need: the ledger, and every domain's documents (for their verdicts). */
 export type OpsRoutesContext = {
@@ -62,11 +74,15 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
     async (c) => {
       const { ops } = await group.body(c, opsSchema)
       const bytes = ops.map((hex) => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex')))
-      const results = await ledger.ingest(bytes)
+      const results = await ledger.ingest(bytes, { source: `http:${remoteAddress(c)}` })
       return {
         results: await Promise.all(
           results.map(async (r) => {
-            if (!r.ok) return { ok: false, ...errorResponse(r.error).body }
+            if (!r.ok) {
+              // A refusal at admission names the domain's rule, for clients that branch on it.
+              const rule = r.error instanceof OpRefusedError ? { rule: r.error.rule } : {}
+              return { ok: false, ...errorResponse(r.error).body, ...rule }
+            }
             // In the log either way; the domain's rules may still refuse it (or leave it out).
             const verdict = r.status === 'accepted' ? await verdictOf(r.doc, r.id) : {}
             return { ok: true, id: r.id, status: r.status, ...verdict }

@@ -117,3 +117,32 @@ export class LedgerFailedError extends BaseError {
     )
   }
 }
+
+/**
+ * Thrown when an op is refused at ingest because its document's rules refuse it on its own
+ * causal past (an admin command by a stranger, an answer by a non-auditor, an unknown type):
+ * such an op can never count, so it is not kept, not a head and not relayed.
+ */
+export class OpRefusedError extends BaseError {
+  override name = 'OpRefusedError' as const
+  override readonly kind = 'forbidden' as const
+  readonly id: string
+  /** The rule's own error name (`NotAnAdminError`…), for clients that branch on it. */
+  readonly rule: string
+  constructor(id: string, rule: string, reason: string) {
+    super(`Op "${id}" is refused: ${reason} (${rule}). It was not added to the document.`)
+    this.id = id
+    this.rule = rule
+  }
+}
+
+/** Thrown for an op that depends on an op this node refused: it can never join its document. */
+export class DependsOnRefusedOpError extends BaseError {
+  override name = 'DependsOnRefusedOpError' as const
+  override readonly kind = 'forbidden' as const
+  constructor(id: string, dep: string) {
+    super(
+      `Op "${id}" depends on op "${dep}", which this node refused; it can never join its document. Sign it again on the document's current heads.`,
+    )
+  }
+}

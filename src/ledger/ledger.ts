@@ -2,7 +2,7 @@ import { BaseError } from '../errors/base.ts'
 import { InvalidSignatureError, LedgerFailedError, UnknownDocumentError } from './errors.ts'
 import { createPublicKeyCache, type Signer } from './keys.ts'
 import { type AcceptedOp, type AddStatus, createLog, type Log, type LogOptions } from './log.ts'
-import { DEFAULT_MAX_DEPS, type EncodedOp, type OpLimits } from './op.ts'
+import { DEFAULT_MAX_DEPS, type EncodedOp, MERGE_OP_TYPE, type OpLimits } from './op.ts'
 import { decodeOp } from './op-decode.ts'
 import { signOp, verifyOp } from './op-encode.ts'
 import type { OpId } from './op-id.ts'
@@ -53,8 +53,17 @@ export type IngestResult =
 export type Ledger = {
   /** Read-only view of the DAG index (heads, order, causal past, pending, equivocations). */
   readonly log: Log
-  /** Signs a local op as `signer`, adds it and persists it; resolves once it is durable. */
+  /**
+   * Signs a local op as `signer`, adds it and persists it; resolves once it is durable. The op
+   * cites every head of its document: when there are more than an op may cite, merge ops fold
+   * them first (see `fold`). Rejects with the admission's refusal when the rules refuse it.
+   */
   append<body>(signer: Signer, draft: OpDraft<body>): Promise<EncodedOp<body>>
+  /**
+   * Folds the heads of `doc` with merge ops signed by `signer` until an op can cite them all
+   * (at most `maxDeps`); answers how many merges it made (0 when there was nothing to fold).
+   */
+  fold(signer: Signer, doc: OpId): Promise<number>
   /**
    * Decodes, verifies, adds and persists remote ops; one result per input, in order. An op this
    * ledger already holds is a `duplicate` without its signature being checked again. The ledger
@@ -103,9 +112,8 @@ class BatchBuilder {
   readonly removed: OpId[] = []
   readonly ops: AcceptedOp[] = []
 
-  record(accepted: readonly AcceptedOp[], pendingAdded?: EncodedOp): void {
-    if (pendingAdded)
-      this.added.set(pendingAdded.id, { id: pendingAdded.id, bytes: pendingAdded.bytes })
+  record(accepted: readonly AcceptedOp[], pendingAdded?: StoredOp): void {
+    if (pendingAdded) this.added.set(pendingAdded.id, pendingAdded)
     for (let i = 0; i < accepted.length; i++) {
       const entry = accepted[i]!
       this.accepted.push({ id: entry.op.id, bytes: entry.op.bytes })
@@ -113,6 +121,11 @@ class BatchBuilder {
       // Every accepted op after the first was released from the pending buffer.
       if (i > 0 && !this.added.delete(entry.op.id)) this.removed.push(entry.op.id)
     }
+  }
+
+  /** Pending ops that left the buffer without joining (expired, evicted, refused). */
+  drop(ids: readonly OpId[]): void {
+    for (const id of ids) if (!this.added.delete(id)) this.removed.push(id)
   }
 
   /** Folds a later builder into this one, netting pending ops that it accepted. */
@@ -147,12 +160,19 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   const { store, verifier, maxBytes, maxDeps = DEFAULT_MAX_DEPS } = options
   const onListenerError = options.onListenerError ?? rethrowApart
   const limits: OpLimits = { maxDeps, ...(maxBytes === undefined ? {} : { maxBytes }) }
-  const log = createLog(options)
+  const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
+  const addListeners = new Set<(ops: readonly AcceptedOp[]) => void>()
+  // Each op is announced as it joins, so a judge fed by `onAdded` has applied every dep of the
+  // next op the log admits (a released pending op is admitted right after its last dep joins).
+  const log = createLog({
+    ...options,
+    onInsert: (entry) => {
+      if (addListeners.size > 0) notify([entry], addListeners)
+    },
+  })
   await restore(store, log, limits)
 
   const keys = createPublicKeyCache()
-  const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
-  const addListeners = new Set<(ops: readonly AcceptedOp[]) => void>()
   let failure: LedgerFailedError | undefined
   let writes: Promise<void> = Promise.resolve()
   let applying: Promise<unknown> = Promise.resolve()
@@ -212,9 +232,16 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
   function addVerified(builder: BatchBuilder, op: EncodedOp, source?: string): IngestResult {
     try {
-      const result = log.add(op, source)
-      builder.record(result.accepted, result.status === 'pending' ? op : undefined)
-      if (result.accepted.length > 0 && addListeners.size > 0) notify(result.accepted, addListeners)
+      const received = Date.now()
+      const result = log.add(op, { source, received })
+      builder.drop(result.dropped)
+      if (result.status === 'refused') return { ok: false, error: result.error! }
+      builder.record(
+        result.accepted,
+        result.status === 'pending'
+          ? { id: op.id, bytes: op.bytes, received, source: source ?? '' }
+          : undefined,
+      )
       return { ok: true, id: result.id, doc: result.doc, status: result.status }
     } catch (error) {
       if (error instanceof BaseError) return { ok: false, error }
@@ -242,8 +269,10 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
       try {
         const op = decodeOp(inputs[i]!, limits)
         const doc = op.op.doc ?? op.id
+        const refusal = log.refusal(op.id)
         // Already held (a peer's sync overlapping gossip, say): nothing to verify or add.
         if (log.has(doc, op.id)) results[i] = { ok: true, id: op.id, doc, status: 'duplicate' }
+        else if (refusal) results[i] = { ok: false, error: refusal }
         else {
           decoded.push(op)
           slots.push(i)
@@ -272,10 +301,43 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     return results as IngestResult[]
   }
 
+  /**
+   * Adds merge ops by `signer` to `builder` until the heads of `doc` fit in one op's deps: each
+   * round replaces every `maxDeps` heads with one merge, so 30,000 heads take 470 merges, then 8,
+   * then 1. Synchronous, like the append it precedes, so no op can slip in between.
+   */
+  function foldInto(builder: BatchBuilder, signer: Signer, doc: OpId, time: number): number {
+    let made = 0
+    for (let heads = log.heads(doc); heads.length > maxDeps; heads = log.heads(doc)) {
+      for (let i = 0; i + 1 < heads.length; i += maxDeps) {
+        const merge = signOp(
+          {
+            v: 1,
+            doc,
+            author: signer.publicKey,
+            seq: log.lastSeq(doc, signer.publicKey) + 1,
+            deps: heads.slice(i, i + maxDeps),
+            time,
+            type: MERGE_OP_TYPE,
+            body: null,
+          },
+          signer,
+          limits,
+        )
+        const result = addVerified(builder, merge)
+        if (!result.ok) throw result.error
+        made++
+      }
+    }
+    return made
+  }
+
   async function append<body>(signer: Signer, draft: OpDraft<body>): Promise<EncodedOp<body>> {
     assertHealthy()
     const { doc } = draft
     if (doc !== null && log.size(doc) === 0) throw new UnknownDocumentError(doc)
+    const builder = new BatchBuilder()
+    if (doc !== null) foldInto(builder, signer, doc, draft.time)
     const op = signOp(
       {
         v: 1,
@@ -291,16 +353,29 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
       limits,
     )
     // Sign, add and queue the write in one synchronous step: concurrent appends get distinct seqs.
-    const builder = new BatchBuilder()
     const result = addVerified(builder, op)
-    if (!result.ok) throw result.error
-    await persist(builder)
+    const written = persist(builder)
+    if (!result.ok) {
+      await written.catch(() => undefined)
+      throw result.error
+    }
+    await written
     return op
+  }
+
+  async function fold(signer: Signer, doc: OpId): Promise<number> {
+    assertHealthy()
+    if (log.size(doc) === 0) throw new UnknownDocumentError(doc)
+    const builder = new BatchBuilder()
+    const made = foldInto(builder, signer, doc, Date.now())
+    await persist(builder)
+    return made
   }
 
   return {
     log,
     append,
+    fold,
     ingest,
     async getOps(doc, ids) {
       const positions = ids.map((id) => log.position(id, doc) ?? -1)
@@ -332,7 +407,24 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
 async function restore(store: Store, log: Log, limits: OpLimits): Promise<void> {
   for await (const page of store.accepted()) for (const stored of page) restoreOne(stored)
-  for await (const stored of store.pending()) log.add(decodeStored(stored, limits))
+  // Pending ops come back with their sender and age: quotas and the time-to-live hold across
+  // restarts. Ops past their time, or beyond a quota lowered since, are forgotten.
+  const forget: OpId[] = []
+  for await (const stored of store.pending()) {
+    try {
+      const result = log.add(decodeStored(stored, limits), {
+        source: stored.source,
+        received: stored.received,
+      })
+      forget.push(...result.dropped)
+    } catch (error) {
+      if (!(error instanceof BaseError)) throw error
+      forget.push(stored.id)
+    }
+  }
+  forget.push(...log.expire())
+  if (forget.length > 0)
+    await store.write({ accepted: [], pendingAdded: [], pendingRemoved: forget })
 
   function restoreOne(stored: StoredOp): void {
     const op = decodeStored(stored, limits)

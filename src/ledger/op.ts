@@ -45,6 +45,13 @@ export type OpLimits = {
 
 export const DEFAULT_MAX_OP_BYTES = 65_536
 export const DEFAULT_MAX_DEPS = 64
+/**
+ * The type of a merge op (an octopus merge): body null, deps some of a document's heads. Every
+ * domain's reducer ignores it but for its place in the DAG, so when a document has more heads
+ * than an op may cite, merges fold them and the next op still follows every one (no number of
+ * concurrent ops can hide an op from the next).
+ */
+export const MERGE_OP_TYPE = 'merge'
 /** Domain separator of op signatures. */
 export const SIGNATURE_DOMAIN = 'rwa/op/v1'
 

@@ -2,7 +2,14 @@ import { BaseError } from '../errors/base.ts'
 import type { OpId } from './op-id.ts'
 
 /** An op as the store keeps it: its id and its canonical signed bytes (which name its document). */
-export type StoredOp = { readonly id: OpId; readonly bytes: Uint8Array }
+export type StoredOp = {
+  readonly id: OpId
+  readonly bytes: Uint8Array
+  /** Of a pending op: when it arrived (ms since the epoch), for its time-to-live. */
+  readonly received?: number | undefined
+  /** Of a pending op: who sent it, for the sender's quota. */
+  readonly source?: string | undefined
+}
 
 /**
  * One atomic change: ops that joined the DAG (in acceptance order, so deps come first), ops that

@@ -1,9 +1,10 @@
 import type { OpNote } from '../core/causal/notes.ts'
 import type { DocSummary, Domain, DomainReducer, Draft } from '../core/domain.ts'
 import { BaseError } from '../errors/base.ts'
+import { OpRefusedError } from '../ledger/errors.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { AcceptedOp } from '../ledger/log.ts'
-import type { EncodedOp } from '../ledger/op.ts'
+import { type EncodedOp, MERGE_OP_TYPE } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import type { LifecycleOptions, Startable } from './startable.ts'
 
@@ -58,6 +59,13 @@ export interface DocIndex<
   reducer(id: OpId): Promise<Reducer>
   /** Throws the refusal a draft op would get now (a named error naming state and rule). */
   check(id: OpId, draft: Draft): Promise<void>
+  /**
+   * Admission: the refusal of op `op` of document `doc` (its deps applied, itself not) on its own
+   * causal past, or undefined when it may join (a refusal that is a lost tie-break depends on
+   * concurrent ops, so it joins and is refused in the state as before). Undefined too when `doc`
+   * is not this domain's.
+   */
+  admit(doc: OpId, op: EncodedOp): BaseError | undefined
   /** Why an op of document `doc` was refused or excluded; undefined if it counts (or `doc` is not this domain's). */
   verdict(doc: OpId, id: OpId): Promise<OpNote | undefined>
   /** Subscribes to the ledger and loads the domain's documents already in it. */
@@ -115,9 +123,11 @@ export function createDocIndex<
       if (!entry) {
         const created = tryCreate(op, false)
         if (created) docs.set(doc, created)
-      } else if (entry.queued) entry.queued.push(op)
-      else
+      } else
         try {
+          // During a rebuild the reducer being replaced still follows the log (admission judges
+          // the next op on it); the ops go to the new one when it is ready.
+          entry.queued?.push(op)
           applyTo(entry, op)
         } catch (error) {
           // A fault of ours (reducers refuse ops by noting them, not by throwing): the reducer
@@ -213,6 +223,17 @@ export function createDocIndex<
       const hex = domain.stateHash(reducer.state())
       entry.hash = { reducer, size: reducer.size, hex }
       return hex
+    },
+    admit(doc, op) {
+      const entry = docs.get(doc)
+      if (!entry) return undefined
+      if (op.op.type === MERGE_OP_TYPE) {
+        if (op.op.body === null && op.op.deps.length > 0) return undefined
+        return new OpRefusedError(op.id, 'MalformedMerge', 'a merge op has deps and body null')
+      }
+      const judgement = entry.reducer.judge(op)
+      if (!judgement || judgement.tieBreak) return undefined
+      return new OpRefusedError(op.id, judgement.name, judgement.message)
     },
     async verdict(doc, id) {
       if (!docs.has(doc)) return undefined

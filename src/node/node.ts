@@ -4,8 +4,11 @@ import { type Logger, pino } from 'pino'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { DOMAINS } from '../domains/index.ts'
 import type { AnyPlugin, ChatPart, DomainParts } from '../domains/plugin.ts'
+import type { BaseError } from '../errors/base.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
+import type { EncodedOp } from '../ledger/op.ts'
+import type { OpId } from '../ledger/op-id.ts'
 import type { Store } from '../ledger/store.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
@@ -13,6 +16,7 @@ import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot } from '../xmpp/bot.ts'
 import { type Chat, createChat } from '../xmpp/chat.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
+import { createAdmission } from './admission.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
 import { createDocIndex, type DocIndex } from './doc-index.ts'
 import { NodeNotStartedError } from './errors.ts'
@@ -91,6 +95,8 @@ type Built = {
   domains: { plugin: AnyPlugin; parts: DomainParts }[]
   url: string
   chat?: Chat | undefined
+  /** The admission rule, once the documents are indexed (before: everything restored is trusted). */
+  admit?: ((doc: OpId, op: EncodedOp) => BaseError | undefined) | undefined
 }
 
 /**
@@ -235,6 +241,7 @@ function ledgerPart({ logger, built }: PartsInput): Startable {
       built.ledger = await openLedger({
         store: built.store!,
         verifier: built.pool?.verify,
+        admit: (doc, op) => built.admit?.(doc, op),
         // A listener's bug must not take the node down with every op it has accepted.
         onListenerError: (err) => logger.error({ err }, 'a ledger listener failed'),
       })
@@ -245,7 +252,7 @@ function ledgerPart({ logger, built }: PartsInput): Startable {
 }
 
 /** One document index per hosted domain, following the ledger. */
-function documentsPart({ plugins, accounts, built }: PartsInput): Startable {
+function documentsPart({ plugins, accounts, logger, built }: PartsInput): Startable {
   return {
     name: 'documents',
     async start() {
@@ -256,6 +263,11 @@ function documentsPart({ plugins, accounts, built }: PartsInput): Startable {
         built.indexes.set(domain.name, index)
         await index.start()
       }
+      built.admit = createAdmission(
+        plugins.map((p) => p.domain),
+        [...built.indexes.values()],
+        logger,
+      )
     },
     stop() {
       for (const index of built.indexes.values()) index.stop()

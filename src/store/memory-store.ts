@@ -18,7 +18,12 @@ export function memoryStore(): Store {
       for (const op of batch.accepted) accepted.push({ id: op.id, bytes: new Uint8Array(op.bytes) })
       for (const id of batch.pendingRemoved) pending.delete(id)
       for (const op of batch.pendingAdded)
-        pending.set(op.id, { id: op.id, bytes: new Uint8Array(op.bytes) })
+        pending.set(op.id, {
+          id: op.id,
+          bytes: new Uint8Array(op.bytes),
+          received: op.received,
+          source: op.source,
+        })
     },
     async *accepted() {
       assertOpen()

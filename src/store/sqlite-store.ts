@@ -26,7 +26,7 @@ export type SqliteStoreOptions = {
   checkpoints?: 'background' | 'inline'
 }
 
-const SCHEMA_VERSION = '1'
+const SCHEMA_VERSION = '2'
 
 // Accepted ops are appended in order and read by position, so they are stored in segments of
 // consecutive ops (src/store/segment.ts): one INSERT per segment instead of one per op, about a
@@ -38,7 +38,12 @@ const SCHEMA = `
     count INTEGER NOT NULL,
     data BLOB NOT NULL
   );
-  CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS pending (
+    id TEXT PRIMARY KEY,
+    bytes BLOB NOT NULL,
+    received INTEGER NOT NULL DEFAULT 0,
+    source TEXT NOT NULL DEFAULT ''
+  ) WITHOUT ROWID;
 `
 
 type SegmentRow = { first: number; count: number; data: Buffer }
@@ -71,7 +76,9 @@ export function sqliteStore({
   }
   let count = countOps(db, path)
   const insertSegment = db.prepare('INSERT INTO segments (first, count, data) VALUES (?, ?, ?)')
-  const insertPending = db.prepare('INSERT OR REPLACE INTO pending (id, bytes) VALUES (?, ?)')
+  const insertPending = db.prepare(
+    'INSERT OR REPLACE INTO pending (id, bytes, received, source) VALUES (?, ?, ?, ?)',
+  )
   const deletePending = db.prepare('DELETE FROM pending WHERE id = ?')
   const selectSegments = db.prepare(
     'SELECT first, count, data FROM segments WHERE first >= ? ORDER BY first LIMIT 64',
@@ -80,7 +87,7 @@ export function sqliteStore({
     'SELECT first, count, data FROM segments WHERE first <= ? ORDER BY first DESC LIMIT 1',
   )
   const selectPending = db.prepare(
-    'SELECT id, bytes FROM pending WHERE id > ? ORDER BY id LIMIT 1000',
+    'SELECT id, bytes, received, source FROM pending WHERE id > ? ORDER BY id LIMIT 1000',
   )
   const writeBatch = db.transaction(
     (accepted: readonly StoredOp[], added: readonly StoredOp[], removed: readonly OpId[]) => {
@@ -89,7 +96,8 @@ export function sqliteStore({
         insertSegment.run(count + i, segment.length, encodeSegment(segment))
       }
       for (const id of removed) deletePending.run(id)
-      for (const op of added) insertPending.run(op.id, op.bytes)
+      for (const op of added)
+        insertPending.run(op.id, op.bytes, op.received ?? Date.now(), op.source ?? '')
     },
   )
   const assertOpen = () => {
@@ -133,11 +141,18 @@ export function sqliteStore({
     async *pending() {
       for (let after = ''; ; ) {
         assertOpen()
-        const rows = selectPending.all(after) as { id: OpId; bytes: Buffer }[]
+        const rows = selectPending.all(after) as {
+          id: OpId
+          bytes: Buffer
+          received: number
+          source: string
+        }[]
         for (const row of rows)
           yield {
             id: row.id,
             bytes: new Uint8Array(row.bytes.buffer, row.bytes.byteOffset, row.bytes.length),
+            received: row.received,
+            source: row.source,
           }
         if (rows.length < 1000) return
         after = rows[rows.length - 1]!.id
@@ -185,6 +200,19 @@ function countOps(db: Database.Database, path: string): number {
   return ops
 }
 
+/**
+ * Version 1 kept pending ops without their arrival time and sender: they are given the time of
+ * the upgrade (their time-to-live starts now) and no sender.
+ */
+function migrateFrom1(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec('ALTER TABLE pending ADD COLUMN received INTEGER NOT NULL DEFAULT 0')
+    db.exec("ALTER TABLE pending ADD COLUMN source TEXT NOT NULL DEFAULT ''")
+    db.prepare('UPDATE pending SET received = ?').run(Date.now())
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION)
+  })()
+}
+
 function openDatabase(path: string): Database.Database {
   try {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
@@ -196,6 +224,7 @@ function openDatabase(path: string): Database.Database {
       | undefined
     if (version === undefined)
       db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION)
+    else if (version === '1') migrateFrom1(db)
     else if (version !== SCHEMA_VERSION) {
       db.close()
       throw new StoreOpenError(

@@ -1,6 +1,6 @@
 import { BaseError } from '../../errors/base.ts'
 import { Dag, markAncestors } from '../../ledger/dag.ts'
-import type { EncodedOp } from '../../ledger/op.ts'
+import { type EncodedOp, MERGE_OP_TYPE } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import type { Draft, Judgement } from '../domain.ts'
 import { Notes } from './notes.ts'
@@ -131,6 +131,8 @@ export class CausalEngine {
    */
   apply(op: EncodedOp, rules: Rules): void {
     const view = this.record(op)
+    // A merge folds heads: it has its place in the DAG and nothing else.
+    if (op.op.type === MERGE_OP_TYPE) return
     try {
       rules.handle(op, view, APPLY)
     } catch (error) {
@@ -160,6 +162,7 @@ export class CausalEngine {
   judge(op: EncodedOp, rules: Rules): Judgement | undefined {
     const mode: Mode = { commit: false, lostTieBreak: false }
     const view = this.viewOf(op.op.deps)
+    if (op.op.type === MERGE_OP_TYPE) return undefined
     try {
       rules.handle(op, view, mode)
       return undefined
