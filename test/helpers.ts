@@ -30,7 +30,7 @@ export function makeOp(
     deps: fields.deps,
     time: fields.time ?? 0,
     type: fields.type ?? 'test.op',
-    body: fields.body ?? {},
+    body: 'body' in fields ? fields.body : {},
   }
   return signOp(op, signer)
 }

@@ -5,7 +5,7 @@ import { EXCLUDED } from '../core/causal/notes.ts'
 import { OpRefusedError } from '../ledger/errors.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
-import type { Accounts } from '../node/accounts.ts'
+import { type Accounts, OPERATOR } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import { validate } from './body.ts'
 import { errorResponse, NotFoundError } from './errors.ts'
@@ -100,13 +100,16 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
     {
       method: 'get',
       path: '/docs/:doc/heads',
-      summary: "A document's heads, and the next seq of an author (for signing an op client-side).",
+      summary:
+        "A document's heads, and the next seq of an author (for signing an op client-side). When there are more heads than an op may cite, the node folds them with merge ops first, so an op citing these heads follows every op the node holds.",
       tag: 'ops',
       query: headsQuery,
     },
-    (c) => {
+    async (c) => {
       const { author } = validate(headsQuery, c.req.query(), 'query')
       const doc = known(c.req.param('doc') as OpId)
+      if (ledger.log.heads(doc).length > ledger.maxDeps)
+        await ledger.fold(ctx.accounts.get(OPERATOR)!.signer, doc)
       const nextSeq = author
         ? ledger.log.lastSeq(doc, new Uint8Array(Buffer.from(author, 'hex'))) + 1
         : undefined

@@ -53,6 +53,8 @@ export type IngestResult =
 export type Ledger = {
   /** Read-only view of the DAG index (heads, order, causal past, pending, equivocations). */
   readonly log: Log
+  /** Most deps an op may cite: a document with more heads is folded by merge ops (`fold`). */
+  readonly maxDeps: number
   /**
    * Signs a local op as `signer`, adds it and persists it; resolves once it is durable. The op
    * cites every head of its document: when there are more than an op may cite, merge ops fold
@@ -374,6 +376,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
   return {
     log,
+    maxDeps,
     append,
     fold,
     ingest,
