@@ -161,6 +161,7 @@ class BatchBuilder {
 export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   const { store, verifier, maxBytes, maxDeps = DEFAULT_MAX_DEPS } = options
   const onListenerError = options.onListenerError ?? rethrowApart
+  const now = options.now ?? Date.now
   const limits: OpLimits = { maxDeps, ...(maxBytes === undefined ? {} : { maxBytes }) }
   const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
   const addListeners = new Set<(ops: readonly AcceptedOp[]) => void>()
@@ -234,7 +235,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
 
   function addVerified(builder: BatchBuilder, op: EncodedOp, source?: string): IngestResult {
     try {
-      const received = Date.now()
+      const received = now()
       const result = log.add(op, { source, received })
       builder.drop(result.dropped)
       if (result.status === 'refused') return { ok: false, error: result.error! }
