@@ -23,6 +23,21 @@ const configSchema = z
       })
       .prefault({}),
     store: z.object({ path: z.string().min(1).default('rwa.sqlite') }).prefault({}),
+    ledger: z
+      .object({
+        pending_ops: z.number().int().min(0).default(100_000),
+        pending_bytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(32 * 2 ** 20),
+        pending_per_document: z.number().int().min(0).default(10_000),
+        pending_per_author: z.number().int().min(0).default(2_000),
+        pending_per_sender: z.number().int().min(0).default(20_000),
+        pending_ttl_seconds: z.number().int().positive().default(600),
+      })
+      .strict()
+      .prefault({}),
     log: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) })
       .partial()
@@ -69,6 +84,8 @@ export type NodeConfig = {
   readonly dataDir: string
   readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: number }
   readonly store: { readonly path: string }
+  /** The ledger's pending buffer: ops waiting for deps (absent: the defaults). */
+  readonly ledger?: LedgerConfig | undefined
   readonly log: { readonly level: string }
   /** The chain: the embedded devnet (default), an RPC URL, or none. */
   readonly chain: ChainConfig
@@ -80,6 +97,16 @@ export type NodeConfig = {
   }
   /** The chat bot, when `[xmpp]` is configured. */
   readonly xmpp: XmppConfig | undefined
+}
+
+/** The `[ledger]` section: bounds of the buffer of ops waiting for their deps. */
+export type LedgerConfig = {
+  readonly maxPendingTotal: number
+  readonly maxPendingBytes: number
+  readonly maxPending: number
+  readonly maxPendingPerAuthor: number
+  readonly maxPendingPerSource: number
+  readonly pendingTtlMs: number
 }
 
 /** The `[chain]` section. */
@@ -134,6 +161,16 @@ body_limit = 1048576
 [store]
 # The SQLite file holding every op, relative to the data dir.
 path = "rwa.sqlite"
+
+[ledger]
+# Ops whose deps have not arrived wait in a bounded buffer (kept across restarts). When it is
+# full, the sender holding the most gives way; a sender is a peer or an HTTP client's address.
+pending_ops = 100000            # across all documents
+pending_bytes = 33554432        # their encoded size, across all documents
+pending_per_document = 10000
+pending_per_author = 2000       # keys are free: the per-sender share is what stops a flood
+pending_per_sender = 20000
+pending_ttl_seconds = 600       # a waiting op is dropped after this long
 
 [log]
 # fatal, error, warn, info, debug, trace or silent. Logs are JSON lines (pino) on stdout.
@@ -217,7 +254,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
     )
   }
-  const { name, http, store, log, xmpp, chain, net } = parsed.data
+  const { name, http, store, ledger, log, xmpp, chain, net } = parsed.data
   if (chain.mode === 'rpc' && !chain.rpc_url)
     throw new NodeConfigError(`"${path}": [chain] mode "rpc" needs rpc_url = "https://…".`)
   const inDataDir = (file: string) => (isAbsolute(file) ? file : join(dataDir, file))
@@ -226,6 +263,14 @@ export function loadConfig(dataDir: string): NodeConfig {
     dataDir,
     http: { host: http.host, port: http.port, bodyLimit: http.body_limit },
     store: { path: inDataDir(store.path) },
+    ledger: {
+      maxPendingTotal: ledger.pending_ops,
+      maxPendingBytes: ledger.pending_bytes,
+      maxPending: ledger.pending_per_document,
+      maxPendingPerAuthor: ledger.pending_per_author,
+      maxPendingPerSource: ledger.pending_per_sender,
+      pendingTtlMs: ledger.pending_ttl_seconds * 1000,
+    },
     log: { level: log.level ?? 'info' },
     chain:
       chain.mode === 'rpc'

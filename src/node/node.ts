@@ -234,11 +234,12 @@ function nodeParts(input: PartsInput): Startable[] {
   ]
 }
 
-function ledgerPart({ logger, built }: PartsInput): Startable {
+function ledgerPart({ config, logger, built }: PartsInput): Startable {
   return {
     name: 'ledger',
     async start() {
       built.ledger = await openLedger({
+        ...config.ledger,
         store: built.store!,
         verifier: built.pool?.verify,
         admit: (doc, op) => built.admit?.(doc, op),
