@@ -7,10 +7,11 @@ import { nextInspection } from '../src/core/audit/queries.ts'
 import { createAuditReducer, reduceAudit } from '../src/core/audit/reduce.ts'
 import { type TallyInspection, tally } from '../src/core/audit/tally.ts'
 import type { Address } from '../src/core/identity.ts'
+import { OpRefusedError } from '../src/ledger/errors.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
 import { parseOpIdBytes } from '../src/ledger/op-id.ts'
 import { AuditFixture, registrationBody, testAuditor } from './audit-fixture.ts'
-import { memoryLedger } from './helpers.ts'
+import { makeOp, memoryLedger } from './helpers.ts'
 
 const seedArb = fc.uint8Array({ minLength: 32, maxLength: 32 })
 
@@ -246,16 +247,51 @@ describe('audit convergence', () => {
           const ops = await audit.ops()
           const reference = canonical(reduceAudit(ops))
           expect(JSON.parse(reference).state).toBe('WAITING_FOR_CONTRACT')
+          // A stranger's admin command and an answer by a non-auditor: refused on their causal
+          // past, so no replica may admit them, in whatever order it receives them.
+          const stranger = testAuditor(9).signer
+          const junk = [
+            makeOp(stranger, {
+              doc: audit.id,
+              seq: 1,
+              deps: headsBeforeStop,
+              type: 'audit.stop',
+              body: {},
+            }),
+            makeOp(stranger, {
+              doc: audit.id,
+              seq: 2,
+              deps: headsBeforeStop,
+              type: 'audit.answer',
+              body: { item: state.items[0]!.id, answer: true },
+            }),
+          ]
           for (const seed of seeds) {
-            const replica = await memoryLedger()
-            // The incremental reducer sees ops in this replica's acceptance order.
+            // The incremental reducer sees ops in this replica's acceptance order, and admission
+            // judges each op on it (BEC), as a node does.
             const incremental = createAuditReducer(ops[0]!)
-            replica.onAccepted((accepted) => {
+            const replica = await memoryLedger({
+              admit: (_doc, op) => {
+                if (op.id === audit.id) return undefined
+                const judgement = incremental.judge(op)
+                return judgement && !judgement.tieBreak
+                  ? new OpRefusedError(op.id, judgement.name, judgement.message)
+                  : undefined
+              },
+            })
+            replica.onAdded((accepted) => {
               for (const { op } of accepted) if (op.id !== audit.id) incremental.apply(op)
             })
-            const delivery = shuffle([...ops, ...ops.slice(0, 3)], seed)
+            const delivery = shuffle([...ops, ...junk, ...ops.slice(0, 3)], seed)
             for (let i = 0; i < delivery.length; i += 5)
               await replica.ingest(delivery.slice(i, i + 5).map((op) => op.bytes))
+            // Every honest op is admitted whatever the order; the junk never is.
+            expect(replica.log.size(audit.id)).toBe(ops.length)
+            expect(junk.every((op) => !replica.log.has(audit.id, op.id))).toBe(true)
+            expect(replica.log.pendingCount()).toBe(0)
+            // Each junk op was refused, at once or when its deps arrived: resent, it says so.
+            const again = await replica.ingest(junk.map((op) => op.bytes))
+            expect(again.map((r) => !r.ok && r.error.name)).toEqual(Array(2).fill('OpRefusedError'))
             const ordered = (await replica.getOps(
               audit.id,
               replica.log.order(audit.id),
