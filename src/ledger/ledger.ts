@@ -161,7 +161,7 @@ class BatchBuilder {
 export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   const { store, verifier, maxBytes, maxDeps = DEFAULT_MAX_DEPS } = options
   const onListenerError = options.onListenerError ?? rethrowApart
-  const now = options.now ?? Date.now
+  const now = options.now ?? (() => 0)
   const limits: OpLimits = { maxDeps, ...(maxBytes === undefined ? {} : { maxBytes }) }
   const listeners = new Set<(ops: readonly AcceptedOp[]) => void>()
   const addListeners = new Set<(ops: readonly AcceptedOp[]) => void>()
@@ -370,7 +370,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     assertHealthy()
     if (log.size(doc) === 0) throw new UnknownDocumentError(doc)
     const builder = new BatchBuilder()
-    const made = foldInto(builder, signer, doc, Date.now())
+    const made = foldInto(builder, signer, doc, now())
     await persist(builder)
     return made
   }

@@ -27,8 +27,11 @@ export type LogOptions = {
   maxPendingPerSource?: number
   /** How long an op may wait for its deps before it is dropped (also across restarts). */
   pendingTtlMs?: number
-  /** The clock, in ms since the epoch. */
-  now?: () => number
+  /**
+   * The clock, in ms since the epoch (the ledger is pure: time comes in). Without one, pending
+   * ops have no time-to-live; a node passes `Date.now`.
+   */
+  now?: (() => number) | undefined
   /**
    * Admission (Kleppmann & Howard's BEC): asked for each op once its deps are in the DAG, just
    * before it joins; an error refuses it for good (it is not added, and ops that depend on it are
@@ -243,7 +246,7 @@ export function createLog({
   maxPendingPerAuthor = 2_000,
   maxPendingPerSource = 20_000,
   pendingTtlMs = 10 * 60_000,
-  now = Date.now,
+  now,
   admit,
   onInsert,
   refusedMemory = 10_000,
@@ -413,7 +416,7 @@ export function createLog({
     doc: OpId,
     op: EncodedOp,
     missingDeps: OpId[],
-    { source = '', received = now() }: AddOptions,
+    { source = '', received = now?.() ?? 0 }: AddOptions,
     dropped: OpId[],
   ): void {
     if (existing && existing.pending.size >= maxPending)
@@ -487,6 +490,7 @@ export function createLog({
 
   /** Drops pending ops whose time-to-live is over, oldest first. */
   function expire(dropped: OpId[] = []): OpId[] {
+    if (!now) return dropped
     const deadline = now() - pendingTtlMs
     while (arrivalsHead < arrivals.length && arrivals[arrivalsHead]!.received <= deadline) {
       const { id, doc, received } = arrivals[arrivalsHead++]!

@@ -240,6 +240,7 @@ function ledgerPart({ config, logger, built }: PartsInput): Startable {
     async start() {
       built.ledger = await openLedger({
         ...config.ledger,
+        now: Date.now,
         store: built.store!,
         verifier: built.pool?.verify,
         admit: (doc, op) => built.admit?.(doc, op),
