@@ -6,6 +6,7 @@ import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
 import { errorResponse } from './errors.ts'
+import { hostGuard } from './host-guard.ts'
 import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
 import { opsRoutes } from './ops-routes.ts'
@@ -22,6 +23,8 @@ export type HttpDomain = {
 /** What the HTTP interface needs from a node: what its own routes tell, and the hosted domains. */
 export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly logger: Logger
+  /** Host names allowed in `Host` besides the loopback ones (`[http] public_names`, the bind address). */
+  readonly hostNames?: readonly string[] | undefined
   /** The hosted domains, in registration order. */
   readonly domains: readonly HttpDomain[]
 }
@@ -48,6 +51,9 @@ export function createHttpApp(ctx: HttpContext): Hono {
       404,
     ),
   )
+  // Before every route: a request must name this node's host (DNS rebinding) and, to change
+  // anything, come from no other site.
+  app.use('*', hostGuard({ names: ctx.hostNames ?? [] }))
   const indexes = ctx.domains.map((d) => d.index)
   const groups = [
     nodeRoutes({ ...ctx, indexes }),

@@ -338,6 +338,7 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
         accounts,
         logger,
         bodyLimit: config.http.bodyLimit,
+        hostNames: [...config.http.publicNames, hostNameOf(config.http.host)],
         domains: built.domains.map(({ plugin, parts }) => ({
           index: built.indexes.get(plugin.domain.name)!,
           routes: parts.routes ?? [],
@@ -361,6 +362,11 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
     },
     stop: (lifecycle) => server?.stop(lifecycle),
   }
+}
+
+/** The bind address as a `Host` header names it (an IPv6 address in brackets). */
+function hostNameOf(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host.toLowerCase()
 }
 
 /** The chat bot, when `[xmpp]` is configured: each domain's chat part behind one transport. */
