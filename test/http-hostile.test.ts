@@ -1,5 +1,16 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
+import { auditDomain } from '../src/core/audit/domain.ts'
+import { auditNode } from '../src/domains/audit/node.ts'
+import { openAccounts } from '../src/node/accounts.ts'
+import { loadConfig } from '../src/node/config.ts'
+import { createDocIndex } from '../src/node/doc-index.ts'
+import { initNode } from '../src/node/init.ts'
+import { memoryLedger } from './helpers.ts'
 import { TestNode } from './node-fixture.ts'
 
 let node: TestNode | undefined
@@ -130,5 +141,85 @@ describe('hostile requests: DNS rebinding and cross-site pages', () => {
       (a: { name: string }) => a.name,
     )
     expect(names.sort()).toEqual(['bridge', 'dashboard'])
+  })
+})
+
+describe('custodial account quota', () => {
+  const roots: string[] = []
+  afterEach(() => {
+    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true })
+  })
+  const tempDir = () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-quota-'))
+    roots.push(root)
+    return root
+  }
+
+  test('custodialFor creates at most maxCustodial accounts, then says what to do; existing ones still work', () => {
+    const accounts = openAccounts(tempDir(), { maxCustodial: 3 })
+    // Accounts the operator creates, bound to a JID or not, are not custodial.
+    accounts.create({ name: 'operator' })
+    accounts.create({ name: 'boss', jid: 'boss@example.org' })
+    const made = [1, 2, 3].map((n) => accounts.custodialFor(`admin${n}@example.org`))
+    expect(() => accounts.custodialFor('admin4@example.org')).toThrow(
+      expect.objectContaining({
+        name: 'AccountQuotaError',
+        kind: 'conflict',
+        shortMessage: expect.stringMatching(/3 custodial .*max_accounts = 3.*admin4@example\.org/),
+      }),
+    )
+    expect(accounts.custodialFor('ADMIN2@example.org/phone').key).toBe(made[1]!.key)
+    expect(accounts.custodialFor('boss@example.org').name).toBe('boss')
+    expect(accounts.list()).toHaveLength(5)
+  })
+
+  test('register_audit with ever new admin_jid stops creating accounts at [xmpp] max_accounts', async () => {
+    const dataDir = join(tempDir(), 'n1')
+    initNode({ name: 'n1', dataDir })
+    appendFileSync(
+      join(dataDir, 'config.toml'),
+      '\n[xmpp]\nservice = "xmpp://127.0.0.1:5222"\ndomain = "example.org"\nusername = "rwa"\npassword = "x"\nmax_accounts = 5\n',
+    )
+    const config = loadConfig(dataDir)
+    expect(config.xmpp?.maxAccounts).toBe(5)
+    // The audit plug-in's own routes, wired as the node wires them (the chat bot needs no server here).
+    const ledger = await memoryLedger()
+    const index = createDocIndex(ledger, auditDomain)
+    await index.start()
+    const accounts = openAccounts(dataDir, { maxCustodial: config.xmpp!.maxAccounts })
+    const parts = await auditNode.create({
+      config,
+      logger: pino({ level: 'silent' }),
+      ledger,
+      accounts,
+      index,
+      chain: undefined,
+    })
+    const routes = parts.routes!.find((g) => g.docs.some((d) => d.path === '/register_audit/'))!
+    const register = async (n: number, jid: string) => {
+      const response = await routes.app.request('/register_audit/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: String(n), data: { name: `a${n}`, bond: '1', admin_jid: jid } }),
+      })
+      return {
+        status: response.status,
+        json: (await response.json()) as { error?: unknown; data: { admin: string } },
+      }
+    }
+    const answers = []
+    for (let n = 0; n < 12; n++) answers.push(await register(n, `admin${n}@example.org`))
+    expect(answers.map((a) => a.status)).toEqual([...Array(5).fill(200), ...Array(7).fill(409)])
+    expect(answers[5]!.json.error).toEqual({
+      name: 'AccountQuotaError',
+      message: expect.stringContaining('raise max_accounts'),
+    })
+    const custodial = readdirSync(join(dataDir, 'keys')).filter((f) => /^jid-.*\.key$/.test(f))
+    expect(custodial).toHaveLength(5)
+    // An admin who has an account still registers audits.
+    const again = await register(99, 'admin3@example.org')
+    expect(again.status).toBe(200)
+    expect(again.json.data.admin).toBe(accounts.byJid('admin3@example.org')!.key)
+    await ledger.close()
   })
 })

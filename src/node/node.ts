@@ -104,7 +104,7 @@ type Built = {
  */
 export function createNode(config: NodeConfig, options: CreateNodeOptions = {}): RwaNode {
   const logger = options.logger ?? pino({ level: config.log.level, base: { node: config.name } })
-  const accounts = openAccounts(config.dataDir)
+  const accounts = openAccounts(config.dataDir, { maxCustodial: config.xmpp?.maxAccounts })
   const plugins = options.domains ?? DOMAINS
   const built: Built = { indexes: new Map(), domains: [], url: '' }
   const need = <T>(part: T | undefined): T => {
