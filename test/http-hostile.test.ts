@@ -1,7 +1,10 @@
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
 import { auditDomain } from '../src/core/audit/domain.ts'
@@ -10,6 +13,7 @@ import { openAccounts } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { createDocIndex } from '../src/node/doc-index.ts'
 import { initNode } from '../src/node/init.ts'
+import { createNode, type RwaNode } from '../src/node/node.ts'
 import { memoryLedger } from './helpers.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -221,5 +225,54 @@ describe('custodial account quota', () => {
     expect(again.status).toBe(200)
     expect(again.json.data.admin).toBe(accounts.byJid('admin3@example.org')!.key)
     await ledger.close()
+  })
+})
+
+describe('client aborts', () => {
+  test('a client that disconnects mid-body is logged at debug, not as a failed request', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-abort-'))
+    const dataDir = join(root, 'n1')
+    initNode({ name: 'n1', dataDir })
+    const lines: { level: number; msg: string; path?: string }[] = []
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+        done()
+      },
+    })
+    let started: RwaNode | undefined
+    try {
+      started = createNode(loadConfig(dataDir), {
+        port: 0,
+        logger: pino({ level: 'debug' }, sink),
+        verifyPool: false,
+        chain: { mode: 'none' },
+        net: { enabled: false },
+      })
+      await started.start()
+      const { port } = new URL(started.url)
+      for (const path of ['/ops', '/register_audit/']) {
+        const socket = connect(Number(port), '127.0.0.1')
+        await new Promise((resolve) => socket.once('connect', resolve))
+        // Promises 100 kB, sends a few bytes, and hangs up while the node reads the body.
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{"ops":[`,
+        )
+        await sleep(50)
+        socket.destroy()
+        // Bounded wait for the node to notice (no timing asserted: only what it logged).
+        for (let i = 0; i < 400 && !lines.some((l) => l.path === path && l.level < 30); i++)
+          await sleep(10)
+      }
+      const abandoned = lines.filter((l) => l.level === 20 && /client closed/.test(l.msg))
+      expect(abandoned.map((l) => l.path)).toEqual(['/ops', '/register_audit/'])
+      expect(lines.filter((l) => l.level >= 40)).toEqual([])
+      // And the node serves on.
+      const status = await rawRequest(started.url, 'GET', '/status', { host: `127.0.0.1:${port}` })
+      expect(status.status).toBe(200)
+    } finally {
+      await started?.stop()
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })

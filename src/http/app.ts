@@ -5,6 +5,7 @@ import type { DocIndex } from '../node/doc-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
+import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
 import { errorResponse } from './errors.ts'
 import { hostGuard } from './host-guard.ts'
 import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
@@ -36,6 +37,10 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
 export function createHttpApp(ctx: HttpContext): Hono {
   const app = new Hono()
   app.onError((error, c) => {
+    if (isClientAbort(error, c)) {
+      ctx.logger.debug({ path: c.req.path }, 'client closed the request')
+      return c.body(null, CLIENT_CLOSED_REQUEST as 400)
+    }
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
     // RFC 9110: a 401 names the scheme the client should use.
