@@ -7,14 +7,18 @@ import { Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
+import { NodeClient } from '../src/cli/client.ts'
 import { auditDomain } from '../src/core/audit/domain.ts'
+import { listAudits } from '../src/domains/audit/cli/client.ts'
 import { auditNode } from '../src/domains/audit/node.ts'
+import type { EncodedOp } from '../src/ledger/op.ts'
+import { compareOpIds, type OpId } from '../src/ledger/op-id.ts'
 import { openAccounts } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { createDocIndex } from '../src/node/doc-index.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
-import { memoryLedger } from './helpers.ts'
+import { makeOp, memoryLedger, testSigner } from './helpers.ts'
 import { TestNode } from './node-fixture.ts'
 
 let node: TestNode | undefined
@@ -275,4 +279,138 @@ describe('client aborts', () => {
       rmSync(root, { recursive: true, force: true })
     }
   })
+})
+
+/** An audit genesis and `items - 1` item additions on a chain, all signed by one admin. */
+function signedAudit(name: string, ops: number, signerSeed = 7): EncodedOp[] {
+  const admin = testSigner(signerSeed)
+  const genesis = makeOp(admin, {
+    doc: null,
+    seq: 1,
+    deps: [],
+    type: 'audit.create',
+    body: { name, bond: '1000' },
+    time: 1_700_000_000_000,
+  })
+  const out = [genesis]
+  for (let i = 1; i < ops; i++)
+    out.push(
+      makeOp(admin, {
+        doc: genesis.id,
+        seq: i + 1,
+        deps: [out[i - 1]!.id],
+        type: 'audit.item.add',
+        body: { description: `lamp ${i}` },
+        time: 1_700_000_000_000 + i,
+      }),
+    )
+  return out
+}
+
+/** Submits signed ops through `POST /ops`, 1,000 a request, expecting every one accepted. */
+async function submit(t: TestNode, ops: readonly EncodedOp[]): Promise<void> {
+  for (let i = 0; i < ops.length; i += 1000) {
+    const hex = ops.slice(i, i + 1000).map((op) => Buffer.from(op.bytes).toString('hex'))
+    const { status, json } = await t.call('POST', '/ops', { body: { ops: hex } })
+    expect(status).toBe(200)
+    const refused = (json.results as { ok: boolean; status?: string }[]).filter(
+      (r) => !r.ok || r.status !== 'accepted',
+    )
+    expect(refused).toEqual([])
+  }
+}
+
+type OpsPage = { ops: string[]; from: number; next: number | null; total: number }
+
+/** Walks `GET /docs/:doc/ops` page by page (bounded), checking each page's size. */
+async function walkOps(t: TestNode, doc: OpId, limit?: number): Promise<string[]> {
+  const ops: string[] = []
+  let from: number | null = 0
+  for (let pages = 0; from !== null && pages < 100; pages++) {
+    const query: string = `?from=${from}${limit ? `&limit=${limit}` : ''}`
+    const { status, json }: { status: number; json: OpsPage } = await t.call(
+      'GET',
+      `/docs/${doc}/ops${query}`,
+    )
+    expect(status).toBe(200)
+    expect(json.ops.length).toBeLessThanOrEqual(limit ?? 1000)
+    expect(json.from).toBe(from)
+    ops.push(...json.ops)
+    from = json.next
+  }
+  expect(from).toBeNull()
+  return ops
+}
+
+describe('bounded reads', () => {
+  test('GET /docs/:doc/ops answers bounded pages, and walking them returns every op in order', async () => {
+    node = await TestNode.start()
+    const audit = signedAudit('paged', 2500)
+    await submit(node, audit)
+    const hex = audit.map((op) => Buffer.from(op.bytes).toString('hex'))
+    const first = await node.call('GET', `/docs/${audit[0]!.id}/ops`)
+    expect([first.json.ops.length, first.json.from, first.json.next, first.json.total]).toEqual([
+      1000, 0, 1000, 2500,
+    ])
+    expect(await walkOps(node, audit[0]!.id)).toEqual(hex)
+    expect(await walkOps(node, audit[0]!.id, 333)).toEqual(hex)
+    const tooMany = await node.call('GET', `/docs/${audit[0]!.id}/ops?limit=1001`)
+    expect([tooMany.status, tooMany.json.error]).toEqual([400, 'ValidationError'])
+    // The CLI's reader walks the pages too, checking every signature.
+    const read = await new NodeClient(node.url).ops(audit[0]!.id)
+    expect(read.map((op) => op.id)).toEqual(audit.map((op) => op.id))
+  })
+
+  test('a 3,000-op document reads the same with and without 20,000 other documents; listings stay paged', async () => {
+    // Signed before any request: signing blocks this process (the node's too) for seconds, and
+    // an idle keep-alive connection closed meanwhile would fail the next request.
+    const audit = signedAudit('big', 3000)
+    const others = Array.from({ length: 20_000 }, (_, n) => signedAudit(`other ${n}`, 1, 8)[0]!)
+    node = await TestNode.start()
+    const doc = audit[0]!.id
+    await submit(node, audit)
+    const alone = await walkOps(node, doc)
+    expect(alone).toEqual(audit.map((op) => Buffer.from(op.bytes).toString('hex')))
+    await submit(node, others)
+    const crowded = await walkOps(node, doc)
+    expect(crowded).toEqual(alone)
+
+    // /status: a page of documents (bounded), and walking every page lists each document once.
+    const status = await node.call('GET', '/status')
+    expect(status.json.docs).toBe(20_001)
+    expect(Object.keys(status.json.documents)).toHaveLength(100)
+    const seen: OpId[] = []
+    let after: string | null = null
+    for (let pages = 0; pages < 100; pages++) {
+      const query: string = after ? `&after=${after}` : ''
+      const page: { json: { documents: object; next: string | null } } = await node.call(
+        'GET',
+        `/status?limit=1000${query}`,
+      )
+      const ids = Object.keys(page.json.documents) as OpId[]
+      expect(ids.length).toBeLessThanOrEqual(1000)
+      seen.push(...ids)
+      after = page.json.next
+      if (after === null) break
+    }
+    expect(after).toBeNull()
+    expect(new Set(seen).size).toBe(20_001)
+    expect(seen).toEqual([...seen].sort(compareOpIds))
+    expect((await node.call('GET', '/status?limit=1001')).status).toBe(400)
+
+    // /audits: pages by name, and walking them lists every audit once.
+    const page = await node.call('GET', '/audits')
+    expect([page.json.audits.length, typeof page.json.next]).toEqual([100, 'string'])
+    const audits = await listAudits(new NodeClient(node.url))
+    expect(audits).toHaveLength(20_001)
+    expect(audits.map((a) => a.id)).toEqual(node.node.audits.list().map((a) => a.id))
+    const unknown = await node.call('GET', `/audits?after=${doc.slice(0, -2)}aa`)
+    expect([unknown.status, unknown.json.error]).toEqual([400, 'ValidationError'])
+
+    // The dashboard's home page shows the first page of audits, not all of them.
+    const home = await fetch(`${node.url}/`)
+    const html = await home.text()
+    expect(home.status).toBe(200)
+    expect(html.match(/href="\/ui\/audits\//g)).toHaveLength(100)
+  }, 120_000)
 })

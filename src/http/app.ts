@@ -11,6 +11,7 @@ import { hostGuard } from './host-guard.ts'
 import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
 import { opsRoutes } from './ops-routes.ts'
+import { DEFAULT_PAGE_SIZE } from './page.ts'
 import type { RouteGroup } from './route-group.ts'
 
 /** What one hosted domain adds to the HTTP API and the dashboard. */
@@ -79,7 +80,10 @@ function mountDashboard(app: Hono, ctx: HttpContext): void {
   const script = [APP_JS, ...ctx.domains.flatMap((d) => d.web?.script ?? [])].join('\n;\n')
   app.get('/', (c) => {
     const stats = ctx.ledger.log.stats()
-    const cards = ctx.domains.flatMap((d) => d.web?.card(d.index.list()) ?? [])
+    // The first page of each domain's documents: the rest are a click (or an API page) away.
+    const cards = ctx.domains.flatMap(
+      (d) => d.web?.card(d.index.page(undefined, DEFAULT_PAGE_SIZE).items) ?? [],
+    )
     return htmlPage(
       c,
       homePage({
