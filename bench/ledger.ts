@@ -271,6 +271,89 @@ async function memory(): Promise<Figure> {
 }
 
 /** The ledger benchmarks, by name. */
+/** Ops of the document `ledger.read_doc` reads, and the other documents it shares the ledger with. */
+const READ_DOC_OPS = 3000
+const OTHER_DOCS = Number(process.env.RWA_BENCH_OTHER_DOCS ?? 100_000)
+/** Reads timed per measurement; the figure is the fastest (the machine's cost, not its noise). */
+const READS = 50
+
+/** The fastest of `READS` reads of a document's ops in log order, decoded (getOps decodes), in ms. */
+async function fastestRead(ledger: Ledger, doc: OpId): Promise<number> {
+  let best = Number.POSITIVE_INFINITY
+  for (let i = 0; i < READS; i++) {
+    const start = process.hrtime.bigint()
+    const ops = await ledger.getOps(doc, ledger.log.order(doc))
+    best = Math.min(best, secondsSince(start) * 1000)
+    if (ops.length !== READ_DOC_OPS || ops.some((op) => op === undefined))
+      throw new Error(`read_doc: read ${ops.length} ops, expected ${READ_DOC_OPS}`)
+  }
+  return best
+}
+
+/** Signs `count` small geneses (one document each) and ingests them in batches. */
+async function addOtherDocs(ledger: Ledger, count: number): Promise<void> {
+  const signers = makeSigners(8)
+  for (let start = 0; start < count; start += 1000) {
+    const batch: Uint8Array[] = []
+    for (let i = start; i < Math.min(count, start + 1000); i++) {
+      const signer = signers[i % signers.length]!
+      const op = { doc: null, author: signer.publicKey, seq: 1, deps: [], time: i }
+      batch.push(signOp({ v: 1, ...op, type: 'bench.create', body: { d: i } }, signer).bytes)
+    }
+    for (const r of await ledger.ingest(batch))
+      if (!r.ok || r.status !== 'accepted') throw new Error(`read_doc: ingest refused ${r}`)
+    if ((start + 1000) % 20_000 === 0) progress(`  ${start + 1000} other documents`)
+  }
+}
+
+/**
+ * Reads a 3,000-op document from a SQLite ledger holding it alone, then again once 100,000 other
+ * documents share the ledger: a read costs the document's ops, whatever else the node holds.
+ * The limit is the read with no other document, measured in the same run.
+ */
+async function readDoc(): Promise<Figure> {
+  const dir = tempDir()
+  try {
+    const ledger = await openLedger({ store: sqliteStore({ path: join(dir, 'rwa.sqlite') }) })
+    const [admin] = makeSigners(1)
+    const genesis = await ledger.append(admin!, {
+      doc: null,
+      type: 'bench.create',
+      body: { name: 'read me' },
+      time: 0,
+    })
+    for (let i = 1; i < READ_DOC_OPS; i++)
+      await ledger.append(admin!, {
+        doc: genesis.id,
+        type: 'audit.item.add',
+        body: { description: `item ${i}` },
+        time: i,
+      })
+    await ledger.flush()
+    const alone = await fastestRead(ledger, genesis.id)
+    progress(`adding ${OTHER_DOCS} other documents`)
+    await addOtherDocs(ledger, OTHER_DOCS)
+    await ledger.flush()
+    const crowded = await fastestRead(ledger, genesis.id)
+    await ledger.close()
+    const ratio = crowded / alone
+    return report({
+      bench: 'ledger.read_doc',
+      value: round(crowded, 2),
+      unit: 'ms',
+      limit: round(alone, 2),
+      limitIs: `the same read with no other document in the ledger`,
+      ops: READ_DOC_OPS,
+      otherDocs: OTHER_DOCS,
+      ratio: round(ratio, 3),
+      target: 1.5,
+      pass: ratio <= 1.5,
+    })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 export function ledgerBenches(): Record<string, (ctx: Context) => Promise<Figure>> {
   return {
     'ledger.verify_raw': verifyRaw,
@@ -278,5 +361,6 @@ export function ledgerBenches(): Record<string, (ctx: Context) => Promise<Figure
     'ledger.ingest_parallel': ingestParallel,
     'ledger.append_local': appendLocal,
     'ledger.memory': memory,
+    'ledger.read_doc': readDoc,
   }
 }

@@ -53,6 +53,12 @@ export function localNodeUrl(dataDir: string): string {
   return `http://127.0.0.1:${DEFAULT_PORT}`
 }
 
+/** One page of `GET /docs/:doc/ops`. */
+type OpsPage = { ops: string[]; from?: number; next?: number | null; total?: number }
+
+/** How many times `ops` walks a document that changes under it before it gives up. */
+const MAX_OPS_ATTEMPTS = 5
+
 /** One result of `POST /ops`, with the op's domain's verdict under the domain's name. */
 type SubmitResult = {
   ok: boolean
@@ -124,8 +130,9 @@ export class NodeClient {
    * state from the log, not from the node's word about it.
    */
   async ops(doc: OpId): Promise<EncodedOp[]> {
-    const { ops } = await this.get<{ ops: string[] }>(`/docs/${doc}/ops`)
-    const decoded = ops.map((hex) => decodeOp(new Uint8Array(Buffer.from(hex, 'hex'))))
+    const decoded = (await this.opsHex(doc)).map((hex) =>
+      decodeOp(new Uint8Array(Buffer.from(hex, 'hex'))),
+    )
     for (const op of decoded)
       if (!verifyOp(op))
         throw new NodeRequestError(
@@ -134,6 +141,35 @@ export class NodeClient {
           'BadOp',
         )
     return decoded
+  }
+
+  /**
+   * Every op of a document (hex), walking `GET /docs/:doc/ops` page by page. Ops accepted while
+   * it walks can shift the order under it, so it starts again (a few times at most) unless the
+   * document kept its size and every page followed the one before.
+   */
+  private async opsHex(doc: OpId): Promise<string[]> {
+    for (let attempt = 0; attempt < MAX_OPS_ATTEMPTS; attempt++) {
+      const first = await this.get<OpsPage>(`/docs/${doc}/ops`)
+      const ops = [...first.ops]
+      // Old nodes answer every op at once, with no next.
+      let next = first.next ?? null
+      let steady = true
+      while (next !== null && steady) {
+        const page: OpsPage = await this.get<OpsPage>(`/docs/${doc}/ops?from=${next}`)
+        // Each page must move on and stay within the total, or the walk could go on forever.
+        steady = page.total === first.total && page.from === ops.length && page.ops.length > 0
+        ops.push(...page.ops)
+        if (first.total === undefined || ops.length > first.total) steady = false
+        next = page.next ?? null
+      }
+      if (steady && (first.total === undefined || ops.length === first.total)) return ops
+    }
+    throw new NodeRequestError(
+      `Document "${doc}" kept changing while its ops were read; try again.`,
+      0,
+      'DocumentChanging',
+    )
   }
 
   /** Signs an op on the document's current heads and submits it through `POST /ops`. */

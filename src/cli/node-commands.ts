@@ -152,6 +152,8 @@ export function addNodeCommands(
           string,
           { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
         >
+        /** The cursor of the next page of documents (null on the last; absent from old nodes). */
+        next?: string | null
       }>('/status')
       if (ctx.json) return printJson(status)
       console.log(`${status.name} (rwa ${status.version}) at ${ctx.client.url}`)
@@ -168,6 +170,12 @@ export function addNodeCommands(
       for (const [doc, d] of Object.entries(status.documents))
         console.log(
           `  ${doc}  heads ${d.heads.length}  pending ${d.pending}  equivocations ${d.equivocations}  state ${d.stateHash ?? '-'}`,
+        )
+      const shown = Object.keys(status.documents).length
+      // The node answers a page of documents; the rest are listed by GET /status?after=<next>.
+      if (status.next)
+        console.log(
+          `  … and ${status.docs - shown} more documents (GET /status?after=${status.next})`,
         )
     })
 }

@@ -5,10 +5,13 @@ import type { DocIndex } from '../node/doc-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
+import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
 import { errorResponse } from './errors.ts'
+import { hostGuard } from './host-guard.ts'
 import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
 import { opsRoutes } from './ops-routes.ts'
+import { DEFAULT_PAGE_SIZE } from './page.ts'
 import type { RouteGroup } from './route-group.ts'
 
 /** What one hosted domain adds to the HTTP API and the dashboard. */
@@ -22,6 +25,8 @@ export type HttpDomain = {
 /** What the HTTP interface needs from a node: what its own routes tell, and the hosted domains. */
 export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly logger: Logger
+  /** Host names allowed in `Host` besides the loopback ones (`[http] public_names`, the bind address). */
+  readonly hostNames?: readonly string[] | undefined
   /** The hosted domains, in registration order. */
   readonly domains: readonly HttpDomain[]
 }
@@ -33,6 +38,10 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
 export function createHttpApp(ctx: HttpContext): Hono {
   const app = new Hono()
   app.onError((error, c) => {
+    if (isClientAbort(error, c)) {
+      ctx.logger.debug({ path: c.req.path }, 'client closed the request')
+      return c.body(null, CLIENT_CLOSED_REQUEST as 400)
+    }
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
     // RFC 9110: a 401 names the scheme the client should use.
@@ -48,6 +57,9 @@ export function createHttpApp(ctx: HttpContext): Hono {
       404,
     ),
   )
+  // Before every route: a request must name this node's host (DNS rebinding) and, to change
+  // anything, come from no other site.
+  app.use('*', hostGuard({ names: ctx.hostNames ?? [] }))
   const indexes = ctx.domains.map((d) => d.index)
   const groups = [
     nodeRoutes({ ...ctx, indexes }),
@@ -68,7 +80,10 @@ function mountDashboard(app: Hono, ctx: HttpContext): void {
   const script = [APP_JS, ...ctx.domains.flatMap((d) => d.web?.script ?? [])].join('\n;\n')
   app.get('/', (c) => {
     const stats = ctx.ledger.log.stats()
-    const cards = ctx.domains.flatMap((d) => d.web?.card(d.index.list()) ?? [])
+    // The first page of each domain's documents: the rest are a click (or an API page) away.
+    const cards = ctx.domains.flatMap(
+      (d) => d.web?.card(d.index.page(undefined, DEFAULT_PAGE_SIZE).items) ?? [],
+    )
     return htmlPage(
       c,
       homePage({

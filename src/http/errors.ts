@@ -18,6 +18,21 @@ export class ForbiddenError extends BaseError {
   override readonly kind = 'forbidden' as const
 }
 
+/**
+ * Thrown when a request names a host this node does not answer to (a DNS-rebinding page, or a
+ * name missing from `[http] public_names`).
+ */
+export class MisdirectedRequestError extends BaseError {
+  override name = 'MisdirectedRequestError' as const
+  override readonly kind = 'forbidden' as const
+}
+
+/** Thrown when a web page of another site asks to change something. */
+export class CrossSiteRequestError extends BaseError {
+  override name = 'CrossSiteRequestError' as const
+  override readonly kind = 'forbidden' as const
+}
+
 /** Thrown for an unknown route or resource. */
 export class NotFoundError extends BaseError {
   override name = 'NotFoundError' as const

@@ -3,7 +3,9 @@ import type { ChainInfo } from '../chain/chain-service.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import { type Accounts, OPERATOR } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
+import { validate } from './body.ts'
 import { ForbiddenError, NotFoundError } from './errors.ts'
+import { createDocList, DEFAULT_PAGE_SIZE, listPageQuery } from './page.ts'
 import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from './route-group.ts'
 
 const accountSchema = z.object({ name: z.string(), jid: z.string().optional() }).strict()
@@ -28,22 +30,26 @@ export type NodeRoutesContext = {
 export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
   const group = createRouteGroup({ prefix: '/', accounts: ctx.accounts, bodyLimit: ctx.bodyLimit })
   const { ledger, indexes } = ctx
+  const docList = createDocList(ledger)
   group.route(
     {
       method: 'get',
       path: '/status',
       summary:
-        'Node name, version, peers, and per document: heads, pending, equivocations, stateHash.',
+        'Node name, version, peers, and a page of documents (by id) with their heads, pending, equivocations and stateHash: ?limit= (default 100, at most 1000) and ?after=<next>; next is null on the last page.',
       tag: 'node',
+      query: listPageQuery,
     },
-    async () => {
+    async (c) => {
+      const { limit = DEFAULT_PAGE_SIZE, after } = validate(listPageQuery, c.req.query(), 'query')
       const heads: Record<string, string[]> = {}
       const documents: Record<
         string,
         { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
       > = {}
       const stats = ledger.log.stats()
-      for (const doc of ledger.log.docs()) {
+      const page = docList.page(after, limit)
+      for (const doc of page.ids) {
         const index = indexes.find((i) => i.has(doc))
         heads[doc] = ledger.log.heads(doc)
         documents[doc] = {
@@ -56,10 +62,11 @@ export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
       return {
         name: ctx.name,
         version: ctx.version,
-        docs: ledger.log.docs().length,
+        docs: docList.size,
         peers: ctx.peers(),
         heads,
         documents,
+        next: page.next,
         net: ctx.net?.() ?? null,
         chain: ctx.chain?.() ?? null,
         accepted: stats.accepted,

@@ -9,6 +9,7 @@ import { type Accounts, OPERATOR } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import { validate } from './body.ts'
 import { errorResponse, NotFoundError } from './errors.ts'
+import { OPS_PAGE_SIZE, opsPageQuery } from './page.ts'
 import { createRouteGroup, type RouteGroup } from './route-group.ts'
 
 const opsSchema = z
@@ -120,13 +121,24 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
     {
       method: 'get',
       path: '/docs/:doc/ops',
-      summary: "Every op of a document in the log's deterministic order (hex), to recompute it.",
+      summary: `A document's ops in the log's deterministic order (hex), to recompute it, a page at a time: ?from=<index> (default 0) and ?limit= (default and at most ${OPS_PAGE_SIZE}); next is the from of the next page (null on the last), total the ops in the document.`,
       tag: 'ops',
+      query: opsPageQuery,
     },
     async (c) => {
+      const { from = 0, limit = OPS_PAGE_SIZE } = validate(opsPageQuery, c.req.query(), 'query')
       const doc = known(c.req.param('doc') as OpId)
-      const ops = await ledger.getOps(doc, ledger.log.order(doc))
-      return { doc, ops: ops.map((op) => Buffer.from(op!.bytes).toString('hex')) }
+      const order = ledger.log.order(doc)
+      const ids = order.slice(from, from + limit)
+      const bytes = await ledger.getBytes(doc, ids)
+      const next = from + ids.length < order.length ? from + ids.length : null
+      return {
+        doc,
+        ops: bytes.map((b) => Buffer.from(b).toString('hex')),
+        from,
+        next,
+        total: order.length,
+      }
     },
   )
   return group

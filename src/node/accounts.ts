@@ -21,6 +21,7 @@ import {
   writeKeyFile,
   writeSecretFile,
 } from '../store/key-file.ts'
+import { DEFAULT_MAX_ACCOUNTS } from './config.ts'
 
 /** The account every node has: the operator's keys, created by `rwa init`. */
 export const OPERATOR = 'operator'
@@ -55,6 +56,12 @@ export class AccountError extends BaseError {
   override readonly kind = 'conflict' as const
 }
 
+/** Thrown when the node already holds as many custodial chat accounts as it may create. */
+export class AccountQuotaError extends BaseError {
+  override name = 'AccountQuotaError' as const
+  override readonly kind = 'conflict' as const
+}
+
 /** Thrown when an account name is not one rwa can use as a file name. */
 export class InvalidAccountNameError extends BaseError {
   override name = 'InvalidAccountNameError' as const
@@ -75,13 +82,15 @@ export type Accounts = {
     account: LocalAccount
     token: string
   }
-  /** The custodial account bound to a chat address, created (named after its hash) if missing. */
+  /**
+   * The custodial account bound to a chat address, created (named after its hash) if missing.
+   * @throws AccountQuotaError when it is missing and the node holds `maxCustodial` already.
+   */
   custodialFor(jid: string): LocalAccount
   /** Path of an account's token file (the CLI and dashboard users read it). */
   tokenPath(name: string): string
 }
 
-/** Custodial accounts are named after a hash of the JID: JIDs hold characters names may not. */
 /**
  * A chat address as accounts store it: the bare JID (no resource), lowercase, so
  * "Boss@Example.org/phone" and "boss@example.org" are one person.
@@ -99,14 +108,29 @@ export function normalizeJid(jid: string): string {
 /** A JID without its resource, lower-cased (unchecked). */
 const bareJid = (jid: string) => jid.trim().split('/')[0]!.toLowerCase()
 
+/** Custodial accounts are named after a hash of the JID: JIDs hold characters names may not. */
 export function custodialAccountName(jid: string): string {
   return `jid-${createHash('sha256').update(jid).digest('hex').slice(0, 20)}`
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64')
 
+const CUSTODIAL_NAME = /^jid-[0-9a-f]{20}$/
+
+/** Options of `openAccounts`. */
+export type AccountsOptions = {
+  /**
+   * Custodial accounts (`[xmpp] max_accounts`) created at most: each holds key files, and an
+   * unauthenticated route (`register_audit` with a new `admin_jid`) can ask for one.
+   */
+  maxCustodial?: number | undefined
+}
+
 /** Opens the accounts of the node in `dataDir`, loading every key once. */
-export function openAccounts(dataDir: string): Accounts {
+export function openAccounts(
+  dataDir: string,
+  { maxCustodial = DEFAULT_MAX_ACCOUNTS }: AccountsOptions = {},
+): Accounts {
   const keys = join(dataDir, 'keys')
   const meta = join(dataDir, 'accounts')
   const accounts = new Map<string, LocalAccount>()
@@ -182,7 +206,15 @@ export function openAccounts(dataDir: string): Accounts {
     },
     custodialFor(given) {
       const jid = normalizeJid(given)
-      return this.byJid(jid) ?? this.create({ name: custodialAccountName(jid), jid }).account
+      const existing = this.byJid(jid)
+      if (existing) return existing
+      let custodial = 0
+      for (const name of accounts.keys()) if (CUSTODIAL_NAME.test(name)) custodial++
+      if (custodial >= maxCustodial)
+        throw new AccountQuotaError(
+          `This node already holds ${custodial} custodial chat accounts, its limit ([xmpp] max_accounts = ${maxCustodial}), so "${jid.slice(0, 80)}" gets none; use a chat address that has an account, or raise max_accounts in config.toml.`,
+        )
+      return this.create({ name: custodialAccountName(jid), jid }).account
     },
     tokenPath: (name) => join(keys, `${name}.token`),
   }

@@ -8,6 +8,12 @@ import { NodeConfigError } from './errors.ts'
 /** Default HTTP port of a node (`--port 0` picks a free one). */
 export const DEFAULT_PORT = 8720
 
+/** Default of `[xmpp] max_accounts`: custodial chat accounts a node creates before it refuses more. */
+export const DEFAULT_MAX_ACCOUNTS = 100
+
+/** A DNS name or IP literal as a `Host` header names it (no port, no scheme). */
+const HOST_NAME = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/
+
 const configSchema = z
   .object({
     name: z.string().min(1),
@@ -20,6 +26,9 @@ const configSchema = z
           .int()
           .min(1024)
           .default(1024 * 1024),
+        public_names: z
+          .array(z.string().regex(HOST_NAME, 'a host name such as rwa.example.org, without port'))
+          .default([]),
       })
       .prefault({}),
     store: z.object({ path: z.string().min(1).default('rwa.sqlite') }).prefault({}),
@@ -72,6 +81,7 @@ const configSchema = z
         password_file: z.string().optional(),
         admins: z.array(z.string()).default([]),
         reminder_seconds: z.number().int().positive().default(60),
+        max_accounts: z.number().int().min(0).default(DEFAULT_MAX_ACCOUNTS),
       })
       .strict()
       .optional(),
@@ -82,7 +92,13 @@ const configSchema = z
 export type NodeConfig = {
   readonly name: string
   readonly dataDir: string
-  readonly http: { readonly host: string; readonly port: number; readonly bodyLimit: number }
+  readonly http: {
+    readonly host: string
+    readonly port: number
+    readonly bodyLimit: number
+    /** Host names (besides loopback and `host`) that requests may name in their `Host` header. */
+    readonly publicNames: readonly string[]
+  }
   readonly store: { readonly path: string }
   /** The ledger's pending buffer: ops waiting for deps (absent: the defaults). */
   readonly ledger?: LedgerConfig | undefined
@@ -124,6 +140,8 @@ export type XmppConfig = {
   /** Bare JIDs that may create audits by chat (others may still run audits bound to them). */
   readonly admins: readonly string[]
   readonly reminderSeconds: number
+  /** Custodial accounts (one per chat address) the node creates at most. */
+  readonly maxAccounts: number
 }
 
 /** Where a node's files live: `--data-dir`, else `$RWA_HOME/<name>`, else `~/.rwa/<name>`. */
@@ -157,6 +175,9 @@ host = "127.0.0.1"
 port = ${DEFAULT_PORT}
 # Largest request body accepted, in bytes.
 body_limit = 1048576
+# Host names this node answers to besides localhost, 127.0.0.1, [::1] and host above, e.g.
+# ["rwa.example.org"] behind a proxy. Requests naming another Host are refused (DNS rebinding).
+public_names = []
 
 [store]
 # The SQLite file holding every op, relative to the data dir.
@@ -202,6 +223,7 @@ mode = "devnet"
 # password_file = "xmpp.password"      # relative to the data dir; keep it mode 0600
 # admins = ["admin@example.org"]       # who may create audits by chat
 # reminder_seconds = 60                # how often to check for inspections nearing their deadline
+# max_accounts = 100                   # custodial accounts (one per admin_jid) created at most
 `
 }
 
@@ -261,7 +283,12 @@ export function loadConfig(dataDir: string): NodeConfig {
   return {
     name,
     dataDir,
-    http: { host: http.host, port: http.port, bodyLimit: http.body_limit },
+    http: {
+      host: http.host,
+      port: http.port,
+      bodyLimit: http.body_limit,
+      publicNames: http.public_names.map((n) => n.toLowerCase()),
+    },
     store: { path: inDataDir(store.path) },
     ledger: {
       maxPendingTotal: ledger.pending_ops,
@@ -284,6 +311,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       password: xmppPassword(xmpp, inDataDir, path),
       admins: xmpp.admins.map((jid) => jid.toLowerCase()),
       reminderSeconds: xmpp.reminder_seconds,
+      maxAccounts: xmpp.max_accounts,
     },
   }
 }

@@ -41,6 +41,12 @@ export interface DocIndex<
   resolve(ref: string): OpId
   /** Every document, by name then id: the same order on every node and after every restart. */
   list(): Listed<Summary>[]
+  /**
+   * A page of `list()`: up to `limit` documents after the one whose id is `after` (from the first
+   * without it), and the id to continue after (null on the last page).
+   * @throws the domain's not-found error when `after` is no document of this index.
+   */
+  page(after: OpId | undefined, limit: number): { items: Listed<Summary>[]; next: OpId | null }
   /** Whether a document created on this node has this name (strangers' documents do not count). */
   isNameTaken(name: string): boolean
   /**
@@ -100,6 +106,45 @@ export function createDocIndex<
 ): DocIndex<State, Reducer, Summary> {
   const docs = new Map<OpId, Entry<Reducer>>()
   let unsubscribe: (() => void) | undefined
+  // The listing order (name, then id), kept sorted: documents new since the last listing wait in
+  // `fresh` and are merged in once, so a page costs its size, not a sort of every document.
+  let ordered: OpId[] = []
+  let fresh: OpId[] = []
+  const before = (a: OpId, b: OpId) => {
+    const x = docs.get(a)!.name
+    const y = docs.get(b)!.name
+    return x < y || (x === y && a < b)
+  }
+  const add = (id: OpId, entry: Entry<Reducer>) => {
+    docs.set(id, entry)
+    fresh.push(id)
+  }
+  function sorted(): OpId[] {
+    if (fresh.length === 0) return ordered
+    fresh.sort((a, b) => (before(a, b) ? -1 : 1))
+    const merged: OpId[] = []
+    let i = 0
+    let j = 0
+    while (i < ordered.length && j < fresh.length)
+      merged.push(before(fresh[j]!, ordered[i]!) ? fresh[j++]! : ordered[i++]!)
+    for (; i < ordered.length; i++) merged.push(ordered[i]!)
+    for (; j < fresh.length; j++) merged.push(fresh[j]!)
+    ordered = merged
+    fresh = []
+    return ordered
+  }
+  /** Where the documents after `id` start in the listing order (binary search). */
+  function startAfter(all: readonly OpId[], id: OpId): number {
+    let low = 0
+    let high = all.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      if (all[mid] === id || before(all[mid]!, id)) low = mid + 1
+      else high = mid
+    }
+    return low
+  }
+  const listed = (id: OpId): Listed<Summary> => ({ id, ...domain.summary(docs.get(id)!.reducer) })
 
   /** A genesis whose body is not valid for the domain is kept in the log but is no document. */
   function tryCreate(genesis: EncodedOp, dirty: boolean): Entry<Reducer> | undefined {
@@ -122,7 +167,7 @@ export function createDocIndex<
       const entry = docs.get(doc)
       if (!entry) {
         const created = tryCreate(op, false)
-        if (created) docs.set(doc, created)
+        if (created) add(doc, created)
       } else
         try {
           // During a rebuild the reducer being replaced still follows the log (admission judges
@@ -206,9 +251,14 @@ export function createDocIndex<
     },
     list() {
       // Cheap per document: chat messages and services list documents often.
-      return [...docs]
-        .sort(([a, x], [b, y]) => (x.name < y.name ? -1 : x.name > y.name ? 1 : a < b ? -1 : 1))
-        .map(([id, { reducer }]) => ({ id, ...domain.summary(reducer) }))
+      return sorted().map(listed)
+    },
+    page(after, limit) {
+      const all = sorted()
+      if (after !== undefined && !docs.has(after)) throw domain.notFound(after)
+      const start = after === undefined ? 0 : startAfter(all, after)
+      const ids = all.slice(start, start + limit)
+      return { items: ids.map(listed), next: start + limit < all.length ? ids.at(-1)! : null }
     },
     async state(id) {
       return (await canonical(id)).state()
@@ -249,7 +299,7 @@ export function createDocIndex<
         const [genesis] = await ledger.getOps(doc, [doc])
         const entry = genesis && tryCreate(genesis, true)
         if (!entry) continue
-        docs.set(doc, entry)
+        add(doc, entry)
         await canonical(doc)
       }
     },

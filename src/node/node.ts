@@ -110,7 +110,7 @@ type Built = {
  */
 export function createNode(config: NodeConfig, options: CreateNodeOptions = {}): RwaNode {
   const logger = options.logger ?? pino({ level: config.log.level, base: { node: config.name } })
-  const accounts = openAccounts(config.dataDir)
+  const accounts = openAccounts(config.dataDir, { maxCustodial: config.xmpp?.maxAccounts })
   const plugins = options.domains ?? DOMAINS
   const built: Built = { indexes: new Map(), domains: [], url: '' }
   const need = <T>(part: T | undefined): T => {
@@ -352,6 +352,7 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
         accounts,
         logger,
         bodyLimit: config.http.bodyLimit,
+        hostNames: [...config.http.publicNames, hostNameOf(config.http.host)],
         domains: built.domains.map(({ plugin, parts }) => ({
           index: built.indexes.get(plugin.domain.name)!,
           routes: parts.routes ?? [],
@@ -375,6 +376,11 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
     },
     stop: (lifecycle) => server?.stop(lifecycle),
   }
+}
+
+/** The bind address as a `Host` header names it (an IPv6 address in brackets). */
+function hostNameOf(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host.toLowerCase()
 }
 
 /** The chat bot, when `[xmpp]` is configured: each domain's chat part behind one transport. */

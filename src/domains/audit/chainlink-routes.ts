@@ -5,6 +5,7 @@ import type { ChainInfo } from '../../chain/chain-service.ts'
 import { encodeSettlement } from '../../core/audit/settlement.ts'
 import { AUDIT_OP } from '../../core/audit/states.ts'
 import { parseJsonText, readBodyText, validate } from '../../http/body.ts'
+import { CLIENT_CLOSED_REQUEST, isClientAbort } from '../../http/client-abort.ts'
 import {
   errorResponse,
   ForbiddenError,
@@ -116,6 +117,10 @@ export function chainlinkRoutes(ctx: ChainlinkContext): RouteGroup {
         const { result, data } = await run(parsed.data.data)
         return c.json({ jobRunID, data: { ...data, result }, result, statusCode: 200 })
       } catch (error) {
+        if (isClientAbort(error, c)) {
+          ctx.logger.debug({ path }, 'client closed the adapter request')
+          return c.body(null, CLIENT_CLOSED_REQUEST as 400)
+        }
         const { status, body } = errorResponse(error)
         if (status >= 500) ctx.logger.error({ err: error, path }, 'adapter request failed')
         return c.json(

@@ -7,7 +7,9 @@ import { formatParams } from '../../core/audit/params.ts'
 import { answersByItem, auditorSummary, outstandingInspections } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
 import { describeValue } from '../../core/text.ts'
-import { NotFoundError } from '../../http/errors.ts'
+import { validate } from '../../http/body.ts'
+import { NotFoundError, ValidationError } from '../../http/errors.ts'
+import { DEFAULT_PAGE_SIZE, listPageQuery } from '../../http/page.ts'
 import {
   createRouteGroup,
   type RouteGroup,
@@ -63,10 +65,23 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
   const { route } = group
 
   route(
-    { method: 'get', path: '/', summary: 'Every audit this node holds.', tag: 'audits' },
-    () => ({
-      audits: audits.list(),
-    }),
+    {
+      method: 'get',
+      path: '/',
+      summary:
+        'The audits this node holds, by name, a page at a time: ?limit= (default 100, at most 1000) and ?after=<the next of the page before>; next is null on the last page.',
+      tag: 'audits',
+      query: listPageQuery,
+    },
+    (c) => {
+      const { limit = DEFAULT_PAGE_SIZE, after } = validate(listPageQuery, c.req.query(), 'query')
+      if (after !== undefined && !audits.has(after))
+        throw new ValidationError(
+          `In the request query, "after": "${after}" is no audit of this node; give the "next" of the page before, or leave it out for the first page.`,
+        )
+      const { items, next } = audits.page(after, limit)
+      return { audits: items, next }
+    },
   )
   route(
     {

@@ -25,7 +25,7 @@ import { identityMessage } from '../../../core/identity.ts'
 import { formatRational } from '../../../core/rational.ts'
 import type { CliPart } from '../../plugin.ts'
 import { addChainCommands } from './chain-commands.ts'
-import { fetchAudit } from './client.ts'
+import { fetchAudit, isAuditNamed, listAudits } from './client.ts'
 import { addDemoCommand } from './demo.ts'
 
 type Ctx = ReturnType<typeof contextOf>
@@ -85,9 +85,7 @@ function addAuditCommands(program: Command): void {
   cmd('list', 'list the audits the node holds', 'rwa audit list').action(
     async (o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const { audits } = await ctx.client.get<{
-        audits: { id: string; name: string; state: string; items: number; auditors: number }[]
-      }>('/audits')
+      const audits = await listAudits(ctx.client)
       if (ctx.json) return printJson(audits)
       if (audits.length === 0)
         return console.log('No audits yet; create one with "rwa audit create".')
@@ -121,8 +119,7 @@ function addAuditCommands(program: Command): void {
       // Checked here before signing: a bad genesis would stay in every node's log for good.
       const draft = createDraft(body, Buffer.from(signer.publicKey).toString('hex'))
       const wanted = draft.params.name
-      const { audits } = await ctx.client.get<{ audits: { name: string }[] }>('/audits')
-      if (audits.some((a) => a.name === wanted)) throw new AuditNameTakenError(wanted)
+      if (await isAuditNamed(ctx.client, wanted)) throw new AuditNameTakenError(wanted)
       const op = await ctx.client.submit(signer, { doc: null, type: draft.type, body })
       const state = await fetchAudit(ctx.client, op.id)
       done(
