@@ -48,7 +48,7 @@ describe('sync messages', () => {
       expect(decodeRequest(encodeSync(request))).toEqual(request)
   })
 
-  test('responses round-trip: recon entries, ops of several documents, wait', () => {
+  test('responses round-trip: recon entries, ops (or heads) of several documents, wait', () => {
     for (const response of [
       {
         t: 'recon',
@@ -62,7 +62,7 @@ describe('sync messages', () => {
         t: 'ops',
         docs: [
           { doc: head, ops: [Uint8Array.of(1, 2)], more: true },
-          { doc: other, ops: [], more: false },
+          { doc: other, ops: [], more: false, heads: [head] },
         ],
       },
       { t: 'wait', ms: 250 },
@@ -179,6 +179,11 @@ describe('sync messages', () => {
       ],
     })
     rejectsResponse({ t: 'ops', docs: [{ doc: head, ops: [] }] })
+    rejectsResponse({
+      t: 'ops',
+      docs: [{ doc: head, ops: [], more: false, heads: Array(SYNC_LIMITS.heads + 1).fill(head) }],
+    })
+    rejectsResponse({ t: 'ops', docs: [{ doc: head, ops: [], more: false, heads: [1] }] })
     rejectsResponse({ t: 'ops', docs: [{ doc: head, ops: ['x'], more: false }] })
     rejectsResponse({
       t: 'ops',

@@ -18,6 +18,8 @@ export const SMALL_RANGE = 32
 const MAX_SCAN = 1_000_000
 /** Bytes of ops one pull answer carries at most: the stream limit less room for the framing. */
 const PULL_BYTES = SYNC_LIMITS.bytes - 256 * 1024
+/** Bytes of one head in an answer (an op id and its CBOR header). */
+const HEAD_BYTES = 64
 /** Documents read per op's worth of budget when fingerprinting. */
 const SCAN_PER_OP = 64
 
@@ -109,7 +111,8 @@ function split(
 /**
  * Answers a pull: for each document in turn, the ops outside the causal past of the asker's
  * heads (`Log.since`), in order, past `skip`; until the op or byte limit of one answer. Documents
- * it does not reach are left out (the asker asks again); at least the first is answered.
+ * it does not reach are left out (the asker asks again); at least the first is answered. When it
+ * knows none of the heads sent, the answer is its own heads (see `PulledDoc`).
  */
 export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Promise<Answered> {
   const out: PulledDoc[] = []
@@ -117,6 +120,13 @@ export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Prom
   let bytes = 0
   for (const want of docs) {
     if (ops >= SYNC_LIMITS.ops || bytes >= PULL_BYTES) break
+    if (!knowsAny(ledger, want)) {
+      // Sending the whole document would mostly repeat what the puller holds: send our heads.
+      const heads = ledger.log.heads(want.doc).slice(0, SYNC_LIMITS.heads)
+      bytes += heads.length * HEAD_BYTES
+      out.push({ doc: want.doc, ops: [], more: false, heads })
+      continue
+    }
     const ids = ledger.log.since(want.doc, want.heads)
     const skip = Math.min(want.skip, ids.length)
     const read = await ledger.getBytes(want.doc, ids.slice(skip, skip + SYNC_LIMITS.ops - ops))
@@ -132,4 +142,9 @@ export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Prom
     if (taken.length < read.length) break
   }
   return { response: { t: 'ops', docs: out }, work: ops }
+}
+
+/** Whether the puller sent no heads, or one this node holds (so `since` can start from it). */
+function knowsAny(ledger: Ledger, want: PullDoc): boolean {
+  return want.heads.length === 0 || want.heads.some((head) => ledger.log.has(want.doc, head))
 }

@@ -58,11 +58,17 @@ export type RangeEntry = KeyRange & {
   readonly items?: readonly (readonly [OpId, Uint8Array])[]
 }
 
-/** The ops of one pulled document in an answer; `more` when there are more to pull. */
+/**
+ * The ops of one pulled document in an answer; `more` when there are more to pull. When the
+ * server knows none of the heads it was sent (the puller is ahead, or both moved on), it sends its
+ * own `heads` instead of ops: the puller holds them all (nothing to pull), or asks again from
+ * those of them it holds.
+ */
 export type PulledDoc = {
   readonly doc: OpId
   readonly ops: readonly Uint8Array[]
   readonly more: boolean
+  readonly heads?: readonly OpId[]
 }
 
 /**
@@ -202,7 +208,11 @@ function parsePulled(value: unknown, count: ItemCount): PulledDoc | undefined {
   if (!Array.isArray(ops) || !ops.every((op) => op instanceof Uint8Array)) return undefined
   count.n += ops.length
   if (count.n > SYNC_LIMITS.ops) return undefined
-  return { doc: value.doc, ops, more: value.more }
+  const { heads } = value
+  if (heads === undefined) return { doc: value.doc, ops, more: value.more }
+  if (!Array.isArray(heads) || heads.length > SYNC_LIMITS.heads || !heads.every(isId))
+    return undefined
+  return { doc: value.doc, ops, more: value.more, heads }
 }
 
 /** Decodes a response, throwing `BadSyncMessageError` for anything but a well-formed, bounded one. */

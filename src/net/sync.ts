@@ -14,6 +14,7 @@ import {
   type KeyRange,
   MAX_WAIT_MS,
   type PullDoc,
+  type PulledDoc,
   type RangeEntry,
   SYNC_LIMITS,
   SYNC_PROTOCOL,
@@ -357,7 +358,7 @@ async function pullDocs(puller: Puller, peer: PeerId, docs: readonly OpId[]): Pr
       strike(peer, 'answered "pull" with something else')
       return false
     }
-    const again = followUps(batch, answer.docs)
+    const again = followUps(batch, answer.docs, ledger.log.has)
     if (again === undefined) {
       strike(peer, 'answered "pull" with documents it was not asked for, or with none')
       return false
@@ -375,12 +376,14 @@ async function pullDocs(puller: Puller, peer: PeerId, docs: readonly OpId[]): Pr
 
 /**
  * What to ask for again after an answer: documents it did not reach, and those with more to
- * come (read on past what came). Undefined when the answer is out of turn: a document not asked
+ * come (read on past what came), and those the peer sent its heads for, from the ones we hold.
+ * Undefined when the answer is out of turn: a document not asked
  * for, in another order, or no document at all.
  */
 function followUps(
   batch: readonly PullDoc[],
-  answered: readonly { doc: OpId; ops: readonly Uint8Array[]; more: boolean }[],
+  answered: readonly PulledDoc[],
+  has: (doc: OpId, id: OpId) => boolean,
 ): Want[] | undefined {
   if (answered.length === 0 || answered.length > batch.length) return undefined
   const again: Want[] = []
@@ -392,6 +395,12 @@ function followUps(
       continue
     }
     if (got.doc !== asked.doc) return undefined
+    if (got.heads) {
+      // The peer knows none of our heads: pull from those of its heads we hold, if any are missing.
+      const held = got.heads.filter((head) => has(asked.doc, head))
+      if (held.length < got.heads.length) again.push({ doc: asked.doc, heads: held, skip: 0 })
+      continue
+    }
     // "More" with nothing sent would ask forever: left for the next sync.
     if (got.more && got.ops.length > 0)
       again.push({ doc: asked.doc, heads: asked.heads, skip: asked.skip + got.ops.length })
