@@ -174,7 +174,8 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
     for (const c of node.getConnections())
       if (ipOf(c.remoteAddr) === ip) c.close().catch(() => undefined)
   }
-  const sync = createSync({ node, ledger, logger, scores, strike })
+  const pulled = new WeakSet<Uint8Array>()
+  const sync = createSync({ node, ledger, logger, scores, strike, pulled })
   const gossip = createGossip({
     pubsub: node.services.pubsub,
     ledger,
@@ -182,6 +183,7 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
     isBanned: scores.isBanned,
     strike,
     scheduleSync: sync.scheduleSync,
+    pulled,
   })
   const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
   return compose({ node, scores, gossip, sync, dialer }, logger)

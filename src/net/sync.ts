@@ -44,6 +44,8 @@ export type SyncOptions = {
   readonly scores: Pick<PeerScores, 'admit' | 'charge'>
   /** Counts a misdeed against a peer. */
   readonly strike: (peer: PeerId, why: string) => void
+  /** Where the buffers of pulled ops are noted (gossip does not publish them again). */
+  readonly pulled?: WeakSet<Uint8Array>
 }
 
 /** Round trips and bytes of sync this node made as a puller, since it started. */
@@ -208,7 +210,7 @@ function answer(
 // ---- pulling ----
 
 /** What a pull needs: the host to dial, the ledger to fill, and the signal that stops it. */
-type Puller = Pick<SyncOptions, 'node' | 'ledger' | 'strike' | 'logger'> & {
+type Puller = Pick<SyncOptions, 'node' | 'ledger' | 'strike' | 'logger' | 'pulled'> & {
   readonly index: ReconIndex
   readonly stats: SyncStats
   readonly signal: AbortSignal
@@ -367,6 +369,7 @@ async function pullDocs(puller: Puller, peer: PeerId, docs: readonly OpId[]): Pr
     batch = nextBatch(ledger, queue)
     inFlight = batch.length > 0 ? send(batch) : undefined
     const ops = answer.docs.flatMap((d) => d.ops.map((op) => new Uint8Array(op)))
+    for (const op of ops) puller.pulled?.add(op)
     const results = await ledger.ingest(ops, { source: `peer:${peer.toString()}` })
     const bad = results.filter(peersFault)
     if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
