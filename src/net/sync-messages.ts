@@ -16,7 +16,7 @@ export const SYNC_PROTOCOL = '/rwa/sync/2'
 export const SYNC_LIMITS = {
   ops: 2000,
   heads: 256,
-  pullDocs: 128,
+  pullDocs: 256,
   pullHeads: 4096,
   ranges: 128,
   entries: 128 * 16 + 128,

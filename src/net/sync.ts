@@ -353,6 +353,9 @@ async function pullDocs(puller: Puller, peer: PeerId, docs: readonly OpId[]): Pr
   }
   let batch = nextBatch(ledger, queue)
   let inFlight = batch.length > 0 ? send(batch) : undefined
+  // Two answers ingest at once (the ledger applies them in call order): while one is written to
+  // the store, the next one's signatures are being checked.
+  let ingesting: Promise<void> = Promise.resolve()
   for (let round = 0; inFlight && round < MAX_ROUNDS && !signal.aborted; round++) {
     const answer = await inFlight
     if (!answer) return false
@@ -368,13 +371,22 @@ async function pullDocs(puller: Puller, peer: PeerId, docs: readonly OpId[]): Pr
     queue.unshift(...again)
     batch = nextBatch(ledger, queue)
     inFlight = batch.length > 0 ? send(batch) : undefined
-    const ops = answer.docs.flatMap((d) => d.ops.map((op) => new Uint8Array(op)))
-    for (const op of ops) puller.pulled?.add(op)
-    const results = await ledger.ingest(ops, { source: `peer:${peer.toString()}` })
-    const bad = results.filter(peersFault)
-    if (bad.length > 0) strike(peer, `sent ${bad.length} invalid ops in sync`)
+    const previous = ingesting
+    ingesting = ingestAnswer(puller, peer, answer.docs)
+    ingesting.catch(() => undefined)
+    await previous
   }
+  await ingesting
   return true
+}
+
+/** Ingests the ops of a pull answer, striking the peer for invalid ones. */
+async function ingestAnswer(puller: Puller, peer: PeerId, docs: readonly PulledDoc[]) {
+  const ops = docs.flatMap((d) => d.ops.map((op) => new Uint8Array(op)))
+  for (const op of ops) puller.pulled?.add(op)
+  const results = await puller.ledger.ingest(ops, { source: `peer:${peer.toString()}` })
+  const bad = results.filter(peersFault)
+  if (bad.length > 0) puller.strike(peer, `sent ${bad.length} invalid ops in sync`)
 }
 
 /**
