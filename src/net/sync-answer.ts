@@ -115,33 +115,52 @@ function split(
  * knows none of the heads sent, the answer is its own heads (see `PulledDoc`).
  */
 export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Promise<Answered> {
-  const out: PulledDoc[] = []
-  let ops = 0
-  let bytes = 0
+  // Which ops of which documents, up to the op limit; then one read for all of them.
+  const plan: { want: PullDoc; ids: OpId[]; left: number; heads?: OpId[] }[] = []
+  let count = 0
   for (const want of docs) {
-    if (ops >= SYNC_LIMITS.ops || bytes >= PULL_BYTES) break
+    if (count >= SYNC_LIMITS.ops) break
     if (!knowsAny(ledger, want)) {
       // Sending the whole document would mostly repeat what the puller holds: send our heads.
       const heads = ledger.log.heads(want.doc).slice(0, SYNC_LIMITS.heads)
+      plan.push({ want, ids: [], left: 0, heads })
+      continue
+    }
+    const all = ledger.log.since(want.doc, want.heads)
+    const skip = Math.min(want.skip, all.length)
+    const ids = all.slice(skip, skip + SYNC_LIMITS.ops - count)
+    count += ids.length
+    plan.push({ want, ids, left: all.length - skip - ids.length })
+  }
+  const read = await ledger.getBytesOfDocs(plan.map(({ want, ids }) => ({ doc: want.doc, ids })))
+  return { response: { t: 'ops', docs: pack(plan, read) }, work: count }
+}
+
+/** Packs the ops read into an answer, up to `PULL_BYTES`; the first op always goes. */
+function pack(
+  plan: readonly { want: PullDoc; ids: readonly OpId[]; left: number; heads?: OpId[] }[],
+  read: readonly Uint8Array[][],
+): PulledDoc[] {
+  const out: PulledDoc[] = []
+  let bytes = 0
+  for (let d = 0; d < plan.length; d++) {
+    const { want, left, heads } = plan[d]!
+    if (heads) {
       bytes += heads.length * HEAD_BYTES
       out.push({ doc: want.doc, ops: [], more: false, heads })
       continue
     }
-    const ids = ledger.log.since(want.doc, want.heads)
-    const skip = Math.min(want.skip, ids.length)
-    const read = await ledger.getBytes(want.doc, ids.slice(skip, skip + SYNC_LIMITS.ops - ops))
+    const ops = read[d]!
     const taken: Uint8Array[] = []
-    for (const op of read) {
-      // The first op of an answer always goes, so every answer makes progress.
-      if (bytes + op.length > PULL_BYTES && (ops > 0 || taken.length > 0)) break
+    for (const op of ops) {
+      if (bytes + op.length > PULL_BYTES && (bytes > 0 || taken.length > 0)) break
       bytes += op.length
       taken.push(op)
     }
-    ops += taken.length
-    out.push({ doc: want.doc, ops: taken, more: skip + taken.length < ids.length })
-    if (taken.length < read.length) break
+    out.push({ doc: want.doc, ops: taken, more: left > 0 || taken.length < ops.length })
+    if (taken.length < ops.length || bytes >= PULL_BYTES) break
   }
-  return { response: { t: 'ops', docs: out }, work: ops }
+  return out
 }
 
 /** Whether the puller sent no heads, or one this node holds (so `since` can start from it). */
