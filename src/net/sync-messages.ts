@@ -14,9 +14,9 @@ export const SYNC_PROTOCOL = '/rwa/sync/2'
  * most range entries and listed items in its answer, most bytes of any message (the stream limit).
  */
 export const SYNC_LIMITS = {
-  ops: 2000,
+  ops: 8000,
   heads: 256,
-  pullDocs: 256,
+  pullDocs: 1024,
   pullHeads: 4096,
   ranges: 128,
   entries: 128 * 16 + 128,
