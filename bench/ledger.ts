@@ -50,7 +50,12 @@ async function verifyRaw(ctx: Context): Promise<Figure> {
   })
 }
 
-async function ingestAll(ledger: Ledger, stream: Uint8Array[], inFlight: number): Promise<void> {
+/** Ingests a stream in batches of 1,000, `inFlight` at a time; every op must be accepted. */
+export async function ingestAll(
+  ledger: Ledger,
+  stream: Uint8Array[],
+  inFlight: number,
+): Promise<void> {
   const batches: Uint8Array[][] = []
   for (let i = 0; i < stream.length; i += BATCH) batches.push(stream.slice(i, i + BATCH))
   const running = new Set<Promise<unknown>>()

@@ -3,11 +3,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
+import { signerFromSeed } from '../src/ledger/keys.ts'
+import { openLedger } from '../src/ledger/ledger.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
+import { signOp } from '../src/ledger/op-encode.ts'
+import type { OpId } from '../src/ledger/op-id.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
+import { createVerifyPool } from '../src/node/verify-pool.ts'
+import { sqliteStore } from '../src/store/sqlite-store.ts'
 import { makeOpStream, rawVerifyRate } from './fixtures.ts'
+import { ingestAll } from './ledger.ts'
 import { type Figure, progress, report, round } from './report.ts'
 
 const NODES = 3
@@ -199,7 +206,171 @@ async function netCluster(): Promise<Figure> {
   }
 }
 
+/**
+ * Valid documents for a catch-up: `docs` audits (`audit.create`), each followed by a chain of
+ * `opsPerDoc - 1` item adds by its creator; documents interleaved, each op after its deps.
+ */
+function catchupOps(docs: number, opsPerDoc: number): Uint8Array[] {
+  const signer = signerFromSeed(new Uint8Array(32).fill(42))
+  const heads: { id: OpId; doc: OpId }[] = []
+  const out: Uint8Array[] = []
+  for (let d = 0; d < docs; d++) {
+    const genesis = signOp(
+      {
+        v: 1,
+        doc: null,
+        author: signer.publicKey,
+        seq: 1,
+        deps: [],
+        time: 1_763_720_000_000 + d,
+        type: 'audit.create',
+        body: { name: `catch-up ${d}`, bond: '1' },
+      },
+      signer,
+    )
+    heads.push({ id: genesis.id, doc: genesis.id })
+    out.push(genesis.bytes)
+  }
+  for (let seq = 2; seq <= opsPerDoc; seq++) {
+    for (const head of heads) {
+      const op = signOp(
+        {
+          v: 1,
+          doc: head.doc,
+          author: signer.publicKey,
+          seq,
+          deps: [head.id],
+          time: 1_763_720_000_000 + seq,
+          type: 'audit.item.add',
+          body: { description: `item ${seq}` },
+        },
+        signer,
+      )
+      head.id = op.id
+      out.push(op.bytes)
+    }
+  }
+  return out
+}
+
+/**
+ * `ledger.ingest_parallel` on these ops (SQLite, signatures on the verify pool, all cores): after
+ * a warm-up on the first 10,000, on at most the first 200,000 (the rate holds beyond).
+ */
+async function ingestParallelRate(root: string, all: Uint8Array[]): Promise<number> {
+  await measureIngestParallel(join(root, 'warm-up.sqlite'), all.slice(0, 10_000))
+  return measureIngestParallel(join(root, 'limit.sqlite'), all.slice(0, 200_000))
+}
+
+async function measureIngestParallel(path: string, ops: Uint8Array[]): Promise<number> {
+  const pool = createVerifyPool()
+  try {
+    const ledger = await openLedger({ store: sqliteStore({ path }), verifier: pool.verify })
+    const start = performance.now()
+    await ingestAll(ledger, ops, 2 * pool.size)
+    const seconds = (performance.now() - start) / 1000
+    await ledger.close()
+    return ops.length / seconds
+  } finally {
+    await pool.close()
+  }
+}
+
+/** A node on loopback (SQLite, verify pool on every core); `peers` to dial. */
+async function catchupNode(root: string, name: string, peers: string[]): Promise<RwaNode> {
+  const dataDir = join(root, name)
+  initNode({ name, dataDir })
+  const node = createNode(loadConfig(dataDir), {
+    port: 0,
+    logger: pino({ level: 'silent' }),
+    chain: { mode: 'none' },
+    net: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], peers },
+  })
+  await node.start()
+  return node
+}
+
+/** Resolves once `node` has accepted `total` ops, or after `ms`. */
+function acceptedAll(node: RwaNode, total: number, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let seen = node.ledger.log.stats().accepted
+    const timer = setTimeout(() => finish(false), ms)
+    const unsubscribe = node.ledger.onAccepted((accepted) => {
+      seen += accepted.length
+      if (seen >= total) finish(true)
+    })
+    function finish(done: boolean) {
+      clearTimeout(timer)
+      unsubscribe()
+      resolve(done)
+    }
+    if (seen >= total) finish(true)
+  })
+}
+
+/**
+ * A fresh node catching up over loopback libp2p on a peer's documents, held against
+ * `ledger.ingest_parallel` of the same ops in the same run; then a reconciliation between peers
+ * that already agree (round trips and bytes).
+ */
+async function netCatchup(): Promise<Figure> {
+  const docs = Number(process.env.RWA_BENCH_CATCHUP_DOCS ?? 20_000)
+  const opsPerDoc = Number(process.env.RWA_BENCH_CATCHUP_OPS_PER_DOC ?? 10)
+  progress(`signing ${docs} documents of ${opsPerDoc} ops`)
+  const ops = catchupOps(docs, opsPerDoc)
+  const root = mkdtempSync(join(tmpdir(), 'rwa-bench-catchup-'))
+  try {
+    progress('measuring ledger.ingest_parallel on the same ops')
+    const limit = await ingestParallelRate(root, ops)
+    progress('filling node A')
+    const a = await catchupNode(root, 'a', [])
+    const filling = performance.now()
+    await ingestAll(a.ledger, ops, 4)
+    const nodeIngest = ops.length / ((performance.now() - filling) / 1000)
+    progress('starting fresh node B, which catches up from A')
+    const start = performance.now()
+    const b = await catchupNode(root, 'b', [a.replicator!.multiaddrs()[0]!])
+    const done = await acceptedAll(b, ops.length, 30 * 60_000)
+    const seconds = (performance.now() - start) / 1000
+    const caughtUp = b.replicator!.syncStats()
+    // Peers that agree: one reconciliation from B's side, counted alone.
+    await b.replicator!.syncAll()
+    const before = b.replicator!.syncStats()
+    await b.replicator!.syncAll()
+    const after = b.replicator!.syncStats()
+    const strikes = a.replicator!.strikes(b.replicator!.peerId)
+    await b.stop()
+    await a.stop()
+    const value = ops.length / seconds
+    return report({
+      bench: 'net.catchup',
+      value: round(value),
+      unit: 'ops/s caught up by a fresh node over loopback libp2p',
+      limit: round(limit),
+      limitIs: 'ledger.ingest_parallel on the same ops (SQLite, verify pool)',
+      ratio: round(value / limit, 3),
+      target: 0.7,
+      pass: done && value / limit >= 0.7 && strikes === 0,
+      complete: done,
+      docs,
+      ops: ops.length,
+      seconds: round(seconds, 2),
+      strikes,
+      // Node A taking the same ops straight into its ledger (domain reducers and all, no peers):
+      // what a node ingests at best, for comparison.
+      nodeIngest: round(nodeIngest),
+      catchUp: caughtUp,
+      agreeRoundTrips: after.reconRounds - before.reconRounds,
+      agreeBytes: after.reconBytes - before.reconBytes,
+      agreePulls: after.pullRounds - before.pullRounds,
+      cores: availableParallelism(),
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+}
+
 /** The network benchmarks, by name. */
 export function netBenches(): Record<string, () => Promise<Figure>> {
-  return { 'net.cluster': netCluster }
+  return { 'net.cluster': netCluster, 'net.catchup': netCatchup }
 }

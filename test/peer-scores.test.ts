@@ -3,25 +3,19 @@ import { describe, expect, test } from 'vitest'
 import {
   BAN_MS,
   createPeerScores,
+  DEFAULT_NET_LIMITS,
+  IGNORED_WAITS_PER_STRIKE,
   isForgettable,
   MAX_STRIKES,
-  SYNC_RATE,
 } from '../src/net/peer-scores.ts'
 
 /** Peer scores on a clock the test moves, with the warnings they log. */
-function scoresAt(start = 1_000_000_000) {
+function scoresAt(start = 1_000_000_000, limits = {}) {
   const clock = { now: start }
   const logged: { msg: string; peer: string; strikes?: number; why?: string }[] = []
   const logger = pino({ level: 'warn' }, { write: (line: string) => logged.push(JSON.parse(line)) })
-  const scores = createPeerScores({ logger, now: () => clock.now })
+  const scores = createPeerScores({ logger, now: () => clock.now, limits })
   return { clock, logged, scores }
-}
-
-/** How many requests in a row the bucket allows before it refuses one (at most `max`). */
-function drain(allow: () => boolean, max = 1000): number {
-  let n = 0
-  while (n < max && allow()) n++
-  return n
 }
 
 describe('createPeerScores', () => {
@@ -65,23 +59,58 @@ describe('createPeerScores', () => {
     expect(scores.strikes('alice')).toBe(0)
   })
 
-  test('the sync-request bucket holds a burst of twice SYNC_RATE and refills at SYNC_RATE per second', () => {
-    const { clock, scores } = scoresAt()
-    const allow = () => scores.allowRequest('bob')
-    expect(drain(allow)).toBe(SYNC_RATE * 2)
-    // 100 ms later: a tenth of a second's worth of tokens.
-    clock.now += 100
-    expect(drain(allow)).toBe(SYNC_RATE / 10)
-    // However long the wait, the bucket holds no more than the burst.
-    clock.now += 60_000
-    expect(drain(allow)).toBe(SYNC_RATE * 2)
-    // Each peer has its own bucket.
-    expect(scores.allowRequest('carol')).toBe(true)
+  test('sync work is budgeted in ops and bytes: past the budget a request is told how long to wait', () => {
+    const limits = { syncOpsPerSecond: 1000, syncBytesPerSecond: 10_000, syncRequestCost: 10 }
+    const { clock, scores } = scoresAt(1_000_000_000, limits)
+    // A burst of two seconds' worth, then a wait long enough to refill the debt.
+    expect(scores.admit('bob')).toEqual({ waitMs: 0, ignoring: false })
+    scores.charge('bob', { ops: 2000, bytes: 100 })
+    expect(scores.admit('bob')).toEqual({ waitMs: 20, ignoring: false })
+    clock.now += 20
+    expect(scores.admit('bob').waitMs).toBe(0)
+    // Bytes count as well: 10,000 bytes owed is a second's wait.
+    scores.charge('bob', { ops: 0, bytes: 30_000 })
+    expect(scores.admit('bob').waitMs).toBe(1000)
+    // Each peer has its own budget.
+    expect(scores.admit('carol').waitMs).toBe(0)
+    expect(scores.strikes('bob')).toBe(0)
+  })
+
+  test('a peer that keeps asking before its waits are over is told it ignores them', () => {
+    const limits = { syncOpsPerSecond: 1000, syncRequestCost: 10 }
+    const { clock, scores } = scoresAt(1_000_000_000, limits)
+    scores.charge('mallory', { ops: 5000, bytes: 0 })
+    expect(scores.admit('mallory').waitMs).toBe(3010)
+    const ignoring: boolean[] = []
+    for (let i = 0; i < 2 * IGNORED_WAITS_PER_STRIKE; i++) {
+      clock.now += 10
+      ignoring.push(scores.admit('mallory').ignoring)
+    }
+    expect(ignoring.filter(Boolean)).toHaveLength(2)
+    expect(ignoring[IGNORED_WAITS_PER_STRIKE - 1]).toBe(true)
+    // Coming back once the wait is over is honouring it.
+    clock.now += 3010
+    expect(scores.admit('mallory')).toEqual({ waitMs: 0, ignoring: false })
+  })
+
+  test('strikes count per IP address too: fresh peer ids from one address add up to its ban', () => {
+    const { scores } = scoresAt()
+    const ids = Math.ceil(DEFAULT_NET_LIMITS.ipMaxStrikes / MAX_STRIKES)
+    let banned = 0
+    for (let id = 0; id < ids; id++)
+      for (let i = 0; i < MAX_STRIKES; i++)
+        if (scores.strike(`sybil-${id}`, 'x', '10.0.0.9')) banned++
+    expect(scores.ipStrikes('10.0.0.9')).toBe(ids * MAX_STRIKES)
+    expect(scores.isIpBanned('10.0.0.9')).toBe(true)
+    expect(scores.isIpBanned('10.0.0.10')).toBe(false)
+    expect(banned).toBe(ids)
+    // A new identity from the banned address has no strikes of its own, but the address is banned.
+    expect(scores.strikes('sybil-new')).toBe(0)
   })
 
   test('forgets gone peers that owe nothing, and keeps connected, recently struck and banned ones', () => {
     const { clock, scores } = scoresAt()
-    scores.allowRequest('quiet') // a standing with no strike
+    scores.admit('quiet') // a standing with no strike
     scores.strike('connected', 'x')
     scores.strike('struck', 'x')
     for (let i = 0; i < MAX_STRIKES; i++) scores.strike('banned', 'x')

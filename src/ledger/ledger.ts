@@ -83,6 +83,13 @@ export type Ledger = {
    */
   getBytes(doc: OpId, ids: readonly OpId[]): Promise<Uint8Array[]>
   /**
+   * `getBytes` of several documents at once, read in store order: each stored segment is read
+   * once, however the documents' ops interleave (serving a peer many documents at a time).
+   */
+  getBytesOfDocs(
+    requests: readonly { readonly doc: OpId; readonly ids: readonly OpId[] }[],
+  ): Promise<Uint8Array[][]>
+  /**
    * Calls `listener` with ops once they are durable; returns the unsubscribe function. A listener
    * that throws does not affect the ledger: its error is re-thrown asynchronously.
    */
@@ -390,6 +397,15 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     async getBytes(doc, ids) {
       const positions = ids.flatMap((id) => log.position(id, doc) ?? [])
       return (await readStored(positions)).map((stored) => stored.bytes)
+    },
+    async getBytesOfDocs(requests) {
+      const positions = requests.map(({ doc, ids }) =>
+        ids.flatMap((id) => log.position(id, doc) ?? []),
+      )
+      const sorted = [...new Set(positions.flat())].sort((a, b) => a - b)
+      const stored = await readStored(sorted)
+      const bytesAt = new Map(sorted.map((p, i) => [p, stored[i]!.bytes]))
+      return positions.map((ps) => ps.map((p) => bytesAt.get(p)!))
     },
     onAccepted(listener) {
       listeners.add(listener)

@@ -47,6 +47,12 @@ export type GossipOptions = {
   readonly strike: (peer: PeerId, why: string) => void
   /** Pulls from a peer what gossip did not deliver (after `grace` ms, if given). */
   readonly scheduleSync: (peer: PeerId, grace?: number) => Promise<void>
+  /**
+   * Buffers of ops that sync pulled: not published again. They are old news to the peer they
+   * came from, and others fetch them by their own sync; echoing a catch-up of millions of ops to
+   * every peer would cost each of them a decode per op.
+   */
+  readonly pulled?: WeakSet<Uint8Array>
 }
 
 /** The ops topic: validating what peers gossip, and publishing what this node accepts. */
@@ -76,7 +82,8 @@ export function createGossip(options: GossipOptions): Gossip {
       pubsub.subscribe(OPS_TOPIC)
       unsubscribe = ledger.onAccepted((accepted) => {
         const mine: Uint8Array[] = []
-        for (const { op } of accepted) if (!fromGossip.delete(op.id)) mine.push(op.bytes)
+        for (const { op } of accepted)
+          if (!fromGossip.delete(op.id) && !options.pulled?.has(op.bytes)) mine.push(op.bytes)
         if (mine.length > 0) publish(pubsub, logger, mine)
       })
     },

@@ -5,8 +5,9 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -14,11 +15,19 @@ import type { LifecycleOptions, Startable } from '../node/startable.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
 import { createDialer, type Dialer } from './dialer.ts'
 import { createGossip, type Gossip, gossipService } from './gossip.ts'
-import { createPeerScores, type PeerScores } from './peer-scores.ts'
-import { ANTI_ENTROPY_GRACE_MS, createSync, type Sync } from './sync.ts'
+import { createPeerScores, type NetLimits, type PeerScores } from './peer-scores.ts'
+import { ANTI_ENTROPY_GRACE_MS, createSync, type Sync, type SyncStats } from './sync.ts'
 
 export { OPS_TOPIC } from './gossip.ts'
-export { BAN_MS, isForgettable, MAX_STRIKES, peersFault } from './peer-scores.ts'
+export {
+  BAN_MS,
+  DEFAULT_NET_LIMITS,
+  isForgettable,
+  MAX_STRIKES,
+  type NetLimits,
+  peersFault,
+} from './peer-scores.ts'
+export type { SyncStats } from './sync.ts'
 
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
@@ -33,6 +42,8 @@ export type ReplicatorOptions = {
   readonly listen?: readonly string[]
   /** Peers to dial at start and whenever the connection drops. */
   readonly peers?: readonly string[]
+  /** Per-IP limits and sync work budgets; `DEFAULT_NET_LIMITS` where left out. */
+  readonly limits?: Partial<NetLimits> | undefined
 }
 
 /** The libp2p host a replicator runs on, with its gossipsub service. */
@@ -55,6 +66,12 @@ export interface Replicator extends Startable {
   strikes(peer: string): number
   /** Whether a ban is in force against a peer (by peer id). */
   isBanned(peer: string): boolean
+  /** The strikes counted against the peers of an IP address. */
+  ipStrikes(ip: string): number
+  /** Whether a ban is in force against an IP address. */
+  isIpBanned(ip: string): boolean
+  /** Round trips and bytes of this node's pulls so far. */
+  syncStats(): SyncStats
   /** Syncs with every connected peer now; resolves when done. */
   syncAll(): Promise<void>
   /** Dials a peer by multiaddr. */
@@ -74,12 +91,35 @@ export async function loadPeerKey(path: string): Promise<PrivateKey> {
   return key
 }
 
-/** Builds the (not yet started) libp2p host; its gater refuses banned peers. */
+/** The IP address of a multiaddr, if it has one. */
+export function ipOf(address: Multiaddr | undefined): string | undefined {
+  return address?.getComponents().find((c) => c.name === 'ip4' || c.name === 'ip6')?.value
+}
+
+/** What the connection gater asks of peer standing. */
+type Gate = {
+  readonly scores: PeerScores
+  /** The host's open connections (the host is built after the gater). */
+  readonly connections: () => readonly Connection[]
+}
+
+/**
+ * Builds the (not yet started) libp2p host; its gater refuses banned peers, banned IP addresses,
+ * and connections past `maxPeersPerIp` from one address.
+ */
 function createHost(
   privateKey: PrivateKey,
   listen: readonly string[],
-  isBanned: (peer: PeerId) => boolean,
+  gate: Gate,
 ): Promise<ReplicatorHost> {
+  const { scores } = gate
+  const ipRefused = (ip: string | undefined): boolean => {
+    if (ip === undefined) return false
+    if (scores.isIpBanned(ip)) return true
+    let open = 0
+    for (const c of gate.connections()) if (ipOf(c.remoteAddr) === ip) open++
+    return open >= scores.limits.maxPeersPerIp
+  }
   return createLibp2p({
     privateKey,
     addresses: { listen: [...listen] },
@@ -87,8 +127,12 @@ function createHost(
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
-      denyDialPeer: async (peer) => isBanned(peer),
-      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
+      denyDialPeer: async (peer) => scores.isBanned(peer.toString()),
+      denyInboundConnection: async (conn) => ipRefused(ipOf(conn.remoteAddr)),
+      denyInboundEncryptedConnection: async (peer, conn) => {
+        const ip = ipOf(conn.remoteAddr)
+        return scores.isBanned(peer.toString()) || (ip !== undefined && scores.isIpBanned(ip))
+      },
     },
     services: { identify: identify(), pubsub: gossipService() },
     start: false,
@@ -106,22 +150,32 @@ type Parts = {
 
 /**
  * Replicates the ledger with peers over libp2p: new ops are gossiped (gossipsub, each validated by
- * the ledger's rules before it is forwarded), and `/rwa/sync/1` fills gaps by walking the hash
- * graph from the peers' heads. Peers that send invalid data or flood are struck, and cut off and
- * banned past `MAX_STRIKES`.
+ * the ledger's rules before it is forwarded), and `/rwa/sync/2` fills gaps: range-based
+ * reconciliation of the document set, then batched, paced pulls from the peers' heads. Peers that
+ * send invalid data or flood are struck, and cut off and banned past `MAX_STRIKES` (per peer id)
+ * or `ipMaxStrikes` (per IP address).
  */
 export async function createReplicator(options: ReplicatorOptions): Promise<Replicator> {
   const { ledger, logger } = options
   const privateKey = await loadPeerKey(options.keyFile)
-  const scores = createPeerScores({ logger })
-  const node = await createHost(privateKey, options.listen ?? ['/ip4/127.0.0.1/tcp/0'], (peer) =>
-    scores.isBanned(peer.toString()),
-  )
-  /** Counts a misdeed against a peer; past the limit it is disconnected and banned. */
+  const scores = createPeerScores({ logger, limits: options.limits ?? {} })
+  let host: ReplicatorHost | undefined
+  const node = await createHost(privateKey, options.listen ?? ['/ip4/127.0.0.1/tcp/0'], {
+    scores,
+    connections: () => host?.getConnections() ?? [],
+  })
+  host = node
+  /** Counts a misdeed against a peer and its IP; past the limits they are disconnected and banned. */
   const strike = (peer: PeerId, why: string): void => {
-    if (scores.strike(peer.toString(), why)) node.hangUp(peer).catch(() => undefined)
+    const ip = ipOf(node.getConnections(peer)[0]?.remoteAddr)
+    if (!scores.strike(peer.toString(), why, ip)) return
+    node.hangUp(peer).catch(() => undefined)
+    if (ip === undefined || !scores.isIpBanned(ip)) return
+    for (const c of node.getConnections())
+      if (ipOf(c.remoteAddr) === ip) c.close().catch(() => undefined)
   }
-  const sync = createSync({ node, ledger, logger, allowRequest: scores.allowRequest, strike })
+  const pulled = new WeakSet<Uint8Array>()
+  const sync = createSync({ node, ledger, logger, scores, strike, pulled })
   const gossip = createGossip({
     pubsub: node.services.pubsub,
     ledger,
@@ -129,6 +183,7 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
     isBanned: scores.isBanned,
     strike,
     scheduleSync: sync.scheduleSync,
+    pulled,
   })
   const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
   return compose({ node, scores, gossip, sync, dialer }, logger)
@@ -149,6 +204,9 @@ function compose(parts: Parts, logger: Logger): Replicator {
     gossipDropped: () => gossip.dropped(),
     strikes: (peer) => scores.strikes(peer),
     isBanned: (peer) => scores.isBanned(peer),
+    ipStrikes: (ip) => scores.ipStrikes(ip),
+    isIpBanned: (ip) => scores.isIpBanned(ip),
+    syncStats: () => sync.stats(),
     async syncAll() {
       await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },

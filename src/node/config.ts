@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { z } from 'zod'
+import { DEFAULT_NET_LIMITS, type NetLimits } from '../net/peer-scores.ts'
 import { NodeConfigError } from './errors.ts'
 
 /** Default HTTP port of a node (`--port 0` picks a free one). */
@@ -67,6 +68,14 @@ const configSchema = z
         enabled: z.boolean().default(true),
         listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
         peers: z.array(z.string()).default([]),
+        max_peers_per_ip: z.number().int().min(1).default(DEFAULT_NET_LIMITS.maxPeersPerIp),
+        ip_max_strikes: z.number().int().min(1).default(DEFAULT_NET_LIMITS.ipMaxStrikes),
+        sync_ops_per_second: z.number().int().min(100).default(DEFAULT_NET_LIMITS.syncOpsPerSecond),
+        sync_bytes_per_second: z
+          .number()
+          .int()
+          .min(64 * 1024)
+          .default(DEFAULT_NET_LIMITS.syncBytesPerSecond),
       })
       .strict()
       .prefault({}),
@@ -110,6 +119,8 @@ export type NodeConfig = {
     readonly enabled: boolean
     readonly listen: readonly string[]
     readonly peers: readonly string[]
+    /** Per-IP limits and sync work budgets. */
+    readonly limits: Omit<NetLimits, 'syncRequestCost'>
   }
   /** The chat bot, when `[xmpp]` is configured. */
   readonly xmpp: XmppConfig | undefined
@@ -204,6 +215,16 @@ enabled = true
 listen = ["/ip4/127.0.0.1/tcp/0"]
 # Peers to connect to, e.g. "/ip4/127.0.0.1/tcp/9001/p2p/12D3KooW…" (or rwa start --peer …).
 peers = []
+# Connections one IP address may have open to this node at once (raise it for many nodes
+# behind one NAT, or on one machine).
+max_peers_per_ip = ${DEFAULT_NET_LIMITS.maxPeersPerIp}
+# Strikes against the peers of one IP address, whatever their ids, after which the address is
+# banned for 10 minutes (a peer id alone is banned at 5): fresh identities do not start afresh.
+ip_max_strikes = ${DEFAULT_NET_LIMITS.ipMaxStrikes}
+# Sync work served to one peer per second (bursts of twice that); past it the peer is told to
+# wait, which is no strike. Keep above what a node ingests, so catching up runs at full speed.
+sync_ops_per_second = ${DEFAULT_NET_LIMITS.syncOpsPerSecond}
+sync_bytes_per_second = ${DEFAULT_NET_LIMITS.syncBytesPerSecond}
 
 [chain]
 # "devnet" (default): an anvil devnet started with the node, contracts deployed on it.
@@ -303,7 +324,17 @@ export function loadConfig(dataDir: string): NodeConfig {
       chain.mode === 'rpc'
         ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
         : { mode: chain.mode },
-    net,
+    net: {
+      enabled: net.enabled,
+      listen: net.listen,
+      peers: net.peers,
+      limits: {
+        maxPeersPerIp: net.max_peers_per_ip,
+        ipMaxStrikes: net.ip_max_strikes,
+        syncOpsPerSecond: net.sync_ops_per_second,
+        syncBytesPerSecond: net.sync_bytes_per_second,
+      },
+    },
     xmpp: xmpp && {
       service: xmpp.service,
       domain: xmpp.domain,

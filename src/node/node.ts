@@ -289,6 +289,7 @@ function replicatorPart({ config, options, logger, built }: PartsInput): Startab
         keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
         listen: net.listen,
         peers: net.peers,
+        limits: net.limits,
       })
       await built.replicator.start(lifecycle)
     },

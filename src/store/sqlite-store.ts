@@ -100,6 +100,7 @@ export function sqliteStore({
         insertPending.run(op.id, op.bytes, op.received ?? Date.now(), op.source ?? '')
     },
   )
+  const recent = new RecentSegments()
   const assertOpen = () => {
     if (closed) throw new StoreClosedError()
   }
@@ -160,14 +161,10 @@ export function sqliteStore({
     },
     async read(positions) {
       assertOpen()
-      let cached: { row: SegmentRow; ops: StoredOp[] } | undefined
       return positions.map((p) => {
         if (!Number.isSafeInteger(p) || p < 0 || p >= count) return undefined
-        if (!cached || p < cached.row.first || p >= cached.row.first + cached.row.count) {
-          const row = selectSegmentAt.get(p) as SegmentRow
-          cached = { row, ops: unpack(row) }
-        }
-        const op = cached.ops[p - cached.row.first]!
+        const segment = recent.find(p) ?? recent.keep(selectSegmentAt.get(p) as SegmentRow, unpack)
+        const op = segment.ops[p - segment.row.first]!
         return { id: op.id, bytes: new Uint8Array(op.bytes) }
       })
     },
@@ -181,6 +178,42 @@ export function sqliteStore({
       await checkpointer?.close()
       db.close()
     },
+  }
+}
+
+/** Unpacked segments kept for reads at most. */
+const RECENT_SEGMENTS = 64
+
+/**
+ * The segments read last, unpacked. A document's ops lie in many segments, interleaved with
+ * other documents' (a peer pulling documents one after another reads the same segments again
+ * and again); segments never change once written, so what is kept stays right.
+ */
+class RecentSegments {
+  private readonly segments: { row: SegmentRow; ops: StoredOp[] }[] = []
+  private last = 0
+
+  /** The kept segment holding position `p`, if any. */
+  find(p: number): { row: SegmentRow; ops: StoredOp[] } | undefined {
+    const hit = this.segments[this.last]
+    if (hit && p >= hit.row.first && p < hit.row.first + hit.row.count) return hit
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i]!
+      if (p >= segment.row.first && p < segment.row.first + segment.row.count) {
+        this.last = i
+        return segment
+      }
+    }
+    return undefined
+  }
+
+  /** Unpacks and keeps a segment, dropping the oldest kept one past `RECENT_SEGMENTS`. */
+  keep(row: SegmentRow, unpack: (row: SegmentRow) => StoredOp[]) {
+    const segment = { row, ops: unpack(row) }
+    if (this.segments.length >= RECENT_SEGMENTS) this.segments.shift()
+    this.segments.push(segment)
+    this.last = this.segments.length - 1
+    return segment
   }
 }
 
