@@ -143,7 +143,7 @@ async function validate(
     strike(peer, (error as Error).message)
     return TopicValidatorResult.Reject
   }
-  const results = await ledger.ingest(ops)
+  const results = await ledger.ingest(ops, { source: `peer:${peer.toString()}` })
   const bad = results.filter(peersFault)
   if (bad.length > 0) {
     strike(peer, `gossiped ${bad.length} invalid ops (${(bad[0] as { error: Error }).error.name})`)
