@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { SortedList } from '../core/sorted-list.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import { compareOpIds, isOpId, type OpId } from '../ledger/op-id.ts'
 
@@ -52,27 +53,21 @@ export interface DocList {
 
 /** Creates the sorted list of a ledger's documents, following it from now on. */
 export function createDocList(ledger: Ledger): DocList {
-  let ids = ledger.log.docs()
-  const known = new Set(ids)
-  let added: OpId[] = []
-  ledger.onAdded((accepted) => {
-    for (const { doc } of accepted) {
-      if (known.has(doc)) continue
-      known.add(doc)
-      added.push(doc)
-    }
-  })
-  const sorted = () => {
-    if (added.length > 0) {
-      ids = merge(ids, added.sort(compareOpIds))
-      added = []
-    }
-    return ids
+  const ids = new SortedList<OpId>(compareOpIds)
+  const known = new Set<OpId>()
+  const note = (doc: OpId) => {
+    if (known.has(doc)) return
+    known.add(doc)
+    ids.add(doc)
   }
+  for (const doc of ledger.log.docs()) note(doc)
+  ledger.onAdded((accepted) => {
+    for (const { doc } of accepted) note(doc)
+  })
   return {
     page(after, limit) {
-      const all = sorted()
-      const start = after === undefined ? 0 : firstAfter(all, after)
+      const all = ids.items()
+      const start = after === undefined ? 0 : ids.indexOf(after, { strict: true })
       const page = all.slice(start, start + limit)
       return { ids: page, next: start + limit < all.length ? page.at(-1)! : null }
     },
@@ -80,27 +75,4 @@ export function createDocList(ledger: Ledger): DocList {
       return known.size
     },
   }
-}
-
-/** Merges two sorted lists of ids. */
-function merge(a: readonly OpId[], b: readonly OpId[]): OpId[] {
-  const out: OpId[] = []
-  let i = 0
-  let j = 0
-  while (i < a.length && j < b.length) out.push(compareOpIds(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!)
-  while (i < a.length) out.push(a[i++]!)
-  while (j < b.length) out.push(b[j++]!)
-  return out
-}
-
-/** The index of the first id in sorted `ids` that sorts after `id` (binary search). */
-function firstAfter(ids: readonly OpId[], id: OpId): number {
-  let low = 0
-  let high = ids.length
-  while (low < high) {
-    const mid = (low + high) >>> 1
-    if (compareOpIds(ids[mid]!, id) <= 0) low = mid + 1
-    else high = mid
-  }
-  return low
 }

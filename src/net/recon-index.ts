@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { SortedList } from '../core/sorted-list.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { FINGERPRINT_BYTES, ITEM_HASH_BYTES, type KeyRange } from './sync-messages.ts'
@@ -24,10 +25,13 @@ export interface ReconIndex {
   close(): void
 }
 
-/** The item hash of a document: SHA-256 of its id and its heads, sorted, space-separated. */
+/**
+ * The item hash of a document: SHA-256 of its id and its heads, space-separated, in the log's
+ * order (`Log.heads` sorts them by id bytes: the same on every node).
+ */
 export function itemHash(doc: OpId, heads: readonly OpId[]): Uint8Array {
   const hash = createHash('sha256').update(doc)
-  for (const head of [...heads].sort()) hash.update(' ').update(head)
+  for (const head of heads) hash.update(' ').update(head)
   return new Uint8Array(hash.digest())
 }
 
@@ -79,78 +83,50 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * Follows the ledger: a document whose heads change is marked dirty and its item hash recomputed
+ * Follows the ledger: a document whose heads change drops its item hash, recomputed
  * when next read; new documents are sorted in when the order is next read. A round of
  * reconciliation costs O(documents in the asked ranges), never a rebuild.
  */
 export function createReconIndex(ledger: Pick<Ledger, 'log' | 'onAdded'>): ReconIndex {
-  const ids: OpId[] = []
+  const ids = new SortedList<string>((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  /** Each document's item hash; undefined while its heads changed since it was computed. */
   const hashes = new Map<OpId, Uint8Array | undefined>()
-  const fresh: OpId[] = []
-  const dirty = new Set<OpId>()
 
   const note = (doc: OpId) => {
-    if (!hashes.has(doc)) {
-      hashes.set(doc, undefined)
-      fresh.push(doc)
-    }
-    dirty.add(doc)
+    if (!hashes.has(doc)) ids.add(doc)
+    hashes.set(doc, undefined)
   }
   for (const doc of ledger.log.docs()) if (ledger.log.heads(doc).length > 0) note(doc)
   const unsubscribe = ledger.onAdded((added) => {
     for (const { doc } of added) note(doc)
   })
 
-  /** Sorts new documents in: a batch at a time, however many arrived since. */
-  const ordered = (): OpId[] => {
-    if (fresh.length > 0) {
-      for (const doc of fresh) ids.push(doc)
-      fresh.length = 0
-      ids.sort()
-    }
-    return ids
-  }
-
   const hashOf = (doc: OpId): Uint8Array | undefined => {
     if (!hashes.has(doc)) return undefined
     let hash = hashes.get(doc)
-    if (hash === undefined || dirty.has(doc)) {
+    if (hash === undefined) {
       hash = itemHash(doc, ledger.log.heads(doc))
       hashes.set(doc, hash)
-      dirty.delete(doc)
     }
     return hash
   }
 
   return {
     bounds(range) {
-      const sorted = ordered()
-      const start = lowerBound(sorted, range.lo)
-      const end = range.hi === null ? sorted.length : lowerBound(sorted, range.hi)
+      const start = ids.indexOf(range.lo)
+      const end = range.hi === null ? ids.size : ids.indexOf(range.hi)
       return [start, Math.max(start, end)]
     },
-    idAt: (position) => ordered()[position]!,
-    hashAt: (position) => hashOf(ordered()[position]!)!,
+    idAt: (position) => ids.items()[position]! as OpId,
+    hashAt: (position) => hashOf(ids.items()[position]! as OpId)!,
     hashOf,
     fingerprint(start, end) {
-      const sorted = ordered()
+      const sorted = ids.items()
       const acc = new Accumulator()
-      for (let i = start; i < end; i++) acc.add(hashOf(sorted[i]!)!)
+      for (let i = start; i < end; i++) acc.add(hashOf(sorted[i]! as OpId)!)
       return acc.fingerprint()
     },
-    size: () => ordered().length,
+    size: () => ids.size,
     close: unsubscribe,
   }
-}
-
-/** The first position in `sorted` whose id is not below `key`. */
-function lowerBound(sorted: readonly string[], key: string): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (sorted[mid]! < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

@@ -1,6 +1,6 @@
 import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
-import type { ReconIndex } from './recon-index.ts'
+import { type ReconIndex, sameBytes } from './recon-index.ts'
 import {
   type PullDoc,
   type PulledDoc,
@@ -47,7 +47,7 @@ export function answerRecon(index: ReconIndex, queries: readonly RangeQuery[]): 
     }
     const [start, end] = index.bounds(range)
     budget.scanned += end - start
-    if (Buffer.compare(index.fingerprint(start, end), query.fp) === 0) continue
+    if (sameBytes(index.fingerprint(start, end), query.fp)) continue
     if (query.n === 0 || end - start <= SMALL_RANGE)
       listItems(index, query, start, end, out, budget)
     else split(index, query, start, end, out, budget)
@@ -68,9 +68,7 @@ function listItems(
   budget: Budget,
 ): void {
   const take = Math.min(end - start, SYNC_LIMITS.items - budget.items)
-  const items: (readonly [OpId, Uint8Array])[] = []
-  for (let i = start; i < start + take; i++) items.push([index.idAt(i), index.hashAt(i)])
-  budget.items += take
+  const items = itemsOf(index, start, start + take, budget)
   if (start + take === end) {
     out.push({ lo: range.lo, hi: range.hi, items })
     return
@@ -79,6 +77,14 @@ function listItems(
   const bound = index.idAt(start + take)
   out.push({ lo: range.lo, hi: bound, items })
   out.push({ lo: bound, hi: range.hi })
+}
+
+/** Our items at positions `[from, to)`, counted against the answer's budget. */
+function itemsOf(index: ReconIndex, from: number, to: number, budget: Budget) {
+  const items: (readonly [OpId, Uint8Array])[] = []
+  for (let i = from; i < to; i++) items.push([index.idAt(i), index.hashAt(i)])
+  budget.items += to - from
+  return items
 }
 
 /** Splits a range of more than `SMALL_RANGE` documents into `RANGE_SPLIT` sub-ranges of our own. */
@@ -96,12 +102,9 @@ function split(
     const to = start + Math.floor(((b + 1) * n) / RANGE_SPLIT)
     const lo = b === 0 ? range.lo : index.idAt(from)
     const hi = b === RANGE_SPLIT - 1 ? range.hi : index.idAt(to)
-    if (to - from <= SMALL_RANGE && budget.items + (to - from) <= SYNC_LIMITS.items) {
-      const items: (readonly [OpId, Uint8Array])[] = []
-      for (let i = from; i < to; i++) items.push([index.idAt(i), index.hashAt(i)])
-      budget.items += to - from
-      out.push({ lo, hi, items })
-    } else {
+    if (to - from <= SMALL_RANGE && budget.items + (to - from) <= SYNC_LIMITS.items)
+      out.push({ lo, hi, items: itemsOf(index, from, to, budget) })
+    else {
       budget.scanned += to - from
       out.push({ lo, hi, fp: index.fingerprint(from, to) })
     }

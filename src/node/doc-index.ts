@@ -1,5 +1,6 @@
 import type { OpNote } from '../core/causal/notes.ts'
 import type { DocSummary, Domain, DomainReducer, Draft } from '../core/domain.ts'
+import { SortedList } from '../core/sorted-list.ts'
 import { BaseError } from '../errors/base.ts'
 import { OpRefusedError } from '../ledger/errors.ts'
 import type { Ledger } from '../ledger/ledger.ts'
@@ -106,43 +107,16 @@ export function createDocIndex<
 ): DocIndex<State, Reducer, Summary> {
   const docs = new Map<OpId, Entry<Reducer>>()
   let unsubscribe: (() => void) | undefined
-  // The listing order (name, then id), kept sorted: documents new since the last listing wait in
-  // `fresh` and are merged in once, so a page costs its size, not a sort of every document.
-  let ordered: OpId[] = []
-  let fresh: OpId[] = []
-  const before = (a: OpId, b: OpId) => {
+  // The listing order (name, then id), kept sorted as documents arrive: a page costs its size,
+  // not a sort of every document.
+  const ordered = new SortedList<OpId>((a, b) => {
     const x = docs.get(a)!.name
     const y = docs.get(b)!.name
-    return x < y || (x === y && a < b)
-  }
+    return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0
+  })
   const add = (id: OpId, entry: Entry<Reducer>) => {
     docs.set(id, entry)
-    fresh.push(id)
-  }
-  function sorted(): OpId[] {
-    if (fresh.length === 0) return ordered
-    fresh.sort((a, b) => (before(a, b) ? -1 : 1))
-    const merged: OpId[] = []
-    let i = 0
-    let j = 0
-    while (i < ordered.length && j < fresh.length)
-      merged.push(before(fresh[j]!, ordered[i]!) ? fresh[j++]! : ordered[i++]!)
-    for (; i < ordered.length; i++) merged.push(ordered[i]!)
-    for (; j < fresh.length; j++) merged.push(fresh[j]!)
-    ordered = merged
-    fresh = []
-    return ordered
-  }
-  /** Where the documents after `id` start in the listing order (binary search). */
-  function startAfter(all: readonly OpId[], id: OpId): number {
-    let low = 0
-    let high = all.length
-    while (low < high) {
-      const mid = (low + high) >>> 1
-      if (all[mid] === id || before(all[mid]!, id)) low = mid + 1
-      else high = mid
-    }
-    return low
+    ordered.add(id)
   }
   const listed = (id: OpId): Listed<Summary> => ({ id, ...domain.summary(docs.get(id)!.reducer) })
 
@@ -251,12 +225,12 @@ export function createDocIndex<
     },
     list() {
       // Cheap per document: chat messages and services list documents often.
-      return sorted().map(listed)
+      return ordered.items().map(listed)
     },
     page(after, limit) {
-      const all = sorted()
+      const all = ordered.items()
       if (after !== undefined && !docs.has(after)) throw domain.notFound(after)
-      const start = after === undefined ? 0 : startAfter(all, after)
+      const start = after === undefined ? 0 : ordered.indexOf(after, { strict: true })
       const ids = all.slice(start, start + limit)
       return { items: ids.map(listed), next: start + limit < all.length ? ids.at(-1)! : null }
     },
