@@ -11,6 +11,7 @@ import {
 } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
+import { countedHttp } from './counted-transport.ts'
 import { type Devnet, startDevnet } from './devnet.ts'
 import { ChainError } from './errors.ts'
 import { chainFor, deployEscrow, deployTestToken, type Wallet } from './escrow.ts'
@@ -38,6 +39,8 @@ export type ChainService = {
   readonly info: ChainInfo
   readonly client: PublicClient
   readonly wallet: Wallet
+  /** JSON-RPC calls of `client` and `wallet` that failed so far (for `/metrics`). */
+  rpcErrors(): number
   stop(): Promise<void>
 }
 
@@ -83,9 +86,11 @@ export async function startChain({
       )
     })
     const chain = chainFor(chainId, rpcUrl)
-    const client = createPublicClient({ chain, transport: http(rpcUrl) }) as PublicClient
+    const failed = { errors: 0 }
+    const transport = countedHttp(rpcUrl, failed)
+    const client = createPublicClient({ chain, transport }) as PublicClient
     const account = privateKeyToAccount(operatorKey)
-    const wallet = createWalletClient({ account, chain, transport: http(rpcUrl) }) as Wallet
+    const wallet = createWalletClient({ account, chain, transport }) as Wallet
     if (devnet) await fundOperator(client, account.address)
     const recorded = await ensureContracts({
       dataDir,
@@ -109,6 +114,7 @@ export async function startChain({
       info,
       client,
       wallet,
+      rpcErrors: () => failed.errors,
       async stop() {
         await devnet?.stop()
       },

@@ -100,6 +100,14 @@ export type Ledger = {
    * that must only see durable ops (answering clients, gossip). Errors are handled as there.
    */
   onAdded(listener: (ops: readonly AcceptedOp[]) => void): () => void
+  /**
+   * Ops refused since the ledger opened, by the name of the refusal (`InvalidSignatureError`,
+   * the domain's rule error…): remote ops that `ingest` refused and local ops `append` refused.
+   * Error names are a fixed set, so the map stays small.
+   */
+  refusals(): ReadonlyMap<string, number>
+  /** The store failure that stopped the ledger, if a write failed (it then refuses every call). */
+  failure(): BaseError | undefined
   /** Resolves once every op accepted so far is durable (a failed write included: it is not retried). */
   flush(): Promise<void>
   /** Waits for pending writes, then closes the store. */
@@ -183,6 +191,9 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   await restore(store, log, limits)
 
   const keys = createPublicKeyCache()
+  const refusals = new Map<string, number>()
+  const countRefusal = (error: BaseError) =>
+    refusals.set(error.name, (refusals.get(error.name) ?? 0) + 1)
   let failure: LedgerFailedError | undefined
   let writes: Promise<void> = Promise.resolve()
   let applying: Promise<unknown> = Promise.resolve()
@@ -308,6 +319,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     })
     applying = turn.catch(() => undefined)
     await turn
+    for (const result of results) if (!result!.ok) countRefusal(result!.error)
     return results as IngestResult[]
   }
 
@@ -366,6 +378,7 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
     const result = addVerified(builder, op)
     const written = persist(builder)
     if (!result.ok) {
+      countRefusal(result.error)
       await written.catch(() => undefined)
       throw result.error
     }
@@ -415,6 +428,8 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
       addListeners.add(listener)
       return () => addListeners.delete(listener)
     },
+    refusals: () => refusals,
+    failure: () => failure,
     async flush() {
       await writes.catch(() => undefined)
     },

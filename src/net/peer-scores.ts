@@ -116,6 +116,8 @@ export interface PeerScores {
   forgetBlameless(connected: Iterable<string>): void
   /** How many peers have a standing kept. */
   size(): number
+  /** Strikes counted and bans started (of peers and of IP addresses) since this node started. */
+  totals(): { readonly strikes: number; readonly bans: number; readonly ipBans: number }
 }
 
 /**
@@ -128,6 +130,8 @@ export function createPeerScores(options: PeerScoresOptions): PeerScores {
   const limits: NetLimits = { ...DEFAULT_NET_LIMITS, ...options.limits }
   const standings = new Map<string, Standing>()
   const ips = new Map<string, Standing>()
+  // Forgetting a peer's standing must not make the totals go down: they are counted apart.
+  const totals = { strikes: 0, bans: 0, ipBans: 0 }
 
   const standing = (map: Map<string, Standing>, key: string): Standing => {
     let s = map.get(key)
@@ -170,6 +174,9 @@ export function createPeerScores(options: PeerScoresOptions): PeerScores {
       const s = standing(standings, peer)
       const peerBanned = count(s, MAX_STRIKES, at)
       const ipBanned = ip !== undefined && count(standing(ips, ip), limits.ipMaxStrikes, at)
+      totals.strikes++
+      if (peerBanned) totals.bans++
+      if (ipBanned) totals.ipBans++
       logger.warn({ peer, ip, strikes: s.strikes, why }, 'peer misbehaved')
       if (peerBanned) logger.warn({ peer }, 'peer banned and disconnected')
       if (ipBanned) logger.warn({ ip }, 'IP address banned and its peers disconnected')
@@ -214,5 +221,6 @@ export function createPeerScores(options: PeerScoresOptions): PeerScores {
       for (const [ip, s] of ips) if (isForgettable(s, at)) ips.delete(ip)
     },
     size: () => standings.size,
+    totals: () => ({ ...totals }),
   }
 }

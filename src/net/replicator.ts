@@ -70,8 +70,10 @@ export interface Replicator extends Startable {
   ipStrikes(ip: string): number
   /** Whether a ban is in force against an IP address. */
   isIpBanned(ip: string): boolean
-  /** Round trips and bytes of this node's pulls so far. */
+  /** Round trips and bytes of this node's pulls so far, and sync bytes in and out. */
   syncStats(): SyncStats
+  /** Strikes counted and bans started since the node started (peers and IP addresses). */
+  misdeeds(): { readonly strikes: number; readonly bans: number; readonly ipBans: number }
   /** Syncs with every connected peer now; resolves when done. */
   syncAll(): Promise<void>
   /** Dials a peer by multiaddr. */
@@ -207,6 +209,7 @@ function compose(parts: Parts, logger: Logger): Replicator {
     ipStrikes: (ip) => scores.ipStrikes(ip),
     isIpBanned: (ip) => scores.isIpBanned(ip),
     syncStats: () => sync.stats(),
+    misdeeds: () => scores.totals(),
     async syncAll() {
       await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },

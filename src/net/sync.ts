@@ -58,6 +58,9 @@ export type SyncStats = {
   pullBytes: number
   /** `wait` answers received (and honoured). */
   waits: number
+  /** Sync bytes received (answers to this node's pulls, peers' requests) and sent (requests, answers served). */
+  bytesIn: number
+  bytesOut: number
 }
 
 /** The `/rwa/sync/2` protocol: serving peers' requests and pulling from peers. */
@@ -78,6 +81,8 @@ export interface Sync {
 /** What serving and pulling need besides the host. */
 type SyncContext = Pick<SyncOptions, 'ledger' | 'scores' | 'strike' | 'logger'> & {
   readonly index: ReconIndex
+  /** Where served bytes are counted. */
+  readonly stats: SyncStats
 }
 
 /** Serves and pulls `/rwa/sync/2`, striking peers that flood it or answer with invalid ops. */
@@ -87,8 +92,16 @@ export function createSync(options: SyncOptions): Sync {
   const openStreams = new Map<string, number>()
   const stopping = new AbortController()
   const index = createReconIndex(options.ledger)
-  const stats: SyncStats = { reconRounds: 0, reconBytes: 0, pullRounds: 0, pullBytes: 0, waits: 0 }
-  const context: SyncContext = { ...options, index }
+  const stats: SyncStats = {
+    reconRounds: 0,
+    reconBytes: 0,
+    pullRounds: 0,
+    pullBytes: 0,
+    waits: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  }
+  const context: SyncContext = { ...options, index, stats }
 
   function scheduleSync(peer: PeerId, grace = 0): Promise<void> {
     const key = peer.toString()
@@ -174,7 +187,9 @@ async function respond(context: SyncContext, stream: Stream, peer: PeerId): Prom
   try {
     let request: SyncRequest
     try {
-      request = decodeRequest((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+      const received = (await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray()
+      context.stats.bytesIn += received.length
+      request = decodeRequest(received)
     } catch (error) {
       strike(peer, `bad sync request: ${(error as Error).message}`)
       stream.abort(new Error('bad request'))
@@ -191,6 +206,7 @@ async function respond(context: SyncContext, stream: Stream, peer: PeerId): Prom
       scores.charge(key, { ops: work, bytes: bytes.length })
     }
     await lp.write(bytes)
+    context.stats.bytesOut += bytes.length
     // A peer that never closes its side would hold the stream: give it a few seconds.
     await stream.close({ signal: AbortSignal.timeout(5000) })
   } catch (error) {
@@ -221,7 +237,7 @@ async function ask(
   node: Pick<Libp2p, 'dialProtocol'>,
   peer: PeerId,
   request: SyncRequest,
-): Promise<{ response: SyncResponse; bytes: number }> {
+): Promise<{ response: SyncResponse; sent: number; received: number }> {
   const stream = await node.dialProtocol(peer, SYNC_PROTOCOL, {
     signal: AbortSignal.timeout(10_000),
   })
@@ -230,7 +246,7 @@ async function ask(
   await lp.write(sent)
   const received = (await lp.read({ signal: AbortSignal.timeout(30_000) })).subarray()
   await stream.close().catch(() => undefined)
-  return { response: decodeResponse(received), bytes: sent.length + received.length }
+  return { response: decodeResponse(received), sent: sent.length, received: received.length }
 }
 
 /** Asks, honouring `wait` answers (sleeps, then asks again), a bounded number of times. */
@@ -241,7 +257,10 @@ async function askPaced(
 ): Promise<SyncResponse | undefined> {
   const { stats } = puller
   for (let i = 0; i < MAX_WAITS && !puller.signal.aborted; i++) {
-    const { response, bytes } = await ask(puller.node, peer, request)
+    const { response, sent, received } = await ask(puller.node, peer, request)
+    const bytes = sent + received
+    stats.bytesOut += sent
+    stats.bytesIn += received
     if (request.t === 'recon') {
       stats.reconRounds++
       stats.reconBytes += bytes
