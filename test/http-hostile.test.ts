@@ -17,6 +17,7 @@ import { openAccounts } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { createDocIndex } from '../src/node/doc-index.ts'
 import { initNode } from '../src/node/init.ts'
+import { createNodeMetrics } from '../src/node/metrics.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 import { makeOp, memoryLedger, testSigner } from './helpers.ts'
 import { TestNode } from './node-fixture.ts'
@@ -202,6 +203,12 @@ describe('custodial account quota', () => {
       accounts,
       index,
       chain: undefined,
+      metrics: createNodeMetrics({
+        ledger: () => ledger,
+        indexes: () => new Map(),
+        replicator: () => undefined,
+        chain: () => undefined,
+      }).forDomain('audit'),
     })
     const routes = parts.routes!.find((g) => g.docs.some((d) => d.path === '/register_audit/'))!
     const register = async (n: number, jid: string) => {

@@ -7,6 +7,7 @@ import type { Ledger } from '../ledger/ledger.ts'
 import type { Accounts } from '../node/accounts.ts'
 import type { NodeConfig } from '../node/config.ts'
 import type { DocIndex, Listed } from '../node/doc-index.ts'
+import type { DomainMetrics } from '../node/metrics.ts'
 import type { Startable } from '../node/startable.ts'
 
 // The seam every domain plugs into (ARCHITECTURE §7). A domain is a folder under src/core/ (its
@@ -45,6 +46,8 @@ export type DomainComponents<
   readonly index: DocIndex<State, Reducer, Summary>
   /** The chain the node settles on, unless it runs without one. */
   readonly chain: ChainService | undefined
+  /** Where the domain adds its own metrics to `/metrics` (named `rwa_<domain>_…`). */
+  readonly metrics: DomainMetrics
 }
 
 /** The node side of a domain. */

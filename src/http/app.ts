@@ -2,16 +2,20 @@ import { Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { WebPart } from '../domains/plugin.ts'
 import type { DocIndex } from '../node/doc-index.ts'
+import type { NodeMetrics } from '../node/metrics.ts'
+import type { Readiness } from '../node/readiness.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
 import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
 import { errorResponse } from './errors.ts'
+import { healthRoutes } from './health-routes.ts'
 import { hostGuard } from './host-guard.ts'
 import { type NodeRoutesContext, nodeRoutes } from './node-routes.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
 import { opsRoutes } from './ops-routes.ts'
 import { DEFAULT_PAGE_SIZE } from './page.ts'
+import { requestLog } from './request-log.ts'
 import type { RouteGroup } from './route-group.ts'
 
 /** What one hosted domain adds to the HTTP API and the dashboard. */
@@ -29,6 +33,10 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly hostNames?: readonly string[] | undefined
   /** The hosted domains, in registration order. */
   readonly domains: readonly HttpDomain[]
+  /** The node's metrics: HTTP requests are counted into them, and `/metrics` shows them. */
+  readonly metrics?: NodeMetrics | undefined
+  /** Checks the node's parts for `GET /ready` (ready when left out). */
+  readonly ready?: (() => Promise<Readiness>) | undefined
 }
 
 /**
@@ -57,12 +65,15 @@ export function createHttpApp(ctx: HttpContext): Hono {
       404,
     ),
   )
+  // First, so every answer is logged and counted (Host guard refusals and errors included).
+  app.use('*', requestLog({ logger: ctx.logger, observe: ctx.metrics?.observeRequest }))
   // Before every route: a request must name this node's host (DNS rebinding) and, to change
   // anything, come from no other site.
   app.use('*', hostGuard({ names: ctx.hostNames ?? [] }))
   const indexes = ctx.domains.map((d) => d.index)
   const groups = [
     nodeRoutes({ ...ctx, indexes }),
+    healthRoutes({ ready: ctx.ready ?? alwaysReady, metrics: ctx.metrics?.render }),
     opsRoutes({ ...ctx, indexes }),
     ...ctx.domains.flatMap((d) => d.routes),
   ]
@@ -71,6 +82,11 @@ export function createHttpApp(ctx: HttpContext): Hono {
   for (const group of groups) app.route(group.prefix, group.app)
   mountDashboard(app, ctx)
   return app
+}
+
+const alwaysReady = async (): Promise<Readiness> => {
+  const ok = { ok: true, detail: 'Not checked.' }
+  return { ready: true, checks: { store: ok, chain: ok, net: ok } }
 }
 
 /** The dashboard: the home page with each domain's card, the domains' pages, a stylesheet and one script. */

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Logger, pino } from 'pino'
+import type { Logger } from 'pino'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { DOMAINS } from '../domains/index.ts'
 import type { AnyPlugin, ChatPart, DomainParts } from '../domains/plugin.ts'
@@ -22,6 +22,9 @@ import { createDocIndex, type DocIndex } from './doc-index.ts'
 import { NodeNotStartedError } from './errors.ts'
 import { type HttpServer, httpServer } from './http-server.ts'
 import { lockDataDir } from './lock.ts'
+import { nodeLogger } from './logger.ts'
+import { createNodeMetrics, type NodeMetrics } from './metrics.ts'
+import { createReadiness } from './readiness.ts'
 import { type Startable, startAll, stopAll } from './startable.ts'
 import { createVerifyPool, type VerifyPool } from './verify-pool.ts'
 
@@ -44,6 +47,8 @@ export interface RwaNode extends NodeExtensions {
   readonly config: NodeConfig
   readonly logger: Logger
   readonly accounts: Accounts
+  /** The node's metrics (its own registry), served at `GET /metrics`. */
+  readonly metrics: NodeMetrics
   /** Set by `start`. */
   readonly ledger: Ledger
   /** Each hosted domain's documents, by domain name (after `start`). */
@@ -109,15 +114,21 @@ type Built = {
  * console.log(node.url)
  */
 export function createNode(config: NodeConfig, options: CreateNodeOptions = {}): RwaNode {
-  const logger = options.logger ?? pino({ level: config.log.level, base: { node: config.name } })
+  const logger = options.logger ?? nodeLogger({ level: config.log.level, node: config.name })
   const accounts = openAccounts(config.dataDir, { maxCustodial: config.xmpp?.maxAccounts })
   const plugins = options.domains ?? DOMAINS
   const built: Built = { indexes: new Map(), domains: [], url: '' }
+  const metrics = createNodeMetrics({
+    ledger: () => built.ledger,
+    indexes: () => built.indexes,
+    replicator: () => built.replicator,
+    chain: () => built.chain,
+  })
   const need = <T>(part: T | undefined): T => {
     if (part === undefined) throw new NodeNotStartedError()
     return part
   }
-  const parts = nodeParts({ config, options, logger, accounts, plugins, built })
+  const parts = nodeParts({ config, options, logger, accounts, plugins, built, metrics })
   const aborter = new AbortController()
   const onStopError = (err: unknown, part: string) =>
     logger.error({ err, part }, 'a part failed to stop')
@@ -129,6 +140,7 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
     config,
     logger,
     accounts,
+    metrics,
     get ledger() {
       return need(built.ledger)
     },
@@ -192,6 +204,7 @@ type PartsInput = {
   accounts: Accounts
   plugins: readonly AnyPlugin[]
   built: Built
+  metrics: NodeMetrics
 }
 
 /** The node's parts, in start order. */
@@ -315,7 +328,7 @@ function chainPart({ config, options, logger, built }: PartsInput): Startable {
 }
 
 /** Loads each domain's node part, builds its parts from the node's, and starts its services. */
-function domainsPart({ config, logger, accounts, plugins, built }: PartsInput): Startable {
+function domainsPart({ config, logger, accounts, plugins, built, metrics }: PartsInput): Startable {
   let services: Startable[] = []
   const onStopError = (err: unknown, part: string) =>
     logger.error({ err, part }, 'a part failed to stop')
@@ -331,6 +344,7 @@ function domainsPart({ config, logger, accounts, plugins, built }: PartsInput): 
           accounts,
           index: built.indexes.get(plugin.domain.name)!,
           chain: built.chain,
+          metrics: metrics.forDomain(plugin.domain.name),
         })
         built.domains.push({ plugin, parts })
       }
@@ -341,7 +355,8 @@ function domainsPart({ config, logger, accounts, plugins, built }: PartsInput): 
   }
 }
 
-function httpPart({ config, options, logger, accounts, built }: PartsInput): Startable {
+function httpPart(input: PartsInput): Startable {
+  const { config, options, logger, accounts, built, metrics } = input
   let server: HttpServer | undefined
   return {
     name: 'http',
@@ -369,6 +384,8 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
               }
             : undefined,
         chain: () => built.chain?.info,
+        metrics,
+        ready: readinessOf(input),
       })
       const port = options.port ?? config.http.port
       server = httpServer({ fetch: app.fetch, host: config.http.host, port })
@@ -377,6 +394,18 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
     },
     stop: (lifecycle) => server?.stop(lifecycle),
   }
+}
+
+/** The checks of `GET /ready`, on the parts this node was configured with. */
+function readinessOf({ config, options, built }: PartsInput) {
+  return createReadiness({
+    store: () => built.store,
+    ledger: () => built.ledger,
+    chainConfigured: (options.chain ?? config.chain).mode !== 'none',
+    chain: () => built.chain,
+    netEnabled: { ...config.net, ...options.net }.enabled,
+    replicator: () => built.replicator,
+  })
 }
 
 /** The bind address as a `Host` header names it (an IPv6 address in brackets). */

@@ -26,7 +26,7 @@ declare module '../../node/node.ts' {
  * adapter routes, the settler (with a chain), the dashboard's audit pages and the RWA chat.
  */
 export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
-  create({ config, logger, ledger, accounts, index, chain }) {
+  create({ config, logger, ledger, accounts, index, chain, metrics }) {
     const audits = withAuditQueries(index)
     const actions = createAuditActions({
       ledger,
@@ -57,6 +57,17 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
               actions,
               chain,
               logger: logger.child({ part: 'settler' }),
+              metrics: {
+                transactions: metrics.counter({
+                  name: 'settlement_transactions_total',
+                  help: 'settle transactions this node sent to the escrow, by outcome (success, reverted, failed).',
+                  labelNames: ['outcome'],
+                }),
+                gas: metrics.counter({
+                  name: 'settlement_gas_total',
+                  help: 'Gas used by the settle transactions this node sent.',
+                }),
+              },
             }),
           ]
         : [],

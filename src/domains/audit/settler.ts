@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { Counter } from 'prom-client'
 import type { Address, Hex } from 'viem'
 import { auditEscrowAbi } from '../../chain/artifacts.ts'
 import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
@@ -12,6 +13,13 @@ import { type Accounts, OPERATOR } from '../../node/accounts.ts'
 import type { Startable } from '../../node/startable.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+
+/** The settler's metrics: `settle` transactions by outcome, and the gas they used. */
+export type SettlerMetrics = {
+  /** outcome: `success`, `reverted` (mined, refused by the escrow) or `failed` (not mined). */
+  readonly transactions: Counter<'outcome'>
+  readonly gas: Counter
+}
 
 /** How often audits waiting for the contract are looked at again (funding may have arrived). */
 const POLL_MS = 2000
@@ -31,6 +39,7 @@ export function createSettler({
   actions,
   chain,
   logger,
+  metrics,
 }: {
   ledger: Ledger
   audits: AuditIndex
@@ -38,6 +47,7 @@ export function createSettler({
   actions: AuditActions
   chain: ChainService
   logger: Logger
+  metrics?: SettlerMetrics | undefined
 }): Startable {
   const running = new Map<OpId, Promise<void>>()
   const again = new Set<OpId>()
@@ -169,12 +179,17 @@ export function createSettler({
           args: [auditId, payees, amounts, sortSignatures(valid)],
         })
         const receipt = await chain.client.waitForTransactionReceipt({ hash: tx })
-        if (receipt.status !== 'success')
+        metrics?.gas.inc(Number(receipt.gasUsed))
+        if (receipt.status !== 'success') {
+          metrics?.transactions.inc({ outcome: 'reverted' })
           throw new ChainError(
             `The settle transaction ${tx} reverted; the escrow refused the settlement.`,
           )
+        }
+        metrics?.transactions.inc({ outcome: 'success' })
         gas = receipt.gasUsed
       } catch (error) {
+        if (!(error instanceof ChainError)) metrics?.transactions.inc({ outcome: 'failed' })
         signerCache.clear() // a signer may have been removed: read them again next time
         throw error
       }

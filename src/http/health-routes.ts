@@ -1,0 +1,56 @@
+import { Hono } from 'hono'
+import type { Readiness } from '../node/readiness.ts'
+import type { RouteDoc } from './openapi.ts'
+import type { RouteGroup } from './route-group.ts'
+import { sendJson } from './route-group.ts'
+
+/** What the health routes read. */
+export type HealthContext = {
+  /** Checks the node's parts (`GET /ready`). */
+  ready(): Promise<Readiness>
+  /** The Prometheus text exposition (`GET /metrics`), when the node keeps metrics. */
+  readonly metrics?:
+    | (() => Promise<{ readonly contentType: string; readonly text: string }>)
+    | undefined
+}
+
+const DOCS: readonly RouteDoc[] = [
+  {
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness: answers {"status":"ok"} while the process serves HTTP.',
+    tag: 'node',
+    response: 'Always {"status":"ok"}.',
+  },
+  {
+    method: 'get',
+    path: '/ready',
+    summary:
+      'Readiness: whether the store is open, the chain answers (when configured) and replication runs; 503 with the same body when not ready.',
+    tag: 'node',
+    response:
+      '{ ready: boolean, checks: { store, chain, net: { ok: boolean, detail: string } } }; status 503 when ready is false.',
+  },
+]
+
+/**
+ * `GET /health`, `GET /ready` and `GET /metrics` (Prometheus text, not documented in
+ * `/openapi.json`, which describes JSON routes). They take no input and pass the Host guard like
+ * every route; they need no token: they tell nothing secret (no keys, no tokens, no bodies).
+ */
+export function healthRoutes(ctx: HealthContext): RouteGroup {
+  const app = new Hono()
+  app.get('/health', (c) => sendJson(c, { status: 'ok' }))
+  app.get('/ready', async (c) => {
+    const readiness = await ctx.ready()
+    // Probes and load balancers read the status; people read the body.
+    return sendJson(c, readiness, readiness.ready ? 200 : 503)
+  })
+  const { metrics } = ctx
+  if (metrics)
+    app.get('/metrics', async (c) => {
+      const { contentType, text } = await metrics()
+      return c.body(text, 200, { 'content-type': contentType, 'cache-control': 'no-store' })
+    })
+  return { prefix: '/', app, docs: DOCS }
+}
