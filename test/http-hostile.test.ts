@@ -153,6 +153,65 @@ describe('hostile requests: DNS rebinding and cross-site pages', () => {
   })
 })
 
+describe('hostile requests to /metrics, /health and /ready', () => {
+  test('a foreign Host is refused on each, and the refusal shows no metrics', async () => {
+    node = await TestNode.start()
+    for (const path of ['/metrics', '/health', '/ready']) {
+      const answer = await rawRequest(node.url, 'GET', path, { host: 'evil.example' })
+      expect([path, answer.status, answer.json?.error]).toEqual([
+        path,
+        403,
+        'MisdirectedRequestError',
+      ])
+    }
+    const text = await (await fetch(`${node.url}/metrics`)).text()
+    // Refused requests are counted under their route, by status.
+    expect(text).toContain('rwa_http_requests_total{method="GET",route="/metrics",status="403"} 1')
+  })
+
+  test('query junk, unknown URLs and odd methods are harmless and add no label values', async () => {
+    node = await TestNode.start()
+    const junk = `?name[]=%00%ff&limit=-1&route=%22}%20evil&${'x'.repeat(2000)}`
+    for (const path of ['/metrics', '/health', '/ready']) {
+      const response = await fetch(`${node.url}${path}${junk}`)
+      expect([path, response.status]).toEqual([path, 200])
+      await response.arrayBuffer()
+    }
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${node.url}/no/such/${i}-${'z'.repeat(i)}?q=${i}`)
+      expect(response.status).toBe(404)
+      await response.arrayBuffer()
+    }
+    const { port } = new URL(node.url)
+    const odd = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { hostname: '127.0.0.1', port, method: 'PROPFIND', path: '/metrics' },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        },
+      )
+      req.on('error', reject)
+      req.end()
+    })
+    expect(odd).toBe(404)
+    const text = await (await fetch(`${node.url}/metrics`)).text()
+    expect(text).not.toContain('no/such')
+    expect(text).not.toContain('evil')
+    expect(text).not.toContain('PROPFIND')
+    expect(text).toContain(
+      'rwa_http_requests_total{method="GET",route="unmatched",status="404"} 50',
+    )
+    expect(text).toContain(
+      'rwa_http_requests_total{method="OTHER",route="unmatched",status="404"} 1',
+    )
+    // POST, or a body, changes nothing: the routes are GET only.
+    const posted = await fetch(`${node.url}/ready`, { method: 'POST', body: '{"ready":false}' })
+    expect(posted.status).toBe(404)
+    expect((await fetch(`${node.url}/ready`)).status).toBe(200)
+  })
+})
+
 describe('custodial account quota', () => {
   const roots: string[] = []
   afterEach(() => {
