@@ -104,7 +104,7 @@ function parsePrometheus(text: string): Map<string, Family> {
 }
 
 /** The value of the sample `name` whose labels include `labels` (undefined when there is none). */
-function valueOf(
+function sampleValue(
   families: Map<string, Family>,
   name: string,
   labels: Record<string, string> = {},
@@ -130,7 +130,7 @@ describe('the Prometheus text parser of these tests', () => {
     expect(() => parsePrometheus('# HELP x h\n# TYPE x gauge\nx{a=1} 1\n')).toThrow(/bad label/)
     expect(() => parsePrometheus('# HELP x h\n# TYPE x gauge\nx one\n')).toThrow(/bad value/)
     const ok = parsePrometheus('# HELP x h\n# TYPE x counter\nx{a="q\\"z"} 2\n')
-    expect(valueOf(ok, 'x', { a: 'q"z' })).toBe(2)
+    expect(sampleValue(ok, 'x', { a: 'q"z' })).toBe(2)
   })
 })
 
@@ -164,12 +164,12 @@ describe('GET /metrics', () => {
     ])
       expect(families.get(name)?.help, name).toBeTruthy()
     expect(families.get('rwa_http_request_duration_seconds')?.type).toBe('histogram')
-    expect(valueOf(families, 'process_resident_memory_bytes')).toBeGreaterThan(0)
+    expect(sampleValue(families, 'process_resident_memory_bytes')).toBeGreaterThan(0)
   })
 
   test('accepted and refused ops, documents by state and HTTP requests by route move with what the node does', async () => {
     const before = await scrape(t)
-    const accepted0 = valueOf(before, 'rwa_ops_accepted_total')!
+    const accepted0 = sampleValue(before, 'rwa_ops_accepted_total')!
     const admin = testSigner(41)
     const genesis = makeAuditGenesis(admin, 'metered')
     // A stranger may not add items to someone else's audit: refused at ingest.
@@ -191,28 +191,32 @@ describe('GET /metrics', () => {
     expect(unknown.status).toBe(404)
 
     const after = await scrape(t)
-    expect(valueOf(after, 'rwa_ops_accepted_total')).toBe(accepted0 + 1)
-    expect(valueOf(after, 'rwa_ops_refused_total', { reason })).toBe(
-      (valueOf(before, 'rwa_ops_refused_total', { reason }) ?? 0) + 1,
+    expect(sampleValue(after, 'rwa_ops_accepted_total')).toBe(accepted0 + 1)
+    expect(sampleValue(after, 'rwa_ops_refused_total', { reason })).toBe(
+      (sampleValue(before, 'rwa_ops_refused_total', { reason }) ?? 0) + 1,
     )
     const reasons = after.get('rwa_ops_refused_total')!.samples.map((s) => s.labels.reason)
     expect(reasons.length).toBeGreaterThanOrEqual(2)
     expect(
-      valueOf(after, 'rwa_documents', { domain: 'audit', state: 'INITIALIZATION' }),
+      sampleValue(after, 'rwa_documents', { domain: 'audit', state: 'INITIALIZATION' }),
     ).toBeGreaterThanOrEqual(1)
     // Routes are labelled by pattern, not by URL.
     expect(
-      valueOf(after, 'rwa_http_requests_total', {
+      sampleValue(after, 'rwa_http_requests_total', {
         method: 'GET',
         route: '/audits/:audit',
         status: '404',
       }),
     ).toBe(1)
     expect(
-      valueOf(after, 'rwa_http_requests_total', { method: 'POST', route: '/ops', status: '200' }),
-    ).toBe((valueOf(before, 'rwa_http_requests_total', { route: '/ops' }) ?? 0) + 3)
+      sampleValue(after, 'rwa_http_requests_total', {
+        method: 'POST',
+        route: '/ops',
+        status: '200',
+      }),
+    ).toBe((sampleValue(before, 'rwa_http_requests_total', { route: '/ops' }) ?? 0) + 3)
     expect(
-      valueOf(after, 'rwa_http_request_duration_seconds_count', {
+      sampleValue(after, 'rwa_http_request_duration_seconds_count', {
         method: 'GET',
         route: '/audits/:audit',
       }),
@@ -231,10 +235,10 @@ describe('GET /metrics', () => {
     expect(opened.json.results[0]).toMatchObject({ ok: true })
     const later = await scrape(t)
     expect(
-      valueOf(later, 'rwa_documents', { domain: 'audit', state: 'AUDITOR_REGISTRATION' }),
+      sampleValue(later, 'rwa_documents', { domain: 'audit', state: 'AUDITOR_REGISTRATION' }),
     ).toBe(1)
     const initializing = (f: Map<string, Family>) =>
-      valueOf(f, 'rwa_documents', { domain: 'audit', state: 'INITIALIZATION' }) ?? 0
+      sampleValue(f, 'rwa_documents', { domain: 'audit', state: 'INITIALIZATION' }) ?? 0
     expect(initializing(later)).toBe(initializing(after) - 1)
   })
 
@@ -246,8 +250,8 @@ describe('GET /metrics', () => {
       const mine = await scrape(t)
       const theirs = await scrape(other)
       const health = { method: 'GET', route: '/health', status: '200' }
-      expect(valueOf(theirs, 'rwa_http_requests_total', health)).toBe(2)
-      expect(valueOf(mine, 'rwa_http_requests_total', health)).toBeUndefined()
+      expect(sampleValue(theirs, 'rwa_http_requests_total', health)).toBe(2)
+      expect(sampleValue(mine, 'rwa_http_requests_total', health)).toBeUndefined()
     } finally {
       await other.stop()
     }
@@ -299,9 +303,9 @@ describe('on a chain (anvil)', () => {
   test('a settlement counts one settle transaction and its gas', async () => {
     const before = await scrape(t)
     expect(
-      valueOf(before, 'rwa_audit_settlement_transactions_total', { outcome: 'success' }),
+      sampleValue(before, 'rwa_audit_settlement_transactions_total', { outcome: 'success' }),
     ).toBeUndefined()
-    expect(valueOf(before, 'rwa_audit_settlement_gas_total')).toBe(0)
+    expect(sampleValue(before, 'rwa_audit_settlement_gas_total')).toBe(0)
     const id = await stoppedAudit(t, 'metered on chain')
     const info = (await t.call('GET', '/chain')).json
     await fundAudit({
@@ -315,11 +319,11 @@ describe('on a chain (anvil)', () => {
       await new Promise((r) => setTimeout(r, 100))
     expect(await t.node.audits.stateName(id as OpId)).toBe('COMPLETE')
     const after = await scrape(t)
-    expect(valueOf(after, 'rwa_audit_settlement_transactions_total', { outcome: 'success' })).toBe(
-      1,
-    )
-    expect(valueOf(after, 'rwa_audit_settlement_gas_total')).toBeGreaterThan(21_000)
-    expect(valueOf(after, 'rwa_documents', { domain: 'audit', state: 'COMPLETE' })).toBe(1)
+    expect(
+      sampleValue(after, 'rwa_audit_settlement_transactions_total', { outcome: 'success' }),
+    ).toBe(1)
+    expect(sampleValue(after, 'rwa_audit_settlement_gas_total')).toBeGreaterThan(21_000)
+    expect(sampleValue(after, 'rwa_documents', { domain: 'audit', state: 'COMPLETE' })).toBe(1)
   }, 120_000)
 
   test('/health answers 200; /ready is 200 while the chain answers, and 503 naming the chain once it stops', async () => {
