@@ -25,10 +25,11 @@ const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"/
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped'])
 
+/** A sample value as Prometheus reads it (Go's ParseFloat: NaN and Inf in any case). */
 function parseValue(text: string, line: string): number {
-  if (text === '+Inf') return Number.POSITIVE_INFINITY
-  if (text === '-Inf') return Number.NEGATIVE_INFINITY
-  if (text === 'NaN') return Number.NaN
+  if (/^\+?inf(inity)?$/i.test(text)) return Number.POSITIVE_INFINITY
+  if (/^-inf(inity)?$/i.test(text)) return Number.NEGATIVE_INFINITY
+  if (/^nan$/i.test(text)) return Number.NaN
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text))
     throw new Error(`bad value in: ${line}`)
   return Number(text)

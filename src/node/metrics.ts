@@ -59,6 +59,7 @@ export type MetricSources = {
 
 /** A node's metrics: its registry, the HTTP instruments, and a facade for each domain. */
 export interface NodeMetrics {
+  /** The node's own metrics (the process metrics are shared: `render` appends them). */
   readonly registry: Registry
   /** Counts one answered request and its latency. */
   observeRequest(sample: RequestSample): void
@@ -73,6 +74,21 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 
+let processRegistry: Registry | undefined
+
+/**
+ * prom-client's process metrics (CPU, memory, event-loop lag, GC), in one registry per process
+ * that every node's `/metrics` appends: they describe the process, and each collector keeps an
+ * event-loop timer and a GC observer for good, so nodes sharing a process (tests) share them.
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry })
+  }
+  return processRegistry
+}
+
 /** Sets a collect-time counter to a total read elsewhere (a counter that only ever goes up). */
 function setTotal<Label extends string>(
   counter: Counter<Label>,
@@ -83,10 +99,10 @@ function setTotal<Label extends string>(
 }
 
 /**
- * Creates the metrics of one node in a registry of its own: ops, documents, peers, sync, chain
- * and process metrics are read from the node's parts when scraped (no increments scattered
+ * Creates the metrics of one node in a registry of its own: ops, documents, peers, sync and chain
+ * metrics are read from the node's parts when scraped (no increments scattered
  * through the code); HTTP requests are counted as they are answered; domains add theirs through
- * `forDomain`.
+ * `forDomain`. `render` appends the process metrics, shared by the nodes of one process.
  * @example
  * const metrics = createNodeMetrics({ ledger: () => built.ledger, … })
  * const { contentType, text } = await metrics.render()
@@ -94,7 +110,7 @@ function setTotal<Label extends string>(
 export function createNodeMetrics(sources: MetricSources): NodeMetrics {
   const registry = new Registry()
   const registers = [registry]
-  collectDefaultMetrics({ register: registry })
+  const sharedRegistry = processMetrics()
   addLedgerMetrics(registers, sources)
   addDocumentMetrics(registers, sources)
   addNetMetrics(registers, sources)
@@ -121,7 +137,8 @@ export function createNodeMetrics(sources: MetricSources): NodeMetrics {
     },
     forDomain: (domain) => domainMetrics(registry, domain),
     async render() {
-      return { contentType: registry.contentType, text: await registry.metrics() }
+      const [own, shared] = await Promise.all([registry.metrics(), sharedRegistry.metrics()])
+      return { contentType: registry.contentType, text: `${own}\n${shared}` }
     },
   }
 }
