@@ -303,7 +303,8 @@ describe('client aborts', () => {
     const root = mkdtempSync(join(tmpdir(), 'rwa-abort-'))
     const dataDir = join(root, 'n1')
     initNode({ name: 'n1', dataDir })
-    const lines: { level: number; msg: string; path?: string }[] = []
+    const lines: { level: number; msg: string; path?: string; route?: string; status?: number }[] =
+      []
     const sink = new Writable({
       write(chunk, _encoding, done) {
         for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
@@ -336,6 +337,12 @@ describe('client aborts', () => {
       }
       const abandoned = lines.filter((l) => l.level === 20 && /client closed/.test(l.msg))
       expect(abandoned.map((l) => l.path)).toEqual(['/ops', '/register_audit/'])
+      // Their request log lines are at debug too, with the pattern of the route they aimed at.
+      const logged = lines.filter((l) => l.msg === 'request' && l.status === 499)
+      expect(logged.map((l) => [l.level, l.route])).toEqual([
+        [20, '/ops'],
+        [20, '/register_audit/'],
+      ])
       expect(lines.filter((l) => l.level >= 40)).toEqual([])
       // And the node serves on.
       const status = await rawRequest(started.url, 'GET', '/status', { host: `127.0.0.1:${port}` })

@@ -356,6 +356,9 @@ describe('/ready without a chain', () => {
       const ready = await t.call('GET', '/ready')
       expect(ready.status).toBe(200)
       expect(ready.json.checks.chain).toEqual({ ok: true, detail: 'No chain configured.' })
+      const paths = Object.keys((await t.call('GET', '/openapi.json')).json.paths)
+      expect(paths).toEqual(expect.arrayContaining(['/health', '/ready']))
+      expect(paths).not.toContain('/metrics')
     } finally {
       await t.stop()
     }
