@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { createPublicClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -10,8 +11,11 @@ import { NATIVE } from '../src/chain/escrow.ts'
 import { fundAudit } from '../src/chain/payments.ts'
 import { auditIdOf } from '../src/core/audit/settlement-report.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
+import { OPERATOR } from '../src/node/accounts.ts'
+import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { formatHumanLine } from '../src/node/logger.ts'
+import { createNode, type RwaNode } from '../src/node/node.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { makeAuditGenesis, makeOp, testSigner } from './helpers.ts'
 import { TestNode } from './node-fixture.ts'
@@ -347,6 +351,54 @@ describe('on a chain (anvil)', () => {
     })
     expect((await t.call('GET', '/health')).status).toBe(200)
   }, 60_000)
+})
+
+describe('replication metrics', () => {
+  test('peers and sync bytes in and out move when two nodes replicate', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-metrics-net-'))
+    const nodes: RwaNode[] = []
+    const start = async (name: string, peers: string[]) => {
+      const dataDir = join(root, name)
+      initNode({ name, dataDir })
+      const node = createNode(loadConfig(dataDir), {
+        port: 0,
+        logger: pino({ level: 'silent' }),
+        verifyPool: false,
+        chain: { mode: 'none' },
+        net: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], peers },
+      })
+      nodes.push(node)
+      await node.start()
+      return node
+    }
+    try {
+      const n1 = await start('n1', [])
+      const created = await n1.actions.create(n1.accounts.get(OPERATOR)!, {
+        name: 'replicated',
+        bond: '10',
+      })
+      const n2 = await start('n2', n1.replicator!.multiaddrs())
+      for (let i = 0; i < 300 && !n2.audits.has(created.id); i++)
+        await new Promise((r) => setTimeout(r, 100))
+      expect(n2.audits.has(created.id)).toBe(true)
+      const m1 = parsePrometheus((await n1.metrics.render()).text)
+      const m2 = parsePrometheus((await n2.metrics.render()).text)
+      expect(sampleValue(m1, 'rwa_peers')).toBe(1)
+      expect(sampleValue(m2, 'rwa_peers')).toBe(1)
+      // n2 pulled the audit from n1: n1 served it, n2 received it.
+      expect(sampleValue(m1, 'rwa_sync_bytes_total', { direction: 'out' })).toBeGreaterThan(0)
+      expect(sampleValue(m2, 'rwa_sync_bytes_total', { direction: 'in' })).toBeGreaterThan(0)
+      expect(sampleValue(m2, 'rwa_documents', { domain: 'audit', state: 'INITIALIZATION' })).toBe(1)
+      const ready = await fetch(`${n2.url}/ready`)
+      expect(((await ready.json()) as { checks: { net: unknown } }).checks.net).toEqual({
+        ok: true,
+        detail: 'Replication runs (1 peers).',
+      })
+    } finally {
+      for (const node of nodes.reverse()) await node.stop()
+      rmSync(root, { recursive: true, force: true })
+    }
+  }, 90_000)
 })
 
 describe('/ready without a chain', () => {

@@ -290,6 +290,10 @@ describe('replication over libp2p on loopback', () => {
       expect(n1.replicator!.node.getPeers().map(String)).not.toContain(id)
       expect(n1.ledger.log.stats().accepted).toBe(before)
       expect(await n1.audits.stateName(audit)).toBe('INITIALIZATION')
+      // /metrics counts the strikes and the ban.
+      const { text } = await n1.metrics.render()
+      expect(Number(/^rwa_peer_strikes_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(5)
+      expect(text).toMatch(/^rwa_peer_bans_total\{kind="peer"\} 1$/m)
     } finally {
       await mallory.stop()
     }
