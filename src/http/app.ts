@@ -5,6 +5,7 @@ import type { DocIndex } from '../node/doc-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
+import { apiPage } from './api-page.ts'
 import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
 import { errorResponse } from './errors.ts'
 import { hostGuard } from './host-guard.ts'
@@ -33,7 +34,8 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
 
 /**
  * Creates the HTTP API of a node (Hono): the node's own routes, `/ops`, each domain's route
- * groups mounted at their prefixes, `/openapi.json` documenting all of them, and the dashboard.
+ * groups mounted at their prefixes, `/openapi.json` documenting all of them, the interactive API
+ * page at `/api`, and the dashboard.
  */
 export function createHttpApp(ctx: HttpContext): Hono {
   const app = new Hono()
@@ -68,6 +70,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
   ]
   const docs: RouteDoc[] = groups.flatMap((group) => group.docs)
   app.get('/openapi.json', (c) => c.json(buildOpenApi(docs, ctx.version) as object))
+  app.route('/api', apiPage())
   for (const group of groups) app.route(group.prefix, group.app)
   mountDashboard(app, ctx)
   return app
