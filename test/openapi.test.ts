@@ -4,10 +4,13 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
+import { z } from 'zod'
 import type { ChainInfo } from '../src/chain/chain-service.ts'
 import { NATIVE } from '../src/chain/escrow.ts'
 import { fundAudit } from '../src/chain/payments.ts'
 import { auditIdOf } from '../src/core/audit/settlement-report.ts'
+import { buildOpenApi } from '../src/http/openapi.ts'
+import { createRouteGroup } from '../src/http/route-group.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
@@ -350,6 +353,35 @@ async function nodeRoutesAndErrors(api: ApiChecker, audit: string, auditorToken:
   expect([misdirected.status, misdirected.json.error]).toEqual([403, 'MisdirectedRequestError'])
   api.check('get', '/status', misdirected.status, misdirected.json)
 }
+
+describe('createRouteGroup', () => {
+  test('a route with a media type answers its text as is, and the document says so', async () => {
+    const group = createRouteGroup({
+      prefix: '/',
+      accounts: undefined as never, // no route here needs a token
+      bodyLimit: 1024,
+    })
+    const type = 'text/plain; version=0.0.4; charset=utf-8'
+    group.route(
+      {
+        method: 'get',
+        path: '/metrics',
+        summary: 'Metrics.',
+        tag: 'node',
+        response: z.string().describe('Prometheus text.'),
+        mediaType: type,
+      },
+      () => 'up 1\n',
+    )
+    const response = await group.app.request('/metrics')
+    expect([response.headers.get('content-type'), await response.text()]).toEqual([type, 'up 1\n'])
+    const doc = buildOpenApi(group.docs, '0') as Doc
+    expect(doc.paths['/metrics']!.get!.responses['200']).toEqual({
+      description: 'Prometheus text.',
+      content: { [type]: { schema: expect.objectContaining({ type: 'string' }) } },
+    })
+  })
+})
 
 describe('/openapi.json', () => {
   test('is a valid OpenAPI 3.1 document whose every success answer describes its fields', async () => {
