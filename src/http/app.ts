@@ -7,6 +7,7 @@ import type { Readiness } from '../node/readiness.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
+import { apiPage } from './api-page.ts'
 import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
 import { errorResponse } from './errors.ts'
 import { healthRoutes } from './health-routes.ts'
@@ -41,7 +42,8 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
 
 /**
  * Creates the HTTP API of a node (Hono): the node's own routes, `/ops`, each domain's route
- * groups mounted at their prefixes, `/openapi.json` documenting all of them, and the dashboard.
+ * groups mounted at their prefixes, `/openapi.json` documenting all of them, the interactive API
+ * page at `/api`, and the dashboard.
  */
 export function createHttpApp(ctx: HttpContext): Hono {
   const app = new Hono()
@@ -78,7 +80,13 @@ export function createHttpApp(ctx: HttpContext): Hono {
     ...ctx.domains.flatMap((d) => d.routes),
   ]
   const docs: RouteDoc[] = groups.flatMap((group) => group.docs)
-  app.get('/openapi.json', (c) => c.json(buildOpenApi(docs, ctx.version) as object))
+  // Built once, on first request: the routes are fixed, and building takes tens of milliseconds.
+  let openapi: string | undefined
+  app.get('/openapi.json', (c) => {
+    openapi ??= JSON.stringify(buildOpenApi(docs, ctx.version))
+    return c.body(openapi, 200, { 'content-type': 'application/json; charset=utf-8' })
+  })
+  app.route('/api', apiPage())
   for (const group of groups) app.route(group.prefix, group.app)
   mountDashboard(app, ctx)
   return app

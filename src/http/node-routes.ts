@@ -7,8 +7,59 @@ import { validate } from './body.ts'
 import { ForbiddenError, NotFoundError } from './errors.ts'
 import { createDocList, DEFAULT_PAGE_SIZE, listPageQuery } from './page.ts'
 import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from './route-group.ts'
+import { addressWire, keyWire, opIdWire } from './wire.ts'
 
 const accountSchema = z.object({ name: z.string(), jid: z.string().optional() }).strict()
+
+const count = z.number().int().nonnegative()
+
+/** Where a node settles (`GET /chain`, and `chain` in `GET /status`), as `ChainInfo` travels. */
+export const chainInfoWire = z.object({
+  chainId: z.number().int().positive(),
+  rpcUrl: z.string(),
+  escrow: addressWire.describe('The audit escrow contract.'),
+  token: addressWire.optional().describe("The devnet's test ERC-20 (devnet only)."),
+  devnet: z.boolean(),
+  signer: addressWire.describe("The node's signing address (its operator's Ethereum key)."),
+})
+
+const statusWire = z.object({
+  name: z.string(),
+  version: z.string(),
+  docs: count.describe('Documents this node holds.'),
+  peers: count,
+  heads: z.record(opIdWire, z.array(opIdWire)).describe("This page's documents' heads."),
+  documents: z.record(
+    opIdWire,
+    z.object({
+      heads: z.array(opIdWire),
+      pending: count.describe('Ops waiting for missing deps.'),
+      equivocations: count,
+      stateHash: z.string().nullable().describe('Null for a document of no hosted domain.'),
+    }),
+  ),
+  next: opIdWire.nullable().describe('The `after` of the next page; null on the last.'),
+  net: z
+    .object({ peerId: z.string(), listen: z.array(z.string()), gossipDropped: count })
+    .nullable()
+    .describe('Null when the node does not replicate.'),
+  chain: chainInfoWire.nullable().describe('Null when the node runs without a chain.'),
+  accepted: count.describe('Ops accepted in the log.'),
+  pending: count,
+})
+
+const accountWire = z.object({
+  name: z.string(),
+  key: keyWire,
+  address: addressWire,
+  jid: z.string().nullable(),
+})
+const createdAccountWire = z.object({
+  name: z.string(),
+  key: keyWire,
+  address: addressWire,
+  token: z.string().describe('The bearer token of the new account; shown once.'),
+})
 
 /** What the node's own routes tell. */
 export type NodeRoutesContext = {
@@ -39,6 +90,7 @@ export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
         'Node name, version, peers, and a page of documents (by id) with their heads, pending, equivocations and stateHash: ?limit= (default 100, at most 1000) and ?after=<next>; next is null on the last page.',
       tag: 'node',
       query: listPageQuery,
+      response: statusWire,
     },
     async (c) => {
       const { limit = DEFAULT_PAGE_SIZE, after } = validate(listPageQuery, c.req.query(), 'query')
@@ -80,6 +132,8 @@ export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
       path: '/chain',
       summary: 'Where this node settles: chain id, RPC URL, escrow (and the devnet token).',
       tag: 'chain',
+      response: chainInfoWire,
+      errors: [404],
     },
     () => {
       const info = ctx.chain?.()
@@ -102,6 +156,7 @@ function addAccountRoutes(group: RouteGroupBuilder, accounts: Accounts): void {
       summary: 'The account a token belongs to.',
       tag: 'accounts',
       auth: true,
+      response: accountWire,
     },
     (_c, account) => ({
       name: account.name,
@@ -118,6 +173,8 @@ function addAccountRoutes(group: RouteGroupBuilder, accounts: Accounts): void {
       tag: 'accounts',
       auth: true,
       body: accountSchema,
+      response: createdAccountWire,
+      errors: [409, 422],
     },
     async (c, account) => {
       if (account.name !== OPERATOR)

@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { EXCLUDED } from '../core/causal/notes.ts'
 import { OpRefusedError } from '../ledger/errors.ts'
 import type { Ledger } from '../ledger/ledger.ts'
+import type { AddStatus } from '../ledger/log.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { type Accounts, OPERATOR } from '../node/accounts.ts'
 import type { DocIndex } from '../node/doc-index.ts'
@@ -11,6 +12,7 @@ import { validate } from './body.ts'
 import { errorResponse, NotFoundError } from './errors.ts'
 import { OPS_PAGE_SIZE, opsPageQuery } from './page.ts'
 import { createRouteGroup, type RouteGroup } from './route-group.ts'
+import { opIdWire } from './wire.ts'
 
 const opsSchema = z
   .object({
@@ -25,6 +27,60 @@ const headsQuery = z.object({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+})
+
+const noteWire = z.object({ error: z.string(), message: z.string() })
+/** The verdict of an op's domain, under the domain's name: the op is in the log but does not count. */
+const verdictWire = z
+  .union([
+    z.object({ counted: z.literal(false), refused: noteWire }),
+    z.object({ counted: z.literal(false), excluded: noteWire }),
+  ])
+  .describe("Under the domain's name (`audit`): the op is logged but its rules do not count it.")
+/**
+ * `POST /ops`'s answer. TypeScript cannot type the verdict under the domain's name beside `ok`
+ * and `id` (an index signature must fit them too), so the check of the handler is against this
+ * type, and the schema is checked against it in turn.
+ */
+type OpsAnswer = {
+  results: (
+    | { ok: true; id: string; status: AddStatus; [domain: string]: unknown }
+    | { ok: false; error: string; message: string; rule?: string | undefined }
+  )[]
+}
+const opsResultWire: z.ZodType<OpsAnswer> = z.object({
+  results: z.array(
+    z.union([
+      z
+        .object({
+          ok: z.literal(true),
+          id: opIdWire,
+          status: z.enum(['accepted', 'equivocation', 'duplicate', 'pending']),
+        })
+        .catchall(verdictWire),
+      z.object({
+        ok: z.literal(false),
+        error: z.string(),
+        message: z.string(),
+        rule: z
+          .string()
+          .optional()
+          .describe("The domain rule's error name, when it refused the op."),
+      }),
+    ]),
+  ),
+})
+const headsWire = z.object({
+  doc: opIdWire,
+  heads: z.array(opIdWire),
+  nextSeq: z.number().int().positive().optional().describe('With ?author=: its next seq.'),
+})
+const opsPageWire = z.object({
+  doc: opIdWire,
+  ops: z.array(z.string().regex(/^([0-9a-f]{2})+$/)).describe('Encoded ops (DAG-CBOR, hex).'),
+  from: z.number().int().nonnegative(),
+  next: z.number().int().nonnegative().nullable(),
+  total: z.number().int().nonnegative(),
 })
 
 /** The client's address, as the sender of ops for the pending buffer's quotas. */
@@ -59,7 +115,7 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
     const outcome = verdict.name === EXCLUDED ? 'excluded' : 'refused'
     return {
       [index.domain.name]: {
-        counted: false,
+        counted: false as const,
         [outcome]: { error: verdict.name, message: verdict.message },
       },
     }
@@ -71,6 +127,7 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
       summary: "Submit ops signed by the client (hex); each is verified and judged like a peer's.",
       tag: 'ops',
       body: opsSchema,
+      response: opsResultWire,
     },
     async (c) => {
       const { ops } = await group.body(c, opsSchema)
@@ -82,11 +139,11 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
             if (!r.ok) {
               // A refusal at admission names the domain's rule, for clients that branch on it.
               const rule = r.error instanceof OpRefusedError ? { rule: r.error.rule } : {}
-              return { ok: false, ...errorResponse(r.error).body, ...rule }
+              return { ok: false as const, ...errorResponse(r.error).body, ...rule }
             }
             // In the log either way; the domain's rules may still refuse it (or leave it out).
             const verdict = r.status === 'accepted' ? await verdictOf(r.doc, r.id) : {}
-            return { ok: true, id: r.id, status: r.status, ...verdict }
+            return { ok: true as const, id: r.id, status: r.status, ...verdict }
           }),
         ),
       }
@@ -105,6 +162,7 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
         "A document's heads, and the next seq of an author (for signing an op client-side). When there are more heads than an op may cite, the node folds them with merge ops first, so an op citing these heads follows every op the node holds.",
       tag: 'ops',
       query: headsQuery,
+      response: headsWire,
     },
     async (c) => {
       const { author } = validate(headsQuery, c.req.query(), 'query')
@@ -124,6 +182,7 @@ export function opsRoutes(ctx: OpsRoutesContext): RouteGroup {
       summary: `A document's ops in the log's deterministic order (hex), to recompute it, a page at a time: ?from=<index> (default 0) and ?limit= (default and at most ${OPS_PAGE_SIZE}); next is the from of the next page (null on the last), total the ops in the document.`,
       tag: 'ops',
       query: opsPageQuery,
+      response: opsPageWire,
     },
     async (c) => {
       const { from = 0, limit = OPS_PAGE_SIZE } = validate(opsPageQuery, c.req.query(), 'query')

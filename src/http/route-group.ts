@@ -4,12 +4,27 @@ import { toJson } from '../core/json.ts'
 import type { Accounts, LocalAccount } from '../node/accounts.ts'
 import { readJson } from './body.ts'
 import type { RouteDoc } from './openapi.ts'
+import type { Encodes } from './wire.ts'
 
-/** A route's documentation, with its path relative to the group's prefix. */
-export type RouteSpec = Omit<RouteDoc, 'path'> & { readonly path: string }
+/**
+ * A route's documentation, with its path relative to the group's prefix. `response` (required)
+ * is the zod schema of the success answer as it travels; the handler's result is checked
+ * against it at compile time.
+ */
+export type RouteSpec<Response extends z.ZodType = z.ZodType> = Omit<
+  RouteDoc,
+  'path' | 'response'
+> & { readonly path: string; readonly response: Response }
 
-/** What a route handler gets: the request, and the account of its bearer token when the route needs one. */
-export type RouteHandler<Account> = (c: Context, account: Account) => Promise<unknown> | unknown
+/**
+ * What a route handler gets: the request, and the account of its bearer token when the route
+ * needs one. It answers a value whose JSON is `Answer` (bigints may stand for decimal strings,
+ * bytes for hex).
+ */
+export type RouteHandler<Account, Answer = unknown> = (
+  c: Context,
+  account: Account,
+) => Promise<Encodes<Answer>> | Encodes<Answer>
 
 /**
  * A group of JSON routes under one prefix: a Hono sub-app that the HTTP shell mounts with
@@ -27,8 +42,14 @@ export interface RouteGroup {
 /** A route group being built: `route` adds a documented JSON route. */
 export interface RouteGroupBuilder extends RouteGroup {
   /** Adds a route whose handler's result is answered as JSON (bigints as strings, bytes as hex). */
-  route(spec: RouteSpec & { readonly auth: true }, handler: RouteHandler<LocalAccount>): void
-  route(spec: RouteSpec, handler: RouteHandler<undefined>): void
+  route<R extends z.ZodType>(
+    spec: RouteSpec<R> & { readonly auth: true },
+    handler: RouteHandler<LocalAccount, z.output<R>>,
+  ): void
+  route<R extends z.ZodType>(
+    spec: RouteSpec<R>,
+    handler: RouteHandler<undefined, z.output<R>>,
+  ): void
   /** Reads and validates the request's JSON body (an empty body counts as `{}`). */
   body<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>>
 }
@@ -48,7 +69,10 @@ export function joinPath(prefix: string, path: string): string {
  * first (401 otherwise) and hand the handler that account.
  * @example
  * const group = createRouteGroup({ prefix: '/polls', accounts, bodyLimit })
- * group.route({ method: 'get', path: '/', summary: 'Every poll.', tag: 'polls' }, () => ({ polls: [] }))
+ * group.route(
+ *   { method: 'get', path: '/', summary: 'Every poll.', tag: 'polls', response: z.object({ polls: z.array(pollWire) }) },
+ *   () => ({ polls: [] }),
+ * )
  */
 export function createRouteGroup({
   prefix,
@@ -70,7 +94,10 @@ export function createRouteGroup({
       docs.push({ ...spec, path: joinPath(prefix, spec.path) })
       app[spec.method](spec.path, async (c) => {
         const account = spec.auth ? accounts.authenticate(c.req.header('authorization')) : undefined
-        return sendJson(c, await handler(c, account as never))
+        const answer = await handler(c, account as never)
+        // A route that is not JSON (Prometheus text) answers its text as is.
+        if (spec.mediaType) return c.body(String(answer), 200, { 'content-type': spec.mediaType })
+        return sendJson(c, answer)
       })
     },
     body: (c, schema) => readJson(c, bodyLimit, schema),

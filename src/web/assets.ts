@@ -12,6 +12,8 @@ header { background: #fff; border-bottom: 1px solid var(--line); padding: .75rem
 header a.home { font-weight: 700; color: var(--fg); text-decoration: none; }
 header form { margin-left: auto; display: flex; gap: .4rem; flex-wrap: wrap; }
 main { max-width: 64rem; margin: 0 auto; padding: 1rem; }
+footer { max-width: 64rem; margin: 0 auto; padding: 0 1rem 1.5rem; color: var(--muted); font-size: .85rem; }
+footer a { color: inherit; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; overflow-x: auto; }
 h1 { font-size: 1.4rem; margin: 0 0 .5rem; word-break: break-word; }
 h2 { font-size: 1.05rem; margin: 0 0 .6rem; }

@@ -46,6 +46,7 @@ export function layout({
 <div id="message" role="status"></div>
 ${body}
 </main>
+<footer><a href="/api">API</a> · <a href="/openapi.json">openapi.json</a></footer>
 </body>
 </html>`
 }

@@ -3,12 +3,12 @@ import { AmbiguousAuditError, AuditNotFoundError } from './errors.ts'
 import { AUDIT_OP_TYPES } from './ops.ts'
 import { type AuditReducer, createAuditReducer } from './reduce.ts'
 import type { AuditState } from './state.ts'
-import { AUDIT_OP } from './states.ts'
+import { AUDIT_OP, type AuditStateName } from './states.ts'
 
 /** One line of the audit list. */
 export type AuditSummary = {
   readonly name: string
-  readonly state: string
+  readonly state: AuditStateName
   readonly items: number
   readonly auditors: number
 }

@@ -220,12 +220,12 @@ export function setParam(params: AuditParams, name: SettableParam, value: unknow
 }
 
 /** The params as plain JSON-friendly values (amounts and ratios as strings). */
-export function formatParams(params: AuditParams): Record<string, unknown> {
+export function formatParams(params: AuditParams) {
   const reward =
     params.reward.mode === 'classic'
-      ? { mode: 'classic' }
+      ? { mode: 'classic' as const }
       : {
-          mode: 'staked',
+          mode: 'staked' as const,
           stake: `${params.reward.stake}`,
           slashWrong: formatRational(params.reward.slashWrong),
           slashMissing: formatRational(params.reward.slashMissing),

@@ -22,7 +22,7 @@ import {
   InvalidAuditInputError,
 } from '../../core/audit/errors.ts'
 import type { AuditReducer } from '../../core/audit/reduce.ts'
-import { AUDIT_OP } from '../../core/audit/states.ts'
+import { AUDIT_OP, type AuditStateName } from '../../core/audit/states.ts'
 import { identityMessage, parseChecksumAddress } from '../../core/identity.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { EncodedOp } from '../../ledger/op.ts'
@@ -32,7 +32,11 @@ import { memorySaltStore, type SaltStore } from '../../node/salt-store.ts'
 import type { AuditIndex } from './audit-index.ts'
 
 /** What an action did: the op it signed, and the audit's state after it. */
-export type ActionResult = { readonly op: OpId; readonly audit: OpId; readonly state: string }
+export type ActionResult = {
+  readonly op: OpId
+  readonly audit: OpId
+  readonly state: AuditStateName
+}
 
 /** Audit actions signed by the node for its local accounts (HTTP, chat, Chainlink, the settler). */
 export interface AuditActions {

@@ -14,9 +14,11 @@ import {
 } from '../../http/errors.ts'
 import type { RouteDoc } from '../../http/openapi.ts'
 import type { RouteGroup } from '../../http/route-group.ts'
+import { hexWire, keyWire, opIdWire } from '../../http/wire.ts'
 import { type Accounts, type LocalAccount, OPERATOR } from '../../node/accounts.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { auditStateWire } from './wire.ts'
 
 // Chainlink external-adapter conventions (EA v2): the request is { id, data: {...}, meta? }; a
 // success answers { jobRunID, data: { result, ... }, result, statusCode }; an error answers
@@ -40,6 +42,23 @@ const request = z
 
 const EMPTY = encodeSettlement([], [])
 
+/** An EA v2 success: `result` also in `data`, with the route's other fields. */
+const eaSuccess = <Shape extends z.ZodRawShape>(result: z.ZodString, data: Shape) =>
+  z.object({
+    jobRunID: z.string().describe('The request\'s id ("1" when it sent none).'),
+    data: z.object({ ...data, result }),
+    result,
+    statusCode: z.literal(200),
+  })
+
+/** An EA v2 error: the request's id, and the error's name and message. */
+const eaError = z.object({
+  jobRunID: z.string(),
+  status: z.literal('errored'),
+  statusCode: z.number().int().describe('The HTTP status, repeated.'),
+  error: z.object({ name: z.string(), message: z.string() }),
+})
+
 /** The adapter routes in the OpenAPI document (answers and errors in the EA v2 shapes). */
 export const EA_ROUTE_DOCS: readonly RouteDoc[] = [
   {
@@ -49,7 +68,13 @@ export const EA_ROUTE_DOCS: readonly RouteDoc[] = [
       'Chainlink external adapter: create an audit (admin: the account bound to admin_jid, else the operator). Answers {jobRunID, data: {result}, result: <audit id>, statusCode}. Needs content-type application/json and no foreign Origin.',
     tag: 'chainlink',
     body: z.object({ id: z.union([z.string(), z.number()]).optional(), data: registerData }),
-    response: 'EA v2: {jobRunID, data: {result, audit, name, admin}, result, statusCode: 200}.',
+    response: eaSuccess(opIdWire.describe('The audit id.'), {
+      audit: opIdWire,
+      name: z.string(),
+      admin: keyWire.describe("The admin's Ed25519 key."),
+    }),
+    errors: [409, 415, 422],
+    errorBody: eaError,
   },
   {
     method: 'post',
@@ -58,7 +83,12 @@ export const EA_ROUTE_DOCS: readonly RouteDoc[] = [
       "Chainlink external adapter: an audit's settlement as 0x + abi.encode(address[], uint256[]) (empty arrays until WAITING_FOR_CONTRACT). Without a chain, the first fetch records COMPLETE.",
     tag: 'chainlink',
     body: z.object({ id: z.union([z.string(), z.number()]).optional(), data: dumpData }),
-    response: 'EA v2: {jobRunID, data: {response, result, state}, result, statusCode: 200}.',
+    response: eaSuccess(hexWire.describe('0x + abi.encode(address[], uint256[]).'), {
+      response: hexWire,
+      state: auditStateWire,
+    }),
+    errors: [404, 409, 415],
+    errorBody: eaError,
   },
 ]
 

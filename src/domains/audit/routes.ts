@@ -15,9 +15,23 @@ import {
   type RouteGroup,
   type RouteGroupBuilder,
 } from '../../http/route-group.ts'
+import { opIdWire } from '../../http/wire.ts'
 import type { Accounts } from '../../node/accounts.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import {
+  actionResultWire,
+  auditItemWire,
+  auditorResultWire,
+  auditorWire,
+  auditResultsWire,
+  auditStateWire,
+  auditSummaryWire,
+  auditViewWire,
+  inspectionWire,
+  settlementWire,
+  withdrawalWire,
+} from './wire.ts'
 
 const reassignSchema = z
   .object({
@@ -41,6 +55,9 @@ const answerSchema = z
       .optional(),
   })
   .strict()
+
+/** What an action may be refused with: not allowed, not in this state, a value not valid. */
+const ADMIN_ERRORS = [403, 409, 422] as const
 
 /** What the audit routes need from the node. */
 export type AuditRoutesContext = {
@@ -72,6 +89,10 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
         'The audits this node holds, by name, a page at a time: ?limit= (default 100, at most 1000) and ?after=<the next of the page before>; next is null on the last page.',
       tag: 'audits',
       query: listPageQuery,
+      response: z.object({
+        audits: z.array(auditSummaryWire),
+        next: opIdWire.nullable().describe('The `after` of the next page; null on the last.'),
+      }),
     },
     (c) => {
       const { limit = DEFAULT_PAGE_SIZE, after } = validate(listPageQuery, c.req.query(), 'query')
@@ -91,6 +112,8 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
       tag: 'admin',
       auth: true,
       body: createAuditBody,
+      response: z.object({ audit: opIdWire, op: opIdWire, state: auditStateWire }),
+      errors: [409, 422],
     },
     async (c, account) => {
       const op = await actions.create(account, await group.body(c, createAuditBody))
@@ -103,6 +126,8 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
       path: '/:audit',
       summary: 'An audit: state, params, items, outstanding, results, settlement.',
       tag: 'audits',
+      response: auditViewWire,
+      errors: [409],
     },
     async (c) => auditView(await stateOf(c)),
   )
@@ -112,6 +137,8 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
       path: '/:audit/items',
       summary: 'The items, numbered as "del" takes them.',
       tag: 'audits',
+      response: z.object({ items: z.array(auditItemWire) }),
+      errors: [409],
     },
     async (c) => ({ items: (await stateOf(c)).items }),
   )
@@ -135,6 +162,8 @@ function addAdminRoutes(
       tag: 'admin',
       auth: true,
       body: addItemBody,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     async (c, account) =>
       actions.addItem(account, auditOf(c), (await group.body(c, addItemBody)).description),
@@ -146,6 +175,8 @@ function addAdminRoutes(
       summary: 'Delete an item by its number (states 0–2).',
       tag: 'admin',
       auth: true,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     (c, account) => actions.deleteItem(account, auditOf(c), c.req.param('number')!),
   )
@@ -158,6 +189,8 @@ function addAdminRoutes(
       tag: 'admin',
       auth: true,
       body: reassignSchema,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     async (c, account) => {
       const { item, auditor } = await group.body(c, reassignSchema)
@@ -173,6 +206,8 @@ function addAdminRoutes(
       tag: 'admin',
       auth: true,
       body: setParamBody,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     async (c, account) => {
       const { name, value } = await group.body(c, setParamBody)
@@ -188,6 +223,8 @@ function addAdminRoutes(
         tag: 'admin',
         auth: true,
         ...(action === 'stop' ? { body: stopBody } : {}),
+        response: actionResultWire,
+        errors: ADMIN_ERRORS,
       },
       async (c, account) => {
         const { force } = action === 'stop' ? await group.body(c, stopBody) : { force: false }
@@ -208,6 +245,8 @@ function addReadRoutes(
       path: '/:audit/outstanding',
       summary: 'Inspections not answered yet.',
       tag: 'audits',
+      response: z.object({ outstanding: z.array(inspectionWire) }),
+      errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
@@ -220,6 +259,11 @@ function addReadRoutes(
       path: '/:audit/results',
       summary: 'Item, audit and auditor results (once computed).',
       tag: 'audits',
+      response: z.object({
+        state: auditStateWire,
+        results: auditResultsWire.nullable().describe('Null until computed.'),
+      }),
+      errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
@@ -232,6 +276,11 @@ function addReadRoutes(
       path: '/:audit/settlement',
       summary: 'Payout addresses and amounts, and the ABI encoding (once computed).',
       tag: 'audits',
+      response: z.object({
+        state: auditStateWire,
+        settlement: settlementWire.nullable().describe('Null until computed.'),
+      }),
+      errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
@@ -244,16 +293,22 @@ function addReadRoutes(
       path: '/:audit/auditors/:key',
       summary: "An auditor's inspections and result.",
       tag: 'audits',
+      response: z.object({
+        auditor: auditorWire,
+        inspections: z.array(inspectionWire),
+        result: auditorResultWire.optional().describe('Once the results are computed.'),
+      }),
+      errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
       const key = c.req.param('key')!
-      if (!state.auditors.some((a) => a.key === key))
+      const { auditor, inspections, result } = auditorSummary(state, key)
+      if (!auditor)
         throw new NotFoundError(
           `${describeValue(key)} is not the key of an auditor of "${state.params.name}"; list them at GET /audits/${state.id}.`,
         )
-      const summary = auditorSummary(state, key)
-      return { ...summary, inspections: describeInspections(state, summary.inspections) }
+      return { auditor, inspections: describeInspections(state, inspections), result }
     },
   )
 }
@@ -273,6 +328,8 @@ function addAuditorRoutes(
       tag: 'auditor',
       auth: true,
       body: registerSchema,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     async (c, account) =>
       actions.register(account, auditOf(c), await group.body(c, registerSchema)),
@@ -284,6 +341,14 @@ function addAuditorRoutes(
       summary: "The account's current inspection (one at a time).",
       tag: 'auditor',
       auth: true,
+      response: z.object({
+        inspection: inspectionWire
+          .omit({ number: true })
+          .extend({ description: z.string() })
+          .nullable()
+          .describe('Null when the account has no inspection open.'),
+      }),
+      errors: [409],
     },
     async (c, account) => ({ inspection: (await actions.next(account, auditOf(c))) ?? null }),
   )
@@ -296,6 +361,8 @@ function addAuditorRoutes(
       tag: 'auditor',
       auth: true,
       body: answerSchema,
+      response: actionResultWire,
+      errors: ADMIN_ERRORS,
     },
     async (c, account) => {
       const { answer, item } = await group.body(c, answerSchema)
@@ -309,6 +376,8 @@ function addAuditorRoutes(
       summary: 'Reveal the answers the account committed (commit–reveal audits).',
       tag: 'auditor',
       auth: true,
+      response: z.object({ revealed: z.array(actionResultWire) }),
+      errors: ADMIN_ERRORS,
     },
     async (c, account) => ({ revealed: await actions.reveal(account, auditOf(c)) }),
   )
@@ -329,6 +398,8 @@ export function payoutRoutes(ctx: Pick<AuditRoutesContext, 'accounts' | 'bodyLim
         "Withdraw everything the escrow owes the account's Ethereum address (native ETH and the devnet token).",
       tag: 'chain',
       auth: true,
+      response: withdrawalWire,
+      errors: [404, 409, 503],
     },
     async (_c, account) => {
       const info = ctx.chain()

@@ -1,6 +1,8 @@
 import type { Context } from 'hono'
+import { z } from 'zod'
 import type { DomainComponents, NodePart } from '../../../src/domains/plugin.ts'
 import { createRouteGroup } from '../../../src/http/route-group.ts'
+import { keyWire, opIdWire } from '../../../src/http/wire.ts'
 import type { LocalAccount } from '../../../src/node/accounts.ts'
 import { esc } from '../../../src/web/layout.ts'
 import {
@@ -14,6 +16,21 @@ import {
 
 type Components = DomainComponents<PollState, PollReducer, PollSummary>
 
+const pollStateWire = z.enum(['OPEN', 'CLOSED'])
+const noteWire = z.object({ id: opIdWire, type: z.string(), name: z.string(), message: z.string() })
+const pollWire = z.object({
+  id: opIdWire,
+  question: z.string(),
+  options: z.array(z.string()),
+  creator: keyWire,
+  state: pollStateWire,
+  tally: z.array(z.number().int()),
+  votes: z.array(z.object({ voter: keyWire, option: z.number().int() })),
+  rejected: z.array(noteWire),
+  excluded: z.array(noteWire),
+})
+const actedWire = z.object({ op: opIdWire, poll: opIdWire, state: pollStateWire })
+
 /** The poll's node side: its routes under /polls and a card on the dashboard. */
 export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
   create(components) {
@@ -25,9 +42,20 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
       bodyLimit: components.config.http.bodyLimit,
     })
     const pollOf = (c: Context) => index.resolve(c.req.param('poll') ?? '')
-    group.route({ method: 'get', path: '/', summary: 'Every poll.', tag: 'polls' }, () => ({
-      polls: index.list(),
-    }))
+    group.route(
+      {
+        method: 'get',
+        path: '/',
+        summary: 'Every poll.',
+        tag: 'polls',
+        response: z.object({
+          polls: z.array(
+            z.object({ id: opIdWire, name: z.string(), state: z.string(), votes: z.number() }),
+          ),
+        }),
+      },
+      () => ({ polls: index.list() }),
+    )
     group.route(
       {
         method: 'post',
@@ -36,6 +64,7 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
         tag: 'polls',
         auth: true,
         body: createPollBody,
+        response: z.object({ poll: opIdWire, state: pollStateWire }),
       },
       async (c, account) => {
         const body = await group.body(c, createPollBody)
@@ -49,7 +78,13 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
       },
     )
     group.route(
-      { method: 'get', path: '/:poll', summary: 'A poll and its tally.', tag: 'polls' },
+      {
+        method: 'get',
+        path: '/:poll',
+        summary: 'A poll and its tally.',
+        tag: 'polls',
+        response: pollWire,
+      },
       async (c) => index.state(pollOf(c)),
     )
     group.route(
@@ -60,6 +95,8 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
         tag: 'polls',
         auth: true,
         body: voteBody,
+        response: actedWire,
+        errors: [409],
       },
       async (c, account) => act(account, pollOf(c), POLL_OP.vote, await group.body(c, voteBody)),
     )
@@ -70,6 +107,8 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
         summary: 'Close the poll (its creator only): the tally is final.',
         tag: 'polls',
         auth: true,
+        response: actedWire,
+        errors: [409],
       },
       (c, account) => act(account, pollOf(c), POLL_OP.close, {}),
     )
@@ -89,7 +128,7 @@ function action({ index, ledger }: Components) {
     const time = Date.now()
     reducer.check({ author: account.signer.publicKey, type, body, time })
     const op = await ledger.append(account.signer, { doc: poll, type, body, time })
-    return { op: op.id, poll, state: reducer.closed ? 'CLOSED' : 'OPEN' }
+    return { op: op.id, poll, state: reducer.closed ? ('CLOSED' as const) : ('OPEN' as const) }
   }
 }
 
