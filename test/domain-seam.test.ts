@@ -8,6 +8,7 @@ import { NodeClient } from '../src/cli/client.ts'
 import { createProgram } from '../src/cli/program.ts'
 import { hashState } from '../src/core/domain.ts'
 import { DOMAINS } from '../src/domains/index.ts'
+import { entryOf } from '../src/domains/plugin.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
@@ -136,7 +137,7 @@ describe('a domain plugged in from one folder', () => {
     vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
     const rwa = async (...args: string[]) => {
       lines.length = 0
-      const program = (await createProgram({ domains })).exitOverride()
+      const program = (await createProgram({ domains: domains.map(entryOf) })).exitOverride()
       const options = ['--node', node!.url, '--data-dir', node!.config.dataDir, '--json']
       await program.parseAsync(['node', 'rwa', ...args, ...options])
       return JSON.parse(lines.join('\n'))
