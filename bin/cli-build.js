@@ -18,8 +18,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const ENTRY = join(ROOT, 'src', 'cli', 'main.ts')
 const OUT = join(ROOT, 'dist', 'cli')
-/** Bump when the build's options change: every earlier build is then stale. */
-const BUILD_FORMAT = 1
+/** Bump when the manifest's shape changes (an edit of this file makes builds stale anyway). */
+const BUILD_FORMAT = 2
 /** Builds kept besides the current one, for commands still running from them. */
 const KEEP_BUILDS = 4
 /** An older build is removed only once this old: a running node may still import its chunks. */
@@ -76,31 +76,38 @@ function statTree(dir, into = {}) {
  */
 async function build() {
   const esbuild = await loadEsbuild()
+  const buildScript = statOf(relative(ROOT, fileURLToPath(import.meta.url)))
   const before = statTree(join(ROOT, 'src'))
   mkdirSync(OUT, { recursive: true })
   const tmp = join(OUT, `tmp-${process.pid}-${Date.now()}`)
   try {
     const result = await esbuild.build({
       entryPoints: { main: ENTRY },
+      absWorkingDir: ROOT,
       outdir: tmp,
       bundle: true,
       splitting: true,
       format: 'esm',
       platform: 'node',
       target: 'node20',
-      packages: 'external',
       metafile: true,
       logLevel: 'silent',
-      plugins: [sourceLocationPlugin],
+      plugins: [externalPackagesPlugin, sourceLocationPlugin],
     })
-    const inputs = {}
+    // This file is an input too: a change of the build's options makes every build stale.
+    const inputs = { [relative(ROOT, fileURLToPath(import.meta.url))]: buildScript }
     for (const input of Object.keys(result.metafile.inputs)) {
+      if (packageOf(input)) continue
       const file = relative(ROOT, resolve(ROOT, input))
       // A source outside src/ (none today) is stated now.
-      const stat = before[file] ?? statOf(file)
-      inputs[file] = stat
+      inputs[file] = before[file] ?? statOf(file)
     }
-    const manifest = { format: BUILD_FORMAT, esbuild: esbuild.version, inputs }
+    const manifest = {
+      format: BUILD_FORMAT,
+      esbuild: esbuild.version,
+      inputs,
+      chunks: bundledPackages(result.metafile),
+    }
     const id = createHash('sha256').update(JSON.stringify(manifest)).digest('hex').slice(0, 16)
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest))
     try {
@@ -120,6 +127,21 @@ async function build() {
   }
 }
 
+/** The npm package a path lies in, if any. */
+function packageOf(path) {
+  return /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]
+}
+
+/** The packages bundled into each output file (tests check what a command loads with it). */
+function bundledPackages(metafile) {
+  const chunks = {}
+  for (const [output, { inputs }] of Object.entries(metafile.outputs)) {
+    const packages = new Set(Object.keys(inputs).map(packageOf).filter(Boolean))
+    chunks[output.split('/').pop()] = [...packages].sort()
+  }
+  return chunks
+}
+
 function statOf(file) {
   const { mtimeMs, size } = statSync(join(ROOT, file))
   return [mtimeMs, size]
@@ -133,6 +155,22 @@ async function loadEsbuild() {
     const require = createRequire(createRequire(import.meta.url).resolve('tsx'))
     return require('esbuild')
   }
+}
+
+/**
+ * Pure ES-module libraries bundled in: loading their hundreds of files one by one costs a
+ * command more than parsing the few parts it uses. Every other package stays external, loaded
+ * from node_modules as usual (native addons, packages that read their own files).
+ */
+const BUNDLED = /^(viem|ox|abitype|zod|@noble\/(curves|hashes)|@scure\/(base|bip32|bip39))(\/|$)/
+
+const externalPackagesPlugin = {
+  name: 'external-packages',
+  setup(build) {
+    build.onResolve({ filter: /^[^./]/ }, ({ path }) =>
+      BUNDLED.test(path) ? undefined : { path, external: true },
+    )
+  },
 }
 
 /**

@@ -42,11 +42,20 @@ async function packagesLoaded(...args: string[]): Promise<{ packages: string[]; 
     for (const url of readFileSync(record, 'utf8').split('\n')) {
       const match = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
       if (match) packages.add(match[1]!)
+      // A file of the CLI's build: the packages bundled into it, as its manifest lists them.
+      const built = /\/dist\/cli\/([0-9a-f]+)\/([^/]+\.js)$/.exec(url)
+      if (built) for (const name of bundledIn(built[1]!, built[2]!)) packages.add(name)
     }
     return { packages: [...packages].sort(), stdout }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** The packages the build `id` bundled into its output `file`. */
+function bundledIn(id: string, file: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(root, 'dist', 'cli', id, 'manifest.json'), 'utf8'))
+  return (manifest as { chunks: Record<string, string[]> }).chunks[file] ?? []
 }
 
 const heavyAmong = (packages: readonly string[]) =>
