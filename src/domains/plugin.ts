@@ -38,11 +38,6 @@ export interface DomainEntry {
   cli?(): Promise<CliPart>
 }
 
-/** The entry of a plug-in already loaded (as tests host an extra domain). */
-export function entryOf(plugin: AnyPlugin): DomainEntry {
-  return { plugin: async () => plugin, ...(plugin.cli ? { cli: () => plugin.cli!() } : {}) }
-}
-
 /** A plug-in of any domain, as the shells hold them. */
 // biome-ignore lint/suspicious/noExplicitAny: the shells treat every domain alike
 export type AnyPlugin = DomainPlugin<any, any, any>
