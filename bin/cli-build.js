@@ -97,10 +97,11 @@ async function build() {
     // This file is an input too: a change of the build's options makes every build stale.
     const inputs = { [relative(ROOT, fileURLToPath(import.meta.url))]: buildScript }
     for (const input of Object.keys(result.metafile.inputs)) {
-      if (packageOf(input)) continue
-      const file = relative(ROOT, resolve(ROOT, input))
-      // A source outside src/ (none today) is stated now.
-      inputs[file] = before[file] ?? statOf(file)
+      // A bundled package is stale once npm replaced it: its package.json stands for it.
+      const packageDir = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]
+      const file = relative(ROOT, resolve(ROOT, packageDir ? `${packageDir}/package.json` : input))
+      // A source outside src/ (a bundled package) is stated now.
+      inputs[file] ??= before[file] ?? statOf(file)
     }
     const manifest = {
       format: BUILD_FORMAT,
