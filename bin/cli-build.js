@@ -90,6 +90,9 @@ async function build() {
       format: 'esm',
       platform: 'node',
       target: 'node20',
+      // Read only under `node --enable-source-maps`: stack traces then name the .ts sources.
+      sourcemap: 'linked',
+      sourcesContent: false,
       metafile: true,
       logLevel: 'silent',
       plugins: [externalPackagesPlugin, sourceLocationPlugin],
