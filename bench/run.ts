@@ -2,6 +2,7 @@
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
+import { cliBenches } from './cli.ts'
 import { ledgerBenches } from './ledger.ts'
 import { netBenches } from './net.ts'
 import { nodeBenches } from './node.ts'
@@ -12,6 +13,7 @@ const benches = {
   ...auditBenches(),
   ...nodeBenches(),
   ...chainBenches(),
+  ...cliBenches(),
   ...netBenches(),
 }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

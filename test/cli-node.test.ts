@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { initNode } from '../src/node/init.ts'
-import { writeEthKeyFile } from '../src/store/key-file.ts'
+import { generateSigner, writeEthKeyFile, writeKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
@@ -24,13 +24,21 @@ async function rwa(...args: string[]) {
   }
 }
 
-/** `n` auditors' key options (--key, --eth-key), their files made by the real binary and viem. */
+/** The ops the test node has accepted (read over HTTP: no command to spawn). */
+async function accepted(): Promise<number> {
+  return ((await (await fetch(`${node.url}/status`)).json()) as { accepted: number }).accepted
+}
+
+/**
+ * `n` auditors' key options (--key, --eth-key), their files written here as `rwa key new` and
+ * `key new-eth` write them (test/cli.test.ts runs those): a spawn per key is start-up, not test.
+ */
 async function auditorKeys(prefix: string, n: number): Promise<string[][]> {
   const keys: string[][] = []
   for (let i = 0; i < n; i++) {
     const key = join(node.root, `${prefix}${i}.key`)
     const eth = join(node.root, `${prefix}${i}.eth`)
-    await promisify(execFile)(process.execPath, [bin, 'key', 'new', key])
+    writeKeyFile(key, generateSigner())
     writeEthKeyFile(eth, generatePrivateKey())
     keys.push(['--key', key, '--eth-key', eth])
   }
@@ -63,7 +71,7 @@ describe('rwa CLI against a real node', () => {
     expect((await rwa('audit', 'open', 'CLI audit')).code).toBe(0)
     // Your own --key without --eth-key would pay the node operator: refused.
     const slip = join(node.root, 'slip.key')
-    await promisify(execFile)(process.execPath, [bin, 'key', 'new', slip])
+    writeKeyFile(slip, generateSigner())
     const noEth = await rwa('auditor', 'register', 'CLI audit', '--key', slip)
     expect([noEth.code, noEth.stderr]).toEqual([
       1,
@@ -94,7 +102,7 @@ describe('rwa CLI against a real node', () => {
   })
 
   test('create checks parameters and the name before signing; reassign gives a missed inspection to a backup', async () => {
-    const before = JSON.parse((await rwa('status', '--json')).stdout).accepted
+    const before = await accepted()
     const even = await rwa('audit', 'create', 'Even', '--bond', '10', '--audits-per-item', '4')
     expect([even.code, even.stderr]).toEqual([
       1,
@@ -102,7 +110,7 @@ describe('rwa CLI against a real node', () => {
     ])
     const taken = await rwa('audit', 'create', 'CLI audit', '--bond', '10')
     expect(taken.stderr).toMatch(/^error: An audit named "CLI audit" already exists/)
-    expect(JSON.parse((await rwa('status', '--json')).stdout).accepted).toBe(before)
+    expect(await accepted()).toBe(before)
 
     await rwa('audit', 'create', 'Late', '--bond', '900')
     await rwa('audit', 'add', 'Late', 'bench', '4')
@@ -197,7 +205,7 @@ describe('rwa CLI against a real node', () => {
   })
 
   test('a demo that cannot finish is refused before anything is funded or signed', async () => {
-    const before = JSON.parse((await rwa('status', '--json')).stdout).accepted
+    const before = await accepted()
     for (const [args, message] of [
       [['--auditors', '2'], /^error: --auditors 2 is fewer than --k 3/],
       [['--k', '4'], /^error: --k 4 is even/],
@@ -207,7 +215,7 @@ describe('rwa CLI against a real node', () => {
       expect([code, stderr.split('\n').length]).toEqual([1, 2])
       expect(stderr).toMatch(message)
     }
-    expect(JSON.parse((await rwa('status', '--json')).stdout).accepted).toBe(before)
+    expect(await accepted()).toBe(before)
   })
 
   test('a stopped node is looked for at its own port, and --node must be a URL', async () => {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest'
 import { NodeClient } from '../src/cli/client.ts'
 import { createProgram } from '../src/cli/program.ts'
 import { hashState } from '../src/core/domain.ts'
+import { DOMAIN_ENTRIES } from '../src/domains/entries.ts'
 import { DOMAINS } from '../src/domains/index.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
@@ -14,6 +15,7 @@ import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 import { readKeyFile } from '../src/store/key-file.ts'
+import { pollEntry } from './domains/poll/entry.ts'
 import { pollPlugin } from './domains/poll/index.ts'
 import { createPollReducer, POLL_OP } from './domains/poll/rules.ts'
 import { testSigner } from './helpers.ts'
@@ -136,7 +138,9 @@ describe('a domain plugged in from one folder', () => {
     vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
     const rwa = async (...args: string[]) => {
       lines.length = 0
-      const program = (await createProgram({ domains })).exitOverride()
+      const program = (
+        await createProgram({ domains: [...DOMAIN_ENTRIES, pollEntry] })
+      ).exitOverride()
       const options = ['--node', node!.url, '--data-dir', node!.config.dataDir, '--json']
       await program.parseAsync(['node', 'rwa', ...args, ...options])
       return JSON.parse(lines.join('\n'))

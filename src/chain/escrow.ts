@@ -25,8 +25,7 @@ export {
   settlementTypedData,
 } from '../core/audit/settlement-report.ts'
 
-/** Native ETH in the escrow's token fields. */
-export const NATIVE = '0x0000000000000000000000000000000000000000' as const
+export { NATIVE } from './native.ts'
 
 /** A wallet client with an account and chain set, as deployments and transactions need. */
 export type Wallet = WalletClient<Transport, Chain, Account>

@@ -2,11 +2,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { BaseError, type ErrorKind } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
-import { DEFAULT_MAX_DEPS, type EncodedOp } from '../ledger/op.ts'
-import { decodeOp } from '../ledger/op-decode.ts'
-import { signOp, verifyOp } from '../ledger/op-encode.ts'
+import type { EncodedOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
-import { DEFAULT_PORT, loadConfig } from '../node/config.ts'
+import { DEFAULT_PORT } from '../node/data-dir.ts'
 
 /** An error the node answered, or the node not answering at all. */
 export class NodeRequestError extends BaseError {
@@ -42,10 +40,12 @@ function kindOfStatus(status: number): ErrorKind {
  * its config (a stopped node must not be mistaken for another one on the default port), else
  * the default port (no node there yet).
  */
-export function localNodeUrl(dataDir: string): string {
+export async function localNodeUrl(dataDir: string): Promise<string> {
   const run = join(dataDir, 'run.json')
   if (existsSync(run)) return (JSON.parse(readFileSync(run, 'utf8')) as { url: string }).url
   if (existsSync(join(dataDir, 'config.toml'))) {
+    // Only here, for a node that is not running: validating a config loads zod.
+    const { loadConfig } = await import('../node/config.ts')
     const { host, port } = loadConfig(dataDir).http
     // Port 0 (a free one each start): a stopped node has no URL; this one answers nothing.
     return `http://${host}:${port}`
@@ -70,32 +70,72 @@ type SubmitResult = {
   [domain: string]: unknown
 }
 
+/**
+ * One HTTP exchange through node:http(s). Not `fetch`: loading Node's fetch (undici) costs a
+ * command more than the rest of its start-up.
+ */
+async function send(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<{ status: number; text: string }> {
+  const { request } =
+    url.protocol === 'https:' ? await import('node:https') : await import('node:http')
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.once('error', reject)
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+      )
+    })
+    req.once('error', reject)
+    req.end(body)
+  })
+}
+
 /** A small JSON client of a node's HTTP API. */
 export class NodeClient {
+  #url: string | undefined
+  readonly #findUrl: (() => Promise<string>) | undefined
+
+  /** `url`: the node's, or a function finding it (called once, by the first request). */
   constructor(
-    readonly url: string,
+    url: string | (() => Promise<string>),
     readonly token?: string | undefined,
-  ) {}
+  ) {
+    if (typeof url === 'string') this.#url = url
+    else this.#findUrl = url
+  }
+
+  /** The node's URL (once the first request has found it, when it is found lazily). */
+  get url(): string {
+    return this.#url ?? '(the local node)'
+  }
 
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let response: Response
+    this.#url ??= await this.#findUrl!()
+    let response: { status: number; text: string }
     try {
-      response = await fetch(new URL(path, this.url), {
+      response = await send(
+        new URL(path, this.url),
         method,
-        headers: {
+        {
           'content-type': 'application/json',
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      })
+        body === undefined ? undefined : JSON.stringify(body),
+      )
     } catch (cause) {
       throw new NodeRequestError(
-        `No node answers at ${this.url} (${(cause as Error).cause ?? (cause as Error).message}); start one with "rwa start", or pass --node <url>.`,
+        `No node answers at ${this.url} (${(cause as Error).message}); start one with "rwa start", or pass --node <url>.`,
         0,
         'NodeUnreachable',
       )
     }
-    const text = await response.text()
+    const { text } = response
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -106,7 +146,7 @@ export class NodeClient {
         'BadResponse',
       )
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       const { error, message } = json as { error?: string; message?: string }
       throw new NodeRequestError(
         message ?? `HTTP ${response.status}`,
@@ -130,6 +170,8 @@ export class NodeClient {
    * state from the log, not from the node's word about it.
    */
   async ops(doc: OpId): Promise<EncodedOp[]> {
+    const { decodeOp } = await import('../ledger/op-decode.ts')
+    const { verifyOp } = await import('../ledger/op-encode.ts')
     const decoded = (await this.opsHex(doc)).map((hex) =>
       decodeOp(new Uint8Array(Buffer.from(hex, 'hex'))),
     )
@@ -177,6 +219,8 @@ export class NodeClient {
     signer: Signer,
     draft: { doc: OpId | null; type: string; body: unknown; time?: number },
   ): Promise<EncodedOp> {
+    const { DEFAULT_MAX_DEPS } = await import('../ledger/op.ts')
+    const { signOp } = await import('../ledger/op-encode.ts')
     const author = Buffer.from(signer.publicKey).toString('hex')
     const { heads, nextSeq } =
       draft.doc === null

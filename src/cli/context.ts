@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { toJson } from '../core/json.ts'
 import { BaseError } from '../errors/base.ts'
 import type { Signer } from '../ledger/keys.ts'
-import { resolveDataDir } from '../node/config.ts'
+import { resolveDataDir } from '../node/data-dir.ts'
 import { fileSaltStore } from '../node/salt-store.ts'
 import { readEthKeyFile, readKeyFile } from '../store/key-file.ts'
 import { localNodeUrl, NodeClient } from './client.ts'
@@ -45,7 +45,7 @@ export function contextOf(options: GlobalOptions) {
     throw new BaseError(
       `--node "${options.node}" is not a node's URL; give one such as http://127.0.0.1:8720.`,
     )
-  const client = new NodeClient(options.node ?? localNodeUrl(dataDir))
+  const client = new NodeClient(options.node ?? (() => localNodeUrl(dataDir)))
   return {
     dataDir,
     client,

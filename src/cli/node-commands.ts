@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import type { AnyPlugin } from '../domains/plugin.ts'
+import type { DomainEntry } from '../domains/plugin.ts'
 import { BaseError } from '../errors/base.ts'
-import { OPERATOR } from '../node/accounts.ts'
-import { type ChainConfig, loadConfig, resolveDataDir } from '../node/config.ts'
-import { initNode } from '../node/init.ts'
+import type { ChainConfig } from '../node/config.ts'
+import { resolveDataDir } from '../node/data-dir.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
 
 /** `rwa init`, `rwa start` (hosting `domains`), `rwa status`. */
 export function addNodeCommands(
   program: Command,
-  { domains }: { domains: readonly AnyPlugin[] },
+  { domains }: { domains: readonly DomainEntry[] },
 ): void {
   program
     .command('init')
@@ -24,7 +23,8 @@ export function addNodeCommands(
     .option('--data-dir <dir>', 'where to put the node')
     .option('--import-eth-key <file>', 'use this Ethereum private key file as the payout key')
     .addHelpText('after', '\nExample:\n  $ rwa init local')
-    .action((name: string, o: { dataDir?: string; importEthKey?: string }) => {
+    .action(async (name: string, o: { dataDir?: string; importEthKey?: string }) => {
+      const { initNode } = await import('../node/init.ts')
       const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
       const ethKey = o.importEthKey ? readEthKeyFile(o.importEthKey) : undefined
       const result = initNode({ name, dataDir, ethKey })
@@ -73,6 +73,8 @@ export function addNodeCommands(
           net: boolean
         },
       ) => {
+        const { initNode } = await import('../node/init.ts')
+        const { loadConfig } = await import('../node/config.ts')
         const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
         if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
           initNode({ name, dataDir })
@@ -94,9 +96,17 @@ export function addNodeCommands(
           peers: [...config.net.peers, ...(o.peer ?? [])],
           ...(o.listen ? { listen: o.listen } : {}),
         }
-        // The node's modules (libp2p, the chain, HTTP) load only for this command.
+        // The node's modules (libp2p, the chain, HTTP) and the domains' rules load only here.
         const { createNode } = await import('../node/node.ts')
-        const node = createNode(config, { port, chain, chainKeyFile: o.chainKey, net, domains })
+        const { OPERATOR } = await import('../node/accounts.ts')
+        const plugins = await Promise.all(domains.map((entry) => entry.plugin()))
+        const node = createNode(config, {
+          port,
+          chain,
+          chainKeyFile: o.chainKey,
+          net,
+          domains: plugins,
+        })
         await node.start()
         console.error(`rwa node "${name}" is running at ${node.url}`)
         console.error(`  dashboard and API: ${node.url}/  (API document: ${node.url}/openapi.json)`)

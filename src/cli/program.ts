@@ -1,11 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { DOMAINS } from '../domains/index.ts'
-import type { AnyPlugin } from '../domains/plugin.ts'
+import { DOMAIN_ENTRIES } from '../domains/entries.ts'
+import type { DomainEntry } from '../domains/plugin.ts'
 import { BaseError } from '../errors/base.ts'
-import { decodeOp } from '../ledger/op-decode.ts'
-import { verifyOp } from '../ledger/op-encode.ts'
 import {
   generateSigner,
   readEthKeyFile,
@@ -35,11 +32,14 @@ function readOpFile(path: string): Buffer {
   }
 }
 
-/** Builds the `rwa` command line: the node's commands, then each domain's (`domains`, default every registered one). */
+/**
+ * Builds the `rwa` command line: the node's commands, then each domain's (`domains`, default
+ * every registered one). Registering loads no heavy module: each action imports what it uses.
+ */
 export async function createProgram({
-  domains = DOMAINS,
+  domains = DOMAIN_ENTRIES,
 }: {
-  domains?: readonly AnyPlugin[]
+  domains?: readonly DomainEntry[]
 } = {}): Promise<Command> {
   const program = new Command('rwa')
     .description(
@@ -49,7 +49,7 @@ export async function createProgram({
     .showHelpAfterError('(add --help to the command for its usage and an example)')
 
   addNodeCommands(program, { domains })
-  for (const plugin of domains) (await plugin.cli?.())?.register(program)
+  for (const entry of domains) (await entry.cli?.())?.register(program)
 
   const key = program
     .command('key')
@@ -69,7 +69,8 @@ export async function createProgram({
     .argument('<file>', 'where to write the key (refuses to overwrite)')
     .description('create a new Ethereum key file (mode 0600) for --eth-key; prints its address')
     .addHelpText('after', '\nExample:\n  $ rwa key new-eth me.eth')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { generatePrivateKey, privateKeyToAccount } = await import('viem/accounts')
       const privateKey = generatePrivateKey()
       writeEthKeyFile(file, privateKey)
       console.log(privateKeyToAccount(privateKey).address)
@@ -79,13 +80,12 @@ export async function createProgram({
     .argument('<file>', 'a key file')
     .description("print a key file's public key (Ed25519) or address (Ethereum)")
     .addHelpText('after', '\nExample:\n  $ rwa key show alice.key')
-    .action((file: string) =>
-      console.log(
-        /-----BEGIN/.test(readSecretFile(file))
-          ? hex(readKeyFile(file).publicKey)
-          : privateKeyToAccount(readEthKeyFile(file)).address,
-      ),
-    )
+    .action(async (file: string) => {
+      if (/-----BEGIN/.test(readSecretFile(file)))
+        return console.log(hex(readKeyFile(file).publicKey))
+      const { privateKeyToAccount } = await import('viem/accounts')
+      console.log(privateKeyToAccount(readEthKeyFile(file)).address)
+    })
 
   program
     .command('op')
@@ -95,7 +95,9 @@ export async function createProgram({
     .option('--json', 'print machine-readable JSON (the default output is JSON too)')
     .description('decode a signed op, check its encoding and signature, and print it')
     .addHelpText('after', '\nExample:\n  $ rwa op decode op.bin')
-    .action((input: string) => {
+    .action(async (input: string) => {
+      const { decodeOp } = await import('../ledger/op-decode.ts')
+      const { verifyOp } = await import('../ledger/op-encode.ts')
       const bytes = /^([0-9a-f]{2})+$/i.test(input) ? Buffer.from(input, 'hex') : readOpFile(input)
       const op = decodeOp(new Uint8Array(bytes))
       const { author, sig, body, ...rest } = op.op

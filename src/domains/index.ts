@@ -1,8 +1,10 @@
-import { auditPlugin } from './audit/index.ts'
+import { DOMAIN_ENTRIES } from './entries.ts'
 import type { AnyPlugin } from './plugin.ts'
 
 /**
- * The domains this build hosts, in order: the node, the HTTP API, the CLI, the chat and the
- * dashboard loop over this list. A new domain is its folders and one line here.
+ * The plug-ins of the domains this build hosts (the list is `DOMAIN_ENTRIES` in entries.ts),
+ * loaded with their rules: what a node hosts. Importing this loads every domain's rules.
  */
-export const DOMAINS: readonly AnyPlugin[] = [auditPlugin]
+export const DOMAINS: readonly AnyPlugin[] = await Promise.all(
+  DOMAIN_ENTRIES.map((entry) => entry.plugin()),
+)

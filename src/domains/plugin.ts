@@ -12,7 +12,7 @@ import type { Startable } from '../node/startable.ts'
 
 // The seam every domain plugs into (ARCHITECTURE §7). A domain is a folder under src/core/ (its
 // pure rules: a `Domain`) and one under src/domains/ (this plug-in), registered by one line in
-// src/domains/index.ts. The shells (node, HTTP, CLI, chat, dashboard) loop over the plug-ins;
+// src/domains/entries.ts. The shells (node, HTTP, CLI, chat, dashboard) loop over the plug-ins;
 // none of them names a domain.
 
 /** A domain's plug-in: its rules, and its node and command-line parts, each loaded when needed. */
@@ -25,6 +25,17 @@ export interface DomainPlugin<
   /** The node side (actions, routes, pages, chat, services), loaded when a node starts. */
   node(): Promise<NodePart<State, Reducer, Summary>>
   /** The commands, loaded by the `rwa` command line. */
+  cli?(): Promise<CliPart>
+}
+
+/**
+ * How the shells find a domain without loading it (the one list, src/domains/entries.ts, holds
+ * these): a command line that only registers commands must not pay for every domain's rules.
+ */
+export interface DomainEntry {
+  /** The plug-in: the domain's rules and its node part. */
+  plugin(): Promise<AnyPlugin>
+  /** The commands, loaded by the `rwa` command line (the plug-in's `cli`, without the rules). */
   cli?(): Promise<CliPart>
 }
 

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs'
-import { homedir } from 'node:os'
-import { isAbsolute, join, resolve } from 'node:path'
+import { isAbsolute, join } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { z } from 'zod'
 import { DEFAULT_NET_LIMITS, type NetLimits } from '../net/peer-scores.ts'
+import { DEFAULT_PORT } from './data-dir.ts'
 import { NodeConfigError } from './errors.ts'
 
-/** Default HTTP port of a node (`--port 0` picks a free one). */
-export const DEFAULT_PORT = 8720
+export { assertNodeName, DEFAULT_PORT, resolveDataDir } from './data-dir.ts'
 
 /** Default of `[xmpp] max_accounts`: custodial chat accounts a node creates before it refuses more. */
 export const DEFAULT_MAX_ACCOUNTS = 100
@@ -153,24 +152,6 @@ export type XmppConfig = {
   readonly reminderSeconds: number
   /** Custodial accounts (one per chat address) the node creates at most. */
   readonly maxAccounts: number
-}
-
-/** Where a node's files live: `--data-dir`, else `$RWA_HOME/<name>`, else `~/.rwa/<name>`. */
-export function resolveDataDir(
-  name: string,
-  { dataDir, env = process.env }: { dataDir?: string | undefined; env?: NodeJS.ProcessEnv } = {},
-): string {
-  assertNodeName(name)
-  if (dataDir) return resolve(dataDir)
-  return join(env.RWA_HOME ? resolve(env.RWA_HOME) : join(homedir(), '.rwa'), name)
-}
-
-/** Node names become folder names, so they are kept to letters, digits, `-`, `_` and `.`. */
-export function assertNodeName(name: string): void {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
-    throw new NodeConfigError(
-      `"${name}" is not a usable node name; use 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
-    )
 }
 
 /** The `config.toml` that `rwa init` writes: every setting, commented, at its default. */

@@ -1,18 +1,16 @@
 import type { Command } from 'commander'
-import { type Address, isAddress } from 'viem'
-import { privateKeyToAccount } from 'viem/accounts'
+import type { Address } from 'viem'
 import type { ChainInfo } from '../../../chain/chain-service.ts'
-import { NATIVE } from '../../../chain/escrow.ts'
-import { fundAudit, payoutTokens, withdrawAll } from '../../../chain/payments.ts'
+import { NATIVE } from '../../../chain/native.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
-import { auditIdOf } from '../../../core/audit/settlement-report.ts'
 import { BaseError } from '../../../errors/base.ts'
 import { fetchAudit } from './client.ts'
 
 /** The token an audit is paid in, as the escrow names it. */
 export function tokenOf(param: string): Address {
   if (param === 'native') return NATIVE
-  if (!isAddress(param, { strict: false }))
+  // viem's isAddress without checksum (strict: false), without loading viem for every command.
+  if (!/^0x[0-9a-fA-F]{40}$/.test(param))
     throw new BaseError(
       `"${param}" is not a token; give "native" for ETH or an ERC-20 contract address (0x and 40 hex digits).`,
     )
@@ -38,6 +36,9 @@ export function addChainCommands(program: Command, audit: Command): void {
       const ctx = contextOf(o)
       if (!/^\d+$/.test(amountText))
         throw new BaseError(`"${amountText}" is not an amount; give a whole number of base units.`)
+      const { privateKeyToAccount } = await import('viem/accounts')
+      const { fundAudit } = await import('../../../chain/payments.ts')
+      const { auditIdOf } = await import('../../../core/audit/settlement-report.ts')
       const info = await ctx.client.get<ChainInfo>('/chain')
       const state = await fetchAudit(ctx.client, ref)
       const token = tokenOf(state.params.token)
@@ -67,6 +68,8 @@ export function addChainCommands(program: Command, audit: Command): void {
     .addHelpText('after', '\nExample:\n  $ rwa payout withdraw --eth-key me.eth')
     .action(async (o: GlobalOptions & { token?: string }) => {
       const ctx = contextOf(o)
+      const { privateKeyToAccount } = await import('viem/accounts')
+      const { payoutTokens, withdrawAll } = await import('../../../chain/payments.ts')
       const info = await ctx.client.get<ChainInfo>('/chain')
       const tokens = o.token ? [tokenOf(o.token)] : payoutTokens(info)
       const paid = await withdrawAll({ info, account: privateKeyToAccount(ctx.ethKey()), tokens })

@@ -1,5 +1,5 @@
 import { type NodeClient, NodeRequestError } from '../../../cli/client.ts'
-import { type Audit, loadAudit } from '../../../core/audit/reduce.ts'
+import type { Audit } from '../../../core/audit/reduce.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
 
 /** Resolves an audit's name or id to its id, on the node. */
@@ -12,6 +12,7 @@ export async function auditIdOn(client: NodeClient, ref: string): Promise<OpId> 
  * log, not the node's word about it.
  */
 export async function fetchAudit(client: NodeClient, ref: string): Promise<Audit> {
+  const { loadAudit } = await import('../../../core/audit/reduce.ts')
   return loadAudit(await client.ops(await auditIdOn(client, ref)))
 }
 

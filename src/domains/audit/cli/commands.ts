@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
-import { privateKeyToAccount } from 'viem/accounts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
 import { parseAnswer } from '../../../core/audit/answer.ts'
 import {
@@ -21,7 +20,6 @@ import { AuditNameTakenError, InvalidAuditInputError } from '../../../core/audit
 import { nextInspection, outstandingInspections } from '../../../core/audit/queries.ts'
 import type { Audit } from '../../../core/audit/reduce.ts'
 import type { AuditState } from '../../../core/audit/state.ts'
-import { identityMessage } from '../../../core/identity.ts'
 import { formatRational } from '../../../core/rational.ts'
 import type { CliPart } from '../../plugin.ts'
 import { addChainCommands } from './chain-commands.ts'
@@ -315,6 +313,8 @@ function addAuditorCommands(program: Command): void {
         throw new InvalidAuditInputError(
           'With --key, give --eth-key too (the Ethereum key whose address is paid; make one with "rwa key new-eth me.eth"); without it the payout would go to the node operator.',
         )
+      const { privateKeyToAccount } = await import('viem/accounts')
+      const { identityMessage } = await import('../../../core/identity.ts')
       const account = privateKeyToAccount(ctx.ethKey())
       const proof = await account.signMessage({ message: identityMessage(ctx.signer().publicKey) })
       const result = await act(ctx, ref, registerDraft(account.address, proof))

@@ -1,12 +1,10 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import { pino } from 'pino'
 import type { Address, Hex } from 'viem'
-import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts'
+import type { PrivateKeyAccount } from 'viem/accounts'
 import type { ChainInfo } from '../../../chain/chain-service.ts'
-import { NATIVE } from '../../../chain/escrow.ts'
-import { balanceOf, chainClients, fundAudit, owedTo, withdrawAll } from '../../../chain/payments.ts'
+import { NATIVE } from '../../../chain/native.ts'
 import { NodeClient, NodeRequestError } from '../../../cli/client.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
 import {
@@ -17,12 +15,8 @@ import {
   createDraft,
   registerDraft,
 } from '../../../core/audit/drafts.ts'
-import { auditIdOf } from '../../../core/audit/settlement-report.ts'
-import { identityMessage } from '../../../core/identity.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
-import { loadConfig } from '../../../node/config.ts'
-import { initNode } from '../../../node/init.ts'
 import type { RwaNode } from '../../../node/node.ts'
 import { generateSigner } from '../../../store/key-file.ts'
 import { fetchAudit } from './client.ts'
@@ -105,6 +99,9 @@ export function addDemoCommand(program: Command): void {
       } catch (error) {
         if (!(error instanceof NodeRequestError) || error.status !== 0 || o.node) throw error
         // No local node answers: start one in this process for the demo.
+        const { initNode } = await import('../../../node/init.ts')
+        const { loadConfig } = await import('../../../node/config.ts')
+        const { pino } = await import('pino')
         if (!existsSync(join(ctx.dataDir, 'config.toml')))
           initNode({ name: o.name, dataDir: ctx.dataDir })
         // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json). The
@@ -171,6 +168,10 @@ async function runDemo(
     quiet: boolean
   },
 ): Promise<DemoResult> {
+  const { generatePrivateKey, privateKeyToAccount } = await import('viem/accounts')
+  const { balanceOf, fundAudit } = await import('../../../chain/payments.ts')
+  const { auditIdOf } = await import('../../../core/audit/settlement-report.ts')
+  const { identityMessage } = await import('../../../core/identity.ts')
   const name = `demo ${new Date().toISOString()}`
   const info = await chainOf(client)
   const token = info?.token ?? NATIVE
@@ -285,6 +286,9 @@ async function settleAndWithdraw(
     throw new BaseError(
       `The node did not settle the audit within 30 s (it is ${state}); see the node's log.`,
     )
+  const { balanceOf, chainClients, owedTo, withdrawAll } = await import(
+    '../../../chain/payments.ts'
+  )
   const { client: evm, wallet } = chainClients(info, sponsor)
   const withdrawing = progress('withdrawing payouts', people.length, quiet)
   const withdrawals: ChainResult['withdrawals'] = []

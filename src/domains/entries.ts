@@ -1,0 +1,10 @@
+import { auditEntry } from './audit/entry.ts'
+import type { DomainEntry } from './plugin.ts'
+
+/**
+ * The domains this build hosts, in order: the node, the HTTP API, the CLI, the chat and the
+ * dashboard loop over this list. A new domain is its folders and one line here. Entries load
+ * nothing until asked, so the `rwa` command line registers every domain's commands without
+ * importing their rules (see `DOMAINS` in index.ts for the loaded plug-ins).
+ */
+export const DOMAIN_ENTRIES: readonly DomainEntry[] = [auditEntry]
