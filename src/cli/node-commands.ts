@@ -5,7 +5,7 @@ import type { AnyPlugin } from '../domains/plugin.ts'
 import { BaseError } from '../errors/base.ts'
 import { OPERATOR } from '../node/accounts.ts'
 import { type ChainConfig, loadConfig, resolveDataDir } from '../node/config.ts'
-import { initNode } from '../node/init.ts'
+import { initNode, pickFreePort } from '../node/init.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
 
@@ -24,14 +24,17 @@ export function addNodeCommands(
     .option('--data-dir <dir>', 'where to put the node')
     .option('--import-eth-key <file>', 'use this Ethereum private key file as the payout key')
     .addHelpText('after', '\nExample:\n  $ rwa init local')
-    .action((name: string, o: { dataDir?: string; importEthKey?: string }) => {
+    .action(async (name: string, o: { dataDir?: string; importEthKey?: string }) => {
       const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
       const ethKey = o.importEthKey ? readEthKeyFile(o.importEthKey) : undefined
-      const result = initNode({ name, dataDir, ethKey })
+      const result = initNode({ name, dataDir, ethKey, p2pPort: await pickFreePort() })
       console.log(`Created node "${name}" in ${dataDir}`)
       console.log(`  operator key      ${result.operatorKey}`)
       console.log(`  payout address    ${result.operatorAddress}`)
       console.log(`  operator token    ${result.tokenPath}`)
+      console.log(
+        `  peer port         ${result.p2pPort ?? 'a new one on every start'} ([net] listen)`,
+      )
       console.log(`Start it with: rwa start ${name}`)
     })
 
@@ -75,7 +78,7 @@ export function addNodeCommands(
       ) => {
         const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
         if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
-          initNode({ name, dataDir })
+          initNode({ name, dataDir, p2pPort: await pickFreePort() })
           console.error(`Created node "${name}" in ${dataDir}`)
         }
         const config = loadConfig(dataDir)

@@ -12,6 +12,12 @@ export const DEFAULT_PORT = 8720
 /** Default of `[xmpp] max_accounts`: custodial chat accounts a node creates before it refuses more. */
 export const DEFAULT_MAX_ACCOUNTS = 100
 
+/** The default of `[net] listen`: loopback, a port picked afresh on every start. */
+export const DEFAULT_P2P_LISTEN = '/ip4/127.0.0.1/tcp/0'
+
+/** Where a node listens for peers on `port` (loopback): what `rwa init` writes to `[net] listen`. */
+export const p2pListenAddress = (port: number) => `/ip4/127.0.0.1/tcp/${port}`
+
 /** A DNS name or IP literal as a `Host` header names it (no port, no scheme). */
 const HOST_NAME = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/
 
@@ -66,7 +72,7 @@ const configSchema = z
     net: z
       .object({
         enabled: z.boolean().default(true),
-        listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
+        listen: z.array(z.string()).default([DEFAULT_P2P_LISTEN]),
         peers: z.array(z.string()).default([]),
         max_peers_per_ip: z.number().int().min(1).default(DEFAULT_NET_LIMITS.maxPeersPerIp),
         ip_max_strikes: z.number().int().min(1).default(DEFAULT_NET_LIMITS.ipMaxStrikes),
@@ -173,8 +179,15 @@ export function assertNodeName(name: string): void {
     )
 }
 
-/** The `config.toml` that `rwa init` writes: every setting, commented, at its default. */
-export function renderConfigToml(name: string): string {
+/**
+ * The `config.toml` that `rwa init` writes: every setting, commented, at its default, except
+ * `[net] listen` on `p2pPort` when given (so the peer address stays the same across restarts).
+ */
+export function renderConfigToml(
+  name: string,
+  { p2pPort }: { p2pPort?: number | undefined } = {},
+): string {
+  const listen = p2pPort === undefined ? DEFAULT_P2P_LISTEN : p2pListenAddress(p2pPort)
   return `# rwa node configuration. Edit, then restart the node ("rwa start ${name}").
 name = "${name}"
 
@@ -211,8 +224,10 @@ level = "info"
 [net]
 # Replication with other rwa nodes over libp2p (TCP, noise, yamux, gossipsub).
 enabled = true
-# Where to listen; port 0 picks a free one (rwa status shows the addresses in use).
-listen = ["/ip4/127.0.0.1/tcp/0"]
+# Where to listen. rwa init picked a free port, kept across restarts so that the peer address
+# other nodes saved (--peer) keeps working; port 0 picks a new one on every start. rwa status
+# shows the addresses in use. To be reached from other machines, listen on /ip4/0.0.0.0/tcp/….
+listen = ["${listen}"]
 # Peers to connect to, e.g. "/ip4/127.0.0.1/tcp/9001/p2p/12D3KooW…" (or rwa start --peer …).
 peers = []
 # Connections one IP address may have open to this node at once (raise it for many nodes

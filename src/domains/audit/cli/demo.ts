@@ -22,7 +22,7 @@ import { identityMessage } from '../../../core/identity.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
 import { loadConfig } from '../../../node/config.ts'
-import { initNode } from '../../../node/init.ts'
+import { initNode, pickFreePort } from '../../../node/init.ts'
 import type { RwaNode } from '../../../node/node.ts'
 import { generateSigner } from '../../../store/key-file.ts'
 import { fetchAudit } from './client.ts'
@@ -106,7 +106,7 @@ export function addDemoCommand(program: Command): void {
         if (!(error instanceof NodeRequestError) || error.status !== 0 || o.node) throw error
         // No local node answers: start one in this process for the demo.
         if (!existsSync(join(ctx.dataDir, 'config.toml')))
-          initNode({ name: o.name, dataDir: ctx.dataDir })
+          initNode({ name: o.name, dataDir: ctx.dataDir, p2pPort: await pickFreePort() })
         // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json). The
         // node's modules load only here: the other commands need none of them.
         const { createNode } = await import('../../../node/node.ts')
