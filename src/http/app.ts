@@ -1,8 +1,10 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { WebPart } from '../domains/plugin.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
+import { errorPage } from '../web/error-page.ts'
+import { explorerAt } from '../web/explorer.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
 import { CLIENT_CLOSED_REQUEST, isClientAbort } from './client-abort.ts'
@@ -29,6 +31,8 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly hostNames?: readonly string[] | undefined
   /** The hosted domains, in registration order. */
   readonly domains: readonly HttpDomain[]
+  /** `[chain] explorer_url`: the home page links the escrow there. */
+  readonly explorerUrl?: string | undefined
 }
 
 /**
@@ -44,19 +48,32 @@ export function createHttpApp(ctx: HttpContext): Hono {
     }
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
+    // A dashboard page (an unknown audit, say) answers a page a person can read; a refused
+    // host or site gets the JSON refusal, which names nothing of this node.
+    if (isDashboardPage(c) && status !== 403)
+      return c.html(errorPage({ node: ctx.name, status, message: body.message }), status as 400)
     // RFC 9110: a 401 names the scheme the client should use.
     if (status === 401) c.header('www-authenticate', 'Bearer realm="rwa"')
     return c.json(body, status as 400)
   })
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    if (isDashboardPage(c) || prefersHtml(c))
+      return c.html(
+        errorPage({
+          node: ctx.name,
+          status: 404,
+          message: `There is no page at ${c.req.path}.`,
+        }),
+        404,
+      )
+    return c.json(
       {
         error: 'NotFoundError',
         message: `There is no route ${c.req.method} ${c.req.path}; see GET /openapi.json.`,
       },
       404,
-    ),
-  )
+    )
+  })
   // Before every route: a request must name this node's host (DNS rebinding) and, to change
   // anything, come from no other site.
   app.use('*', hostGuard({ names: ctx.hostNames ?? [] }))
@@ -71,6 +88,18 @@ export function createHttpApp(ctx: HttpContext): Hono {
   for (const group of groups) app.route(group.prefix, group.app)
   mountDashboard(app, ctx)
   return app
+}
+
+/** Whether a request asks for a dashboard page (`/` or under `/ui/`), which answers HTML. */
+function isDashboardPage(c: Context): boolean {
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return false
+  return c.req.path === '/' || c.req.path.startsWith('/ui/')
+}
+
+/** Whether a GET comes from a browser's address bar (its Accept names HTML first). */
+function prefersHtml(c: Context): boolean {
+  if (c.req.method !== 'GET') return false
+  return /^\s*text\/html\b/i.test(c.req.header('accept') ?? '')
 }
 
 /** The dashboard: the home page with each domain's card, the domains' pages, a stylesheet and one script. */
@@ -93,6 +122,7 @@ function mountDashboard(app: Hono, ctx: HttpContext): void {
         docs: stats.documents,
         peers: ctx.peers(),
         chain: ctx.chain?.(),
+        explorer: explorerAt(ctx.explorerUrl),
         cards,
       }),
     )

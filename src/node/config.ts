@@ -66,6 +66,13 @@ const configSchema = z
           .string()
           .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
           .optional(),
+        explorer_url: z
+          .string()
+          .regex(
+            /^https?:\/\/[^\s?#]+$/,
+            'an http(s) URL without query, such as https://etherscan.io',
+          )
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -120,6 +127,11 @@ export type NodeConfig = {
   readonly log: { readonly level: string }
   /** The chain: the embedded devnet (default), an RPC URL, or none. */
   readonly chain: ChainConfig
+  /**
+   * `[chain] explorer_url`: a block explorer whose `/tx/<hash>` and `/address/<address>` pages
+   * the dashboard and CLI link to (none for the devnet, which no explorer knows).
+   */
+  readonly explorerUrl?: string | undefined
   /** Replication with peers (libp2p). */
   readonly net: {
     readonly enabled: boolean
@@ -249,6 +261,9 @@ sync_bytes_per_second = ${DEFAULT_NET_LIMITS.syncBytesPerSecond}
 mode = "devnet"
 # rpc_url = "https://rpc.example.org"
 # escrow = "0x…"
+# A block explorer of that chain: transactions and addresses link to <explorer_url>/tx/<hash>
+# and <explorer_url>/address/<address> (Etherscan and Blockscout lay their pages out so).
+# explorer_url = "https://etherscan.io"
 
 # The chat bot: uncomment to let admins and auditors run audits over XMPP (see README, "Chat").
 # [xmpp]
@@ -339,6 +354,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       chain.mode === 'rpc'
         ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
         : { mode: chain.mode },
+    explorerUrl: chain.explorer_url?.replace(/\/+$/, ''),
     net: {
       enabled: net.enabled,
       listen: net.listen,

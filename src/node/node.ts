@@ -369,6 +369,7 @@ function httpPart({ config, options, logger, accounts, built }: PartsInput): Sta
               }
             : undefined,
         chain: () => built.chain?.info,
+        explorerUrl: config.explorerUrl,
       })
       const port = options.port ?? config.http.port
       server = httpServer({ fetch: app.fetch, host: config.http.host, port })

@@ -15,9 +15,12 @@ import {
   type RouteGroup,
   type RouteGroupBuilder,
 } from '../../http/route-group.ts'
+import type { Ledger } from '../../ledger/ledger.ts'
 import type { Accounts } from '../../node/accounts.ts'
+import { explorerAt } from '../../web/explorer.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { settledTransaction } from './settled-tx.ts'
 
 const reassignSchema = z
   .object({
@@ -50,6 +53,10 @@ export type AuditRoutesContext = {
   readonly bodyLimit: number
   /** Where this node settles, if it has a chain. */
   chain(): ChainInfo | undefined
+  /** The ledger, to read the transaction a settlement was paid in. */
+  readonly ledger: Ledger
+  /** `[chain] explorer_url`: settlement transactions link to `<url>/tx/<hash>`. */
+  readonly explorerUrl?: string | undefined
 }
 
 /** The audit routes under `/audits`, signed by the node for the account of the bearer token. */
@@ -116,7 +123,7 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     async (c) => ({ items: (await stateOf(c)).items }),
   )
   addAdminRoutes(group, ctx, auditOf)
-  addReadRoutes(group, stateOf)
+  addReadRoutes(group, ctx, stateOf)
   addAuditorRoutes(group, ctx, auditOf)
   return group
 }
@@ -199,6 +206,7 @@ function addAdminRoutes(
 
 function addReadRoutes(
   group: RouteGroupBuilder,
+  ctx: Pick<AuditRoutesContext, 'ledger' | 'explorerUrl'>,
   stateOf: (c: Context) => Promise<AuditState>,
 ): void {
   const { route } = group
@@ -230,12 +238,18 @@ function addReadRoutes(
     {
       method: 'get',
       path: '/:audit/settlement',
-      summary: 'Payout addresses and amounts, and the ABI encoding (once computed).',
+      summary:
+        'Payout addresses and amounts, and the ABI encoding (once computed); the transaction that paid them (once COMPLETE), with its explorer link when [chain] explorer_url is set.',
       tag: 'audits',
     },
     async (c) => {
       const state = await stateOf(c)
-      return { state: state.state, settlement: state.settlement ?? null }
+      const tx = await settledTransaction(ctx.ledger, state)
+      return {
+        state: state.state,
+        settlement: state.settlement ?? null,
+        transaction: tx ? { ...tx, url: explorerAt(ctx.explorerUrl)?.tx(tx.hash) ?? null } : null,
+      }
     },
   )
   route(
