@@ -151,6 +151,7 @@ export function addNodeCommands(
         accepted: number
         pending: number
         net: { peerId: string; listen: string[]; gossipDropped: number } | null
+        chain: StatusChain | null
         documents: Record<
           string,
           { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
@@ -163,6 +164,7 @@ export function addNodeCommands(
       console.log(
         `  documents ${status.docs}, ops ${status.accepted}, pending ${status.pending}, peers ${status.peers}`,
       )
+      console.log(`  chain ${formatChain(status.chain)}`)
       if (status.net) {
         console.log(`  listening on ${status.net.listen.join(' ')}`)
         if (status.net.gossipDropped > 0)
@@ -181,6 +183,15 @@ export function addNodeCommands(
           `  … and ${status.docs - shown} more documents (GET /status?after=${status.next})`,
         )
     })
+}
+
+/** The chain of `GET /status`: where the node settles. */
+type StatusChain = { chainId: number; rpcUrl: string; escrow: string; devnet: boolean }
+
+/** The chain a node settles on, in one line (as `rwa start` prints it). */
+function formatChain(chain: StatusChain | null): string {
+  if (!chain) return 'none (settlement only through the Chainlink data_dump route)'
+  return `${chain.devnet ? 'devnet (anvil) ' : ''}${chain.rpcUrl}, chain id ${chain.chainId}, escrow ${chain.escrow}`
 }
 
 function parsePort(text: string): number {
