@@ -154,6 +154,8 @@ describe('settlement on the devnet', () => {
       `\npaid in transaction ${transaction.hash} on chain 31337  https://explorer.example/tx/${transaction.hash}\n`,
     )
     const chain = (await t.call('GET', '/chain')).json
+    const home = await (await fetch(`${t.url}/`)).text()
+    expect(home).toContain(`href="https://explorer.example/address/${chain.escrow}"`)
     expect((await rwa('status')).stdout).toContain(
       `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}\n`,
     )

@@ -51,6 +51,17 @@ describe('[net] limits in config.toml', () => {
   })
 })
 
+describe('[chain] explorer_url', () => {
+  test('is off by default; set, it loads without a trailing slash; a URL with a query is refused', () => {
+    const text = renderConfigToml('n1')
+    expect(loadConfig(withConfig(text)).explorerUrl).toBeUndefined()
+    const set = text.replace(/^# explorer_url = .*$/m, 'explorer_url = "https://etherscan.io/"')
+    expect(loadConfig(withConfig(set)).explorerUrl).toBe('https://etherscan.io')
+    const bad = text.replace(/^# explorer_url = .*$/m, 'explorer_url = "https://x.example/?q="')
+    expect(() => loadConfig(withConfig(bad))).toThrow(/chain\.explorer_url: an http\(s\) URL/)
+  })
+})
+
 describe('[net] listen written by rwa init', () => {
   test('rwa init picks a free port for peers, and the peer address survives a restart', async () => {
     const root = mkdtempSync(join(tmpdir(), 'rwa-config-net-'))
