@@ -23,10 +23,15 @@ afterEach(async () => {
   node = undefined
 })
 
-/** A test node on the embedded devnet. */
-async function devnetNode(): Promise<TestNode> {
+/** A test node on the embedded devnet (with `explorerUrl` as its `[chain] explorer_url`). */
+async function devnetNode({ explorerUrl }: { explorerUrl?: string } = {}): Promise<TestNode> {
   const t = await TestNode.start()
   await t.node.stop()
+  if (explorerUrl) {
+    const config = join(t.dataDir, 'config.toml')
+    const text = readFileSync(config, 'utf8')
+    writeFileSync(config, text.replace(/^# explorer_url = .*$/m, `explorer_url = "${explorerUrl}"`))
+  }
   t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
   await t.node.start()
   return t
@@ -109,7 +114,7 @@ describe('settlement on the devnet', () => {
   }, 120_000)
 
   test('rwa audit fund, the node settling once funded, rwa payout withdraw and POST /payouts/withdraw', async () => {
-    node = await devnetNode()
+    node = await devnetNode({ explorerUrl: 'https://explorer.example' })
     const t = node
     const { id, tokens } = await stoppedAudit(t, 'paid')
     // Not funded yet: the node waits (native ETH, the audit's default token).
@@ -129,6 +134,9 @@ describe('settlement on the devnet', () => {
         '--data-dir',
         t.dataDir,
       ])
+    expect((await rwa('audit', 'settlement', 'paid')).stdout).toMatch(
+      /\nnot paid yet: the node settles once the escrow is funded/,
+    )
     expect((await rwa('audit', 'fund', 'paid', '900')).stdout).toContain(
       'Funded "paid" with 900 (native ETH)',
     )
@@ -139,6 +147,18 @@ describe('settlement on the devnet', () => {
     )
       await new Promise((r) => setTimeout(r, 100))
     expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('COMPLETE')
+    // The CLI names the transaction that paid, linked to the configured explorer, and the chain.
+    const { transaction } = (await t.call('GET', `/audits/${id}/settlement`)).json
+    expect(transaction.hash).toMatch(/^0x[0-9a-f]{64}$/)
+    expect((await rwa('audit', 'settlement', 'paid')).stdout).toContain(
+      `\npaid in transaction ${transaction.hash} on chain 31337  https://explorer.example/tx/${transaction.hash}\n`,
+    )
+    const chain = (await t.call('GET', '/chain')).json
+    const home = await (await fetch(`${t.url}/`)).text()
+    expect(home).toContain(`href="https://explorer.example/address/${chain.escrow}"`)
+    expect((await rwa('status')).stdout).toContain(
+      `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}\n`,
+    )
     // Payees pay their own gas; these new keys have no ETH, which the devnet gives them.
     const info = (await t.call('GET', '/chain')).json
     const client = createPublicClient({ transport: http(info.rpcUrl) })

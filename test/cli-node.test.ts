@@ -192,6 +192,10 @@ describe('rwa CLI against a real node', () => {
   test('status and a node that does not answer', async () => {
     const status = JSON.parse((await rwa('status', '--json')).stdout)
     expect(status).toMatchObject({ name: 'n1', peers: 0 })
+    // Plain output shows the chain too (this node runs without one).
+    expect((await rwa('status')).stdout).toContain(
+      '\n  chain none (settlement only through the Chainlink data_dump route)\n',
+    )
     const { code, stderr } = await promisify(execFile)(process.execPath, [
       bin,
       'status',

@@ -1,9 +1,15 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { pino } from 'pino'
 import { afterEach, describe, expect, test } from 'vitest'
 import { DEFAULT_NET_LIMITS } from '../src/net/peer-scores.ts'
 import { loadConfig, renderConfigToml } from '../src/node/config.ts'
+import { createNode } from '../src/node/node.ts'
+
+const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 
 const roots: string[] = []
 afterEach(() => {
@@ -43,4 +49,52 @@ describe('[net] limits in config.toml', () => {
     const bad = renderConfigToml('n1').replace(/^max_peers_per_ip = \d+$/m, 'max_peers_per_ip = 0')
     expect(() => loadConfig(withConfig(bad))).toThrow(/net\.max_peers_per_ip/)
   })
+})
+
+describe('[chain] explorer_url', () => {
+  test('is off by default; set, it loads without a trailing slash; a URL with a query is refused', () => {
+    const text = renderConfigToml('n1')
+    expect(loadConfig(withConfig(text)).explorerUrl).toBeUndefined()
+    const set = text.replace(/^# explorer_url = .*$/m, 'explorer_url = "https://etherscan.io/"')
+    expect(loadConfig(withConfig(set)).explorerUrl).toBe('https://etherscan.io')
+    const bad = text.replace(/^# explorer_url = .*$/m, 'explorer_url = "https://x.example/?q="')
+    expect(() => loadConfig(withConfig(bad))).toThrow(/chain\.explorer_url: an http\(s\) URL/)
+  })
+})
+
+describe('[net] listen written by rwa init', () => {
+  test('rwa init picks a free port for peers, and the peer address survives a restart', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-config-net-'))
+    roots.push(root)
+    const dataDir = join(root, 'n1')
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      bin,
+      'init',
+      'n1',
+      '--data-dir',
+      dataDir,
+    ])
+    const [listen] = loadConfig(dataDir).net.listen
+    const port = Number(/^\/ip4\/127\.0\.0\.1\/tcp\/(\d+)$/.exec(listen ?? '')?.[1])
+    expect(port).toBeGreaterThan(0)
+    expect(stdout).toContain(`peer port         ${port}`)
+    /** Starts the node from its config.toml (replication on, as configured); answers its peer address. */
+    const addressAfterStart = async () => {
+      const node = createNode(loadConfig(dataDir), {
+        port: 0,
+        logger: pino({ level: 'silent' }),
+        verifyPool: false,
+        chain: { mode: 'none' },
+      })
+      await node.start()
+      try {
+        return { peerId: node.replicator!.peerId, addresses: node.replicator!.multiaddrs() }
+      } finally {
+        await node.stop()
+      }
+    }
+    const first = await addressAfterStart()
+    expect(first.addresses).toEqual([`/ip4/127.0.0.1/tcp/${port}/p2p/${first.peerId}`])
+    expect(await addressAfterStart()).toEqual(first)
+  }, 60_000)
 })

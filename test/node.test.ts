@@ -775,6 +775,62 @@ describe('Chainlink external-adapter routes', () => {
     expect([twice.status, twice.json.error.name]).toEqual([409, 'AuditNameTakenError'])
   })
 
+  test("error answers name the request's job run: a refused content type or origin, and a numeric bond; an unread body gets null", async () => {
+    node = await TestNode.start()
+    const body = JSON.stringify({ id: 'job-42', data: { name: 'ids', bond: '1' } })
+    const post = (headers: Record<string, string>, text = body) =>
+      rawPost(`${node!.url}/register_audit/`, '', text, headers).then((r) => ({
+        status: r.status,
+        json: JSON.parse(r.body),
+      }))
+    const plain = await post({ 'content-type': 'text/plain' })
+    expect([plain.status, plain.json.jobRunID, plain.json.error.name]).toEqual([
+      415,
+      'job-42',
+      'UnsupportedMediaTypeError',
+    ])
+    // A page of another name for this host passes the node-wide guard; the adapter refuses it.
+    const port = new URL(node.url).port
+    const other = await post({
+      'content-type': 'application/json',
+      origin: `http://localhost:${port}`,
+    })
+    expect([other.status, other.json.jobRunID, other.json.error.name]).toEqual([
+      403,
+      'job-42',
+      'ForbiddenError',
+    ])
+    // Over the limit, the body is not read: its id is unknown, and no other job run's is given.
+    const big = await post(
+      { 'content-type': 'application/json' },
+      `{"id":"job-43","data":{"name":"${'x'.repeat(2_000_000)}"}}`,
+    )
+    expect([big.status, big.json.jobRunID, big.json.error.name]).toEqual([
+      413,
+      null,
+      'PayloadTooLargeError',
+    ])
+    // Amounts are strings, as everywhere in the API.
+    const numeric = await post(
+      { 'content-type': 'application/json' },
+      JSON.stringify({ id: 44, data: { name: 'numbers', bond: 1000 } }),
+    )
+    expect([numeric.status, numeric.json.jobRunID, numeric.json.error.name]).toEqual([
+      400,
+      '44',
+      'ValidationError',
+    ])
+    expect(numeric.json.error.message).toBe(
+      'In the request data, "bond": an amount is a string of base units, e.g. "1000", not a JSON number (numbers lose digits past 2^53).',
+    )
+    const none = await post(
+      { 'content-type': 'application/json' },
+      '{"data":{"name":"no id","bond":"x"}}',
+    )
+    expect([none.status, none.json.jobRunID]).toEqual([422, '1'])
+    expect((await node.call('GET', '/audits')).json.audits).toEqual([])
+  })
+
   test("POST /ops refuses at ingest an op the audit's rules refuse on its causal past: it never joins the document", async () => {
     const { node, client, admin, genesis } = await clientSignedAudit('rules', '9')
     const size = node.node.ledger.log.size(genesis.id)
@@ -822,7 +878,7 @@ describe('Chainlink external-adapter routes', () => {
   test("a stranger's audit of the same name does not make this node's audit ambiguous", async () => {
     node = await TestNode.start()
     const ours = await node.call('POST', '/register_audit/', {
-      body: { id: '1', data: { name: 'Shared name', bond: 100 } },
+      body: { id: '1', data: { name: 'Shared name', bond: '100' } },
     })
     // Anyone may publish a genesis through POST /ops (or a peer): one with the same name.
     const copy = await new NodeClient(node.url).submit(generateSigner(), {
@@ -854,7 +910,7 @@ describe('Chainlink external-adapter routes', () => {
       body: { name: 'Squatted', bond: '1' },
     })
     const mine = await node.call('POST', '/register_audit/', {
-      body: { id: '3', data: { name: 'Squatted', bond: 100 } },
+      body: { id: '3', data: { name: 'Squatted', bond: '100' } },
     })
     expect(mine.json.statusCode).toBe(200)
     expect((await node.call('GET', '/audits/Squatted')).json.id).toBe(mine.json.result)
@@ -865,7 +921,7 @@ describe('Chainlink external-adapter routes', () => {
     const reg = await node.call('POST', '/register_audit/', {
       body: {
         id: '7f4e',
-        data: { name: 'Downtown Street Lights', admin_jid: 'admin@example.org', bond: 1000 },
+        data: { name: 'Downtown Street Lights', admin_jid: 'admin@example.org', bond: '1000' },
         meta: { oracleRequest },
       },
     })
@@ -877,7 +933,7 @@ describe('Chainlink external-adapter routes', () => {
     })
     const id = reg.json.result
     const again = await node.call('POST', '/register_audit/', {
-      body: { id: '7f4f', data: { name: 'Downtown Street Lights', bond: 5 } },
+      body: { id: '7f4f', data: { name: 'Downtown Street Lights', bond: '5' } },
     })
     expect(again.json).toMatchObject({
       jobRunID: '7f4f',

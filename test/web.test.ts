@@ -1,15 +1,17 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { OPERATOR } from '../src/node/accounts.ts'
 import { TestNode } from './node-fixture.ts'
 import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 const output = join(import.meta.dirname, '..', 'test-output')
 const run = hasSystemService(SYSTEM_SERVICES.chromium)
+const EXPLORER = 'https://explorer.example'
 
 describe.runIf(run)('dashboard in a real Chromium', () => {
   let node: TestNode
@@ -18,6 +20,16 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
 
   beforeAll(async () => {
     node = await TestNode.start()
+    // With a block explorer configured: transactions and addresses become links.
+    const config = join(node.dataDir, 'config.toml')
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(
+        /^# explorer_url = .*$/m,
+        `explorer_url = "${EXPLORER}/"`,
+      ),
+    )
+    await node.restart()
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: [
@@ -183,6 +195,161 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
       390,
     )
     await page.screenshot({ path: join(output, 'dashboard-phone.png'), fullPage: true })
+    await page.close()
+  }, 60_000)
+
+  /** Accounts named `names`, in an audit of `items` they all answer yes to; answers the tokens and id. */
+  async function auditWith(name: string, names: string[], items: string[]) {
+    const admin = node.operatorToken
+    const tokens: string[] = []
+    for (const account of names)
+      tokens.push(
+        (await node.call('POST', '/accounts', { token: admin, body: { name: account } })).json
+          .token,
+      )
+    const id = (await node.call('POST', '/audits', { token: admin, body: { name, bond: '900' } }))
+      .json.audit as string
+    for (const description of items)
+      await node.call('POST', `/audits/${id}/items`, { token: admin, body: { description } })
+    await node.call('POST', `/audits/${id}/open`, { token: admin })
+    for (const token of tokens) await node.call('POST', `/audits/${id}/register`, { token })
+    await node.call('POST', `/audits/${id}/close`, { token: admin })
+    await node.call('POST', `/audits/${id}/start`, { token: admin })
+    return { id, tokens }
+  }
+
+  test('admin controls show only with a token of an admin of the audit; others see a hint', async () => {
+    const { id, tokens } = await auditWith('Admins only', ['adm1'], ['bench 2 is painted'])
+    await node.call('POST', `/audits/${id}/stop`, { token: node.operatorToken })
+    const second = (
+      await node.call('POST', '/audits', {
+        token: node.operatorToken,
+        body: { name: 'Still open', bond: '10' },
+      })
+    ).json.audit
+    const home = await open('/')
+    // A visitor without a token: no create form, a hint instead.
+    expect(await home.isVisible('#create')).toBe(false)
+    expect(await home.isVisible('#create-hint')).toBe(true)
+    await useToken(home, tokens[0]!) // any account may create audits
+    expect(await home.isVisible('#create')).toBe(true)
+    expect(await home.isVisible('#create-hint')).toBe(false)
+    await home.close()
+
+    const page = await open(`/ui/audits/${second}`)
+    expect(await page.isVisible('#admin')).toBe(false)
+    expect(await page.isVisible('#action-open')).toBe(false)
+    expect(await page.isVisible('#admin-hint')).toBe(true)
+    // An account that is no admin of this audit (an auditor) sees no admin controls either.
+    await useToken(page, tokens[0]!)
+    expect(await page.textContent('#message')).toBe('Token saved in this browser: account "adm1".')
+    expect(await page.isVisible('#action-open')).toBe(false)
+    // A token that matches no account says so, and shows nothing more.
+    await page.fill('#token-form input[name=token]', 'rwa_not-a-token')
+    await page.click('#token-form button')
+    expect(await (await page.waitForSelector('#message.error')).textContent()).toMatch(
+      /matches no account/,
+    )
+    expect(await page.isVisible('#action-open')).toBe(false)
+    const refused = problems.findIndex((p) => p.includes('status of 401'))
+    expect(refused).toBeGreaterThanOrEqual(0)
+    problems.splice(refused, 1)
+    // The audit's admin (the operator, who created it) gets them, and the hint goes.
+    await useToken(page, node.operatorToken)
+    expect(await page.isVisible('#action-open')).toBe(true)
+    expect(await page.isVisible('#admin-hint')).toBe(false)
+    expect(await page.textContent('#admin-hint')).toContain('admin of this audit')
+    // They stay through the live refresh, which re-renders the page.
+    await page.click('#action-open')
+    await page.waitForSelector('#states li.current:has-text("AUDITOR_REGISTRATION")')
+    expect(await page.isVisible('#action-close')).toBe(true)
+    await page.close()
+  }, 60_000)
+
+  test('an unknown audit or page answers an HTML page saying so, with a way home; the API stays JSON', async () => {
+    const page = await open('/')
+    for (const [path, text] of [
+      ['/ui/audits/no%20such%20audit', 'no such audit'],
+      ['/ui/nothing-here', 'There is no page at /ui/nothing-here.'],
+    ] as const) {
+      const response = await page.goto(`${node.url}${path}`)
+      expect(response?.status()).toBe(404)
+      expect(response?.headers()['content-type']).toMatch(/^text\/html/)
+      expect(await page.textContent('h1')).toBe('Not found')
+      expect(await page.textContent('#error p')).toContain(text)
+      expect(await page.getAttribute('#error a', 'href')).toBe('/')
+    }
+    const problem404 = problems.filter((p) => p.includes('status of 404'))
+    expect(problem404).toHaveLength(2)
+    problems.splice(0, problems.length, ...problems.filter((p) => !p.includes('status of 404')))
+    const api = await node.call('GET', '/audits/no%20such%20audit')
+    expect([api.status, api.json.error]).toEqual([404, 'AuditNotFoundError'])
+    await page.close()
+  }, 60_000)
+
+  test('at 390 px a settled audit reads well: names for keys, a linked transaction, no cramped columns', async () => {
+    const { id, tokens } = await auditWith(
+      'Benches along the riverside walk',
+      ['ana', 'bo', 'cy'],
+      [
+        'the bench by the old boathouse has all its slats and no loose bolts',
+        'the bench under the chestnut tree is clean',
+      ],
+    )
+    const page = await open(`/ui/audits/${id}`, 390)
+    await useToken(page, node.operatorToken)
+    // Outstanding inspections name the auditors' accounts; the key is on hover.
+    const me = (await node.call('GET', '/accounts/me', { token: tokens[0] })).json
+    const outstanding = await page.$$eval('#outstanding .name', (s) => s.map((e) => e.textContent))
+    expect(outstanding.sort()).toEqual(['ana', 'ana', 'bo', 'bo', 'cy', 'cy'])
+    expect(await page.textContent(`#outstanding .name[title="${me.key}"] >> nth=0`)).toBe('ana')
+    expect(await page.textContent('#states + p')).toContain('admin operator')
+    for (const token of tokens)
+      for (let i = 0; i < 2; i++)
+        await node.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
+    await node.call('POST', `/audits/${id}/stop`, { token: node.operatorToken })
+    // What the settler records once the escrow paid: the transaction's hash.
+    const tx = `0x${'ab'.repeat(32)}`
+    await node.node.actions.recordSettled(node.node.accounts.get(OPERATOR)!, id, {
+      chainId: 1,
+      escrow: '0x0000000000000000000000000000000000000001',
+      tx,
+    })
+    await page.reload()
+    await page.waitForSelector('#states li.current:has-text("COMPLETE")')
+    expect(await page.getAttribute('#settlement-status a', 'href')).toBe(`${EXPLORER}/tx/${tx}`)
+    expect(await page.textContent('#settlement-status a')).toBe(tx)
+    // Payouts and auditors go by their names, linked to their addresses on the explorer.
+    const payees = await page.$$eval('#payouts a.name', (links) =>
+      links.map((a) => [a.textContent, a.getAttribute('href'), a.getAttribute('title')]),
+    )
+    expect(payees.map(([name]) => name).sort()).toEqual(['ana', 'bo', 'cy'])
+    expect(payees.find(([name]) => name === 'ana')).toEqual([
+      'ana',
+      `${EXPLORER}/address/${me.address}`,
+      me.address,
+    ])
+    const auditors = await page.$$eval('#auditors a.name', (l) => l.map((a) => a.textContent))
+    expect(auditors.sort()).toEqual(['ana', 'bo', 'cy'])
+    // Usable at phone width: nothing scrolls sideways, and no text of several words is squeezed
+    // into a column a word or two wide.
+    const layout = await page.evaluate<{ width: number; sideways: string[]; cramped: string[] }>(
+      `(() => {
+        const sideways = [...document.querySelectorAll('body, main, section, table')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1)
+          .map((e) => e.tagName.toLowerCase() + '#' + e.id)
+        const cramped = [...document.querySelectorAll('main *')]
+          .filter((e) => {
+            const own = [...e.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim()
+            const width = e.getBoundingClientRect().width
+            return own.split(/\\s+/).length >= 3 && width > 0 && width < 120
+          })
+          .map((e) => e.tagName.toLowerCase() + ' "' + e.textContent.trim().slice(0, 40) + '"')
+        return { width: document.documentElement.scrollWidth, sideways, cramped }
+      })()`,
+    )
+    expect(layout).toEqual({ width: 390, sideways: [], cramped: [] })
+    await page.screenshot({ path: join(output, 'dashboard-audit-phone.png'), fullPage: true })
     await page.close()
   }, 60_000)
 })

@@ -262,7 +262,7 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
       const registered = await node.call('POST', '/register_audit/', {
         body: {
           id: 'job-1',
-          data: { name: 'From Chainlink', admin_jid: 'Chief@localhost', bond: 500 },
+          data: { name: 'From Chainlink', admin_jid: 'Chief@localhost', bond: '500' },
         },
       })
       expect(registered.json.statusCode).toBe(200)

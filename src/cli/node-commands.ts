@@ -24,14 +24,17 @@ export function addNodeCommands(
     .option('--import-eth-key <file>', 'use this Ethereum private key file as the payout key')
     .addHelpText('after', '\nExample:\n  $ rwa init local')
     .action(async (name: string, o: { dataDir?: string; importEthKey?: string }) => {
-      const { initNode } = await import('../node/init.ts')
+      const { initNode, pickFreePort } = await import('../node/init.ts')
       const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
       const ethKey = o.importEthKey ? readEthKeyFile(o.importEthKey) : undefined
-      const result = initNode({ name, dataDir, ethKey })
+      const result = initNode({ name, dataDir, ethKey, p2pPort: await pickFreePort() })
       console.log(`Created node "${name}" in ${dataDir}`)
       console.log(`  operator key      ${result.operatorKey}`)
       console.log(`  payout address    ${result.operatorAddress}`)
       console.log(`  operator token    ${result.tokenPath}`)
+      console.log(
+        `  peer port         ${result.p2pPort ?? 'a new one on every start'} ([net] listen)`,
+      )
       console.log(`Start it with: rwa start ${name}`)
     })
 
@@ -73,11 +76,11 @@ export function addNodeCommands(
           net: boolean
         },
       ) => {
-        const { initNode } = await import('../node/init.ts')
+        const { initNode, pickFreePort } = await import('../node/init.ts')
         const { loadConfig } = await import('../node/config.ts')
         const dataDir = resolveDataDir(name, { dataDir: o.dataDir })
         if (o.init && !existsSync(join(dataDir, 'config.toml'))) {
-          initNode({ name, dataDir })
+          initNode({ name, dataDir, p2pPort: await pickFreePort() })
           console.error(`Created node "${name}" in ${dataDir}`)
         }
         const config = loadConfig(dataDir)
@@ -158,6 +161,7 @@ export function addNodeCommands(
         accepted: number
         pending: number
         net: { peerId: string; listen: string[]; gossipDropped: number } | null
+        chain: StatusChain | null
         documents: Record<
           string,
           { heads: string[]; pending: number; equivocations: number; stateHash: string | null }
@@ -170,6 +174,7 @@ export function addNodeCommands(
       console.log(
         `  documents ${status.docs}, ops ${status.accepted}, pending ${status.pending}, peers ${status.peers}`,
       )
+      console.log(`  chain ${formatChain(status.chain)}`)
       if (status.net) {
         console.log(`  listening on ${status.net.listen.join(' ')}`)
         if (status.net.gossipDropped > 0)
@@ -188,6 +193,15 @@ export function addNodeCommands(
           `  … and ${status.docs - shown} more documents (GET /status?after=${status.next})`,
         )
     })
+}
+
+/** The chain of `GET /status`: where the node settles. */
+type StatusChain = { chainId: number; rpcUrl: string; escrow: string; devnet: boolean }
+
+/** The chain a node settles on, in one line (as `rwa start` prints it). */
+function formatChain(chain: StatusChain | null): string {
+  if (!chain) return 'none (settlement only through the Chainlink data_dump route)'
+  return `${chain.devnet ? 'devnet (anvil) ' : ''}${chain.rpcUrl}, chain id ${chain.chainId}, escrow ${chain.escrow}`
 }
 
 function parsePort(text: string): number {

@@ -1,10 +1,12 @@
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import type { Logger } from 'pino'
 import type { WebPart } from '../domains/plugin.ts'
 import type { DocIndex } from '../node/doc-index.ts'
 import type { NodeMetrics } from '../node/metrics.ts'
 import type { Readiness } from '../node/readiness.ts'
 import { APP_CSS, APP_JS } from '../web/assets.ts'
+import { errorPage } from '../web/error-page.ts'
+import { explorerAt } from '../web/explorer.ts'
 import { homePage } from '../web/home.ts'
 import { htmlPage } from '../web/layout.ts'
 import { apiPage } from './api-page.ts'
@@ -38,6 +40,8 @@ export type HttpContext = Omit<NodeRoutesContext, 'indexes'> & {
   readonly metrics?: NodeMetrics | undefined
   /** Checks the node's parts for `GET /ready` (ready when left out). */
   readonly ready?: (() => Promise<Readiness>) | undefined
+  /** `[chain] explorer_url`: the home page links the escrow there. */
+  readonly explorerUrl?: string | undefined
 }
 
 /**
@@ -54,19 +58,32 @@ export function createHttpApp(ctx: HttpContext): Hono {
     }
     const { status, body } = errorResponse(error)
     if (status >= 500) ctx.logger.error({ err: error, path: c.req.path }, 'request failed')
+    // A dashboard page (an unknown audit, say) answers a page a person can read; a refused
+    // host or site gets the JSON refusal, which names nothing of this node.
+    if (isDashboardPage(c) && status !== 403)
+      return c.html(errorPage({ node: ctx.name, status, message: body.message }), status as 400)
     // RFC 9110: a 401 names the scheme the client should use.
     if (status === 401) c.header('www-authenticate', 'Bearer realm="rwa"')
     return c.json(body, status as 400)
   })
-  app.notFound((c) =>
-    c.json(
+  app.notFound((c) => {
+    if (isDashboardPage(c) || prefersHtml(c))
+      return c.html(
+        errorPage({
+          node: ctx.name,
+          status: 404,
+          message: `There is no page at ${c.req.path}.`,
+        }),
+        404,
+      )
+    return c.json(
       {
         error: 'NotFoundError',
         message: `There is no route ${c.req.method} ${c.req.path}; see GET /openapi.json.`,
       },
       404,
-    ),
-  )
+    )
+  })
   // First, so every answer is logged and counted (Host guard refusals and errors included).
   app.use('*', requestLog({ logger: ctx.logger, observe: ctx.metrics?.observeRequest }))
   // Before every route: a request must name this node's host (DNS rebinding) and, to change
@@ -97,6 +114,18 @@ const alwaysReady = async (): Promise<Readiness> => {
   return { ready: true, checks: { store: ok, chain: ok, net: ok } }
 }
 
+/** Whether a request asks for a dashboard page (`/` or under `/ui/`), which answers HTML. */
+function isDashboardPage(c: Context): boolean {
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return false
+  return c.req.path === '/' || c.req.path.startsWith('/ui/')
+}
+
+/** Whether a GET comes from a browser's address bar (its Accept names HTML first). */
+function prefersHtml(c: Context): boolean {
+  if (c.req.method !== 'GET') return false
+  return /^\s*text\/html\b/i.test(c.req.header('accept') ?? '')
+}
+
 /** The dashboard: the home page with each domain's card, the domains' pages, a stylesheet and one script. */
 function mountDashboard(app: Hono, ctx: HttpContext): void {
   // One script: the shell's, then each domain's (they register their page hooks). The `;`
@@ -117,6 +146,7 @@ function mountDashboard(app: Hono, ctx: HttpContext): void {
         docs: stats.documents,
         peers: ctx.peers(),
         chain: ctx.chain?.(),
+        explorer: explorerAt(ctx.explorerUrl),
         cards,
       }),
     )

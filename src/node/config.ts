@@ -11,6 +11,12 @@ export { assertNodeName, DEFAULT_PORT, resolveDataDir } from './data-dir.ts'
 /** Default of `[xmpp] max_accounts`: custodial chat accounts a node creates before it refuses more. */
 export const DEFAULT_MAX_ACCOUNTS = 100
 
+/** The default of `[net] listen`: loopback, a port picked afresh on every start. */
+export const DEFAULT_P2P_LISTEN = '/ip4/127.0.0.1/tcp/0'
+
+/** Where a node listens for peers on `port` (loopback): what `rwa init` writes to `[net] listen`. */
+export const p2pListenAddress = (port: number) => `/ip4/127.0.0.1/tcp/${port}`
+
 /** A DNS name or IP literal as a `Host` header names it (no port, no scheme). */
 const HOST_NAME = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/
 
@@ -59,13 +65,20 @@ const configSchema = z
           .string()
           .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
           .optional(),
+        explorer_url: z
+          .string()
+          .regex(
+            /^https?:\/\/[^\s?#]+$/,
+            'an http(s) URL without query, such as https://etherscan.io',
+          )
+          .optional(),
       })
       .strict()
       .prefault({}),
     net: z
       .object({
         enabled: z.boolean().default(true),
-        listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/0']),
+        listen: z.array(z.string()).default([DEFAULT_P2P_LISTEN]),
         peers: z.array(z.string()).default([]),
         max_peers_per_ip: z.number().int().min(1).default(DEFAULT_NET_LIMITS.maxPeersPerIp),
         ip_max_strikes: z.number().int().min(1).default(DEFAULT_NET_LIMITS.ipMaxStrikes),
@@ -113,6 +126,11 @@ export type NodeConfig = {
   readonly log: { readonly level: string }
   /** The chain: the embedded devnet (default), an RPC URL, or none. */
   readonly chain: ChainConfig
+  /**
+   * `[chain] explorer_url`: a block explorer whose `/tx/<hash>` and `/address/<address>` pages
+   * the dashboard and CLI link to (none for the devnet, which no explorer knows).
+   */
+  readonly explorerUrl?: string | undefined
   /** Replication with peers (libp2p). */
   readonly net: {
     readonly enabled: boolean
@@ -154,8 +172,15 @@ export type XmppConfig = {
   readonly maxAccounts: number
 }
 
-/** The `config.toml` that `rwa init` writes: every setting, commented, at its default. */
-export function renderConfigToml(name: string): string {
+/**
+ * The `config.toml` that `rwa init` writes: every setting, commented, at its default, except
+ * `[net] listen` on `p2pPort` when given (so the peer address stays the same across restarts).
+ */
+export function renderConfigToml(
+  name: string,
+  { p2pPort }: { p2pPort?: number | undefined } = {},
+): string {
+  const listen = p2pPort === undefined ? DEFAULT_P2P_LISTEN : p2pListenAddress(p2pPort)
   return `# rwa node configuration. Edit, then restart the node ("rwa start ${name}").
 name = "${name}"
 
@@ -192,8 +217,10 @@ level = "info"
 [net]
 # Replication with other rwa nodes over libp2p (TCP, noise, yamux, gossipsub).
 enabled = true
-# Where to listen; port 0 picks a free one (rwa status shows the addresses in use).
-listen = ["/ip4/127.0.0.1/tcp/0"]
+# Where to listen. rwa init picked a free port, kept across restarts so that the peer address
+# other nodes saved (--peer) keeps working; port 0 picks a new one on every start. rwa status
+# shows the addresses in use. To be reached from other machines, listen on /ip4/0.0.0.0/tcp/….
+listen = ["${listen}"]
 # Peers to connect to, e.g. "/ip4/127.0.0.1/tcp/9001/p2p/12D3KooW…" (or rwa start --peer …).
 peers = []
 # Connections one IP address may have open to this node at once (raise it for many nodes
@@ -215,6 +242,9 @@ sync_bytes_per_second = ${DEFAULT_NET_LIMITS.syncBytesPerSecond}
 mode = "devnet"
 # rpc_url = "https://rpc.example.org"
 # escrow = "0x…"
+# A block explorer of that chain: transactions and addresses link to <explorer_url>/tx/<hash>
+# and <explorer_url>/address/<address> (Etherscan and Blockscout lay their pages out so).
+# explorer_url = "https://etherscan.io"
 
 # The chat bot: uncomment to let admins and auditors run audits over XMPP (see README, "Chat").
 # [xmpp]
@@ -305,6 +335,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       chain.mode === 'rpc'
         ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
         : { mode: chain.mode },
+    explorerUrl: chain.explorer_url?.replace(/\/+$/, ''),
     net: {
       enabled: net.enabled,
       listen: net.listen,

@@ -386,6 +386,7 @@ function httpPart(input: PartsInput): Startable {
         chain: () => built.chain?.info,
         metrics,
         ready: readinessOf(input),
+        explorerUrl: config.explorerUrl,
       })
       const port = options.port ?? config.http.port
       server = httpServer({ fetch: app.fetch, host: config.http.host, port })

@@ -40,6 +40,21 @@ input { min-width: 0; flex: 1 1 12rem; }
 #message.ok { display: block; background: #e8f5ee; color: var(--ok); border: 1px solid #b7e1c8; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: .5rem 1rem; }
 .grid div span { display: block; color: var(--muted); font-size: .8rem; }
+.name { font-weight: 600; }
+a.addr, a.name { color: var(--accent); }
+/* Phones: tables of many columns (class "stack") become one block per row, each cell labelled
+   by its data-label, so that no column is squeezed to a word per line. */
+@media (max-width: 40rem) {
+  header { padding: .6rem .75rem; }
+  main { padding: .6rem; }
+  section { padding: .75rem; }
+  table.stack, table.stack tbody, table.stack tr, table.stack td { display: block; width: 100%; }
+  table.stack tr:has(> th) { display: none; }
+  table.stack tr { padding: .35rem 0; border-bottom: 1px solid var(--line); }
+  table.stack td { position: relative; border: 0; padding: .15rem 0 .15rem 6.5rem; text-align: left; min-height: 1.6rem; }
+  table.stack td::before { content: attr(data-label); position: absolute; left: 0; width: 6rem; color: var(--muted); font-size: .85rem; }
+  table.stack td .bar { margin-top: .45rem; max-width: 12rem; }
+}
 `
 
 export const APP_JS = `
@@ -134,6 +149,36 @@ async function act(button) {
   }
 }
 
+// Controls that only some accounts may use stay hidden (by the page's #rwa-access style) until
+// the token's account is known: [data-needs-account] needs any account, [data-admins] one of
+// the keys it lists. Their hints ([data-account-hint], [data-admin-hint]) show to the others.
+// The node checks every action anyway; this spares visitors buttons that can only fail.
+let known = { token: null, account: null }
+
+async function whoAmI() {
+  const token = localStorage.getItem(TOKEN)
+  if (!token) return null
+  if (known.token !== token) {
+    const response = await fetch('/accounts/me', { headers: { authorization: 'Bearer ' + token } })
+    known = { token, account: response.ok ? await response.json() : null }
+  }
+  return known.account
+}
+
+function accessRules(account) {
+  const hide = ' { display: none !important; }'
+  if (!account || !/^[0-9a-f]{64}$/.test(account.key)) return '[data-needs-account], [data-admins]' + hide
+  const key = account.key
+  return '[data-account-hint], [data-admins]:not([data-admins~="' + key + '"]), [data-admin-hint~="' + key + '"]' + hide
+}
+
+async function applyAccess() {
+  const account = await whoAmI().catch(() => null)
+  const style = $('#rwa-access')
+  if (style) style.textContent = accessRules(account)
+  return account
+}
+
 function bind() {
   for (const button of document.querySelectorAll('[data-path]')) button.onclick = (event) => { event.preventDefault(); act(button) }
 }
@@ -151,10 +196,15 @@ window.addEventListener('DOMContentLoaded', () => {
       const value = tokenForm.token.value.trim()
       if (value) localStorage.setItem(TOKEN, value)
       else localStorage.removeItem(TOKEN)
-      show(value ? 'Token saved in this browser.' : 'Token removed.', 'ok')
-      runPageHooks()
+      applyAccess().then((account) => {
+        if (!value) show('Token removed.', 'ok')
+        else if (account) show('Token saved in this browser: account "' + account.name + '".', 'ok')
+        else show("This token matches no account of this node; copy it from the data dir's keys/<account>.token.", 'error')
+        runPageHooks()
+      })
     }
   }
+  applyAccess()
   bind()
   runPageHooks()
   if (window.rwaLive) setInterval(() => refresh().catch(() => {}), 1500)

@@ -5,6 +5,12 @@ export function esc(value: unknown): string {
   return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/**
+ * Until the page's script knows the token's account, controls for accounts and admins are
+ * hidden (the script then shows those the account may use).
+ */
+const HIDDEN_WITHOUT_ACCOUNT = '[data-needs-account], [data-admins] { display: none !important; }'
+
 /** A whole page: header with the token box, a message area, the main content; domains' pages use it too. */
 export function layout({
   title,
@@ -34,6 +40,7 @@ export function layout({
 <title>${esc(title)} · rwa ${esc(node)}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/ui/app.css">
+<style id="rwa-access">${HIDDEN_WITHOUT_ACCOUNT}</style>
 <script>window.rwaPage = ${JSON.stringify(page)}; window.rwaLive = ${live}</script>
 <script src="/ui/app.js" defer></script>
 </head>

@@ -9,6 +9,7 @@ import { CLIENT_CLOSED_REQUEST, isClientAbort } from '../../http/client-abort.ts
 import {
   errorResponse,
   ForbiddenError,
+  PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../http/errors.ts'
@@ -27,7 +28,13 @@ import { auditStateWire } from './wire.ts'
 const registerData = z
   .object({
     name: z.string().min(1).max(200),
-    bond: z.union([z.string().regex(/^\d+$/), z.number().int().positive()]),
+    // A string, as every amount in the API: a JSON number loses digits past 2^53.
+    bond: z.string({
+      error: (issue) =>
+        typeof issue.input === 'number'
+          ? `an amount is a string of base units, e.g. "${issue.input}", not a JSON number (numbers lose digits past 2^53)`
+          : 'an amount is a string of base units, e.g. "1000"',
+    }),
     admin_jid: z.string().optional(),
     num_audits_per_item: z.number().int().optional(),
     slashing_ratio: z.union([z.string(), z.number()]).optional(),
@@ -53,7 +60,12 @@ const eaSuccess = <Shape extends z.ZodRawShape>(result: z.ZodString, data: Shape
 
 /** An EA v2 error: the request's id, and the error's name and message. */
 const eaError = z.object({
-  jobRunID: z.string(),
+  jobRunID: z
+    .string()
+    .nullable()
+    .describe(
+      'The request\'s id ("1" when it sent none; null when its body was too large to read).',
+    ),
   status: z.literal('errored'),
   statusCode: z.number().int().describe('The HTTP status, repeated.'),
   error: z.object({ name: z.string(), message: z.string() }),
@@ -111,6 +123,24 @@ function assertNotCrossSite(c: Context): void {
     )
 }
 
+/**
+ * The `jobRunID` of an answer to a request that sent no id: "1", as the Chainlink adapter
+ * template the original adapter was built on.
+ */
+export const NO_JOB_RUN_ID = '1'
+
+/** The `id` of an adapter request's body, as a string, if the body is JSON and has one. */
+function jobRunIdOf(text: string): string | undefined {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch {
+    return undefined // the body is refused below, saying why
+  }
+  const id = (raw as { id?: unknown } | null)?.id
+  return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined
+}
+
 /** What the adapter routes need from the node. */
 export type ChainlinkContext = {
   readonly audits: AuditIndex
@@ -132,14 +162,15 @@ export function chainlinkRoutes(ctx: ChainlinkContext): RouteGroup {
     run: (data: unknown) => Promise<{ result: unknown; data?: Record<string, unknown> }>,
   ) => {
     const handler = async (c: Context) => {
-      let jobRunID = '1'
+      let jobRunID = NO_JOB_RUN_ID
       try {
+        // Read before the checks below, so that their refusals name the job run too.
+        const text = await readBodyText(c, ctx.bodyLimit)
+        // The job run's id is echoed in every answer, errors included (a refused content type
+        // or origin too), whenever the body carries one.
+        jobRunID = jobRunIdOf(text) ?? NO_JOB_RUN_ID
         assertNotCrossSite(c)
-        const raw = parseJsonText(await readBodyText(c, ctx.bodyLimit))
-        // The job run's id is echoed in every answer, errors included, whenever it was sent.
-        const id = (raw as { id?: unknown } | null)?.id
-        if (typeof id === 'string' || typeof id === 'number') jobRunID = String(id)
-        const parsed = request.safeParse(raw)
+        const parsed = request.safeParse(parseJsonText(text))
         if (!parsed.success || parsed.data.data === undefined)
           throw new ValidationError(
             'An adapter request is a JSON object with "id" and "data" (an object).',
@@ -155,7 +186,9 @@ export function chainlinkRoutes(ctx: ChainlinkContext): RouteGroup {
         if (status >= 500) ctx.logger.error({ err: error, path }, 'adapter request failed')
         return c.json(
           {
-            jobRunID,
+            // A body over the limit is not read (its connection is closed), so its id is not
+            // known: null, rather than an id another job run may have.
+            jobRunID: error instanceof PayloadTooLargeError ? null : jobRunID,
             status: 'errored',
             statusCode: status,
             error: { name: body.error, message: body.message },

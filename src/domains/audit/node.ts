@@ -34,7 +34,15 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
       salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
     })
     const info = () => chain?.info
-    const http = { audits, actions, accounts, bodyLimit: config.http.bodyLimit, chain: info }
+    const http = {
+      audits,
+      actions,
+      accounts,
+      ledger,
+      bodyLimit: config.http.bodyLimit,
+      chain: info,
+      explorerUrl: config.explorerUrl,
+    }
     return {
       extend: { audits, actions },
       routes: [
@@ -73,7 +81,14 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
         : [],
       web: {
         card: auditCard,
-        pages: auditPages({ node: config.name, audits, ledger, chain: info }),
+        pages: auditPages({
+          node: config.name,
+          audits,
+          ledger,
+          accounts,
+          chain: info,
+          explorerUrl: config.explorerUrl,
+        }),
         script: AUDIT_JS,
       },
       chat: ({ send, admins, now, onError }) =>

@@ -7,9 +7,13 @@ import { AUDIT_STATES } from '../../core/audit/states.ts'
 import { formatRational } from '../../core/rational.ts'
 import type { RouteGroup } from '../../http/route-group.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
+import type { Accounts } from '../../node/accounts.ts'
 import type { Listed } from '../../node/doc-index.ts'
+import { type Explorer, explorerAt, txHtml } from '../../web/explorer.ts'
 import { esc, htmlPage, layout } from '../../web/layout.ts'
+import { accountNames, addressHtml, keyHtml, type NameOf } from '../../web/names.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { type SettledTransaction, settledTransaction } from './settled-tx.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
 export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
@@ -22,10 +26,10 @@ export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
   return `<section id="audits" data-noun="audit"><h2>Audits</h2>
 ${rows ? `<table><tr><th>audit</th><th>state</th><th class="num">items</th><th class="num">auditors</th></tr>${rows}</table>` : '<p>No audits yet. Run <code>rwa demo</code> (or <code>npm run demo</code>) and this list fills in.</p>'}
 </section>
-<section id="create" data-noun="audit"><h2>Create an audit</h2>
+<section id="create" data-noun="audit" data-needs-account><h2>Create an audit</h2>
 <form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (base units)" inputmode="numeric" required><button class="primary" data-path="/audits">Create</button></form>
-<p class="muted">Needs an account token (the operator's is in the data dir's keys/operator.token).</p>
-</section>`
+</section>
+<p class="muted" id="create-hint" data-account-hint>To create an audit, use an account token above (the operator's is in the data dir's keys/operator.token).</p>`
 }
 
 const ADMIN_ACTIONS: Record<string, string[]> = {
@@ -41,11 +45,17 @@ export function auditPage({
   state,
   settledTx,
   chain,
+  nameOf = () => undefined,
+  explorer,
 }: {
   node: string
   state: AuditState
-  settledTx: string | undefined
+  settledTx: SettledTransaction | undefined
   chain: ChainInfo | undefined
+  /** Names of keys and addresses (the node's accounts): shown instead of hex, which is on hover. */
+  nameOf?: NameOf | undefined
+  /** The block explorer transactions and addresses link to (`[chain] explorer_url`). */
+  explorer?: Explorer | undefined
 }): string {
   const id = encodeURIComponent(state.id)
   const current = AUDIT_STATES.indexOf(state.state)
@@ -63,7 +73,7 @@ export function auditPage({
           ? '<span class="yes">yes</span>'
           : '<span class="no">no</span>'
         : '—'
-      return `<tr><td>${item.number}</td><td>${esc(item.description)}</td><td><div class="bar" title="${received} of ${k}"><span style="width:${Math.min(100, (100 * received) / k)}%"></span></div></td><td class="num">${received}/${k}</td><td>${verdict}${result ? ` <span class="muted">(${result.yes} yes, ${result.no} no, ${result.missing} missing)</span>` : ''}</td></tr>`
+      return `<tr><td data-label="#">${item.number}</td><td data-label="item">${esc(item.description)}</td><td data-label="answers"><div class="bar" title="${received} of ${k}"><span style="width:${Math.min(100, (100 * received) / k)}%"></span></div></td><td class="num" data-label="answered">${received}/${k}</td><td data-label="result">${verdict}${result ? ` <span class="muted">(${result.yes} yes, ${result.no} no, ${result.missing} missing)</span>` : ''}</td></tr>`
     })
     .join('')
   const described = new Map(state.items.map((i) => [i.id, i.description]))
@@ -71,20 +81,24 @@ export function auditPage({
   const outstandingRows = outstanding
     .map(
       (i) =>
-        `<tr><td>${esc(described.get(i.item) ?? i.item)}</td><td class="addr">${esc(i.auditor.slice(0, 16))}…</td></tr>`,
+        `<tr><td>${esc(described.get(i.item) ?? i.item)}</td><td>${keyHtml(i.auditor, nameOf)}</td></tr>`,
     )
     .join('')
+  // An auditor's payout address goes by the name of its key, when that is a local account's.
+  const byPayout = new Map(state.auditors.map((a) => [a.payout.toLowerCase(), nameOf(a.key)]))
+  const nameOfAddress: NameOf = (address) => nameOf(address) ?? byPayout.get(address.toLowerCase())
   const auditorRows = (state.results?.auditors ?? [])
     .map(
       (a) =>
-        `<tr><td class="addr">${esc(a.payout)}</td><td class="num">${a.aligned}</td><td class="num">${a.misaligned}</td><td class="num">${a.missing}</td><td class="num">${a.paid + a.returned}</td></tr>`,
+        `<tr><td data-label="auditor">${addressHtml(a.payout, nameOfAddress, explorer)}</td><td class="num" data-label="aligned">${a.aligned}</td><td class="num" data-label="misaligned">${a.misaligned}</td><td class="num" data-label="missing">${a.missing}</td><td class="num" data-label="payout">${a.paid + a.returned}</td></tr>`,
     )
     .join('')
   const s = state.settlement
   const payoutRows = s
     ? s.payees
         .map(
-          (p, i) => `<tr><td class="addr">${esc(p)}</td><td class="num">${s.amounts[i]}</td></tr>`,
+          (p, i) =>
+            `<tr><td>${addressHtml(p, nameOfAddress, explorer)}</td><td class="num">${s.amounts[i]}</td></tr>`,
         )
         .join('')
     : ''
@@ -97,26 +111,27 @@ export function auditPage({
   const live = state.state !== 'COMPLETE'
   const body = `<section><h1>${esc(state.params.name)}</h1>
 <ul class="states" id="states">${states}</ul>
-<p class="muted">Bond ${state.params.bond} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
+<p class="muted">Bond ${state.params.bond} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · admin ${state.params.admins.map((a) => keyHtml(a, nameOf)).join(', ')} · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
+<p class="muted" id="admin-hint" data-admin-hint="${esc(state.params.admins.join(' '))}">The admin's controls show here with the token of an admin of this audit.</p>
 </section>
-<section id="admin"><h2>Admin</h2>
+<section id="admin" data-admins="${esc(state.params.admins.join(' '))}"><h2>Admin</h2>
 <div class="actions">${actions || '<span class="muted">No admin command applies in this state.</span>'}</div>
 ${state.state === 'INITIALIZATION' ? `<form class="actions" style="margin-top:.6rem"><input name="description" placeholder="item description" required><button id="add-item" data-path="/audits/${id}/items">Add item</button></form>` : ''}
 </section>
 <section id="items"><h2>Items</h2>
-${itemRows ? `<table><tr><th>#</th><th>item</th><th>answers</th><th class="num"></th><th>result</th></tr>${itemRows}</table>` : '<p class="muted">No items yet.</p>'}
+${itemRows ? `<table class="stack"><tr><th>#</th><th>item</th><th>answers</th><th class="num"></th><th>result</th></tr>${itemRows}</table>` : '<p class="muted">No items yet.</p>'}
 </section>
 <section id="outstanding"><h2>Outstanding inspections (${outstanding.length})</h2>
 ${outstandingRows ? `<table><tr><th>item</th><th>auditor</th></tr>${outstandingRows}</table>` : '<p class="muted">None.</p>'}
 </section>
 <section id="auditors"><h2>Auditors</h2>
-${auditorRows ? `<table><tr><th>payout address</th><th class="num">aligned</th><th class="num">misaligned</th><th class="num">missing</th><th class="num">payout</th></tr>${auditorRows}</table>` : `<p class="muted">${state.auditors.length} registered; results come when the audit stops.</p>`}
+${auditorRows ? `<table class="stack"><tr><th>auditor</th><th class="num">aligned</th><th class="num">misaligned</th><th class="num">missing</th><th class="num">payout</th></tr>${auditorRows}</table>` : `<p class="muted">${state.auditors.length} registered; results come when the audit stops.</p>`}
 </section>
 <section id="settlement"><h2>Settlement</h2>
 ${
   s
     ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${s.remainder}</td></tr></table>
-<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction <span class="addr">${esc(settledTx)}</span>` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
+<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction ${txHtml(settledTx.hash, explorer)}` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
     : '<p class="muted">Not computed yet.</p>'
 }
 </section>`
@@ -183,22 +198,27 @@ export function auditPages({
   node,
   audits,
   ledger,
+  accounts,
   chain,
+  explorerUrl,
 }: {
   node: string
   audits: AuditIndex
   ledger: Ledger
+  /** The node's accounts, whose names stand for their keys and addresses. */
+  accounts: Accounts
   chain(): ChainInfo | undefined
+  /** `[chain] explorer_url`: transactions and addresses link there. */
+  explorerUrl?: string | undefined
 }): RouteGroup {
   const app = new Hono()
+  const explorer = explorerAt(explorerUrl)
   const stateOf = (c: Context) => audits.state(audits.resolve(c.req.param('audit') ?? ''))
   app.get('/:audit', async (c) => {
     const state = await stateOf(c)
-    const completed = state.transitions.find((t) => t.state === 'COMPLETE')
-    const [settled] = completed ? await ledger.getOps(state.id, [completed.op]) : []
-    const tx = (settled?.op.body as { tx?: unknown } | undefined)?.tx
-    const settledTx = typeof tx === 'string' ? tx : undefined
-    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain() }))
+    const settledTx = await settledTransaction(ledger, state)
+    const nameOf = accountNames(accounts.list())
+    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain(), nameOf, explorer }))
   })
   app.get('/:audit/me', async (c) => htmlPage(c, auditorPage({ node, state: await stateOf(c) })))
   return { prefix: '/ui/audits', app, docs: [] }

@@ -15,10 +15,13 @@ import {
   type RouteGroup,
   type RouteGroupBuilder,
 } from '../../http/route-group.ts'
-import { opIdWire } from '../../http/wire.ts'
+import { opIdWire, txWire } from '../../http/wire.ts'
+import type { Ledger } from '../../ledger/ledger.ts'
 import type { Accounts } from '../../node/accounts.ts'
+import { explorerAt } from '../../web/explorer.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { settledTransaction } from './settled-tx.ts'
 import {
   actionResultWire,
   auditItemWire,
@@ -67,6 +70,10 @@ export type AuditRoutesContext = {
   readonly bodyLimit: number
   /** Where this node settles, if it has a chain. */
   chain(): ChainInfo | undefined
+  /** The ledger, to read the transaction a settlement was paid in. */
+  readonly ledger: Ledger
+  /** `[chain] explorer_url`: settlement transactions link to `<url>/tx/<hash>`. */
+  readonly explorerUrl?: string | undefined
 }
 
 /** The audit routes under `/audits`, signed by the node for the account of the bearer token. */
@@ -143,7 +150,7 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     async (c) => ({ items: (await stateOf(c)).items }),
   )
   addAdminRoutes(group, ctx, auditOf)
-  addReadRoutes(group, stateOf)
+  addReadRoutes(group, ctx, stateOf)
   addAuditorRoutes(group, ctx, auditOf)
   return group
 }
@@ -236,6 +243,7 @@ function addAdminRoutes(
 
 function addReadRoutes(
   group: RouteGroupBuilder,
+  ctx: Pick<AuditRoutesContext, 'ledger' | 'explorerUrl'>,
   stateOf: (c: Context) => Promise<AuditState>,
 ): void {
   const { route } = group
@@ -274,17 +282,37 @@ function addReadRoutes(
     {
       method: 'get',
       path: '/:audit/settlement',
-      summary: 'Payout addresses and amounts, and the ABI encoding (once computed).',
+      summary:
+        'Payout addresses and amounts, and the ABI encoding (once computed); the transaction that paid them (once COMPLETE), with its explorer link when [chain] explorer_url is set.',
       tag: 'audits',
       response: z.object({
         state: auditStateWire,
         settlement: settlementWire.nullable().describe('Null until computed.'),
+        transaction: z
+          .object({
+            hash: txWire,
+            chainId: z.number().int().optional().describe('Left out when the op names none.'),
+            escrow: z.string().optional().describe('The escrow that paid, as the op names it.'),
+            url: z
+              .string()
+              .nullable()
+              .describe('Its explorer link ([chain] explorer_url), if set.'),
+          })
+          .nullable()
+          .describe(
+            'The transaction that paid the audit out: null until COMPLETE, and for an audit handed over through the Chainlink route.',
+          ),
       }),
       errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
-      return { state: state.state, settlement: state.settlement ?? null }
+      const tx = await settledTransaction(ctx.ledger, state)
+      return {
+        state: state.state,
+        settlement: state.settlement ?? null,
+        transaction: tx ? { ...tx, url: explorerAt(ctx.explorerUrl)?.tx(tx.hash) ?? null } : null,
+      }
     },
   )
   route(

@@ -280,14 +280,34 @@ function addAuditCommands(program: Command): void {
       const ctx = contextOf(o)
       const audit = await fetchAudit(ctx.client, ref)
       const s = audit.settlement
-      if (ctx.json) return printJson({ state: audit.state, settlement: s ?? null })
+      // The payouts are recomputed here from the ops; the node tells which transaction paid
+      // them, with its explorer link ([chain] explorer_url).
+      const { transaction } = await ctx.client.get<{ transaction: SettlementTransaction | null }>(
+        `/audits/${encodeURIComponent(audit.id)}/settlement`,
+      )
+      if (ctx.json) return printJson({ state: audit.state, settlement: s ?? null, transaction })
       if (!s) return console.log(`No settlement yet: the audit is ${audit.state}.`)
       for (const [i, payee] of s.payees.entries()) console.log(`${payee}  ${s.amounts[i]}`)
       console.log(`total ${s.total}, remainder ${s.remainder}`)
+      console.log(settlementLine(audit.state, transaction))
     })
 
   addAuditorCommands(program)
   addChainCommands(program, audit)
+}
+
+/** The transaction that paid a settlement, as `GET /audits/:audit/settlement` names it. */
+type SettlementTransaction = { hash: string; chainId?: number; url: string | null }
+
+/** Where a settlement stands on chain: paid in a transaction (with its link), or not yet. */
+function settlementLine(state: string, tx: SettlementTransaction | null): string {
+  if (tx) {
+    const chain = tx.chainId === undefined ? '' : ` on chain ${tx.chainId}`
+    return `paid in transaction ${tx.hash}${chain}${tx.url ? `  ${tx.url}` : ''}`
+  }
+  return state === 'COMPLETE'
+    ? 'handed over through the Chainlink data_dump route (no transaction recorded)'
+    : 'not paid yet: the node settles once the escrow is funded ("rwa audit fund") and enough nodes have signed'
 }
 
 function addAuditorCommands(program: Command): void {

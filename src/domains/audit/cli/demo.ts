@@ -99,11 +99,11 @@ export function addDemoCommand(program: Command): void {
       } catch (error) {
         if (!(error instanceof NodeRequestError) || error.status !== 0 || o.node) throw error
         // No local node answers: start one in this process for the demo.
-        const { initNode } = await import('../../../node/init.ts')
+        const { initNode, pickFreePort } = await import('../../../node/init.ts')
         const { loadConfig } = await import('../../../node/config.ts')
         const { pino } = await import('pino')
         if (!existsSync(join(ctx.dataDir, 'config.toml')))
-          initNode({ name: o.name, dataDir: ctx.dataDir })
+          initNode({ name: o.name, dataDir: ctx.dataDir, p2pPort: await pickFreePort() })
         // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json). The
         // node's modules load only here: the other commands need none of them.
         const { createNode } = await import('../../../node/node.ts')
