@@ -130,7 +130,7 @@ describe('settlement on the devnet', () => {
         t.dataDir,
       ])
     expect((await rwa('audit', 'fund', 'paid', '900')).stdout).toContain(
-      'Funded "paid" with 900 (native ETH)',
+      'Funded "paid" with 0.0000000000000009 ETH',
     )
     for (
       let i = 0;
@@ -145,7 +145,7 @@ describe('settlement on the devnet', () => {
     const a1 = privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'a1.eth'))).address
     expect(await client.getBalance({ address: a1 })).toBe(0n)
     const cli = await rwa('payout', 'withdraw', '--eth-key', join(t.dataDir, 'keys', 'a1.eth'))
-    expect(cli.stdout).toMatch(/^Withdrew 300 wei \(ETH\); tx 0x[0-9a-f]{64}\.$/m)
+    expect(cli.stdout).toMatch(/^Withdrew 0\.0000000000000003 ETH; tx 0x[0-9a-f]{64}\.$/m)
     const again = await rwa(
       'payout',
       'withdraw',

@@ -8,6 +8,7 @@ import { type AuditActions, createAuditActions } from './actions.ts'
 import { type AuditIndex, withAuditQueries } from './audit-index.ts'
 import { chainlinkRoutes } from './chainlink-routes.ts'
 import { createAuditChat } from './chat.ts'
+import { createAuditMoney } from './funding.ts'
 import { AUDIT_JS, auditCard, auditPages } from './pages.ts'
 import { auditRoutes, payoutRoutes } from './routes.ts'
 import { createSettler } from './settler.ts'
@@ -34,7 +35,15 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
       salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
     })
     const info = () => chain?.info
-    const http = { audits, actions, accounts, bodyLimit: config.http.bodyLimit, chain: info }
+    const money = createAuditMoney(chain)
+    const http = {
+      audits,
+      actions,
+      accounts,
+      money,
+      bodyLimit: config.http.bodyLimit,
+      chain: info,
+    }
     return {
       extend: { audits, actions },
       routes: [
@@ -62,7 +71,7 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
         : [],
       web: {
         card: auditCard,
-        pages: auditPages({ node: config.name, audits, ledger, chain: info }),
+        pages: auditPages({ node: config.name, audits, ledger, chain: info, money }),
         script: AUDIT_JS,
       },
       chat: ({ send, admins, now, onError }) =>

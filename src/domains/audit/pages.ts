@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono'
 import type { ChainInfo } from '../../chain/chain-service.ts'
+import { formatAmount, type TokenUnit } from '../../core/amount.ts'
 import type { AuditSummary } from '../../core/audit/domain.ts'
 import { answersByItem } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
@@ -10,6 +11,7 @@ import type { Ledger } from '../../ledger/ledger.ts'
 import type { Listed } from '../../node/doc-index.ts'
 import { esc, htmlPage, layout } from '../../web/layout.ts'
 import type { AuditIndex } from './audit-index.ts'
+import type { AuditMoney, Funding } from './funding.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
 export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
@@ -41,12 +43,19 @@ export function auditPage({
   state,
   settledTx,
   chain,
+  unit,
+  funding,
 }: {
   node: string
   state: AuditState
   settledTx: string | undefined
   chain: ChainInfo | undefined
+  /** The unit of the audit's token: every amount is shown in it. */
+  unit: TokenUnit
+  /** The escrow's funding of the audit (undefined without a chain, or when it cannot be read). */
+  funding: Funding | undefined
 }): string {
+  const money = (base: bigint) => esc(formatAmount(base, unit))
   const id = encodeURIComponent(state.id)
   const current = AUDIT_STATES.indexOf(state.state)
   const states = AUDIT_STATES.map(
@@ -77,14 +86,15 @@ export function auditPage({
   const auditorRows = (state.results?.auditors ?? [])
     .map(
       (a) =>
-        `<tr><td class="addr">${esc(a.payout)}</td><td class="num">${a.aligned}</td><td class="num">${a.misaligned}</td><td class="num">${a.missing}</td><td class="num">${a.paid + a.returned}</td></tr>`,
+        `<tr><td class="addr">${esc(a.payout)}</td><td class="num">${a.aligned}</td><td class="num">${a.misaligned}</td><td class="num">${a.missing}</td><td class="num">${money(a.paid + a.returned)}</td></tr>`,
     )
     .join('')
   const s = state.settlement
   const payoutRows = s
     ? s.payees
         .map(
-          (p, i) => `<tr><td class="addr">${esc(p)}</td><td class="num">${s.amounts[i]}</td></tr>`,
+          (p, i) =>
+            `<tr><td class="addr">${esc(p)}</td><td class="num">${money(s.amounts[i]!)}</td></tr>`,
         )
         .join('')
     : ''
@@ -97,7 +107,7 @@ export function auditPage({
   const live = state.state !== 'COMPLETE'
   const body = `<section><h1>${esc(state.params.name)}</h1>
 <ul class="states" id="states">${states}</ul>
-<p class="muted">Bond ${state.params.bond} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
+<p class="muted">Bond ${money(state.params.bond)} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
 </section>
 <section id="admin"><h2>Admin</h2>
 <div class="actions">${actions || '<span class="muted">No admin command applies in this state.</span>'}</div>
@@ -112,15 +122,46 @@ ${outstandingRows ? `<table><tr><th>item</th><th>auditor</th></tr>${outstandingR
 <section id="auditors"><h2>Auditors</h2>
 ${auditorRows ? `<table><tr><th>payout address</th><th class="num">aligned</th><th class="num">misaligned</th><th class="num">missing</th><th class="num">payout</th></tr>${auditorRows}</table>` : `<p class="muted">${state.auditors.length} registered; results come when the audit stops.</p>`}
 </section>
+${fundingSection({ state, chain, funding, unit })}
 <section id="settlement"><h2>Settlement</h2>
 ${
   s
-    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${s.remainder}</td></tr></table>
-<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction <span class="addr">${esc(settledTx)}</span>` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
+    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${money(s.remainder)}</td></tr></table>
+<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction <span class="addr">${esc(settledTx)}</span>` : ''}.` : funding && funding.funded < funding.needed ? `Waiting for funding: the escrow holds ${money(funding.funded)} of the ${money(funding.needed)} the settlement pays; fund it above.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
     : '<p class="muted">Not computed yet.</p>'
 }
 </section>`
   return layout({ title: state.params.name, node, body, page: 'audit', live, noun: 'audit' })
+}
+
+/** The funding section: funded against needed, and a Fund form while the audit is not settled. */
+function fundingSection({
+  state,
+  chain,
+  funding,
+  unit,
+}: {
+  state: AuditState
+  chain: ChainInfo | undefined
+  funding: Funding | undefined
+  unit: TokenUnit
+}): string {
+  const money = (base: bigint) => esc(formatAmount(base, unit))
+  if (!chain)
+    return `<section id="funding"><h2>Funding</h2><p class="muted">This node runs without a chain: the audit is funded on the chain that settles it.</p></section>`
+  if (!funding)
+    return `<section id="funding"><h2>Funding</h2><p class="muted">The escrow ${esc(chain.escrow)} on chain ${chain.chainId} does not answer; its funding shows again when it does.</p></section>`
+  const missing = funding.needed - funding.funded
+  const id = encodeURIComponent(state.id)
+  const form =
+    state.state === 'COMPLETE' || funding.settled
+      ? ''
+      : `<form class="actions"><input name="amount" placeholder="amount: base units${unit.symbol ? `, or e.g. 1.5 ${esc(unit.symbol)}` : ''}"${missing > 0n ? ` value="${money(missing)}"` : ''} required><button class="primary" id="fund" data-path="/audits/${id}/fund">Fund</button></form>
+<p class="muted">Funds the escrow from the Ethereum key of the account whose token is set; its first funder is the sponsor, who gets back what the payouts leave.</p>`
+  return `<section id="funding" data-noun="audit"><h2>Funding</h2>
+<p id="funded">Funded <strong>${money(funding.funded)}</strong> of <strong>${money(funding.needed)}</strong> needed${missing > 0n ? ` (${money(missing)} to go)` : ''}; escrow <span class="addr">${esc(chain.escrow)}</span> on chain ${chain.chainId}.</p>
+${form}
+</section>`
 }
 
 /** An auditor's page: filled in by the script with the account of the token. */
@@ -184,11 +225,13 @@ export function auditPages({
   audits,
   ledger,
   chain,
+  money,
 }: {
   node: string
   audits: AuditIndex
   ledger: Ledger
   chain(): ChainInfo | undefined
+  money: AuditMoney
 }): RouteGroup {
   const app = new Hono()
   const stateOf = (c: Context) => audits.state(audits.resolve(c.req.param('audit') ?? ''))
@@ -198,7 +241,11 @@ export function auditPages({
     const [settled] = completed ? await ledger.getOps(state.id, [completed.op]) : []
     const tx = (settled?.op.body as { tx?: unknown } | undefined)?.tx
     const settledTx = typeof tx === 'string' ? tx : undefined
-    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain() }))
+    const [unit, funding] = await Promise.all([
+      money.unitOf(state.params.token),
+      money.funding(state).catch(() => undefined),
+    ])
+    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain(), unit, funding }))
   })
   app.get('/:audit/me', async (c) => htmlPage(c, auditorPage({ node, state: await stateOf(c) })))
   return { prefix: '/ui/audits', app, docs: [] }
