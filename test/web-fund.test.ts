@@ -81,6 +81,13 @@ describe.runIf(run)('funding from the dashboard, in a real Chromium, on the devn
     expect(await page.textContent('#funded')).toContain('Funded 0.0015 ETH of 0.0015 ETH needed')
     expect(await page.$('#fund')).toBeNull()
     await page.screenshot({ path: join(output, 'dashboard-funded.png'), fullPage: true })
+    // An auditor's earnings show in the audit's token too.
+    await page.goto(`${node.url}/ui/audits/${id}/me`)
+    await page.fill('#token-form input[name=token]', tokens[0]!)
+    await page.click('#token-form button')
+    expect(await (await page.waitForSelector('#earnings')).textContent()).toBe(
+      '1 aligned, 0 misaligned, 0 missing: 0.0005 ETH',
+    )
     await page.close()
     expect(problems).toEqual([])
     const owed = (

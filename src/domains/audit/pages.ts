@@ -165,10 +165,19 @@ ${form}
 }
 
 /** An auditor's page: filled in by the script with the account of the token. */
-export function auditorPage({ node, state }: { node: string; state: AuditState }): string {
+export function auditorPage({
+  node,
+  state,
+  unit,
+}: {
+  node: string
+  state: AuditState
+  /** The unit the script shows earnings in. */
+  unit: TokenUnit
+}): string {
   const body = `<section><h1>${esc(state.params.name)}: auditor</h1>
 <p class="muted">State ${esc(state.state)} · <a href="/ui/audits/${encodeURIComponent(state.id)}">audit page</a></p></section>
-<section id="auditor" data-audit="${esc(state.id)}"><p class="muted">Loading…</p></section>`
+<section id="auditor" data-audit="${esc(state.id)}" data-token="${esc(unit.address)}"${unit.symbol === null ? '' : ` data-symbol="${esc(unit.symbol)}" data-decimals="${unit.decimals}"`}><p class="muted">Loading…</p></section>`
   return layout({
     title: `${state.params.name}: auditor`,
     node,
@@ -207,12 +216,21 @@ async function loadAuditor() {
           '<button class="big" id="answer-no" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":false}\\'>No</button></div></div>'
         : '<p id="inspection-none">No inspection is waiting for you.</p>') +
       '<h2>History</h2>' + (rows ? '<table><tr><th>item</th><th>status</th><th>answer</th></tr>' + rows + '</table>' : '<p class="muted">Nothing yet.</p>') +
-      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + result.paid + '</strong> base units</p>' : '')
+      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + esc(money(result.paid, box.dataset)) + '</strong></p>' : '')
     bind()
   } catch (error) {
     box.innerHTML = ''
     show(error.message, 'error')
   }
+}
+
+// An amount of base units in the audit's token, exactly (as formatAmount in src/core/amount.ts).
+function money(base, unit) {
+  if (!unit.symbol) return base + ' base units of token ' + unit.token
+  const decimals = Number(unit.decimals)
+  const digits = String(base).padStart(decimals + 1, '0')
+  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '')
+  return digits.slice(0, digits.length - decimals) + (fraction ? '.' + fraction : '') + ' ' + unit.symbol
 }
 
 onPage('auditor', loadAuditor)
@@ -247,6 +265,10 @@ export function auditPages({
     ])
     return htmlPage(c, auditPage({ node, state, settledTx, chain: chain(), unit, funding }))
   })
-  app.get('/:audit/me', async (c) => htmlPage(c, auditorPage({ node, state: await stateOf(c) })))
+  app.get('/:audit/me', async (c) => {
+    const state = await stateOf(c)
+    const unit = await money.unitOf(state.params.token)
+    return htmlPage(c, auditorPage({ node, state, unit }))
+  })
   return { prefix: '/ui/audits', app, docs: [] }
 }
