@@ -5,6 +5,11 @@ import { createPublicClient, http } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { testTokenAbi } from '../src/chain/artifacts.ts'
+import {
+  auditMoneySchema,
+  fundAnswerSchema,
+  owedAnswerSchema,
+} from '../src/domains/audit/money-schemas.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -191,6 +196,7 @@ describe('amounts with units on the devnet', () => {
     const before = (await node.call('GET', `/audits/${id}`)).json
     expect(before.token).toEqual({ address: 'native', symbol: 'ETH', decimals: 18 })
     expect(before.funding).toMatchObject({ funded: '0', needed: '900000000000000', settled: false })
+    expect(auditMoneySchema.safeParse(before).error).toBeUndefined()
 
     const anonymous = await node.call('POST', `/audits/${id}/fund`, { body: { amount: '1' } })
     expect(anonymous.status).toBe(401)
@@ -218,9 +224,11 @@ describe('amounts with units on the devnet', () => {
       funding: { funded: '900000000000000', needed: '900000000000000' },
     })
     expect(funded.json.tx).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(fundAnswerSchema.safeParse(funded.json).error).toBeUndefined()
     expect(await completed(id)).toBe('COMPLETE')
-    const owed = (await node.call('GET', `/payouts/${addressOf('a2')}`)).json.owed
-    expect(owed).toContainEqual({
+    const answer = (await node.call('GET', `/payouts/${addressOf('a2')}`)).json
+    expect(owedAnswerSchema.safeParse(answer).error).toBeUndefined()
+    expect(answer.owed).toContainEqual({
       token: { address: 'native', symbol: 'ETH', decimals: 18 },
       amount: '300000000000000',
     })
