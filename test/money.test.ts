@@ -234,6 +234,20 @@ describe('amounts with units on the devnet', () => {
     })
   }, 300_000)
 
+  test('rwa demo takes --bond with the unit and shows every amount in the devnet token', async () => {
+    const demo = await rwa('demo', '--items', '1', '--auditors', '3', '--bond', '0.0009 RWAT')
+    expect(demo.code).toBe(0)
+    expect(demo.stdout).toMatch(/^0x[0-9a-fA-F]{40} +0\.0003 RWAT$/m)
+    expect(demo.stdout).toContain('0 RWAT  (bond 0.0009 RWAT)')
+    expect(demo.stdout).toMatch(
+      /^0x[0-9a-fA-F]{40} +0\.0003 RWAT {2}\(balance now 0\.0003 RWAT\)$/m,
+    )
+    const wrong = await rwa('demo', '--items', '1', '--auditors', '3', '--bond', '1.5 ETH')
+    expect(wrong.stderr).toBe(
+      'error: --bond "1.5 ETH" is in "ETH", but the amount is paid in RWAT; give it in RWAT (e.g. "1.5 RWAT") or in base units.\n',
+    )
+  }, 300_000)
+
   test('a token that does not answer symbol() and decimals() is shown in base units with its address', async () => {
     // The escrow is a contract with no symbol(): the call reverts. An address with no code answers nothing.
     const stranger = '0x000000000000000000000000000000000000dEaD'
