@@ -75,7 +75,17 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
         script: AUDIT_JS,
       },
       chat: ({ send, admins, now, onError }) =>
-        createAuditChat({ accounts, audits, actions, ledger, admins, send, now, onError }),
+        createAuditChat({
+          accounts,
+          audits,
+          actions,
+          ledger,
+          admins,
+          send,
+          now,
+          onError,
+          unitOf: money.unitOf,
+        }),
     }
   },
 }
