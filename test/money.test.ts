@@ -189,12 +189,18 @@ describe('amounts with units on the devnet', () => {
     const id = (
       await node.call('POST', '/audits', {
         token: admin,
-        body: { name: 'HTTP funded', bond: '900000000000000' },
+        body: { name: 'HTTP funded', bond: '0.0009 ETH' },
       })
     ).json.audit as string
+    const wrongUnit = await node.call('POST', '/audits', {
+      token: admin,
+      body: { name: 'Wrong unit', bond: '1 RWAT' },
+    })
+    expect([wrongUnit.status, wrongUnit.json.error]).toEqual([422, 'InvalidAmountError'])
     await runToStop(id)
     const before = (await node.call('GET', `/audits/${id}`)).json
     expect(before.token).toEqual({ address: 'native', symbol: 'ETH', decimals: 18 })
+    expect(before.params.bond).toBe('900000000000000')
     expect(before.funding).toMatchObject({ funded: '0', needed: '900000000000000', settled: false })
     expect(auditMoneySchema.safeParse(before).error).toBeUndefined()
 

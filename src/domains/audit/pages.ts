@@ -25,7 +25,7 @@ export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
 ${rows ? `<table><tr><th>audit</th><th>state</th><th class="num">items</th><th class="num">auditors</th></tr>${rows}</table>` : '<p>No audits yet. Run <code>rwa demo</code> (or <code>npm run demo</code>) and this list fills in.</p>'}
 </section>
 <section id="create" data-noun="audit"><h2>Create an audit</h2>
-<form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (base units)" inputmode="numeric" required><button class="primary" data-path="/audits">Create</button></form>
+<form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (0.01 ETH, or base units)" required><button class="primary" data-path="/audits">Create</button></form>
 <p class="muted">Needs an account token (the operator's is in the data dir's keys/operator.token).</p>
 </section>`
 }

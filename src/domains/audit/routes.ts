@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import type { ChainInfo } from '../../chain/chain-service.ts'
 import { payoutTokens, withdrawAll } from '../../chain/payments.ts'
-import type { TokenUnit } from '../../core/amount.ts'
+import { parseAmount, parseTokenRef, type TokenUnit } from '../../core/amount.ts'
 import { addItemBody, createAuditBody, setParamBody, stopBody } from '../../core/audit/ops.ts'
 import { formatParams } from '../../core/audit/params.ts'
 import { answersByItem, auditorSummary, outstandingInspections } from '../../core/audit/queries.ts'
@@ -62,6 +62,23 @@ const owedQuery = z.object({
     .optional(),
 })
 
+/** `POST /audits`: the genesis body, with a bond that may carry the token's unit. */
+const createWithUnitBody = createAuditBody.extend({
+  bond: z.union([z.string().min(1).max(120), z.number().int().nonnegative()], {
+    error: 'an amount: base units ("1000") or a decimal with the token\'s symbol ("0.01 ETH")',
+  }),
+})
+
+/** The genesis body with its bond in base units, read in the unit of the audit's token. */
+async function withBaseUnits(
+  body: z.infer<typeof createWithUnitBody>,
+  money: AuditMoney,
+): Promise<z.infer<typeof createAuditBody>> {
+  if (typeof body.bond === 'number' || /^\d+$/.test(body.bond)) return body
+  const token = parseTokenRef(body.token ?? 'native')
+  return { ...body, bond: `${parseAmount(body.bond, await money.unitOf(token))}` }
+}
+
 /** What the audit routes need from the node. */
 export type AuditRoutesContext = {
   readonly audits: AuditIndex
@@ -109,13 +126,15 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     {
       method: 'post',
       path: '/',
-      summary: 'Create an audit; the account becomes its admin.',
+      summary:
+        'Create an audit; the account becomes its admin. bond: base units, or a decimal with the token\'s symbol ("0.01 ETH").',
       tag: 'admin',
       auth: true,
-      body: createAuditBody,
+      body: createWithUnitBody,
     },
     async (c, account) => {
-      const op = await actions.create(account, await group.body(c, createAuditBody))
+      const body = await group.body(c, createWithUnitBody)
+      const op = await actions.create(account, await withBaseUnits(body, ctx.money))
       return { audit: op.id, op: op.id, state: (await audits.state(op.id)).state }
     },
   )
