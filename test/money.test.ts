@@ -1,10 +1,13 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createPublicClient, http } from 'viem'
+import { createPublicClient, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { testTokenAbi } from '../src/chain/artifacts.ts'
+import { freePort } from '../src/chain/devnet.ts'
+import { readTokenUnit } from '../src/chain/token-units.ts'
+import { unknownUnit } from '../src/core/amount.ts'
 import {
   auditMoneySchema,
   fundAnswerSchema,
@@ -267,6 +270,15 @@ describe('amounts with units on the devnet', () => {
       decimals: 18,
     })
     expect((await node.call('GET', '/payouts/tokens/RWAT')).json.error).toBe('ValidationError')
+    // A chain that does not answer is not a token that refuses: that is not taken as its unit.
+    const nobody = createPublicClient({ transport: http(`http://127.0.0.1:${await freePort()}`) })
+    await expect(readTokenUnit(nobody as PublicClient, token)).rejects.toThrow(
+      /HTTP request failed/,
+    )
+    const rpc = createPublicClient({
+      transport: http((await node.call('GET', '/chain')).json.rpcUrl),
+    })
+    expect(await readTokenUnit(rpc as PublicClient, stranger)).toEqual(unknownUnit(stranger))
     const created = await rwa(
       'audit',
       'create',

@@ -29,13 +29,17 @@ export async function readTokenUnit(client: PublicClient, token: Address): Promi
   return toTokenUnit(token, symbol.value, decimals.value)
 }
 
-/** Whether a read failed because of the contract (revert, no code, undecodable), not the RPC. */
+/**
+ * Whether a read failed because of the contract (a revert, no code, an answer that does not
+ * decode), not because the chain did not answer: viem wraps both in a ContractFunctionExecutionError,
+ * so the cause is what tells them apart.
+ */
 function isTokenRefusal(error: unknown): boolean {
   if (!(error instanceof ViemError)) return false
   return !!error.walk(
     (e) =>
       e instanceof ViemError &&
-      /ContractFunction(Execution|ZeroData|Revert)|Decode|AbiDecoding|PositionOutOfBounds|InvalidBytesBoolean|SizeOverflow/.test(
+      /^(ContractFunction(ZeroData|Reverted)Error|AbiDecoding\w*Error|\w*Decod\w*Error|PositionOutOfBoundsError|InvalidBytesBooleanError|SizeOverflowError|IntegerOutOfRangeError|SliceOffsetOutOfBoundsError)$/.test(
         e.name,
       ),
   )
