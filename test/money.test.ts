@@ -298,3 +298,25 @@ describe('amounts with units on the devnet', () => {
     expect(state.stdout).toContain(`bond: 700 base units of token ${stranger}`)
   }, 120_000)
 })
+
+describe('when the chain stops', () => {
+  test('an audit still answers, with its funding unknown (null), and its page says the escrow does not answer', async () => {
+    const admin = node.operatorToken
+    const id = (
+      await node.call('POST', '/audits', {
+        token: admin,
+        body: { name: 'Chain gone', bond: '900', token },
+      })
+    ).json.audit as string
+    expect((await node.call('GET', `/audits/${id}`)).json.funding).toMatchObject({ funded: '0' })
+    await node.node.chain!.stop()
+    const view = await node.call('GET', `/audits/${id}`)
+    expect(view.status).toBe(200)
+    expect(view.json.funding).toBeNull()
+    // Its unit was read before the chain stopped, and it does not change.
+    expect(view.json.token).toEqual({ address: token, symbol: 'RWAT', decimals: 18 })
+    const page = await fetch(`${node.url}/ui/audits/${id}`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toContain('does not answer; its funding shows again when it does')
+  }, 120_000)
+})

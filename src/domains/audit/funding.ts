@@ -3,7 +3,13 @@ import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
 import { NATIVE } from '../../chain/escrow.ts'
 import { fundAudit, owedTo, payoutTokens } from '../../chain/payments.ts'
 import { createTokenUnits, type TokenUnits } from '../../chain/token-units.ts'
-import { formatAmount, InvalidAmountError, parseAmount, type TokenUnit } from '../../core/amount.ts'
+import {
+  formatAmount,
+  InvalidAmountError,
+  parseAmount,
+  type TokenUnit,
+  unknownUnit,
+} from '../../core/amount.ts'
 import { AuditOpRefusedError } from '../../core/audit/errors.ts'
 import { auditIdOf } from '../../core/audit/settlement-report.ts'
 import type { AuditState } from '../../core/audit/state.ts'
@@ -29,9 +35,9 @@ export type Owed = { readonly token: TokenUnit; readonly amount: bigint }
 
 /** The money side of audits on the node's chain: units, funding, what the escrow owes. */
 export interface AuditMoney {
-  /** The unit of an audit's token, from the chain (ETH for native). */
+  /** The unit of an audit's token, from the chain (ETH for native); base units if it cannot be read soon. */
   unitOf(token: string): Promise<TokenUnit>
-  /** The escrow's funding of an audit; undefined when the node runs without a chain. */
+  /** The escrow's funding of an audit; undefined without a chain, or when it cannot be read soon. */
   funding(state: AuditState): Promise<Funding | undefined>
   /** Funds an audit's escrow from a local account's Ethereum key; `amount` may carry a unit. */
   fund(account: LocalAccount, state: AuditState, amount: string): Promise<FundResult>
@@ -44,7 +50,23 @@ export type FundResult = {
   readonly amount: bigint
   readonly token: TokenUnit
   readonly tx: Hex
-  readonly funding: Funding
+  /** The funding after it (null if the chain did not answer soon enough). */
+  readonly funding: Funding | null
+}
+
+/**
+ * How long a read for a view (a unit, the funding) may wait on the chain: an audit's page and
+ * JSON must answer while the chain does not (viem would retry for tens of seconds).
+ */
+const VIEW_READ_MS = 3000
+
+/** `work`'s result, or `fallback` if it fails or takes longer than `ms`. */
+function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms)
+  })
+  return Promise.race([work.catch(() => fallback), late]).finally(() => clearTimeout(timer))
 }
 
 /** The audit token as the escrow names it (address(0) for native ETH). */
@@ -54,13 +76,16 @@ export const escrowTokenOf = (token: string): Address =>
 /** Creates the money side of audits for a node, with or without a chain. */
 export function createAuditMoney(
   chain: ChainService | undefined,
-  units: TokenUnits = createTokenUnits(chain?.client),
+  {
+    units = createTokenUnits(chain?.client),
+    viewReadMs = VIEW_READ_MS,
+  }: { units?: TokenUnits; viewReadMs?: number } = {},
 ): AuditMoney {
   const noChain = () =>
     new NotFoundError(
       'This node runs without a chain, so it holds no escrow; fund the audit on the chain that settles it.',
     )
-  async function funding(state: AuditState): Promise<Funding | undefined> {
+  async function readFunding(state: AuditState): Promise<Funding | undefined> {
     if (!chain) return undefined
     const onChain = await escrowAudit(chain, auditIdOf(state.id))
     const token = escrowTokenOf(state.params.token)
@@ -71,8 +96,9 @@ export function createAuditMoney(
       settled: onChain.settled,
     }
   }
+  const funding = (state: AuditState) => within(readFunding(state), viewReadMs, undefined)
   return {
-    unitOf: (token) => units.unitOf(token),
+    unitOf: (token) => within(units.unitOf(token), viewReadMs, unknownUnit(token)),
     funding,
     async fund(account, state, text) {
       if (!chain) throw noChain()
@@ -93,7 +119,7 @@ export function createAuditMoney(
         token: escrowTokenOf(state.params.token),
         amount,
       })
-      return { amount, token: unit, tx, funding: (await funding(state))! }
+      return { amount, token: unit, tx, funding: (await funding(state)) ?? null }
     },
     async owed(address, token) {
       if (!chain) throw noChain()

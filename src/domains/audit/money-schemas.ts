@@ -28,7 +28,7 @@ export const fundAnswerSchema = z.object({
   amount: baseUnits,
   token: tokenUnitSchema,
   tx: z.string().regex(/^0x[0-9a-f]{64}$/),
-  funding: fundingSchema,
+  funding: fundingSchema.nullable(),
 })
 
 /** `GET /payouts/:address`. */
