@@ -186,7 +186,14 @@ describe('settlement on the devnet', () => {
     })
     // The settler looks again every 2 s: give it two looks.
     await new Promise((r) => setTimeout(r, 4500))
-    expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+    const view = (await t.call('GET', `/audits/${id}`)).json
+    expect(view.state).toBe('WAITING_FOR_CONTRACT')
+    // The audit's JSON and page say which token the escrow holds, and that nobody settles it.
+    expect(view.funding).toMatchObject({ funded: '900', escrowToken: info.token })
+    const page = await (await fetch(`${t.url}/ui/audits/${id}`)).text()
+    expect(page).toContain(
+      `The escrow holds 900 base units of another token (${info.token}) than the audit pays in, so no node settles it`,
+    )
   }, 60_000)
 
   test('a signer the escrow’s owner adds later is counted: the node does not keep an old answer', async () => {

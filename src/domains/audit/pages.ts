@@ -11,7 +11,7 @@ import type { Ledger } from '../../ledger/ledger.ts'
 import type { Listed } from '../../node/doc-index.ts'
 import { esc, htmlPage, layout } from '../../web/layout.ts'
 import type { AuditIndex } from './audit-index.ts'
-import type { AuditMoney, Funding } from './funding.ts'
+import { type AuditMoney, escrowTokenOf, type Funding } from './funding.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
 export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
@@ -151,6 +151,8 @@ function fundingSection({
     return `<section id="funding"><h2>Funding</h2><p class="muted">This node runs without a chain: the audit is funded on the chain that settles it.</p></section>`
   if (!funding)
     return `<section id="funding"><h2>Funding</h2><p class="muted">The escrow ${esc(chain.escrow)} on chain ${chain.chainId} does not answer; its funding shows again when it does.</p></section>`
+  if (funding.escrowToken.toLowerCase() !== escrowTokenOf(state.params.token).toLowerCase())
+    return `<section id="funding"><h2>Funding</h2><p id="funded" class="error">The escrow holds ${esc(`${funding.funded}`)} base units of another token (${esc(funding.escrowToken)}) than the audit pays in, so no node settles it; settle it by hand or run a new audit.</p></section>`
   const missing = funding.needed - funding.funded
   const id = encodeURIComponent(state.id)
   const form =

@@ -79,6 +79,13 @@ function printState({ audit: state, unit, funding }: AuditWithMoney): void {
     console.log('  funded: unknown (the node has no chain, or it does not answer)')
     return
   }
+  const token = state.params.token === 'native' ? `0x${'0'.repeat(40)}` : state.params.token
+  if (funding.escrowToken.toLowerCase() !== token.toLowerCase()) {
+    console.log(
+      `  funded: ${funding.funded} base units of another token (${funding.escrowToken}) than the audit pays in; no node settles it`,
+    )
+    return
+  }
   const missing = funding.needed - funding.funded
   console.log(
     `  funded: ${money(funding.funded)} of ${money(funding.needed)} needed${missing > 0n ? ` (${money(missing)} to go)` : ''}`,
