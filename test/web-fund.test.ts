@@ -19,7 +19,7 @@ describe.runIf(run)('funding from the dashboard, in a real Chromium, on the devn
     await t.node.start()
     node = t
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
+      executablePath: SYSTEM_SERVICES.chromium.binaries[0]!,
       args: [
         '--headless',
         '--no-sandbox',

@@ -145,7 +145,7 @@ function addAuditCommands(program: Command): void {
     )
     .option(
       '--token <address>',
-      'the ERC-20 the audit pays in (its contract address); default: native ETH',
+      'the ERC-20 the audit pays in (its contract address), or "native" for ETH',
       'native',
     )
     .option('--audits-per-item <k>', 'distinct auditors per item (odd, ≥ 3)', '3')
