@@ -138,7 +138,7 @@ describe('settlement on the devnet', () => {
       /\nnot paid yet: the node settles once the escrow is funded/,
     )
     expect((await rwa('audit', 'fund', 'paid', '900')).stdout).toContain(
-      'Funded "paid" with 900 (native ETH)',
+      'Funded "paid" with 0.0000000000000009 ETH',
     )
     for (
       let i = 0;
@@ -165,7 +165,7 @@ describe('settlement on the devnet', () => {
     const a1 = privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'a1.eth'))).address
     expect(await client.getBalance({ address: a1 })).toBe(0n)
     const cli = await rwa('payout', 'withdraw', '--eth-key', join(t.dataDir, 'keys', 'a1.eth'))
-    expect(cli.stdout).toMatch(/^Withdrew 300 wei \(ETH\); tx 0x[0-9a-f]{64}\.$/m)
+    expect(cli.stdout).toMatch(/^Withdrew 0\.0000000000000003 ETH; tx 0x[0-9a-f]{64}\.$/m)
     const again = await rwa(
       'payout',
       'withdraw',
@@ -206,7 +206,14 @@ describe('settlement on the devnet', () => {
     })
     // The settler looks again every 2 s: give it two looks.
     await new Promise((r) => setTimeout(r, 4500))
-    expect((await t.call('GET', `/audits/${id}`)).json.state).toBe('WAITING_FOR_CONTRACT')
+    const view = (await t.call('GET', `/audits/${id}`)).json
+    expect(view.state).toBe('WAITING_FOR_CONTRACT')
+    // The audit's JSON and page say which token the escrow holds, and that nobody settles it.
+    expect(view.funding).toMatchObject({ funded: '900', escrowToken: info.token })
+    const page = await (await fetch(`${t.url}/ui/audits/${id}`)).text()
+    expect(page).toContain(
+      `The escrow holds 900 base units of another token (${info.token}) than the audit pays in, so no node settles it`,
+    )
   }, 60_000)
 
   test('a signer the escrow’s owner adds later is counted: the node does not keep an old answer', async () => {

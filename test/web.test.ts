@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { ETH_UNIT, formatAmount } from '../src/core/amount.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { TestNode } from './node-fixture.ts'
 import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
@@ -98,10 +99,14 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
     const rows = await page.$$eval('#payouts tr', (trs) =>
       trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim())),
     )
-    const api = (await node.call('GET', `/audits/${result.audit}`)).json.settlement
+    const view = (await node.call('GET', `/audits/${result.audit}`)).json
+    const api = view.settlement
+    // Amounts show in the audit's token (ETH here), exactly: base units recoverable.
+    expect(view.token).toEqual(ETH_UNIT)
+    const eth = (base: string) => formatAmount(BigInt(base), ETH_UNIT)
     expect(rows).toEqual([
-      ...api.payees.map((p: string, i: number) => [p, api.amounts[i]]),
-      ['remainder of the bond (back to the sponsor)', api.remainder],
+      ...api.payees.map((p: string, i: number) => [p, eth(api.amounts[i])]),
+      ['remainder of the bond (back to the sponsor)', eth(api.remainder)],
     ])
     expect(await page.textContent('#items')).toContain('street light 1 works')
     expect(

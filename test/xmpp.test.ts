@@ -4,6 +4,7 @@ import { client, type XmppClient, xml } from '@xmpp/client'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { freePort } from '../src/chain/devnet.ts'
+import { ETH_UNIT, formatAmount } from '../src/core/amount.ts'
 import { ProsodyFixture } from './fixtures/prosody.ts'
 import { TestNode } from './node-fixture.ts'
 import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
@@ -243,13 +244,15 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
     const paid = new Map(state.settlement!.payees.map((p, i) => [p, state.settlement!.amounts[i]!]))
     for (const person of auditors) {
       const result = await person.until(/is finished/)
-      const amount = BigInt(/compensation is (\d+)/.exec(result)![1]!)
-      expect(amount).toBe(paid.get(person.wallet.address) ?? 0n)
+      const amount = /compensation is (\S+ ETH),/.exec(result)![1]!
+      expect(amount).toBe(formatAmount(paid.get(person.wallet.address) ?? 0n, ETH_UNIT))
     }
     // Two aligned of 6 inspections each at 900/6: 300 for alice and bob; carol dissented twice.
     expect([...paid.values()]).toEqual([300n, 300n])
     expect(await admin.ask('results')).toContain('light 12 works: yes (2 yes, 1 no, 0 missing)')
-    expect(await admin.ask('settlement')).toContain('Total 600, remainder 300.')
+    expect(await admin.ask('settlement')).toContain(
+      'Total 0.0000000000000006 ETH, remainder 0.0000000000000003 ETH.',
+    )
     expect(await auditors[0]!.ask('yes')).toContain('send me the exact name of an audit')
     expect(await eve.rest()).toEqual([])
     // Eve never gave an address: the bot made no account (and no keys) for her.

@@ -1,3 +1,4 @@
+import { ETH_UNIT, formatAmount, type TokenUnit, unknownUnit } from '../../core/amount.ts'
 import { parseAnswer } from '../../core/audit/answer.ts'
 import { auditorSummary, nextInspection, outstandingInspections } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
@@ -23,7 +24,11 @@ export type AuditChatDeps = {
   send(jid: string, text: string): void
   now?: () => number
   onError?: (error: unknown) => void
+  /** The unit of an audit's token, to show amounts in (default: ETH for native, else base units). */
+  unitOf?: (token: string) => Promise<TokenUnit>
 }
+
+const defaultUnitOf = async (token: string) => (token === 'native' ? ETH_UNIT : unknownUnit(token))
 
 /** A registration in progress: the audit chosen, then the address given. */
 type Joining = { audit: OpId; name: string; payout?: string }
@@ -53,7 +58,7 @@ const ANSWER_HELP = 'Please answer yes or no (yes, true, 1, y, t / no, false, 0,
  * each JID gets a custodial local account whose key the node signs with.
  */
 export function createAuditChat(deps: AuditChatDeps): ChatPart {
-  const { accounts, audits, actions, ledger, send, now = Date.now } = deps
+  const { accounts, audits, actions, ledger, send, now = Date.now, unitOf = defaultUnitOf } = deps
   const joining = new Map<string, Joining>()
   const selected = new Map<string, OpId>()
   const sent = new Map<string, Sent>()
@@ -62,6 +67,14 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
 
   const fail = (error: unknown) => deps.onError?.(error)
   const sentKey = (audit: OpId, jid: string) => `${audit}\n${jid}`
+
+  async function withUnit(
+    audit: OpId,
+    format: (state: AuditState, unit: TokenUnit) => string,
+  ): Promise<string> {
+    const state = await audits.state(audit)
+    return format(state, await unitOf(state.params.token))
+  }
 
   function accountOf(jid: string, create = false): LocalAccount | undefined {
     return create ? accounts.custodialFor(jid) : accounts.byJid(jid)
@@ -116,9 +129,10 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     for (const { jid, key } of chatAuditors(state)) {
       const { result } = auditorSummary(state, key)
       if (!result) continue
+      const unit = await unitOf(state.params.token)
       send(
         jid,
-        `Audit "${state.params.name}" is finished. You had ${result.aligned} aligned, ${result.misaligned} misaligned and ${result.missing} missing inspections; your compensation is ${result.paid + result.returned} (base units), paid to ${result.payout}.`,
+        `Audit "${state.params.name}" is finished. You had ${result.aligned} aligned, ${result.misaligned} misaligned and ${result.missing} missing inspections; your compensation is ${formatAmount(result.paid + result.returned, unit)}, paid to ${result.payout}.`,
       )
     }
     for (const account of accounts.list())
@@ -242,9 +256,9 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         ]
       }
       case 'results':
-        return [formatResults(await audits.state(audit))]
+        return [await withUnit(audit, formatResults)]
       default:
-        return [formatSettlement(await audits.state(audit))]
+        return [await withUnit(audit, formatSettlement)]
     }
   }
 
@@ -402,7 +416,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   }
 }
 
-function formatResults(state: AuditState): string {
+function formatResults(state: AuditState, unit: TokenUnit): string {
   if (!state.results) return `No results yet: "${state.params.name}" is ${state.state}.`
   const items = state.results.items.map(
     (r) =>
@@ -410,16 +424,17 @@ function formatResults(state: AuditState): string {
   )
   const auditors = state.results.auditors.map(
     (a) =>
-      `${a.payout}: ${a.aligned} aligned, ${a.misaligned} misaligned, ${a.missing} missing → ${a.paid + a.returned}`,
+      `${a.payout}: ${a.aligned} aligned, ${a.misaligned} misaligned, ${a.missing} missing → ${formatAmount(a.paid + a.returned, unit)}`,
   )
-  return [...items, ...auditors, `Remainder to the payer: ${state.results.remainder}`].join('\n')
+  const remainder = `Remainder to the payer: ${formatAmount(state.results.remainder, unit)}`
+  return [...items, ...auditors, remainder].join('\n')
 }
 
-function formatSettlement(state: AuditState): string {
+function formatSettlement(state: AuditState, unit: TokenUnit): string {
   const s = state.settlement
   if (!s) return `No settlement yet: "${state.params.name}" is ${state.state}.`
   return [
-    ...s.payees.map((p, i) => `${p} ${s.amounts[i]}`),
-    `Total ${s.total}, remainder ${s.remainder}.`,
+    ...s.payees.map((p, i) => `${p} ${formatAmount(s.amounts[i]!, unit)}`),
+    `Total ${formatAmount(s.total, unit)}, remainder ${formatAmount(s.remainder, unit)}.`,
   ].join('\n')
 }

@@ -8,6 +8,7 @@ import { type AuditActions, createAuditActions } from './actions.ts'
 import { type AuditIndex, withAuditQueries } from './audit-index.ts'
 import { chainlinkRoutes } from './chainlink-routes.ts'
 import { createAuditChat } from './chat.ts'
+import { createAuditMoney } from './funding.ts'
 import { AUDIT_JS, auditCard, auditPages } from './pages.ts'
 import { auditRoutes, payoutRoutes } from './routes.ts'
 import { createSettler } from './settler.ts'
@@ -34,11 +35,13 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
       salts: fileSaltStore(join(config.dataDir, 'keys', 'salts.json')),
     })
     const info = () => chain?.info
+    const money = createAuditMoney(chain)
     const http = {
       audits,
       actions,
       accounts,
       ledger,
+      money,
       bodyLimit: config.http.bodyLimit,
       chain: info,
       explorerUrl: config.explorerUrl,
@@ -87,12 +90,23 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
           ledger,
           accounts,
           chain: info,
+          money,
           explorerUrl: config.explorerUrl,
         }),
         script: AUDIT_JS,
       },
       chat: ({ send, admins, now, onError }) =>
-        createAuditChat({ accounts, audits, actions, ledger, admins, send, now, onError }),
+        createAuditChat({
+          accounts,
+          audits,
+          actions,
+          ledger,
+          admins,
+          send,
+          now,
+          onError,
+          unitOf: money.unitOf,
+        }),
     }
   },
 }

@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono'
 import type { ChainInfo } from '../../chain/chain-service.ts'
+import { formatAmount, type TokenUnit } from '../../core/amount.ts'
 import type { AuditSummary } from '../../core/audit/domain.ts'
 import { answersByItem } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
@@ -13,6 +14,7 @@ import { type Explorer, explorerAt, txHtml } from '../../web/explorer.ts'
 import { esc, htmlPage, layout } from '../../web/layout.ts'
 import { accountNames, addressHtml, keyHtml, type NameOf } from '../../web/names.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { type AuditMoney, escrowTokenOf, type Funding } from './funding.ts'
 import { type SettledTransaction, settledTransaction } from './settled-tx.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
@@ -27,7 +29,7 @@ export function auditCard(audits: readonly Listed<AuditSummary>[]): string {
 ${rows ? `<table><tr><th>audit</th><th>state</th><th class="num">items</th><th class="num">auditors</th></tr>${rows}</table>` : '<p>No audits yet. Run <code>rwa demo</code> (or <code>npm run demo</code>) and this list fills in.</p>'}
 </section>
 <section id="create" data-noun="audit" data-needs-account><h2>Create an audit</h2>
-<form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (base units)" inputmode="numeric" required><button class="primary" data-path="/audits">Create</button></form>
+<form class="actions"><input name="name" placeholder="name" required><input name="bond" placeholder="bond (0.01 ETH, or base units)" required><button class="primary" data-path="/audits">Create</button></form>
 </section>
 <p class="muted" id="create-hint" data-account-hint>To create an audit, use an account token above (the operator's is in the data dir's keys/operator.token).</p>`
 }
@@ -47,6 +49,8 @@ export function auditPage({
   chain,
   nameOf = () => undefined,
   explorer,
+  unit,
+  funding,
 }: {
   node: string
   state: AuditState
@@ -56,7 +60,12 @@ export function auditPage({
   nameOf?: NameOf | undefined
   /** The block explorer transactions and addresses link to (`[chain] explorer_url`). */
   explorer?: Explorer | undefined
+  /** The unit of the audit's token: every amount is shown in it. */
+  unit: TokenUnit
+  /** The escrow's funding of the audit (undefined without a chain, or when it cannot be read). */
+  funding: Funding | undefined
 }): string {
+  const money = (base: bigint) => esc(formatAmount(base, unit))
   const id = encodeURIComponent(state.id)
   const current = AUDIT_STATES.indexOf(state.state)
   const states = AUDIT_STATES.map(
@@ -90,7 +99,7 @@ export function auditPage({
   const auditorRows = (state.results?.auditors ?? [])
     .map(
       (a) =>
-        `<tr><td data-label="auditor">${addressHtml(a.payout, nameOfAddress, explorer)}</td><td class="num" data-label="aligned">${a.aligned}</td><td class="num" data-label="misaligned">${a.misaligned}</td><td class="num" data-label="missing">${a.missing}</td><td class="num" data-label="payout">${a.paid + a.returned}</td></tr>`,
+        `<tr><td data-label="auditor">${addressHtml(a.payout, nameOfAddress, explorer)}</td><td class="num" data-label="aligned">${a.aligned}</td><td class="num" data-label="misaligned">${a.misaligned}</td><td class="num" data-label="missing">${a.missing}</td><td class="num" data-label="payout">${money(a.paid + a.returned)}</td></tr>`,
     )
     .join('')
   const s = state.settlement
@@ -98,7 +107,7 @@ export function auditPage({
     ? s.payees
         .map(
           (p, i) =>
-            `<tr><td>${addressHtml(p, nameOfAddress, explorer)}</td><td class="num">${s.amounts[i]}</td></tr>`,
+            `<tr><td>${addressHtml(p, nameOfAddress, explorer)}</td><td class="num">${money(s.amounts[i]!)}</td></tr>`,
         )
         .join('')
     : ''
@@ -111,7 +120,7 @@ export function auditPage({
   const live = state.state !== 'COMPLETE'
   const body = `<section><h1>${esc(state.params.name)}</h1>
 <ul class="states" id="states">${states}</ul>
-<p class="muted">Bond ${state.params.bond} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · admin ${state.params.admins.map((a) => keyHtml(a, nameOf)).join(', ')} · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
+<p class="muted">Bond ${money(state.params.bond)} · k = ${k} · slashing ratio ${formatRational(state.params.slashingRatio)} · ${state.auditors.length} auditors · admin ${state.params.admins.map((a) => keyHtml(a, nameOf)).join(', ')} · <a href="/ui/audits/${id}/me" id="auditor-link">auditor page</a> · <a href="/audits/${id}">JSON</a></p>
 <p class="muted" id="admin-hint" data-admin-hint="${esc(state.params.admins.join(' '))}">The admin's controls show here with the token of an admin of this audit.</p>
 </section>
 <section id="admin" data-admins="${esc(state.params.admins.join(' '))}"><h2>Admin</h2>
@@ -127,22 +136,65 @@ ${outstandingRows ? `<table><tr><th>item</th><th>auditor</th></tr>${outstandingR
 <section id="auditors"><h2>Auditors</h2>
 ${auditorRows ? `<table class="stack"><tr><th>auditor</th><th class="num">aligned</th><th class="num">misaligned</th><th class="num">missing</th><th class="num">payout</th></tr>${auditorRows}</table>` : `<p class="muted">${state.auditors.length} registered; results come when the audit stops.</p>`}
 </section>
+${fundingSection({ state, chain, funding, unit })}
 <section id="settlement"><h2>Settlement</h2>
 ${
   s
-    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${s.remainder}</td></tr></table>
-<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction ${txHtml(settledTx.hash, explorer)}` : ''}.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
+    ? `<table id="payouts"><tr><th>payee</th><th class="num">amount</th></tr>${payoutRows}<tr><td>remainder of the bond (back to the sponsor)</td><td class="num">${money(s.remainder)}</td></tr></table>
+<p id="settlement-status">${state.state === 'COMPLETE' ? `Settled${settledTx ? ` in transaction ${txHtml(settledTx.hash, explorer)}` : ''}.` : funding && funding.funded < funding.needed ? `Waiting for funding: the escrow holds ${money(funding.funded)} of the ${money(funding.needed)} the settlement pays; fund it above.` : chain ? `Waiting for the contract: the node settles on chain ${chain.chainId} once the escrow is funded and enough nodes have signed.` : 'Waiting for the contract: this node runs without a chain, so the Chainlink data_dump route hands the settlement over.'} ${state.settlementSignatures.length} node signature(s).</p>`
     : '<p class="muted">Not computed yet.</p>'
 }
 </section>`
   return layout({ title: state.params.name, node, body, page: 'audit', live, noun: 'audit' })
 }
 
+/** The funding section: funded against needed, and a Fund form while the audit is not settled. */
+function fundingSection({
+  state,
+  chain,
+  funding,
+  unit,
+}: {
+  state: AuditState
+  chain: ChainInfo | undefined
+  funding: Funding | undefined
+  unit: TokenUnit
+}): string {
+  const money = (base: bigint) => esc(formatAmount(base, unit))
+  if (!chain)
+    return `<section id="funding"><h2>Funding</h2><p class="muted">This node runs without a chain: the audit is funded on the chain that settles it.</p></section>`
+  if (!funding)
+    return `<section id="funding"><h2>Funding</h2><p class="muted">The escrow ${esc(chain.escrow)} on chain ${chain.chainId} does not answer; its funding shows again when it does.</p></section>`
+  if (funding.escrowToken.toLowerCase() !== escrowTokenOf(state.params.token).toLowerCase())
+    return `<section id="funding"><h2>Funding</h2><p id="funded" class="error">The escrow holds ${esc(`${funding.funded}`)} base units of another token (${esc(funding.escrowToken)}) than the audit pays in, so no node settles it; settle it by hand or run a new audit.</p></section>`
+  const missing = funding.needed - funding.funded
+  const id = encodeURIComponent(state.id)
+  const form =
+    state.state === 'COMPLETE' || funding.settled
+      ? ''
+      : `<div data-needs-account><form class="actions"><input name="amount" placeholder="amount: base units${unit.symbol ? `, or e.g. 1.5 ${esc(unit.symbol)}` : ''}"${missing > 0n ? ` value="${money(missing)}"` : ''} required><button class="primary" id="fund" data-path="/audits/${id}/fund">Fund</button></form>
+<p class="muted">Funds the escrow from the Ethereum key of the account whose token is set; its first funder is the sponsor, who gets back what the payouts leave.</p></div>
+<p class="muted" data-account-hint>To fund it from this page, use an account token above.</p>`
+  return `<section id="funding" data-noun="audit"><h2>Funding</h2>
+<p id="funded">Funded <strong>${money(funding.funded)}</strong> of <strong>${money(funding.needed)}</strong> needed${missing > 0n ? ` (${money(missing)} to go)` : ''}; escrow <span class="addr">${esc(chain.escrow)}</span> on chain ${chain.chainId}.</p>
+${form}
+</section>`
+}
+
 /** An auditor's page: filled in by the script with the account of the token. */
-export function auditorPage({ node, state }: { node: string; state: AuditState }): string {
+export function auditorPage({
+  node,
+  state,
+  unit,
+}: {
+  node: string
+  state: AuditState
+  /** The unit the script shows earnings in. */
+  unit: TokenUnit
+}): string {
   const body = `<section><h1>${esc(state.params.name)}: auditor</h1>
 <p class="muted">State ${esc(state.state)} · <a href="/ui/audits/${encodeURIComponent(state.id)}">audit page</a></p></section>
-<section id="auditor" data-audit="${esc(state.id)}"><p class="muted">Loading…</p></section>`
+<section id="auditor" data-audit="${esc(state.id)}" data-token="${esc(unit.address)}"${unit.symbol === null ? '' : ` data-symbol="${esc(unit.symbol)}" data-decimals="${unit.decimals}"`}><p class="muted">Loading…</p></section>`
   return layout({
     title: `${state.params.name}: auditor`,
     node,
@@ -181,12 +233,21 @@ async function loadAuditor() {
           '<button class="big" id="answer-no" data-path="/audits/' + audit + '/answer" data-body=\\'{"answer":false}\\'>No</button></div></div>'
         : '<p id="inspection-none">No inspection is waiting for you.</p>') +
       '<h2>History</h2>' + (rows ? '<table><tr><th>item</th><th>status</th><th>answer</th></tr>' + rows + '</table>' : '<p class="muted">Nothing yet.</p>') +
-      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + result.paid + '</strong> base units</p>' : '')
+      (result ? '<h2>Earnings</h2><p id="earnings">' + result.aligned + ' aligned, ' + result.misaligned + ' misaligned, ' + result.missing + ' missing: <strong>' + esc(money(result.paid, box.dataset)) + '</strong></p>' : '')
     bind()
   } catch (error) {
     box.innerHTML = ''
     show(error.message, 'error')
   }
+}
+
+// An amount of base units in the audit's token, exactly (as formatAmount in src/core/amount.ts).
+function money(base, unit) {
+  if (!unit.symbol) return base + ' base units of token ' + unit.token
+  const decimals = Number(unit.decimals)
+  const digits = String(base).padStart(decimals + 1, '0')
+  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '')
+  return digits.slice(0, digits.length - decimals) + (fraction ? '.' + fraction : '') + ' ' + unit.symbol
 }
 
 onPage('auditor', loadAuditor)
@@ -201,6 +262,7 @@ export function auditPages({
   accounts,
   chain,
   explorerUrl,
+  money,
 }: {
   node: string
   audits: AuditIndex
@@ -210,6 +272,7 @@ export function auditPages({
   chain(): ChainInfo | undefined
   /** `[chain] explorer_url`: transactions and addresses link there. */
   explorerUrl?: string | undefined
+  money: AuditMoney
 }): RouteGroup {
   const app = new Hono()
   const explorer = explorerAt(explorerUrl)
@@ -218,8 +281,19 @@ export function auditPages({
     const state = await stateOf(c)
     const settledTx = await settledTransaction(ledger, state)
     const nameOf = accountNames(accounts.list())
-    return htmlPage(c, auditPage({ node, state, settledTx, chain: chain(), nameOf, explorer }))
+    const [unit, funding] = await Promise.all([
+      money.unitOf(state.params.token),
+      money.funding(state).catch(() => undefined),
+    ])
+    return htmlPage(
+      c,
+      auditPage({ node, state, settledTx, chain: chain(), nameOf, explorer, unit, funding }),
+    )
   })
-  app.get('/:audit/me', async (c) => htmlPage(c, auditorPage({ node, state: await stateOf(c) })))
+  app.get('/:audit/me', async (c) => {
+    const state = await stateOf(c)
+    const unit = await money.unitOf(state.params.token)
+    return htmlPage(c, auditorPage({ node, state, unit }))
+  })
   return { prefix: '/ui/audits', app, docs: [] }
 }

@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import type { ChainInfo } from '../../chain/chain-service.ts'
 import { payoutTokens, withdrawAll } from '../../chain/payments.ts'
+import { parseAmount, parseTokenRef, type TokenUnit } from '../../core/amount.ts'
 import { addItemBody, createAuditBody, setParamBody, stopBody } from '../../core/audit/ops.ts'
 import { formatParams } from '../../core/audit/params.ts'
 import { answersByItem, auditorSummary, outstandingInspections } from '../../core/audit/queries.ts'
@@ -21,6 +22,13 @@ import type { Accounts } from '../../node/accounts.ts'
 import { explorerAt } from '../../web/explorer.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import type { AuditMoney, Funding } from './funding.ts'
+import {
+  auditMoneySchema,
+  fundAnswerSchema,
+  owedAnswerSchema,
+  tokenUnitSchema,
+} from './money-schemas.ts'
 import { settledTransaction } from './settled-tx.ts'
 import {
   actionResultWire,
@@ -58,6 +66,46 @@ const answerSchema = z
       .optional(),
   })
   .strict()
+const fundSchema = z
+  .object({
+    amount: z
+      .string({
+        error: 'an amount as a string: base units ("900") or a decimal with the unit ("1.5 RWAT")',
+      })
+      .min(1)
+      .max(120),
+  })
+  .strict()
+const ethAddress = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, 'an Ethereum address (0x and 40 hex digits)')
+const owedQuery = z.object({
+  token: ethAddress
+    .describe('only this token (address(0) for native ETH); default: every token the node knows')
+    .optional(),
+})
+
+/** `POST /audits`: the genesis body, with a bond that may carry the token's unit. */
+const createWithUnitBody = createAuditBody.extend({
+  // A string, as every amount in the API: a JSON number loses digits past 2^53.
+  bond: z
+    .string({
+      error:
+        'an amount as a string: base units ("1000") or a decimal with the token\'s symbol ("0.01 ETH"), not a JSON number',
+    })
+    .min(1)
+    .max(120),
+})
+
+/** The genesis body with its bond in base units, read in the unit of the audit's token. */
+async function withBaseUnits(
+  body: z.infer<typeof createWithUnitBody>,
+  money: AuditMoney,
+): Promise<z.infer<typeof createAuditBody>> {
+  if (/^\d+$/.test(body.bond)) return body
+  const token = parseTokenRef(body.token ?? 'native')
+  return { ...body, bond: `${parseAmount(body.bond, await money.unitOf(token))}` }
+}
 
 /** What an action may be refused with: not allowed, not in this state, a value not valid. */
 const ADMIN_ERRORS = [403, 409, 422] as const
@@ -68,6 +116,8 @@ export type AuditRoutesContext = {
   readonly actions: AuditActions
   readonly accounts: Accounts
   readonly bodyLimit: number
+  /** Units, funding and what the escrow owes, on the node's chain. */
+  readonly money: AuditMoney
   /** Where this node settles, if it has a chain. */
   chain(): ChainInfo | undefined
   /** The ledger, to read the transaction a settlement was paid in. */
@@ -115,15 +165,17 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     {
       method: 'post',
       path: '/',
-      summary: 'Create an audit; the account becomes its admin.',
+      summary:
+        'Create an audit; the account becomes its admin. bond: base units, or a decimal with the token\'s symbol ("0.01 ETH").',
       tag: 'admin',
       auth: true,
-      body: createAuditBody,
+      body: createWithUnitBody,
       response: z.object({ audit: opIdWire, op: opIdWire, state: auditStateWire }),
       errors: [409, 422],
     },
     async (c, account) => {
-      const op = await actions.create(account, await group.body(c, createAuditBody))
+      const body = await group.body(c, createWithUnitBody)
+      const op = await actions.create(account, await withBaseUnits(body, ctx.money))
       return { audit: op.id, op: op.id, state: (await audits.state(op.id)).state }
     },
   )
@@ -131,12 +183,13 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     {
       method: 'get',
       path: '/:audit',
-      summary: 'An audit: state, params, items, outstanding, results, settlement.',
+      summary:
+        "An audit: state, params, items, outstanding, results, settlement; amounts in base units, with the token's unit, and the escrow's funding against what settling needs.",
       tag: 'audits',
-      response: auditViewWire,
+      response: auditViewWire.extend(auditMoneySchema.shape),
       errors: [409],
     },
-    async (c) => auditView(await stateOf(c)),
+    async (c) => moneyView(ctx.money, await stateOf(c)),
   )
   route(
     {
@@ -150,6 +203,7 @@ export function auditRoutes(ctx: AuditRoutesContext): RouteGroup {
     async (c) => ({ items: (await stateOf(c)).items }),
   )
   addAdminRoutes(group, ctx, auditOf)
+  addFundRoute(group, ctx, stateOf)
   addReadRoutes(group, ctx, stateOf)
   addAuditorRoutes(group, ctx, auditOf)
   return group
@@ -241,9 +295,42 @@ function addAdminRoutes(
   }
 }
 
+function addFundRoute(
+  group: RouteGroupBuilder,
+  { money }: AuditRoutesContext,
+  stateOf: (c: Context) => Promise<AuditState>,
+): void {
+  group.route(
+    {
+      method: 'post',
+      path: '/:audit/fund',
+      summary:
+        "Fund the audit's escrow from the account's Ethereum key (its first funder becomes the sponsor, who gets the remainder back); amount in base units or a decimal with the token's symbol.",
+      tag: 'chain',
+      auth: true,
+      body: fundSchema,
+      response: fundAnswerSchema,
+      errors: [403, 409, 422, 503],
+    },
+    async (c, account) => {
+      const { amount } = await group.body(c, fundSchema)
+      const state = await stateOf(c)
+      const done = await money.fund(account, state, amount)
+      return {
+        audit: state.id,
+        from: account.address,
+        amount: done.amount,
+        token: done.token,
+        tx: done.tx,
+        funding: done.funding,
+      }
+    },
+  )
+}
+
 function addReadRoutes(
   group: RouteGroupBuilder,
-  ctx: Pick<AuditRoutesContext, 'ledger' | 'explorerUrl'>,
+  ctx: Pick<AuditRoutesContext, 'ledger' | 'explorerUrl' | 'money'>,
   stateOf: (c: Context) => Promise<AuditState>,
 ): void {
   const { route } = group
@@ -269,13 +356,15 @@ function addReadRoutes(
       tag: 'audits',
       response: z.object({
         state: auditStateWire,
+        token: tokenUnitSchema,
         results: auditResultsWire.nullable().describe('Null until computed.'),
       }),
       errors: [409],
     },
     async (c) => {
       const state = await stateOf(c)
-      return { state: state.state, results: state.results ?? null }
+      const token = await ctx.money.unitOf(state.params.token)
+      return { state: state.state, token, results: state.results ?? null }
     },
   )
   route(
@@ -287,6 +376,7 @@ function addReadRoutes(
       tag: 'audits',
       response: z.object({
         state: auditStateWire,
+        token: tokenUnitSchema,
         settlement: settlementWire.nullable().describe('Null until computed.'),
         transaction: z
           .object({
@@ -307,9 +397,13 @@ function addReadRoutes(
     },
     async (c) => {
       const state = await stateOf(c)
-      const tx = await settledTransaction(ctx.ledger, state)
+      const [tx, token] = await Promise.all([
+        settledTransaction(ctx.ledger, state),
+        ctx.money.unitOf(state.params.token),
+      ])
       return {
         state: state.state,
+        token,
         settlement: state.settlement ?? null,
         transaction: tx ? { ...tx, url: explorerAt(ctx.explorerUrl)?.tx(tx.hash) ?? null } : null,
       }
@@ -411,8 +505,14 @@ function addAuditorRoutes(
   )
 }
 
-/** `POST /payouts/withdraw`: what the audit escrow owes an account, withdrawn with its key. */
-export function payoutRoutes(ctx: Pick<AuditRoutesContext, 'accounts' | 'bodyLimit' | 'chain'>) {
+/**
+ * `GET /payouts/:address`: what the audit escrow owes an address, per token with its unit;
+ * `POST /payouts/withdraw`: that, withdrawn with the account's key; `GET /payouts/tokens/:token`:
+ * a token's unit.
+ */
+export function payoutRoutes(
+  ctx: Pick<AuditRoutesContext, 'accounts' | 'bodyLimit' | 'chain' | 'money'>,
+) {
   const group = createRouteGroup({
     prefix: '/payouts',
     accounts: ctx.accounts,
@@ -440,10 +540,66 @@ export function payoutRoutes(ctx: Pick<AuditRoutesContext, 'accounts' | 'bodyLim
         account: account.ethAccount,
         tokens: payoutTokens(info),
       })
-      return { address: account.address, withdrawn: paid }
+      const units = await Promise.all(paid.map((p) => ctx.money.unitOf(p.token)))
+      return {
+        address: account.address,
+        withdrawn: paid.map((p, i) => ({ ...p, unit: units[i]! })),
+      }
+    },
+  )
+  group.route(
+    {
+      method: 'get',
+      path: '/tokens/:token',
+      summary:
+        'A token\'s unit: its symbol and decimals as the ERC-20 answers them ("native" or address(0): ETH, 18); null when the contract does not tell.',
+      tag: 'chain',
+      response: tokenUnitSchema,
+      errors: [503],
+    },
+    async (c) => {
+      const token = c.req.param('token')!
+      if (token !== 'native' && !ethAddress.safeParse(token).success)
+        throw new ValidationError(
+          `${describeValue(token)} is not a token; give "native" for ETH or an ERC-20 contract address (0x and 40 hex digits).`,
+        )
+      return ctx.money.unitOf(token)
+    },
+  )
+  group.route(
+    {
+      method: 'get',
+      path: '/:address',
+      summary:
+        'What the escrow owes an address and it may withdraw, per token (native ETH and the devnet token, or ?token=), in base units with the unit.',
+      tag: 'chain',
+      query: owedQuery,
+      response: owedAnswerSchema,
+      errors: [503],
+    },
+    async (c) => {
+      const address = c.req.param('address')!
+      if (!ethAddress.safeParse(address).success)
+        throw new ValidationError(
+          `${describeValue(address)} is not an Ethereum address; give 0x and 40 hex digits.`,
+        )
+      const { token } = validate(owedQuery, c.req.query(), 'query')
+      const owed = await ctx.money.owed(
+        address as `0x${string}`,
+        token as `0x${string}` | undefined,
+      )
+      return { address, owed }
     },
   )
   return group
+}
+
+/** The audit's JSON view with its token's unit and the escrow's funding (null without a chain). */
+async function moneyView(money: AuditMoney, state: AuditState) {
+  const token: TokenUnit = await money.unitOf(state.params.token)
+  // The audit is readable while the chain is not: funding is then unknown (null), not an error.
+  const funding: Funding | null = (await money.funding(state).catch(() => undefined)) ?? null
+  return { ...auditView(state), token, funding }
 }
 
 function describeInspections(state: AuditState, list: AuditState['inspections']) {

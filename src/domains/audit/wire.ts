@@ -9,6 +9,7 @@ import {
   ratioWire,
   txWire,
 } from '../../http/wire.ts'
+import { tokenUnitSchema } from './money-schemas.ts'
 
 // The audit routes' answers as they travel (src/core/json.ts: amounts as decimal strings). Each
 // route's handler is checked against its schema at compile time (`Encodes` in
@@ -162,6 +163,7 @@ export const withdrawalWire = z.object({
       token: addressWire.describe('The zero address for native ETH.'),
       amount: amountWire,
       tx: txWire,
+      unit: tokenUnitSchema.describe("The token's unit, to show the amount with."),
     }),
   ),
 })

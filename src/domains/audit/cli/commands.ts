@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import type { Command } from 'commander'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import {
+  ETH_UNIT,
+  formatAmount,
+  parseAmount,
+  parseTokenRef,
+  type TokenUnit,
+} from '../../../core/amount.ts'
 import { parseAnswer } from '../../../core/audit/answer.ts'
 import {
   type AuditOpDraft,
@@ -19,11 +26,17 @@ import {
 import { AuditNameTakenError, InvalidAuditInputError } from '../../../core/audit/errors.ts'
 import { nextInspection, outstandingInspections } from '../../../core/audit/queries.ts'
 import type { Audit } from '../../../core/audit/reduce.ts'
-import type { AuditState } from '../../../core/audit/state.ts'
 import { formatRational } from '../../../core/rational.ts'
 import type { CliPart } from '../../plugin.ts'
 import { addChainCommands } from './chain-commands.ts'
-import { fetchAudit, isAuditNamed, listAudits } from './client.ts'
+import {
+  type AuditWithMoney,
+  fetchAudit,
+  fetchAuditWithMoney,
+  isAuditNamed,
+  listAudits,
+  tokenUnitOn,
+} from './client.ts'
 import { addDemoCommand } from './demo.ts'
 
 type Ctx = ReturnType<typeof contextOf>
@@ -50,15 +63,41 @@ const answering = (audit: Audit) => ({
   next: (key: string) => nextInspection(audit, key),
 })
 
-function printState(state: AuditState): void {
+function printState({ audit: state, unit, funding }: AuditWithMoney): void {
+  const money = (base: bigint) => formatAmount(base, unit)
   console.log(`${state.params.name} (${state.id})`)
   console.log(`  state: ${state.state} (${state.stateIndex})`)
   console.log(
-    `  bond: ${state.params.bond}  k: ${state.params.auditsPerItem}  slashing ratio: ${formatRational(state.params.slashingRatio)}`,
+    `  bond: ${money(state.params.bond)}  k: ${state.params.auditsPerItem}  slashing ratio: ${formatRational(state.params.slashingRatio)}`,
   )
   console.log(`  items: ${state.items.length}  auditors: ${state.auditors.length}`)
   const outstanding = outstandingInspections(state).length
   if (state.state === 'AUDITING') console.log(`  outstanding inspections: ${outstanding}`)
+  if (!funding) {
+    console.log('  funded: unknown (the node has no chain, or it does not answer)')
+    return
+  }
+  const token = state.params.token === 'native' ? `0x${'0'.repeat(40)}` : state.params.token
+  if (funding.escrowToken.toLowerCase() !== token.toLowerCase()) {
+    console.log(
+      `  funded: ${funding.funded} base units of another token (${funding.escrowToken}) than the audit pays in; no node settles it`,
+    )
+    return
+  }
+  const missing = funding.needed - funding.funded
+  console.log(
+    `  funded: ${money(funding.funded)} of ${money(funding.needed)} needed${missing > 0n ? ` (${money(missing)} to go)` : ''}`,
+  )
+  if (missing > 0n && state.state === 'WAITING_FOR_CONTRACT')
+    console.log(`  waiting for funding: rwa audit fund "${state.params.name}" "${money(missing)}"`)
+}
+
+/** The unit of the token `rwa audit create` names: ETH, or what the node reads of the ERC-20. */
+async function unitForCreate(ctx: Ctx, token: string, bond: string): Promise<TokenUnit> {
+  if (token === 'native') return ETH_UNIT
+  // Whole base units need no unit: no question to the node (which may have no chain).
+  if (/^\s*\d+\s*$/.test(bond)) return { address: token, symbol: null, decimals: null }
+  return tokenUnitOn(ctx.client, token)
 }
 
 /** The audit commands of `rwa`: `audit …`, `auditor …`, `payout withdraw` and `demo`. */
@@ -95,18 +134,29 @@ function addAuditCommands(program: Command): void {
   cmd(
     'create',
     'create an audit; your key becomes its admin',
-    'rwa audit create "Street lights" --bond 1000',
+    'rwa audit create "Street lights" --bond "0.01 ETH"',
   )
     .argument('<name>', 'a unique name, as auditors will type it')
-    .requiredOption('--bond <amount>', 'the reward budget, in base units')
+    .requiredOption(
+      '--bond <amount>',
+      'the reward budget: base units, or a decimal with the token\'s symbol ("0.01 ETH", "1.5 RWAT")',
+    )
+    .option(
+      '--token <address>',
+      'the ERC-20 the audit pays in (its contract address), or "native" for ETH',
+      'native',
+    )
     .option('--audits-per-item <k>', 'distinct auditors per item (odd, ≥ 3)', '3')
     .option('--slashing-ratio <r>', 'misaligned inspections cost this many aligned ones', '1/2')
     .option('--commit-reveal', 'auditors commit first and reveal after stop')
     .action(async (name: string, o: GlobalOptions & Record<string, string | boolean>) => {
       const ctx = contextOf(o)
+      const token = parseTokenRef(String(o.token))
+      const bond = parseAmount(String(o.bond), await unitForCreate(ctx, token, String(o.bond)))
       const body = {
         name,
-        bond: String(o.bond),
+        bond: `${bond}`,
+        ...(token === 'native' ? {} : { token }),
         auditsPerItem: /^\d+$/.test(String(o.auditsPerItem))
           ? Number(o.auditsPerItem)
           : String(o.auditsPerItem),
@@ -205,9 +255,15 @@ function addAuditCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await fetchAudit(ctx.client, ref)
-      if (ctx.json) return printJson({ ...audit, check: undefined })
-      printState(audit)
+      const found = await fetchAuditWithMoney(ctx.client, ref)
+      if (ctx.json)
+        return printJson({
+          ...found.audit,
+          check: undefined,
+          token: found.unit,
+          funding: found.funding,
+        })
+      printState(found)
     })
 
   cmd(
@@ -254,8 +310,10 @@ function addAuditCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await fetchAudit(ctx.client, ref)
-      if (ctx.json) return printJson({ state: audit.state, results: audit.results ?? null })
+      const { audit, unit } = await fetchAuditWithMoney(ctx.client, ref)
+      const money = (base: bigint) => formatAmount(base, unit)
+      if (ctx.json)
+        return printJson({ state: audit.state, token: unit, results: audit.results ?? null })
       if (!audit.results) return console.log(`No results yet: the audit is ${audit.state}.`)
       for (const item of audit.results.items)
         console.log(
@@ -263,10 +321,10 @@ function addAuditCommands(program: Command): void {
         )
       for (const a of audit.results.auditors)
         console.log(
-          `${a.payout}: aligned ${a.aligned}, misaligned ${a.misaligned}, missing ${a.missing}, paid ${a.paid}`,
+          `${a.payout}: aligned ${a.aligned}, misaligned ${a.misaligned}, missing ${a.missing}, paid ${money(a.paid)}`,
         )
       console.log(
-        `remainder of the bond, back to the sponsor: ${audit.results.remainder} (plus whatever was funded above the bond; the escrow refunds funding minus payouts)`,
+        `remainder of the bond, back to the sponsor: ${money(audit.results.remainder)} (plus whatever was funded above the bond; the escrow refunds funding minus payouts)`,
       )
     })
 
@@ -278,17 +336,19 @@ function addAuditCommands(program: Command): void {
     .argument('<audit>', 'audit name or id')
     .action(async (ref: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const audit = await fetchAudit(ctx.client, ref)
+      const { audit, unit } = await fetchAuditWithMoney(ctx.client, ref)
+      const money = (base: bigint) => formatAmount(base, unit)
       const s = audit.settlement
       // The payouts are recomputed here from the ops; the node tells which transaction paid
       // them, with its explorer link ([chain] explorer_url).
       const { transaction } = await ctx.client.get<{ transaction: SettlementTransaction | null }>(
         `/audits/${encodeURIComponent(audit.id)}/settlement`,
       )
-      if (ctx.json) return printJson({ state: audit.state, settlement: s ?? null, transaction })
+      if (ctx.json)
+        return printJson({ state: audit.state, token: unit, settlement: s ?? null, transaction })
       if (!s) return console.log(`No settlement yet: the audit is ${audit.state}.`)
-      for (const [i, payee] of s.payees.entries()) console.log(`${payee}  ${s.amounts[i]}`)
-      console.log(`total ${s.total}, remainder ${s.remainder}`)
+      for (const [i, payee] of s.payees.entries()) console.log(`${payee}  ${money(s.amounts[i]!)}`)
+      console.log(`total ${money(s.total)}, remainder ${money(s.remainder)}`)
       console.log(settlementLine(audit.state, transaction))
     })
 

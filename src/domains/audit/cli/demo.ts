@@ -8,6 +8,12 @@ import { NATIVE } from '../../../chain/native.ts'
 import { NodeClient, NodeRequestError } from '../../../cli/client.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
 import {
+  formatAmount,
+  InvalidAmountError,
+  parseAmount,
+  type TokenUnit,
+} from '../../../core/amount.ts'
+import {
   type AuditOpDraft,
   addItemDraft,
   answerDraft,
@@ -19,7 +25,7 @@ import { BaseError } from '../../../errors/base.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
 import type { RwaNode } from '../../../node/node.ts'
 import { generateSigner } from '../../../store/key-file.ts'
-import { fetchAudit } from './client.ts'
+import { fetchAudit, tokenUnitOn } from './client.ts'
 
 type DemoOptions = GlobalOptions & {
   items: string
@@ -72,7 +78,11 @@ export function addDemoCommand(program: Command): void {
     .option('--items <n>', 'items to audit', '10')
     .option('--auditors <m>', 'simulated auditors', '7')
     .option('--dishonest <percent>', 'percent of auditors answering at random', '0')
-    .option('--bond <amount>', 'reward budget in base units', '1000000')
+    .option(
+      '--bond <amount>',
+      'reward budget: base units, or a decimal with the token\'s symbol ("2 RWAT")',
+      '1000000',
+    )
     .option('--k <k>', 'auditors per item (odd, ≥ 3)', '3')
     .addHelpText('after', '\nExample:\n  $ rwa demo --items 20 --auditors 9 --dishonest 20')
     .action(async (o: DemoOptions) => {
@@ -87,9 +97,10 @@ export function addDemoCommand(program: Command): void {
         throw new BaseError(
           `--auditors ${auditors} is fewer than --k ${k}: each item needs ${k} distinct auditors; give at least ${k}.`,
         )
-      if (!/^\d+$/.test(o.bond) || BigInt(o.bond) === 0n)
+      // Whole base units are checked here; a decimal with a unit once the token is known.
+      if (/^\s*\d+\s*$/.test(o.bond) && BigInt(o.bond) === 0n)
         throw new BaseError(
-          `--bond "${o.bond}" is not an amount; give a positive whole number of base units, e.g. 1000000.`,
+          `--bond "${o.bond}" is nothing; give a positive amount, e.g. 1000000 (base units) or "1 ETH".`,
         )
       const ctx = contextOf(o)
       let started: RwaNode | undefined
@@ -153,6 +164,8 @@ type DemoResult = {
   payouts: { address: string; amount: string }[]
   remainder: string
   bond: string
+  /** The unit of every amount above (base units in JSON). */
+  token: TokenUnit
 }
 
 async function runDemo(
@@ -175,8 +188,14 @@ async function runDemo(
   const name = `demo ${new Date().toISOString()}`
   const info = await chainOf(client)
   const token = info?.token ?? NATIVE
+  const unit = await tokenUnitOn(client, token === NATIVE ? 'native' : token)
+  const bond = parseBond(o.bond, unit)
+  if (bond === 0n)
+    throw new BaseError(
+      `--bond "${o.bond}" is nothing; give a positive amount of ${formatAmount(1n, unit).replace(/^1 /, '')}.`,
+    )
   const create = createDraft(
-    { name, bond: o.bond, auditsPerItem: o.k, token: token === NATIVE ? 'native' : token },
+    { name, bond: `${bond}`, auditsPerItem: o.k, token: token === NATIVE ? 'native' : token },
     Buffer.from(admin.publicKey).toString('hex'),
   )
   const genesis = await client.submit(admin, { doc: null, type: create.type, body: create.body })
@@ -184,14 +203,9 @@ async function runDemo(
   const sponsor = info ? privateKeyToAccount(sponsorKey()) : undefined
   const sponsorBefore = info && sponsor ? await balanceOf(info, sponsor.address, token) : 0n
   if (info && sponsor) {
-    if (!o.quiet) console.error(`funding the escrow with ${o.bond} from ${sponsor.address}`)
-    await fundAudit({
-      info,
-      account: sponsor,
-      auditId: auditIdOf(doc),
-      token,
-      amount: BigInt(o.bond),
-    })
+    if (!o.quiet)
+      console.error(`funding the escrow with ${formatAmount(bond, unit)} from ${sponsor.address}`)
+    await fundAudit({ info, account: sponsor, auditId: auditIdOf(doc), token, amount: bond })
   }
   const submit = (signer: typeof admin, { type, body }: AuditOpDraft) =>
     client.submit(signer, { doc, type, body })
@@ -251,8 +265,20 @@ async function runDemo(
       truth: truth[i]!,
     })),
     payouts: s ? s.payees.map((address, i) => ({ address, amount: `${s.amounts[i]}` })) : [],
-    remainder: `${final.results?.remainder ?? o.bond}`,
-    bond: o.bond,
+    remainder: `${final.results?.remainder ?? bond}`,
+    bond: `${bond}`,
+    token: unit,
+  }
+}
+
+/** `--bond` in the demo's token; its errors name the option. */
+function parseBond(text: string, unit: TokenUnit): bigint {
+  try {
+    return parseAmount(text, unit)
+  } catch (error) {
+    if (error instanceof InvalidAmountError)
+      throw new BaseError(`--bond ${error.shortMessage}`, { cause: error })
+    throw error
   }
 }
 
@@ -324,6 +350,7 @@ async function settleAndWithdraw(
 }
 
 function printDemo(r: DemoResult): void {
+  const money = (base: string) => formatAmount(BigInt(base), r.token)
   console.log(`\nAudit "${r.name}" (${r.audit}) is ${r.state}.\n`)
   console.log('item'.padEnd(28), 'result', ' truth')
   for (const item of r.items)
@@ -333,14 +360,16 @@ function printDemo(r: DemoResult): void {
       item.truth ? ' yes' : ' no',
     )
   console.log(`\n${'payout address'.padEnd(44)} amount`)
-  for (const p of r.payouts) console.log(p.address.padEnd(44), p.amount)
-  console.log(`${'remainder to the payer'.padEnd(44)} ${r.remainder}  (bond ${r.bond})`)
+  for (const p of r.payouts) console.log(p.address.padEnd(44), money(p.amount))
+  console.log(
+    `${'remainder to the payer'.padEnd(44)} ${money(r.remainder)}  (bond ${money(r.bond)})`,
+  )
   if (r.chain) {
     console.log(
       `\nSettled on chain ${r.chain.chainId} by the escrow ${r.chain.escrow}; each auditor withdrew:`,
     )
     for (const w of r.chain.withdrawals)
-      console.log(w.address.padEnd(44), w.amount, ` (balance now ${w.balance})`)
-    console.log(`${'sponsor refund'.padEnd(44)} ${r.chain.sponsor.refund}`)
+      console.log(w.address.padEnd(44), money(w.amount), ` (balance now ${money(w.balance)})`)
+    console.log(`${'sponsor refund'.padEnd(44)} ${money(r.chain.sponsor.refund)}`)
   }
 }

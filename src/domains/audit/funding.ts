@@ -1,0 +1,135 @@
+import type { Address, Hex } from 'viem'
+import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
+import { NATIVE } from '../../chain/escrow.ts'
+import { fundAudit, owedTo, payoutTokens } from '../../chain/payments.ts'
+import { createTokenUnits, type TokenUnits } from '../../chain/token-units.ts'
+import {
+  formatAmount,
+  InvalidAmountError,
+  parseAmount,
+  type TokenUnit,
+  unknownUnit,
+} from '../../core/amount.ts'
+import { AuditOpRefusedError } from '../../core/audit/errors.ts'
+import { auditIdOf } from '../../core/audit/settlement-report.ts'
+import type { AuditState } from '../../core/audit/state.ts'
+import { NotFoundError } from '../../http/errors.ts'
+import type { LocalAccount } from '../../node/accounts.ts'
+
+/** What the escrow holds for an audit, against what settling it takes. */
+export type Funding = {
+  /** Base units the escrow holds for the audit (in the token its first funder chose). */
+  readonly funded: bigint
+  /**
+   * Base units settling takes: the settlement's total once computed, the bond before. The
+   * escrow refunds the sponsor whatever is funded above the payouts.
+   */
+  readonly needed: bigint
+  /** The token the escrow holds; the audit's own token until someone funds it. */
+  readonly escrowToken: string
+  readonly settled: boolean
+}
+
+/** An amount owed in one token, with its unit. */
+export type Owed = { readonly token: TokenUnit; readonly amount: bigint }
+
+/** The money side of audits on the node's chain: units, funding, what the escrow owes. */
+export interface AuditMoney {
+  /** The unit of an audit's token, from the chain (ETH for native); base units if it cannot be read soon. */
+  unitOf(token: string): Promise<TokenUnit>
+  /** The escrow's funding of an audit; undefined without a chain, or when it cannot be read soon. */
+  funding(state: AuditState): Promise<Funding | undefined>
+  /** Funds an audit's escrow from a local account's Ethereum key; `amount` may carry a unit. */
+  fund(account: LocalAccount, state: AuditState, amount: string): Promise<FundResult>
+  /** What the escrow owes `address` in each token the node knows (or in `token` only). */
+  owed(address: Address, token?: Address): Promise<Owed[]>
+}
+
+/** What funding did. */
+export type FundResult = {
+  readonly amount: bigint
+  readonly token: TokenUnit
+  readonly tx: Hex
+  /** The funding after it (null if the chain did not answer soon enough). */
+  readonly funding: Funding | null
+}
+
+/**
+ * How long a read for a view (a unit, the funding) may wait on the chain: an audit's page and
+ * JSON must answer while the chain does not (viem would retry for tens of seconds).
+ */
+const VIEW_READ_MS = 3000
+
+/** `work`'s result, or `fallback` if it fails or takes longer than `ms`. */
+function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms)
+  })
+  return Promise.race([work.catch(() => fallback), late]).finally(() => clearTimeout(timer))
+}
+
+/** The audit token as the escrow names it (address(0) for native ETH). */
+export const escrowTokenOf = (token: string): Address =>
+  token === 'native' ? NATIVE : (token as Address)
+
+/** Creates the money side of audits for a node, with or without a chain. */
+export function createAuditMoney(
+  chain: ChainService | undefined,
+  {
+    units = createTokenUnits(chain?.client),
+    viewReadMs = VIEW_READ_MS,
+  }: { units?: TokenUnits; viewReadMs?: number } = {},
+): AuditMoney {
+  const noChain = () =>
+    new NotFoundError(
+      'This node runs without a chain, so it holds no escrow; fund the audit on the chain that settles it.',
+    )
+  async function readFunding(state: AuditState): Promise<Funding | undefined> {
+    if (!chain) return undefined
+    const onChain = await escrowAudit(chain, auditIdOf(state.id))
+    const token = escrowTokenOf(state.params.token)
+    return {
+      funded: onChain.funded,
+      needed: state.settlement?.total ?? state.params.bond,
+      escrowToken: onChain.funded > 0n ? onChain.token : token,
+      settled: onChain.settled,
+    }
+  }
+  const funding = (state: AuditState) => within(readFunding(state), viewReadMs, undefined)
+  return {
+    unitOf: (token) => within(units.unitOf(token), viewReadMs, unknownUnit(token)),
+    funding,
+    async fund(account, state, text) {
+      if (!chain) throw noChain()
+      const unit = await units.unitOf(state.params.token)
+      const amount = parseAmount(text, unit)
+      if (amount === 0n)
+        throw new InvalidAmountError(
+          `Funding "${state.params.name}" with nothing does nothing; give a positive amount, e.g. ${formatAmount(state.params.bond, unit)}.`,
+        )
+      if (state.state === 'COMPLETE')
+        throw new AuditOpRefusedError(
+          `Audit "${state.params.name}" is settled already; there is nothing left to fund.`,
+        )
+      const tx = await fundAudit({
+        info: chain.info,
+        account: account.ethAccount,
+        auditId: auditIdOf(state.id),
+        token: escrowTokenOf(state.params.token),
+        amount,
+      })
+      return { amount, token: unit, tx, funding: (await funding(state)) ?? null }
+    },
+    async owed(address, token) {
+      if (!chain) throw noChain()
+      const tokens = token ? [token] : payoutTokens(chain.info)
+      return Promise.all(
+        tokens.map(async (t) => ({
+          token: await units.unitOf(t),
+          amount: await owedTo(chain.info, address, t),
+        })),
+      )
+    },
+  }
+}
