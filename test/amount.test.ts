@@ -115,6 +115,13 @@ describe('toTokenUnit', () => {
     ] as const)
       expect(toTokenUnit(TOKEN, symbol, decimals)).toEqual(unknownUnit(TOKEN))
   })
+
+  test('a contract calling itself ETH is not shown as ether, nor read in its decimals', () => {
+    for (const symbol of ['ETH', 'eth', 'Eth'])
+      expect(toTokenUnit(TOKEN, symbol, 18)).toEqual(unknownUnit(TOKEN))
+    expect(() => parseAmount('1 ETH', toTokenUnit(TOKEN, 'ETH', 18))).toThrow()
+    expect(toTokenUnit('native', 'ETH', 18)).toEqual(ETH_UNIT)
+  })
 })
 
 describe('parseTokenRef', () => {

@@ -42,6 +42,8 @@ export function unknownUnit(address: string): TokenUnit {
 export function toTokenUnit(address: string, symbol: unknown, decimals: unknown): TokenUnit {
   const d = typeof decimals === 'bigint' ? Number(decimals) : decimals
   if (typeof symbol !== 'string' || !SYMBOL.test(symbol)) return unknownUnit(address)
+  // Any contract can call itself "ETH": only native ETH goes by that name here.
+  if (address !== 'native' && symbol.toUpperCase() === 'ETH') return unknownUnit(address)
   if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_DECIMALS)
     return unknownUnit(address)
   return { address, symbol, decimals: d }

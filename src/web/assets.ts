@@ -101,9 +101,11 @@ async function refresh() {
   if (fresh && main && withoutMessage(fresh) !== withoutMessage(main)) {
     const message = $('#message')
     // What the user is typing survives the re-render (forms are told apart by their action).
+    // Only what the user changed: a value the page filled in (the amount a Fund form offers)
+    // comes fresh from the new page, so it never offers a sum already paid.
     const typed = new Map()
     for (const field of main.querySelectorAll('form input[name]'))
-      typed.set(fieldKey(field), field.value)
+      if (field.value !== field.defaultValue) typed.set(fieldKey(field), field.value)
     const focused = document.activeElement && fieldKey(document.activeElement)
     main.innerHTML = fresh.innerHTML
     if (message && $('#message')) $('#message').replaceWith(message)

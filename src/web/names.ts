@@ -6,13 +6,16 @@ import { esc } from './layout.ts'
 export type NameOf = (keyOrAddress: string) => string | undefined
 
 /**
- * Names of this node's local accounts, by Ed25519 key and by payout address: a chat account
- * (named after its address's hash) goes by its chat address, any other by its account name.
+ * Names of this node's local accounts, by Ed25519 key and by payout address. Chat accounts are
+ * left out: their chat address is personal, and the pages are public.
  */
 export function accountNames(accounts: readonly LocalAccount[]): NameOf {
   const names = new Map<string, string>()
   for (const account of accounts) {
-    const name = account.jid ?? account.name
+    // A chat account's only name is its chat address, which pages open to anyone must not
+    // show: it keeps its key or address.
+    if (account.jid) continue
+    const name = account.name
     names.set(account.key, name)
     names.set(account.address.toLowerCase(), name)
   }

@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono'
 import type { ChainInfo } from '../../chain/chain-service.ts'
-import { formatAmount, type TokenUnit } from '../../core/amount.ts'
+import { formatAmount, isKnownUnit, type TokenUnit } from '../../core/amount.ts'
 import type { AuditSummary } from '../../core/audit/domain.ts'
 import { answersByItem } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
@@ -172,7 +172,7 @@ function fundingSection({
   const form =
     state.state === 'COMPLETE' || funding.settled
       ? ''
-      : `<div data-needs-account><form class="actions"><input name="amount" placeholder="amount: base units${unit.symbol ? `, or e.g. 1.5 ${esc(unit.symbol)}` : ''}"${missing > 0n ? ` value="${money(missing)}"` : ''} required><button class="primary" id="fund" data-path="/audits/${id}/fund">Fund</button></form>
+      : `<div data-needs-account><form class="actions"><input name="amount" placeholder="amount: base units${unit.symbol ? `, or e.g. 1.5 ${esc(unit.symbol)}` : ''}"${missing > 0n ? ` value="${esc(isKnownUnit(unit) ? money(missing) : `${missing}`)}"` : ''} required><button class="primary" id="fund" data-path="/audits/${id}/fund">Fund</button></form>
 <p class="muted">Funds the escrow from the Ethereum key of the account whose token is set; its first funder is the sponsor, who gets back what the payouts leave.</p></div>
 <p class="muted" data-account-hint>To fund it from this page, use an account token above.</p>`
   return `<section id="funding" data-noun="audit"><h2>Funding</h2>

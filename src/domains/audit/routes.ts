@@ -102,9 +102,11 @@ async function withBaseUnits(
   body: z.infer<typeof createWithUnitBody>,
   money: AuditMoney,
 ): Promise<z.infer<typeof createAuditBody>> {
-  if (/^\d+$/.test(body.bond)) return body
+  // The token as the params take it ("ETH" and address(0) are "native").
   const token = parseTokenRef(body.token ?? 'native')
-  return { ...body, bond: `${parseAmount(body.bond, await money.unitOf(token))}` }
+  const withToken = body.token === undefined ? body : { ...body, token }
+  if (/^\d+$/.test(body.bond)) return withToken
+  return { ...withToken, bond: `${parseAmount(body.bond, await money.unitOf(token))}` }
 }
 
 /** What an action may be refused with: not allowed, not in this state, a value not valid. */
