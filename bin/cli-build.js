@@ -3,6 +3,7 @@
 // (no transform, no loader hooks) and never stale code, and a fresh clone needs no build step.
 import { createHash } from 'node:crypto'
 import {
+  existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -19,7 +20,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const ENTRY = join(ROOT, 'src', 'cli', 'main.ts')
 const OUT = join(ROOT, 'dist', 'cli')
 /** Bump when the manifest's shape changes (an edit of this file makes builds stale anyway). */
-const BUILD_FORMAT = 2
+const BUILD_FORMAT = 3
 /** Builds kept besides the current one, for commands still running from them. */
 const KEEP_BUILDS = 4
 /** An older build is removed only once this old: a running node may still import its chunks. */
@@ -45,6 +46,9 @@ function currentBuild() {
     const id = readFileSync(join(OUT, 'current'), 'utf8').trim()
     const manifest = JSON.parse(readFileSync(join(OUT, id, 'manifest.json'), 'utf8'))
     if (manifest.format !== BUILD_FORMAT) return undefined
+    // The build holds this checkout's absolute paths (import.meta.url of each source): a
+    // checkout moved or copied with its dist/ builds anew.
+    if (manifest.root !== ROOT) return undefined
     for (const [file, [mtimeMs, size]] of Object.entries(manifest.inputs)) {
       const stat = statSync(join(ROOT, file))
       if (stat.mtimeMs !== mtimeMs || stat.size !== size) return undefined
@@ -101,13 +105,17 @@ async function build() {
     const inputs = { [relative(ROOT, fileURLToPath(import.meta.url))]: buildScript }
     for (const input of Object.keys(result.metafile.inputs)) {
       // A bundled package is stale once npm replaced it: its package.json stands for it.
-      const packageDir = /^(.*\/node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]
+      const packageDir = /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1]
       const file = relative(ROOT, resolve(ROOT, packageDir ? `${packageDir}/package.json` : input))
       // A source outside src/ (a bundled package) is stated now.
       inputs[file] ??= before[file] ?? statOf(file)
     }
+    // esbuild reads these too (module type, compiler options) without naming them as inputs.
+    for (const file of ['package.json', 'tsconfig.json'])
+      if (existsSync(join(ROOT, file))) inputs[file] ??= statOf(file)
     const manifest = {
       format: BUILD_FORMAT,
+      root: ROOT,
       esbuild: esbuild.version,
       inputs,
       chunks: bundledPackages(result.metafile),

@@ -1,10 +1,11 @@
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import {
   cpSync,
   mkdtempSync,
   readFileSync,
   realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
@@ -120,6 +121,7 @@ describe('the CLI build', () => {
   test('an edited source is what the next command runs, also when several start at once', async () => {
     // A copy of the repository's sources (its own dist/), so the edit touches no shared file.
     const copy = mkdtempSync(join(tmpdir(), 'rwa-cli-build-'))
+    const moved = `${copy}-moved`
     try {
       for (const part of ['bin', 'src', 'package.json'])
         cpSync(join(root, part), join(copy, part), { recursive: true })
@@ -140,12 +142,31 @@ describe('the CLI build', () => {
       const outputs = await Promise.all([help(), help(), help(), help()])
       for (const output of outputs) expect(output).toContain('Edited: pay independent people')
       expect(readFileSync(join(copy, 'dist', 'cli', 'current'), 'utf8')).not.toBe(builtFirst)
-      // Unchanged sources: the build is reused.
-      const built = readFileSync(join(copy, 'dist', 'cli', 'current'), 'utf8')
+      // Unchanged sources: the build is reused (a rebuild would rewrite the pointer, even with
+      // the same id).
+      const current = join(copy, 'dist', 'cli', 'current')
+      const pointer = statSync(current)
       expect(await help()).toContain('Edited: pay independent people')
-      expect(readFileSync(join(copy, 'dist', 'cli', 'current'), 'utf8')).toBe(built)
+      expect(statSync(current).ino).toBe(pointer.ino)
+      expect(statSync(current).mtimeMs).toBe(pointer.mtimeMs)
+
+      // A checkout moved or copied with its dist/ and its files' times (cp -a, rsync -a) runs
+      // its own sources, not those the build was made from.
+      execFileSync('cp', ['-a', copy, moved])
+      const pkg = join(moved, 'package.json')
+      const text = readFileSync(pkg, 'utf8')
+      const [, version] = /"version": "([^"]+)"/.exec(text)!
+      // Another version of the same length, and the same times (to the nanosecond): only the
+      // checkout's place tells the builds apart.
+      const other = version!.replace(/\d/g, (d) => String((Number(d) + 1) % 10))
+      writeFileSync(pkg, text.replace(`"version": "${version}"`, `"version": "${other}"`))
+      execFileSync('touch', ['-r', join(copy, 'package.json'), pkg])
+      rmSync(copy, { recursive: true, force: true })
+      const shown = await exec(process.execPath, [join(moved, 'bin', 'rwa.js'), '--version'])
+      expect(shown.stdout.trim()).toBe(other)
     } finally {
       rmSync(copy, { recursive: true, force: true })
+      rmSync(moved, { recursive: true, force: true })
     }
   })
 })
