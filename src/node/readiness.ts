@@ -1,5 +1,5 @@
 import type { ChainService } from '../chain/chain-service.ts'
-import { probeRpc } from '../chain/rpc-probe.ts'
+import { probeRpc, rpcHost } from '../chain/rpc-probe.ts'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { Store } from '../ledger/store.ts'
 import type { Replicator } from '../net/replicator.ts'
@@ -74,9 +74,11 @@ async function checkChain(sources: ReadinessSources, timeoutMs: number): Promise
   const chain = sources.chain()
   if (!chain) return { ok: false, detail: 'The chain is not connected yet.' }
   const probe = await probeRpc(chain.info.rpcUrl, { timeoutMs })
+  // Named by host: /ready needs no token, and provider URLs carry API keys.
+  const at = rpcHost(chain.info.rpcUrl)
   return probe.ok
-    ? { ok: true, detail: `The chain answers at ${chain.info.rpcUrl} (block ${probe.block}).` }
-    : { ok: false, detail: `The chain at ${chain.info.rpcUrl} is unreachable: ${probe.reason}.` }
+    ? { ok: true, detail: `The chain answers at ${at} (block ${probe.block}).` }
+    : { ok: false, detail: `The chain at ${at} is unreachable: ${probe.reason}.` }
 }
 
 function checkNet({ netEnabled, replicator }: ReadinessSources): ReadyCheck {
