@@ -79,6 +79,7 @@ async function send(
   method: string,
   headers: Record<string, string>,
   body: string | undefined,
+  idleTimeoutMs: number,
 ): Promise<{ status: number; text: string }> {
   const { request } =
     url.protocol === 'https:' ? await import('node:https') : await import('node:http')
@@ -92,6 +93,15 @@ async function send(
       )
     })
     req.once('error', reject)
+    // A node that takes the connection and then says nothing does not hang the command for ever
+    // (fetch, used before, gave up after 300 s too).
+    req.setTimeout(idleTimeoutMs, () =>
+      req.destroy(
+        new Error(
+          `no answer for ${idleTimeoutMs >= 1000 ? `${Math.round(idleTimeoutMs / 1000)} s` : `${idleTimeoutMs} ms`}`,
+        ),
+      ),
+    )
     req.end(body)
   })
 }
@@ -105,6 +115,8 @@ export class NodeClient {
   constructor(
     url: string | (() => Promise<string>),
     readonly token?: string | undefined,
+    /** How long a request may go without a byte from the node before it fails. */
+    readonly idleTimeoutMs = 300_000,
   ) {
     if (typeof url === 'string') this.#url = url
     else this.#findUrl = url
@@ -127,10 +139,11 @@ export class NodeClient {
           ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
         },
         body === undefined ? undefined : JSON.stringify(body),
+        this.idleTimeoutMs,
       )
     } catch (cause) {
       throw new NodeRequestError(
-        `No node answers at ${this.url} (${(cause as Error).message}); start one with "rwa start", or pass --node <url>.`,
+        `No node answers at ${this.url} (${reasonOf(cause)}); start one with "rwa start", or pass --node <url>.`,
         0,
         'NodeUnreachable',
       )
@@ -264,4 +277,16 @@ export class NodeClient {
     }
     return op
   }
+}
+
+/**
+ * Why a request failed, in a few words: a connection error's code, else its message (a failed
+ * dual-stack connect is an AggregateError with an empty message: its errors say why).
+ */
+function reasonOf(cause: unknown): string {
+  const error = cause as Error & { code?: unknown; errors?: unknown[] }
+  if (typeof error?.code === 'string') return error.code
+  if (error?.message) return error.message
+  const inner = (error?.errors ?? []).map(reasonOf).filter(Boolean)
+  return inner.length ? inner.join(', ') : 'no reason given'
 }
