@@ -214,6 +214,19 @@ describe('settlement on the devnet', () => {
     expect(page).toContain(
       `The escrow holds 900 base units of another token (${info.token}) than the audit pays in, so no node settles it`,
     )
+    // Funding it more through the node is refused before anything is sent: no approval, no gas.
+    const { createPublicClient, http } = await import('viem')
+    const client = createPublicClient({ transport: http(info.rpcUrl) })
+    const operator = privateKeyToAccount(readEthKeyFile(join(t.dataDir, 'keys', 'operator.eth')))
+    const eth = () => client.getBalance({ address: operator.address })
+    const before = await eth()
+    const refused = await t.call('POST', `/audits/${id}/fund`, {
+      token: t.operatorToken,
+      body: { amount: '100' },
+    })
+    expect(refused.status).toBe(409)
+    expect(refused.json.message).toContain('holds another token')
+    expect(await eth()).toBe(before)
   }, 60_000)
 
   test('a signer the escrow’s owner adds later is counted: the node does not keep an old answer', async () => {

@@ -467,11 +467,12 @@ describe('/openapi.json', () => {
       body: { amount: '900' },
     })
     expect(funded.json.token).toEqual({ address: 'native', symbol: 'ETH', decimals: 18 })
-    for (let i = 0; i < 200; i++) {
-      const { json } = await api.expect(200, 'get', '/audits/{audit}', { params: { audit } })
-      if (json.state === 'COMPLETE') break
-      await new Promise((r) => setTimeout(r, 100))
+    let state = ''
+    for (let i = 0; i < 200 && state !== 'COMPLETE'; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100))
+      state = (await api.expect(200, 'get', '/audits/{audit}', { params: { audit } })).json.state
     }
+    expect(state, 'the node settles the funded audit').toBe('COMPLETE')
     const unit = await api.expect(200, 'get', '/payouts/tokens/{token}', {
       params: { token: 'native' },
     })

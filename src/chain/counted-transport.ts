@@ -1,14 +1,9 @@
 import { type HttpTransport, http, type Transport } from 'viem'
 
-/** Counts of a chain connection's JSON-RPC calls that failed. */
-export interface RpcErrorCounter {
-  /** Failed calls so far (each attempt of a retried call counts, reverts included). */
-  readonly errors: number
-}
-
 /**
  * viem's `http` transport to `url`, counting every request that fails (no answer, an HTTP error,
- * a JSON-RPC error) in `counter`: the chain RPC errors of `/metrics`.
+ * a JSON-RPC error) in `counter`, once per call after viem's retries: the chain RPC errors of
+ * `/metrics`.
  * @example
  * const counter = { errors: 0 }
  * const client = createPublicClient({ transport: countedHttp(rpcUrl, counter) })

@@ -4,16 +4,18 @@ import {
   createPublicClient,
   createWalletClient,
   type Hex,
+  HttpRequestError,
   http,
   InsufficientFundsError,
   type PrivateKeyAccount,
   type PublicClient,
+  TimeoutError,
   BaseError as ViemError,
 } from 'viem'
 import { BaseError } from '../errors/base.ts'
 import { auditEscrowAbi, testTokenAbi } from './artifacts.ts'
 import type { ChainInfo } from './chain-service.ts'
-import { PaymentError } from './errors.ts'
+import { ChainError, PaymentError } from './errors.ts'
 import { chainFor, NATIVE, type Wallet } from './escrow.ts'
 
 /** What the escrow's custom errors mean, for people. */
@@ -40,6 +42,12 @@ export function chainFailure(error: unknown, doing: string, address?: Address): 
     const why = (name && ESCROW_REFUSALS[name]) ?? name ?? revert.reason ?? 'it reverted'
     return new PaymentError(`The contract refused to ${doing}: ${why}.`, { cause: error })
   }
+  // The chain did not answer: worth trying again later (503), unlike a refusal.
+  if (error.walk((e) => e instanceof HttpRequestError || e instanceof TimeoutError))
+    return new ChainError(
+      `Cannot ${doing}: the chain does not answer (${error.shortMessage.split('\n')[0]}); try again once it does.`,
+      { cause: error },
+    )
   if (error.walk((e) => e instanceof InsufficientFundsError))
     return new PaymentError(
       `Cannot ${doing}: ${address ?? 'the account'} has too little ETH for the transaction (its gas, and any ETH it sends); send it some first.`,

@@ -256,7 +256,7 @@ function addNetMetrics(registers: Registry[], { replicator }: MetricSources): vo
 function addChainMetrics(registers: Registry[], { chain }: MetricSources): void {
   new Counter({
     name: 'rwa_chain_rpc_errors_total',
-    help: 'JSON-RPC calls to the chain that failed (each retry counts; reverts included).',
+    help: 'JSON-RPC calls to the chain that failed after their retries (reverts included).',
     registers,
     collect() {
       setTotal(this, [[{}, chain()?.rpcErrors() ?? 0]])

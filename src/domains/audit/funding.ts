@@ -1,7 +1,7 @@
 import type { Address, Hex } from 'viem'
 import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
 import { NATIVE } from '../../chain/escrow.ts'
-import { fundAudit, owedTo, payoutTokens } from '../../chain/payments.ts'
+import { chainFailure, fundAudit, owedTo, payoutTokens } from '../../chain/payments.ts'
 import { createTokenUnits, type TokenUnits } from '../../chain/token-units.ts'
 import {
   formatAmount,
@@ -112,6 +112,22 @@ export function createAuditMoney(
         throw new AuditOpRefusedError(
           `Audit "${state.params.name}" is settled already; there is nothing left to fund.`,
         )
+      // Nothing is sent (no approval, no gas) for funding the escrow would refuse.
+      const before = await readFunding(state).catch((error) => {
+        throw chainFailure(error, `fund "${state.params.name}"`)
+      })
+      if (before?.settled)
+        throw new AuditOpRefusedError(
+          `Audit "${state.params.name}" is settled on chain already; there is nothing left to fund.`,
+        )
+      if (
+        before &&
+        before.funded > 0n &&
+        before.escrowToken.toLowerCase() !== escrowTokenOf(state.params.token).toLowerCase()
+      )
+        throw new AuditOpRefusedError(
+          `The escrow holds another token (${before.escrowToken}) for "${state.params.name}" than it pays in; it takes no more funding.`,
+        )
       const tx = await fundAudit({
         info: chain.info,
         account: account.ethAccount,
@@ -127,7 +143,9 @@ export function createAuditMoney(
       return Promise.all(
         tokens.map(async (t) => ({
           token: await units.unitOf(t),
-          amount: await owedTo(chain.info, address, t),
+          amount: await owedTo(chain.info, address, t).catch((error) => {
+            throw chainFailure(error, 'read what the escrow owes')
+          }),
         })),
       )
     },
