@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { signerFromSeed } from '../src/ledger/keys.ts'
+import { type Signer, signerFromSeed } from '../src/ledger/keys.ts'
 import { openLedger } from '../src/ledger/ledger.ts'
 import { signOp } from '../src/ledger/op-encode.ts'
-import type { OpId } from '../src/ledger/op-id.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
@@ -139,49 +138,19 @@ async function feed(nodes: RwaNode[], ops: readonly SignedBytes[], rate: number)
 }
 
 /**
- * A stream of `count` ops the nodes admit (issue 16: a node stores only ops valid on their causal
- * past): each of `authors` authors creates an audit named after `label`, then adds items to it
- * in a chain, the authors interleaved, each op after its deps.
+ * A stream of `count` ops the nodes admit (a node stores only ops valid on their causal past):
+ * `authors` audits, each created by its own author, who adds items to it; see `auditChains`.
  */
 function auditStream(count: number, authors: number, label: string): SignedBytes[] {
-  const heads = Array.from({ length: authors }, (_, a) => {
-    const signer = signerFromSeed(new Uint8Array(32).fill(a + 1))
-    const genesis = signOp(
-      {
-        v: 1,
-        doc: null,
-        author: signer.publicKey,
-        seq: 1,
-        deps: [],
-        time: 1_763_720_000_000,
-        type: 'audit.create',
-        body: { name: `cluster ${label} ${a}`, bond: '1' },
-      },
-      signer,
-    )
-    return { signer, doc: genesis.id, head: genesis.id, seq: 1, first: genesis }
-  })
-  const out: SignedBytes[] = heads.map(({ first }) => ({ id: first.id, bytes: first.bytes }))
-  for (let i = out.length; i < count; i++) {
-    const h = heads[i % authors]!
-    h.seq++
-    const op = signOp(
-      {
-        v: 1,
-        doc: h.doc,
-        author: h.signer.publicKey,
-        seq: h.seq,
-        deps: [h.head],
-        time: 1_763_720_000_000 + i,
-        type: 'audit.item.add',
-        body: { description: `item ${i}` },
-      },
-      h.signer,
-    )
-    h.head = op.id
-    out.push({ id: op.id, bytes: op.bytes })
-  }
-  return out
+  const signers = Array.from({ length: authors }, (_, a) =>
+    signerFromSeed(new Uint8Array(32).fill(a + 1)),
+  )
+  return auditChains({
+    docs: authors,
+    opsPerDoc: Math.ceil(count / authors),
+    signerOf: (a) => signers[a]!,
+    name: (a) => `cluster ${label} ${a}`,
+  }).slice(0, count)
 }
 
 /** The middle value (the upper one of an even count). */
@@ -256,14 +225,38 @@ async function netCluster(): Promise<Figure> {
 }
 
 /**
- * Valid documents for a catch-up: `docs` audits (`audit.create`), each followed by a chain of
- * `opsPerDoc - 1` item adds by its creator; documents interleaved, each op after its deps.
+ * Valid documents for a catch-up: `docs` audits by one author, each followed by a chain of
+ * `opsPerDoc - 1` item adds; see `auditChains`.
  */
 function catchupOps(docs: number, opsPerDoc: number): Uint8Array[] {
   const signer = signerFromSeed(new Uint8Array(32).fill(42))
-  const heads: { id: OpId; doc: OpId }[] = []
-  const out: Uint8Array[] = []
-  for (let d = 0; d < docs; d++) {
+  return auditChains({
+    docs,
+    opsPerDoc,
+    signerOf: () => signer,
+    name: (d) => `catch-up ${d}`,
+  }).map((op) => op.bytes)
+}
+
+/**
+ * `docs` audits (`audit.create` by `signerOf(d)`), each followed by a chain of `opsPerDoc - 1`
+ * item adds by its creator: every genesis first, then the chains interleaved, each op after its
+ * deps.
+ */
+function auditChains({
+  docs,
+  opsPerDoc,
+  signerOf,
+  name,
+}: {
+  docs: number
+  opsPerDoc: number
+  signerOf: (doc: number) => Signer
+  name: (doc: number) => string
+}): SignedBytes[] {
+  const out: SignedBytes[] = []
+  const heads = Array.from({ length: docs }, (_, d) => {
+    const signer = signerOf(d)
     const genesis = signOp(
       {
         v: 1,
@@ -273,30 +266,30 @@ function catchupOps(docs: number, opsPerDoc: number): Uint8Array[] {
         deps: [],
         time: 1_763_720_000_000 + d,
         type: 'audit.create',
-        body: { name: `catch-up ${d}`, bond: '1' },
+        body: { name: name(d), bond: '1' },
       },
       signer,
     )
-    heads.push({ id: genesis.id, doc: genesis.id })
-    out.push(genesis.bytes)
-  }
+    out.push({ id: genesis.id, bytes: genesis.bytes })
+    return { signer, doc: genesis.id, head: genesis.id }
+  })
   for (let seq = 2; seq <= opsPerDoc; seq++) {
-    for (const head of heads) {
+    for (const h of heads) {
       const op = signOp(
         {
           v: 1,
-          doc: head.doc,
-          author: signer.publicKey,
+          doc: h.doc,
+          author: h.signer.publicKey,
           seq,
-          deps: [head.id],
+          deps: [h.head],
           time: 1_763_720_000_000 + seq,
           type: 'audit.item.add',
           body: { description: `item ${seq}` },
         },
-        signer,
+        h.signer,
       )
-      head.id = op.id
-      out.push(op.bytes)
+      h.head = op.id
+      out.push({ id: op.id, bytes: op.bytes })
     }
   }
   return out

@@ -1,8 +1,8 @@
 import { get } from 'node:http'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { TestNode } from './node-fixture.ts'
-import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
+import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
 const run = hasSystemService(SYSTEM_SERVICES.chromium)
 
@@ -66,10 +66,7 @@ describe.runIf(run)('the API page in a real Chromium', () => {
   let browser: Browser
   beforeAll(async () => {
     node = await TestNode.start()
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    })
+    browser = await launchChromium()
   }, 60_000)
   afterAll(async () => {
     await browser?.close()

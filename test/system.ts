@@ -26,3 +26,23 @@ export function hasSystemService(service: SystemService): boolean {
   process.stderr.write(`\n!!! SKIPPING TESTS: ${message}\n\n`)
   return false
 }
+
+/**
+ * Launches the system's Chromium headless for browser tests, with nothing of its own reaching
+ * the network (no background updates, sync or first-run pages).
+ */
+export async function launchChromium(): Promise<import('playwright-core').Browser> {
+  const { chromium } = await import('playwright-core')
+  return chromium.launch({
+    executablePath: SYSTEM_SERVICES.chromium.binaries[0]!,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  })
+}

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { TestNode } from './node-fixture.ts'
-import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
+import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
 const output = join(import.meta.dirname, '..', 'test-output')
 const run = hasSystemService(SYSTEM_SERVICES.chromium)
@@ -18,18 +18,7 @@ describe.runIf(run)('funding from the dashboard, in a real Chromium, on the devn
     t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
     await t.node.start()
     node = t
-    browser = await chromium.launch({
-      executablePath: SYSTEM_SERVICES.chromium.binaries[0]!,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    })
+    browser = await launchChromium()
     mkdirSync(output, { recursive: true })
   }, 120_000)
 

@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { ETH_UNIT, formatAmount } from '../src/core/amount.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { TestNode } from './node-fixture.ts'
-import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
+import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 const output = join(import.meta.dirname, '..', 'test-output')
@@ -31,18 +31,7 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
       ),
     )
     await node.restart()
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    })
+    browser = await launchChromium()
     mkdirSync(output, { recursive: true })
   }, 60_000)
 
