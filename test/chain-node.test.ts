@@ -14,7 +14,7 @@ import { decodeOp } from '../src/ledger/op-decode.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
-import { TestNode } from './node-fixture.ts'
+import { stoppedAudit, TestNode } from './node-fixture.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 let node: TestNode | undefined
@@ -23,48 +23,9 @@ afterEach(async () => {
   node = undefined
 })
 
-/** A test node on the embedded devnet (with `explorerUrl` as its `[chain] explorer_url`). */
-async function devnetNode({ explorerUrl }: { explorerUrl?: string } = {}): Promise<TestNode> {
-  const t = await TestNode.start()
-  await t.node.stop()
-  if (explorerUrl) {
-    const config = join(t.dataDir, 'config.toml')
-    const text = readFileSync(config, 'utf8')
-    writeFileSync(config, text.replace(/^# explorer_url = .*$/m, `explorer_url = "${explorerUrl}"`))
-  }
-  t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
-  await t.node.start()
-  return t
-}
-
-/**
- * An audit of one item, bond 900, run by three local accounts (a1–a3) who all answer yes, and
- * stopped: WAITING_FOR_CONTRACT, paying 300 each.
- */
-async function stoppedAudit(t: TestNode, name: string): Promise<{ id: string; tokens: string[] }> {
-  const admin = t.operatorToken
-  const tokens: string[] = []
-  for (const account of ['a1', 'a2', 'a3'])
-    tokens.push(
-      (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
-    )
-  const id = (await t.call('POST', '/audits', { token: admin, body: { name, bond: '900' } })).json
-    .audit as string
-  await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
-  await t.call('POST', `/audits/${id}/open`, { token: admin })
-  for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
-  await t.call('POST', `/audits/${id}/close`, { token: admin })
-  await t.call('POST', `/audits/${id}/start`, { token: admin })
-  for (const token of tokens)
-    await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
-  const stopped = await t.call('POST', `/audits/${id}/stop`, { token: admin })
-  expect(stopped.json.state).toBe('WAITING_FOR_CONTRACT')
-  return { id, tokens }
-}
-
 describe('settlement on the devnet', () => {
   test('rwa demo: the node signs, settles and records COMPLETE; every payee withdraws its payout, the sponsor its remainder', async () => {
-    node = await devnetNode()
+    node = await TestNode.startDevnet()
     const { stdout } = await promisify(execFile)(process.execPath, [
       bin,
       'demo',
@@ -114,7 +75,7 @@ describe('settlement on the devnet', () => {
   }, 120_000)
 
   test('rwa audit fund, the node settling once funded, rwa payout withdraw and POST /payouts/withdraw', async () => {
-    node = await devnetNode({ explorerUrl: 'https://explorer.example' })
+    node = await TestNode.startDevnet({ explorerUrl: 'https://explorer.example' })
     const t = node
     const { id, tokens } = await stoppedAudit(t, 'paid')
     // Not funded yet: the node waits (native ETH, the audit's default token).
@@ -192,7 +153,7 @@ describe('settlement on the devnet', () => {
   }, 120_000)
 
   test('an escrow funded in another token than the audit names is not settled', async () => {
-    node = await devnetNode()
+    node = await TestNode.startDevnet()
     const t = node
     const { id } = await stoppedAudit(t, 'eth')
     // The audit pays native ETH; the sponsor funds it with the devnet ERC-20 instead.
@@ -230,7 +191,7 @@ describe('settlement on the devnet', () => {
   }, 60_000)
 
   test('a signer the escrow’s owner adds later is counted: the node does not keep an old answer', async () => {
-    node = await devnetNode()
+    node = await TestNode.startDevnet()
     const t = node
     const { id } = await stoppedAudit(t, 'signers')
     const info = (await t.call('GET', '/chain')).json
@@ -291,7 +252,7 @@ describe('settlement on the devnet', () => {
   }, 60_000)
 
   test('a restarted node keeps its devnet contracts (anvil state in the data dir)', async () => {
-    node = await devnetNode()
+    node = await TestNode.startDevnet()
     const before = (await node.call('GET', '/chain')).json
     await node.node.stop()
     node.node = TestNode.create(node.dataDir, { mode: 'devnet' })

@@ -7,22 +7,13 @@ import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { initNode } from '../src/node/init.ts'
 import { generateSigner, writeEthKeyFile, writeKeyFile } from '../src/store/key-file.ts'
-import { TestNode } from './node-fixture.ts'
+import { RWA_BIN, TestNode } from './node-fixture.ts'
 
-const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
+const bin = RWA_BIN
 let node: TestNode
 
 /** Runs the real `rwa` binary against the test node. */
-async function rwa(...args: string[]) {
-  const all = [bin, ...args, '--node', node.url, '--data-dir', node.dataDir]
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, all)
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const rwa = (...args: string[]) => node.rwa(...args)
 
 /** The ops the test node has accepted (read over HTTP: no command to spawn). */
 async function accepted(): Promise<number> {

@@ -18,7 +18,7 @@ import { formatHumanLine } from '../src/node/logger.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
 import { makeAuditGenesis, makeOp, testSigner } from './helpers.ts'
-import { TestNode } from './node-fixture.ts'
+import { stoppedAudit, TestNode } from './node-fixture.ts'
 
 // ---- a strict parser of the Prometheus text format (0.0.4) ----
 
@@ -263,28 +263,6 @@ describe('GET /metrics', () => {
   })
 })
 
-/** An audit of one item, bond 900, run by three local accounts who all answer yes, and stopped. */
-async function stoppedAudit(t: TestNode, name: string): Promise<string> {
-  const admin = t.operatorToken
-  const tokens: string[] = []
-  for (const account of ['a1', 'a2', 'a3'])
-    tokens.push(
-      (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
-    )
-  const id = (await t.call('POST', '/audits', { token: admin, body: { name, bond: '900' } })).json
-    .audit as string
-  await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
-  await t.call('POST', `/audits/${id}/open`, { token: admin })
-  for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
-  await t.call('POST', `/audits/${id}/close`, { token: admin })
-  await t.call('POST', `/audits/${id}/start`, { token: admin })
-  for (const token of tokens)
-    await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
-  const stopped = await t.call('POST', `/audits/${id}/stop`, { token: admin })
-  expect(stopped.json.state).toBe('WAITING_FOR_CONTRACT')
-  return id
-}
-
 describe('on a chain (anvil)', () => {
   let chain: Devnet
   let t: TestNode
@@ -311,7 +289,7 @@ describe('on a chain (anvil)', () => {
       sampleValue(before, 'rwa_audit_settlement_transactions_total', { outcome: 'success' }),
     ).toBeUndefined()
     expect(sampleValue(before, 'rwa_audit_settlement_gas_total')).toBe(0)
-    const id = await stoppedAudit(t, 'metered on chain')
+    const { id } = await stoppedAudit(t, 'metered on chain')
     const info = (await t.call('GET', '/chain')).json
     await fundAudit({
       info,

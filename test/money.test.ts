@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { createPublicClient, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -19,7 +17,6 @@ import { TestNode } from './node-fixture.ts'
 // Amounts with units, `--token`, funding and what the escrow owes, on a devnet node, driven as a
 // user would: the `rwa` binary and the HTTP API.
 
-const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 let node: TestNode
 /** The devnet's test ERC-20 (symbol RWAT, 18 decimals). */
 let token: `0x${string}`
@@ -27,17 +24,8 @@ let escrow: `0x${string}`
 /** Bearer tokens of three local accounts that audit. */
 const auditors: string[] = []
 
-/** Runs the real `rwa` binary against the node; answers its exit code and output. */
-async function rwa(...args: string[]) {
-  const all = [bin, ...args, '--node', node.url, '--data-dir', node.dataDir]
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, all)
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+/** Runs the real `rwa` binary against the test node. */
+const rwa = (...args: string[]) => node.rwa(...args)
 
 /** Runs an audit of one item that three local accounts answer yes, up to WAITING_FOR_CONTRACT. */
 async function runToStop(id: string): Promise<void> {
@@ -68,10 +56,7 @@ const addressOf = (account: string) =>
   privateKeyToAccount(readEthKeyFile(ethKeyOf(account))).address
 
 beforeAll(async () => {
-  const t = await TestNode.start()
-  await t.node.stop()
-  t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
-  await t.node.start()
+  const t = await TestNode.startDevnet()
   node = t
   const info = (await node.call('GET', '/chain')).json
   token = info.token

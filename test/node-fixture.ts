@@ -1,11 +1,17 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { pino } from 'pino'
+import { expect } from 'vitest'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { type ChainConfig, loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
+
+/** The `rwa` command. */
+export const RWA_BIN = join(import.meta.dirname, '..', 'bin', 'rwa.js')
 
 /** A real node on a temp data dir (SQLite), serving on a free loopback port. */
 export class TestNode {
@@ -37,12 +43,46 @@ export class TestNode {
     return t
   }
 
+  /**
+   * A started node on the embedded devnet (anvil, the contracts deployed), with `explorerUrl` as
+   * its `[chain] explorer_url` when given.
+   */
+  static async startDevnet({ explorerUrl }: { explorerUrl?: string } = {}): Promise<TestNode> {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-node-test-'))
+    const dataDir = join(root, 'n1')
+    initNode({ name: 'n1', dataDir })
+    if (explorerUrl) {
+      const config = join(dataDir, 'config.toml')
+      const text = readFileSync(config, 'utf8')
+      writeFileSync(
+        config,
+        text.replace(/^# explorer_url = .*$/m, `explorer_url = "${explorerUrl}"`),
+      )
+    }
+    const t = new TestNode(dataDir, root)
+    t.node = TestNode.create(dataDir, { mode: 'devnet' })
+    await t.node.start()
+    return t
+  }
+
   get url(): string {
     return this.node.url
   }
 
   get operatorToken(): string {
     return readFileSync(join(this.dataDir, 'keys', `${OPERATOR}.token`), 'utf8').trim()
+  }
+
+  /** Runs the real `rwa` binary against this node; answers its exit code and output. */
+  async rwa(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const all = [RWA_BIN, ...args, '--node', this.url, '--data-dir', this.dataDir]
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, all)
+      return { code: 0, stdout, stderr }
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string }
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+    }
   }
 
   /** Stops and starts the node again on the same data dir (a new port). */
@@ -77,4 +117,32 @@ export class TestNode {
     await this.node.stop()
     rmSync(this.root, { recursive: true, force: true })
   }
+}
+
+/**
+ * An audit of one item, bond 900, run by three local accounts (a1–a3) who all answer yes, and
+ * stopped: WAITING_FOR_CONTRACT, paying 300 each.
+ */
+export async function stoppedAudit(
+  t: TestNode,
+  name: string,
+): Promise<{ id: string; tokens: string[] }> {
+  const admin = t.operatorToken
+  const tokens: string[] = []
+  for (const account of ['a1', 'a2', 'a3'])
+    tokens.push(
+      (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
+    )
+  const id = (await t.call('POST', '/audits', { token: admin, body: { name, bond: '900' } })).json
+    .audit as string
+  await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
+  await t.call('POST', `/audits/${id}/open`, { token: admin })
+  for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })
+  await t.call('POST', `/audits/${id}/close`, { token: admin })
+  await t.call('POST', `/audits/${id}/start`, { token: admin })
+  for (const token of tokens)
+    await t.call('POST', `/audits/${id}/answer`, { token, body: { answer: 'yes' } })
+  const stopped = await t.call('POST', `/audits/${id}/stop`, { token: admin })
+  expect(stopped.json.state).toBe('WAITING_FOR_CONTRACT')
+  return { id, tokens }
 }

@@ -437,10 +437,7 @@ describe('/openapi.json', () => {
   }, 120_000)
 
   test('the chain routes answer as documented on the devnet', async () => {
-    node = await TestNode.start()
-    await node.node.stop()
-    node.node = TestNode.create(node.dataDir, { mode: 'devnet' })
-    await node.node.start()
+    node = await TestNode.startDevnet()
     const api = await ApiChecker.open(node)
     const info = (await api.expect(200, 'get', '/chain')).json
     expect(info.devnet).toBe(true)

@@ -13,10 +13,7 @@ describe.runIf(run)('funding from the dashboard, in a real Chromium, on the devn
   let browser: Browser
 
   beforeAll(async () => {
-    const t = await TestNode.start()
-    await t.node.stop()
-    t.node = TestNode.create(t.dataDir, { mode: 'devnet' })
-    await t.node.start()
+    const t = await TestNode.startDevnet()
     node = t
     browser = await launchChromium()
     mkdirSync(output, { recursive: true })
