@@ -487,3 +487,44 @@ describe('bounded reads', () => {
     expect(html.match(/href="\/ui\/audits\//g)).toHaveLength(100)
   }, 120_000)
 })
+
+describe('hostile requests to the money routes', () => {
+  test('fund, payouts owed and token units refuse junk clearly and change nothing', async () => {
+    node = await TestNode.start()
+    const admin = node.operatorToken
+    const audit = (
+      await node.call('POST', '/audits', { token: admin, body: { name: 'money', bond: '900' } })
+    ).json.audit as string
+    const fund = (body: unknown, token = admin, raw?: string) =>
+      node!.call('POST', `/audits/${audit}/fund`, { token, body, ...(raw ? { raw } : {}) })
+    // No token, a number (amounts are strings), junk fields, a body over the limit.
+    expect((await fund({ amount: '1' }, '')).status).toBe(401)
+    const numeric = await fund({ amount: 1000 })
+    expect([numeric.status, numeric.json.message]).toEqual([400, expect.stringContaining('string')])
+    expect((await fund({ amount: '1', to: 'me' })).status).toBe(400)
+    expect((await fund(undefined, admin, `{"amount":"${'9'.repeat(2_000_000)}"}`)).status).toBe(413)
+    // A well-formed request on a node without a chain says so.
+    const noChain = await fund({ amount: '1' })
+    expect([noChain.status, noChain.json.message]).toEqual([404, expect.stringMatching(/chain/)])
+    expect(
+      (
+        await node.call('POST', '/audits/no-such-audit/fund', {
+          token: admin,
+          body: { amount: '1' },
+        })
+      ).status,
+    ).toBe(404)
+    // Addresses and tokens: junk, markup, over-long, a prototype name.
+    for (const junk of ['0x12', '<script>', 'constructor', `0x${'a'.repeat(5000)}`]) {
+      const owed = await node.call('GET', `/payouts/${encodeURIComponent(junk)}`)
+      expect([junk.slice(0, 12), owed.status]).toEqual([junk.slice(0, 12), 400])
+      // The error names what was sent, cut short: a 5,000-character address is not echoed whole.
+      expect(owed.json.message.length).toBeLessThan(300)
+      const unit = await node.call('GET', `/payouts/tokens/${encodeURIComponent(junk)}`)
+      expect([junk.slice(0, 12), unit.status]).toEqual([junk.slice(0, 12), 400])
+    }
+    // The audit is as it was: nothing recorded by the refused requests.
+    const view = (await node.call('GET', `/audits/${audit}`)).json
+    expect(view.state).toBe('INITIALIZATION')
+  })
+})
