@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -47,10 +47,18 @@ export class TestNode {
    * A started node on the embedded devnet (anvil, the contracts deployed), with `explorerUrl` as
    * its `[chain] explorer_url` when given.
    */
-  static async startDevnet({ explorerUrl }: { explorerUrl?: string } = {}): Promise<TestNode> {
+  static async startDevnet({
+    explorerUrl,
+    extraConfig,
+  }: {
+    explorerUrl?: string
+    /** TOML appended to config.toml before the node starts (an `[xmpp]` section, say). */
+    extraConfig?: string
+  } = {}): Promise<TestNode> {
     const root = mkdtempSync(join(tmpdir(), 'rwa-node-test-'))
     const dataDir = join(root, 'n1')
     initNode({ name: 'n1', dataDir })
+    if (extraConfig) appendFileSync(join(dataDir, 'config.toml'), `\n${extraConfig}\n`)
     if (explorerUrl) {
       const config = join(dataDir, 'config.toml')
       const text = readFileSync(config, 'utf8')

@@ -101,21 +101,52 @@ export type WebPart = {
 
 /** What a domain's chat part is given. */
 export type ChatContext = {
-  /** Sends a message nobody asked for (an inspection, a reminder, a result) to a bare JID. */
+  /**
+   * Sends a message nobody asked for (an inspection, a reminder, a result) to a bare JID, so
+   * that every device of the person gets it. Replies to a message go back through `handle`.
+   */
   send(jid: string, text: string): void
   /** Bare JIDs (lowercase) the node's config names as chat admins. */
   readonly admins: readonly string[]
   now(): number
   onError(error: unknown): void
+  /**
+   * The domain's conversations, by bare JID, kept across restarts: where each person is in a
+   * multi-step exchange. Values are plain JSON; read them defensively (a record may be from an
+   * older version).
+   */
+  readonly memory: ChatMemory
+  /** The absolute URL of one of the node's pages (`[http] public_url`, else where it listens). */
+  pageUrl(path: string): string
+}
+
+/** Durable per-person records of a chat part (see `ChatContext.memory`). */
+export interface ChatMemory {
+  get(jid: string): unknown
+  /** Stores a plain-JSON record (at most 16 kB), or forgets the person with `undefined`. */
+  set(jid: string, value: unknown): void
+  entries(): [jid: string, value: unknown][]
+}
+
+/** One message as the chat received it. */
+export type ChatMessage = {
+  /** Bare, lowercase JID of the sender. */
+  readonly jid: string
+  /** The text, trimmed (never empty). */
+  readonly text: string
+  /** When the transport received it (ms since the epoch, on the `now` clock): earlier than any
+   *  message pushed while it waited in its sender's queue. */
+  readonly receivedAt: number
 }
 
 /** A domain's conversation over chat. */
 export interface ChatPart {
   /**
-   * Answers a message from a bare JID, or undefined when it is not for this domain (the next
-   * domain is asked). Errors thrown here become a one-line reply.
+   * Answers a message, or undefined when it is not for this domain (the next domain is asked).
+   * A person's messages come one at a time, in the order they were sent. Errors thrown here
+   * become a one-line reply.
    */
-  handle(jid: string, text: string): Promise<string[] | undefined>
+  handle(message: ChatMessage): Promise<string[] | undefined>
   /** The line a stranger gets (the chat joins every domain's). */
   readonly greeting: string
   /** Starts following the ledger (pushing messages nobody asked for). */

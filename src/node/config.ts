@@ -35,6 +35,11 @@ const configSchema = z
         public_names: z
           .array(z.string().regex(HOST_NAME, 'a host name such as rwa.example.org, without port'))
           .default([]),
+        public_url: z
+          .string()
+          .url()
+          .regex(/^https?:\/\//, 'an http:// or https:// URL')
+          .optional(),
       })
       .prefault({}),
     store: z.object({ path: z.string().min(1).default('rwa.sqlite') }).prefault({}),
@@ -119,6 +124,11 @@ export type NodeConfig = {
     readonly bodyLimit: number
     /** Host names (besides loopback and `host`) that requests may name in their `Host` header. */
     readonly publicNames: readonly string[]
+    /**
+     * `[http] public_url`: where people reach this node's dashboard (behind a proxy, say); chat
+     * messages link there. Absent: the URL the node listens on.
+     */
+    readonly publicUrl?: string | undefined
   }
   readonly store: { readonly path: string }
   /** The ledger's pending buffer: ops waiting for deps (absent: the defaults). */
@@ -195,6 +205,9 @@ body_limit = 1048576
 # Host names this node answers to besides localhost, 127.0.0.1, [::1] and host above, e.g.
 # ["rwa.example.org"] behind a proxy. Requests naming another Host are refused (DNS rebinding).
 public_names = []
+# Where people reach this node's pages, e.g. "https://rwa.example.org" behind a proxy: chat
+# messages link there (default: the URL the node listens on). Add its host to public_names.
+# public_url = "https://rwa.example.org"
 
 [store]
 # The SQLite file holding every op, relative to the data dir.
@@ -320,6 +333,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       port: http.port,
       bodyLimit: http.body_limit,
       publicNames: http.public_names.map((n) => n.toLowerCase()),
+      publicUrl: http.public_url?.replace(/\/+$/, ''),
     },
     store: { path: inDataDir(store.path) },
     ledger: {

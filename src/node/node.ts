@@ -15,6 +15,7 @@ import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot } from '../xmpp/bot.ts'
 import { type Chat, createChat } from '../xmpp/chat.ts'
+import { journalMemory } from '../xmpp/conversations.ts'
 import { type Accounts, openAccounts } from './accounts.ts'
 import { createAdmission } from './admission.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
@@ -425,11 +426,25 @@ function chatPart({ config, logger, built }: PartsInput): Startable {
       if (!xmpp) return
       const bot = createXmppBot(xmpp, logger.child({ part: 'xmpp' }))
       const onError = (err: unknown) => logger.error({ err }, 'chat failed')
-      const context = { send: bot.send, admins: xmpp.admins, now: Date.now, onError }
-      const chatParts: ChatPart[] = built.domains.flatMap(({ parts }) =>
-        parts.chat ? [parts.chat(context)] : [],
-      )
-      const chat = createChat({ parts: chatParts, onError })
+      const pageUrl = (path: string) => `${config.http.publicUrl ?? built.url}${path}`
+      const chatParts: ChatPart[] = built.domains.flatMap(({ plugin, parts }) => {
+        if (!parts.chat) return []
+        const memory = journalMemory(join(config.dataDir, 'chat', `${plugin.domain.name}.jsonl`), {
+          onSkipped: (lines) =>
+            logger.warn({ domain: plugin.domain.name, lines }, 'skipped torn chat journal lines'),
+        })
+        return [
+          parts.chat({
+            send: bot.send,
+            admins: xmpp.admins,
+            now: Date.now,
+            onError,
+            memory,
+            pageUrl,
+          }),
+        ]
+      })
+      const chat = createChat({ parts: chatParts, onError, reply: bot.send })
       bot.attach(chat)
       built.chat = chat
       stopBot = () => bot.stop()
@@ -443,6 +458,10 @@ function chatPart({ config, logger, built }: PartsInput): Startable {
     async stop() {
       clearInterval(reminders)
       built.chat?.stop()
+      // Replies to messages being answered go out before the bot leaves (bounded: a handler
+      // waiting on a stuck part must not hold the node's stop).
+      if (built.chat)
+        await Promise.race([built.chat.idle(), new Promise((r) => setTimeout(r, 5000).unref())])
       await stopBot?.()
     },
   }

@@ -10,6 +10,7 @@ const MAX_QUEUED = 1000
 export type XmppBot = {
   start(): Promise<void>
   stop(): Promise<void>
+  /** Sends to a bare JID (every device of the person) or a full one (that device only). */
   send(jid: string, text: string): void
   /** The chat this bot talks for (set before `start`). */
   attach(chat: Chat): void
@@ -46,15 +47,15 @@ export function createXmppBot(config: XmppConfig, logger: Logger): XmppBot {
     queue.push({ jid, text })
   }
 
-  async function onMessage(stanza: Parameters<Parameters<XmppClient['on']>[1]>[0]): Promise<void> {
+  function onMessage(stanza: Parameters<Parameters<XmppClient['on']>[1]>[0]): void {
     if (!stanza.is('message') || stanza.attrs.type === 'error' || stanza.attrs.type === 'groupchat')
       return
     const body = stanza.getChildText('body')
     const from = stanza.attrs.from
     if (!body || !from || bareJid(from) === self || !chat) return
-    // A message from the network must never crash the node: the chat answers errors itself.
-    const replies = await chat.handle(from, body.slice(0, 4000))
-    for (const reply of replies) send(bareJid(from), reply)
+    // Queued per person and answered in order, to the full JID (the device that wrote); a
+    // message from the network never crashes the node: the chat answers errors itself.
+    chat.receive(from, body.slice(0, 4000))
   }
 
   function connect(): void {
@@ -71,7 +72,11 @@ export function createXmppBot(config: XmppConfig, logger: Logger): XmppBot {
       online = false
     })
     entity.on('stanza', (stanza) => {
-      onMessage(stanza).catch((err: unknown) => logger.error({ err }, 'chat message failed'))
+      try {
+        onMessage(stanza)
+      } catch (err) {
+        logger.error({ err }, 'chat message failed')
+      }
     })
     entity.on('online', async () => {
       online = true

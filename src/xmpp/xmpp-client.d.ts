@@ -7,6 +7,7 @@ declare module '@xmpp/client' {
     attrs: Record<string, string | undefined>
     is(name: string): boolean
     getChildText(name: string): string | null
+    getChild(name: string, xmlns?: string): Element | undefined
   }
 
   export type XmppClient = EventEmitter & {
@@ -15,6 +16,7 @@ declare module '@xmpp/client' {
     send(element: Element): Promise<void>
     status: string
     reconnect: { delay: number; stop(): void }
+    iqCaller: { request(element: Element, timeout?: number): Promise<Element> }
   }
 
   export function client(options: {

@@ -1,16 +1,30 @@
-import { ETH_UNIT, formatAmount, type TokenUnit, unknownUnit } from '../../core/amount.ts'
+import { recoverMessageAddress } from 'viem'
+import type { ChainInfo } from '../../chain/chain-service.ts'
+import {
+  ETH_UNIT,
+  formatAmount,
+  isKnownUnit,
+  parseAmount,
+  type TokenUnit,
+  unknownUnit,
+} from '../../core/amount.ts'
 import { parseAnswer } from '../../core/audit/answer.ts'
 import { auditorSummary, nextInspection, outstandingInspections } from '../../core/audit/queries.ts'
 import type { AuditState } from '../../core/audit/state.ts'
-import { AUDIT_OP, AUDIT_STATES } from '../../core/audit/states.ts'
+import { AUDIT_OP, S } from '../../core/audit/states.ts'
 import { identityMessage, parseChecksumAddress } from '../../core/identity.ts'
 import { BaseError } from '../../errors/base.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import type { Accounts, LocalAccount } from '../../node/accounts.ts'
-import type { ChatPart } from '../plugin.ts'
+import { explorerAt } from '../../web/explorer.ts'
+import { memoryOnly } from '../../xmpp/conversations.ts'
+import type { ChatMemory, ChatMessage, ChatPart } from '../plugin.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { CHAT_PARAMS, count, inChatWords, nearMiss, PHASE, refusedNow } from './chat-words.ts'
+import type { AuditMoney } from './funding.ts'
+import { settledTransaction } from './settled-tx.ts'
 
 /** What the audit chat needs from the node, and how it sends messages nobody asked for. */
 export type AuditChatDeps = {
@@ -20,31 +34,72 @@ export type AuditChatDeps = {
   readonly ledger: Ledger
   /** Bare JIDs (lowercase) that may create audits by chat. */
   readonly admins: readonly string[]
-  /** Sends a message to a bare JID (inspections, reminders, results). */
+  /** Sends a message to a bare JID (inspections, reminders, results): every device gets it. */
   send(jid: string, text: string): void
   now?: () => number
   onError?: (error: unknown) => void
   /** The unit of an audit's token, to show amounts in (default: ETH for native, else base units). */
   unitOf?: (token: string) => Promise<TokenUnit>
+  /** Where each person's conversation is kept across restarts (default: memory only). */
+  memory?: ChatMemory
+  /** The absolute URL of a page of the node's dashboard. */
+  pageUrl?: (path: string) => string
+  /** The escrow's side: how much funding an audit needs, what an address is owed. */
+  money?: Pick<AuditMoney, 'funding' | 'owed'>
+  /** The node's chain, when it has one. */
+  chain?: () => ChainInfo | undefined
+  /** `[chain] explorer_url`: transactions link there. */
+  explorerUrl?: string | undefined
 }
 
 const defaultUnitOf = async (token: string) => (token === 'native' ? ETH_UNIT : unknownUnit(token))
 
 /** A registration in progress: the audit chosen, then the address given. */
-type Joining = { audit: OpId; name: string; payout?: string }
+type Joining = { audit: OpId; name: string; payout?: string; at: number }
 
-/** The last inspection sent to a chat auditor in an audit. */
+/** The inspection last shown to a person, and whether a push (not a reply) showed it. */
+type Shown = { audit: OpId; item: OpId; at: number; push: boolean }
+
+/** A person's conversation, kept across restarts. */
+type Conversation = {
+  joining?: Joining
+  /** The audit an admin's commands act on (`use`). */
+  use?: OpId
+  shown?: Shown
+  /** The inspection shown before `shown`: what a message sent before a push meant. */
+  before?: { audit: OpId; item: OpId }
+}
+
+/** The last inspection pushed to a chat auditor in an audit, for reminders. */
 type Sent = { item: OpId; at: number; reminded: boolean }
+
+/** Joinings younger than this are resumed with a message after a restart; older ones wait silently. */
+const RESUME_JOINING_MS = 24 * 60 * 60 * 1000
+/** Audits listed at most in one reply. */
+const MAX_LISTED = 20
 
 export const ADMIN_MENU = [
   'Admin commands:',
-  '  create <name> <bond> — a new audit (bond in base units)',
+  '  create <name> <bond> — a new audit; the bond in ETH ("create Street lights 0.5 ETH") or in base units',
   '  use <audit name> — pick which of your audits the commands act on',
   '  state · items · add <description> · del <number>',
   '  set num_audits_per_item <odd number ≥ 3> · set slashing_ratio <ratio> · set num_items <n>',
   '  set inspection_deadline <milliseconds>',
   '  open · close · start · stop · stop force',
-  '  outstanding_inspections · results · settlement · help',
+  '  outstanding_inspections · results · settlement',
+  '  status — your audits and what each waits for · help',
+  "You may also audit other people's audits: send me an audit's exact name while it is open for registration.",
+].join('\n')
+
+export const AUDITOR_MENU = [
+  'Auditor commands:',
+  '  <audit name> — join an audit while it is open for registration',
+  '  yes · no — answer the inspection I showed you last (also y/n, true/false, 1/0, t/f)',
+  "  answer <audit name> yes — answer that audit's inspection",
+  "  use <audit name> — show that audit's inspection, so that yes and no answer it",
+  '  status — your audits and what each waits for',
+  '  result [audit name] — your result and pay in finished audits',
+  '  help',
 ].join('\n')
 
 const STRANGER_HELP =
@@ -52,15 +107,35 @@ const STRANGER_HELP =
 
 const ANSWER_HELP = 'Please answer yes or no (yes, true, 1, y, t / no, false, 0, n, f).'
 
+const ADMIN_WORDS = new Set([
+  'create',
+  'state',
+  'items',
+  'add',
+  'del',
+  'set',
+  'open',
+  'close',
+  'start',
+  'stop',
+  'outstanding_inspections',
+  'settlement',
+])
+
+/** A person's audits: those they run (admin) and those they audit (on the roster). */
+type Roles = { readonly admin: AuditState[]; readonly auditor: AuditState[] }
+
 /**
  * The RWA conversation, independent of the transport: admins drive audits with the original
- * bot's words, auditors register and answer one inspection at a time. Chat users hold no keys:
- * each JID gets a custodial local account whose key the node signs with.
+ * bot's words, auditors register and answer one inspection at a time, in as many audits as they
+ * like. Chat users hold no keys: each JID gets a custodial local account whose key the node signs
+ * with. Every reply uses chat's own words (no CLI flags, API fields or states in capitals).
  */
 export function createAuditChat(deps: AuditChatDeps): ChatPart {
   const { accounts, audits, actions, ledger, send, now = Date.now, unitOf = defaultUnitOf } = deps
-  const joining = new Map<string, Joining>()
-  const selected = new Map<string, OpId>()
+  const memory = deps.memory ?? memoryOnly()
+  const pageUrl = deps.pageUrl ?? ((path: string) => path)
+  const explorer = explorerAt(deps.explorerUrl)
   const sent = new Map<string, Sent>()
   let events: Promise<void> = Promise.resolve()
   let unsubscribe: (() => void) | undefined
@@ -68,39 +143,100 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   const fail = (error: unknown) => deps.onError?.(error)
   const sentKey = (audit: OpId, jid: string) => `${audit}\n${jid}`
 
-  async function withUnit(
-    audit: OpId,
-    format: (state: AuditState, unit: TokenUnit) => string,
-  ): Promise<string> {
-    const state = await audits.state(audit)
-    return format(state, await unitOf(state.params.token))
-  }
+  // ---- conversations ----
 
-  function accountOf(jid: string, create = false): LocalAccount | undefined {
-    return create ? accounts.custodialFor(jid) : accounts.byJid(jid)
-  }
-
-  /** Audits `account` administers, with their current states. */
-  async function adminAudits(account: LocalAccount | undefined) {
-    if (!account) return []
-    const out: { id: OpId; name: string; state: string }[] = []
-    for (const audit of audits.list())
-      if ((await audits.params(audit.id)).admins.includes(account.key)) out.push(audit)
+  /** A person's conversation as stored (checked field by field: it may be from an older version). */
+  function load(jid: string): Conversation {
+    const raw = memory.get(jid)
+    if (!raw || typeof raw !== 'object') return {}
+    const r = raw as Record<string, unknown>
+    const out: Conversation = {}
+    const j = r.joining as Record<string, unknown> | undefined
+    if (j && typeof j.audit === 'string' && typeof j.name === 'string')
+      out.joining = {
+        audit: j.audit as OpId,
+        name: j.name,
+        ...(typeof j.payout === 'string' ? { payout: j.payout } : {}),
+        at: typeof j.at === 'number' ? j.at : 0,
+      }
+    if (typeof r.use === 'string') out.use = r.use as OpId
+    const s = r.shown as Record<string, unknown> | undefined
+    if (s && typeof s.audit === 'string' && typeof s.item === 'string')
+      out.shown = {
+        audit: s.audit as OpId,
+        item: s.item as OpId,
+        at: typeof s.at === 'number' ? s.at : 0,
+        push: s.push === true,
+      }
+    const b = r.before as Record<string, unknown> | undefined
+    if (b && typeof b.audit === 'string' && typeof b.item === 'string')
+      out.before = { audit: b.audit as OpId, item: b.item as OpId }
     return out
   }
 
-  /** The chat auditors of an audit: its roster's keys that belong to JID-bound accounts. */
-  function chatAuditors(state: AuditState): { jid: string; key: string }[] {
-    const byKey = new Map(
+  /** Changes a person's conversation: read, changed and written with no wait in between. */
+  function update(jid: string, change: (c: Conversation) => void): void {
+    const c = load(jid)
+    change(c)
+    memory.set(jid, c.joining || c.use || c.shown ? c : undefined)
+  }
+
+  /** Records that `jid` was just shown `item` of `audit` (by a push, or in a reply). */
+  function markShown(jid: string, audit: OpId, item: OpId, push: boolean): void {
+    update(jid, (c) => {
+      if (c.shown && (c.shown.audit !== audit || c.shown.item !== item))
+        c.before = { audit: c.shown.audit, item: c.shown.item }
+      c.shown = { audit, item, at: now(), push }
+    })
+  }
+
+  // ---- who is who ----
+
+  async function rolesOf(account: LocalAccount | undefined): Promise<Roles> {
+    const roles: Roles = { admin: [], auditor: [] }
+    if (!account) return roles
+    for (const { id } of audits.list()) {
+      const state = await audits.state(id)
+      if (state.params.admins.includes(account.key)) roles.admin.push(state)
+      if (state.auditors.some((a) => a.key === account.key)) roles.auditor.push(state)
+    }
+    return roles
+  }
+
+  /** JIDs of the node's chat accounts, by Ed25519 key. */
+  function jidsByKey(): Map<string, string> {
+    return new Map(
       accounts
         .list()
         .filter((a) => a.jid)
         .map((a) => [a.key, a.jid!]),
     )
+  }
+
+  /** The chat auditors of an audit: its roster's keys that belong to JID-bound accounts. */
+  function chatAuditors(state: AuditState): { jid: string; key: string }[] {
+    const byKey = jidsByKey()
     return state.auditors.flatMap((a) =>
       byKey.has(a.key) ? [{ jid: byKey.get(a.key)!, key: a.key }] : [],
     )
   }
+
+  /** The JIDs of an audit's admins that have chat accounts. */
+  function chatAdmins(state: AuditState): string[] {
+    return accounts
+      .list()
+      .filter((a) => a.jid && state.params.admins.includes(a.key))
+      .map((a) => a.jid!)
+  }
+
+  /** How people know an auditor: its JID when it chats, else its payout address. */
+  function auditorName(state: AuditState, key: string, byKey = jidsByKey()): string {
+    return (
+      byKey.get(key) ?? state.auditors.find((a) => a.key === key)?.payout ?? `${key.slice(0, 12)}…`
+    )
+  }
+
+  // ---- inspections ----
 
   function prompt(state: AuditState, key: string): string | undefined {
     const next = nextInspection(state, key)
@@ -110,46 +246,155 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     return `Audit "${state.params.name}", inspection ${n} of ${mine.length}: ${next.description}\nIs it true? Answer yes or no.`
   }
 
-  /** Sends each chat auditor of an audit its current inspection, unless it already has it. */
-  async function syncInspections(id: OpId): Promise<void> {
+  /** The audits among `states` where `key` has an inspection to answer now. */
+  const openIn = (states: readonly AuditState[], key: string) =>
+    states.filter((s) => s.stateIndex === S.AUDITING && nextInspection(s, key))
+
+  /** Pushes each chat auditor of an audit its current inspection, unless it already has it. */
+  async function syncInspections(id: OpId, resumed = false): Promise<void> {
     const state = await audits.state(id)
-    if (state.state !== 'AUDITING') return
+    if (state.stateIndex !== S.AUDITING) return
     for (const { jid, key } of chatAuditors(state)) {
       const next = nextInspection(state, key)
       const last = sent.get(sentKey(id, jid))
       if (!next || last?.item === next.item) continue
+      const seen = load(jid).shown
+      const again = resumed && seen?.audit === id && seen.item === next.item
       sent.set(sentKey(id, jid), { item: next.item, at: now(), reminded: false })
-      send(jid, prompt(state, key)!)
+      markShown(jid, id, next.item, true)
+      send(jid, `${again ? 'I was restarted; where we were:\n' : ''}${prompt(state, key)!}`)
     }
   }
 
-  async function announceResults(id: OpId): Promise<void> {
-    const state = await audits.state(id)
-    if (!state.results) return
-    for (const { jid, key } of chatAuditors(state)) {
-      const { result } = auditorSummary(state, key)
-      if (!result) continue
-      const unit = await unitOf(state.params.token)
-      send(
-        jid,
-        `Audit "${state.params.name}" is finished. You had ${result.aligned} aligned, ${result.misaligned} misaligned and ${result.missing} missing inspections; your compensation is ${formatAmount(result.paid + result.returned, unit)}, paid to ${result.payout}.`,
-      )
-    }
-    for (const account of accounts.list())
-      if (account.jid && state.params.admins.includes(account.key))
-        send(
-          account.jid,
-          `Audit "${state.params.name}" reached ${state.state}. Send "results" or "settlement" to see them.`,
-        )
+  // ---- money ----
+
+  const txText = (hash: string) => `transaction ${hash}${explorer ? ` (${explorer.tx(hash)})` : ''}`
+
+  /** How the admins of a finished audit get its escrow funded (amount, escrow, page and command). */
+  async function fundingNotice(state: AuditState): Promise<string> {
+    const info = deps.chain?.()
+    const name = state.params.name
+    if (!info || !deps.money)
+      return `This node runs without a chain, so "${name}" cannot be paid out from here.`
+    const unit = await unitOf(state.params.token)
+    const funding = await deps.money.funding(state).catch(() => undefined)
+    if (funding && funding.funded >= funding.needed)
+      return `Its escrow already holds ${formatAmount(funding.funded, unit)} for it; it settles once enough nodes have signed the settlement. I'll tell you when it does.`
+    const missing = funding ? funding.needed - funding.funded : state.params.bond
+    const typed = isKnownUnit(unit) ? formatAmount(missing, unit) : `${missing}`
+    return [
+      `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}: the escrow contract ${info.escrow} on chain ${info.chainId} holds it for this audit and refunds what is not paid out.`,
+      `Fund it with your wallet on the audit's page ${pageUrl(`/ui/audits/${state.id}`)}, or from the command line:`,
+      `  rwa audit fund "${name}" "${typed}" --eth-key <your Ethereum key file>`,
+      "I'll tell you when it settles.",
+    ].join('\n')
   }
+
+  /** How an auditor withdraws what an audit paid it. */
+  function withdrawHow(payout: string): string {
+    return [
+      `Withdraw it with the wallet of ${payout} on ${pageUrl(`/ui/audits/payouts/${payout}`)}, or from the command line:`,
+      `  rwa payout withdraw --eth-key <the Ethereum key file of ${payout}>`,
+    ].join('\n')
+  }
+
+  /** An auditor's result in a finished audit, in a sentence or three. */
+  async function resultText(state: AuditState, key: string, finished = false): Promise<string> {
+    const { result } = auditorSummary(state, key)
+    const name = state.params.name
+    if (!result) return `"${name}" has no result for you yet: it is ${PHASE[state.state]}.`
+    const unit = await unitOf(state.params.token)
+    const pay = result.paid + result.returned
+    const lead = finished ? `Audit "${name}" is finished. Of` : `Audit "${name}": of`
+    const head = `${lead} your ${count(result.inspections, 'inspection')}, ${result.aligned} matched the majority, ${result.misaligned} did not and ${result.missing} went unanswered; your compensation is ${formatAmount(pay, unit)}, for ${result.payout}.`
+    if (pay === 0n) return head
+    if (state.stateIndex !== S.COMPLETE)
+      return `${head}\nIt is paid into the escrow when the audit settles on chain; I'll tell you then how to withdraw it.`
+    const tx = await settledTransaction(ledger, state)
+    if (!tx && !deps.chain?.())
+      return `${head}\nIts settlement went to the Chainlink job that pays it out.`
+    return `${head}\nIt was settled${tx ? ` in ${txText(tx.hash)}` : ''} and waits in the escrow for you.\n${withdrawHow(result.payout)}`
+  }
+
+  // ---- messages nobody asked for ----
 
   async function announceClose(id: OpId): Promise<void> {
     const state = await audits.state(id)
     for (const { jid } of chatAuditors(state))
       send(
         jid,
-        `Registration for "${state.params.name}" is closed: you are one of ${state.auditors.length} auditors. Your first inspection comes when the audit starts.`,
+        `Registration for "${state.params.name}" is closed: you are one of ${count(state.auditors.length, 'auditor')}. Your first inspection comes when the audit starts.`,
       )
+  }
+
+  async function announceResults(id: OpId): Promise<void> {
+    const state = await audits.state(id)
+    if (!state.results) return
+    for (const { jid, key } of chatAuditors(state)) {
+      if (!auditorSummary(state, key).result) continue
+      send(jid, await resultText(state, key, true))
+    }
+    const admins = chatAdmins(state)
+    if (admins.length === 0) return
+    const notice =
+      state.stateIndex === S.WAITING_FOR_CONTRACT
+        ? `\n${await fundingNotice(state)}`
+        : ` It is ${PHASE[state.state]}.`
+    for (const jid of admins)
+      send(
+        jid,
+        `Audit "${state.params.name}" is finished: send "results" or "settlement" to see them.${notice}`,
+      )
+  }
+
+  async function announceSettled(id: OpId): Promise<void> {
+    const state = await audits.state(id)
+    if (state.stateIndex !== S.COMPLETE) return
+    const name = state.params.name
+    const unit = await unitOf(state.params.token)
+    const tx = await settledTransaction(ledger, state)
+    // Without a chain of its own the node hands the settlement to the Chainlink job that asked.
+    const handedOver = !tx && !deps.chain?.()
+    const where = tx ? ` in ${txText(tx.hash)}` : ''
+    for (const jid of chatAdmins(state))
+      send(
+        jid,
+        handedOver
+          ? `Audit "${name}" is complete: its settlement went to the Chainlink job that pays it out.`
+          : `Audit "${name}" is settled on chain${where}. Its auditors can now withdraw their pay.`,
+      )
+    for (const { jid, key } of chatAuditors(state)) {
+      const { result } = auditorSummary(state, key)
+      if (!result) continue
+      const pay = result.paid + result.returned
+      if (handedOver)
+        send(
+          jid,
+          `Audit "${name}" is complete: its settlement went to the Chainlink job that pays it out; your compensation is ${formatAmount(pay, unit)}, for ${result.payout}.`,
+        )
+      else if (pay === 0n)
+        send(jid, `Audit "${name}" is settled on chain${where}; it paid you nothing.`)
+      else
+        send(
+          jid,
+          `Audit "${name}" is settled on chain${where}: your compensation of ${formatAmount(pay, unit)} waits in the escrow for ${result.payout}.${await owedInAll(result.payout, state.params.token)}\n${withdrawHow(result.payout)}`,
+        )
+    }
+  }
+
+  /** " The escrow owes … in all." when the chain answers, else nothing. */
+  async function owedInAll(payout: string, token: string): Promise<string> {
+    if (!deps.money) return ''
+    try {
+      const owed = await deps.money.owed(
+        payout as `0x${string}`,
+        token === 'native' ? undefined : (token as `0x${string}`),
+      )
+      const line = owed.filter((o) => o.amount > 0n).map((o) => formatAmount(o.amount, o.token))
+      return line.length ? ` The escrow owes that address ${line.join(' and ')} in all.` : ''
+    } catch {
+      return ''
+    }
   }
 
   function onOp(doc: OpId, type: string): void {
@@ -159,139 +404,244 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     if (type === AUDIT_OP.close) run(() => announceClose(doc))
     else if (type === AUDIT_OP.start || type === AUDIT_OP.reassign) run(() => syncInspections(doc))
     else if (type === AUDIT_OP.stop || type === AUDIT_OP.finish) run(() => announceResults(doc))
+    else if (type === AUDIT_OP.settled) run(() => announceSettled(doc))
   }
 
   // ---- admin conversation ----
 
   async function currentAudit(
     jid: string,
-    account: LocalAccount | undefined,
-  ): Promise<OpId | string> {
-    const mine = await adminAudits(account)
-    const chosen = selected.get(jid)
-    if (chosen && mine.some((a) => a.id === chosen)) return chosen
-    const active = mine.filter((a) => a.state !== 'COMPLETE')
-    if (active.length === 1) return active[0]!.id
-    if (mine.length === 0) return 'You have no audit yet. Create one with: create <name> <bond>'
-    return `You run several audits; pick one with "use <name>": ${mine.map((a) => `"${a.name}" (${a.state})`).join(', ')}.`
+    mine: readonly AuditState[],
+  ): Promise<AuditState | string> {
+    const chosen = load(jid).use
+    const picked = chosen && mine.find((s) => s.id === chosen)
+    if (picked) return picked
+    if (mine.length === 1) return mine[0]!
+    const active = mine.filter((s) => s.stateIndex !== S.COMPLETE)
+    if (active.length === 1) return active[0]!
+    if (mine.length === 0) return 'You run no audit yet. Create one with: create <name> <bond>'
+    return `You run ${mine.length} audits; pick one with "use <name>": ${listed(mine)}.`
   }
+
+  const listed = (states: readonly AuditState[]) =>
+    `${states
+      .slice(0, MAX_LISTED)
+      .map((s) => `"${s.params.name}" (${PHASE[s.state]})`)
+      .join(', ')}${states.length > MAX_LISTED ? `, and ${states.length - MAX_LISTED} more` : ''}`
 
   async function admin(
     jid: string,
     account: LocalAccount | undefined,
+    mine: readonly AuditState[],
+    command: string,
     text: string,
   ): Promise<string[]> {
-    const [word = '', ...rest] = text.split(/\s+/)
-    const command = word.toLowerCase()
-    const arg = text.slice(word.length).trim()
-    if (command === 'help') return [ADMIN_MENU]
-    if (command === 'create') return [await create(jid, rest)]
-    if (command === 'use') {
-      const match = (await adminAudits(account)).find((a) => a.name === arg)
-      if (!match) return [`You run no audit named "${arg}".`]
-      selected.set(jid, match.id)
-      return [`Now using "${match.name}" (${match.state}).`]
-    }
-    const known = [
-      'state',
-      'items',
-      'add',
-      'del',
-      'set',
-      'open',
-      'close',
-      'start',
-      'stop',
-      'outstanding_inspections',
-      'results',
-      'settlement',
-    ]
-    if (!known.includes(command)) return [ADMIN_MENU]
-    const id = await currentAudit(jid, account)
-    if (!id.startsWith('bafy')) return [id]
-    const audit = id as OpId
+    const arg = text.slice(command.length).trim()
+    if (command === 'create') return [await create(jid, arg)]
+    const current = await currentAudit(jid, mine)
+    if (typeof current === 'string') return [current]
+    const audit = current.id
+    const name = current.params.name
     const me = account!
+    const refused = refusedNow(command, name, current.stateIndex)
+    if (refused) return [refused]
     switch (command) {
-      case 'state': {
-        const state = await audits.state(audit)
+      case 'state':
         return [
-          `"${state.params.name}" is ${state.state} (${state.stateIndex}): ${state.items.length} items, ${state.auditors.length} auditors.`,
+          `"${name}" is ${PHASE[current.state]}: ${count(current.items.length, 'item')}, ${count(current.auditors.length, 'auditor')}.`,
         ]
-      }
-      case 'items': {
-        const { items, params } = await audits.state(audit)
+      case 'items':
         return [
-          items.length
-            ? items.map((i) => `${i.number}. ${i.description}`).join('\n')
-            : `"${params.name}" has no items yet: add <description>`,
+          current.items.length
+            ? current.items.map((i) => `${i.number}. ${i.description}`).join('\n')
+            : `"${name}" has no items yet: add <description>`,
         ]
-      }
-      case 'add':
+      case 'add': {
         if (!arg) return ['Say what to add: add <description>']
         await actions.addItem(me, audit, arg)
-        return [`Added "${arg}". ${(await audits.state(audit)).items.length} items now.`]
+        const items = (await audits.state(audit)).items.length
+        return [`Added "${arg}". "${name}" has ${count(items, 'item')} now.`]
+      }
       case 'del':
         if (!/^\d+$/.test(arg)) return ['Say which item, by its number in "items": del <number>']
         await actions.deleteItem(me, audit, Number(arg))
         return [`Deleted item ${arg}.`]
       case 'set':
-        return [await set(me, audit, rest)]
+        return [await set(me, audit, arg.split(/\s+/))]
       case 'open':
-      case 'close':
-      case 'start':
-      case 'stop': {
-        const force = command === 'stop' && arg.toLowerCase() === 'force'
-        const result = await actions.control(me, audit, command, force)
-        return [`Done: "${(await audits.state(audit)).params.name}" is now ${result.state}.`]
-      }
-      case 'outstanding_inspections': {
-        const state = await audits.state(audit)
-        const list = outstandingInspections(state)
-        if (list.length === 0) return ['No outstanding inspections.']
-        const description = new Map(state.items.map((i) => [i.id, i.description]))
+        await actions.control(me, audit, 'open', false)
+        return [`"${name}" is open for registration: auditors join by sending me its exact name.`]
+      case 'close': {
+        await actions.control(me, audit, 'close', false)
+        const after = await audits.state(audit)
         return [
-          list
-            .map((i) => `${description.get(i.item)}: auditor ${i.auditor.slice(0, 12)}…`)
-            .join('\n'),
+          `Registration for "${name}" is closed with ${count(after.auditors.length, 'auditor')}. Send "start" to send out the inspections.`,
         ]
       }
-      case 'results':
-        return [await withUnit(audit, formatResults)]
+      case 'start': {
+        await actions.control(me, audit, 'start', false)
+        const after = await audits.state(audit)
+        return [
+          `"${name}" has started: ${count(after.inspections.length, 'inspection')} went out to ${count(after.auditors.length, 'auditor')}.`,
+        ]
+      }
+      case 'stop': {
+        const force = arg.toLowerCase() === 'force'
+        const outstanding = outstandingInspections(current)
+        if (outstanding.length > 0 && !force) return [outstandingText(current, outstanding, true)]
+        await actions.control(me, audit, 'stop', force)
+        return [
+          `"${name}" is stopped${force && outstanding.length > 0 ? `; ${count(outstanding.length, 'unanswered inspection')} count as missing` : ''}. Its results come next.`,
+        ]
+      }
+      case 'outstanding_inspections': {
+        const outstanding = outstandingInspections(current)
+        if (outstanding.length === 0) return [`"${name}" has no outstanding inspections.`]
+        return [outstandingText(current, outstanding, false)]
+      }
       default:
-        return [await withUnit(audit, formatSettlement)]
+        return [await settlementText(current)]
     }
   }
 
-  async function create(jid: string, words: string[]): Promise<string> {
+  function outstandingText(
+    state: AuditState,
+    outstanding: ReturnType<typeof outstandingInspections>,
+    stopping: boolean,
+  ): string {
+    const description = new Map(state.items.map((i) => [i.id, i.description]))
+    const byKey = jidsByKey()
+    const lines = outstanding
+      .slice(0, MAX_LISTED)
+      .map((i) => `${description.get(i.item)}: ${auditorName(state, i.auditor, byKey)}`)
+    if (outstanding.length > MAX_LISTED) lines.push(`… and ${outstanding.length - MAX_LISTED} more`)
+    const head = `"${state.params.name}" has ${count(outstanding.length, 'outstanding inspection')}:`
+    const tail = stopping
+      ? ['Wait for the answers, or send "stop force" to stop now and count them as missing.']
+      : []
+    return [head, ...lines, ...tail].join('\n')
+  }
+
+  async function create(jid: string, arg: string): Promise<string> {
     if (!deps.admins.includes(jid))
       return "Only the admins in this node's config may create audits by chat; ask the node's operator."
-    const bond = words.at(-1) ?? ''
-    const name = words.slice(0, -1).join(' ')
-    if (!name || !/^\d+$/.test(bond))
-      return 'Usage: create <name> <bond>, e.g. create Street lights 1000'
-    const op = await actions.create(accountOf(jid, true)!, { name, bond })
-    selected.set(jid, op.id)
-    return `Created "${name}" with bond ${bond}. Add items with "add <description>", then "open".`
+    const words = arg.split(/\s+/).filter(Boolean)
+    // The bond: base units ("900"), or a decimal with its unit ("0.5 ETH").
+    const unitWord = words.length >= 3 && /^\p{L}+$/u.test(words.at(-1)!) ? 2 : 1
+    const bondText = words.slice(-unitWord).join(' ')
+    const name = words.slice(0, -unitWord).join(' ')
+    let bond: bigint
+    try {
+      bond = parseAmount(bondText, ETH_UNIT)
+    } catch {
+      return 'Usage: create <name> <bond>, e.g. "create Street lights 0.5 ETH" or, in base units, "create Street lights 900"'
+    }
+    if (!name || bond <= 0n)
+      return 'Usage: create <name> <bond>, e.g. "create Street lights 0.5 ETH" or, in base units, "create Street lights 900"'
+    const op = await actions.create(accounts.custodialFor(jid), { name, bond: `${bond}` })
+    update(jid, (c) => {
+      c.use = op.id
+    })
+    return `Created "${name}" with a bond of ${formatAmount(bond, ETH_UNIT)}. Add items with "add <description>", then "open".`
   }
 
   async function set(me: LocalAccount, audit: OpId, words: string[]): Promise<string> {
     const [name = '', value = ''] = words
-    if (!name || !value)
-      return 'Usage: set <num_audits_per_item|slashing_ratio|inspection_deadline|num_items> <value>'
+    const usage = `Usage: set <${CHAT_PARAMS.join('|')}> <value>`
+    if (!name || !value) return usage
     if (name === 'num_items')
       return 'Here the number of items is the items you add: use "add <description>" and "del <number>".'
+    if (!(CHAT_PARAMS as readonly string[]).includes(name))
+      return `"${name.slice(0, 40)}" is not a setting. ${usage}`
     const numeric = name === 'num_audits_per_item' || name === 'inspection_deadline'
     const typed = numeric && /^-?\d+$/.test(value) ? Number(value) : value
     await actions.setParam(me, audit, name, typed)
     return `Set ${name} to ${value}.`
   }
 
-  // ---- auditor conversation ----
+  async function settlementText(state: AuditState): Promise<string> {
+    const s = state.settlement
+    if (!s) return `No settlement yet: "${state.params.name}" is ${PHASE[state.state]}.`
+    const unit = await unitOf(state.params.token)
+    const byPayout = new Map<string, string>()
+    const byKey = jidsByKey()
+    for (const a of state.auditors) if (byKey.has(a.key)) byPayout.set(a.payout, byKey.get(a.key)!)
+    const lines = s.payees.map(
+      (p, i) =>
+        `${p}${byPayout.has(p) ? ` (${byPayout.get(p)})` : ''}: ${formatAmount(s.amounts[i]!, unit)}`,
+    )
+    lines.push(
+      `Total ${formatAmount(s.total, unit)}, remainder ${formatAmount(s.remainder, unit)}.`,
+    )
+    if (state.stateIndex === S.COMPLETE) {
+      const tx = await settledTransaction(ledger, state)
+      lines.push(`Settled on chain${tx ? ` in ${txText(tx.hash)}` : ''}.`)
+    } else lines.push(await fundingNotice(state))
+    return lines.join('\n')
+  }
 
-  async function join(jid: string, step: Joining, text: string): Promise<string[]> {
-    if (text.toLowerCase() === 'cancel') {
-      joining.delete(jid)
+  async function resultsText(state: AuditState): Promise<string> {
+    if (!state.results) return `No results yet: "${state.params.name}" is ${PHASE[state.state]}.`
+    const unit = await unitOf(state.params.token)
+    const byKey = jidsByKey()
+    const items = state.results.items.map(
+      (r) =>
+        `${state.items[r.item]?.description}: ${r.result ? 'yes' : 'no'} (${r.yes} yes, ${r.no} no, ${r.missing} missing)`,
+    )
+    const auditors = state.results.auditors.map((a) => {
+      const key = state.auditors[a.auditor]?.key
+      const who = key ? auditorName(state, key, byKey) : a.payout
+      return `${who}: ${a.aligned} aligned, ${a.misaligned} misaligned, ${a.missing} missing → ${formatAmount(a.paid + a.returned, unit)}`
+    })
+    const remainder = `Remainder to the payer: ${formatAmount(state.results.remainder, unit)}`
+    return [...items, ...auditors, remainder].join('\n')
+  }
+
+  // ---- registration ----
+
+  /** Where a registration stands, and what to send next. */
+  function joiningAsk(step: Joining, account: LocalAccount | undefined): string {
+    if (!step.payout)
+      return `You're joining "${step.name}". Send the Ethereum address (EIP-55 checksummed) where you want to be paid, or "cancel".`
+    return `You're joining "${step.name}", paid to ${step.payout}. Now prove the address is yours: sign this exact message with its wallet ("Sign message") and send me the signature (0x…), or "cancel":\n${identityMessage(account!.signer.publicKey)}`
+  }
+
+  async function startJoining(jid: string, account: LocalAccount | undefined, state: AuditState) {
+    const name = state.params.name
+    const registered = account && state.auditors.find((a) => a.key === account.key)
+    if (registered)
+      return [
+        `You're already registered for "${name}", paid to ${registered.payout}. ${auditorWaits(state, account.key)}`,
+      ]
+    if (state.stateIndex !== S.AUDITOR_REGISTRATION)
+      return [`"${name}" is not taking registrations now: it is ${PHASE[state.state]}.`]
+    const step: Joining = { audit: state.id, name, at: now() }
+    update(jid, (c) => {
+      c.joining = step
+    })
+    return [joiningAsk(step, account)]
+  }
+
+  async function join(
+    jid: string,
+    step: Joining,
+    account: LocalAccount | undefined,
+    word: string,
+    text: string,
+  ): Promise<string[]> {
+    const stop = () =>
+      update(jid, (c) => {
+        delete c.joining
+      })
+    if (word === 'cancel') {
+      stop()
       return [`Cancelled: you did not join "${step.name}".`]
+    }
+    if (word === 'help' || word === 'status') return [joiningAsk(step, account)]
+    const state = await audits.state(step.audit).catch(() => undefined)
+    if (!state || state.stateIndex !== S.AUDITOR_REGISTRATION) {
+      stop()
+      return [`Registration for "${step.name}" closed before you finished, so you did not join it.`]
     }
     if (!step.payout) {
       let payout: string
@@ -301,96 +651,403 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         if (!(error instanceof BaseError)) throw error
         return [`${error.shortMessage} Send the address again, or "cancel".`]
       }
-      step.payout = payout
-      const account = accountOf(jid, true)!
-      return [
-        `Now prove the address is yours: sign this exact message with its wallet ("Sign message", EIP-191) and send me the signature (0x…), or "cancel":\n${identityMessage(account.signer.publicKey)}`,
-      ]
+      const mine = accounts.custodialFor(jid)
+      if (state.auditors.some((a) => a.key === mine.key)) {
+        stop()
+        return [`You're already registered for "${step.name}".`]
+      }
+      const next = { ...step, payout }
+      update(jid, (c) => {
+        c.joining = next
+      })
+      return [joiningAsk(next, mine)]
     }
     if (!/^0x[0-9a-fA-F]{130}$/.test(text))
       return ['A signature is 0x followed by 130 hex digits. Send it again, or "cancel".']
-    const account = accountOf(jid, true)!
-    try {
-      await actions.register(account, step.audit, { payout: step.payout, proof: text })
-    } catch (error) {
-      if (!(error instanceof BaseError)) throw error
-      return [`${error.shortMessage} Send the signature again, or "cancel".`]
-    }
-    joining.delete(jid)
+    const mine = accounts.custodialFor(jid)
+    const message = identityMessage(mine.signer.publicKey)
+    const signer = await recoverMessageAddress({ message, signature: text as `0x${string}` }).catch(
+      () => undefined,
+    )
+    if (signer !== step.payout)
+      return [
+        `That signature is not from the wallet of ${step.payout}${signer ? ` (it is from ${signer})` : ''}. Sign exactly this message with the wallet of ${step.payout} and send me the signature, or "cancel":\n${message}`,
+      ]
+    await actions.register(mine, step.audit, { payout: step.payout, proof: text })
+    stop()
     return [
       `You're registered for "${step.name}", paid to ${step.payout}. Your first inspection comes when the audit starts.`,
     ]
   }
 
-  /** The audit where this auditor has an inspection to answer, oldest first. */
-  async function openInspection(account: LocalAccount) {
-    for (const { id } of audits.list()) {
-      const next = await audits.next(id, account.key)
-      if (next) return { id, next }
+  // ---- answers ----
+
+  /** What an auditor's audit waits for, as a sentence. */
+  function auditorWaits(state: AuditState, key: string): string {
+    switch (state.stateIndex) {
+      case S.AUDITOR_REGISTRATION:
+      case S.AUDITOR_REGISTRATION_COMPLETE:
+        return 'Your first inspection comes when the audit starts.'
+      case S.AUDITING:
+        return nextInspection(state, key)
+          ? 'An inspection waits for your answer.'
+          : 'You answered all your inspections; your result comes when the audit ends.'
+      case S.COMPLETE:
+        return `It is settled: send "result ${state.params.name}" for your pay and how to withdraw it.`
+      default:
+        return `It is finished: send "result ${state.params.name}" for your result.`
     }
-    return undefined
   }
 
-  async function answer(
+  async function answerIn(
     jid: string,
     account: LocalAccount,
-    id: OpId,
-    text: string,
+    state: AuditState,
+    value: boolean,
+    others: readonly AuditState[],
   ): Promise<string[]> {
-    const state = await audits.state(id)
-    let value: boolean
-    try {
-      value = parseAnswer(text)
-    } catch {
-      return [ANSWER_HELP, prompt(state, account.key)!]
-    }
     const next = nextInspection(state, account.key)!
-    await actions.answer(account, id, value, next.item)
-    const after = await audits.state(id)
-    const following = prompt(after, account.key)
+    await actions.answer(account, state.id, value, next.item)
+    const after = await audits.state(state.id)
     const thanks = `Thanks: "${value ? 'yes' : 'no'}" recorded for "${next.description}".`
-    if (!following)
-      return [
-        thanks,
-        `That was your last inspection in "${after.params.name}". You'll get your result when the audit ends.`,
-      ]
-    const upcoming = nextInspection(after, account.key)!
-    sent.set(sentKey(id, jid), { item: upcoming.item, at: now(), reminded: false })
-    return [thanks, following]
+    const following = nextInspection(after, account.key)
+    if (following) {
+      sent.set(sentKey(after.id, jid), { item: following.item, at: now(), reminded: false })
+      markShown(jid, after.id, following.item, false)
+      return [thanks, prompt(after, account.key)!]
+    }
+    const lines = [
+      thanks,
+      `That was your last inspection in "${after.params.name}". You'll get your result when the audit ends.`,
+    ]
+    const elsewhere = openIn(
+      others.filter((s) => s.id !== after.id),
+      account.key,
+    )[0]
+    if (elsewhere) {
+      const item = nextInspection(elsewhere, account.key)!.item
+      sent.set(sentKey(elsewhere.id, jid), { item, at: now(), reminded: false })
+      markShown(jid, elsewhere.id, item, false)
+      lines.push(prompt(elsewhere, account.key)!)
+    } else
+      update(jid, (c) => {
+        delete c.shown
+        delete c.before
+      })
+    return lines
   }
 
-  async function handle(jid: string, body: string): Promise<string[] | undefined> {
-    const step = joining.get(jid)
-    if (step) return join(jid, step, body)
-    const account = accountOf(jid)
-    if (deps.admins.includes(jid) || (await adminAudits(account)).length > 0)
-      return admin(jid, account, body)
-    if (account) {
-      const open = await openInspection(account)
-      if (open) return answer(jid, account, open.id, body)
+  /** Why the inspection `item` of `key` in `state` takes no answer now. */
+  function whyClosed(state: AuditState, key: string, item: OpId): string {
+    if (state.stateIndex !== S.AUDITING) return `is closed: the audit is ${PHASE[state.state]}`
+    const mine = state.inspections.filter((i) => i.item === item && i.auditor === key)
+    if (mine.some((i) => i.status === 'answered' || i.status === 'committed'))
+      return 'is already answered'
+    if (mine.some((i) => i.status === 'reassigned'))
+      return 'passed its deadline and went to another auditor'
+    return 'is closed'
+  }
+
+  /** A bare yes or no: for the inspection the person was shown last when they wrote. */
+  async function answerBare(
+    message: ChatMessage,
+    account: LocalAccount,
+    roles: Roles,
+    value: boolean,
+  ): Promise<string[]> {
+    const c = load(message.jid)
+    let target: { audit: OpId; item: OpId } | undefined = c.shown
+    // A push that came after the message was sent is not what the message answers.
+    if (c.shown?.push && c.shown.at > message.receivedAt && c.before) target = c.before
+    const open = openIn(roles.auditor, account.key)
+    if (target) {
+      const state = roles.auditor.find((s) => s.id === target.audit)
+      if (state && nextInspection(state, account.key)?.item === target.item)
+        return answerIn(message.jid, account, state, value, roles.auditor)
+      const lines: string[] = []
+      if (state) {
+        const description =
+          state.items.find((i) => i.id === target.item)?.description ?? 'an inspection'
+        lines.push(
+          `Your "${value ? 'yes' : 'no'}" was not recorded: the inspection I showed you last ("${description}" in "${state.params.name}") ${whyClosed(state, account.key, target.item)}.`,
+        )
+      }
+      const next = open.find((s) => s.id === target.audit) ?? open[0]
+      if (next) {
+        const item = nextInspection(next, account.key)!.item
+        markShown(message.jid, next.id, item, false)
+        lines.push(prompt(next, account.key)!)
+      }
+      if (lines.length > 0) return lines
     }
-    const named = audits.list().filter((a) => a.name === body)
-    if (named.length === 1) {
-      const audit = named[0]!
-      if (audit.state !== AUDIT_STATES[1])
-        return [`"${audit.name}" is not taking registrations now (it is ${audit.state}).`]
-      joining.set(jid, { audit: audit.id, name: audit.name })
+    if (open.length === 1) return answerIn(message.jid, account, open[0]!, value, roles.auditor)
+    if (open.length > 1)
       return [
-        `You're joining "${audit.name}". Send the Ethereum address (EIP-55 checksummed) where you want to be paid.`,
+        `You have inspections waiting in ${open.map((s) => `"${s.params.name}"`).join(', ')}; say which this answer is for: answer <audit name> ${value ? 'yes' : 'no'}, or "use <audit name>" to see its inspection.`,
       ]
+    return ['You have no inspection to answer now.', statusText(message.jid, roles)]
+  }
+
+  /** Resolves the audit a person named among `states`, or explains (with "did you mean"). */
+  function named(text: string, states: readonly AuditState[], none: string): AuditState | string {
+    const exact = states.filter((s) => s.params.name === text)
+    if (exact.length >= 1) return exact[0]!
+    const near = nearMiss(
+      text,
+      states.map((s) => ({ name: s.params.name, state: s })),
+    )
+    if (near) return `${none} "${text.slice(0, 80)}"; did you mean "${near.name}"?`
+    return `${none} "${text.slice(0, 80)}".`
+  }
+
+  async function answerNamed(
+    message: ChatMessage,
+    account: LocalAccount | undefined,
+    roles: Roles,
+    arg: string,
+  ): Promise<string[]> {
+    const words = arg.split(/\s+/)
+    const usage = 'Say which audit and the answer: answer <audit name> yes (or no)'
+    let value: boolean
+    try {
+      value = parseAnswer(words.at(-1) ?? '')
+    } catch {
+      return [usage]
     }
+    const name = words.slice(0, -1).join(' ')
+    if (!account || !name) return [usage]
+    const state = named(name, roles.auditor, 'You audit no audit named')
+    if (typeof state === 'string') return [state]
+    if (!nextInspection(state, account.key))
+      return [
+        `You have no inspection to answer in "${state.params.name}". ${auditorWaits(state, account.key)}`,
+      ]
+    return answerIn(message.jid, account, state, value, roles.auditor)
+  }
+
+  async function use(
+    jid: string,
+    account: LocalAccount | undefined,
+    roles: Roles,
+    arg: string,
+  ): Promise<string[]> {
+    if (!arg) return ['Say which audit: use <audit name>']
+    const all = [...roles.admin, ...roles.auditor.filter((s) => !roles.admin.includes(s))]
+    const state = named(arg, all, 'You neither run nor audit an audit named')
+    if (typeof state === 'string') return [state]
+    const lines: string[] = []
+    if (roles.admin.includes(state)) {
+      update(jid, (c) => {
+        c.use = state.id
+      })
+      lines.push(`Now using "${state.params.name}" (${PHASE[state.state]}).`)
+    }
+    if (account && roles.auditor.includes(state)) {
+      const next = nextInspection(state, account.key)
+      if (next) {
+        markShown(jid, state.id, next.item, false)
+        lines.push(prompt(state, account.key)!)
+      } else if (lines.length === 0)
+        lines.push(`"${state.params.name}": ${auditorWaits(state, account.key)}`)
+    }
+    return lines
+  }
+
+  async function result(
+    jid: string,
+    account: LocalAccount | undefined,
+    roles: Roles,
+    arg: string,
+  ): Promise<string[]> {
+    if (!account || roles.auditor.length === 0) return ['You have not audited any audit here.']
+    if (arg) {
+      const state = named(arg, roles.auditor, 'You audit no audit named')
+      if (typeof state === 'string') return [state]
+      return [await resultText(state, account.key)]
+    }
+    const finished = roles.auditor.filter((s) => s.results)
+    if (finished.length === 0)
+      return ['None of your audits has finished yet.', statusText(jid, roles)]
+    const lines = await Promise.all(finished.slice(-5).map((s) => resultText(s, account.key)))
+    if (finished.length > 5)
+      lines.unshift(
+        `Your ${finished.length} finished audits; the last 5 (send "result <audit name>" for another):`,
+      )
+    return lines
+  }
+
+  // ---- status and help ----
+
+  function adminWaits(state: AuditState): string {
+    switch (state.stateIndex) {
+      case S.INITIALIZATION:
+        return `${count(state.items.length, 'item')}; send "open" when auditors may join`
+      case S.AUDITOR_REGISTRATION:
+        return `${count(state.auditors.length, 'auditor')} so far; send "close" when enough have joined`
+      case S.AUDITOR_REGISTRATION_COMPLETE:
+        return `${count(state.auditors.length, 'auditor')}; send "start" to send out the inspections`
+      case S.AUDITING:
+        return `${count(outstandingInspections(state).length, 'inspection')} still unanswered; send "stop" when they are in`
+      case S.WAITING_FOR_CONTRACT:
+        return 'it waits for its escrow to be funded and the settlement to be signed; send "settlement" for how to fund it'
+      case S.COMPLETE:
+        return 'send "results" to see them'
+      default:
+        return 'its results come next'
+    }
+  }
+
+  function statusText(jid: string, roles: Roles): string {
+    const c = load(jid)
+    const lines: string[] = []
+    if (c.joining)
+      lines.push(
+        `Joining "${c.joining.name}": I'm waiting for your ${c.joining.payout ? 'signature' : 'payout address'}.`,
+      )
+    for (const state of roles.admin.slice(0, MAX_LISTED))
+      lines.push(
+        `"${state.params.name}" (you run it) is ${PHASE[state.state]}: ${adminWaits(state)}.`,
+      )
+    const key = accounts.byJid(jid)?.key
+    for (const state of roles.auditor.slice(0, MAX_LISTED)) {
+      const next = key && state.stateIndex === S.AUDITING ? prompt(state, key) : undefined
+      lines.push(
+        `"${state.params.name}" (you audit it) is ${PHASE[state.state]}: ${
+          next
+            ? `this inspection waits for your answer:\n  ${next.split('\n')[0]}`
+            : auditorWaits(state, key ?? '')
+        }`,
+      )
+    }
+    const more =
+      Math.max(0, roles.admin.length - MAX_LISTED) + Math.max(0, roles.auditor.length - MAX_LISTED)
+    if (more > 0) lines.push(`… and ${count(more, 'more audit')}.`)
+    if (lines.length === 0)
+      return 'You have no audits on this node yet. To join one, send me its exact name while it is open for registration.'
+    return lines.join('\n')
+  }
+
+  function helpFor(isAdmin: boolean): string {
+    return isAdmin ? ADMIN_MENU : AUDITOR_MENU
+  }
+
+  // ---- the conversation ----
+
+  async function converse(message: ChatMessage): Promise<string[] | undefined> {
+    const { jid, text } = message
+    const [first = ''] = text.split(/\s+/)
+    const word = first.toLowerCase()
+    const arg = text.slice(first.length).trim()
+    const account = accounts.byJid(jid)
+    const step = load(jid).joining
+    if (step && word !== 'answer') return join(jid, step, account, word, text)
+    const roles = await rolesOf(account)
+    const isAdmin = deps.admins.includes(jid) || roles.admin.length > 0
+    const known = isAdmin || roles.auditor.length > 0
+    switch (word) {
+      case 'help':
+        return known ? [helpFor(isAdmin)] : undefined
+      case 'status':
+        return known || account ? [statusText(jid, roles)] : undefined
+      case 'use':
+        if (known) return use(jid, account, roles, arg)
+        break
+      case 'answer':
+        if (roles.auditor.length > 0) return answerNamed(message, account, roles, arg)
+        break
+      case 'result':
+      case 'results': {
+        // "results" is the admin's word for an audit's results, "result" an auditor's for theirs.
+        const asAdmin = isAdmin && (word === 'results' || roles.auditor.length === 0)
+        if (asAdmin) {
+          const state = arg
+            ? named(arg, roles.admin, 'You run no audit named')
+            : await currentAudit(jid, roles.admin)
+          return [typeof state === 'string' ? state : await resultsText(state)]
+        }
+        if (known) return result(jid, account, roles, arg)
+        break
+      }
+    }
+    if (isAdmin && ADMIN_WORDS.has(word)) return admin(jid, account, roles.admin, word, text)
+    let value: boolean | undefined
+    try {
+      value = parseAnswer(text)
+    } catch {}
+    if (value !== undefined && account && roles.auditor.length > 0)
+      return answerBare(message, account, roles, value)
+    const all = audits.list()
+    const exact = all.filter((a) => a.name === text)
+    if (exact.length >= 1) {
+      const open = exact.find((a) => a.state === 'AUDITOR_REGISTRATION') ?? exact[0]!
+      return startJoining(jid, account, await audits.state(open.id))
+    }
+    if (account) {
+      const open = openIn(roles.auditor, account.key)
+      if (open.length > 0) {
+        const shown = load(jid).shown
+        const state = open.find((s) => s.id === shown?.audit) ?? open[0]!
+        markShown(jid, state.id, nextInspection(state, account.key)!.item, false)
+        return [ANSWER_HELP, prompt(state, account.key)!]
+      }
+    }
+    const near = nearMiss(text, all)
+    if (near)
+      return [
+        near.state === 'AUDITOR_REGISTRATION'
+          ? `No open audit is named "${text.slice(0, 80)}"; did you mean "${near.name}"? Send its exact name to join it.`
+          : `No open audit is named "${text.slice(0, 80)}"; did you mean "${near.name}"? It is not taking registrations now: it is ${PHASE[near.state as keyof typeof PHASE] ?? 'closed'}.`,
+      ]
+    if (known)
+      return [
+        `I did not understand "${text.length > 60 ? `${text.slice(0, 60)}…` : text}".`,
+        helpFor(isAdmin),
+      ]
+    if (account) return [statusText(jid, roles)]
     return undefined
+  }
+
+  async function handle(message: ChatMessage): Promise<string[] | undefined> {
+    try {
+      return await converse(message)
+    } catch (error) {
+      // The audit rules speak to the CLI and the API; here they speak chat.
+      if (error instanceof BaseError) return [inChatWords(error.shortMessage)]
+      throw error
+    }
+  }
+
+  /** After a restart: people in the middle of registering hear where they were. */
+  async function resumeJoinings(): Promise<void> {
+    for (const [jid] of memory.entries()) {
+      const step = load(jid).joining
+      if (!step || now() - step.at > RESUME_JOINING_MS) continue
+      const state = await audits.state(step.audit).catch(() => undefined)
+      if (!state || state.stateIndex !== S.AUDITOR_REGISTRATION) {
+        update(jid, (c) => {
+          delete c.joining
+        })
+        send(
+          jid,
+          `Registration for "${step.name}" closed while I was restarted, so you did not join it.`,
+        )
+        continue
+      }
+      send(jid, `I was restarted; where we were:\n${joiningAsk(step, accounts.byJid(jid))}`)
+    }
   }
 
   return {
     handle,
     greeting: STRANGER_HELP,
-    /** Follows the ledger and sends every chat auditor its current inspection (resuming after a restart). */
+    /** Follows the ledger; resumes registrations and sends every chat auditor its current inspection. */
     async start(): Promise<void> {
       unsubscribe = ledger.onAccepted((ops) => {
         for (const { doc, op } of ops) onOp(doc, op.op.type)
       })
-      for (const { id, state } of audits.list()) if (state === 'AUDITING') await syncInspections(id)
+      await resumeJoinings()
+      for (const { id, state } of audits.list())
+        if (state === 'AUDITING') await syncInspections(id, true)
     },
     stop(): void {
       unsubscribe?.()
@@ -401,10 +1058,11 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         if (last.reminded) continue
         const [id, jid] = key.split('\n') as [OpId, string]
         const state = await audits.state(id)
-        const account = accountOf(jid)
+        const account = accounts.byJid(jid)
         if (!account || nextInspection(state, account.key)?.item !== last.item) continue
         if (now() - last.at < state.params.inspectionDeadline / 2) continue
         last.reminded = true
+        markShown(jid, id, last.item, true)
         send(
           jid,
           `Reminder: half the time for this inspection has passed.\n${prompt(state, account.key)}`,
@@ -414,27 +1072,4 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     /** Resolves once pushed messages for ops seen so far have been sent. */
     settled: () => events,
   }
-}
-
-function formatResults(state: AuditState, unit: TokenUnit): string {
-  if (!state.results) return `No results yet: "${state.params.name}" is ${state.state}.`
-  const items = state.results.items.map(
-    (r) =>
-      `${state.items[r.item]?.description}: ${r.result ? 'yes' : 'no'} (${r.yes} yes, ${r.no} no, ${r.missing} missing)`,
-  )
-  const auditors = state.results.auditors.map(
-    (a) =>
-      `${a.payout}: ${a.aligned} aligned, ${a.misaligned} misaligned, ${a.missing} missing → ${formatAmount(a.paid + a.returned, unit)}`,
-  )
-  const remainder = `Remainder to the payer: ${formatAmount(state.results.remainder, unit)}`
-  return [...items, ...auditors, remainder].join('\n')
-}
-
-function formatSettlement(state: AuditState, unit: TokenUnit): string {
-  const s = state.settlement
-  if (!s) return `No settlement yet: "${state.params.name}" is ${state.state}.`
-  return [
-    ...s.payees.map((p, i) => `${p} ${formatAmount(s.amounts[i]!, unit)}`),
-    `Total ${formatAmount(s.total, unit)}, remainder ${formatAmount(s.remainder, unit)}.`,
-  ].join('\n')
 }

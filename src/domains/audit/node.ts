@@ -95,7 +95,7 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
         }),
         script: AUDIT_JS,
       },
-      chat: ({ send, admins, now, onError }) =>
+      chat: ({ send, admins, now, onError, memory, pageUrl }) =>
         createAuditChat({
           accounts,
           audits,
@@ -105,7 +105,12 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
           send,
           now,
           onError,
+          memory,
+          pageUrl,
           unitOf: money.unitOf,
+          money,
+          chain: info,
+          explorerUrl: config.explorerUrl,
         }),
     }
   },
