@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { ChainInfo } from '../src/chain/chain-service.ts'
 import { NATIVE } from '../src/chain/escrow.ts'
 import { balanceOf, owedTo } from '../src/chain/payments.ts'
+import type { TokenUnit } from '../src/core/amount.ts'
+import { findPayingAudits, payoutsPage } from '../src/domains/audit/payouts-page.ts'
 import { stoppedAudit, TestNode } from './node-fixture.ts'
 import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
@@ -139,6 +141,43 @@ describe.runIf(run)('a payout address page, on the devnet', () => {
     // Each payee on an audit's page links to its payouts page.
     const audit = await (await fetch(`${node.url}/ui/audits/${paidInEth}`)).text()
     for (const payee of [a1, a2]) expect(audit).toContain(`href="/ui/audits/payouts/${payee}"`)
+  })
+
+  test('lists a bounded number of paying audits and says how many more there are', async () => {
+    const audits = node.node.audits
+    const unitOf = async (token: string) =>
+      (await node.call('GET', `/payouts/tokens/${token}`)).json as TokenUnit
+    const both = await findPayingAudits(audits, a1, { unitOf, ledger: node.node.ledger })
+    expect(both.listed.map((a) => [a.name, a.amount])).toEqual([
+      ['Paid in tokens', 300n],
+      ['Paid in ETH', 500_000_000_000_000n],
+    ])
+    const one = await findPayingAudits(audits, a1, {
+      unitOf,
+      ledger: node.node.ledger,
+      limit: 1,
+    })
+    expect([one.listed.map((a) => a.name), one.more, one.truncated]).toEqual([
+      ['Paid in tokens'],
+      1,
+      false,
+    ])
+    const html = payoutsPage({
+      node: 'n1',
+      address: a1,
+      chain,
+      owed: [],
+      paying: one,
+      nodeUrl: node.url,
+      nameOf: () => undefined,
+      explorer: undefined,
+    })
+    expect(html).toContain('1 more audit pays this address; the newest 1 are listed.')
+    const unpaid = await findPayingAudits(audits, '0x00000000000000000000000000000000000000aa', {
+      unitOf,
+      ledger: node.node.ledger,
+    })
+    expect(unpaid).toEqual({ listed: [], more: 0, truncated: false })
   })
 
   test('an invalid address gets a page saying what is wrong', async () => {

@@ -194,7 +194,7 @@ function auditsSection({ paying, explorer }: PayoutsPageInput): string {
   const rows = paying.listed
     .map(
       (a) =>
-        `<tr><td data-label="audit"><a href="/ui/audits/${encodeURIComponent(a.id)}">${esc(a.name)}</a></td><td class="num" data-label="amount">${esc(formatAmount(a.amount, a.unit))}</td><td data-label="status">${a.state === 'COMPLETE' ? `settled${a.tx ? ` in ${txHtml(a.tx, explorer)}` : ''}: the escrow holds it for the address` : 'waiting for the contract'}</td></tr>`,
+        `<tr><td data-label="audit"><a href="/ui/audits/${encodeURIComponent(a.id)}">${esc(a.name)}</a></td><td class="num" data-label="amount">${esc(formatAmount(a.amount, a.unit))}</td><td data-label="status">${a.state === 'COMPLETE' ? `settled${a.tx ? ` in ${txHtml(a.tx, explorer)}` : ''}` : 'not settled yet: the escrow owes it once the audit is funded and settled'}</td></tr>`,
     )
     .join('')
   const notes = [
