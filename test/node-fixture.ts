@@ -129,20 +129,27 @@ export class TestNode {
 
 /**
  * An audit of one item, bond 900, run by three local accounts (a1–a3) who all answer yes, and
- * stopped: WAITING_FOR_CONTRACT, paying 300 each.
+ * stopped: WAITING_FOR_CONTRACT, paying 300 each. `bond` and `token` change the audit's;
+ * `tokens` runs it with those accounts instead of new ones (for a second audit on one node).
  */
 export async function stoppedAudit(
   t: TestNode,
   name: string,
+  { bond = '900', token, tokens: given }: { bond?: string; token?: string; tokens?: string[] } = {},
 ): Promise<{ id: string; tokens: string[] }> {
   const admin = t.operatorToken
-  const tokens: string[] = []
-  for (const account of ['a1', 'a2', 'a3'])
-    tokens.push(
-      (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
-    )
-  const id = (await t.call('POST', '/audits', { token: admin, body: { name, bond: '900' } })).json
-    .audit as string
+  const tokens: string[] = given ?? []
+  if (!given)
+    for (const account of ['a1', 'a2', 'a3'])
+      tokens.push(
+        (await t.call('POST', '/accounts', { token: admin, body: { name: account } })).json.token,
+      )
+  const id = (
+    await t.call('POST', '/audits', {
+      token: admin,
+      body: { name, bond, ...(token === undefined ? {} : { token }) },
+    })
+  ).json.audit as string
   await t.call('POST', `/audits/${id}/items`, { token: admin, body: { description: 'A' } })
   await t.call('POST', `/audits/${id}/open`, { token: admin })
   for (const token of tokens) await t.call('POST', `/audits/${id}/register`, { token })

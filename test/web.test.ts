@@ -94,9 +94,13 @@ describe.runIf(run)('dashboard in a real Chromium', () => {
     expect(view.token).toEqual(ETH_UNIT)
     const eth = (base: string) => formatAmount(BigInt(base), ETH_UNIT)
     expect(rows).toEqual([
-      ...api.payees.map((p: string, i: number) => [p, eth(api.amounts[i])]),
+      // Each payee links to its payouts page (what it is owed, and how to withdraw).
+      ...api.payees.map((p: string, i: number) => [`${p} payouts`, eth(api.amounts[i])]),
       ['remainder of the bond (back to the sponsor)', eth(api.remainder)],
     ])
+    expect(
+      await page.$$eval('#payouts a.payouts-link', (as) => as.map((a) => a.getAttribute('href'))),
+    ).toEqual(api.payees.map((p: string) => `/ui/audits/payouts/${p}`))
     expect(await page.textContent('#items')).toContain('street light 1 works')
     expect(
       await page.$$eval('#items .bar span', (bars) =>

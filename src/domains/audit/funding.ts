@@ -58,10 +58,10 @@ export type FundResult = {
  * How long a read for a view (a unit, the funding) may wait on the chain: an audit's page and
  * JSON must answer while the chain does not (viem would retry for tens of seconds).
  */
-const VIEW_READ_MS = 3000
+export const VIEW_READ_MS = 3000
 
 /** `work`'s result, or `fallback` if it fails or takes longer than `ms`. */
-function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
+export function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<T>((resolve) => {
     timer = setTimeout(() => resolve(fallback), ms)

@@ -10,6 +10,7 @@ import { chainlinkRoutes } from './chainlink-routes.ts'
 import { createAuditChat } from './chat.ts'
 import { createAuditMoney } from './funding.ts'
 import { AUDIT_JS, auditCard, auditPages } from './pages.ts'
+import { PAYOUTS_JS } from './payouts-page.ts'
 import { auditRoutes, payoutRoutes } from './routes.ts'
 import { createSettler } from './settler.ts'
 
@@ -93,7 +94,7 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
           money,
           explorerUrl: config.explorerUrl,
         }),
-        script: AUDIT_JS,
+        script: `${AUDIT_JS}\n;\n${PAYOUTS_JS}`,
       },
       chat: ({ send, admins, now, onError, memory, pageUrl }) =>
         createAuditChat({

@@ -14,7 +14,15 @@ import { type Explorer, explorerAt, txHtml } from '../../web/explorer.ts'
 import { esc, htmlPage, layout } from '../../web/layout.ts'
 import { accountNames, addressHtml, keyHtml, type NameOf } from '../../web/names.ts'
 import type { AuditIndex } from './audit-index.ts'
-import { type AuditMoney, escrowTokenOf, type Funding } from './funding.ts'
+import {
+  type AuditMoney,
+  escrowTokenOf,
+  type Funding,
+  type Owed,
+  VIEW_READ_MS,
+  within,
+} from './funding.ts'
+import { findPayingAudits, parsePageAddress, payoutsPage } from './payouts-page.ts'
 import { type SettledTransaction, settledTransaction } from './settled-tx.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
@@ -99,7 +107,7 @@ export function auditPage({
   const auditorRows = (state.results?.auditors ?? [])
     .map(
       (a) =>
-        `<tr><td data-label="auditor">${addressHtml(a.payout, nameOfAddress, explorer)}</td><td class="num" data-label="aligned">${a.aligned}</td><td class="num" data-label="misaligned">${a.misaligned}</td><td class="num" data-label="missing">${a.missing}</td><td class="num" data-label="payout">${money(a.paid + a.returned)}</td></tr>`,
+        `<tr><td data-label="auditor">${addressHtml(a.payout, nameOfAddress, explorer)} ${payoutsLink(a.payout)}</td><td class="num" data-label="aligned">${a.aligned}</td><td class="num" data-label="misaligned">${a.misaligned}</td><td class="num" data-label="missing">${a.missing}</td><td class="num" data-label="payout">${money(a.paid + a.returned)}</td></tr>`,
     )
     .join('')
   const s = state.settlement
@@ -107,7 +115,7 @@ export function auditPage({
     ? s.payees
         .map(
           (p, i) =>
-            `<tr><td>${addressHtml(p, nameOfAddress, explorer)}</td><td class="num">${money(s.amounts[i]!)}</td></tr>`,
+            `<tr><td>${addressHtml(p, nameOfAddress, explorer)} ${payoutsLink(p)}</td><td class="num">${money(s.amounts[i]!)}</td></tr>`,
         )
         .join('')
     : ''
@@ -146,6 +154,11 @@ ${
 }
 </section>`
   return layout({ title: state.params.name, node, body, page: 'audit', live, noun: 'audit' })
+}
+
+/** A link to a payout address's page (what it is owed, and how to withdraw it). */
+function payoutsLink(address: string): string {
+  return `<a class="payouts-link muted" href="/ui/audits/payouts/${encodeURIComponent(address)}" title="What ${esc(address)} is owed, and how to withdraw it">payouts</a>`
 }
 
 /** The funding section: funded against needed, and a Fund form while the audit is not settled. */
@@ -254,7 +267,7 @@ onPage('auditor', loadAuditor)
 })()
 `
 
-/** The audit pages under `/ui/audits`: an audit's page, and its auditor page. */
+/** The audit pages under `/ui/audits`: an audit's page, its auditor page, and a payout address's page. */
 export function auditPages({
   node,
   audits,
@@ -288,6 +301,30 @@ export function auditPages({
     return htmlPage(
       c,
       auditPage({ node, state, settledTx, chain: chain(), nameOf, explorer, unit, funding }),
+    )
+  })
+  // Before the audit's own pages: an audit named "payouts" still has its page at /ui/audits/<id>.
+  app.get('/payouts/:address', async (c) => {
+    const address = parsePageAddress(c.req.param('address'))
+    const info = chain()
+    const [owed, paying] = await Promise.all([
+      info
+        ? within<readonly Owed[] | undefined>(money.owed(address), VIEW_READ_MS, undefined)
+        : undefined,
+      findPayingAudits(audits, address, { unitOf: money.unitOf, ledger }),
+    ])
+    return htmlPage(
+      c,
+      payoutsPage({
+        node,
+        address,
+        chain: info,
+        owed,
+        paying,
+        nodeUrl: new URL(c.req.url).origin,
+        nameOf: accountNames(accounts.list()),
+        explorer,
+      }),
     )
   })
   app.get('/:audit/me', async (c) => {
