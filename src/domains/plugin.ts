@@ -149,6 +149,13 @@ export interface ChatPart {
   handle(message: ChatMessage): Promise<string[] | undefined>
   /** The line a stranger gets (the chat joins every domain's). */
   readonly greeting: string
+  /**
+   * The domain's help for this person (its commands, fitting their role and where they are), or
+   * undefined when the domain does not know them. "help" joins every domain's.
+   */
+  help?(jid: string): Promise<string | undefined>
+  /** What this person's documents in the domain wait for, or undefined; "status" joins every domain's. */
+  status?(jid: string): Promise<string | undefined>
   /** Starts following the ledger (pushing messages nobody asked for). */
   start?(): Promise<void>
   stop?(): void

@@ -64,12 +64,26 @@ export function createChat({
     const body = text.trim()
     if (!body) return []
     const message = { jid, text: body, receivedAt }
+    // "help" and "status" are every domain's: each says its part, for this person.
+    const word = body.toLowerCase()
+    if (word === 'help' || word === 'status') {
+      const said: string[] = []
+      for (const part of parts) {
+        const text = await part[word]?.(jid)
+        if (text) said.push(text)
+      }
+      if (said.length > 0) return [said.join('\n\n')]
+      if (word === 'status') return [`You have nothing going on here yet.\n${greetings()}`]
+      return [greetings()]
+    }
     for (const part of parts) {
       const replies = await part.handle(message)
       if (replies) return replies
     }
-    return [parts.map((part) => part.greeting).join('\n')]
+    return [greetings()]
   }
+
+  const greetings = () => parts.map((part) => part.greeting).join('\n')
 
   async function handle(from: string, text: string, receivedAt = now()): Promise<string[]> {
     try {

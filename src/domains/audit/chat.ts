@@ -622,13 +622,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     return [joiningAsk(step, account)]
   }
 
-  async function join(
-    jid: string,
-    step: Joining,
-    account: LocalAccount | undefined,
-    word: string,
-    text: string,
-  ): Promise<string[]> {
+  async function join(jid: string, step: Joining, word: string, text: string): Promise<string[]> {
     const stop = () =>
       update(jid, (c) => {
         delete c.joining
@@ -637,7 +631,6 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       stop()
       return [`Cancelled: you did not join "${step.name}".`]
     }
-    if (word === 'help' || word === 'status') return [joiningAsk(step, account)]
     const state = await audits.state(step.audit).catch(() => undefined)
     if (!state || state.stateIndex !== S.AUDITOR_REGISTRATION) {
       stop()
@@ -940,15 +933,11 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const arg = text.slice(first.length).trim()
     const account = accounts.byJid(jid)
     const step = load(jid).joining
-    if (step && word !== 'answer') return join(jid, step, account, word, text)
+    if (step && word !== 'answer') return join(jid, step, word, text)
     const roles = await rolesOf(account)
     const isAdmin = deps.admins.includes(jid) || roles.admin.length > 0
     const known = isAdmin || roles.auditor.length > 0
     switch (word) {
-      case 'help':
-        return known ? [helpFor(isAdmin)] : undefined
-      case 'status':
-        return known || account ? [statusText(jid, roles)] : undefined
       case 'use':
         if (known) return use(jid, account, roles, arg)
         break
@@ -1037,9 +1026,29 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     }
   }
 
+  /** Who the person is to audits: their account, roles, and whether they run or audit any. */
+  async function whoIs(jid: string) {
+    const account = accounts.byJid(jid)
+    const roles = await rolesOf(account)
+    const isAdmin = deps.admins.includes(jid) || roles.admin.length > 0
+    return { account, roles, isAdmin, known: isAdmin || roles.auditor.length > 0 }
+  }
+
   return {
     handle,
     greeting: STRANGER_HELP,
+    async help(jid) {
+      const step = load(jid).joining
+      const { isAdmin, known, account } = await whoIs(jid)
+      const joining = step ? joiningAsk(step, account) : undefined
+      if (!known) return joining
+      return joining ? `${joining}\n\n${helpFor(isAdmin)}` : helpFor(isAdmin)
+    },
+    async status(jid) {
+      const { roles, known, account } = await whoIs(jid)
+      if (!known && !account && !load(jid).joining) return undefined
+      return statusText(jid, roles)
+    },
     /** Follows the ledger; resumes registrations and sends every chat auditor its current inspection. */
     async start(): Promise<void> {
       unsubscribe = ledger.onAccepted((ops) => {
