@@ -423,6 +423,15 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
     expect((await inspectionsOf('Bridges', carol))[0]!.answer).toBe(false)
     expect((await inspectionsOf('Bridges', bob))[0]!.answer).toBe(true)
     expect((await inspectionsOf('Parks', alice))[0]!.status).toBe('outstanding')
+    // After a restart every open inspection comes again, the one shown last coming last: a bare
+    // answer still goes where it went before.
+    expect(await alice.ask('use Bridges')).toMatch(/^Audit "Bridges", inspection 1 of 1/)
+    await node.restart()
+    expect(await alice.until(/^I was restarted; where we were:\nAudit "Bridges"/)).toBeTruthy()
+    expect(await alice.rest()).toEqual([])
+    expect(await alice.ask('no')).toBe(
+      'Thanks: "no" recorded for "the old bridge has a speed limit sign".',
+    )
   }, 120_000)
 
   test('registration survives a restart between every pair of steps', async () => {

@@ -251,15 +251,19 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     states.filter((s) => s.stateIndex === S.AUDITING && nextInspection(s, key))
 
   /** Pushes each chat auditor of an audit its current inspection, unless it already has it. */
-  async function syncInspections(id: OpId, resumed = false): Promise<void> {
+  async function syncInspections(
+    id: OpId,
+    resumed?: { before: ReadonlyMap<string, Shown | undefined>; only: (jid: string) => boolean },
+  ): Promise<void> {
     const state = await audits.state(id)
     if (state.stateIndex !== S.AUDITING) return
     for (const { jid, key } of chatAuditors(state)) {
+      if (resumed && !resumed.only(jid)) continue
       const next = nextInspection(state, key)
       const last = sent.get(sentKey(id, jid))
       if (!next || last?.item === next.item) continue
-      const seen = load(jid).shown
-      const again = resumed && seen?.audit === id && seen.item === next.item
+      const seen = resumed?.before.get(jid)
+      const again = seen?.audit === id && seen.item === next.item
       sent.set(sentKey(id, jid), { item: next.item, at: now(), reminded: false })
       markShown(jid, id, next.item, true)
       send(jid, `${again ? 'I was restarted; where we were:\n' : ''}${prompt(state, key)!}`)
@@ -1055,8 +1059,14 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         for (const { doc, op } of ops) onOp(doc, op.op.type)
       })
       await resumeJoinings()
-      for (const { id, state } of audits.list())
-        if (state === 'AUDITING') await syncInspections(id, true)
+      // Everyone gets their current inspections again; the one a person was shown last comes
+      // last, so that a bare answer still goes where it did before the restart.
+      const auditing = audits.list().filter((a) => a.state === 'AUDITING')
+      const before = new Map(memory.entries().map(([jid]) => [jid, load(jid).shown]))
+      const shownIn = (id: OpId) => (jid: string) => before.get(jid)?.audit === id
+      for (const { id } of auditing)
+        await syncInspections(id, { before, only: (jid) => !shownIn(id)(jid) })
+      for (const { id } of auditing) await syncInspections(id, { before, only: shownIn(id) })
     },
     stop(): void {
       unsubscribe?.()
