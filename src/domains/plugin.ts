@@ -147,6 +147,14 @@ export interface ChatPart {
    * become a one-line reply.
    */
   handle(message: ChatMessage): Promise<string[] | undefined>
+  /**
+   * Whether this message is surely this domain's: one of its own command words, or the answer to
+   * a question it just asked this person. The chat asks the parts that claim a message first (in
+   * registration order), then the others, so a domain registered earlier whose catch-all answers
+   * anything a person with an account says cannot shadow it. Claim narrowly: a claimed message
+   * that `handle` passes on still goes to the other parts.
+   */
+  claims?(message: ChatMessage): boolean
   /** The line a stranger gets (the chat joins every domain's). */
   readonly greeting: string
   /**

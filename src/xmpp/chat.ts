@@ -36,8 +36,9 @@ export interface Chat {
 type Waiting = { from: string; text: string; receivedAt: number }
 
 /**
- * Creates the chat: a message goes to each domain's part in registration order until one
- * answers; nobody's message gets every domain's greeting.
+ * Creates the chat: a message goes to each domain's part until one answers, first to the parts
+ * that claim it (`ChatPart.claims`), then to the others, each group in registration order; a
+ * message nobody answers gets every domain's greeting.
  */
 export function createChat({
   parts,
@@ -76,7 +77,9 @@ export function createChat({
       if (word === 'status') return [`You have nothing going on here yet.\n${greetings()}`]
       return [greetings()]
     }
-    for (const part of parts) {
+    // Parts that claim the message (their command, or the answer to their question) go first.
+    const claimed = parts.filter((part) => part.claims?.(message))
+    for (const part of [...claimed, ...parts.filter((part) => !claimed.includes(part))]) {
       const replies = await part.handle(message)
       if (replies) return replies
     }

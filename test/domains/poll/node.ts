@@ -5,6 +5,7 @@ import { createRouteGroup } from '../../../src/http/route-group.ts'
 import { keyWire, opIdWire } from '../../../src/http/wire.ts'
 import type { LocalAccount } from '../../../src/node/accounts.ts'
 import { esc } from '../../../src/web/layout.ts'
+import { type CastVote, createPollChat } from './chat.ts'
 import {
   createPollBody,
   POLL_OP,
@@ -31,7 +32,7 @@ const pollWire = z.object({
 })
 const actedWire = z.object({ op: opIdWire, poll: opIdWire, state: pollStateWire })
 
-/** The poll's node side: its routes under /polls and a card on the dashboard. */
+/** The poll's node side: its routes under /polls, a card on the dashboard and its chat. */
 export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
   create(components) {
     const { index } = components
@@ -112,7 +113,14 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
       },
       (c, account) => act(account, pollOf(c), POLL_OP.close, {}),
     )
-    return { extend: { polls: index }, routes: [group], web: { card: pollCard } }
+    const castVote: CastVote = (account, poll, option) =>
+      act(account, poll, POLL_OP.vote, { option })
+    return {
+      extend: { polls: index },
+      routes: [group],
+      web: { card: pollCard },
+      chat: (context) => createPollChat(components, castVote, context),
+    }
   },
 }
 
