@@ -212,8 +212,12 @@ describe.runIf(run)('two domains in one chat, on a real Prosody', () => {
     // A message that answers no question drops it and goes on to the other parts.
     expect(await hal.ask('vote which')).toContain('Which option in "Which park for the picnic?"?')
     expect(await hal.ask('status')).toContain('"Which park for the picnic?" waits for the number')
-    await hal.ask('hello')
-    expect(await hal.ask('status')).not.toContain('waits for the number')
+    // Hal has a custodial account (the poll made it) but no audit: both greetings, not the
+    // audit part's "you have no audits".
+    expect(await hal.ask('hello')).toBe(hello)
+    const status = await hal.ask('status')
+    expect(status).not.toContain('waits for the number')
+    expect(status).not.toContain('no audits')
     // A voter who audits nothing hears the polls' help and status only.
     const help = await hal.ask('help')
     expect(help).toContain('Poll commands:')

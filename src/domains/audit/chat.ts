@@ -996,7 +996,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         `I did not understand "${text.length > 60 ? `${text.slice(0, 60)}…` : text}".`,
         helpFor(isAdmin),
       ]
-    if (account) return [statusText(jid, roles)]
+    // Someone with an account but no audit (another domain made it) is not ours to answer.
     return undefined
   }
 
@@ -1049,8 +1049,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       return joining ? `${joining}\n\n${helpFor(isAdmin)}` : helpFor(isAdmin)
     },
     async status(jid) {
-      const { roles, known, account } = await whoIs(jid)
-      if (!known && !account && !load(jid).joining) return undefined
+      const { roles, known } = await whoIs(jid)
+      if (!known && !load(jid).joining) return undefined
       return statusText(jid, roles)
     },
     /** Follows the ledger; resumes registrations and sends every chat auditor its current inspection. */
