@@ -220,6 +220,12 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
       '"Street lights" (you audit it) is finished and waiting to be funded and settled on chain',
     )
     expect(await auditors[0]!.ask('help')).toContain('Auditor commands')
+    expect(await auditors[1]!.ask('when do I get paid?')).toBe(
+      'I did not understand "when do I get paid?".',
+    )
+    expect(await auditors[1]!.next()).toBe(
+      '"Street lights" (you audit it) is finished and waiting to be funded and settled on chain: send "result Street lights" for your result.\nSend "help" for the commands.',
+    )
     expect(await auditors[2]!.ask('result')).toMatch(
       /^Audit "Street lights": of your 2 inspections, 0 matched the majority, 2 did not and 0 went unanswered; your compensation is 0 ETH/,
     )

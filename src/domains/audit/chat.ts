@@ -615,7 +615,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const registered = account && state.auditors.find((a) => a.key === account.key)
     if (registered)
       return [
-        `You're already registered for "${name}", paid to ${registered.payout}. ${auditorWaits(state, account.key)}`,
+        `You're already registered for "${name}", paid to ${registered.payout}. ${sentence(auditorWaits(state, account.key))}`,
       ]
     if (state.stateIndex !== S.AUDITOR_REGISTRATION)
       return [`"${name}" is not taking registrations now: it is ${PHASE[state.state]}.`]
@@ -680,21 +680,25 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   // ---- answers ----
 
   /** What an auditor's audit waits for, as a sentence. */
+  /** What an auditor's audit waits for, as a clause ("your first inspection comes…"). */
   function auditorWaits(state: AuditState, key: string): string {
     switch (state.stateIndex) {
       case S.AUDITOR_REGISTRATION:
       case S.AUDITOR_REGISTRATION_COMPLETE:
-        return 'Your first inspection comes when the audit starts.'
+        return 'your first inspection comes when the audit starts'
       case S.AUDITING:
         return nextInspection(state, key)
-          ? 'An inspection waits for your answer.'
-          : 'You answered all your inspections; your result comes when the audit ends.'
+          ? 'an inspection waits for your answer'
+          : 'you answered all your inspections; your result comes when the audit ends'
       case S.COMPLETE:
-        return `It is settled: send "result ${state.params.name}" for your pay and how to withdraw it.`
+        return `send "result ${state.params.name}" for your pay and how to withdraw it`
       default:
-        return `It is finished: send "result ${state.params.name}" for your result.`
+        return `send "result ${state.params.name}" for your result`
     }
   }
+
+  /** A clause as a sentence of its own. */
+  const sentence = (clause: string) => `${clause[0]!.toUpperCase()}${clause.slice(1)}.`
 
   async function answerIn(
     jid: string,
@@ -817,7 +821,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     if (typeof state === 'string') return [state]
     if (!nextInspection(state, account.key))
       return [
-        `You have no inspection to answer in "${state.params.name}". ${auditorWaits(state, account.key)}`,
+        `You have no inspection to answer in "${state.params.name}". ${sentence(auditorWaits(state, account.key))}`,
       ]
     return answerIn(message.jid, account, state, value, roles.auditor)
   }
@@ -845,7 +849,9 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         markShown(jid, state.id, next.item, false)
         lines.push(prompt(state, account.key)!)
       } else if (lines.length === 0)
-        lines.push(`"${state.params.name}": ${auditorWaits(state, account.key)}`)
+        lines.push(
+          `"${state.params.name}" is ${PHASE[state.state]}: ${auditorWaits(state, account.key)}.`,
+        )
     }
     return lines
   }
@@ -912,7 +918,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         `"${state.params.name}" (you audit it) is ${PHASE[state.state]}: ${
           next
             ? `this inspection waits for your answer:\n  ${next.split('\n')[0]}`
-            : auditorWaits(state, key ?? '')
+            : `${auditorWaits(state, key ?? '')}.`
         }`,
       )
     }
@@ -991,11 +997,12 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
           ? `No open audit is named "${text.slice(0, 80)}"; did you mean "${near.name}"? Send its exact name to join it.`
           : `No open audit is named "${text.slice(0, 80)}"; did you mean "${near.name}"? It is not taking registrations now: it is ${PHASE[near.state as keyof typeof PHASE] ?? 'closed'}.`,
       ]
-    if (known)
-      return [
-        `I did not understand "${text.length > 60 ? `${text.slice(0, 60)}…` : text}".`,
-        helpFor(isAdmin),
-      ]
+    if (known) {
+      const what = `I did not understand "${text.length > 60 ? `${text.slice(0, 60)}…` : text}".`
+      // An admin gets the menu; an auditor where their audits stand, which is what they ask.
+      if (isAdmin) return [what, helpFor(true)]
+      return [what, `${statusText(jid, roles)}\nSend "help" for the commands.`]
+    }
     // Someone with an account but no audit (another domain made it) is not ours to answer.
     return undefined
   }
