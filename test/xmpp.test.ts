@@ -196,7 +196,7 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
     const stopped = [await admin.ask('stop'), await admin.next()]
     expect(stopped).toContainEqual('"Street lights" is stopped. Its results come next.')
     expect(stopped.join('\n')).toContain(
-      'Audit "Street lights" is finished: send "results" or "settlement" to see them.',
+      'Audit "Street lights" is finished: send "results" for its results, or "settlement" for what it pays each auditor.',
     )
     const audit = node.node.audits.resolve('Street lights')
     const state = await node.node.audits.state(audit)

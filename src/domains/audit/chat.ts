@@ -23,7 +23,7 @@ import type { ChatMemory, ChatMessage, ChatPart } from '../plugin.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
 import { CHAT_PARAMS, count, inChatWords, nearMiss, PHASE, refusedNow } from './chat-words.ts'
-import type { AuditMoney } from './funding.ts'
+import { type AuditMoney, escrowTokenOf, type Owed } from './funding.ts'
 import { settledTransaction } from './settled-tx.ts'
 
 /** What the audit chat needs from the node, and how it sends messages nobody asked for. */
@@ -75,6 +75,8 @@ type Sent = { item: OpId; at: number; reminded: boolean }
 
 /** Joinings younger than this are resumed with a message after a restart; older ones wait silently. */
 const RESUME_JOINING_MS = 24 * 60 * 60 * 1000
+/** How long a reply or notice waits on the chain for what the escrow owes, before going without it. */
+const OWED_READ_MS = 3000
 /** Audits listed at most in one reply. */
 const MAX_LISTED = 20
 
@@ -272,6 +274,15 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
 
   // ---- money ----
 
+  /**
+   * ` --node <url>` for a command people run on their own machine, where the CLI's default node
+   * (the local one) is not this one; nothing when the node's URL is not known.
+   */
+  const nodeFlag = () => {
+    const url = pageUrl('')
+    return /^https?:\/\/[^/]/.test(url) ? ` --node ${url}` : ''
+  }
+
   const txText = (hash: string) => `transaction ${hash}${explorer ? ` (${explorer.tx(hash)})` : ''}`
 
   /** How the admins of a finished audit get its escrow funded (amount, escrow, page and command). */
@@ -282,14 +293,24 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       return `This node runs without a chain, so "${name}" cannot be paid out from here.`
     const unit = await unitOf(state.params.token)
     const funding = await deps.money.funding(state).catch(() => undefined)
+    const token = escrowTokenOf(state.params.token)
+    if (funding && funding.funded > 0n && funding.escrowToken.toLowerCase() !== token.toLowerCase())
+      return `Its escrow holds ${funding.funded} base units of another token (${funding.escrowToken}) than "${name}" pays in, so no node settles it and the escrow takes no more for it; it must be settled by hand, or run as a new audit.`
     if (funding && funding.funded >= funding.needed)
       return `Its escrow already holds ${formatAmount(funding.funded, unit)} for it; it settles once enough nodes have signed the settlement. I'll tell you when it does.`
-    const missing = funding ? funding.needed - funding.funded : state.params.bond
+    // What settling takes: the settlement's total (the escrow refuses less), as `funding` counts it.
+    const needed = funding?.needed ?? state.settlement?.total ?? state.params.bond
+    const funded = funding?.funded ?? 0n
+    const missing = needed - funded
     const typed = isKnownUnit(unit) ? formatAmount(missing, unit) : `${missing}`
+    const what = state.settlement ? 'the total its settlement pays out' : 'its bond'
     return [
-      `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}: the escrow contract ${info.escrow} on chain ${info.chainId} holds it for this audit and refunds what is not paid out.`,
+      funded > 0n
+        ? `Its escrow holds ${formatAmount(funded, unit)} of the ${formatAmount(needed, unit)} it needs (${what}); fund the other ${formatAmount(missing, unit)} from the wallet that funded it: the escrow takes more only from its first funder.`
+        : `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}, ${what}.`,
+      `The escrow contract ${info.escrow} on chain ${info.chainId} holds it for this audit; whatever is funded beyond that, the first funder withdraws once it settles.`,
       `Fund it with your wallet on the audit's page ${pageUrl(`/ui/audits/${state.id}`)}, or from the command line:`,
-      `  rwa audit fund "${name}" "${typed}" --eth-key <your Ethereum key file>`,
+      `  rwa audit fund "${name}" "${typed}"${nodeFlag()} --eth-key <your Ethereum key file>`,
       "I'll tell you when it settles.",
     ].join('\n')
   }
@@ -298,7 +319,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   function withdrawHow(payout: string): string {
     return [
       `Withdraw it with the wallet of ${payout} on ${pageUrl(`/ui/audits/payouts/${payout}`)}, or from the command line:`,
-      `  rwa payout withdraw --eth-key <the Ethereum key file of ${payout}>`,
+      `  rwa payout withdraw${nodeFlag()} --eth-key <the Ethereum key file of ${payout}>`,
     ].join('\n')
   }
 
@@ -317,7 +338,12 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const tx = await settledTransaction(ledger, state)
     if (!tx && !deps.chain?.())
       return `${head}\nIts settlement went to the Chainlink job that pays it out.`
-    return `${head}\nIt was settled${tx ? ` in ${txText(tx.hash)}` : ''} and waits in the escrow for you.\n${withdrawHow(result.payout)}`
+    const settled = `It was settled${tx ? ` in ${txText(tx.hash)}` : ''}`
+    const owed = await owedNow(result.payout, state.params.token)
+    // Once withdrawn it no longer waits anywhere; the escrow's books are per address, not per audit.
+    if (owed?.length === 0)
+      return `${head}\n${settled}. The escrow owes that address nothing now: it has been withdrawn.`
+    return `${head}\n${settled} and paid into the escrow for you.${inAll(owed)}\n${withdrawHow(result.payout)}`
   }
 
   // ---- messages nobody asked for ----
@@ -347,7 +373,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     for (const jid of admins)
       send(
         jid,
-        `Audit "${state.params.name}" is finished: send "results" or "settlement" to see them.${notice}`,
+        `Audit "${state.params.name}" is finished: send "results" for its results, or "settlement" for what it pays each auditor.${notice}`,
       )
   }
 
@@ -360,14 +386,23 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     // Without a chain of its own the node hands the settlement to the Chainlink job that asked.
     const handedOver = !tx && !deps.chain?.()
     const where = tx ? ` in ${txText(tx.hash)}` : ''
+    const excess = handedOver ? '' : await excessText(state, unit)
     for (const jid of chatAdmins(state))
       send(
         jid,
         handedOver
           ? `Audit "${name}" is complete: its settlement went to the Chainlink job that pays it out.`
-          : `Audit "${name}" is settled on chain${where}. Its auditors can now withdraw their pay.`,
+          : `Audit "${name}" is settled on chain${where}. Its auditors can now withdraw their pay.${excess}`,
       )
-    for (const { jid, key } of chatAuditors(state)) {
+    const auditors = chatAuditors(state)
+    // Read at once, not one after another: a chain that does not answer holds up every push.
+    const owed = await Promise.all(
+      auditors.map(({ key }) => {
+        const payout = auditorSummary(state, key).result?.payout
+        return payout && !handedOver ? owedInAll(payout, state.params.token) : ''
+      }),
+    )
+    for (const [i, { jid, key }] of auditors.entries()) {
       const { result } = auditorSummary(state, key)
       if (!result) continue
       const pay = result.paid + result.returned
@@ -381,25 +416,49 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       else
         send(
           jid,
-          `Audit "${name}" is settled on chain${where}: your compensation of ${formatAmount(pay, unit)} waits in the escrow for ${result.payout}.${await owedInAll(result.payout, state.params.token)}\n${withdrawHow(result.payout)}`,
+          `Audit "${name}" is settled on chain${where}: your compensation of ${formatAmount(pay, unit)} waits in the escrow for ${result.payout}.${owed[i]}\n${withdrawHow(result.payout)}`,
         )
     }
   }
 
-  /** " The escrow owes … in all." when the chain answers, else nothing. */
-  async function owedInAll(payout: string, token: string): Promise<string> {
-    if (!deps.money) return ''
-    try {
-      const owed = await deps.money.owed(
-        payout as `0x${string}`,
-        token === 'native' ? undefined : (token as `0x${string}`),
-      )
-      const line = owed.filter((o) => o.amount > 0n).map((o) => formatAmount(o.amount, o.token))
-      return line.length ? ` The escrow owes that address ${line.join(' and ')} in all.` : ''
-    } catch {
-      return ''
-    }
+  /**
+   * What the escrow credited back to an audit's first funder (funded beyond the payouts) and how
+   * to withdraw it, on a line of its own; nothing when it holds no more than it paid out.
+   */
+  async function excessText(state: AuditState, unit: TokenUnit): Promise<string> {
+    const funding = await deps.money?.funding(state).catch(() => undefined)
+    const paid = state.settlement?.total
+    if (!funding || paid === undefined || funding.funded <= paid) return ''
+    return [
+      '',
+      `The ${formatAmount(funding.funded - paid, unit)} funded beyond its payouts is credited back to the wallet that funded it; withdraw it from the command line:`,
+      `  rwa payout withdraw${nodeFlag()} --eth-key <the Ethereum key file that funded it>`,
+    ].join('\n')
   }
+
+  /** What the escrow owes `payout` now (the amounts above zero); undefined when the chain does not answer. */
+  async function owedNow(payout: string, token: string): Promise<Owed[] | undefined> {
+    if (!deps.money) return undefined
+    let timer: NodeJS.Timeout | undefined
+    // A chain that does not answer would keep a reply waiting for viem's retries (about 40 s).
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), OWED_READ_MS)
+    })
+    const read = deps.money
+      .owed(payout as `0x${string}`, token === 'native' ? undefined : (token as `0x${string}`))
+      .then((owed) => owed.filter((o) => o.amount > 0n))
+      .catch(() => undefined)
+    return Promise.race([read, late]).finally(() => clearTimeout(timer))
+  }
+
+  /** " The escrow owes that address … in all." for what it owes, else nothing. */
+  const inAll = (owed: readonly Owed[] | undefined) =>
+    owed?.length
+      ? ` The escrow owes that address ${owed.map((o) => formatAmount(o.amount, o.token)).join(' and ')} in all.`
+      : ''
+
+  /** " The escrow owes … in all." when the chain answers, else nothing. */
+  const owedInAll = async (payout: string, token: string) => inAll(await owedNow(payout, token))
 
   function onOp(doc: OpId, type: string): void {
     const run = (task: () => Promise<void>) => {
@@ -894,7 +953,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       case S.WAITING_FOR_CONTRACT:
         return 'it waits for its escrow to be funded and the settlement to be signed; send "settlement" for how to fund it'
       case S.COMPLETE:
-        return 'send "results" to see them'
+        return 'send "results" for its results and "settlement" for its payouts'
       default:
         return 'its results come next'
     }
