@@ -167,7 +167,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
     )
     expect(notice).toContain(`${node.url}/ui/audits/${audit}`)
     expect(notice).toContain(
-      `\n  rwa audit fund "${AUDIT}" "${total}" --node ${node.url} --eth-key <`,
+      `\n  rwa audit fund ${audit} "${total}" --node ${node.url} --eth-key <`,
     )
     for (const person of auditors)
       expect(results.get(person)).toContain(
@@ -180,7 +180,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
       'rwa',
       'audit',
       'fund',
-      AUDIT,
+      audit,
       total,
       '--node',
       node.url,
@@ -285,7 +285,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
     expect(withdrawn).toContain(`your compensation is ${payOf(alice)}, for ${alice.wallet.address}`)
     expect(withdrawn).toContain(`settled in transaction ${settleTx}`)
     expect(withdrawn).not.toContain('waits in the escrow')
-    expect(withdrawn).toContain('The escrow owes that address nothing now')
+    expect(withdrawn).toContain('The escrow owes that address nothing more in ETH now')
 
     const settlement = await admin.ask('settlement')
     for (const person of auditors)
@@ -305,7 +305,12 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
       'Its escrow holds 0.0001 ETH of the 0.0006 ETH it needs (the total its settlement pays out); fund the other 0.0005 ETH from the wallet that funded it',
     )
     const [, ...args] = commandIn(settlement, /^ {2}rwa audit fund /, operatorKey)
-    expect(args.slice(0, 4)).toEqual(['audit', 'fund', name, '0.0005 ETH'])
+    expect(args.slice(0, 4)).toEqual([
+      'audit',
+      'fund',
+      node.node.audits.resolve(name),
+      '0.0005 ETH',
+    ])
     expect((await node.rwa(...args)).stdout).toContain(`Funded "${name}" with 0.0005 ETH`)
     const settled = await settledFor(name)
     const receipt = await chain.getTransactionReceipt({ hash: TX.exec(settled)![1] as Hex })

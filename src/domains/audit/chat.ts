@@ -291,6 +291,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const name = state.params.name
     if (!info || !deps.money)
       return `This node runs without a chain, so "${name}" cannot be paid out from here.`
+    if (state.settlement?.total === 0n)
+      return `It pays nobody (no auditor earned anything), so it needs no funding: it completes without a transaction, and I'll tell you when it does.`
     const unit = await unitOf(state.params.token)
     const funding = await deps.money.funding(state).catch(() => undefined)
     const token = escrowTokenOf(state.params.token)
@@ -305,22 +307,40 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const typed = isKnownUnit(unit) ? formatAmount(missing, unit) : `${missing}`
     const what = state.settlement ? 'the total its settlement pays out' : 'its bond'
     return [
+      ...(funding
+        ? []
+        : [
+            `I could not read its escrow just now, so I do not know what it already holds; it needs ${formatAmount(needed, unit)} in all (${what}).`,
+          ]),
       funded > 0n
         ? `Its escrow holds ${formatAmount(funded, unit)} of the ${formatAmount(needed, unit)} it needs (${what}); fund the other ${formatAmount(missing, unit)} from the wallet that funded it: the escrow takes more only from its first funder.`
-        : `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}, ${what}.`,
+        : funding
+          ? `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}, ${what}.`
+          : `If nobody has funded it yet, fund it with ${formatAmount(missing, unit)}; if someone has, only that wallet can add the rest.`,
       `The escrow contract ${info.escrow} on chain ${info.chainId} holds it for this audit; whatever is funded beyond that, the first funder withdraws once it settles.`,
-      `Fund it with your wallet on the audit's page ${pageUrl(`/ui/audits/${state.id}`)}, or from the command line:`,
-      `  rwa audit fund "${name}" "${typed}"${nodeFlag()} --eth-key <your Ethereum key file>`,
+      `Fund it from the command line with your Ethereum key (the audit is named by its id, which needs no quoting):`,
+      `  rwa audit fund ${state.id} "${typed}"${tokenFlag(state.params.token)}${nodeFlag()} --eth-key <your Ethereum key file>`,
+      `or on the audit's page ${pageUrl(`/ui/audits/${state.id}`)} with an account token of this node.`,
       "I'll tell you when it settles.",
     ].join('\n')
   }
 
   /** How an auditor withdraws what an audit paid it. */
-  function withdrawHow(payout: string): string {
+  function withdrawHow(payout: string, token: string): string {
     return [
       `Withdraw it with the wallet of ${payout} on ${pageUrl(`/ui/audits/payouts/${payout}`)}, or from the command line:`,
-      `  rwa payout withdraw${nodeFlag()} --eth-key <the Ethereum key file of ${payout}>`,
+      `  rwa payout withdraw${tokenFlag(token)}${nodeFlag()} --eth-key <the Ethereum key file of ${payout}>`,
     ].join('\n')
+  }
+
+  /**
+   * ` --token <address>` when the audit's token is one the CLI does not look at by itself (it
+   * withdraws native ETH and the devnet token unless told another).
+   */
+  function tokenFlag(token: string): string {
+    if (token === 'native') return ''
+    const known = deps.chain?.()?.token
+    return known && known.toLowerCase() === token.toLowerCase() ? '' : ` --token ${token}`
   }
 
   /** An auditor's result in a finished audit, in a sentence or three. */
@@ -342,8 +362,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const owed = await owedNow(result.payout, state.params.token)
     // Once withdrawn it no longer waits anywhere; the escrow's books are per address, not per audit.
     if (owed?.length === 0)
-      return `${head}\n${settled}. The escrow owes that address nothing now: it has been withdrawn.`
-    return `${head}\n${settled} and paid into the escrow for you.${inAll(owed)}\n${withdrawHow(result.payout)}`
+      return `${head}\n${settled}. The escrow owes that address nothing more in ${unit.symbol ?? 'this token'} now: it has been withdrawn.`
+    return `${head}\n${settled} and paid into the escrow for you.${inAll(owed)}\n${withdrawHow(result.payout, state.params.token)}`
   }
 
   // ---- messages nobody asked for ----
@@ -359,7 +379,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
 
   async function announceResults(id: OpId): Promise<void> {
     const state = await audits.state(id)
-    if (!state.results) return
+    // Settled already (this ran late): the settlement notice tells everyone their pay.
+    if (!state.results || state.stateIndex === S.COMPLETE) return
     for (const { jid, key } of chatAuditors(state)) {
       if (!auditorSummary(state, key).result) continue
       send(jid, await resultText(state, key, true))
@@ -386,6 +407,13 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     // Without a chain of its own the node hands the settlement to the Chainlink job that asked.
     const handedOver = !tx && !deps.chain?.()
     const where = tx ? ` in ${txText(tx.hash)}` : ''
+    if (!handedOver && state.settlement?.total === 0n) {
+      // Nothing to pay: the node completed it without a transaction.
+      const line = `Audit "${name}" is complete: it paid nobody, so nothing went through the chain.`
+      for (const jid of [...chatAdmins(state), ...chatAuditors(state).map((a) => a.jid)])
+        send(jid, line)
+      return
+    }
     const excess = handedOver ? '' : await excessText(state, unit)
     for (const jid of chatAdmins(state))
       send(
@@ -416,7 +444,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       else
         send(
           jid,
-          `Audit "${name}" is settled on chain${where}: your compensation of ${formatAmount(pay, unit)} waits in the escrow for ${result.payout}.${owed[i]}\n${withdrawHow(result.payout)}`,
+          `Audit "${name}" is settled on chain${where}: your compensation of ${formatAmount(pay, unit)} waits in the escrow for ${result.payout}.${owed[i]}\n${withdrawHow(result.payout, state.params.token)}`,
         )
     }
   }
@@ -432,7 +460,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     return [
       '',
       `The ${formatAmount(funding.funded - paid, unit)} funded beyond its payouts is credited back to the wallet that funded it; withdraw it from the command line:`,
-      `  rwa payout withdraw${nodeFlag()} --eth-key <the Ethereum key file that funded it>`,
+      `  rwa payout withdraw${tokenFlag(state.params.token)}${nodeFlag()} --eth-key <the Ethereum key file that funded it>`,
     ].join('\n')
   }
 
@@ -445,13 +473,13 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       timer = setTimeout(() => resolve(undefined), OWED_READ_MS)
     })
     const read = deps.money
-      .owed(payout as `0x${string}`, token === 'native' ? undefined : (token as `0x${string}`))
+      .owed(payout as `0x${string}`, escrowTokenOf(token))
       .then((owed) => owed.filter((o) => o.amount > 0n))
       .catch(() => undefined)
     return Promise.race([read, late]).finally(() => clearTimeout(timer))
   }
 
-  /** " The escrow owes that address … in all." for what it owes, else nothing. */
+  /** " The escrow owes that address … in all." (in the audit's token) for what it owes, else nothing. */
   const inAll = (owed: readonly Owed[] | undefined) =>
     owed?.length
       ? ` The escrow owes that address ${owed.map((o) => formatAmount(o.amount, o.token)).join(' and ')} in all.`

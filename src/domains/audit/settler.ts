@@ -21,6 +21,9 @@ export type SettlerMetrics = {
   readonly gas: Counter
 }
 
+/** What `audit.settled` records as its transaction when the settlement paid nobody. */
+export const NOTHING_TO_PAY = 'nothing-to-pay'
+
 /** How often audits waiting for the contract are looked at again (funding may have arrived). */
 const POLL_MS = 2000
 /** Signer answers kept at most (anyone may publish signatures from new addresses). */
@@ -139,7 +142,10 @@ export function createSettler({
     }
     let tx: Hex | undefined
     const onChain = await escrowAudit(chain, auditId)
-    if (!onChain.settled) {
+    // A settlement that pays nobody (every reward zero) needs no money, and the escrow refuses to
+    // settle what nobody funded: nothing goes through the chain, the audit just completes.
+    const nothingToPay = state.settlement.total === 0n && onChain.funded === 0n
+    if (!onChain.settled && !nothingToPay) {
       const threshold = (await chain.client.readContract({
         address: domain.escrow,
         abi: auditEscrowAbi,
@@ -202,7 +208,10 @@ export function createSettler({
       })
       return
     }
-    await actions.recordSettled(admin, id, { ...domain, tx: tx ?? 'settled-before' })
+    await actions.recordSettled(admin, id, {
+      ...domain,
+      tx: tx ?? (nothingToPay && !onChain.settled ? NOTHING_TO_PAY : 'settled-before'),
+    })
   }
 
   return {
