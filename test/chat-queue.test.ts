@@ -27,12 +27,14 @@ describe('the chat answers each person in order', () => {
   test('a burst from two devices of one person and from another person: in order, none lost', async () => {
     const part = slowCounter()
     const sent: { to: string; text: string }[] = []
+    let clock = 0
     const chat = createChat({
       parts: [part],
       onError: (e) => {
         throw e
       },
       reply: (to, text) => sent.push({ to, text }),
+      now: () => ++clock,
     })
     for (let i = 1; i <= 10; i++) {
       chat.receive(i % 2 ? 'Bob@example.org/phone' : 'bob@example.org/pc', `m${i}`)
@@ -52,9 +54,9 @@ describe('the chat answers each person in order', () => {
     expect(sent.filter((s) => s.to.startsWith('carol')).map((s) => s.text)).toEqual(
       Array.from({ length: 10 }, (_, i) => `${i + 1}: c${i + 1}`),
     )
-    // Every message knows when it came, before it waited.
+    // Every message keeps the time it came (odd ticks: Bob's), not when it was handled.
     const times = part.seen.filter((m) => m.jid === 'bob@example.org').map((m) => m.receivedAt)
-    expect(times).toEqual([...times].sort((a, b) => a - b))
+    expect(times).toEqual(Array.from({ length: 10 }, (_, i) => 2 * i + 1))
   })
 
   test('past the queue limit a message is refused with a reply naming it; later ones are taken', async () => {
@@ -173,6 +175,38 @@ describe('conversations kept in a journal', () => {
       ['p3@x', { n: 3 }],
       ['p2@x', { n: 22 }],
       ['p4@x', { n: 1999 }],
+    ])
+  })
+
+  test('keep the first record written after a crash tore the last line', () => {
+    const path = journal()
+    journalMemory(path).set('alice@x', { use: 'a' })
+    writeFileSync(path, `${readFileSync(path, 'utf8')}{"j":"bob@x","v":{"us`)
+    journalMemory(path).set('dave@x', { use: 'd' })
+    expect(journalMemory(path).entries()).toEqual([
+      ['alice@x', { use: 'a' }],
+      ['dave@x', { use: 'd' }],
+    ])
+  })
+
+  test('a flood of disposable records forgets its own kind first, never the others', () => {
+    const path = journal()
+    const memory = journalMemory(path, { max: 6, maxDisposable: 2 })
+    for (let i = 0; i < 3; i++) memory.set(`kept${i}@x`, { use: `a${i}` })
+    for (let i = 0; i < 50; i++) memory.set(`junk${i}@x`, { joining: i }, { disposable: true })
+    const jids = (m: typeof memory) => m.entries().map(([j]) => j)
+    expect(jids(memory)).toEqual(['kept0@x', 'kept1@x', 'kept2@x', 'junk48@x', 'junk49@x'])
+    // A disposable record that becomes a real one is kept like the others.
+    memory.set('junk49@x', { joining: 49, payout: '0x1' })
+    for (let i = 50; i < 60; i++) memory.set(`junk${i}@x`, { joining: i }, { disposable: true })
+    const reopened = journalMemory(path, { max: 6, maxDisposable: 2 })
+    expect(jids(reopened)).toEqual([
+      'kept0@x',
+      'kept1@x',
+      'kept2@x',
+      'junk49@x',
+      'junk58@x',
+      'junk59@x',
     ])
   })
 

@@ -297,6 +297,7 @@ describe.runIf(run)('two domains in one chat, on a real Prosody', () => {
   })
 
   test('no message of either domain used a word of the CLI or the HTTP API', () => {
+    expect(ChatUser.everything.length).toBeGreaterThan(30)
     expect(foreignWords(ChatUser.everything)).toEqual([])
   })
 })

@@ -123,8 +123,11 @@ export type ChatContext = {
 /** Durable per-person records of a chat part (see `ChatContext.memory`). */
 export interface ChatMemory {
   get(jid: string): unknown
-  /** Stores a plain-JSON record (at most 16 kB), or forgets the person with `undefined`. */
-  set(jid: string, value: unknown): void
+  /**
+   * Stores a plain-JSON record (at most 16 kB), or forgets the person with `undefined`. A
+   * `disposable` record (a stranger's first step) is forgotten first when the node holds too many.
+   */
+  set(jid: string, value: unknown, options?: { disposable?: boolean }): void
   entries(): [jid: string, value: unknown][]
 }
 

@@ -427,6 +427,11 @@ function chatPart({ config, logger, built }: PartsInput): Startable {
       const bot = createXmppBot(xmpp, logger.child({ part: 'xmpp' }))
       const onError = (err: unknown) => logger.error({ err }, 'chat failed')
       const pageUrl = (path: string) => `${config.http.publicUrl ?? built.url}${path}`
+      if (!config.http.publicUrl && /^http:\/\/(127\.|localhost|\[::1\])/.test(built.url))
+        logger.warn(
+          { url: built.url },
+          'chat messages link to this node at a loopback address, which people on other machines cannot open; set [http] public_url in config.toml',
+        )
       const chatParts: ChatPart[] = built.domains.flatMap(({ plugin, parts }) => {
         if (!parts.chat) return []
         const memory = journalMemory(join(config.dataDir, 'chat', `${plugin.domain.name}.jsonl`), {

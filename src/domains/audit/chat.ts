@@ -16,7 +16,7 @@ import { identityMessage, parseChecksumAddress } from '../../core/identity.ts'
 import { BaseError } from '../../errors/base.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { OpId } from '../../ledger/op-id.ts'
-import type { Accounts, LocalAccount } from '../../node/accounts.ts'
+import { AccountQuotaError, type Accounts, type LocalAccount } from '../../node/accounts.ts'
 import { explorerAt } from '../../web/explorer.ts'
 import { memoryOnly } from '../../xmpp/conversations.ts'
 import type { ChatMemory, ChatMessage, ChatPart } from '../plugin.ts'
@@ -65,9 +65,11 @@ type Conversation = {
   joining?: Joining
   /** The audit an admin's commands act on (`use`). */
   use?: OpId
-  shown?: Shown
-  /** The inspection shown before `shown`: what a message sent before a push meant. */
-  before?: { audit: OpId; item: OpId }
+  /**
+   * The inspections shown most recently, oldest first (at most `SHOWN_KEPT`): a message answers
+   * the newest one shown before it was sent, or shown in a reply to the person.
+   */
+  shown?: Shown[]
 }
 
 /** The last inspection pushed to a chat auditor in an audit, for reminders. */
@@ -75,6 +77,9 @@ type Sent = { item: OpId; at: number; reminded: boolean }
 
 /** Joinings younger than this are resumed with a message after a restart; older ones wait silently. */
 const RESUME_JOINING_MS = 24 * 60 * 60 * 1000
+/** Inspections remembered as shown, per person. */
+const SHOWN_KEPT = 8
+
 /** How long a reply or notice waits on the chain for what the escrow owes, before going without it. */
 const OWED_READ_MS = 3000
 /** Audits listed at most in one reply. */
@@ -106,6 +111,10 @@ export const AUDITOR_MENU = [
 
 const STRANGER_HELP =
   "Hi! I'm the Real World Auditor bot. To become an auditor, send me the exact name of an audit while it is open for registration."
+
+/** When the node may hold no more chat accounts (`[xmpp] max_accounts`), in chat's words. */
+const FULL =
+  "This node cannot take anyone new by chat right now (it holds as many chat accounts as its operator allows); please ask the node's operator."
 
 const ANSWER_HELP = 'Please answer yes or no (yes, true, 1, y, t / no, false, 0, n, f).'
 
@@ -139,6 +148,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   const pageUrl = deps.pageUrl ?? ((path: string) => path)
   const explorer = explorerAt(deps.explorerUrl)
   const sent = new Map<string, Sent>()
+  let reminding = false
   let events: Promise<void> = Promise.resolve()
   let unsubscribe: (() => void) | undefined
 
@@ -162,17 +172,19 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         at: typeof j.at === 'number' ? j.at : 0,
       }
     if (typeof r.use === 'string') out.use = r.use as OpId
-    const s = r.shown as Record<string, unknown> | undefined
-    if (s && typeof s.audit === 'string' && typeof s.item === 'string')
-      out.shown = {
-        audit: s.audit as OpId,
-        item: s.item as OpId,
-        at: typeof s.at === 'number' ? s.at : 0,
-        push: s.push === true,
-      }
-    const b = r.before as Record<string, unknown> | undefined
-    if (b && typeof b.audit === 'string' && typeof b.item === 'string')
-      out.before = { audit: b.audit as OpId, item: b.item as OpId }
+    const shownList = Array.isArray(r.shown) ? r.shown : r.shown ? [r.shown] : []
+    const shown: Shown[] = []
+    for (const raw of shownList.slice(-SHOWN_KEPT)) {
+      const e = raw as Record<string, unknown> | undefined
+      if (e && typeof e.audit === 'string' && typeof e.item === 'string')
+        shown.push({
+          audit: e.audit as OpId,
+          item: e.item as OpId,
+          at: typeof e.at === 'number' ? e.at : 0,
+          push: e.push === true,
+        })
+    }
+    if (shown.length > 0) out.shown = shown
     return out
   }
 
@@ -180,17 +192,42 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   function update(jid: string, change: (c: Conversation) => void): void {
     const c = load(jid)
     change(c)
-    memory.set(jid, c.joining || c.use || c.shown ? c : undefined)
+    const keep = c.joining || c.use || c.shown?.length
+    // A stranger who only named an audit holds nothing yet: forgotten first in a flood.
+    const disposable =
+      !!c.joining && !c.joining.payout && !c.use && !c.shown && !accounts.byJid(jid)
+    memory.set(jid, keep ? c : undefined, { disposable })
   }
 
-  /** Records that `jid` was just shown `item` of `audit` (by a push, or in a reply). */
+  /**
+   * Records that `jid` was just shown `item` of `audit` (by a push, or in a reply). Showing again
+   * what was shown last (a reminder) changes nothing: it must not make an older inspection the
+   * one a message in flight answers.
+   */
   function markShown(jid: string, audit: OpId, item: OpId, push: boolean): void {
     update(jid, (c) => {
-      if (c.shown && (c.shown.audit !== audit || c.shown.item !== item))
-        c.before = { audit: c.shown.audit, item: c.shown.item }
-      c.shown = { audit, item, at: now(), push }
+      const list = c.shown ?? []
+      const last = list.at(-1)
+      if (last && last.audit === audit && last.item === item) return
+      c.shown = [...list, { audit, item, at: now(), push }].slice(-SHOWN_KEPT)
     })
   }
+
+  /** Forgets the inspections of `audit` shown to `jid` (all answered); others stay. */
+  function forgetShown(jid: string, audit: OpId): void {
+    update(jid, (c) => {
+      const kept = c.shown?.filter((e) => e.audit !== audit)
+      if (kept?.length) c.shown = kept
+      else delete c.shown
+    })
+  }
+
+  /**
+   * What a message received at `receivedAt` answers: the newest inspection shown in a reply, or
+   * pushed before the message came (a push that came while it waited is not what it meant).
+   */
+  const shownFor = (c: Conversation, receivedAt: number) =>
+    c.shown?.findLast((e) => !e.push || e.at <= receivedAt)
 
   // ---- who is who ----
 
@@ -255,7 +292,10 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   /** Pushes each chat auditor of an audit its current inspection, unless it already has it. */
   async function syncInspections(
     id: OpId,
-    resumed?: { before: ReadonlyMap<string, Shown | undefined>; only: (jid: string) => boolean },
+    resumed?: {
+      before: ReadonlyMap<string, Shown | undefined>
+      only: (jid: string) => boolean
+    },
   ): Promise<void> {
     const state = await audits.state(id)
     if (state.stateIndex !== S.AUDITING) return
@@ -555,6 +595,10 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       }
       case 'del':
         if (!/^\d+$/.test(arg)) return ['Say which item, by its number in "items": del <number>']
+        if (Number(arg) < 1 || Number(arg) > current.items.length)
+          return [
+            `"${name}" has ${count(current.items.length, 'item')}, so there is no item ${arg.slice(0, 12)}; send "items" to see their numbers.`,
+          ]
         await actions.deleteItem(me, audit, Number(arg))
         return [`Deleted item ${arg}.`]
       case 'set':
@@ -563,6 +607,11 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         await actions.control(me, audit, 'open', false)
         return [`"${name}" is open for registration: auditors join by sending me its exact name.`]
       case 'close': {
+        const k = current.params.auditsPerItem
+        if (current.auditors.length < k)
+          return [
+            `"${name}" has ${count(current.auditors.length, 'registered auditor')} but needs at least ${k} (num_audits_per_item), so it stays open for registration.`,
+          ]
         await actions.control(me, audit, 'close', false)
         const after = await audits.state(audit)
         return [
@@ -629,7 +678,9 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     }
     if (!name || bond <= 0n)
       return 'Usage: create <name> <bond>, e.g. "create Street lights 0.5 ETH" or, in base units, "create Street lights 900"'
-    const op = await actions.create(accounts.custodialFor(jid), { name, bond: `${bond}` })
+    const account = custodial(jid)
+    if (!account) return FULL
+    const op = await actions.create(account, { name, bond: `${bond}` })
     update(jid, (c) => {
       c.use = op.id
     })
@@ -690,6 +741,12 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
 
   // ---- registration ----
 
+  /** What a registration waits for, as a clause. */
+  const joiningWaits = (step: Joining) =>
+    step.payout
+      ? 'send me the signature of the message I gave you, or "cancel".'
+      : 'send me your payout address, or "cancel".'
+
   /** Where a registration stands, and what to send next. */
   function joiningAsk(step: Joining, account: LocalAccount | undefined): string {
     if (!step.payout)
@@ -704,6 +761,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       return [
         `You're already registered for "${name}", paid to ${registered.payout}. ${sentence(auditorWaits(state, account.key))}`,
       ]
+    if (account && state.params.admins.includes(account.key))
+      return [`You run "${name}"; its admins do not audit it. ${sentence(adminWaits(state))}`]
     if (state.stateIndex !== S.AUDITOR_REGISTRATION)
       return [`"${name}" is not taking registrations now: it is ${PHASE[state.state]}.`]
     const step: Joining = { audit: state.id, name, at: now() }
@@ -713,20 +772,58 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     return [joiningAsk(step, account)]
   }
 
-  async function join(jid: string, step: Joining, word: string, text: string): Promise<string[]> {
+  /**
+   * A message while a registration is half done: `cancel`, or the address or signature it waits
+   * for (text starting with 0x). Anything else is not registration input: undefined, and the
+   * message is handled as any other (an answer, a command), with `notice` said first when the
+   * registration ended meanwhile.
+   */
+  async function join(
+    jid: string,
+    step: Joining,
+    word: string,
+    text: string,
+  ): Promise<{ replies?: string[]; notice?: string }> {
     const stop = () =>
       update(jid, (c) => {
         delete c.joining
       })
     if (word === 'cancel') {
       stop()
-      return [`Cancelled: you did not join "${step.name}".`]
+      return { replies: [`Cancelled: you did not join "${step.name}".`] }
     }
     const state = await audits.state(step.audit).catch(() => undefined)
     if (!state || state.stateIndex !== S.AUDITOR_REGISTRATION) {
       stop()
-      return [`Registration for "${step.name}" closed before you finished, so you did not join it.`]
+      return {
+        notice: `Registration for "${step.name}" closed before you finished, so you did not join it.`,
+      }
     }
+    if (!/^0x/i.test(text)) return {}
+    return { replies: await joinStep(jid, step, state, text) }
+  }
+
+  /** The account that signs for `jid`, made if missing; undefined when the node may make no more. */
+  function custodial(jid: string): LocalAccount | undefined {
+    try {
+      return accounts.custodialFor(jid)
+    } catch (error) {
+      if (error instanceof AccountQuotaError) return undefined
+      throw error
+    }
+  }
+
+  /** The address or the signature of a registration in progress. */
+  async function joinStep(
+    jid: string,
+    step: Joining,
+    state: AuditState,
+    text: string,
+  ): Promise<string[]> {
+    const stop = () =>
+      update(jid, (c) => {
+        delete c.joining
+      })
     if (!step.payout) {
       let payout: string
       try {
@@ -735,7 +832,11 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
         if (!(error instanceof BaseError)) throw error
         return [`${error.shortMessage} Send the address again, or "cancel".`]
       }
-      const mine = accounts.custodialFor(jid)
+      const mine = custodial(jid)
+      if (!mine) {
+        stop()
+        return [FULL]
+      }
       if (state.auditors.some((a) => a.key === mine.key)) {
         stop()
         return [`You're already registered for "${step.name}".`]
@@ -766,7 +867,6 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
 
   // ---- answers ----
 
-  /** What an auditor's audit waits for, as a sentence. */
   /** What an auditor's audit waits for, as a clause ("your first inspection comes…"). */
   function auditorWaits(state: AuditState, key: string): string {
     switch (state.stateIndex) {
@@ -817,11 +917,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       sent.set(sentKey(elsewhere.id, jid), { item, at: now(), reminded: false })
       markShown(jid, elsewhere.id, item, false)
       lines.push(prompt(elsewhere, account.key)!)
-    } else
-      update(jid, (c) => {
-        delete c.shown
-        delete c.before
-      })
+    } else forgetShown(jid, after.id)
     return lines
   }
 
@@ -844,9 +940,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     value: boolean,
   ): Promise<string[]> {
     const c = load(message.jid)
-    let target: { audit: OpId; item: OpId } | undefined = c.shown
-    // A push that came after the message was sent is not what the message answers.
-    if (c.shown?.push && c.shown.at > message.receivedAt && c.before) target = c.before
+    const target = shownFor(c, message.receivedAt)
     const open = openIn(roles.auditor, account.key)
     if (target) {
       const state = roles.auditor.find((s) => s.id === target.audit)
@@ -1027,10 +1121,30 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const { jid, text } = message
     const [first = ''] = text.split(/\s+/)
     const word = first.toLowerCase()
-    const arg = text.slice(first.length).trim()
     const account = accounts.byJid(jid)
     const step = load(jid).joining
-    if (step && word !== 'answer') return join(jid, step, word, text)
+    if (step && word !== 'answer') {
+      const { replies, notice } = await join(jid, step, word, text)
+      if (replies) return replies
+      const rest = await converseFurther(message, account)
+      if (notice) return [notice, ...(rest ?? [])]
+      // Not registration input: answered as any message, with where the registration stands.
+      return rest
+        ? [...rest, `(Still joining "${step.name}": ${joiningWaits(step)})`]
+        : [joiningAsk(step, account)]
+    }
+    return converseFurther(message, account)
+  }
+
+  /** A message that is not registration input. */
+  async function converseFurther(
+    message: ChatMessage,
+    account: LocalAccount | undefined,
+  ): Promise<string[] | undefined> {
+    const { jid, text } = message
+    const [first = ''] = text.split(/\s+/)
+    const word = first.toLowerCase()
+    const arg = text.slice(first.length).trim()
     const roles = await rolesOf(account)
     const isAdmin = deps.admins.includes(jid) || roles.admin.length > 0
     const known = isAdmin || roles.auditor.length > 0
@@ -1071,7 +1185,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     if (account) {
       const open = openIn(roles.auditor, account.key)
       if (open.length > 0) {
-        const shown = load(jid).shown
+        const shown = load(jid).shown?.at(-1)
         const state = open.find((s) => s.id === shown?.audit) ?? open[0]!
         markShown(jid, state.id, nextInspection(state, account.key)!.item, false)
         return [ANSWER_HELP, prompt(state, account.key)!]
@@ -1156,7 +1270,7 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
       // Everyone gets their current inspections again; the one a person was shown last comes
       // last, so that a bare answer still goes where it did before the restart.
       const auditing = audits.list().filter((a) => a.state === 'AUDITING')
-      const before = new Map(memory.entries().map(([jid]) => [jid, load(jid).shown]))
+      const before = new Map(memory.entries().map(([jid]) => [jid, load(jid).shown?.at(-1)]))
       const shownIn = (id: OpId) => (jid: string) => before.get(jid)?.audit === id
       for (const { id } of auditing)
         await syncInspections(id, { before, only: (jid) => !shownIn(id)(jid) })
@@ -1167,22 +1281,36 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     },
     /** Reminds auditors whose inspection has used half its deadline (once per inspection). */
     async remind(): Promise<void> {
-      for (const [key, last] of sent) {
-        if (last.reminded) continue
-        const [id, jid] = key.split('\n') as [OpId, string]
-        const state = await audits.state(id)
-        const account = accounts.byJid(jid)
-        if (!account || nextInspection(state, account.key)?.item !== last.item) continue
-        if (now() - last.at < state.params.inspectionDeadline / 2) continue
-        last.reminded = true
-        markShown(jid, id, last.item, true)
-        send(
-          jid,
-          `Reminder: half the time for this inspection has passed.\n${prompt(state, account.key)}`,
-        )
+      // One pass at a time: a slow pass overlapped by the next would remind twice.
+      if (reminding) return
+      reminding = true
+      try {
+        await remindOnce()
+      } finally {
+        reminding = false
       }
     },
     /** Resolves once pushed messages for ops seen so far have been sent. */
     settled: () => events,
+  }
+
+  async function remindOnce(): Promise<void> {
+    for (const [key, last] of sent) {
+      if (last.reminded) continue
+      const [id, jid] = key.split('\n') as [OpId, string]
+      const state = await audits.state(id)
+      const account = accounts.byJid(jid)
+      if (!account || nextInspection(state, account.key)?.item !== last.item) {
+        sent.delete(key) // answered, reassigned or stopped: nothing to remind of any more
+        continue
+      }
+      if (now() - last.at < state.params.inspectionDeadline / 2) continue
+      last.reminded = true
+      markShown(jid, id, last.item, true)
+      send(
+        jid,
+        `Reminder: half the time for this inspection has passed.\n${prompt(state, account.key)}`,
+      )
+    }
   }
 }
