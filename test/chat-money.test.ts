@@ -379,6 +379,31 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
     }
   }, 60_000)
 
+  test('an audit that pays nobody needs no funding and completes without a transaction', async () => {
+    const name = 'Nobody'
+    for (const user of [admin, ...auditors]) await user.rest()
+    expect(await admin.ask(`create ${name} 0.0003 ETH`)).toContain(`Created "${name}"`)
+    expect(await admin.ask('add the fountain runs')).toContain('Added')
+    expect(await admin.ask('open')).toContain('is open for registration')
+    for (const person of auditors) expect(await person.register(name)).toContain('registered')
+    expect(await admin.ask('close')).toContain('closed with 3 auditors')
+    expect(await admin.ask('start')).toContain('has started')
+    // Nobody answers: stopped by force, every inspection is missing and no reward is earned.
+    const said = [await admin.ask('stop force'), await admin.next()]
+    const notice = said.find((m) => m.startsWith(`Audit "${name}" is finished`))
+    expect(notice).toContain(
+      "It pays nobody (no auditor earned anything), so it needs no funding: it completes without a transaction, and I'll tell you when it does.",
+    )
+    expect(notice).not.toContain('rwa audit fund')
+    const id = node.node.audits.resolve(name) as OpId
+    // The escrow refuses to settle what nobody funded: the node completes it without the chain.
+    await eventually(async () => (await node.node.audits.stateName(id)) === 'COMPLETE', name)
+    const complete = `Audit "${name}" is complete: it paid nobody, so nothing went through the chain.`
+    expect(await admin.until(/^Audit "Nobody" is complete/)).toBe(complete)
+    for (const person of auditors)
+      expect(await person.until(/^Audit "Nobody" is complete/)).toBe(complete)
+  }, 120_000)
+
   test('no message anyone got uses a word of the CLI or the HTTP API', () => {
     expect(ChatUser.everything.length).toBeGreaterThan(30)
     expect(ChatUser.everything.some((m) => m.includes('rwa payout withdraw --node'))).toBe(true)
