@@ -45,13 +45,15 @@ export class TestNode {
 
   /**
    * A started node on the embedded devnet (anvil, the contracts deployed), with `explorerUrl` as
-   * its `[chain] explorer_url` when given.
+   * its `[chain] explorer_url` and `publicUrl` as its `[http] public_url` when given.
    */
   static async startDevnet({
     explorerUrl,
+    publicUrl,
     extraConfig,
   }: {
     explorerUrl?: string
+    publicUrl?: string
     /** TOML appended to config.toml before the node starts (an `[xmpp]` section, say). */
     extraConfig?: string
   } = {}): Promise<TestNode> {
@@ -59,14 +61,12 @@ export class TestNode {
     const dataDir = join(root, 'n1')
     initNode({ name: 'n1', dataDir })
     if (extraConfig) appendFileSync(join(dataDir, 'config.toml'), `\n${extraConfig}\n`)
-    if (explorerUrl) {
-      const config = join(dataDir, 'config.toml')
-      const text = readFileSync(config, 'utf8')
-      writeFileSync(
-        config,
-        text.replace(/^# explorer_url = .*$/m, `explorer_url = "${explorerUrl}"`),
-      )
-    }
+    const config = join(dataDir, 'config.toml')
+    let text = readFileSync(config, 'utf8')
+    if (explorerUrl)
+      text = text.replace(/^# explorer_url = .*$/m, `explorer_url = "${explorerUrl}"`)
+    if (publicUrl) text = text.replace(/^# public_url = .*$/m, `public_url = "${publicUrl}"`)
+    writeFileSync(config, text)
     const t = new TestNode(dataDir, root)
     t.node = TestNode.create(dataDir, { mode: 'devnet' })
     await t.node.start()

@@ -41,8 +41,11 @@ export interface AuditMoney {
   funding(state: AuditState): Promise<Funding | undefined>
   /** Funds an audit's escrow from a local account's Ethereum key; `amount` may carry a unit. */
   fund(account: LocalAccount, state: AuditState, amount: string): Promise<FundResult>
-  /** What the escrow owes `address` in each token the node knows (or in `token` only). */
-  owed(address: Address, token?: Address): Promise<Owed[]>
+  /**
+   * What the escrow owes `address` in each token the node knows, or in `tokens` only (one
+   * token, or several: each read once).
+   */
+  owed(address: Address, tokens?: Address | readonly Address[]): Promise<Owed[]>
 }
 
 /** What funding did. */
@@ -72,6 +75,14 @@ export function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T>
 /** The audit token as the escrow names it (address(0) for native ETH). */
 export const escrowTokenOf = (token: string): Address =>
   token === 'native' ? NATIVE : (token as Address)
+
+/** `tokens` without repeats (an address in another case is the same token), in their order. */
+export function distinctTokens(tokens: readonly Address[]): Address[] {
+  const byKey = new Map<string, Address>()
+  for (const token of tokens)
+    if (!byKey.has(token.toLowerCase())) byKey.set(token.toLowerCase(), token)
+  return [...byKey.values()]
+}
 
 /** Creates the money side of audits for a node, with or without a chain. */
 export function createAuditMoney(
@@ -137,9 +148,11 @@ export function createAuditMoney(
       })
       return { amount, token: unit, tx, funding: (await funding(state)) ?? null }
     },
-    async owed(address, token) {
+    async owed(address, only) {
       if (!chain) throw noChain()
-      const tokens = token ? [token] : payoutTokens(chain.info)
+      const tokens = distinctTokens(
+        only === undefined ? payoutTokens(chain.info) : typeof only === 'string' ? [only] : only,
+      )
       return Promise.all(
         tokens.map(async (t) => ({
           token: await units.unitOf(t),

@@ -93,6 +93,7 @@ export const auditNode: NodePart<AuditState, AuditReducer, AuditSummary> = {
           chain: info,
           money,
           explorerUrl: config.explorerUrl,
+          publicUrl: config.http.publicUrl,
         }),
         script: `${AUDIT_JS}\n;\n${PAYOUTS_JS}`,
       },

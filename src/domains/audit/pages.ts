@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono'
 import type { ChainInfo } from '../../chain/chain-service.ts'
+import { payoutTokens } from '../../chain/payments.ts'
 import { formatAmount, isKnownUnit, type TokenUnit } from '../../core/amount.ts'
 import type { AuditSummary } from '../../core/audit/domain.ts'
 import { answersByItem } from '../../core/audit/queries.ts'
@@ -16,13 +17,19 @@ import { accountNames, addressHtml, keyHtml, type NameOf } from '../../web/names
 import type { AuditIndex } from './audit-index.ts'
 import {
   type AuditMoney,
+  distinctTokens,
   escrowTokenOf,
   type Funding,
   type Owed,
   VIEW_READ_MS,
   within,
 } from './funding.ts'
-import { findPayingAudits, parsePageAddress, payoutsPage } from './payouts-page.ts'
+import {
+  fillPayingAudits,
+  parsePageAddress,
+  payoutsPage,
+  searchPayingAudits,
+} from './payouts-page.ts'
 import { type SettledTransaction, settledTransaction } from './settled-tx.ts'
 
 /** The audits' section of the home page: the list, and a form to create one. */
@@ -275,6 +282,7 @@ export function auditPages({
   accounts,
   chain,
   explorerUrl,
+  publicUrl,
   money,
 }: {
   node: string
@@ -285,6 +293,8 @@ export function auditPages({
   chain(): ChainInfo | undefined
   /** `[chain] explorer_url`: transactions and addresses link there. */
   explorerUrl?: string | undefined
+  /** `[http] public_url`: the node's URL in the commands a page shows (else the request's origin). */
+  publicUrl?: string | undefined
   money: AuditMoney
 }): RouteGroup {
   const app = new Hono()
@@ -307,11 +317,17 @@ export function auditPages({
   app.get('/payouts/:address', async (c) => {
     const address = parsePageAddress(c.req.param('address'))
     const info = chain()
+    const found = await searchPayingAudits(audits, address)
+    // Owed is read in the node's tokens and in each listed audit's, so that an audit paid in
+    // another ERC-20 is withdrawn too (the listed are bounded, so the tokens are).
+    const tokens = info
+      ? distinctTokens([...payoutTokens(info), ...found.listed.map((a) => a.token)])
+      : []
     const [owed, paying] = await Promise.all([
       info
-        ? within<readonly Owed[] | undefined>(money.owed(address), VIEW_READ_MS, undefined)
+        ? within<readonly Owed[] | undefined>(money.owed(address, tokens), VIEW_READ_MS, undefined)
         : undefined,
-      findPayingAudits(audits, address, { unitOf: money.unitOf, ledger }),
+      fillPayingAudits(found, { unitOf: money.unitOf, ledger }),
     ])
     return htmlPage(
       c,
@@ -321,7 +337,7 @@ export function auditPages({
         chain: info,
         owed,
         paying,
-        nodeUrl: new URL(c.req.url).origin,
+        nodeUrl: publicUrl ?? new URL(c.req.url).origin,
         nameOf: accountNames(accounts.list()),
         explorer,
       }),

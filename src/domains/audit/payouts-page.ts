@@ -1,7 +1,9 @@
 import { encodeFunctionData, getAddress, type Hex } from 'viem'
 import { auditEscrowAbi } from '../../chain/artifacts.ts'
 import type { ChainInfo } from '../../chain/chain-service.ts'
-import { formatAmount, type TokenUnit } from '../../core/amount.ts'
+import { payoutTokens } from '../../chain/payments.ts'
+import { formatAmount, type TokenUnit, unknownUnit } from '../../core/amount.ts'
+import type { AuditState } from '../../core/audit/state.ts'
 import type { AuditStateName } from '../../core/audit/states.ts'
 import type { Address } from '../../core/identity.ts'
 import { describeValue } from '../../core/text.ts'
@@ -11,13 +13,13 @@ import { type Explorer, txHtml } from '../../web/explorer.ts'
 import { esc, layout } from '../../web/layout.ts'
 import { addressHtml, type NameOf } from '../../web/names.ts'
 import type { AuditIndex } from './audit-index.ts'
-import { escrowTokenOf, type Owed } from './funding.ts'
+import { escrowTokenOf, type Owed, VIEW_READ_MS } from './funding.ts'
 import { settledTransaction } from './settled-tx.ts'
 
 /** At most this many audits are listed on a payouts page; the page says how many more paid. */
 export const MAX_LISTED_AUDITS = 100
 
-/** At most this many audits with a settlement are searched (newest first) for one page. */
+/** At most this many audits with a settlement are searched (by name) for one page. */
 export const MAX_SEARCHED_AUDITS = 2000
 
 /** An audit whose settlement pays an address. */
@@ -27,19 +29,29 @@ export type PayingAudit = {
   readonly state: AuditStateName
   /** What the settlement pays the address, in the audit's token. */
   readonly amount: bigint
+  /** The audit's token as the escrow names it (address(0) for native ETH). */
+  readonly token: Address
   readonly unit: TokenUnit
   /** The transaction that paid the audit into the escrow, once COMPLETE. */
   readonly tx: Hex | undefined
 }
 
-/** The audits of this node whose settlement pays an address, newest first, bounded. */
-export type PayingAudits = {
-  readonly listed: readonly PayingAudit[]
+/**
+ * The audits of this node whose settlement pays an address, by name (the index's order: an op's
+ * time is its author's claim, so no order by creation is to be had), bounded.
+ */
+export type PayingAudits<Row = PayingAudit> = {
+  readonly listed: readonly Row[]
   /** How many more of the searched audits pay the address than are listed. */
   readonly more: number
-  /** Whether older audits with a settlement were left unsearched. */
+  /** How many audits with a settlement were searched (the first by name, at most the bound). */
+  readonly searched: number
+  /** Whether audits with a settlement were left unsearched (those after the searched by name). */
   readonly truncated: boolean
 }
+
+/** An audit paying an address, as found in the index (no chain read yet), with its state. */
+export type FoundAudit = Omit<PayingAudit, 'unit' | 'tx'> & { readonly audit: AuditState }
 
 /**
  * Reads a payout address from a page's URL: lowercase (or uppercase) hex, or EIP-55 with a
@@ -59,31 +71,27 @@ export function parsePageAddress(text: string): Address {
   return checksummed
 }
 
-/** The audits whose settlement pays `address`, newest first: at most `limit` listed, the rest counted. */
-export async function findPayingAudits(
+/**
+ * The audits whose settlement pays `address`, by name: at most `limit` listed, the rest counted.
+ * Reads only this node's index, never the chain.
+ */
+export async function searchPayingAudits(
   audits: AuditIndex,
   address: Address,
   {
-    unitOf,
-    ledger,
     limit = MAX_LISTED_AUDITS,
     search = MAX_SEARCHED_AUDITS,
-  }: {
-    unitOf(token: string): Promise<TokenUnit>
-    ledger: Parameters<typeof settledTransaction>[0]
-    limit?: number
-    search?: number
-  },
-): Promise<PayingAudits> {
+  }: { limit?: number; search?: number } = {},
+): Promise<PayingAudits<FoundAudit>> {
   // Only audits past their results carry a settlement; the summaries are cheap, states are not.
   const settled = audits
     .list()
     .filter((a) => a.state === 'WAITING_FOR_CONTRACT' || a.state === 'COMPLETE')
-    .reverse()
-  const listed: PayingAudit[] = []
+  const searched = settled.slice(0, search)
+  const listed: FoundAudit[] = []
   let more = 0
   const wanted = address.toLowerCase()
-  for (const summary of settled.slice(0, search)) {
+  for (const summary of searched) {
     const state = await audits.state(summary.id)
     const s = state.settlement
     const at = s ? s.payees.findIndex((p) => p.toLowerCase() === wanted) : -1
@@ -97,11 +105,96 @@ export async function findPayingAudits(
       name: state.params.name,
       state: state.state,
       amount: s.amounts[at]!,
-      unit: await unitOf(state.params.token),
-      tx: (await settledTransaction(ledger, state))?.hash,
+      token: escrowTokenOf(state.params.token),
+      audit: state,
     })
   }
-  return { listed, more, truncated: settled.length > search }
+  return { listed, more, searched: searched.length, truncated: settled.length > search }
+}
+
+/**
+ * Found audits with their units and settling transactions. Each distinct token's unit is asked
+ * for once, all at once, and none is waited for past one deadline `ms` away (a token that has not
+ * answered by then shows in base units): a silent chain costs the page `ms`, not `ms` per row.
+ */
+export async function fillPayingAudits(
+  found: PayingAudits<FoundAudit>,
+  {
+    unitOf,
+    ledger,
+    ms = VIEW_READ_MS,
+  }: {
+    unitOf(token: string): Promise<TokenUnit>
+    ledger: Parameters<typeof settledTransaction>[0]
+    ms?: number
+  },
+): Promise<PayingAudits> {
+  const units = await unitsBy(
+    found.listed.map((a) => a.audit.params.token),
+    unitOf,
+    ms,
+  )
+  const listed = await Promise.all(
+    found.listed.map(async ({ audit, ...row }) => ({
+      ...row,
+      unit: units.get(audit.params.token.toLowerCase()) ?? unknownUnit(audit.params.token),
+      tx: (await settledTransaction(ledger, audit))?.hash,
+    })),
+  )
+  return { ...found, listed }
+}
+
+/** The units of `tokens` (by lowercase token), each asked for once, all under one deadline. */
+async function unitsBy(
+  tokens: readonly string[],
+  unitOf: (token: string) => Promise<TokenUnit>,
+  ms: number,
+): Promise<Map<string, TokenUnit>> {
+  const distinct = new Map<string, string>()
+  for (const token of tokens)
+    if (!distinct.has(token.toLowerCase())) distinct.set(token.toLowerCase(), token)
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms)
+  })
+  try {
+    const units = await Promise.all(
+      [...distinct.values()].map((token) =>
+        Promise.race([
+          unitOf(token).catch(() => unknownUnit(token)),
+          deadline.then(() => unknownUnit(token)),
+        ]),
+      ),
+    )
+    return new Map([...distinct.keys()].map((key, i) => [key, units[i]!]))
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * The audits whose settlement pays `address`, by name: at most `limit` listed, the rest counted,
+ * each in its token's unit (read within `ms`).
+ */
+export async function findPayingAudits(
+  audits: AuditIndex,
+  address: Address,
+  {
+    unitOf,
+    ledger,
+    limit = MAX_LISTED_AUDITS,
+    search = MAX_SEARCHED_AUDITS,
+    ms = VIEW_READ_MS,
+  }: {
+    unitOf(token: string): Promise<TokenUnit>
+    ledger: Parameters<typeof settledTransaction>[0]
+    limit?: number
+    search?: number
+    ms?: number
+  },
+): Promise<PayingAudits> {
+  const found = await searchPayingAudits(audits, address, { limit, search })
+  return fillPayingAudits(found, { unitOf, ledger, ms })
 }
 
 /** One withdrawal the page's wallet button sends: the escrow's `withdraw(token)`, encoded here. */
@@ -176,11 +269,11 @@ function owedSection({ chain, owed }: PayoutsPageInput): string {
 function withdrawSection({ chain, owed, address, nodeUrl, explorer }: PayoutsPageInput): string {
   const calls = withdrawCalls(owed ?? [])
   if (!chain || calls.length === 0) return ''
-  const command = `rwa payout withdraw --eth-key <key file of ${address}> --node ${nodeUrl}`
+  const commands = withdrawCommands(owed ?? [], { chain, address, nodeUrl })
   return `<section id="withdraw"><h2>Withdraw</h2>
 <p>The escrow pays only when the payout address asks, and that address pays the gas. Either:</p>
-<p>from a shell with the address's Ethereum key file:</p>
-<pre><code id="withdraw-command">${esc(command)}</code></pre>
+<p>from a shell with the address's Ethereum key file${commands.length > 1 ? ', one command per line (one with --token withdraws that token only)' : ''}:</p>
+<pre><code id="withdraw-command">${esc(commands.join('\n'))}</code></pre>
 <p>or from a browser wallet holding the address's key:</p>
 <div id="wallet" data-address="${esc(address)}" data-escrow="${esc(chain.escrow)}" data-chain-id="${chain.chainId}" data-calls="${esc(JSON.stringify(calls))}"${explorer ? ` data-explorer-tx="${esc(explorer.tx(''))}"` : ''}>
 <button class="primary" id="withdraw-wallet">Withdraw with your wallet</button>
@@ -190,6 +283,24 @@ function withdrawSection({ chain, owed, address, nodeUrl, explorer }: PayoutsPag
 </section>`
 }
 
+/**
+ * The `rwa payout withdraw` commands that withdraw everything owed: one for the tokens the
+ * command withdraws by itself (ETH and the devnet token), and one with `--token` for each other.
+ */
+export function withdrawCommands(
+  owed: readonly Owed[],
+  { chain, address, nodeUrl }: { chain: ChainInfo; address: Address; nodeUrl: string },
+): string[] {
+  const tail = `--eth-key <key file of ${address}> --node ${nodeUrl}`
+  const byDefault = new Set(payoutTokens(chain).map((t) => t.toLowerCase()))
+  const owing = owed.filter((o) => o.amount > 0n).map((o) => escrowTokenOf(o.token.address))
+  const others = owing.filter((t) => !byDefault.has(t.toLowerCase()))
+  return [
+    ...(owing.length > others.length ? [`rwa payout withdraw ${tail}`] : []),
+    ...others.map((t) => `rwa payout withdraw --token ${t} ${tail}`),
+  ]
+}
+
 function auditsSection({ paying, explorer }: PayoutsPageInput): string {
   const rows = paying.listed
     .map(
@@ -197,18 +308,17 @@ function auditsSection({ paying, explorer }: PayoutsPageInput): string {
         `<tr><td data-label="audit"><a href="/ui/audits/${encodeURIComponent(a.id)}">${esc(a.name)}</a></td><td class="num" data-label="amount">${esc(formatAmount(a.amount, a.unit))}</td><td data-label="status">${a.state === 'COMPLETE' ? `settled${a.tx ? ` in ${txHtml(a.tx, explorer)}` : ''}` : 'not settled yet: the escrow owes it once the audit is funded and settled'}</td></tr>`,
     )
     .join('')
-  const notes = [
+  const count = (n: number) => `${n} ${n === 1 ? 'audit' : 'audits'}`
+  const searched = paying.truncated
+    ? `Searched: the first ${count(paying.searched)} by name of this node's audits with a settlement (more were left unsearched).`
+    : `Searched: all ${count(paying.searched)} of this node with a settlement.`
+  const more =
     paying.more > 0
-      ? `${paying.more} more ${paying.more === 1 ? 'audit pays' : 'audits pay'} this address; the newest ${paying.listed.length} are listed.`
-      : '',
-    paying.truncated ? `Only the newest ${MAX_SEARCHED_AUDITS} settled audits were searched.` : '',
-  ]
-    .filter(Boolean)
-    .map((n) => `<p class="muted" id="audits-more">${n}</p>`)
-    .join('')
+      ? ` ${paying.more} more ${paying.more === 1 ? 'audit pays' : 'audits pay'} this address; the first ${paying.listed.length} by name are listed.`
+      : ''
   return `<section id="paid-by"><h2>Audits paying this address</h2>
 ${rows ? `<table class="stack"><tr><th>audit</th><th class="num">amount</th><th>status</th></tr>${rows}</table>` : '<p class="muted">No audit of this node pays this address.</p>'}
-${notes}
+<p class="muted" id="audits-searched">${rows ? 'Listed by name. ' : ''}${searched}${more}</p>
 </section>`
 }
 
@@ -238,6 +348,11 @@ async function withdrawWithWallet(box, button) {
     return
   }
   button.disabled = true
+  // What was sent stays in every status shown after it: its hash is the only record the page has.
+  const sent = []
+  const sentList = () => sent.length === 0 ? '' : '<p>Sent so far:</p><ul id="wallet-sent-list">' + sent.join('') + '</ul>'
+  let done = false
+  let current
   try {
     const accounts = await wallet.request({ method: 'eth_requestAccounts' })
     const from = Array.isArray(accounts) ? accounts.find((a) => typeof a === 'string' && a.toLowerCase() === address.toLowerCase()) : undefined
@@ -246,23 +361,28 @@ async function withdrawWithWallet(box, button) {
       say(box, '<p id="wallet-refused">Your wallet\\'s account (' + esc(shown) + ') is not ' + esc(address) + ', the address this page pays out; nothing was sent. Switch the wallet to that account, or open the page of your own address.</p>', 'error')
       return
     }
-    const walletChain = await wallet.request({ method: 'eth_chainId' })
-    if (Number(walletChain) !== Number(chainId)) {
-      say(box, '<p id="wallet-refused">Your wallet is on chain ' + esc(String(Number(walletChain))) + ', but this node\\'s escrow is on chain ' + esc(chainId) + '; switch the wallet to chain ' + esc(chainId) + ' and click again. Nothing was sent.</p>', 'error')
-      return
-    }
-    const sent = []
     for (const call of calls) {
-      say(box, '<p>Confirm the withdrawal of ' + esc(call.label) + ' in your wallet…</p>')
+      // The wallet may switch chains between two confirmations: each send is checked anew.
+      const walletChain = await wallet.request({ method: 'eth_chainId' })
+      if (Number(walletChain) !== Number(chainId)) {
+        say(box, '<p id="wallet-refused">Your wallet is on chain ' + esc(String(Number(walletChain)).slice(0, 20)) + ', but this node\\'s escrow is on chain ' + esc(chainId) + '; switch the wallet to chain ' + esc(chainId) + ' and click again. ' + (sent.length === 0 ? 'Nothing was sent.' : 'The withdrawal of ' + esc(call.label) + ' and any after it were not sent.') + '</p>' + sentList(), 'error')
+        return
+      }
+      say(box, '<p>Confirm the withdrawal of ' + esc(call.label) + ' in your wallet…</p>' + sentList())
+      current = call.label
       const hash = await wallet.request({ method: 'eth_sendTransaction', params: [{ from, to: escrow, data: call.data, value: '0x0' }] })
-      if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) throw new Error('The wallet answered no transaction hash.')
+      if (typeof hash !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(hash)) throw new Error('it answered no transaction hash.')
       sent.push('<li>' + esc(call.label) + ': ' + (explorerTx ? '<a class="addr tx" href="' + esc(explorerTx + hash) + '" rel="noreferrer">' + esc(hash) + '</a>' : '<span class="addr tx">' + esc(hash) + '</span>') + '</li>')
+      current = undefined
     }
     say(box, '<p id="wallet-sent">Sent. Once the chain includes ' + (sent.length === 1 ? 'the transaction' : 'them') + ', the money is in your wallet; reload this page to see what is still owed.</p><ul>' + sent.join('') + '</ul>', 'ok')
+    done = true
   } catch (error) {
-    say(box, '<p id="wallet-error">The wallet did not send: ' + esc(error && error.message ? error.message : String(error)) + '</p>', 'error')
+    const why = error && error.message ? String(error.message) : String(error)
+    say(box, '<p id="wallet-error">The wallet did not send' + (current ? ' the withdrawal of ' + esc(current) : '') + ': ' + esc(why.slice(0, 300)) + '</p>' + sentList(), 'error')
   } finally {
-    button.disabled = false
+    // Once everything is sent nothing is owed: a second click could only revert (NothingOwed).
+    button.disabled = done
   }
 }
 
