@@ -58,7 +58,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
   /** What the settlement pays `person`, as chat shows it. */
   const payOf = (person: ChatUser) => {
     const s = stopped.settlement!
-    const i = s.payees.findIndex((p) => p === person.wallet.address)
+    const i = s.payees.indexOf(person.wallet.address)
     return formatAmount(i < 0 ? 0n : s.amounts[i]!, ETH_UNIT)
   }
 
