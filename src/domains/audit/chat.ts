@@ -3,7 +3,6 @@ import type { ChainInfo } from '../../chain/chain-service.ts'
 import {
   ETH_UNIT,
   formatAmount,
-  isKnownUnit,
   parseAmount,
   type TokenUnit,
   unknownUnit,
@@ -17,13 +16,13 @@ import { BaseError } from '../../errors/base.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import { AccountQuotaError, type Accounts, type LocalAccount } from '../../node/accounts.ts'
-import { explorerAt } from '../../web/explorer.ts'
 import { memoryOnly } from '../../xmpp/conversations.ts'
 import type { ChatMemory, ChatMessage, ChatPart } from '../plugin.ts'
 import type { AuditActions } from './actions.ts'
 import type { AuditIndex } from './audit-index.ts'
+import { createChatMoney } from './chat-money.ts'
 import { CHAT_PARAMS, count, inChatWords, nearMiss, PHASE, refusedNow } from './chat-words.ts'
-import { type AuditMoney, escrowTokenOf, type Owed } from './funding.ts'
+import type { AuditMoney } from './funding.ts'
 import { settledTransaction } from './settled-tx.ts'
 
 /** What the audit chat needs from the node, and how it sends messages nobody asked for. */
@@ -80,8 +79,6 @@ const RESUME_JOINING_MS = 24 * 60 * 60 * 1000
 /** Inspections remembered as shown, per person. */
 const SHOWN_KEPT = 8
 
-/** How long a reply or notice waits on the chain for what the escrow owes, before going without it. */
-const OWED_READ_MS = 3000
 /** Audits listed at most in one reply. */
 const MAX_LISTED = 20
 
@@ -131,10 +128,20 @@ const ADMIN_WORDS = new Set([
   'stop',
   'outstanding_inspections',
   'settlement',
-])
+]) // each but "create" is one of adminCommands
 
 /** A person's audits: those they run (admin) and those they audit (on the roster). */
 type Roles = { readonly admin: AuditState[]; readonly auditor: AuditState[] }
+
+/** Who wrote a message, to the audits. */
+type Person = {
+  readonly jid: string
+  readonly account: LocalAccount | undefined
+  readonly roles: Roles
+  readonly isAdmin: boolean
+  /** Runs or audits an audit here. */
+  readonly known: boolean
+}
 
 /**
  * The RWA conversation, independent of the transport: admins drive audits with the original
@@ -146,7 +153,6 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
   const { accounts, audits, actions, ledger, send, now = Date.now, unitOf = defaultUnitOf } = deps
   const memory = deps.memory ?? memoryOnly()
   const pageUrl = deps.pageUrl ?? ((path: string) => path)
-  const explorer = explorerAt(deps.explorerUrl)
   const sent = new Map<string, Sent>()
   let reminding = false
   let events: Promise<void> = Promise.resolve()
@@ -312,99 +318,16 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     }
   }
 
-  // ---- money ----
-
-  /**
-   * ` --node <url>` for a command people run on their own machine, where the CLI's default node
-   * (the local one) is not this one; nothing when the node's URL is not known.
-   */
-  const nodeFlag = () => {
-    const url = pageUrl('')
-    return /^https?:\/\/[^/]/.test(url) ? ` --node ${url}` : ''
-  }
-
-  const txText = (hash: string) => `transaction ${hash}${explorer ? ` (${explorer.tx(hash)})` : ''}`
-
-  /** How the admins of a finished audit get its escrow funded (amount, escrow, page and command). */
-  async function fundingNotice(state: AuditState): Promise<string> {
-    const info = deps.chain?.()
-    const name = state.params.name
-    if (!info || !deps.money)
-      return `This node runs without a chain, so "${name}" cannot be paid out from here.`
-    if (state.settlement?.total === 0n)
-      return `It pays nobody (no auditor earned anything), so it needs no funding: it completes without a transaction, and I'll tell you when it does.`
-    const unit = await unitOf(state.params.token)
-    const funding = await deps.money.funding(state).catch(() => undefined)
-    const token = escrowTokenOf(state.params.token)
-    if (funding && funding.funded > 0n && funding.escrowToken.toLowerCase() !== token.toLowerCase())
-      return `Its escrow holds ${funding.funded} base units of another token (${funding.escrowToken}) than "${name}" pays in, so no node settles it and the escrow takes no more for it; it must be settled by hand, or run as a new audit.`
-    if (funding && funding.funded >= funding.needed)
-      return `Its escrow already holds ${formatAmount(funding.funded, unit)} for it; it settles once enough nodes have signed the settlement. I'll tell you when it does.`
-    // What settling takes: the settlement's total (the escrow refuses less), as `funding` counts it.
-    const needed = funding?.needed ?? state.settlement?.total ?? state.params.bond
-    const funded = funding?.funded ?? 0n
-    const missing = needed - funded
-    const typed = isKnownUnit(unit) ? formatAmount(missing, unit) : `${missing}`
-    const what = state.settlement ? 'the total its settlement pays out' : 'its bond'
-    return [
-      ...(funding
-        ? []
-        : [
-            `I could not read its escrow just now, so I do not know what it already holds; it needs ${formatAmount(needed, unit)} in all (${what}).`,
-          ]),
-      funded > 0n
-        ? `Its escrow holds ${formatAmount(funded, unit)} of the ${formatAmount(needed, unit)} it needs (${what}); fund the other ${formatAmount(missing, unit)} from the wallet that funded it: the escrow takes more only from its first funder.`
-        : funding
-          ? `To pay the auditors, fund its escrow with ${formatAmount(missing, unit)}, ${what}.`
-          : `If nobody has funded it yet, fund it with ${formatAmount(missing, unit)}; if someone has, only that wallet can add the rest.`,
-      `The escrow contract ${info.escrow} on chain ${info.chainId} holds it for this audit; whatever is funded beyond that, the first funder withdraws once it settles.`,
-      `Fund it from the command line with your Ethereum key (the audit is named by its id, which needs no quoting):`,
-      `  rwa audit fund ${state.id} "${typed}"${tokenFlag(state.params.token)}${nodeFlag()} --eth-key <your Ethereum key file>`,
-      `or on the audit's page ${pageUrl(`/ui/audits/${state.id}`)} with an account token of this node.`,
-      "I'll tell you when it settles.",
-    ].join('\n')
-  }
-
-  /** How an auditor withdraws what an audit paid it. */
-  function withdrawHow(payout: string, token: string): string {
-    return [
-      `Withdraw it with the wallet of ${payout} on ${pageUrl(`/ui/audits/payouts/${payout}`)}, or from the command line:`,
-      `  rwa payout withdraw${tokenFlag(token)}${nodeFlag()} --eth-key <the Ethereum key file of ${payout}>`,
-    ].join('\n')
-  }
-
-  /**
-   * ` --token <address>` when the audit's token is one the CLI does not look at by itself (it
-   * withdraws native ETH and the devnet token unless told another).
-   */
-  function tokenFlag(token: string): string {
-    if (token === 'native') return ''
-    const known = deps.chain?.()?.token
-    return known && known.toLowerCase() === token.toLowerCase() ? '' : ` --token ${token}`
-  }
-
-  /** An auditor's result in a finished audit, in a sentence or three. */
-  async function resultText(state: AuditState, key: string, finished = false): Promise<string> {
-    const { result } = auditorSummary(state, key)
-    const name = state.params.name
-    if (!result) return `"${name}" has no result for you yet: it is ${PHASE[state.state]}.`
-    const unit = await unitOf(state.params.token)
-    const pay = result.paid + result.returned
-    const lead = finished ? `Audit "${name}" is finished. Of` : `Audit "${name}": of`
-    const head = `${lead} your ${count(result.inspections, 'inspection')}, ${result.aligned} matched the majority, ${result.misaligned} did not and ${result.missing} went unanswered; your compensation is ${formatAmount(pay, unit)}, for ${result.payout}.`
-    if (pay === 0n) return head
-    if (state.stateIndex !== S.COMPLETE)
-      return `${head}\nIt is paid into the escrow when the audit settles on chain; I'll tell you then how to withdraw it.`
-    const tx = await settledTransaction(ledger, state)
-    if (!tx && !deps.chain?.())
-      return `${head}\nIts settlement went to the Chainlink job that pays it out.`
-    const settled = `It was settled${tx ? ` in ${txText(tx.hash)}` : ''}`
-    const owed = await owedNow(result.payout, state.params.token)
-    // Once withdrawn it no longer waits anywhere; the escrow's books are per address, not per audit.
-    if (owed?.length === 0)
-      return `${head}\n${settled}. The escrow owes that address nothing more in ${unit.symbol ?? 'this token'} now: it has been withdrawn.`
-    return `${head}\n${settled} and paid into the escrow for you.${inAll(owed)}\n${withdrawHow(result.payout, state.params.token)}`
-  }
+  const { txText, fundingNotice, withdrawHow, resultText, excessText, owedInAll } = createChatMoney(
+    {
+      ledger,
+      unitOf,
+      pageUrl,
+      explorerUrl: deps.explorerUrl,
+      money: deps.money,
+      chain: deps.chain,
+    },
+  )
 
   // ---- messages nobody asked for ----
 
@@ -489,45 +412,6 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     }
   }
 
-  /**
-   * What the escrow credited back to an audit's first funder (funded beyond the payouts) and how
-   * to withdraw it, on a line of its own; nothing when it holds no more than it paid out.
-   */
-  async function excessText(state: AuditState, unit: TokenUnit): Promise<string> {
-    const funding = await deps.money?.funding(state).catch(() => undefined)
-    const paid = state.settlement?.total
-    if (!funding || paid === undefined || funding.funded <= paid) return ''
-    return [
-      '',
-      `The ${formatAmount(funding.funded - paid, unit)} funded beyond its payouts is credited back to the wallet that funded it; withdraw it from the command line:`,
-      `  rwa payout withdraw${tokenFlag(state.params.token)}${nodeFlag()} --eth-key <the Ethereum key file that funded it>`,
-    ].join('\n')
-  }
-
-  /** What the escrow owes `payout` now (the amounts above zero); undefined when the chain does not answer. */
-  async function owedNow(payout: string, token: string): Promise<Owed[] | undefined> {
-    if (!deps.money) return undefined
-    let timer: NodeJS.Timeout | undefined
-    // A chain that does not answer would keep a reply waiting for viem's retries (about 40 s).
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), OWED_READ_MS)
-    })
-    const read = deps.money
-      .owed(payout as `0x${string}`, escrowTokenOf(token))
-      .then((owed) => owed.filter((o) => o.amount > 0n))
-      .catch(() => undefined)
-    return Promise.race([read, late]).finally(() => clearTimeout(timer))
-  }
-
-  /** " The escrow owes that address … in all." (in the audit's token) for what it owes, else nothing. */
-  const inAll = (owed: readonly Owed[] | undefined) =>
-    owed?.length
-      ? ` The escrow owes that address ${owed.map((o) => formatAmount(o.amount, o.token)).join(' and ')} in all.`
-      : ''
-
-  /** " The escrow owes … in all." when the chain answers, else nothing. */
-  const owedInAll = async (payout: string, token: string) => inAll(await owedNow(payout, token))
-
   function onOp(doc: OpId, type: string): void {
     const run = (task: () => Promise<void>) => {
       events = events.then(task).catch(fail)
@@ -571,77 +455,71 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     if (command === 'create') return [await create(jid, arg)]
     const current = await currentAudit(jid, mine)
     if (typeof current === 'string') return [current]
-    const audit = current.id
-    const name = current.params.name
-    const me = account!
-    const refused = refusedNow(command, name, current.stateIndex)
+    const refused = refusedNow(command, current.params.name, current.stateIndex)
     if (refused) return [refused]
-    switch (command) {
-      case 'state':
-        return [
-          `"${name}" is ${PHASE[current.state]}: ${count(current.items.length, 'item')}, ${count(current.auditors.length, 'auditor')}.`,
-        ]
-      case 'items':
-        return [
-          current.items.length
-            ? current.items.map((i) => `${i.number}. ${i.description}`).join('\n')
-            : `"${name}" has no items yet: add <description>`,
-        ]
-      case 'add': {
-        if (!arg) return ['Say what to add: add <description>']
-        await actions.addItem(me, audit, arg)
-        const items = (await audits.state(audit)).items.length
-        return [`Added "${arg}". "${name}" has ${count(items, 'item')} now.`]
-      }
-      case 'del':
-        if (!/^\d+$/.test(arg)) return ['Say which item, by its number in "items": del <number>']
-        if (Number(arg) < 1 || Number(arg) > current.items.length)
-          return [
-            `"${name}" has ${count(current.items.length, 'item')}, so there is no item ${arg.slice(0, 12)}; send "items" to see their numbers.`,
-          ]
-        await actions.deleteItem(me, audit, Number(arg))
-        return [`Deleted item ${arg}.`]
-      case 'set':
-        return [await set(me, audit, arg.split(/\s+/))]
-      case 'open':
-        await actions.control(me, audit, 'open', false)
-        return [`"${name}" is open for registration: auditors join by sending me its exact name.`]
-      case 'close': {
-        const k = current.params.auditsPerItem
-        if (current.auditors.length < k)
-          return [
-            `"${name}" has ${count(current.auditors.length, 'registered auditor')} but needs at least ${k} (num_audits_per_item), so it stays open for registration.`,
-          ]
-        await actions.control(me, audit, 'close', false)
-        const after = await audits.state(audit)
-        return [
-          `Registration for "${name}" is closed with ${count(after.auditors.length, 'auditor')}. Send "start" to send out the inspections.`,
-        ]
-      }
-      case 'start': {
-        await actions.control(me, audit, 'start', false)
-        const after = await audits.state(audit)
-        return [
-          `"${name}" has started: ${count(after.inspections.length, 'inspection')} went out to ${count(after.auditors.length, 'auditor')}.`,
-        ]
-      }
-      case 'stop': {
-        const force = arg.toLowerCase() === 'force'
-        const outstanding = outstandingInspections(current)
-        if (outstanding.length > 0 && !force) return [outstandingText(current, outstanding, true)]
-        await actions.control(me, audit, 'stop', force)
-        return [
-          `"${name}" is stopped${force && outstanding.length > 0 ? `; ${count(outstanding.length, 'unanswered inspection')} count as missing` : ''}. Its results come next.`,
-        ]
-      }
-      case 'outstanding_inspections': {
-        const outstanding = outstandingInspections(current)
-        if (outstanding.length === 0) return [`"${name}" has no outstanding inspections.`]
-        return [outstandingText(current, outstanding, false)]
-      }
-      default:
-        return [await settlementText(current)]
-    }
+    return [await adminCommands[command]!(account!, current, arg)]
+  }
+
+  /** What each admin command does to the admin's current audit; each answers one message. */
+  const adminCommands: Record<
+    string,
+    (me: LocalAccount, current: AuditState, arg: string) => Promise<string>
+  > = {
+    state: async (_me, current) =>
+      `"${current.params.name}" is ${PHASE[current.state]}: ${count(current.items.length, 'item')}, ${count(current.auditors.length, 'auditor')}.`,
+    items: async (_me, current) =>
+      current.items.length
+        ? current.items.map((i) => `${i.number}. ${i.description}`).join('\n')
+        : `"${current.params.name}" has no items yet: add <description>`,
+    async add(me, current, arg) {
+      if (!arg) return 'Say what to add: add <description>'
+      await actions.addItem(me, current.id, arg)
+      const items = (await audits.state(current.id)).items.length
+      return `Added "${arg}". "${current.params.name}" has ${count(items, 'item')} now.`
+    },
+    async del(me, current, arg) {
+      if (!/^\d+$/.test(arg)) return 'Say which item, by its number in "items": del <number>'
+      if (Number(arg) < 1 || Number(arg) > current.items.length)
+        return `"${current.params.name}" has ${count(current.items.length, 'item')}, so there is no item ${arg.slice(0, 12)}; send "items" to see their numbers.`
+      await actions.deleteItem(me, current.id, Number(arg))
+      return `Deleted item ${arg}.`
+    },
+    set: (me, current, arg) => set(me, current.id, arg.split(/\s+/)),
+    async open(me, current) {
+      await actions.control(me, current.id, 'open', false)
+      return `"${current.params.name}" is open for registration: auditors join by sending me its exact name.`
+    },
+    async close(me, current) {
+      const k = current.params.auditsPerItem
+      if (current.auditors.length < k)
+        return `"${current.params.name}" has ${count(current.auditors.length, 'registered auditor')} but needs at least ${k} (num_audits_per_item), so it stays open for registration.`
+      await actions.control(me, current.id, 'close', false)
+      const after = await audits.state(current.id)
+      return `Registration for "${current.params.name}" is closed with ${count(after.auditors.length, 'auditor')}. Send "start" to send out the inspections.`
+    },
+    async start(me, current) {
+      await actions.control(me, current.id, 'start', false)
+      const after = await audits.state(current.id)
+      return `"${current.params.name}" has started: ${count(after.inspections.length, 'inspection')} went out to ${count(after.auditors.length, 'auditor')}.`
+    },
+    async stop(me, current, arg) {
+      const force = arg.toLowerCase() === 'force'
+      const outstanding = outstandingInspections(current)
+      if (outstanding.length > 0 && !force) return outstandingText(current, outstanding, true)
+      await actions.control(me, current.id, 'stop', force)
+      const missing =
+        force && outstanding.length > 0
+          ? `; ${count(outstanding.length, 'unanswered inspection')} count as missing`
+          : ''
+      return `"${current.params.name}" is stopped${missing}. Its results come next.`
+    },
+    async outstanding_inspections(_me, current) {
+      const outstanding = outstandingInspections(current)
+      if (outstanding.length === 0)
+        return `"${current.params.name}" has no outstanding inspections.`
+      return outstandingText(current, outstanding, false)
+    },
+    settlement: (_me, current) => settlementText(current),
   }
 
   function outstandingText(
@@ -1148,27 +1026,9 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const roles = await rolesOf(account)
     const isAdmin = deps.admins.includes(jid) || roles.admin.length > 0
     const known = isAdmin || roles.auditor.length > 0
-    switch (word) {
-      case 'use':
-        if (known) return use(jid, account, roles, arg)
-        break
-      case 'answer':
-        if (roles.auditor.length > 0) return answerNamed(message, account, roles, arg)
-        break
-      case 'result':
-      case 'results': {
-        // "results" is the admin's word for an audit's results, "result" an auditor's for theirs.
-        const asAdmin = isAdmin && (word === 'results' || roles.auditor.length === 0)
-        if (asAdmin) {
-          const state = arg
-            ? named(arg, roles.admin, 'You run no audit named')
-            : await currentAudit(jid, roles.admin)
-          return [typeof state === 'string' ? state : await resultsText(state)]
-        }
-        if (known) return result(jid, account, roles, arg)
-        break
-      }
-    }
+    const person = { jid, account, roles, isAdmin, known }
+    const command = await personCommand(message, person, word, arg)
+    if (command) return command
     if (isAdmin && ADMIN_WORDS.has(word)) return admin(jid, account, roles.admin, word, text)
     let value: boolean | undefined
     try {
@@ -1176,6 +1036,35 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     } catch {}
     if (value !== undefined && account && roles.auditor.length > 0)
       return answerBare(message, account, roles, value)
+    return otherText(message, person)
+  }
+
+  /** The words any person the audits know may use: use, answer, result and results. */
+  async function personCommand(
+    message: ChatMessage,
+    { jid, account, roles, isAdmin, known }: Person,
+    word: string,
+    arg: string,
+  ): Promise<string[] | undefined> {
+    if (word === 'use' && known) return use(jid, account, roles, arg)
+    if (word === 'answer' && roles.auditor.length > 0)
+      return answerNamed(message, account, roles, arg)
+    if (word !== 'result' && word !== 'results') return undefined
+    // "results" is the admin's word for an audit's results, "result" an auditor's for theirs.
+    if (isAdmin && (word === 'results' || roles.auditor.length === 0)) {
+      const state = arg
+        ? named(arg, roles.admin, 'You run no audit named')
+        : await currentAudit(jid, roles.admin)
+      return [typeof state === 'string' ? state : await resultsText(state)]
+    }
+    return known ? result(jid, account, roles, arg) : undefined
+  }
+
+  /** Text that is no command and no answer: an audit's name, a near miss, or something else. */
+  async function otherText(
+    { jid, text }: ChatMessage,
+    { account, roles, isAdmin, known }: Person,
+  ): Promise<string[] | undefined> {
     const all = audits.list()
     const exact = all.filter((a) => a.name === text)
     if (exact.length >= 1) {
