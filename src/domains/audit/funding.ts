@@ -1,5 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { type ChainService, escrowAudit } from '../../chain/chain-service.ts'
+import { ChainError } from '../../chain/errors.ts'
 import { NATIVE } from '../../chain/escrow.ts'
 import { chainFailure, fundAudit, owedTo, payoutTokens } from '../../chain/payments.ts'
 import { createTokenUnits, type TokenUnits } from '../../chain/token-units.ts'
@@ -62,6 +63,25 @@ export type FundResult = {
  * JSON must answer while the chain does not (viem would retry for tens of seconds).
  */
 export const VIEW_READ_MS = 3000
+
+/** How long a read of what the escrow owes may wait on the chain before it is refused. */
+export const OWED_READ_MS = 10_000
+
+/** `work`'s result, or what `late()` gives (or throws) once `ms` have passed without one. */
+function beforeDeadline<T>(work: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(late())
+      } catch (error) {
+        reject(error)
+      }
+    }, ms)
+  })
+  work.catch(() => undefined) // a late failure is not an unhandled rejection
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer))
+}
 
 /** `work`'s result, or `fallback` if it fails or takes longer than `ms`. */
 export function within<T>(work: Promise<T>, ms: number, fallback: T): Promise<T> {
@@ -153,7 +173,7 @@ export function createAuditMoney(
       const tokens = distinctTokens(
         only === undefined ? payoutTokens(chain.info) : typeof only === 'string' ? [only] : only,
       )
-      return Promise.all(
+      const read = Promise.all(
         tokens.map(async (t) => ({
           token: await units.unitOf(t),
           amount: await owedTo(chain.info, address, t).catch((error) => {
@@ -161,6 +181,13 @@ export function createAuditMoney(
           }),
         })),
       )
+      // A chain that takes connections and never answers would hold the caller for viem's
+      // retries (about 40 s); the caller hears it does not answer instead.
+      return beforeDeadline(read, OWED_READ_MS, () => {
+        throw new ChainError(
+          `Cannot read what the escrow owes ${address}: the chain did not answer within ${OWED_READ_MS / 1000} s; try again once it does.`,
+        )
+      })
     },
   }
 }
