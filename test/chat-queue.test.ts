@@ -132,6 +132,12 @@ describe('the chat answers each person in order', () => {
     expect(sent).toHaveLength(1)
     expect(sent[0]!.length).toBeLessThan(300)
     expect(sent[0]).toContain('…')
+    chat.receive('z@x/1', 'one')
+    chat.receive('z@x/1', 'two\u001b[31m\u0007')
+    await chat.idle()
+    expect(sent).toContain(
+      'You sent more than 1 message before I could answer, so I did not take "two[31m". Send it again once I have answered the others.',
+    )
   })
 })
 

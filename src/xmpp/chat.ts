@@ -112,7 +112,11 @@ export function createChat({
   }
 
   const preview = (text: string) => {
-    const line = text.trim().replace(/\s+/g, ' ')
+    // One line, without control characters (terminal escapes, bells) echoed back.
+    const line = text
+      .replace(/\s+/g, ' ')
+      .replace(/\p{Cc}/gu, '')
+      .trim()
     return line.length > 60 ? `${line.slice(0, 60)}…` : line
   }
 
@@ -125,7 +129,7 @@ export function createChat({
         if (queue.length >= queueLimit) {
           reply(
             from,
-            `You sent more than ${queueLimit} messages before I could answer, so I did not take "${preview(text)}". Send it again once I have answered the others.`,
+            `You sent more than ${queueLimit} message${queueLimit === 1 ? '' : 's'} before I could answer, so I did not take "${preview(text)}". Send it again once I have answered the others.`,
           )
           return
         }
