@@ -211,7 +211,10 @@ class JsonReader {
     const object: Record<string, JsonValue> = Object.create(null)
     this.pos++
     this.skip()
-    if (this.text[this.pos] === '}') return this.pos++, object
+    if (this.text[this.pos] === '}') {
+      this.pos++
+      return object
+    }
     for (;;) {
       this.skip()
       if (this.text[this.pos] !== '"') this.fail('expected a key')
@@ -231,7 +234,10 @@ class JsonReader {
     const array: JsonValue[] = []
     this.pos++
     this.skip()
-    if (this.text[this.pos] === ']') return this.pos++, array
+    if (this.text[this.pos] === ']') {
+      this.pos++
+      return array
+    }
     for (;;) {
       array.push(this.value(depth))
       this.skip()
