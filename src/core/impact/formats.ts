@@ -403,6 +403,7 @@ const fieldSchema = z.strictObject(
   rule('must be an object {"fieldname": …, "fieldtype": "S"|"N", "mandatory": "Y"|"N"}'),
 )
 
+const FIELD_KEYS = Object.keys(fieldSchema.shape)
 const FIELDS_RULE = `must be a list of at most ${IMPACT_LIMITS.maxFields} custom fields`
 const fieldsSchema = z
   .array(fieldSchema, rule(FIELDS_RULE))
@@ -498,13 +499,15 @@ function fieldPath(path: readonly PropertyKey[]): string {
 
 /** Turns the first schema issue into one sentence naming the field, the rule and the value. */
 function issueError(issue: z.core.$ZodIssue, record: string, keys: readonly string[]): Error {
+  const field = fieldPath(issue.path)
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? ''
+    // The only strict objects inside a record are the custom fields of a configuration.
+    const [where, known] = field === '' ? [record, keys] : [`"${field}"`, FIELD_KEYS]
     return new InvalidImpactInputError(
-      `"${key}" is not a field of ${record}; its fields are ${keys.join(', ')}.`,
+      `"${key}" is not a field of ${where}; its fields are ${known.join(', ')}.`,
     )
   }
-  const field = fieldPath(issue.path)
   const name = field === '' ? record : `"${field}"`
   if (issue.input === undefined && field !== '')
     return new InvalidImpactInputError(`${name} is missing; it ${issue.message}.`)
@@ -640,8 +643,7 @@ export function parseImpactId(value: unknown, field = 'uid'): number {
  * @throws InvalidImpactInputError naming `field`.
  */
 export function parseImpactAccount(value: unknown, field = 'account'): string {
-  const account = check(keySchema, value, `"${field}"`, [])
-  return account
+  return check(keySchema, value, `"${field}"`, [])
 }
 
 /**
