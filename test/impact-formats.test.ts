@@ -651,3 +651,61 @@ describe('readJson', () => {
     expect(refusal(() => readJson(''))).toMatch(/unexpected "end" at character 1/)
   })
 })
+
+describe('hostile text', () => {
+  const parsers = [
+    parseImpactActionConfig,
+    parseOracleConfig,
+    parseAuditorConfig,
+    parseApprovalRequest,
+    parseVote,
+  ]
+
+  /** What a parser does with `text`: 'ok', or the name of what it threw. */
+  function outcome(parse: (text: string) => unknown, text: string): string {
+    try {
+      parse(text)
+      return 'ok'
+    } catch (error) {
+      return (error as Error).name
+    }
+  }
+
+  test('any text is either read or refused with an InvalidImpactInputError (property)', () => {
+    const textArb = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.json({ maxDepth: 6 }),
+      fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify({ vote: v, impactactionid: v })),
+    )
+    fc.assert(
+      fc.property(textArb, (text) => {
+        for (const parse of parsers)
+          expect(['ok', 'InvalidImpactInputError']).toContain(outcome(parse, text))
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  test('reads what JSON.parse reads, integers as bigint (property)', () => {
+    const asBigint = (v: unknown): unknown =>
+      Number.isInteger(v)
+        ? BigInt(v as number)
+        : Array.isArray(v)
+          ? v.map(asBigint)
+          : v !== null && typeof v === 'object'
+            ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asBigint(x)]))
+            : v
+    // JSON.parse itself rounds integers past 2^53, so the comparison keeps to 15 digits.
+    const valueArb = fc
+      .jsonValue({ maxDepth: 3 })
+      .filter((v) => !/e|\d{16}/.test(JSON.stringify(v)))
+    fc.assert(
+      fc.property(valueArb, (value) => {
+        const text = JSON.stringify(value)
+        const read = readJson(text)
+        expect(read).toEqual(asBigint(JSON.parse(text)))
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
