@@ -26,6 +26,20 @@ const MADRID = { lat: 40.4168, lon: -3.7038 }
 const bytes = (text: string) => new TextEncoder().encode(text)
 const seedOf = (i: number) => impactDrawSeed(bytes(`request-${i}`), bytes('block-hash'))
 
+/** The textbook haversine with Math's trigonometry, to check the deterministic one against. */
+function referenceMetres(a: { lat: number; lon: number }, b: { lat: number; lon: number }) {
+  const r = Math.PI / 180
+  const s1 = Math.sin(((b.lat - a.lat) * r) / 2)
+  const s2 = Math.sin(((b.lon - a.lon) * r) / 2)
+  const h = s1 * s1 + Math.cos(a.lat * r) * Math.cos(b.lat * r) * s2 * s2
+  return EARTH_RADIUS_METRES * 2 * Math.asin(Math.sqrt(Math.min(1, h)))
+}
+
+const pointArb = fc.record({
+  lat: fc.double({ min: -90, max: 90, noNaN: true }),
+  lon: fc.double({ min: -180, max: 180, noNaN: true }),
+})
+
 describe('distanceMetres', () => {
   test('measures Barcelona–Madrid as about 505 km (within 1 km)', () => {
     const d = distanceMetres(BARCELONA, MADRID)
@@ -54,13 +68,18 @@ describe('distanceMetres', () => {
     expect(distanceMetres(BARCELONA, MADRID)).toBe(505_096)
   })
 
-  test('returns whole metres, symmetric and within half the circumference for any two points', () => {
-    const point = fc.record({
-      lat: fc.double({ min: -90, max: 90, noNaN: true }),
-      lon: fc.double({ min: -180, max: 180, noNaN: true }),
-    })
+  test('agrees with the textbook haversine (Math.sin, Math.asin) to within a rounding', () => {
     fc.assert(
-      fc.property(point, point, (a, b) => {
+      fc.property(pointArb, pointArb, (a, b) => {
+        expect(Math.abs(distanceMetres(a, b) - referenceMetres(a, b))).toBeLessThanOrEqual(0.5001)
+      }),
+      { numRuns: 2_000 },
+    )
+  })
+
+  test('returns whole metres, symmetric and within half the circumference for any two points', () => {
+    fc.assert(
+      fc.property(pointArb, pointArb, (a, b) => {
         const d = distanceMetres(a, b)
         expect(Number.isInteger(d)).toBe(true)
         expect(d).toBeGreaterThanOrEqual(0)
