@@ -297,7 +297,8 @@ export function payouts(
   assertAmounts(action)
   assertAccount(requester, 'requester')
   if (oracle !== undefined) assertAccount(oracle, 'oracle')
-  const { status, matched, contradicted } = assertDecided(decision)
+  const { matched, contradicted } = assertDecided(decision)
+  const status = decision.status
   const payments: Payment[] = []
   if (status === 'approved') {
     payments.push({ account: requester, role: 'requester', amount: action.rewardsamount })
