@@ -370,6 +370,7 @@ describe('settleBatch', () => {
         })
         return { decision: decide({ required: r.required, assigned, votes }), r }
       })
+    const seen = { settled: 0, short: 0, slashed: 0, shortfall: 0 }
     fc.assert(
       fc.property(
         fc.array(requestArb, { minLength: 1, maxLength: 8 }),
@@ -397,8 +398,12 @@ describe('settleBatch', () => {
           } catch (error) {
             expect(error).toBeInstanceOf(ImpactPoolShortError)
             expect(pool).toBeLessThan(funded)
+            seen.short++
             return
           }
+          seen.settled++
+          if (s.slashed > 0n) seen.slashed++
+          if (s.shortfall > 0n) seen.shortfall++
           expect(s.total + s.remainder).toBe(funded)
           expect(s.total + s.kept).toBe(pool + s.slashed)
           const before = [...stakes.values()].reduce((sum, x) => sum + x, 0n)
@@ -421,6 +426,8 @@ describe('settleBatch', () => {
       ),
       { numRuns: 500 },
     )
+    // The property must have exercised both outcomes and both kinds of slashing to mean anything.
+    for (const count of Object.values(seen)) expect(count).toBeGreaterThan(0)
   })
 })
 

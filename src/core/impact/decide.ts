@@ -401,7 +401,11 @@ export function settleBatch({
   const held = new Map(stakes)
   const errors = new Map<Account, number>()
   const results = requests.map((r) => {
-    const result = payouts(r.decision, r.action, { ...r, stakes: held })
+    const result = payouts(r.decision, r.action, {
+      requester: r.requester,
+      oracle: r.oracle,
+      stakes: held,
+    })
     for (const [auditor, stake] of result.stakes) held.set(auditor, stake)
     for (const auditor of result.errors) errors.set(auditor, (errors.get(auditor) ?? 0) + 1)
     return result
