@@ -130,6 +130,23 @@ describe('decide', () => {
     })
   })
 
+  test('a seat whose auditor missed its deadline keeps counting: Y,N with the third unassigned stays pending', () => {
+    const votes: ImpactVote[] = [
+      { auditor: 'a', vote: 'Y' },
+      { auditor: 'b', vote: 'N' },
+    ]
+    // c missed its deadline and was unassigned; the request was drawn with three seats.
+    expect(decide({ required: 2, assigned: ['a', 'b'], votes, seats: 3 }).status).toBe('pending')
+    expect(decide({ required: 2, assigned: ['a', 'b'], votes }).status).toBe('refused')
+    const replaced = [...votes, { auditor: 'd', vote: 'Y' } as const]
+    expect(
+      decide({ required: 2, assigned: ['a', 'b', 'd'], votes: replaced, seats: 3 }),
+    ).toMatchObject({ status: 'approved', matched: ['a', 'd'], contradicted: ['b'] })
+    expect(() => decide({ required: 2, assigned: ['a', 'b', 'd'], votes, seats: 2 })).toThrow(
+      /seats 2 is out of range; give a whole number from 3/,
+    )
+  })
+
   test('refuses a vote by an auditor not assigned, naming it', () => {
     expect(() =>
       decide({ required: 1, assigned: ['a'], votes: [{ auditor: 'z', vote: 'Y' }] }),

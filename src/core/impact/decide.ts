@@ -19,7 +19,7 @@ export type Decision = {
   readonly status: DecisionStatus
   /** Approvals required (the action's `auditors`). */
   readonly required: number
-  /** Seats that can vote: `max(required, assigned)`; an unfilled seat waits for a replacement. */
+  /** Seats that can vote (at least `max(required, assigned)`); an unfilled seat waits for a replacement. */
   readonly seats: number
   /** Auditors that voted `Y` / `N` before the decision (or so far, while pending), in vote order. */
   readonly approvals: readonly Account[]
@@ -177,8 +177,9 @@ function assertVotes(votes: readonly ImpactVote[], assigned: Set<Account>): void
 /**
  * Decides an approval request from its votes, taken in log order.
  *
- * The rule: there are `seats = max(required, assigned.length)` seats (a seat whose auditor missed
- * its deadline, or that no eligible auditor fills yet, still counts: a replacement may vote).
+ * The rule: the request has `seats` seats, at least `max(required, assigned.length)` (a seat
+ * whose auditor missed its deadline and was unassigned, or that no eligible auditor fills yet,
+ * still counts: a replacement may vote; pass `seats` so unassigning does not shrink it).
  * The request is **approved** at the vote that brings the `Y` votes to `required`, and
  * **refused** at the vote that makes approval unreachable: `Y + seats still unvoted < required`,
  * i.e. `N > seats − required`. Both can never hold at once, so there is no tie to break: a
@@ -192,14 +193,19 @@ export function decide({
   required,
   assigned,
   votes,
+  seats: drawn,
 }: {
   required: number
+  /** The auditors holding a seat now: every auditor whose vote stands, and those still to vote. */
   assigned: readonly Account[]
   votes: readonly ImpactVote[]
+  /** The seats the request was drawn with; defaults to `max(required, assigned.length)`. */
+  seats?: number | undefined
 }): Decision {
   assertCount(required, 'required (the action\'s "auditors")', 1, MAX_SEATS)
   assertVotes(votes, assertAssigned(assigned))
-  const seats = Math.max(required, assigned.length)
+  const least = Math.max(required, assigned.length)
+  const seats = drawn === undefined ? least : assertCount(drawn, 'seats', least, MAX_SEATS)
   const approvals: Account[] = []
   const refusals: Account[] = []
   let status: DecisionStatus = 'pending'
@@ -256,7 +262,9 @@ function slashAll(
 
 /** A decision built by hand is checked as hostile input: bounded lists of accounts, one matching. */
 function assertDecided(decision: Decision): Decision {
-  const { matched, contradicted } = decision
+  const { status, matched, contradicted } = decision
+  if (status !== 'approved' && status !== 'refused')
+    throw invalid(`decision.status ${describeValue(status)} must be "approved" or "refused".`)
   if (!Array.isArray(matched) || !Array.isArray(contradicted))
     throw invalid(
       'decision.matched and decision.contradicted must be lists; build them with decide().',
