@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
+import { DEFAULT_AREA_RADIUS_METRES, distanceMetres } from '../src/core/impact/assign.ts'
 import {
   type ApprovalRequestInput,
   canonicalJson,
@@ -394,7 +395,7 @@ describe('parseAuditorConfig', () => {
     expect(parseAuditorConfig(SPEC_AUDITOR)).toEqual({
       description: 'John Smith',
       categories: [1, 2],
-      area: { centre: { lat: 41.40338, lon: 2.17403 } },
+      area: { centre: { lat: 41.40338, lon: 2.17403 }, radius: DEFAULT_AREA_RADIUS_METRES },
       otherinfo: '<ipfs cid>',
       stakesmin: 0n,
     })
@@ -404,10 +405,13 @@ describe('parseAuditorConfig', () => {
     const config = parseAuditorConfig(
       '{ "area" : "-33.8688, 151.2093, -33.9, 151.3", "categories" : [3], "description" : "Sydney team" }',
     )
+    // The radius is the distance from the centre to the border point, in whole metres.
     expect(config.area).toEqual({
       centre: { lat: -33.8688, lon: 151.2093 },
       border: { lat: -33.9, lon: 151.3 },
+      radius: distanceMetres({ lat: -33.8688, lon: 151.2093 }, { lat: -33.9, lon: 151.3 }),
     })
+    expect(config.area.radius).toBeGreaterThan(9000)
     expect(config.stakesmin).toBe(0n)
     expect('otherinfo' in config).toBe(false)
   })

@@ -1,6 +1,13 @@
 import { type ZodType, z } from 'zod'
 import { BaseError } from '../../errors/base.ts'
 import { describeValue } from '../text.ts'
+import {
+  type Area,
+  type GeoPoint,
+  InvalidLocationError,
+  parseArea,
+  parseCoordinates,
+} from './assign.ts'
 
 // The JSON records of Bitgreen's impact-actions pallet (../shared/specs/impact-actions.md), read
 // with schemas instead of the original's search for `"key":` in the text, which broke on a space.
@@ -95,10 +102,11 @@ export type OracleConfig = {
 }
 
 /** A point in degrees: latitude in [−90, 90], longitude in [−180, 180]. */
-export type GeoPoint = { readonly lat: number; readonly lon: number }
+export type { GeoPoint } from './assign.ts'
 
 /** An auditor's region: a centre and, optionally, a point on its border (the radius). */
-export type ImpactArea = { readonly centre: GeoPoint; readonly border?: GeoPoint }
+/** An auditor's area: a centre, an optional border point, and the radius they make (assign.ts). */
+export type ImpactArea = Area
 
 /** An auditor's configuration. */
 export type AuditorConfig = {
@@ -332,38 +340,28 @@ const keySchema = z
   .regex(/^[0-9a-fA-F]{64}$/, rule('must be an Ed25519 public key: 64 hex digits'))
   .transform((s) => s.toLowerCase())
 
-const DEGREES = /^[+-]?\d{1,3}(?:\.\d{1,15})?$/
-
-/** Reads "lat,lon" pairs; undefined when the text is not numbers in range. */
-function readPoints(value: string): GeoPoint[] | undefined {
-  const parts = value.split(',').map((part) => part.trim())
-  if (!parts.every((part) => DEGREES.test(part))) return undefined
-  const numbers = parts.map(Number)
-  const points: GeoPoint[] = []
-  for (let i = 0; i + 1 < numbers.length; i += 2) {
-    const lat = numbers[i]!
-    const lon = numbers[i + 1]!
-    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) return undefined
-    points.push({ lat, lon })
-  }
-  return numbers.length % 2 === 0 ? points : undefined
-}
-
 const POINT_RULE = 'must be "lat,lon" in degrees, lat in [−90, 90] and lon in [−180, 180]'
+/** The one reader of places (assign.ts), its refusal said as this record's field rule. */
 const pointSchema = z.string(rule(POINT_RULE)).transform((s, ctx) => {
-  const points = utf8Bytes(s) <= IMPACT_LIMITS.areaBytes.max ? readPoints(s) : undefined
-  if (points?.length === 1) return points[0]!
-  ctx.addIssue({ code: 'custom', message: POINT_RULE, input: s })
-  return z.NEVER
+  try {
+    return parseCoordinates(s)
+  } catch (error) {
+    if (!(error instanceof InvalidLocationError)) throw error
+    ctx.addIssue({ code: 'custom', message: POINT_RULE, input: s })
+    return z.NEVER
+  }
 })
 
 const AREA_RULE = `must be "lat,lon" (a centre) or "lat,lon,lat,lon" (a centre and a border point), ${IMPACT_LIMITS.areaBytes.min} to ${IMPACT_LIMITS.areaBytes.max} bytes, lat in [−90, 90] and lon in [−180, 180]`
 const areaSchema = z.string(rule(AREA_RULE)).transform((s, ctx): ImpactArea => {
   const size = utf8Bytes(s)
-  const ok = size >= IMPACT_LIMITS.areaBytes.min && size <= IMPACT_LIMITS.areaBytes.max
-  const points = ok ? readPoints(s) : undefined
-  if (points?.length === 1) return { centre: points[0]! }
-  if (points?.length === 2) return { centre: points[0]!, border: points[1]! }
+  if (size >= IMPACT_LIMITS.areaBytes.min && size <= IMPACT_LIMITS.areaBytes.max) {
+    try {
+      return parseArea(s)
+    } catch (error) {
+      if (!(error instanceof InvalidLocationError)) throw error
+    }
+  }
   ctx.addIssue({ code: 'custom', message: AREA_RULE, input: s })
   return z.NEVER
 })
