@@ -21,6 +21,7 @@ import {
   parseOracleConfig,
   parseProxy,
   parseVote,
+  plainDecimal,
   readJson,
 } from '../src/core/impact/formats.ts'
 
@@ -711,5 +712,46 @@ describe('hostile text', () => {
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+describe('plain decimals in what the encoders write', () => {
+  test('numbers never get an exponent, and read back as the same number', () => {
+    for (const [n, text] of [
+      [5e-7, '0.0000005'],
+      [-1.5e-10, '-0.00000000015'],
+      [1e21, '1000000000000000000000'],
+      [1.234e22, '12340000000000000000000'],
+      [41.40338, '41.40338'],
+      [0, '0'],
+    ] as const) {
+      expect(plainDecimal(n)).toBe(text)
+      expect(Number(plainDecimal(n))).toBe(n)
+    }
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (n) => {
+        const text = plainDecimal(n)
+        expect(text).not.toMatch(/e/i)
+        expect(Number(text)).toBe(n === 0 ? 0 : n)
+      }),
+    )
+  })
+
+  test('an area and coordinates near zero survive encoding and parsing again', () => {
+    const auditor = parseAuditorConfig(
+      '{"description":"Null Island","categories":[1],"area":"0.0000005,2.17403"}',
+    )
+    expect(parseAuditorConfig(encodeAuditorConfig(auditor))).toEqual(auditor)
+    const request = parseApprovalRequest(
+      '{"impactactionid":2,"description":"At sea","coordinates":"-0.0000001,0.0000003"}',
+    )
+    expect(parseApprovalRequest(encodeApprovalRequest(request))).toEqual(request)
+  })
+
+  test('a free field given as a JSON number with an exponent is kept in plain decimals', () => {
+    const request = parseApprovalRequest(
+      '{"impactactionid":2,"description":"Big wood","trees":1e21}',
+    )
+    expect(request.fields.trees).toBe('1000000000000000000000')
   })
 })

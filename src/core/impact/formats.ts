@@ -706,9 +706,11 @@ function readRequestFields(object: Record<string, JsonValue>): Record<string, st
     const text =
       typeof value === 'string'
         ? value.trim()
-        : typeof value === 'bigint' || typeof value === 'number'
+        : typeof value === 'bigint'
           ? String(value)
-          : undefined
+          : typeof value === 'number' && Number.isFinite(value)
+            ? plainDecimal(value)
+            : undefined
     if (
       text === undefined ||
       utf8Bytes(text) > IMPACT_LIMITS.infoBytes ||
@@ -735,6 +737,23 @@ export function parseApprovalRequest(text: unknown): ApprovalRequestInput {
 }
 
 const NUMERIC = /^[+-]?\d+(?:\.\d+)?$/
+
+/**
+ * A finite number in plain decimal notation, never with an exponent (`5e-7` → `0.0000005`,
+ * `1e21` → `1000000000000000000000`): the shortest digits that read back as the same number, so
+ * what an encoder writes its parser reads, and a numeric field stays numeric.
+ */
+export function plainDecimal(n: number): string {
+  const shortest = String(n)
+  const match = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(shortest)
+  if (!match) return shortest
+  const [, sign, first, rest = '', exponent] = match
+  const digits = `${first}${rest}`
+  const point = 1 + Number(exponent) // where the decimal point goes, counted from the first digit
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`
+  if (point >= digits.length) return `${sign}${digits}${'0'.repeat(point - digits.length)}`
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`
+}
 
 /**
  * Checks a request's fields against its action's `fields`: every mandatory one present and not
@@ -774,7 +793,7 @@ export function checkRequestFields(
 // Canonical encodings: the original's keys (with the `s` spellings), sorted, amounts as decimal
 // strings (so any JSON reader keeps them exact); each parser reads its encoder's output back.
 
-const point = (p: GeoPoint) => `${p.lat},${p.lon}`
+const point = (p: GeoPoint) => `${plainDecimal(p.lat)},${plainDecimal(p.lon)}`
 
 /** The canonical JSON text of an impact action's configuration. */
 export function encodeImpactActionConfig(config: ImpactActionConfig): string {
