@@ -1,5 +1,4 @@
 import { statSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
 import { join } from 'node:path'
 import { type Address, createPublicClient, type Hex, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
@@ -356,13 +355,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
   }, 240_000)
 
   test('while the chain does not answer, "result" still comes at once, without what the escrow owes', async () => {
-    // An RPC endpoint that takes connections and never answers (viem would retry for ~40 s).
-    const silent = createServer(() => undefined)
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    const info = node.node.chain!.info as { rpcUrl: string }
-    const rpcUrl = info.rpcUrl
-    info.rpcUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
-    try {
+    await node.withSilentChain(async () => {
       const bob = auditors[1]!
       const result = await bob.ask(`result ${AUDIT}`)
       expect(result).toContain(`your compensation is ${payOf(bob)}, for ${bob.wallet.address}`)
@@ -373,10 +366,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
       expect(result.split('\n').at(-1)).toBe(
         `  rwa payout withdraw --node ${node.url} --eth-key <the Ethereum key file of ${bob.wallet.address}>`,
       )
-    } finally {
-      info.rpcUrl = rpcUrl
-      silent.close()
-    }
+    })
   }, 60_000)
 
   test('an audit that pays nobody needs no funding and completes without a transaction', async () => {

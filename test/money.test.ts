@@ -1,5 +1,3 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createPublicClient, http, type PublicClient } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
@@ -308,20 +306,10 @@ describe('when the chain stops', () => {
   }, 120_000)
 
   test('what the escrow owes, on a chain that takes connections and never answers, is a 503 that says so', async () => {
-    // A socket that accepts and stays silent: viem would retry for about 40 s.
-    const silent = createServer(() => undefined)
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-    const info = node.node.chain!.info as { rpcUrl: string }
-    const rpcUrl = info.rpcUrl
-    info.rpcUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
-    try {
+    await node.withSilentChain(async () => {
       const answer = await node.call('GET', `/payouts/${addressOf('a1')}?token=${token}`)
       expect(answer.status).toBe(503)
       expect(answer.json.message).toContain('the chain did not answer within 10 s')
-    } finally {
-      info.rpcUrl = rpcUrl
-      silent.closeAllConnections()
-      silent.close()
-    }
+    })
   }, 120_000)
 })

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process'
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -98,6 +100,25 @@ export class TestNode {
     await this.node.stop()
     this.node = TestNode.create(this.dataDir)
     await this.node.start()
+  }
+
+  /**
+   * Runs `work` while the node's chain RPC URL points at a socket on loopback that accepts
+   * connections and never answers (viem would retry for about 40 s), then restores it.
+   */
+  async withSilentChain<T>(work: () => Promise<T>): Promise<T> {
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const info = this.node.chain!.info as { rpcUrl: string }
+    const rpcUrl = info.rpcUrl
+    info.rpcUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+    try {
+      return await work()
+    } finally {
+      info.rpcUrl = rpcUrl
+      silent.closeAllConnections()
+      silent.close()
+    }
   }
 
   /** A JSON request; answers the status and parsed body. */
