@@ -115,21 +115,6 @@ const FULL =
 
 const ANSWER_HELP = 'Please answer yes or no (yes, true, 1, y, t / no, false, 0, n, f).'
 
-const ADMIN_WORDS = new Set([
-  'create',
-  'state',
-  'items',
-  'add',
-  'del',
-  'set',
-  'open',
-  'close',
-  'start',
-  'stop',
-  'outstanding_inspections',
-  'settlement',
-]) // each but "create" is one of adminCommands
-
 /** A person's audits: those they run (admin) and those they audit (on the roster). */
 type Roles = { readonly admin: AuditState[]; readonly auditor: AuditState[] }
 
@@ -1029,7 +1014,8 @@ export function createAuditChat(deps: AuditChatDeps): ChatPart {
     const person = { jid, account, roles, isAdmin, known }
     const command = await personCommand(message, person, word, arg)
     if (command) return command
-    if (isAdmin && ADMIN_WORDS.has(word)) return admin(jid, account, roles.admin, word, text)
+    if (isAdmin && (word === 'create' || Object.hasOwn(adminCommands, word)))
+      return admin(jid, account, roles.admin, word, text)
     let value: boolean | undefined
     try {
       value = parseAnswer(text)
