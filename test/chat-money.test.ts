@@ -135,12 +135,7 @@ describe.runIf(run)('funding, settlement and withdrawal by chat on the devnet', 
       await ChatUser.connect(prosody, 'bob', BOT),
       await ChatUser.connect(prosody, 'carol', BOT),
     ]
-    // The bot logs in asynchronously: wait until it answers.
-    for (let i = 0; i < 100 && admin.inbox.length === 0; i++) {
-      await admin.say('help')
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    await admin.rest()
+    await admin.awaitBot()
   }, 120_000)
 
   afterAll(async () => {

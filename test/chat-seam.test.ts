@@ -150,12 +150,7 @@ describe.runIf(run)('two domains in one chat, on a real Prosody', () => {
     ]
     hal = await ChatUser.connect(prosody, 'hal', bot)
     gus = await ChatUser.connect(prosody, 'gus', bot)
-    // The bot logs in asynchronously: wait until it answers.
-    for (let i = 0; i < 50 && boss.inbox.length === 0; i++) {
-      await boss.say('help')
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    await boss.rest()
+    await boss.awaitBot()
     for (const [question, options] of [
       ['Lunch?', ['pizza', 'salad']],
       ['Which park for the picnic?', ['north', 'south']],

@@ -69,12 +69,7 @@ describe.runIf(run)('XMPP bot against a real Prosody', () => {
       await ChatUser.connect(prosody, 'carol', bot),
     ]
     eve = await ChatUser.connect(prosody, 'eve', bot)
-    // The bot logs in asynchronously: wait until it answers.
-    for (let i = 0; i < 50 && admin.inbox.length === 0; i++) {
-      await admin.say('help')
-      await new Promise((r) => setTimeout(r, 200))
-    }
-    await admin.rest()
+    await admin.awaitBot()
   }, 60_000)
 
   afterAll(async () => {
