@@ -29,6 +29,7 @@ import type {
   SettlementSignature,
 } from './state.ts'
 import {
+  ALLOWED_STATES,
   AUDIT_OP,
   AUDIT_STATES,
   type AuditOpType,
@@ -105,8 +106,6 @@ type Ctx = {
   readonly params: AuditParams
   readonly body: Record<string, unknown>
 }
-
-const BEFORE_START = [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE]
 
 /**
  * The audit rules (ARCHITECTURE §2) as handlers on the causal engine: each op is judged against
@@ -235,9 +234,9 @@ export class AuditMachine implements Rules {
       const params = setParam(c.params, parseParamName(c.body.name), c.body.value)
       // After close the roster is known: a new bond must keep every payment payable.
       if (this.roster) this.checkStakeCap(params, this.roster.length)
-      this.control(c, BEFORE_START, c.state, params)
+      this.control(c, ALLOWED_STATES[AUDIT_OP.setParam], c.state, params)
     },
-    [AUDIT_OP.open]: (c) => this.control(c, [S.INITIALIZATION], S.AUDITOR_REGISTRATION),
+    [AUDIT_OP.open]: (c) => this.control(c, ALLOWED_STATES[AUDIT_OP.open], S.AUDITOR_REGISTRATION),
     [AUDIT_OP.settled]: (c) => this.control(c, [S.WAITING_FOR_CONTRACT], S.COMPLETE),
     [AUDIT_OP.addItem]: (c) => this.addItem(c),
     [AUDIT_OP.deleteItem]: (c) => this.deleteItem(c),
@@ -289,7 +288,7 @@ export class AuditMachine implements Rules {
 
   private addItem(c: Ctx): void {
     const { op, state, body, view, commit } = c
-    this.requireState(op, state, [S.INITIALIZATION])
+    this.requireState(op, state, ALLOWED_STATES[AUDIT_OP.addItem])
     const description = typeof body.description === 'string' ? body.description.trim() : ''
     if (description.length === 0 || description.length > 1000)
       throw new InvalidAuditInputError('An item needs a description of 1 to 1000 characters.')
@@ -308,11 +307,7 @@ export class AuditMachine implements Rules {
 
   private deleteItem(c: Ctx): void {
     const { op, state, body, view, commit } = c
-    this.requireState(op, state, [
-      S.INITIALIZATION,
-      S.AUDITOR_REGISTRATION,
-      S.AUDITOR_REGISTRATION_COMPLETE,
-    ])
+    this.requireState(op, state, ALLOWED_STATES[AUDIT_OP.deleteItem])
     const index = typeof body.item === 'string' ? this.itemByOp.get(body.item as OpId) : undefined
     const item = index === undefined ? undefined : this.itemAdds[index]
     if (!item || !view.isAncestor(item.pos))
@@ -330,7 +325,7 @@ export class AuditMachine implements Rules {
 
   private close(c: Ctx): void {
     const { op, state, params, view, commit } = c
-    this.requireState(op, state, [S.AUDITOR_REGISTRATION])
+    this.requireState(op, state, ALLOWED_STATES[AUDIT_OP.close])
     const roster = [...this.registrations.entries()].filter(([, r]) => view.isAncestor(r.pos))
     if (roster.length < params.auditsPerItem) {
       throw new AuditOpRefusedError(
@@ -349,12 +344,12 @@ export class AuditMachine implements Rules {
           'the registration was concurrent with "close" and is not on the roster',
         )
     }
-    this.control(c, [S.AUDITOR_REGISTRATION], S.AUDITOR_REGISTRATION_COMPLETE)
+    this.control(c, ALLOWED_STATES[AUDIT_OP.close], S.AUDITOR_REGISTRATION_COMPLETE)
   }
 
   private start(c: Ctx): void {
     const { op, state, params, view, commit } = c
-    this.requireState(op, state, [S.AUDITOR_REGISTRATION_COMPLETE])
+    this.requireState(op, state, ALLOWED_STATES[AUDIT_OP.start])
     const items = this.itemAdds.filter(
       (i) => view.isAncestor(i.pos) && !(i.deleted !== undefined && view.isAncestor(i.deleted)),
     )
@@ -379,7 +374,7 @@ export class AuditMachine implements Rules {
       auditors: roster.length,
       k,
     })
-    this.control(c, [S.AUDITOR_REGISTRATION_COMPLETE], S.AUDITING)
+    this.control(c, ALLOWED_STATES[AUDIT_OP.start], S.AUDITING)
     for (let i = 0; i < this.items.length; i++) {
       for (let j = 0; j < k; j++)
         this.assign(
@@ -687,7 +682,7 @@ export class AuditMachine implements Rules {
 
   private stop(c: Ctx): void {
     const { op, state, params, body, view, commit } = c
-    this.requireState(op, state, [S.AUDITING])
+    this.requireState(op, state, ALLOWED_STATES[AUDIT_OP.stop])
     const open = this.openInspections(view.seen, view)
     const outstanding = open.filter((o) => !o.counted)
     if (outstanding.length > 0 && body.force !== true) {
@@ -711,7 +706,7 @@ export class AuditMachine implements Rules {
       inspection.commitment = undefined
     }
     this.excludeStale(view.seen)
-    this.control(c, [S.AUDITING], S.AUDITING_FINISHED)
+    this.control(c, ALLOWED_STATES[AUDIT_OP.stop], S.AUDITING_FINISHED)
     // Plain answers are final at stop; with commit–reveal, reveals come first (see finish).
     if (!params.commitReveal) this.conclude(op)
   }

@@ -68,3 +68,19 @@ export const COMMAND_OF: Record<AuditOpType, string> = {
   'audit.reassign': 'reassign',
   'audit.settlement.sign': 'sign the settlement',
 }
+
+const BEFORE_START = [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE]
+
+/**
+ * The states in which the admin's control ops may apply: the machine enforces them, and the chat
+ * and other shells explain a refusal from the same table.
+ */
+export const ALLOWED_STATES = {
+  [AUDIT_OP.addItem]: [S.INITIALIZATION],
+  [AUDIT_OP.deleteItem]: BEFORE_START,
+  [AUDIT_OP.setParam]: BEFORE_START,
+  [AUDIT_OP.open]: [S.INITIALIZATION],
+  [AUDIT_OP.close]: [S.AUDITOR_REGISTRATION],
+  [AUDIT_OP.start]: [S.AUDITOR_REGISTRATION_COMPLETE],
+  [AUDIT_OP.stop]: [S.AUDITING],
+} as const satisfies Partial<Record<AuditOpType, readonly number[]>>

@@ -1,4 +1,9 @@
-import { AUDIT_STATES, type AuditStateName, S } from '../../core/audit/states.ts'
+import {
+  ALLOWED_STATES,
+  AUDIT_OP,
+  AUDIT_STATES,
+  type AuditStateName,
+} from '../../core/audit/states.ts'
 
 /**
  * The chat's own words: what an audit's state means to a person, counts with the right grammar,
@@ -20,15 +25,15 @@ export const PHASE: Record<AuditStateName, string> = {
   COMPLETE: 'settled',
 }
 
-/** The states in which each admin command can act (the audit machine's rules, in chat words). */
+/** The states in which each admin command can act: the audit machine's own table. */
 export const ALLOWED_IN: Record<string, readonly number[]> = {
-  add: [S.INITIALIZATION],
-  del: [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE],
-  set: [S.INITIALIZATION, S.AUDITOR_REGISTRATION, S.AUDITOR_REGISTRATION_COMPLETE],
-  open: [S.INITIALIZATION],
-  close: [S.AUDITOR_REGISTRATION],
-  start: [S.AUDITOR_REGISTRATION_COMPLETE],
-  stop: [S.AUDITING],
+  add: ALLOWED_STATES[AUDIT_OP.addItem],
+  del: ALLOWED_STATES[AUDIT_OP.deleteItem],
+  set: ALLOWED_STATES[AUDIT_OP.setParam],
+  open: ALLOWED_STATES[AUDIT_OP.open],
+  close: ALLOWED_STATES[AUDIT_OP.close],
+  start: ALLOWED_STATES[AUDIT_OP.start],
+  stop: ALLOWED_STATES[AUDIT_OP.stop],
 }
 
 /** Why `command` cannot act on an audit in `state`, in chat words; undefined when it can. */
