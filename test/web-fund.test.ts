@@ -67,7 +67,7 @@ describe.runIf(run)('funding from the dashboard, in a real Chromium, on the devn
     await page.fill('#funding input[name=amount]', '0.0005 ETH')
     await page.click('#fund')
     await page.waitForSelector('#funded:has-text("Funded 0.0005 ETH of 0.0015 ETH")')
-    expect(await page.inputValue('#funding input[name=amount]')).toBe('0.001 ETH')
+    await expect.poll(() => page.inputValue('#funding input[name=amount]')).toBe('0.001 ETH')
     await page.click('#fund')
     await page.waitForSelector('#states li.current:has-text("COMPLETE")', { timeout: 60_000 })
     expect(await page.textContent('#funded')).toContain('Funded 0.0015 ETH of 0.0015 ETH needed')

@@ -144,6 +144,10 @@ async function act(button) {
     show(result.state ? 'Done: the ' + noun + ' is now ' + result.state + '.' : 'Done.', 'ok')
     if (form) form.reset()
     await refresh()
+    // A periodic refresh may have re-rendered the form while the action ran, keeping what the
+    // user typed: the form as the page has it now goes back to what the page offers (a Fund form
+    // must not offer again a sum just paid).
+    if (form) document.querySelector('button[data-path="' + CSS.escape(path) + '"]')?.closest('form')?.reset()
   } catch (error) {
     show(error.message, 'error')
   } finally {
