@@ -15,6 +15,10 @@ interface IERC20 {
 /// keccak256(abi.encode(payees, amounts)): the same bytes the node's data_dump route serves.
 /// `settle` credits each payee and the sponsor's remainder for pull withdrawal; it succeeds once
 /// per audit. Nobody but the signers decides who is paid, and nothing is paid twice.
+/// Reward pools (impact actions) live beside audits: anyone deposits into a pool, and the
+/// signers pay it out in numbered batches, BatchSettlement(bytes32 poolId, uint256 batch,
+/// bytes32 payoutsHash, uint256 total), each batch once and in order, never above what the pool
+/// holds. Payees withdraw with the same `withdraw`.
 contract AuditEscrow {
     struct Audit {
         address sponsor;
@@ -23,10 +27,22 @@ contract AuditEscrow {
         bool settled;
     }
 
+    /// @notice A reward pool: its token (fixed by the first deposit; `open` tells it is fixed,
+    /// since address(0) is native ETH), what was deposited and paid, and how many batches settled.
+    struct Pool {
+        address token;
+        uint256 funded;
+        uint256 paid;
+        uint256 batches;
+        bool open;
+    }
+
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant SETTLEMENT_TYPEHASH =
         keccak256("Settlement(bytes32 auditId,bytes32 payoutsHash,uint256 total)");
+    bytes32 private constant BATCH_SETTLEMENT_TYPEHASH =
+        keccak256("BatchSettlement(bytes32 poolId,uint256 batch,bytes32 payoutsHash,uint256 total)");
     bytes32 private constant NAME_HASH = keccak256("rwa AuditEscrow");
     bytes32 private constant VERSION_HASH = keccak256("1");
     /// @dev secp256k1n / 2: larger s values are the malleable twins of valid signatures.
@@ -37,6 +53,8 @@ contract AuditEscrow {
     uint256 public signerCount;
     mapping(address => bool) public isSigner;
     mapping(bytes32 => Audit) public audits;
+    /// @notice Reward pools by id, apart from audits.
+    mapping(bytes32 => Pool) public pools;
     /// @notice What each address may withdraw, per token (address(0) = native ETH).
     mapping(address => mapping(address => uint256)) public owed;
     uint256 private locked = 1;
@@ -47,6 +65,10 @@ contract AuditEscrow {
     event ThresholdChanged(uint256 threshold);
     event Funded(bytes32 indexed auditId, address indexed sponsor, address indexed token, uint256 amount);
     event Settled(bytes32 indexed auditId, bytes32 payoutsHash, uint256 total, uint256 refund);
+    event PoolDeposited(
+        bytes32 indexed poolId, address indexed from, address indexed token, uint256 amount, bytes32 memo
+    );
+    event BatchSettled(bytes32 indexed poolId, uint256 indexed batch, bytes32 payoutsHash, uint256 total);
     event Withdrawn(address indexed payee, address indexed token, uint256 amount);
 
     error NotOwner();
@@ -61,6 +83,8 @@ contract AuditEscrow {
     error AlreadySettled(bytes32 auditId);
     error LengthMismatch(uint256 payees, uint256 amounts);
     error TotalAboveFunding(uint256 total, uint256 funded);
+    error BatchOutOfOrder(uint256 expected, uint256 got);
+    error TotalAbovePool(uint256 total, uint256 available);
     error TooFewSignatures(uint256 valid, uint256 threshold);
     error InvalidSignature(uint256 index);
     error NotASigner(address recovered);
@@ -150,6 +174,28 @@ contract AuditEscrow {
         }
     }
 
+    /// @notice Deposits `amount` of `token` into pool `poolId` (address(0): native ETH sent as
+    /// value). Anyone may deposit; the first deposit fixes the pool's token. `memo` is free for the
+    /// depositor's purpose (an auditor's stake carries its 32-byte Ed25519 key) and only logged.
+    function deposit(bytes32 poolId, address token, uint256 amount, bytes32 memo) external payable nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        Pool storage pool = pools[poolId];
+        if (!pool.open) {
+            pool.open = true;
+            pool.token = token;
+        } else if (pool.token != token) {
+            revert TokenMismatch(pool.token);
+        }
+        pool.funded += amount;
+        emit PoolDeposited(poolId, msg.sender, token, amount, memo);
+        if (token == address(0)) {
+            if (msg.value != amount) revert WrongValue(msg.value, amount);
+        } else {
+            if (msg.value != 0) revert WrongValue(msg.value, 0);
+            _call(token, abi.encodeCall(IERC20.transferFrom, (msg.sender, address(this), amount)), msg.sender, amount);
+        }
+    }
+
     // ---- settlement ----
 
     /// @notice The EIP-712 domain separator: name "rwa AuditEscrow", version "1", this chain, this contract.
@@ -191,6 +237,45 @@ contract AuditEscrow {
         uint256 refund = funded - total;
         if (refund > 0) credit[audit.sponsor] += refund;
         emit Settled(auditId, payoutsHash, total, refund);
+    }
+
+    /// @notice The digest signers sign for batch `batch` of a pool (same EIP-712 domain as settlements).
+    function batchDigest(bytes32 poolId, uint256 batch, bytes32 payoutsHash, uint256 total)
+        public
+        view
+        returns (bytes32)
+    {
+        bytes32 structHash = keccak256(abi.encode(BATCH_SETTLEMENT_TYPEHASH, poolId, batch, payoutsHash, total));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    /// @notice Pays batch `batch` of a pool: batches settle in order (batch == pools[poolId].batches),
+    /// each once, for no more than the pool holds unpaid, on `threshold` signatures by distinct
+    /// registered signers sorted by address. Credits every payee for withdrawal; an empty batch
+    /// only advances the count.
+    function settleBatch(
+        bytes32 poolId,
+        uint256 batch,
+        address[] calldata payees,
+        uint256[] calldata amounts,
+        bytes[] calldata signatures
+    ) external nonReentrant {
+        Pool storage pool = pools[poolId];
+        if (batch != pool.batches) revert BatchOutOfOrder(pool.batches, batch);
+        if (payees.length != amounts.length) revert LengthMismatch(payees.length, amounts.length);
+        uint256 total = 0;
+        for (uint256 i = 0; i < amounts.length; i++) total += amounts[i];
+        uint256 available = pool.funded - pool.paid;
+        if (total > available) revert TotalAbovePool(total, available);
+        bytes32 payoutsHash = keccak256(abi.encode(payees, amounts));
+        _checkSignatures(batchDigest(poolId, batch, payoutsHash, total), signatures);
+
+        // Effects only, as in settle: payees pull their credit with withdraw.
+        pool.paid += total;
+        pool.batches = batch + 1;
+        mapping(address => uint256) storage credit = owed[pool.token];
+        for (uint256 i = 0; i < payees.length; i++) credit[payees[i]] += amounts[i];
+        emit BatchSettled(poolId, batch, payoutsHash, total);
     }
 
     function _checkSignatures(bytes32 digest, bytes[] calldata signatures) private view {
