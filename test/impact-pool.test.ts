@@ -244,6 +244,25 @@ describe.skipIf(!hasAnvil())('reward pools in AuditEscrow on anvil', () => {
       ).rejects.toThrow(/\(TokenMismatch\): the pool was first funded in another token/)
     })
 
+    test('an ERC-20 allowance that already covers the amount is not approved again', async () => {
+      const poolId = newPoolId(1)
+      const approve = await sponsor.writeContract({
+        address: token,
+        abi: testTokenAbi,
+        functionName: 'approve',
+        args: [escrow, 50n],
+      })
+      await client.waitForTransactionReceipt({ hash: approve })
+      const nonce = () =>
+        client.getTransactionCount({ address: sponsor.account.address, blockTag: 'latest' })
+      const before = await nonce()
+      await depositToPool(sponsor, client, { escrow, poolId, token, amount: 50n, memo: NO_MEMO })
+      expect((await nonce()) - before).toBe(1)
+      await depositToPool(sponsor, client, { escrow, poolId, token, amount: 20n, memo: NO_MEMO })
+      expect((await nonce()) - before).toBe(3) // the allowance was spent: approve, then deposit
+      expect((await readPool(client, escrow, poolId)).funded).toBe(70n)
+    })
+
     test('a native pool refuses an ERC-20 deposit', async () => {
       const poolId = await nativePool(1n)
       await expect(
