@@ -261,24 +261,17 @@ export class ImpactMachine implements Rules {
 
   handle(op: EncodedOp, view: View, mode: Mode): void {
     const type = op.op.type
-    if (REGISTRY_OPS.has(type)) return this.propose(op, view, mode)
-    if (PROXY_OPS.has(type)) return this.proxyOp(op, view, mode)
-    switch (type) {
-      case IMPACT_OP.approve:
-        return this.approve(op, view, mode)
-      case IMPACT_OP.requestApproval:
-        return this.request(op, view, mode)
-      case IMPACT_OP.vote:
-        return this.vote(op, view, mode)
-      case IMPACT_OP.attest:
-        return this.attest(op, view, mode)
-      case IMPACT_OP.signBatch:
-        return this.signBatch(op, view, mode)
-      default:
-        throw new InvalidImpactInputError(
-          `"${type}" is not an impact op; see the op types in /openapi.json.`,
-        )
-    }
+    if (REGISTRY_OPS.has(type)) this.propose(op, view, mode)
+    else if (PROXY_OPS.has(type)) this.proxyOp(op, view, mode)
+    else if (type === IMPACT_OP.approve) this.approve(op, view, mode)
+    else if (type === IMPACT_OP.requestApproval) this.request(op, view, mode)
+    else if (type === IMPACT_OP.vote) this.vote(op, view, mode)
+    else if (type === IMPACT_OP.attest) this.attest(op, view, mode)
+    else if (type === IMPACT_OP.signBatch) this.signBatch(op, view, mode)
+    else
+      throw new InvalidImpactInputError(
+        `"${type}" is not an impact op; see the op types in /openapi.json.`,
+      )
   }
 
   // ───────────────────────────── Registry ─────────────────────────────
