@@ -1024,6 +1024,7 @@ export class ImpactMachine implements Rules {
         payees: sorted.map((e) => e.to),
         amounts: sorted.map((e) => e.amount),
         total,
+        returned: stakesBack,
         requests,
         signatures: [],
         at,
@@ -1194,6 +1195,7 @@ export class ImpactMachine implements Rules {
         payees: b.payees,
         amounts: b.amounts,
         total: b.total,
+        returned: b.returned,
         requests: b.requests,
         signatures: [...b.signers]
           .sort(([a], [b]) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1))

@@ -131,6 +131,8 @@ export type BatchState = {
   readonly payees: readonly Address[]
   readonly amounts: readonly bigint[]
   readonly total: bigint
+  /** What of `total` is stake returned to auditors who left (the rest pays decisions). */
+  readonly returned: bigint
   /** The requests whose payments it carries. */
   readonly requests: readonly OpId[]
   readonly signatures: readonly { readonly signer: Address; readonly signature: `0x${string}` }[]
