@@ -111,6 +111,48 @@ describe('CausalEngine', () => {
     expect([adds.seenBy(2), adds.seenBy(3), engine.tieBreaks]).toEqual([2, 3, 1])
   })
 
+  test('reaches and seenIn answer like isAncestor and the sequence, when applying, judging and checking', () => {
+    const { genesis, engine, op } = setup()
+    const marks = engine.sequence()
+    const seen: { reaches: boolean[]; ancestors: boolean[]; seenIn: number }[] = []
+    const rules: Rules = {
+      handle(o, view, mode) {
+        const targets = [0, 1, 2, 3].filter((t) => t < view.position)
+        seen.push({
+          reaches: targets.map((t) => view.reaches(t)),
+          ancestors: targets.map((t) => view.isAncestor(t)),
+          seenIn: view.seenIn(marks),
+        })
+        if (mode.commit && (o.op.body as { mark?: boolean }).mark) marks.append(view.position)
+      },
+    }
+    const a = op(alice, 2, [genesis], 'test.a', { mark: true }) // 1
+    const b = op(bob, 1, [genesis], 'test.b') // 2, concurrent with a
+    const c = op(alice, 3, [a], 'test.c', { mark: true }) // 3
+    const d = op(bob, 2, [b, c], 'test.d') // 4
+    for (const o of [a, b, c, d]) engine.apply(o, rules)
+    for (const s of seen) expect(s.reaches).toEqual(s.ancestors)
+    expect(seen.at(-1)).toEqual({
+      reaches: [true, true, true, true],
+      ancestors: [true, true, true, true],
+      seenIn: 2,
+    })
+    // c saw a (a mark) but not b.
+    expect(seen[2]).toMatchObject({ reaches: [true, true, false], seenIn: 1 })
+    // Judging an op on b alone: it saw the genesis and b, no mark.
+    seen.length = 0
+    engine.judge(op(bob, 3, [b], 'test.e'), rules)
+    expect(seen[0]).toEqual({
+      reaches: [true, false, true, false],
+      ancestors: [true, false, true, false],
+      seenIn: 0,
+    })
+    // A draft sees everything.
+    seen.length = 0
+    engine.check(genesis.id, { author: alice.publicKey, type: 'test.f', body: {}, time: 0 }, rules)
+    expect(seen[0]).toMatchObject({ reaches: [true, true, true, true], seenIn: 2 })
+  })
+
   test('an op applied before its deps is an error, and nothing of it is recorded', () => {
     const { genesis, engine, rules, op } = setup()
     const a = op(alice, 2, [genesis], 'test.lock')
