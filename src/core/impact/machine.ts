@@ -320,7 +320,10 @@ export class ImpactMachine implements Rules {
       if (!view.reaches(earlier)) this.engine.tieBreak(mode)
       throw refuse('This governor has approved the change already; each approves once.')
     }
-    if (proposal.approvals.size + 1 >= threshold) {
+    // Approvals count while their governor still is one (the governors may have changed).
+    let approvals = 1
+    for (const key of proposal.approvals.keys()) if (governors.includes(key)) approvals++
+    if (approvals >= threshold) {
       this.complete(view, mode, proposal.type as keyof typeof BODIES, proposal.body)
       if (!mode.commit) return
       this.engine.control.append(view.position)
