@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Command } from 'commander'
 import type { Address, Hex } from 'viem'
 import type { PrivateKeyAccount } from 'viem/accounts'
 import type { ChainInfo } from '../../../chain/chain-service.ts'
 import { NATIVE } from '../../../chain/native.ts'
-import { NodeClient, NodeRequestError } from '../../../cli/client.ts'
+import type { NodeClient } from '../../../cli/client.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import { chainOf, demoNode, progress } from '../../../cli/demo-kit.ts'
 import {
   formatAmount,
   InvalidAmountError,
@@ -23,7 +22,6 @@ import {
 } from '../../../core/audit/drafts.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
-import type { RwaNode } from '../../../node/node.ts'
 import { generateSigner } from '../../../store/key-file.ts'
 import { fetchAudit, tokenUnitOn } from './client.ts'
 
@@ -40,30 +38,6 @@ const count = (text: string, what: string, min: number, max: number) => {
   if (!Number.isInteger(n) || n < min || n > max)
     throw new BaseError(`--${what} must be a whole number from ${min} to ${max}; got "${text}".`)
   return n
-}
-
-/** A one-line progress bar on stderr (plain lines when stderr is not a terminal). */
-function progress(label: string, total: number, quiet: boolean) {
-  let done = 0
-  const draw = () => {
-    if (quiet) return
-    if (!process.stderr.isTTY) {
-      if (done === total) console.error(`${label}: ${done}/${total}`)
-      return
-    }
-    const width = 30
-    const filled = Math.round((done / Math.max(total, 1)) * width)
-    process.stderr.write(
-      `\r${label.padEnd(22)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`,
-    )
-    if (done === total) process.stderr.write('\n')
-  }
-  return {
-    tick() {
-      done++
-      draw()
-    },
-  }
 }
 
 /** `rwa demo`: a whole audit with simulated auditors against a node, in seconds. */
@@ -103,32 +77,7 @@ export function addDemoCommand(program: Command): void {
           `--bond "${o.bond}" is nothing; give a positive amount, e.g. 1000000 (base units) or "1 ETH".`,
         )
       const ctx = contextOf(o)
-      let started: RwaNode | undefined
-      let client = ctx.client
-      try {
-        await client.get('/status')
-      } catch (error) {
-        if (!(error instanceof NodeRequestError) || error.status !== 0 || o.node) throw error
-        // No local node answers: start one in this process for the demo.
-        const { initNode, pickFreePort } = await import('../../../node/init.ts')
-        const { loadConfig } = await import('../../../node/config.ts')
-        const { pino } = await import('pino')
-        if (!existsSync(join(ctx.dataDir, 'config.toml')))
-          initNode({ name: o.name, dataDir: ctx.dataDir, p2pPort: await pickFreePort() })
-        // Its logs go to stderr, so stdout holds only the demo's output (JSON with --json). The
-        // node's modules load only here: the other commands need none of them.
-        const { createNode } = await import('../../../node/node.ts')
-        started = createNode(loadConfig(ctx.dataDir), {
-          port: 0,
-          logger: pino(
-            { level: ctx.json ? 'warn' : 'info', base: { node: o.name } },
-            pino.destination(2),
-          ),
-        })
-        await started.start()
-        if (!ctx.json) console.error(`Started node "${o.name}" at ${started.url} for the demo.`)
-        client = new NodeClient(started.url)
-      }
+      const { client, started } = await demoNode(ctx, o)
       try {
         const result = await runDemo(client, ctx.signer(), ctx.ethKey, {
           items,
@@ -278,15 +227,6 @@ function parseBond(text: string, unit: TokenUnit): bigint {
   } catch (error) {
     if (error instanceof InvalidAmountError)
       throw new BaseError(`--bond ${error.shortMessage}`, { cause: error })
-    throw error
-  }
-}
-
-async function chainOf(client: NodeClient): Promise<ChainInfo | undefined> {
-  try {
-    return await client.get<ChainInfo>('/chain')
-  } catch (error) {
-    if (error instanceof NodeRequestError && error.status === 404) return undefined
     throw error
   }
 }
