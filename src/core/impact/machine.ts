@@ -114,6 +114,7 @@ type Seat = {
   auditor: string
   at: number
   block: number
+  entropy: string
   deadline: number
   payout: Address
   unassignedAt?: number
@@ -753,6 +754,7 @@ export class ImpactMachine implements Rules {
           auditor,
           at,
           block: body.block,
+          entropy: body.entropy,
           deadline,
           payout: this.auditors.at(auditor, view.seen)!.payout,
         })
@@ -1112,6 +1114,7 @@ export class ImpactMachine implements Rules {
       .map((s) => ({
         auditor: s.auditor,
         block: s.block,
+        entropy: s.entropy as `0x${string}`,
         deadline: s.deadline,
         payout: s.payout,
         unassigned: s.unassigned,

@@ -24,6 +24,8 @@ export type Assignment = {
   /** The block the proxy claimed when it assigned, and the block by which the vote is due. */
   readonly block: number
   readonly deadline: number
+  /** The draw's entropy: the proxy's claim of block `block`'s hash (check it on chain). */
+  readonly entropy: `0x${string}`
   /** Where its rewards go (the auditor's payout address when it was assigned). */
   readonly payout: Address
   /** Set when the proxy unassigned it: the block, and why. */
