@@ -3,9 +3,19 @@ import { join } from 'node:path'
 import { localNodeUrl, NodeClient, NodeRequestError } from '../../../cli/client.ts'
 import type { contextOf, GlobalOptions } from '../../../cli/context.ts'
 import type { ImpactReducer } from '../../../core/impact/domain.ts'
+import type { IMPACT_OP } from '../../../core/impact/ops.ts'
 import type { RequestState } from '../../../core/impact/state.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
+
+/** An impact op type. */
+export type ImpactOpType = (typeof IMPACT_OP)[keyof typeof IMPACT_OP]
+
+/**
+ * An op type, checked against `IMPACT_OP` at compile time: registering the commands must not load
+ * the rules (and zod) that ops.ts imports; each action loads what it uses.
+ */
+export const impactOp = <T extends ImpactOpType>(type: T): T => type
 
 /** What every impact command gets from `contextOf`. */
 export type Ctx = ReturnType<typeof contextOf>
@@ -65,14 +75,11 @@ export async function resolveCommunity(ctx: Ctx, ref: string): Promise<OpId> {
  */
 export async function loadCommunity(ctx: Ctx, ref: string): Promise<ImpactReducer> {
   const id = await resolveCommunity(ctx, ref)
-  const [{ createImpactReducer }, { IMPACT_OP }] = await Promise.all([
-    import('../../../core/impact/domain.ts'),
-    import('../../../core/impact/ops.ts'),
-  ])
+  const { createImpactReducer } = await import('../../../core/impact/domain.ts')
   const [genesis, ...rest] = await ctx.client.ops(id)
   if (!genesis)
     throw new ImpactCliError(`The node holds no ops of community "${id}"; check the id.`)
-  if (genesis.op.type !== IMPACT_OP.create)
+  if (genesis.op.type !== impactOp('impact.create'))
     throw new ImpactCliError(
       `Document "${id}" is not an impact community (its first op is "${genesis.op.type}"); list communities with "rwa impact list".`,
     )

@@ -1,8 +1,7 @@
 import type { Command } from 'commander'
 import type { GlobalOptions } from '../../../cli/context.ts'
 import { contextOf } from '../../../cli/context.ts'
-import { IMPACT_OP } from '../../../core/impact/ops.ts'
-import { ImpactCliError, readTextArgument } from './client.ts'
+import { ImpactCliError, impactOp, readTextArgument } from './client.ts'
 import { cmd, report, signAndSend } from './shared.ts'
 
 // The original's Super User extrinsics, one command each. Each is a registry change a governor
@@ -42,7 +41,7 @@ const destroyById = (name: string, type: string, what: string): Verb => ({
 const VERBS: Verb[] = [
   {
     name: 'create-category',
-    type: IMPACT_OP.createCategory,
+    type: impactOp('impact.category.create'),
     description: 'createCategory: a category of impact actions (description 5–127 bytes)',
     example: 'rwa impact create-category "Green Barcelona" 1 "Trees planted"',
     args: [
@@ -51,10 +50,10 @@ const VERBS: Verb[] = [
     ],
     body: ([uid, description]) => ({ uid: id(uid!, 'uid'), description }),
   },
-  destroyById('destroy-category', IMPACT_OP.destroyCategory, 'category'),
+  destroyById('destroy-category', impactOp('impact.category.destroy'), 'category'),
   {
     name: 'create-impact-action',
-    type: IMPACT_OP.createImpactAction,
+    type: impactOp('impact.action.create'),
     description:
       "createImpactAction: an action, its window in blocks, its fields and rewards (the original's JSON)",
     example:
@@ -68,10 +67,10 @@ const VERBS: Verb[] = [
       configuration: readTextArgument(configuration!, 'configuration'),
     }),
   },
-  destroyById('destroy-impact-action', IMPACT_OP.destroyImpactAction, 'impact action'),
+  destroyById('destroy-impact-action', impactOp('impact.action.destroy'), 'impact action'),
   {
     name: 'create-oracle',
-    type: IMPACT_OP.createOracle,
+    type: impactOp('impact.oracle.create'),
     description: 'createOracle: a key that may attest requests, paid rewardsoracle on approval',
     example:
       'rwa impact create-oracle "Green Barcelona" 1 \'{"description":"Tree Verification","account":"<key>"}\' --payout 0x…',
@@ -86,10 +85,10 @@ const VERBS: Verb[] = [
       ...(o.payout === undefined ? {} : { payout: o.payout }),
     }),
   },
-  destroyById('destroy-oracle', IMPACT_OP.destroyOracle, 'oracle'),
+  destroyById('destroy-oracle', impactOp('impact.oracle.destroy'), 'oracle'),
   {
     name: 'create-auditor',
-    type: IMPACT_OP.createAuditor,
+    type: impactOp('impact.auditor.create'),
     description: 'createAuditor: categories, area, stake required, and where it is paid',
     example:
       'rwa impact create-auditor "Green Barcelona" <key> \'{"description":"John Smith","categories":[1],"area":"41.40338,2.17403"}\' --payout 0x…',
@@ -112,7 +111,7 @@ const VERBS: Verb[] = [
   },
   {
     name: 'destroy-auditor',
-    type: IMPACT_OP.destroyAuditor,
+    type: impactOp('impact.auditor.destroy'),
     description: 'destroyAuditor: it votes no more; its seats are refilled, its stake returned',
     example: 'rwa impact destroy-auditor "Green Barcelona" <key>',
     args: [['<account>', "the auditor's public key"]],
@@ -120,7 +119,7 @@ const VERBS: Verb[] = [
   },
   {
     name: 'create-proxy',
-    type: IMPACT_OP.createProxy,
+    type: impactOp('impact.proxy.create'),
     description: 'createProxy: the key of the node service that assigns, decides and settles',
     example: 'rwa impact create-proxy "Green Barcelona" 1 <key>',
     args: [
@@ -129,10 +128,10 @@ const VERBS: Verb[] = [
     ],
     body: ([uid, account]) => ({ uid: id(uid!, 'uid'), account: account!.toLowerCase() }),
   },
-  destroyById('destroy-proxy', IMPACT_OP.destroyProxy, 'proxy'),
+  destroyById('destroy-proxy', impactOp('impact.proxy.destroy'), 'proxy'),
   {
     name: 'set-token',
-    type: IMPACT_OP.setToken,
+    type: impactOp('impact.token.set'),
     description: 'map a rewards token id (n ≥ 1) to an ERC-20 address; 0 is the native coin',
     example: 'rwa impact set-token "Green Barcelona" 1 0x…',
     args: [
@@ -143,7 +142,7 @@ const VERBS: Verb[] = [
   },
   {
     name: 'set-governors',
-    type: IMPACT_OP.setGovernors,
+    type: impactOp('impact.governors.set'),
     description: 'replace the governors and how many of them approve a change',
     example: 'rwa impact set-governors "Green Barcelona" <key1> <key2> <key3> --threshold 2',
     args: [['<governors...>', 'their Ed25519 public keys']],

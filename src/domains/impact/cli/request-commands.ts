@@ -1,7 +1,5 @@
 import type { Command } from 'commander'
 import { contextOf, type GlobalOptions, printJson } from '../../../cli/context.ts'
-import { encodeVote } from '../../../core/impact/formats.ts'
-import { IMPACT_OP } from '../../../core/impact/ops.ts'
 import type { Signer } from '../../../ledger/keys.ts'
 import {
   type Acted,
@@ -10,6 +8,7 @@ import {
   type Ctx,
   findRequest,
   ImpactCliError,
+  impactOp,
   listCommunities,
   loadCommunity,
   readTextArgument,
@@ -35,7 +34,7 @@ async function checkGenesis(signer: Signer, body: Record<string, unknown>): Prom
       seq: 1,
       deps: [],
       time: Date.now(),
-      type: IMPACT_OP.create,
+      type: impactOp('impact.create'),
       body,
     },
     signer,
@@ -84,8 +83,12 @@ function addCreate(impact: Command): void {
         throw new ImpactCliError(
           `An impact community is named "${name}" already; choose another name.`,
         )
-      const op = await ctx.client.submit(signer, { doc: null, type: IMPACT_OP.create, body })
-      const sent = { op: op.id, community: op.id, type: IMPACT_OP.create }
+      const op = await ctx.client.submit(signer, {
+        doc: null,
+        type: impactOp('impact.create'),
+        body,
+      })
+      const sent = { op: op.id, community: op.id, type: impactOp('impact.create') }
       report(ctx, sent, { name }, `Created impact community "${name}": ${op.id}`)
     })
 }
@@ -101,9 +104,9 @@ function addApprove(impact: Command): void {
     .argument('<proposal>', 'the op id of the change (see "rwa impact show")')
     .action(async (ref: string, proposal: string, o: GlobalOptions) => {
       const ctx = contextOf(o)
-      const { op, after } = await signAndSend(ctx, ref, IMPACT_OP.approve, { proposal })
+      const { op, after } = await signAndSend(ctx, ref, impactOp('impact.approve'), { proposal })
       const pending = after.state().proposals.find((p) => p.id === proposal)
-      const sent = { op: op.id, community: after.machine.id, type: IMPACT_OP.approve }
+      const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.approve') }
       report(
         ctx,
         sent,
@@ -154,8 +157,8 @@ function addUserVerbs(impact: Command): void {
       const ctx = contextOf(o)
       const info = readTextArgument(infoArg, 'info')
       const body = { info, payout: await payoutOf(ctx, o.payout) }
-      const { op, after } = await signAndSend(ctx, ref, IMPACT_OP.requestApproval, body)
-      const sent = { op: op.id, community: after.machine.id, type: IMPACT_OP.requestApproval }
+      const { op, after } = await signAndSend(ctx, ref, impactOp('impact.request'), body)
+      const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.request') }
       await showRequestAfter(ctx, sent, op.id, `Requested approval: request ${op.id}`)
     })
 
@@ -181,9 +184,13 @@ function addUserVerbs(impact: Command): void {
         if (v !== 'Y' && v !== 'N')
           throw new ImpactCliError(`"vote" must be Y or N; got "${vote}".`)
         const request = findRequest(await loadCommunity(ctx, ref), requestRef).id
+        const { encodeVote } = await import('../../../core/impact/formats.ts')
         const text = encodeVote({ vote: v, ...(o.otherinfo ? { otherinfo: o.otherinfo } : {}) })
-        const { op, after } = await signAndSend(ctx, ref, IMPACT_OP.vote, { request, vote: text })
-        const sent = { op: op.id, community: after.machine.id, type: IMPACT_OP.vote }
+        const { op, after } = await signAndSend(ctx, ref, impactOp('impact.vote'), {
+          request,
+          vote: text,
+        })
+        const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.vote') }
         await showRequestAfter(ctx, sent, request, `Voted ${v} on ${request} (op ${op.id}).`)
       },
     )
@@ -201,8 +208,8 @@ function addUserVerbs(impact: Command): void {
       const ctx = contextOf(o)
       const request = findRequest(await loadCommunity(ctx, ref), requestRef).id
       const body = { request, ...(o.otherinfo ? { otherinfo: o.otherinfo } : {}) }
-      const { op, after } = await signAndSend(ctx, ref, IMPACT_OP.attest, body)
-      const sent = { op: op.id, community: after.machine.id, type: IMPACT_OP.attest }
+      const { op, after } = await signAndSend(ctx, ref, impactOp('impact.attest'), body)
+      const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.attest') }
       await showRequestAfter(ctx, sent, request, `Attested ${request} (op ${op.id}).`)
     })
 }
