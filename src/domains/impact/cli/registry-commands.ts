@@ -112,7 +112,8 @@ const VERBS: Verb[] = [
   {
     name: 'destroy-auditor',
     type: impactOp('impact.auditor.destroy'),
-    description: 'destroyAuditor: it votes no more; its seats are refilled, its stake returned',
+    description:
+      'destroyAuditor: it votes no more; the proxy replaces it on its seats; its stake is returned',
     example: 'rwa impact destroy-auditor "Green Barcelona" <key>',
     args: [['<account>', "the auditor's public key"]],
     body: ([account]) => ({ account: account!.toLowerCase() }),
