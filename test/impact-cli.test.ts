@@ -5,11 +5,13 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { Hono } from 'hono'
 import { pino } from 'pino'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { NodeClient } from '../src/cli/client.ts'
+import { createProgram } from '../src/cli/program.ts'
 import { type ImpactReducer, impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
 import type { ImpactState } from '../src/core/impact/state.ts'
+import { impactCli } from '../src/domains/impact/cli/commands.ts'
 import { DOMAINS } from '../src/domains/index.ts'
 import type { AnyPlugin, DomainComponents } from '../src/domains/plugin.ts'
 import type { Signer } from '../src/ledger/keys.ts'
@@ -127,8 +129,14 @@ const bareImpact: AnyPlugin = {
   }),
 }
 
-/** A node on a temp data dir (SQLite, no chain, no network) hosting the impact domain. */
-async function startNode() {
+/** The impact rules alone: a node without the impact routes (no GET /impact). */
+const rulesOnly: AnyPlugin = { domain: impactDomain, node: async () => ({ create: () => ({}) }) }
+
+/**
+ * A node on a temp data dir (SQLite, no chain, no network) hosting the impact domain, with the
+ * routes the CLI calls unless `routes` is false.
+ */
+async function startNode({ routes = true } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'rwa-impact-cli-'))
   const dataDir = join(root, 'n1')
   initNode({ name: 'n1', dataDir })
@@ -139,7 +147,11 @@ async function startNode() {
     verifyPool: false,
     chain: { mode: 'none' },
     net: { enabled: false },
-    domains: hosted ? DOMAINS : [...DOMAINS, bareImpact],
+    domains: !routes
+      ? [...DOMAINS.filter((p) => p.domain.name !== 'impact'), rulesOnly]
+      : hosted
+        ? DOMAINS
+        : [...DOMAINS, bareImpact],
   })
   await rwaNode.start()
   return { root, dataDir, node: rwaNode, url: rwaNode.url }
@@ -155,9 +167,13 @@ beforeAll(async () => {
   ;[node, cli] = await Promise.all([startNode(), buildImpactCli(buildDir)])
 })
 
+let bare: Awaited<ReturnType<typeof startNode>> | undefined
+
 afterAll(async () => {
-  await node?.node.stop()
-  if (node) rmSync(node.root, { recursive: true, force: true })
+  for (const n of [node, bare]) {
+    await n?.node.stop()
+    if (n) rmSync(n.root, { recursive: true, force: true })
+  }
   rmSync(buildDir, { recursive: true, force: true })
 })
 
@@ -315,8 +331,57 @@ describe('rwa impact', () => {
   }, 180_000)
 
   test('every command answers --help with an example', async () => {
-    const { stdout } = await rwa('vote', '--help')
-    expect(stdout).toContain('voteApprovalRequest')
-    expect(stdout).toMatch(/Example:\n {2}\$ rwa impact vote /)
+    const program = await createProgram()
+    if (!program.commands.some((c) => c.name() === 'impact')) impactCli.register(program)
+    const impact = program.commands.find((c) => c.name() === 'impact')!
+    expect(impact.commands.map((c) => c.name())).toEqual(
+      expect.arrayContaining(['create-category', 'request-approval', 'vote', 'pool', 'decide']),
+    )
+    for (const command of impact.commands) {
+      const parts: string[] = []
+      command.configureOutput({ writeOut: (text) => void parts.push(text) })
+      command.outputHelp()
+      expect(parts.join('')).toContain(`Example:\n  $ rwa impact ${command.name()}`)
+    }
+  })
+
+  test('governors approve a change in process; a node without /impact takes ids only', async () => {
+    bare = await startNode({ routes: false })
+    const second = join(bare.root, 'second.key')
+    writeKeyFile(second, generateSigner())
+    const operator = readKeyFile(join(bare.dataDir, 'keys', 'operator.key'))
+    const keys = [hex(operator.publicKey), hex(readKeyFile(second).publicKey)]
+    const lines: string[] = []
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
+    const run = async (...args: string[]) => {
+      lines.length = 0
+      const program = (await createProgram()).exitOverride()
+      if (!program.commands.some((c) => c.name() === 'impact')) impactCli.register(program)
+      const options = ['--node', bare!.url, '--data-dir', bare!.dataDir]
+      await program.parseAsync(['node', 'rwa', 'impact', ...args, ...options])
+      return lines.join('\n')
+    }
+    try {
+      const governors = keys.flatMap((k) => ['--governor', k])
+      const created = JSON.parse(
+        await run('create', 'Two keys', ...governors, '--threshold', '2', '--json'),
+      )
+      const community = created.community as string
+      const proposed = await run('create-category', community, '1', 'Trees planted')
+      const proposal = /\(op (\S+)\)/.exec(proposed)![1]!
+      expect(proposed).toContain('1 of 2 governors approved')
+      expect(await run('show', community)).toMatch(/impact\.category\.create\s+1 of 2/)
+      await expect(run('approve', community, proposal)).rejects.toThrow(
+        /approved the change already/,
+      )
+      expect(await run('approve', community, proposal, '--key', second)).toMatch(
+        /^Approved: the change is applied/,
+      )
+      expect(await run('categories', community)).toMatch(/1\s+Trees planted/)
+      await expect(run('show', 'Two keys')).rejects.toThrow(/lists no communities by name/)
+      await expect(run('list')).rejects.toThrow(/does not list impact communities/)
+    } finally {
+      spy.mockRestore()
+    }
   })
 })
