@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { contextOf, type GlobalOptions, printJson } from '../../../cli/context.ts'
+import type { ImpactReducer } from '../../../core/impact/domain.ts'
 import type { Signer } from '../../../ledger/keys.ts'
 import {
   type Acted,
@@ -12,7 +13,6 @@ import {
   listCommunities,
   loadCommunity,
   readTextArgument,
-  resolveCommunity,
 } from './client.ts'
 import { formatRequest } from './format.ts'
 import { cmd, report, signAndSend } from './shared.ts'
@@ -134,9 +134,15 @@ async function payoutOf(ctx: Ctx, payout: string | undefined): Promise<string> {
   return privateKeyToAccount(key).address
 }
 
-/** Prints a request after a command changed it. */
-async function showRequestAfter(ctx: Ctx, sent: Acted, request: string, line: string) {
-  const after = await loadCommunity(ctx, sent.community)
+/** Prints a request after a command changed it (`after`: the community recomputed since). */
+async function showRequestAfter(
+  ctx: Ctx,
+  sent: Acted,
+  request: string,
+  line: string,
+  after?: ImpactReducer,
+) {
+  after ??= await loadCommunity(ctx, sent.community)
   const state = findRequest(after, request)
   if (ctx.json) return printJson({ ...sent, request: state })
   console.log(line)
@@ -159,7 +165,7 @@ function addUserVerbs(impact: Command): void {
       const body = { info, payout: await payoutOf(ctx, o.payout) }
       const { op, after } = await signAndSend(ctx, ref, impactOp('impact.request'), body)
       const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.request') }
-      await showRequestAfter(ctx, sent, op.id, `Requested approval: request ${op.id}`)
+      await showRequestAfter(ctx, sent, op.id, `Requested approval: request ${op.id}`, after)
     })
 
   cmd(
@@ -183,15 +189,16 @@ function addUserVerbs(impact: Command): void {
         const v = vote.trim().toUpperCase()
         if (v !== 'Y' && v !== 'N')
           throw new ImpactCliError(`"vote" must be Y or N; got "${vote}".`)
-        const request = findRequest(await loadCommunity(ctx, ref), requestRef).id
+        const community = await loadCommunity(ctx, ref)
+        const request = findRequest(community, requestRef).id
         const { encodeVote } = await import('../../../core/impact/formats.ts')
         const text = encodeVote({ vote: v, ...(o.otherinfo ? { otherinfo: o.otherinfo } : {}) })
-        const { op, after } = await signAndSend(ctx, ref, impactOp('impact.vote'), {
+        const { op, after } = await signAndSend(ctx, community, impactOp('impact.vote'), {
           request,
           vote: text,
         })
         const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.vote') }
-        await showRequestAfter(ctx, sent, request, `Voted ${v} on ${request} (op ${op.id}).`)
+        await showRequestAfter(ctx, sent, request, `Voted ${v} on ${request} (op ${op.id}).`, after)
       },
     )
 
@@ -206,11 +213,12 @@ function addUserVerbs(impact: Command): void {
     .option('--otherinfo <text>', 'what the oracle checked (at most 1024 bytes)')
     .action(async (ref: string, requestRef: string, o: GlobalOptions & { otherinfo?: string }) => {
       const ctx = contextOf(o)
-      const request = findRequest(await loadCommunity(ctx, ref), requestRef).id
+      const community = await loadCommunity(ctx, ref)
+      const request = findRequest(community, requestRef).id
       const body = { request, ...(o.otherinfo ? { otherinfo: o.otherinfo } : {}) }
-      const { op, after } = await signAndSend(ctx, ref, impactOp('impact.attest'), body)
+      const { op, after } = await signAndSend(ctx, community, impactOp('impact.attest'), body)
       const sent = { op: op.id, community: after.machine.id, type: impactOp('impact.attest') }
-      await showRequestAfter(ctx, sent, request, `Attested ${request} (op ${op.id}).`)
+      await showRequestAfter(ctx, sent, request, `Attested ${request} (op ${op.id}).`, after)
     })
 }
 
@@ -257,10 +265,13 @@ function addProxyVerbs(impact: Command): void {
     if (verb.route === 'unassign') command.argument('<auditor>', "the auditor's public key")
     if (verb.route === 'assign')
       command.option('--maxdays <days>', 'days each auditor has to vote (default: the node’s)')
-    command.action(async (ref: string, request: string, ...rest: unknown[]) => {
+    command.action(async (ref: string, requestRef: string, ...rest: unknown[]) => {
       const o = rest.at(-2) as ProxyOptions
       const ctx = contextOf(o)
-      const community = await resolveCommunity(ctx, ref)
+      // Resolved here, so that a wrong id or prefix is refused before the node is asked.
+      const reducer = await loadCommunity(ctx, ref)
+      const community = reducer.machine.id
+      const request = findRequest(reducer, requestRef).id
       const maxdays = count(o.maxdays, 'maxdays')
       const body =
         verb.route === 'unassign'

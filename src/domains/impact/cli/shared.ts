@@ -18,20 +18,20 @@ export type Sent = { op: EncodedOp; after: ImpactReducer }
 /**
  * Checks an op on the community recomputed here (the refusal it would get, naming the field and
  * the rule, before anything is signed or sent), then signs it with the user's key, submits it and
- * recomputes the community with it.
+ * recomputes the community with it. `community`: its name or id, or the community recomputed.
  */
 export async function signAndSend(
   ctx: Ctx,
-  ref: string,
+  community: string | ImpactReducer,
   type: string,
   body: unknown,
 ): Promise<Sent> {
   const signer = ctx.signer()
-  const before = await loadCommunity(ctx, ref)
+  const before = typeof community === 'string' ? await loadCommunity(ctx, community) : community
   before.check({ author: signer.publicKey, type, body, time: Date.now() })
-  const community = before.machine.id
-  const op = await ctx.client.submit(signer, { doc: community, type, body })
-  return { op, after: await loadCommunity(ctx, community) }
+  const id = before.machine.id
+  const op = await ctx.client.submit(signer, { doc: id, type, body })
+  return { op, after: await loadCommunity(ctx, id) }
 }
 
 /** Prints what an op-signing command did: `{op, community, type, …extra}` as JSON, or `line`. */
