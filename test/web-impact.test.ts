@@ -1,5 +1,5 @@
 import '../src/net/polyfill.ts'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -13,7 +13,17 @@ import {
   type ImpactActions,
   type ImpactIndex,
 } from '../src/domains/impact/actions.ts'
-import { createImpactWeb } from '../src/domains/impact/pages.ts'
+import {
+  actionsPage,
+  auditorPage,
+  auditorsPage,
+  communityPage,
+  createImpactWeb,
+  impactCard,
+  MAX_LISTED_REQUESTS,
+  requestPage,
+  requestsPage,
+} from '../src/domains/impact/pages.ts'
 import { DOMAINS } from '../src/domains/index.ts'
 import type { DomainPlugin } from '../src/domains/plugin.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
@@ -22,6 +32,7 @@ import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 import { explorerAt } from '../src/web/explorer.ts'
+import { Community, keyOf as keyOfSigner, ROLES, requestInfo } from './impact-fixture.ts'
 import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
 // Chromium clicks through an approval request's life on the impact pages. The node hosts the
@@ -32,6 +43,7 @@ const run = hasSystemService(SYSTEM_SERVICES.chromium)
 const EXPLORER = 'https://explorer.example'
 const CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
 const NATIVE = 'base units of token 0 (native coin)'
+const output = join(import.meta.dirname, '..', 'test-output')
 
 /** What the test plug-in puts on the node: the index and the actions the pages use. */
 type ImpactTestParts = { index: ImpactIndex; actions: ImpactActions }
@@ -84,6 +96,7 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
       local.set(name, account)
     }
     browser = await launchChromium()
+    mkdirSync(output, { recursive: true })
   }, 60_000)
 
   afterAll(async () => {
@@ -308,6 +321,7 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
       `batch 0 of token 0 (native coin) (1050 ${NATIVE} in all): settled in ${tx} at block 104`,
     )
     expect(await req.getAttribute('#batches a.addr', 'href')).toBe(`${EXPLORER}/tx/${tx}`)
+    await req.screenshot({ path: join(output, 'impact-request.png'), fullPage: true })
     await req.close()
 
     // The auditors page ranks them with their history and earnings; the pools show the batch.
@@ -318,8 +332,10 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
     const byName = new Map(rows.map((r) => [r[0]!.split(' ').at(-1), r]))
     expect(byName.get('aud3')!.slice(2, 6)).toEqual(['0', '1', '0', 'active'])
     expect(byName.get('aud1')!.slice(2, 8)).toEqual(['1', '0', '0', 'active', '—', `25 ${NATIVE}`])
+    await view.screenshot({ path: join(output, 'impact-auditors.png'), fullPage: true })
     await view.click('#impact-nav a:has-text("registry")')
     const pool = await view.textContent('#pool-0')
+    await view.screenshot({ path: join(output, 'impact-community.png'), fullPage: true })
     expect(pool).toContain(`10000 ${NATIVE}`)
     expect(pool).toContain(`settled in ${tx} at block 104`)
     await view.goto(`${node.url}/`)
@@ -328,4 +344,88 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
     )
     await view.close()
   }, 120_000)
+
+  test(`the requests page lists the newest ${MAX_LISTED_REQUESTS} and counts the rest`, async () => {
+    const requester = local.get('requester')!
+    const created = await parts.actions.create(requester, { name: 'Many requests' })
+    const community = created.id
+    const gov = (type: string, body: unknown) => parts.actions.act(requester, community, type, body)
+    await gov(IMPACT_OP.createCategory, { uid: 1, description: 'Trees planted' })
+    await gov(IMPACT_OP.createImpactAction, {
+      uid: 1,
+      configuration: JSON.stringify({
+        description: 'Planting a tree',
+        category: 1,
+        auditors: 1,
+        blockstart: 0,
+        blockend: 1000,
+        rewardstoken: 0,
+        rewardsamount: '1',
+        rewardsoracle: '0',
+        rewardsauditors: '0',
+        slashingsauditors: '0',
+        maxerrorsauditor: 1,
+      }),
+    })
+    for (let i = 0; i <= MAX_LISTED_REQUESTS; i++)
+      await gov(IMPACT_OP.requestApproval, {
+        info: JSON.stringify({ impactactionid: 1, description: `tree number ${i}` }),
+        payout: requester.address,
+      })
+    const html = await (await fetch(`${node.url}/ui/impact/${community}/requests`)).text()
+    expect(html.match(/<tr><td data-label="request">/g)).toHaveLength(MAX_LISTED_REQUESTS)
+    expect(html).toContain(`tree number ${MAX_LISTED_REQUESTS}<`)
+    expect(html).not.toContain('tree number 0<')
+    expect(html).toContain('1 older request(s) not listed.')
+    const waiting = await (
+      await fetch(`${node.url}/ui/impact/${community}/requests?status=WAITING_FOR_AUDITORS`)
+    ).text()
+    expect(waiting).toContain('More requests match than are listed; narrow the filter.')
+    const none = await (
+      await fetch(`${node.url}/ui/impact/${community}/requests?status=APPROVED`)
+    ).text()
+    expect(none).toContain('No request.')
+  }, 60_000)
+})
+
+describe('impact pages: text from the network', () => {
+  test('every page escapes names, descriptions, fields and notes', () => {
+    const hostile = {
+      name: '<img src=x onerror=alert(1)>',
+      category: '<script>alert(1)</script>',
+      action: '<b onmouseover=alert(1)>tree</b>',
+      request: '"><script>alert(2)</script>',
+      field: '<i>Jo</i>',
+    }
+    const c = new Community({ name: hostile.name })
+    c.setup({ auditors: 3, action: { description: hostile.action } })
+    c.ok(ROLES.governor, IMPACT_OP.createCategory, { uid: 2, description: hostile.category })
+    const req = c.request(
+      ROLES.requester(0),
+      requestInfo({ description: hostile.request, namesurname: hostile.field }),
+    )
+    c.assign(req.id)
+    const state = c.reducer.state()
+    const request = c.reducer.request(req.id)!
+    const auditor = c.reducer.auditor(keyOfSigner(ROLES.auditor(0)))!
+    const node = 'n1'
+    const nameOf = () => undefined
+    const community = { id: c.id, name: state.name }
+    const pages = [
+      impactCard([{ id: c.id, name: hostile.name, state: 'ACTIVE', requests: 1, open: 1 }]),
+      communityPage({ node, state, nameOf }),
+      actionsPage({ node, state, chosen: 1 }),
+      requestsPage({ node, community, requests: [request], more: 0, status: undefined, nameOf }),
+      requestPage({ node, community, request, batches: [], nameOf }),
+      auditorsPage({ node, state, nameOf }),
+      auditorPage({ node, community, auditor, queue: [request], nameOf }),
+    ]
+    for (const html of pages) {
+      for (const raw of ['<img', '<script>alert', '<b onmouseover', '<i>Jo', '"><script'])
+        expect(html).not.toContain(raw)
+    }
+    expect(pages[1]).toContain('&#60;script&#62;alert(1)&#60;/script&#62;')
+    expect(pages[4]).toContain('&#60;i&#62;Jo&#60;/i&#62;')
+    expect(pages[6]).toContain('&#34;&#62;&#60;script&#62;alert(2)')
+  })
 })
