@@ -152,6 +152,15 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
 
     await submit(gov, '#form-category', { uid: '1', description: 'Trees planted' })
     await gov.waitForSelector('#categories td:has-text("Trees planted")')
+    // A category made by mistake is removed with its row's button, once confirmed.
+    await submit(gov, '#form-category', { uid: '2', description: 'Plastic recycled' })
+    await gov.waitForSelector('#categories td:has-text("Plastic recycled")')
+    gov.once('dialog', (dialog) => void dialog.accept())
+    await gov.click('#categories tr:has-text("Plastic recycled") button.remove')
+    await gov.waitForSelector('#categories td:has-text("Plastic recycled")', { state: 'detached' })
+    expect((await parts.index.reducer(community)).state().categories).toEqual([
+      { uid: 1, description: 'Trees planted' },
+    ])
     // A refused form shows the rule and the field, and changes nothing.
     await submit(gov, '#form-action', {
       uid: '1',

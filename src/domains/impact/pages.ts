@@ -169,29 +169,43 @@ ${poolsSection(state, nameOf, explorer)}`
     node,
     body,
     page: 'impact-community',
-    live: true,
+    // The whole snapshot is built for this page: it re-renders after an action, not on a timer.
+    live: false,
     noun: 'community',
   })
 }
 
+/** A governor's button that removes a registry record (after a confirmation). */
+export function removeButton(state: ImpactState, what: string, id: number | string): string {
+  const path = `${base(state.id)}/registry/${what}/remove`
+  const body = esc(JSON.stringify(typeof id === 'number' ? { uid: String(id) } : { account: id }))
+  return `<button class="remove" data-admins="${esc(state.governors.join(' '))}" data-path="${path}" data-body="${body}" data-confirm-text="Propose to remove this ${what}?">Remove</button>`
+}
+
 function registrySections(state: ImpactState, nameOf: NameOf): string {
   const categories = state.categories
-    .map((c) => `<tr><td class="num">${c.uid}</td><td>${esc(c.description)}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td class="num">${c.uid}</td><td>${esc(c.description)}</td><td>${removeButton(state, 'category', c.uid)}</td></tr>`,
+    )
     .join('')
   const actions = state.actions
     .map(
       (a) =>
-        `<tr><td class="num">${a.uid}</td><td><a href="${base(state.id)}/actions?action=${a.uid}">${esc(a.config.description)}</a></td><td class="num">${a.config.category}</td><td>${actionSummary(a.config, state.tokens)}</td><td>${fieldList(a.config)}</td></tr>`,
+        `<tr><td class="num">${a.uid}</td><td><a href="${base(state.id)}/actions?action=${a.uid}">${esc(a.config.description)}</a></td><td class="num">${a.config.category}</td><td>${actionSummary(a.config, state.tokens)}</td><td>${fieldList(a.config)}</td><td>${removeButton(state, 'action', a.uid)}</td></tr>`,
     )
     .join('')
   const oracles = state.oracles
     .map(
       (o) =>
-        `<tr><td class="num">${o.uid}</td><td>${esc(o.config.description)}</td><td>${keyHtml(o.config.account, nameOf)}</td><td>${o.payout ? addressHtml(o.payout, nameOf) : '<span class="muted">none</span>'}</td></tr>`,
+        `<tr><td class="num">${o.uid}</td><td>${esc(o.config.description)}</td><td>${keyHtml(o.config.account, nameOf)}</td><td>${o.payout ? addressHtml(o.payout, nameOf) : '<span class="muted">none</span>'}</td><td>${removeButton(state, 'oracle', o.uid)}</td></tr>`,
     )
     .join('')
   const proxies = state.proxies
-    .map((p) => `<tr><td class="num">${p.uid}</td><td>${keyHtml(p.account, nameOf)}</td></tr>`)
+    .map(
+      (p) =>
+        `<tr><td class="num">${p.uid}</td><td>${keyHtml(p.account, nameOf)}</td><td>${removeButton(state, 'proxy', p.uid)}</td></tr>`,
+    )
     .join('')
   const tokens = [
     '<tr><td class="num">0</td><td>the native coin</td></tr>',
@@ -205,28 +219,28 @@ function registrySections(state: ImpactState, nameOf: NameOf): string {
     table(
       'categories',
       'Categories',
-      '<tr><th class="num">uid</th><th>description</th></tr>',
+      '<tr><th class="num">uid</th><th>description</th><th></th></tr>',
       categories,
       'No category yet.',
     ),
     table(
       'actions',
       'Impact actions',
-      '<tr><th class="num">uid</th><th>action</th><th class="num">category</th><th>window and rewards</th><th>fields</th></tr>',
+      '<tr><th class="num">uid</th><th>action</th><th class="num">category</th><th>window and rewards</th><th>fields</th><th></th></tr>',
       actions,
       'No impact action yet.',
     ),
     table(
       'oracles',
       'Oracles',
-      '<tr><th class="num">uid</th><th>oracle</th><th>key</th><th>payout</th></tr>',
+      '<tr><th class="num">uid</th><th>oracle</th><th>key</th><th>payout</th><th></th></tr>',
       oracles,
       'No oracle.',
     ),
     table(
       'proxies',
       'Proxies',
-      '<tr><th class="num">uid</th><th>key</th></tr>',
+      '<tr><th class="num">uid</th><th>key</th><th></th></tr>',
       proxies,
       'No proxy yet: nobody assigns auditors until a governor names one.',
     ),
@@ -262,6 +276,8 @@ function governorForms(state: ImpactState): string {
 <form class="actions" id="form-oracle"><input name="uid" placeholder="uid" required><input name="description" placeholder="description" required><input name="account" placeholder="key, or a local account's name" required><input name="payout" placeholder="payout address (optional)"><button data-path="${path('oracle')}">Create oracle</button></form>
 <h3>Proxy</h3>
 <form class="actions" id="form-proxy"><input name="uid" placeholder="uid" required><input name="account" placeholder="key, or a local account's name" required><button data-path="${path('proxy')}">Create proxy</button></form>
+<h3>Governors</h3>
+<form class="actions" id="form-governors"><input name="governors" placeholder="keys or local account names, separated by spaces" required><input name="threshold" placeholder="approvals a change needs" required><button data-path="${path('governors')}">Replace governors</button></form>
 <h3>Rewards token</h3>
 <form class="actions" id="form-token"><input name="id" placeholder="token id (1 or more)" required><input name="address" placeholder="ERC-20 address" required><button data-path="${path('token')}">Map token</button></form>
 </section>`
@@ -559,19 +575,19 @@ export function auditorsPage({
     .sort((a, b) => b.ranking - a.ranking || (a.account < b.account ? -1 : 1))
     .map(
       (a) =>
-        `<tr class="${a.suspended ? 'suspended' : ''}"><td data-label="auditor"><a href="${base(state.id)}/auditors/${a.account}">${esc(a.description)}</a> ${keyHtml(a.account, nameOf)}</td><td class="num" data-label="ranking">${a.ranking}</td><td class="num" data-label="matched">${a.matched}</td><td class="num" data-label="errors">${a.errors}</td><td class="num" data-label="missed">${a.missed}</td><td data-label="standing">${a.destroyed ? 'removed' : a.suspended ? '<span class="no">suspended</span>' : 'active'}</td><td class="num" data-label="stake">${perToken(a.stakes)}</td><td class="num" data-label="earned">${perToken(a.earned)}</td><td class="num" data-label="queue">${a.queue.length}</td></tr>`,
+        `<tr class="${a.suspended ? 'suspended' : ''}"><td data-label="auditor"><a href="${base(state.id)}/auditors/${a.account}">${esc(a.description)}</a> ${keyHtml(a.account, nameOf)}</td><td class="num" data-label="ranking">${a.ranking}</td><td class="num" data-label="matched">${a.matched}</td><td class="num" data-label="errors">${a.errors}</td><td class="num" data-label="missed">${a.missed}</td><td data-label="standing">${a.destroyed ? 'removed' : a.suspended ? '<span class="no">suspended</span>' : 'active'}</td><td class="num" data-label="stake">${perToken(a.stakes)}</td><td class="num" data-label="earned">${perToken(a.earned)}</td><td class="num" data-label="queue">${a.queue.length}</td><td>${a.destroyed ? '' : removeButton(state, 'auditor', a.account)}</td></tr>`,
     )
     .join('')
   const body = `<section><h1>${esc(state.name)}: auditors</h1>
 ${nav(state, 'auditors')}
-${rows ? `<table class="stack" id="auditor-list"><tr><th>auditor</th><th class="num">ranking</th><th class="num">matched</th><th class="num">errors</th><th class="num">missed</th><th>standing</th><th class="num">stake</th><th class="num">earned</th><th class="num">queue</th></tr>${rows}</table>` : '<p class="muted">No auditor yet.</p>'}
+${rows ? `<table class="stack" id="auditor-list"><tr><th>auditor</th><th class="num">ranking</th><th class="num">matched</th><th class="num">errors</th><th class="num">missed</th><th>standing</th><th class="num">stake</th><th class="num">earned</th><th class="num">queue</th><th></th></tr>${rows}</table>` : '<p class="muted">No auditor yet.</p>'}
 </section>`
   return layout({
     title: `${state.name}: auditors`,
     node,
     body,
     page: 'impact-auditors',
-    live: true,
+    live: false,
   })
 }
 
@@ -785,6 +801,11 @@ function mountActions(app: Hono, deps: ImpactWebDeps): void {
     const { type, body } = registryOp(c.req.param('what'), form, accounts)
     return sendJson(c, await actions.act(account, c.req.param('community'), type, body))
   })
+  app.post('/:community/registry/:what/remove', async (c) => {
+    const { account, form } = await read(c)
+    const { type, body } = removeOp(c.req.param('what'), form, accounts)
+    return sendJson(c, await actions.act(account, c.req.param('community'), type, body))
+  })
   app.post('/:community/proposals/:proposal/approve', async (c) => {
     const { account } = await read(c)
     const body = { proposal: c.req.param('proposal') }
@@ -889,6 +910,14 @@ function registryOp(
           account: keyOfAccount(accounts, form.account, 'account'),
         },
       }
+    case 'governors':
+      return {
+        type: IMPACT_OP.setGovernors,
+        body: {
+          governors: listOf(form.governors).map((g) => keyOfAccount(accounts, g, 'governors')),
+          threshold: integerOf(form.threshold),
+        },
+      }
     case 'token':
       return {
         type: IMPACT_OP.setToken,
@@ -896,9 +925,35 @@ function registryOp(
       }
     default:
       throw new ImpactNotFoundError(
-        `"${String(what).slice(0, 40)}" is not a registry form; use category, action, auditor, oracle, proxy or token.`,
+        `"${String(what).slice(0, 40)}" is not a registry form; use category, action, auditor, oracle, proxy, governors or token.`,
       )
   }
+}
+
+const REMOVE_OPS: Readonly<Record<string, string>> = {
+  category: IMPACT_OP.destroyCategory,
+  action: IMPACT_OP.destroyImpactAction,
+  oracle: IMPACT_OP.destroyOracle,
+  proxy: IMPACT_OP.destroyProxy,
+}
+
+/** The destroy op a governor's Remove button asks for. */
+function removeOp(
+  what: string | undefined,
+  form: Form,
+  accounts: Accounts,
+): { type: string; body: Record<string, unknown> } {
+  if (what === 'auditor')
+    return {
+      type: IMPACT_OP.destroyAuditor,
+      body: { account: keyOfAccount(accounts, form.account, 'account') },
+    }
+  const type = what === undefined ? undefined : REMOVE_OPS[what]
+  if (!type)
+    throw new ImpactNotFoundError(
+      `"${String(what).slice(0, 40)}" is not a registry record to remove; use category, action, oracle, proxy or auditor.`,
+    )
+  return { type, body: { uid: integerOf(form.uid) } }
 }
 
 function actionConfiguration(form: Form): string {
