@@ -354,6 +354,28 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
     await view.close()
   }, 120_000)
 
+  test('with two governors needed, a change waits as a proposal until the second approves it', async () => {
+    const created = await parts.actions.create(local.get(OPERATOR)!, { name: 'Two keys' })
+    const community = created.id
+    const gov = await openAs(OPERATOR, `/ui/impact/${community}`)
+    await submit(gov, '#form-governors', { governors: 'operator requester', threshold: '2' })
+    await gov.waitForSelector('#governance:has-text("2 of 2 approve a change")')
+    await submit(gov, '#form-category', { uid: '1', description: 'Trees planted' })
+    await gov.waitForSelector('#proposals td:has-text("impact.category.create")')
+    expect(await gov.textContent('#categories')).toContain('No category yet.')
+    await gov.close()
+    // The other governor sees the pending change with an Approve button, and applies it.
+    const second = await openAs('requester', `/ui/impact/${community}`)
+    await second.click('#proposals button:has-text("Approve")')
+    await second.waitForSelector('#categories td:has-text("Trees planted")')
+    expect(await second.textContent('#proposals')).toContain('Pending proposals (0)')
+    await second.close()
+    // A stranger to the governors gets no button.
+    const stranger = await openAs('aud1', `/ui/impact/${community}`)
+    expect(await stranger.isVisible('#governor')).toBe(false)
+    await stranger.close()
+  }, 60_000)
+
   test(`the requests page lists the newest ${MAX_LISTED_REQUESTS} and counts the rest`, async () => {
     const requester = local.get('requester')!
     const created = await parts.actions.create(requester, { name: 'Many requests' })
