@@ -1,22 +1,34 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import '../src/net/polyfill.ts'
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pino } from 'pino'
 import { afterAll, describe, expect, test } from 'vitest'
-import { impactDomain } from '../src/core/impact/domain.ts'
+import { type ImpactReducer, type ImpactSummary, impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
 import { stakeMemo } from '../src/core/impact/pool-report.ts'
-import type { ImpactIndex } from '../src/domains/impact/actions.ts'
-import { createImpactActions, type ImpactActions } from '../src/domains/impact/actions.ts'
+import type { ImpactState } from '../src/core/impact/state.ts'
+import {
+  createImpactActions,
+  type ImpactActions,
+  type ImpactIndex,
+} from '../src/domains/impact/actions.ts'
 import { createImpactChat } from '../src/domains/impact/chat.ts'
-import type { ChatContext, ChatMemory, ChatPart } from '../src/domains/plugin.ts'
+import { DOMAINS } from '../src/domains/index.ts'
+import type { ChatContext, ChatMemory, ChatPart, DomainPlugin } from '../src/domains/plugin.ts'
 import type { Ledger } from '../src/ledger/ledger.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { type Accounts, type LocalAccount, openAccounts } from '../src/node/accounts.ts'
+import { loadConfig } from '../src/node/config.ts'
 import { createDocIndex } from '../src/node/doc-index.ts'
+import { initNode } from '../src/node/init.ts'
+import { createNode, type RwaNode } from '../src/node/node.ts'
 import { journalMemory, memoryOnly } from '../src/xmpp/conversations.ts'
-import { foreignWords } from './fixtures/chat-user.ts'
+import { CHAT_PASSWORD, ChatUser, foreignWords } from './fixtures/chat-user.ts'
+import { ProsodyFixture } from './fixtures/prosody.ts'
 import { memoryLedger } from './helpers.ts'
 import { actionConfig, addressOf, auditorConfig, requestInfo } from './impact-fixture.ts'
+import { hasSystemService, SYSTEM_SERVICES } from './system.ts'
 
 // The impact conversation on a real ledger and index, without a chat server: the clock and what
 // was pushed are in the test's hands. Auditors and the requester are custodial-style local
@@ -266,10 +278,10 @@ describe('impact chat: votes offered to assigned auditors', () => {
     expect(h.chat.claims!({ jid: 'ana@x.org', text: 'Y', receivedAt: h.clock.now })).toBe(true)
     expect(h.chat.claims!({ jid: 'rita@x.org', text: 'Y', receivedAt: h.clock.now })).toBe(false)
     expect(await h.say('ana@x.org', 'Y')).toEqual([
-      'Recorded your vote Y (approve) on "Planted a new tree" in "Green Barcelona". 1 vote of 3 seats so far; 2 matching decide.',
+      'Recorded your vote Y (approve) on "Planted a new tree" in "Green Barcelona". 1 vote of 3 seats so far; 2 matching votes decide.',
     ])
     expect(await h.say('ben@x.org', 'N photo is of a bush')).toEqual([
-      'Recorded your vote N (refuse) on "Planted a new tree" in "Green Barcelona", with your note "photo is of a bush". 2 votes of 3 seats so far; 2 matching decide.',
+      'Recorded your vote N (refuse) on "Planted a new tree" in "Green Barcelona", with your note "photo is of a bush". 2 votes of 3 seats so far; 2 matching votes decide.',
     ])
     expect(await w.votes(request)).toEqual(
       [
@@ -279,7 +291,12 @@ describe('impact chat: votes offered to assigned auditors', () => {
     )
     // A second answer by the same auditor is no longer open for it: another part may take it.
     expect(await h.say('ana@x.org', 'N')).toEqual(['You have no open vote now.'])
-    expect(await h.say('cy@x.org', 'y')).toHaveLength(1)
+    // A lone "yes" (nobody else took it) votes; "no idea…" is no vote.
+    expect(await h.say('cy@x.org', 'no idea what this is')).toEqual(['<passed on>'])
+    expect(h.chat.claims!({ jid: 'cy@x.org', text: 'yes', receivedAt: h.clock.now })).toBe(false)
+    expect(await h.say('cy@x.org', 'yes')).toEqual([
+      expect.stringContaining('Recorded your vote Y (approve)'),
+    ])
     await settle(w, h)
     h.clear()
     await w.decide(request)
@@ -332,7 +349,7 @@ describe('impact chat: votes offered to assigned auditors', () => {
     )
     const replies = await h.say('ana@x.org', 'vote 2 N not an olive')
     expect(replies[0]).toBe(
-      'Recorded your vote N (refuse) on "Planted an olive tree" in "Green Barcelona", with your note "not an olive". 1 vote of 3 seats so far; 2 matching decide.',
+      'Recorded your vote N (refuse) on "Planted an olive tree" in "Green Barcelona", with your note "not an olive". 1 vote of 3 seats so far; 2 matching votes decide.',
     )
     // The one left is shown, so a bare Y answers it, with its number kept.
     expect(replies[1]).toMatch(
@@ -342,17 +359,22 @@ describe('impact chat: votes offered to assigned auditors', () => {
       { auditor: w.ana.key, vote: 'N', otherinfo: 'not an olive' },
     ])
     expect(await h.say('ana@x.org', 'Y')).toEqual([
-      'Recorded your vote Y (approve) on "Planted a new tree" in "Green Barcelona". 1 vote of 3 seats so far; 2 matching decide.',
+      'Recorded your vote Y (approve) on "Planted a new tree" in "Green Barcelona". 1 vote of 3 seats so far; 2 matching votes decide.',
     ])
     expect(await w.votes(first)).toEqual([{ auditor: w.ana.key, vote: 'Y', otherinfo: undefined }])
     // "vote <n>" shows one; then a bare N answers that one.
     expect(await h.say('ben@x.org', 'vote 2')).toEqual([
       expect.stringMatching(/^Community "Green Barcelona", vote 2: .*\n"Planted an olive tree"/),
     ])
-    expect(await h.say('ben@x.org', 'N')).toEqual([
+    expect(await h.say('ben@x.org', 'n\tblurry\nphoto')).toEqual([
       expect.stringContaining('Recorded your vote N (refuse) on "Planted an olive tree"'),
       expect.stringContaining('Your other open vote:'),
     ])
+    expect((await w.votes(second)).find((v) => v.auditor === w.ben.key)).toEqual({
+      auditor: w.ben.key,
+      vote: 'N',
+      otherinfo: 'blurry photo',
+    })
   })
 
   test('after the decision, a vote is refused in chat words; a missed deadline is told and refused', async () => {
@@ -488,3 +510,109 @@ describe('impact chat: votes offered to assigned auditors', () => {
     expect(foreignWords(said)).toEqual([])
   })
 })
+
+/**
+ * A test-only plug-in: the impact rules and a node part that adds only the chat (the real node
+ * part is wired at merge), so a node hosts the impact chat through the seam alone.
+ */
+const impactChatPlugin: DomainPlugin<ImpactState, ImpactReducer, ImpactSummary> = {
+  domain: impactDomain,
+  node: async () => ({
+    create: ({ index, ledger, accounts, logger }) => ({
+      chat: (context) =>
+        createImpactChat(
+          { index, actions: createImpactActions(ledger, index), accounts, ledger, logger },
+          context,
+        ),
+    }),
+  }),
+}
+
+describe.runIf(hasSystemService(SYSTEM_SERVICES.prosody))(
+  'impact votes on a real Prosody, through a node hosting the impact chat',
+  () => {
+    let prosody: ProsodyFixture
+    let root: string
+    let node: RwaNode
+    let dana: ChatUser
+    const bot = 'rwa@localhost'
+
+    afterAll(async () => {
+      await dana?.xmpp.stop().catch(() => undefined)
+      await node?.stop()
+      await prosody?.stop()
+      if (root) rmSync(root, { recursive: true, force: true })
+    })
+
+    test('an assigned auditor gets the push and votes by answering Y', async () => {
+      prosody = await ProsodyFixture.start()
+      await prosody.register('rwa', CHAT_PASSWORD)
+      root = mkdtempSync(join(tmpdir(), 'rwa-impact-chat-xmpp-'))
+      const dataDir = join(root, 'n1')
+      initNode({ name: 'n1', dataDir })
+      writeFileSync(join(dataDir, 'xmpp.password'), `${CHAT_PASSWORD}\n`, { mode: 0o600 })
+      appendFileSync(
+        join(dataDir, 'config.toml'),
+        `\n[xmpp]\nservice = "${prosody.service}"\ndomain = "localhost"\nusername = "rwa"\npassword_file = "xmpp.password"\n`,
+      )
+      node = createNode(loadConfig(dataDir), {
+        port: 0,
+        logger: pino({ level: 'silent' }),
+        verifyPool: false,
+        chain: { mode: 'none' },
+        net: { enabled: false },
+        domains: [...DOMAINS.filter((d) => d.domain.name !== 'impact'), impactChatPlugin],
+      })
+      await node.start()
+      dana = await ChatUser.connect(prosody, 'dana', bot)
+      await dana.awaitBot()
+
+      // The governors register Dana's chat account's key as an auditor; the proxy assigns her.
+      const index = node.indexes.get('impact') as ImpactIndex
+      const actions = createImpactActions(node.ledger, index)
+      const auditor = node.accounts.custodialFor(dana.jid)
+      const gov = node.accounts.create({ name: 'gov' }).account
+      const proxy = node.accounts.create({ name: 'proxy' }).account
+      const rita = node.accounts.create({ name: 'rita' }).account
+      const community = (await actions.create(gov, { name: 'Green Barcelona' })).id
+      const act = async (account: LocalAccount, type: string, body: unknown) =>
+        (await actions.act(account, community, type, body)).op
+      await act(gov, IMPACT_OP.createCategory, { uid: 1, description: 'Trees planted' })
+      await act(gov, IMPACT_OP.createImpactAction, {
+        uid: 1,
+        configuration: actionConfig({ auditors: 1 }),
+      })
+      await act(gov, IMPACT_OP.createProxy, { uid: 1, account: proxy.key })
+      await act(gov, IMPACT_OP.createAuditor, {
+        account: auditor.key,
+        configuration: auditorConfig(),
+        payout: auditor.address,
+      })
+      const request = await act(rita, IMPACT_OP.requestApproval, {
+        info: requestInfo({ evidence: [EVIDENCE] }),
+        payout: rita.address,
+      })
+      const entropy = `0x${'0'.repeat(63)}c` as `0x${string}`
+      const { auditors } = (await index.reducer(community)).drawFor(request, entropy)
+      expect(auditors).toEqual([auditor.key])
+      await act(proxy, IMPACT_OP.assignAuditor, {
+        request,
+        auditors,
+        maxdays: 3,
+        block: 12,
+        entropy,
+      })
+
+      const push = await dana.until(/^Community "Green Barcelona", vote 1/)
+      expect(push).toContain('"Planted a new tree" (impact action 1: Planting a tree)')
+      expect(push).toContain('Vote by block 21,612 (in about 3 days')
+      expect(push).toContain('Answer Y to approve or N to refuse')
+      expect(await dana.ask('Y')).toBe(
+        'Recorded your vote Y (approve) on "Planted a new tree" in "Green Barcelona". 1 vote of 1 seat so far; 1 matching vote decides.',
+      )
+      const votes = (await index.reducer(community)).request(request)!.votes
+      expect(votes.map((v) => [v.auditor, v.vote])).toEqual([[auditor.key, 'Y']])
+      expect(foreignWords(ChatUser.everything)).toEqual([])
+    }, 60_000)
+  },
+)

@@ -108,17 +108,27 @@ export function inImpactChatWords(text: string): string {
       (s) => STATUS_WORDS[s as RequestState['status']],
     )
     .replace(/ \(rwa impact [^)]*\)/g, '')
-    .replace(/\bthis key\b/g, 'you')
-    .replace(/\bThis auditor\b/g, 'You')
+    .replace(/\bthis key holds\b/g, 'you hold')
+    .replace(/\bThis auditor has\b/g, 'You have')
+    .replace(/\bThis auditor was\b/g, 'You were')
+    .replace(/\bThis auditor is\b/g, 'You are')
+    .replace(/\bit votes no more\b/g, 'you vote no more')
 }
 
-/** A bare answer: `Y`, `N` (also yes/no when nobody else took it), and an optional note. */
+/**
+ * A bare answer: `Y` or `N` with an optional note (on one line: the vote's text refuses control
+ * characters), or a lone yes/no when `loose` (nobody else took it).
+ */
 function parseAnswer(text: string, loose: boolean): { vote: 'Y' | 'N'; note?: string } | undefined {
   const match = /^(y|n|yes|no)(?:[\s:,.!-]+([\s\S]*))?$/i.exec(text.trim())
   if (!match) return undefined
   const word = match[1]!.toLowerCase()
-  if (word.length > 1 && !loose) return undefined
-  const note = match[2]?.trim()
+  // Y and N are the original's values; a bare "yes" or "no" is taken too, but not "no idea…".
+  const note = match[2]
+    ?.replace(/\s+/g, ' ')
+    .replace(/\p{Cc}/gu, '')
+    .trim()
+  if (word.length > 1 && (!loose || note)) return undefined
   return { vote: word.startsWith('y') ? 'Y' : 'N', ...(note ? { note } : {}) }
 }
 
@@ -584,7 +594,7 @@ export function createImpactChat(deps: ImpactChatDeps, context: ChatContext): Ch
     const reducer = await index.reducer(target.c)
     const request = reducer.request(target.r)!
     const noted = note ? `, with your note "${quote(note, 200)}"` : ''
-    return `Recorded your vote ${vote} (${vote === 'Y' ? 'approve' : 'refuse'}) on "${quote(request.description, 80)}" in "${quote(reducer.name, 60)}"${noted}. ${count(request.votes.length, 'vote')} of ${request.seats} seats so far; ${request.required} matching decide.`
+    return `Recorded your vote ${vote} (${vote === 'Y' ? 'approve' : 'refuse'}) on "${quote(request.description, 80)}" in "${quote(reducer.name, 60)}"${noted}. ${count(request.votes.length, 'vote')} of ${count(request.seats, 'seat')} so far; ${count(request.required, 'matching vote')} ${request.required === 1 ? 'decides' : 'decide'}.`
   }
 
   /** What is left after a vote: the one open vote shown (Y and N answer it), or the list. */
