@@ -245,7 +245,7 @@ export function createImpactChat(deps: ImpactChatDeps, context: ChatContext): Ch
     return formatAmount(amount, await unitOf(token))
   }
 
-  /** `block 21,610 (in about 3 days, around 6 Dec 09:00 UTC)`: a deadline and roughly when. */
+  /** `block 21,610 (in about 3 days, around 06 Dec 2026 09:00 UTC; …)`: a deadline and roughly when. */
   function deadlineText(reducer: ImpactReducer, deadline: number): string {
     const current = reducer.machine.block
     const perDay = reducer.machine.blocksPerDay
