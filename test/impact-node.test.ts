@@ -1,0 +1,228 @@
+import { type Address, createPublicClient, type Hex, http } from 'viem'
+import { afterAll, afterEach, describe, expect, test } from 'vitest'
+import { NATIVE } from '../src/chain/escrow.ts'
+import { balanceOf, withdrawAll } from '../src/chain/payments.ts'
+import { depositToPool, impactPoolId, NO_MEMO, stakeMemo } from '../src/chain/pools.ts'
+import { CheckedApi, type Json, until } from './impact-api.ts'
+import { actionConfig, auditorConfig, requestInfo } from './impact-fixture.ts'
+import { TestNode } from './node-fixture.ts'
+
+// A community run through a node's HTTP API, on the devnet: the node's proxy service assigns,
+// unassigns, decides, batches and settles on its own; auditors vote over HTTP; a payee withdraws.
+
+let node: TestNode | undefined
+const seen = new Set<string>()
+let operations: string[] = []
+afterEach(async () => {
+  await node?.stop()
+  node = undefined
+})
+afterAll(() => {
+  // Every impact route answered 200 in this file, each checked against its documented schema.
+  expect(operations.filter((op) => !seen.has(`${op} 200`)).sort()).toEqual([])
+})
+
+async function open(t: TestNode): Promise<CheckedApi> {
+  const api = await CheckedApi.open(t.url)
+  operations = api.impactOperations()
+  const add = api.seen.add.bind(api.seen)
+  api.seen.add = (key: string) => {
+    seen.add(key)
+    return add(key)
+  }
+  return api
+}
+
+type Account = { name: string; key: string; address: Address; token: string }
+
+async function account(api: CheckedApi, admin: string, name: string): Promise<Account> {
+  const response = await fetch(`${api.url}/accounts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  })
+  return (await response.json()) as Account
+}
+
+async function me(api: CheckedApi, token: string): Promise<Account> {
+  const response = await fetch(`${api.url}/accounts/me`, {
+    headers: { authorization: `Bearer ${token}` },
+  })
+  return { ...((await response.json()) as Account), token }
+}
+
+const C = '/impact/{community}'
+
+describe('impact on a node with the devnet', () => {
+  test('stakes and funding on chain; the proxy assigns, replaces a missed deadline, decides, batches and settles; the requester withdraws exactly its reward', async () => {
+    node = await TestNode.startDevnet()
+    const t = node
+    const api = await open(t)
+    const admin = t.operatorToken
+    const operator = await me(api, admin)
+    const auditors: Account[] = []
+    for (let i = 0; i < 4; i++) auditors.push(await account(api, admin, `auditor${i}`))
+    const requester = await account(api, admin, 'requester')
+
+    const { community } = await api.expect(200, 'post', '/impact', {
+      token: admin,
+      body: { name: 'Green Barcelona', blocksPerDay: 2 },
+    })
+    const params = { community }
+    const registry = async (path: string, body: unknown) =>
+      api.expect(200, 'post', `${C}/${path}`, { params, token: admin, body })
+    await registry('categories', { uid: 1, description: 'Trees planted' })
+    await registry('actions', { uid: 1, configuration: actionConfig() })
+    await registry('proxies', { uid: 1, account: operator.key })
+    await registry('oracles', {
+      uid: 1,
+      configuration: JSON.stringify({ description: 'Tree check', account: operator.key }),
+      payout: operator.address,
+    })
+    for (const a of auditors)
+      await registry('auditors', {
+        account: a.key,
+        configuration: auditorConfig({ stakesmin: 100 }),
+        payout: a.address,
+      })
+
+    // Stakes (memo: the auditor's key) and a sponsor's funding, deposited on chain.
+    const chain = t.node.chain!
+    const poolId = impactPoolId(community, 0)
+    const deposit = (amount: bigint, memo: Hex) =>
+      depositToPool(chain.wallet, chain.client, {
+        escrow: chain.info.escrow,
+        poolId,
+        token: NATIVE,
+        amount,
+        memo,
+      })
+    for (const a of auditors) await deposit(100n, stakeMemo(a.key))
+    await deposit(10_000n, NO_MEMO)
+    await until('the proxy to record the deposits', async () => {
+      const pool = await api.expect(200, 'get', `${C}/pools/{token}`, {
+        params: { community, token: 0 },
+      })
+      return pool.deposited === '10400'
+    })
+    const staked = await api.expect(200, 'get', `${C}/auditors/{account}`, {
+      params: { community, account: auditors[0]!.key },
+    })
+    expect(staked.stakes).toEqual({ 0: '100' })
+
+    const { op: request } = await api.expect(200, 'post', `${C}/requests`, {
+      params,
+      token: requester.token,
+      body: { info: requestInfo() },
+    })
+    await api.expect(200, 'post', `${C}/requests/{request}/attest`, {
+      params: { community, request },
+      token: admin,
+      body: { otherinfo: 'checked on site' },
+    })
+    const state = () =>
+      api.expect(200, 'get', `${C}/requests/{request}`, { params: { community, request } })
+    await until('the proxy to assign', async () => (await state()).status === 'VOTING')
+    const first = await state()
+    expect(first.payout).toBe(requester.address)
+    const seated = first.assignments.map((a: Json) => a.auditor as string)
+    expect(new Set(seated).size).toBe(3)
+    const byKey = (key: string) => auditors.find((a) => a.key === key)!
+    const [yes, no, silent] = seated.map(byKey) as [Account, Account, Account]
+    const vote = (who: Account, v: 'Y' | 'N') =>
+      api.expect(200, 'post', `${C}/requests/{request}/vote`, {
+        params: { community, request },
+        token: who.token,
+        body: { vote: v, otherinfo: 'bafy-photo' },
+      })
+    await vote(yes, 'Y')
+    await vote(no, 'N')
+
+    // The third auditor misses its deadline (maxdays 7 × 2 blocks a day): the proxy unassigns it
+    // and draws the fourth, the only one left eligible.
+    await chain.client.request({ method: 'anvil_mine' as never, params: ['0x20'] as never })
+    await until(
+      'the replacement',
+      async () =>
+        (await state()).assignments.some(
+          (a: Json) => a.auditor === silent.key && a.unassigned?.reason === 'deadline',
+        ) && (await state()).status === 'VOTING',
+    )
+    const replacement = byKey(
+      (await state()).assignments.find((a: Json) => !seated.includes(a.auditor)).auditor,
+    )
+    const missed = await api.expect(200, 'get', `${C}/auditors/{account}`, {
+      params: { community, account: silent.key },
+    })
+    expect([missed.missed, missed.queue]).toEqual([1, []])
+    expect(missed.ranking).toBeLessThan(
+      (await api.expect(200, 'get', `${C}/auditors`, { params })).auditors.find(
+        (a: Json) => a.account === replacement.key,
+      ).ranking,
+    )
+
+    await vote(replacement, 'Y')
+    await until('the decision', async () => (await state()).status === 'APPROVED')
+    const decided = await state()
+    expect(decided.decision.payments.map((p: Json) => [p.role, p.to, p.amount])).toEqual([
+      ['requester', requester.address, '1000'],
+      ['oracle', operator.address, '10'],
+      ['auditor', byKey(decided.decision.matched[0]).address, '25'],
+      ['auditor', byKey(decided.decision.matched[1]).address, '25'],
+    ])
+    expect(decided.decision.slashes).toEqual([{ auditor: no.key, due: '20', taken: '20' }])
+
+    // The proxy closes batch 0, the node signs it, the proxy pays it through the escrow.
+    await until('the settlement', async () => {
+      const pool = await api.expect(200, 'get', `${C}/pools/{token}`, {
+        params: { community, token: 0 },
+      })
+      return pool.batches[0]?.settled !== undefined
+    })
+    const pool = await api.expect(200, 'get', `${C}/pools/{token}`, {
+      params: { community, token: 0 },
+    })
+    expect([pool.paid, pool.batched, pool.queued, pool.batches[0].total]).toEqual([
+      '1060',
+      '1060',
+      '0',
+      '1060',
+    ])
+    expect(pool.batches[0].signatures.map((s: Json) => s.signer)).toEqual([chain.info.signer])
+
+    // The requester pulls its reward: its balance grows by exactly 1000 wei, gas aside.
+    const info = chain.info
+    // Gas money first (withdrawAll tops a new key up on the devnet, which would count as growth).
+    await chain.client.request({
+      method: 'anvil_setBalance' as never,
+      params: [requester.address, '0xde0b6b3a7640000'] as never,
+    })
+    const before = await balanceOf(info, requester.address, NATIVE)
+    const local = t.node.accounts.get('requester')!
+    const [paid] = await withdrawAll({ info, account: local.ethAccount, tokens: [NATIVE] })
+    expect(paid!.amount).toBe(1000n)
+    const client = createPublicClient({ transport: http(info.rpcUrl) })
+    const receipt = await client.getTransactionReceipt({ hash: paid!.tx })
+    const gas = receipt.gasUsed * receipt.effectiveGasPrice
+    const after = await balanceOf(info, requester.address, NATIVE)
+    expect(after - before + gas).toBe(1000n)
+
+    // Listings and the registry.
+    const listed = await api.expect(200, 'get', '/impact')
+    expect(listed.communities).toEqual([
+      { id: community, name: 'Green Barcelona', state: 'IDLE', requests: 1, open: 0 },
+    ])
+    const reg = await api.expect(200, 'get', C, { params })
+    expect([reg.proxies, reg.counts]).toEqual([
+      [{ uid: 1, account: operator.key }],
+      { requests: 1, decided: 1, expired: 0, auditors: 4 },
+    ])
+    const mine = await api.expect(200, 'get', `${C}/requests`, {
+      params,
+      query: `?status=APPROVED&requester=${requester.key}&limit=5`,
+    })
+    expect(mine.requests.map((r: Json) => r.id)).toEqual([request])
+    const metrics = await (await fetch(`${t.url}/metrics`)).text()
+    expect(metrics).toMatch(/rwa_impact_settlement_transactions_total\{outcome="success"\} 1/)
+  }, 180_000)
+})
