@@ -225,4 +225,172 @@ describe('impact on a node with the devnet', () => {
     const metrics = await (await fetch(`${t.url}/metrics`)).text()
     expect(metrics).toMatch(/rwa_impact_settlement_transactions_total\{outcome="success"\} 1/)
   }, 180_000)
+
+  test('registry changes wait for the threshold of governors; a paused proxy signs assign, unassign, decide and expire by hand', async () => {
+    node = await TestNode.startDevnet()
+    const t = node
+    const api = await open(t)
+    const admin = t.operatorToken
+    const operator = await me(api, admin)
+    const g2 = await account(api, admin, 'governor2')
+    const auditors: Account[] = []
+    for (let i = 0; i < 3; i++) auditors.push(await account(api, admin, `auditor${i}`))
+    const requester = await account(api, admin, 'requester')
+    const { community } = await api.expect(200, 'post', '/impact', {
+      token: admin,
+      body: {
+        name: 'Two governors',
+        governors: [operator.key, g2.key],
+        threshold: 2,
+        blocksPerDay: 1,
+      },
+    })
+    const params = { community }
+    const registry = () => api.expect(200, 'get', C, { params })
+    /** The operator proposes, the second governor approves: the change applies. */
+    const change = async (method: 'post' | 'delete', path: string, body?: unknown, extra = {}) => {
+      const { op } = await api.expect(200, method, `${C}/${path}`, {
+        params: { community, ...extra },
+        token: admin,
+        ...(body === undefined ? {} : { body }),
+      })
+      expect((await registry()).proposals.map((p: Json) => p.id)).toContain(op)
+      await api.expect(200, 'post', `${C}/proposals/{proposal}/approve`, {
+        params: { community, proposal: op },
+        token: g2.token,
+      })
+      expect((await registry()).proposals).toEqual([])
+    }
+    await change('post', 'categories', { uid: 1, description: 'Trees planted' })
+    await change('post', 'categories', { uid: 2, description: 'Plastic recycled' })
+    await change('delete', 'categories/{uid}', undefined, { uid: 2 })
+    expect((await registry()).categories).toEqual([{ uid: 1, description: 'Trees planted' }])
+    // A key that governs nothing may not propose; a category in use is not destroyed.
+    const forbidden = await api.expect(403, 'post', `${C}/categories`, {
+      params,
+      token: requester.token,
+      body: { uid: 3, description: 'Solar panels' },
+    })
+    expect(forbidden.error).toBe('ImpactForbiddenError')
+    await change('post', 'tokens', { id: 1, address: t.node.chain!.info.token })
+    await change('post', 'actions', { uid: 1, configuration: actionConfig() })
+    await change('post', 'actions', { uid: 2, configuration: actionConfig({ rewardstoken: 1 }) })
+    await change('post', 'oracles', {
+      uid: 1,
+      configuration: JSON.stringify({ description: 'Tree check', account: operator.key }),
+    })
+    await change('delete', 'oracles/{uid}', undefined, { uid: 1 })
+    await change('post', 'proxies', { uid: 1, account: operator.key })
+    for (const a of auditors)
+      await change('post', 'auditors', {
+        account: a.key,
+        configuration: auditorConfig(),
+        payout: a.address,
+      })
+    await change('post', 'governors', { governors: [operator.key], threshold: 1 })
+    expect([(await registry()).governors, (await registry()).threshold]).toEqual([
+      [operator.key],
+      1,
+    ])
+
+    await t.node.impactProxy.pause()
+    const ask = async (impactactionid: number) =>
+      (
+        await api.expect(200, 'post', `${C}/requests`, {
+          params,
+          token: requester.token,
+          body: { info: requestInfo({ impactactionid }), payout: requester.address },
+        })
+      ).op as string
+    const proxyRoute = (request: string, what: string, body: unknown = {}) =>
+      api.expect(200, 'post', `${C}/requests/{request}/${what}`, {
+        params: { community, request },
+        token: admin,
+        body,
+      })
+    const state = (request: string) =>
+      api.expect(200, 'get', `${C}/requests/{request}`, { params: { community, request } })
+
+    // Assigned and decided by hand.
+    const decided = await ask(1)
+    await proxyRoute(decided, 'assign', { maxdays: 1 })
+    const seats = (await state(decided)).assignments.map((a: Json) => a.auditor)
+    expect(seats.sort()).toEqual(auditors.map((a) => a.key).sort())
+    for (const a of auditors.slice(0, 2))
+      await api.expect(200, 'post', `${C}/requests/{request}/vote`, {
+        params: { community, request: decided },
+        token: a.token,
+        body: { vote: 'N' },
+      })
+    await proxyRoute(decided, 'decide')
+    expect((await state(decided)).status).toBe('REFUSED')
+    // A second decision is refused in the state.
+    const again = await api.expect(409, 'post', `${C}/requests/{request}/decide`, {
+      params: { community, request: decided },
+      token: admin,
+    })
+    expect(again.message).toMatch(/decided already/)
+
+    // Unassigned by hand once its deadline (1 day = 1 block) passed.
+    const late = await ask(1)
+    await proxyRoute(late, 'assign', { maxdays: 1 })
+    const early = await api.expect(409, 'post', `${C}/requests/{request}/unassign`, {
+      params: { community, request: late },
+      token: admin,
+      body: { auditor: auditors[0]!.key },
+    })
+    expect(early.message).toMatch(/has until block \d+ to vote/)
+    await t.node.chain!.client.request({ method: 'anvil_mine' as never, params: ['0x3'] as never })
+    await proxyRoute(late, 'unassign', { auditor: auditors[0]!.key })
+    expect(
+      (await state(late)).assignments.find((a: Json) => a.auditor === auditors[0]!.key),
+    ).toMatchObject({ unassigned: { reason: 'deadline' } })
+
+    // Expired by hand once its action is destroyed.
+    const orphan = await ask(2)
+    await api.expect(200, 'delete', `${C}/actions/{uid}`, {
+      params: { community, uid: 2 },
+      token: admin,
+    })
+    await proxyRoute(orphan, 'expire')
+    expect((await state(orphan)).status).toBe('EXPIRED')
+    expect((await state(orphan)).note).toMatch(/its action was destroyed/)
+
+    await api.expect(200, 'delete', `${C}/auditors/{account}`, {
+      params: { community, account: auditors[2]!.key },
+      token: admin,
+    })
+    const gone = await api.expect(200, 'get', `${C}/auditors/{account}`, {
+      params: { community, account: auditors[2]!.key },
+    })
+    expect(gone.destroyed).toBe(true)
+    await api.expect(200, 'delete', `${C}/proxies/{uid}`, {
+      params: { community, uid: 1 },
+      token: admin,
+    })
+    expect((await registry()).proxies).toEqual([])
+    const notFound = await api.expect(404, 'get', `${C}/requests/{request}`, {
+      params: { community, request: 'bafynothing' },
+    })
+    expect(notFound.error).toBe('ImpactNotFoundError')
+    t.node.impactProxy.resume()
+  }, 180_000)
+
+  test('without a chain the proxy routes answer 503: there is no block to claim', async () => {
+    node = await TestNode.start()
+    const api = await open(node)
+    const admin = node.operatorToken
+    const { community } = await api.expect(200, 'post', '/impact', {
+      token: admin,
+      body: { name: 'Offline' },
+    })
+    const refused = await api.expect(503, 'post', `${C}/requests/{request}/decide`, {
+      params: { community, request: community },
+      token: admin,
+    })
+    expect([refused.error, refused.message]).toEqual([
+      'ChainError',
+      expect.stringMatching(/runs without a chain/),
+    ])
+  })
 })

@@ -422,9 +422,7 @@ describe('/openapi.json', () => {
       [...api.seen].filter((s) => s.endsWith(' 200')).map((s) => s.replace(/ 200$/, '')),
     )
     // The impact routes are exercised, and checked against these schemas, in impact-node.test.ts.
-    const missing = api
-      .operations()
-      .filter((op) => !succeeded.has(op) && !op.includes(' /impact'))
+    const missing = api.operations().filter((op) => !succeeded.has(op) && !op.includes(' /impact'))
     expect(missing.sort()).toEqual(
       [
         'get /chain',

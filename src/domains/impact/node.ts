@@ -2,7 +2,7 @@ import type { ImpactReducer, ImpactSummary } from '../../core/impact/domain.ts'
 import type { ImpactState } from '../../core/impact/state.ts'
 import type { NodePart } from '../plugin.ts'
 import { createImpactActions, type ImpactActions, type ImpactIndex } from './actions.ts'
-import { createImpactProxy } from './proxy.ts'
+import { createImpactProxy, type ImpactProxy } from './proxy.ts'
 import { impactRoutes } from './routes.ts'
 import { createBatchSigner } from './signer.ts'
 
@@ -12,6 +12,8 @@ declare module '../../node/node.ts' {
     readonly impact: ImpactIndex
     /** Impact ops signed for local accounts (after `start`). */
     readonly impactActions: ImpactActions
+    /** The proxy service (idle without a chain or a local proxy account): pause it to sign proxy ops by hand. */
+    readonly impactProxy: ImpactProxy
   }
 }
 
@@ -48,7 +50,7 @@ export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
       },
     })
     return {
-      extend: { impact: index, impactActions: actions },
+      extend: { impact: index, impactActions: actions, impactProxy: proxy },
       routes: [impactRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
       services: chain
         ? [

@@ -47,6 +47,15 @@ export type ProxyServiceOptions = {
   readonly maxLogPages?: number
 }
 
+/** The proxy service, with a switch for operators (and tests) who sign proxy ops by hand. */
+export interface ImpactProxy extends Startable {
+  /** Stops signing proxy ops until `resume` (a tick under way finishes); returns once it has. */
+  pause(): Promise<void>
+  /** Starts signing proxy ops again, with a tick at once. */
+  resume(): void
+  readonly paused: boolean
+}
+
 /** Registry snapshots (tokens, auditors owed their stake) are refreshed at least this often. */
 const REGISTRY_REFRESH_MS = 10_000
 
@@ -82,12 +91,13 @@ export function createImpactProxy({
   maxdays = DEFAULT_MAXDAYS,
   maxOpsPerTick = 50,
   maxLogPages = 10,
-}: ProxyServiceOptions): Startable {
+}: ProxyServiceOptions): ImpactProxy {
   let timer: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
   let running: Promise<void> | undefined
   let again = false
   let stopped = false
+  let paused = false
   /** The next block whose deposit logs each pool (`community:token`) reads (memory only). */
   const cursors = new Map<string, bigint>()
   const registries = new Map<OpId, Registry>()
@@ -106,7 +116,7 @@ export function createImpactProxy({
     body: unknown,
     budget: Budget,
   ): Promise<boolean> {
-    if (budget.left <= 0 || stopped) return false
+    if (budget.left <= 0 || stopped || paused) return false
     try {
       await actions.act(account, community, type, body)
       budget.left--
@@ -419,7 +429,7 @@ export function createImpactProxy({
   }
 
   function run(): void {
-    if (stopped) return
+    if (stopped || paused) return
     if (running) {
       again = true
       return
@@ -440,6 +450,17 @@ export function createImpactProxy({
 
   return {
     name: 'impact.proxy',
+    get paused() {
+      return paused
+    },
+    async pause(): Promise<void> {
+      paused = true
+      await running
+    },
+    resume(): void {
+      paused = false
+      run()
+    },
     start(): void {
       if (!chain) {
         logger.info('no chain: the impact proxy service idles (it needs block claims)')
