@@ -222,8 +222,34 @@ describe('impact on a node with the devnet', () => {
       query: `?status=APPROVED&requester=${requester.key}&limit=5`,
     })
     expect(mine.requests.map((r: Json) => r.id)).toEqual([request])
+
+    // Far from every auditor's area: the proxy records once that nobody is eligible, and says why.
+    const { op: far } = await api.expect(200, 'post', `${C}/requests`, {
+      params,
+      token: requester.token,
+      body: { info: requestInfo({ coordinates: '-33.8688,151.2093' }) },
+    })
+    const farState = () =>
+      api.expect(200, 'get', `${C}/requests/{request}`, { params: { community, request: far } })
+    await until('the note', async () => (await farState()).note.startsWith('Waiting for auditors'))
+    expect([(await farState()).status, (await farState()).assignments]).toEqual([
+      'WAITING_FOR_AUDITORS',
+      [],
+    ])
+    expect((await farState()).note).toMatch(/3 seat\(s\) of 3 unfilled, none eligible now \(.*area/)
+    const ticks = async () =>
+      Number(
+        /rwa_impact_proxy_ticks_total (\d+)/.exec(
+          await (await fetch(`${t.url}/metrics`)).text(),
+        )![1],
+      )
+    const noted = await ticks()
+    await chain.client.request({ method: 'anvil_mine' as never, params: ['0x2'] as never })
+    await until('two more ticks', async () => (await ticks()) >= noted + 2)
     const metrics = await (await fetch(`${t.url}/metrics`)).text()
     expect(metrics).toMatch(/rwa_impact_settlement_transactions_total\{outcome="success"\} 1/)
+    // The first draw, the replacement and the one empty assignment.
+    expect(metrics).toMatch(/rwa_impact_proxy_ops_total\{type="impact.assign",outcome="signed"\} 3/)
   }, 180_000)
 
   test('registry changes wait for the threshold of governors; a paused proxy signs assign, unassign, decide and expire by hand', async () => {

@@ -38,6 +38,10 @@ export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
           help: 'Impact proxy ops this node tried to sign, by op type and outcome (signed, refused).',
           labelNames: ['type', 'outcome'],
         }),
+        ticks: metrics.counter({
+          name: 'proxy_ticks_total',
+          help: 'Impact proxy ticks that ran to the end.',
+        }),
         errors: metrics.counter({
           name: 'proxy_errors_total',
           help: 'Impact proxy ticks that failed on a chain or ledger error (retried next tick).',

@@ -22,6 +22,8 @@ import { isForChain } from './signer.ts'
 export type ProxyMetrics = {
   /** Proxy ops signed, by op type and outcome (`signed`, `refused`). */
   readonly ops: Counter<'type' | 'outcome'>
+  /** Ticks run (with a chain and a local proxy account or not). */
+  readonly ticks: Counter
   /** Ticks that hit a chain or ledger error (retried on the next tick). */
   readonly errors: Counter
   /** settleBatch transactions, by outcome (`success`, `reverted`, `failed`). */
@@ -381,7 +383,9 @@ export function createImpactProxy({
         await settle(account, community, last, budget)
         continue
       }
-      if (pool.queued === 0n && !registry.returns.has(token)) continue
+      // Nothing to pay, or nothing to pay it with (the batch would be refused until funded).
+      const returns = registry.returns.has(token)
+      if (!returns && (pool.queued === 0n || pool.free <= 0n)) continue
       if (!chain) continue
       const body = {
         token,
@@ -435,6 +439,7 @@ export function createImpactProxy({
       return
     }
     running = tick()
+      .then(() => metrics?.ticks.inc())
       .catch((err: unknown) => {
         metrics?.errors.inc()
         logger.warn({ err }, 'impact proxy tick failed; retrying on the next tick')
