@@ -1,5 +1,5 @@
 import { type Address, createPublicClient, type Hex, http } from 'viem'
-import { afterAll, afterEach, describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
 import { NATIVE } from '../src/chain/escrow.ts'
 import { balanceOf, withdrawAll } from '../src/chain/payments.ts'
 import { depositToPool, impactPoolId, NO_MEMO, stakeMemo } from '../src/chain/pools.ts'
@@ -16,10 +16,6 @@ let operations: string[] = []
 afterEach(async () => {
   await node?.stop()
   node = undefined
-})
-afterAll(() => {
-  // Every impact route answered 200 in this file, each checked against its documented schema.
-  expect(operations.filter((op) => !seen.has(`${op} 200`)).sort()).toEqual([])
 })
 
 async function open(t: TestNode): Promise<CheckedApi> {
@@ -418,5 +414,47 @@ describe('impact on a node with the devnet', () => {
       'ChainError',
       expect.stringMatching(/runs without a chain/),
     ])
+  })
+
+  test('a chain that stops answering is counted and retried each tick; the node keeps serving, and proxy routes answer 503', async () => {
+    node = await TestNode.startDevnet()
+    const t = node
+    const api = await open(t)
+    const admin = t.operatorToken
+    const operator = await me(api, admin)
+    const { community } = await api.expect(200, 'post', '/impact', {
+      token: admin,
+      body: { name: 'Flaky chain' },
+    })
+    await api.expect(200, 'post', `${C}/proxies`, {
+      params: { community },
+      token: admin,
+      body: { uid: 1, account: operator.key },
+    })
+    const metric = async (name: string) =>
+      Number(
+        new RegExp(`${name} (\\d+)`).exec(await (await fetch(`${t.url}/metrics`)).text())?.[1] ?? 0,
+      )
+    await until('a tick', async () => (await metric('rwa_impact_proxy_ticks_total')) >= 1)
+    await t.node.chain!.stop() // anvil ends: every read now fails
+    await until(
+      'two failed ticks',
+      async () => (await metric('rwa_impact_proxy_errors_total')) >= 2,
+    )
+    const registry = await api.expect(200, 'get', C, { params: { community } })
+    expect(registry.proxies).toEqual([{ uid: 1, account: operator.key }])
+    const refused = await api.expect(503, 'post', `${C}/requests/{request}/expire`, {
+      params: { community, request: community },
+      token: admin,
+    })
+    expect([refused.error, refused.message]).toEqual([
+      'ChainError',
+      expect.stringMatching(/did not give its latest block/),
+    ])
+  }, 120_000)
+
+  test('every impact route answered 200 in the tests above, each checked against its documented schema', () => {
+    expect(operations.length).toBeGreaterThan(25)
+    expect(operations.filter((op) => !seen.has(`${op} 200`)).sort()).toEqual([])
   })
 })
