@@ -190,7 +190,7 @@ export function createImpactProxy({
     }
   }
 
-  /** Why a seat must go now, or undefined. */
+  /** Whether a seat must go now: past its deadline without a vote, or its auditor destroyed or suspended. */
   function seatToFree(
     reducer: ImpactReducer,
     seat: RequestState['assignments'][number],
