@@ -528,3 +528,74 @@ describe('hostile requests to the money routes', () => {
     expect(view.state).toBe('INITIALIZATION')
   })
 })
+
+describe('hostile requests to the impact routes', () => {
+  test('malformed bodies on every impact POST route get 400 naming the field; a huge info is refused by size; a stranger cannot change the registry through POST /ops', async () => {
+    node = await TestNode.start()
+    const t = node
+    const admin = t.operatorToken
+    const created = await t.call('POST', '/impact', { token: admin, body: { name: 'Hostile' } })
+    expect(created.status).toBe(200)
+    const c = `/impact/${created.json.community}`
+    const r = `${c}/requests/${created.json.community}`
+    const cases: [path: string, body: unknown, field: string][] = [
+      ['/impact', { name: 5 }, 'name'],
+      [`${c}/categories`, { uid: 'one', description: 'Trees planted' }, 'uid'],
+      [`${c}/actions`, { uid: 1, configuration: 7 }, 'configuration'],
+      [`${c}/oracles`, { uid: 1, configuration: '{}' }, 'configuration'],
+      [`${c}/auditors`, { account: 'nope', configuration: '{}', payout: '0x0' }, 'account'],
+      [`${c}/proxies`, { uid: 0, account: 'a'.repeat(64) }, 'uid'],
+      [`${c}/tokens`, { id: 1, address: 'nope' }, 'address'],
+      [`${c}/governors`, { governors: 'everyone', threshold: 1 }, 'governors'],
+      [`${c}/proposals/${created.json.community}/approve`, { junk: 1 }, 'junk'],
+      [`${c}/requests`, { info: 42 }, 'info'],
+      [`${r}/vote`, { vote: 'maybe' }, 'vote'],
+      [`${r}/attest`, { otherinfo: 5 }, 'otherinfo'],
+      [`${r}/assign`, { maxdays: 0 }, 'maxdays'],
+      [`${r}/unassign`, { auditor: 'x' }, 'auditor'],
+      [`${r}/decide`, { junk: 1 }, 'junk'],
+      [`${r}/expire`, { junk: 1 }, 'junk'],
+    ]
+    for (const [path, body, field] of cases) {
+      const { status, json } = await t.call('POST', path, { token: admin, body })
+      expect([path, status, json.error], JSON.stringify(json)).toEqual([
+        path,
+        400,
+        'ValidationError',
+      ])
+      expect(json.message, path).toContain(`"${field}"`)
+      const list = await t.call('POST', path, { token: admin, raw: '[1,2]' })
+      expect([path, list.status]).toEqual([path, 400])
+    }
+
+    // An approval request is at most 8192 bytes (not characters); a body past the node's limit
+    // is refused before it is read.
+    for (const info of ['x'.repeat(8193), 'é'.repeat(4097)]) {
+      const { status, json } = await t.call('POST', `${c}/requests`, {
+        token: admin,
+        body: { info },
+      })
+      expect([status, json.error]).toEqual([400, 'ValidationError'])
+      expect(json.message).toMatch(/"info": at most 8192 bytes/)
+    }
+    const huge = await t.call('POST', `${c}/requests`, {
+      token: admin,
+      raw: JSON.stringify({ info: 'x'.repeat(2_000_000) }),
+    })
+    expect([huge.status, huge.json.error]).toEqual([413, 'PayloadTooLargeError'])
+
+    // A stranger's registry change, signed by the client, is refused at admission.
+    await expect(
+      new NodeClient(t.url).submit(testSigner(42), {
+        doc: created.json.community,
+        type: 'impact.category.create',
+        body: { uid: 9, description: 'Stranger things' },
+      }),
+    ).rejects.toMatchObject({
+      error: 'ImpactForbiddenError',
+      message: expect.stringContaining('Only a governor of "Hostile"'),
+    })
+    const registry = await t.call('GET', c)
+    expect([registry.json.categories, registry.json.proposals]).toEqual([[], []])
+  })
+})

@@ -1,0 +1,79 @@
+import type { ImpactReducer, ImpactSummary } from '../../core/impact/domain.ts'
+import type { ImpactState } from '../../core/impact/state.ts'
+import type { NodePart } from '../plugin.ts'
+import { createImpactActions, type ImpactActions, type ImpactIndex } from './actions.ts'
+import { createImpactProxy, type ImpactProxy } from './proxy.ts'
+import { impactRoutes } from './routes.ts'
+import { createBatchSigner } from './signer.ts'
+
+declare module '../../node/node.ts' {
+  interface NodeExtensions {
+    /** The node's impact communities (after `start`). */
+    readonly impact: ImpactIndex
+    /** Impact ops signed for local accounts (after `start`). */
+    readonly impactActions: ImpactActions
+    /** The proxy service (idle without a chain or a local proxy account): pause it to sign proxy ops by hand. */
+    readonly impactProxy: ImpactProxy
+  }
+}
+
+/**
+ * The node side of impact actions: actions for local accounts, the `/impact` routes, and with a
+ * chain the proxy service (for communities one of whose proxies is a local account) and the
+ * batch signer (every node with an operator Ethereum key signs each open batch once).
+ */
+export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
+  create({ config, logger, ledger, accounts, index, chain, metrics }) {
+    const actions = createImpactActions(ledger, index)
+    const proxy = createImpactProxy({
+      ledger,
+      index,
+      accounts,
+      actions,
+      chain,
+      logger: logger.child({ part: 'impact.proxy' }),
+      metrics: {
+        ops: metrics.counter({
+          name: 'proxy_ops_total',
+          help: 'Impact proxy ops this node tried to sign, by op type and outcome (signed, refused).',
+          labelNames: ['type', 'outcome'],
+        }),
+        ticks: metrics.counter({
+          name: 'proxy_ticks_total',
+          help: 'Impact proxy ticks that ran to the end.',
+        }),
+        errors: metrics.counter({
+          name: 'proxy_errors_total',
+          help: 'Impact proxy ticks that failed on a chain or ledger error (retried next tick).',
+        }),
+        settlements: metrics.counter({
+          name: 'settlement_transactions_total',
+          help: 'settleBatch transactions this node sent, by outcome (success, reverted, failed).',
+          labelNames: ['outcome'],
+        }),
+      },
+    })
+    return {
+      extend: { impact: index, impactActions: actions, impactProxy: proxy },
+      routes: [impactRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
+      services: chain
+        ? [
+            proxy,
+            createBatchSigner({
+              ledger,
+              index,
+              accounts,
+              actions,
+              chain,
+              logger: logger.child({ part: 'impact.signer' }),
+              signatures: metrics.counter({
+                name: 'batch_signatures_total',
+                help: 'Impact batch signatures this node published, by outcome (signed, failed).',
+                labelNames: ['outcome'],
+              }),
+            }),
+          ]
+        : [proxy],
+    }
+  },
+}
