@@ -6,4 +6,5 @@ import type { DomainPlugin } from '../plugin.ts'
 export const impactPlugin: DomainPlugin<ImpactState, ImpactReducer, ImpactSummary> = {
   domain: impactDomain,
   node: async () => (await import('./node.ts')).impactNode,
+  cli: async () => (await import('./cli/commands.ts')).impactCli,
 }

@@ -1,7 +1,10 @@
 import type { ImpactReducer, ImpactSummary } from '../../core/impact/domain.ts'
 import type { ImpactState } from '../../core/impact/state.ts'
+import { explorerAt } from '../../web/explorer.ts'
 import type { NodePart } from '../plugin.ts'
 import { createImpactActions, type ImpactActions, type ImpactIndex } from './actions.ts'
+import { createImpactChat } from './chat.ts'
+import { createImpactWeb } from './pages.ts'
 import { createImpactProxy, type ImpactProxy } from './proxy.ts'
 import { impactRoutes } from './routes.ts'
 import { createBatchSigner } from './signer.ts'
@@ -55,6 +58,18 @@ export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
     })
     return {
       extend: { impact: index, impactActions: actions, impactProxy: proxy },
+      web: createImpactWeb({
+        index,
+        actions,
+        accounts,
+        config,
+        explorer: explorerAt(config.explorerUrl),
+      }),
+      chat: (context) =>
+        createImpactChat(
+          { index, actions, accounts, ledger, logger: logger.child({ part: 'impact.chat' }) },
+          context,
+        ),
       routes: [impactRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
       services: chain
         ? [

@@ -1,4 +1,5 @@
 import type { CliPart } from '../../plugin.ts'
+import { addImpactDemo } from './impact-demo.ts'
 import { addQueryCommands } from './query-commands.ts'
 import { addRegistryCommands } from './registry-commands.ts'
 import { addRequestCommands } from './request-commands.ts'
@@ -22,5 +23,6 @@ export const impactCli: CliPart = {
     addRequestCommands(impact)
     addRegistryCommands(impact)
     addQueryCommands(impact)
+    addImpactDemo(impact)
   },
 }
