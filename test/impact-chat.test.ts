@@ -4,18 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterAll, describe, expect, test } from 'vitest'
-import { type ImpactReducer, type ImpactSummary, impactDomain } from '../src/core/impact/domain.ts'
+import { impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
 import { stakeMemo } from '../src/core/impact/pool-report.ts'
-import type { ImpactState } from '../src/core/impact/state.ts'
 import {
   createImpactActions,
   type ImpactActions,
   type ImpactIndex,
 } from '../src/domains/impact/actions.ts'
 import { createImpactChat } from '../src/domains/impact/chat.ts'
-import { DOMAINS } from '../src/domains/index.ts'
-import type { ChatContext, ChatMemory, ChatPart, DomainPlugin } from '../src/domains/plugin.ts'
+import type { ChatContext, ChatMemory, ChatPart } from '../src/domains/plugin.ts'
 import type { Ledger } from '../src/ledger/ledger.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { type Accounts, type LocalAccount, openAccounts } from '../src/node/accounts.ts'
@@ -511,25 +509,8 @@ describe('impact chat: votes offered to assigned auditors', () => {
   })
 })
 
-/**
- * A test-only plug-in: the impact rules and a node part that adds only the chat (the real node
- * part is wired at merge), so a node hosts the impact chat through the seam alone.
- */
-const impactChatPlugin: DomainPlugin<ImpactState, ImpactReducer, ImpactSummary> = {
-  domain: impactDomain,
-  node: async () => ({
-    create: ({ index, ledger, accounts, logger }) => ({
-      chat: (context) =>
-        createImpactChat(
-          { index, actions: createImpactActions(ledger, index), accounts, ledger, logger },
-          context,
-        ),
-    }),
-  }),
-}
-
 describe.runIf(hasSystemService(SYSTEM_SERVICES.prosody))(
-  'impact votes on a real Prosody, through a node hosting the impact chat',
+  'impact votes on a real Prosody, through a node hosting the impact domain',
   () => {
     let prosody: ProsodyFixture
     let root: string
@@ -561,15 +542,14 @@ describe.runIf(hasSystemService(SYSTEM_SERVICES.prosody))(
         verifyPool: false,
         chain: { mode: 'none' },
         net: { enabled: false },
-        domains: [...DOMAINS.filter((d) => d.domain.name !== 'impact'), impactChatPlugin],
       })
       await node.start()
       dana = await ChatUser.connect(prosody, 'dana', bot)
       await dana.awaitBot()
 
       // The governors register Dana's chat account's key as an auditor; the proxy assigns her.
-      const index = node.indexes.get('impact') as ImpactIndex
-      const actions = createImpactActions(node.ledger, index)
+      const index = node.impact
+      const actions = node.impactActions
       const auditor = node.accounts.custodialFor(dana.jid)
       const gov = node.accounts.create({ name: 'gov' }).account
       const proxy = node.accounts.create({ name: 'proxy' }).account

@@ -3,17 +3,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
-import { Hono } from 'hono'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { NodeClient } from '../src/cli/client.ts'
 import { createProgram } from '../src/cli/program.ts'
-import { type ImpactReducer, impactDomain } from '../src/core/impact/domain.ts'
+import { impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
-import type { ImpactState } from '../src/core/impact/state.ts'
 import { impactCli } from '../src/domains/impact/cli/commands.ts'
 import { DOMAINS } from '../src/domains/index.ts'
-import type { AnyPlugin, DomainComponents } from '../src/domains/plugin.ts'
+import type { AnyPlugin } from '../src/domains/plugin.ts'
 import type { Signer } from '../src/ledger/keys.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { loadConfig } from '../src/node/config.ts'
@@ -87,73 +85,28 @@ async function buildImpactCli(dir: string): Promise<string> {
   return join(dir, 'main.mjs')
 }
 
-/**
- * The impact rules, and a stand-in for the node part's routes the CLI calls (the list, and the
- * proxy's assign and decide, signed by the operator as the community's proxy), unless the build
- * registers the domain's own plug-in.
- */
-const bareImpact: AnyPlugin = {
-  domain: impactDomain,
-  node: async () => ({
-    create: ({ index, ledger, accounts }: DomainComponents<ImpactState, ImpactReducer>) => {
-      const app = new Hono()
-      app.get('/', (c) => c.json({ communities: index.list() }))
-      app.post('/:community/requests/:request/:verb', async (c) => {
-        const proxy = accounts.authenticate(c.req.header('authorization'))
-        const community = index.resolve(c.req.param('community'))
-        const reducer = await index.reducer(community)
-        const request = c.req.param('request') as OpId
-        // The chain's next block, and a stand-in for its hash (no chain here).
-        const block = reducer.state().block + 1
-        const entropy = `0x${block.toString(16).padStart(64, '0')}` as const
-        const { maxdays = 3 } = (await c.req.json()) as { maxdays?: number }
-        const [type, body] =
-          c.req.param('verb') === 'assign'
-            ? [
-                IMPACT_OP.assignAuditor,
-                {
-                  request,
-                  maxdays,
-                  block,
-                  entropy,
-                  auditors: reducer.drawFor(request, entropy).auditors,
-                },
-              ]
-            : [IMPACT_OP.decide, { request, block }]
-        reducer.check({ author: proxy.signer.publicKey, type, body, time: Date.now() })
-        const op = await ledger.append(proxy.signer, { doc: community, type, body, time: 0 })
-        return c.json({ op: op.id, community, type })
-      })
-      return { routes: [{ prefix: '/impact', app, docs: [] }] }
-    },
-  }),
-}
-
 /** The impact rules alone: a node without the impact routes (no GET /impact). */
 const rulesOnly: AnyPlugin = { domain: impactDomain, node: async () => ({ create: () => ({}) }) }
 
 /**
- * A node on a temp data dir (SQLite, no chain, no network) hosting the impact domain, with the
- * routes the CLI calls unless `routes` is false.
+ * A node on a temp data dir (SQLite, its devnet, no network) hosting the impact domain, its
+ * proxy service paused so the proxy's commands act by hand; without the impact routes (and
+ * without a chain) when `routes` is false.
  */
 async function startNode({ routes = true } = {}) {
   const root = mkdtempSync(join(tmpdir(), 'rwa-impact-cli-'))
   const dataDir = join(root, 'n1')
   initNode({ name: 'n1', dataDir })
-  const hosted = DOMAINS.some((p) => p.domain.name === 'impact')
   const rwaNode: RwaNode = createNode(loadConfig(dataDir), {
     port: 0,
     logger: pino({ level: 'silent' }),
     verifyPool: false,
-    chain: { mode: 'none' },
+    chain: routes ? { mode: 'devnet' } : { mode: 'none' },
     net: { enabled: false },
-    domains: !routes
-      ? [...DOMAINS.filter((p) => p.domain.name !== 'impact'), rulesOnly]
-      : hosted
-        ? DOMAINS
-        : [...DOMAINS, bareImpact],
+    domains: routes ? DOMAINS : [...DOMAINS.filter((p) => p.domain.name !== 'impact'), rulesOnly],
   })
   await rwaNode.start()
+  if (routes) rwaNode.impactProxy.pause()
   return { root, dataDir, node: rwaNode, url: rwaNode.url }
 }
 
@@ -291,8 +244,11 @@ describe('rwa impact', () => {
     expect(assigned).toMatchObject({ community, type: IMPACT_OP.assignAuditor })
     expect(assigned.request).toMatchObject({
       status: 'VOTING',
-      assignments: [{ auditor: auditor.key, block: 1, deadline: 1 + 3 * 7200 }],
+      assignments: [{ auditor: auditor.key }],
     })
+    // The deadline is maxdays in blocks after the block the proxy claimed (the devnet's latest).
+    const [seat] = assigned.request.assignments
+    expect(seat.deadline).toBe(seat.block + 3 * 7200)
 
     // The auditor sees its queue, votes by a prefix of the request id; a second vote is refused.
     const mine = await json('requests', community, '--mine', '--key', auditor.path)
@@ -309,7 +265,9 @@ describe('rwa impact', () => {
     const shown = await rwa('request', 'Green Barcelona', request)
     expect(shown.code).toBe(0)
     expect(shown.stdout).toContain(`${request}: APPROVED`)
-    expect(shown.stdout).toMatch(/deadline\s[\s\S]*block 1\s+block 21601\s+Y/)
+    expect(shown.stdout).toMatch(
+      new RegExp(`deadline\\s[\\s\\S]*block ${seat.block}\\s+block ${seat.deadline}\\s+Y`),
+    )
     expect(shown.stdout).toMatch(/requester\s+1000 base units of token 0 \(native\)/)
     expect(shown.stdout).toMatch(/auditor\s+50 base units of token 0 \(native\)/)
     const ranked = await json('auditors', community)

@@ -5,33 +5,23 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { type ImpactReducer, type ImpactSummary, impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
-import type { ImpactState } from '../src/core/impact/state.ts'
-import {
-  createImpactActions,
-  type ImpactActions,
-  type ImpactIndex,
-} from '../src/domains/impact/actions.ts'
+import type { ImpactActions, ImpactIndex } from '../src/domains/impact/actions.ts'
 import {
   actionsPage,
   auditorPage,
   auditorsPage,
   communityPage,
-  createImpactWeb,
   impactCard,
   MAX_LISTED_REQUESTS,
   requestPage,
   requestsPage,
 } from '../src/domains/impact/pages.ts'
-import { DOMAINS } from '../src/domains/index.ts'
-import type { DomainPlugin } from '../src/domains/plugin.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { type LocalAccount, OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
-import { explorerAt } from '../src/web/explorer.ts'
 import { Community, keyOf as keyOfSigner, ROLES, requestInfo } from './impact-fixture.ts'
 import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
@@ -45,25 +35,8 @@ const CID = 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi'
 const NATIVE = 'base units of token 0 (native coin)'
 const output = join(import.meta.dirname, '..', 'test-output')
 
-/** What the test plug-in puts on the node: the index and the actions the pages use. */
+/** The node's impact index and actions, which the test signs the proxy's ops with. */
 type ImpactTestParts = { index: ImpactIndex; actions: ImpactActions }
-
-const impactTestPlugin: DomainPlugin<ImpactState, ImpactReducer, ImpactSummary> = {
-  domain: impactDomain,
-  node: async () => ({
-    create({ ledger, index, accounts, config }) {
-      const actions = createImpactActions(ledger, index)
-      const web = createImpactWeb({
-        index,
-        actions,
-        accounts,
-        config,
-        explorer: explorerAt(EXPLORER),
-      })
-      return { web, extend: { impactTest: { index, actions } satisfies ImpactTestParts } }
-    },
-  }),
-}
 
 describe.runIf(run)('impact pages in a real Chromium', () => {
   let root: string
@@ -78,16 +51,18 @@ describe.runIf(run)('impact pages in a real Chromium', () => {
     root = mkdtempSync(join(tmpdir(), 'rwa-web-impact-'))
     const dataDir = join(root, 'n1')
     initNode({ name: 'n1', dataDir })
-    node = createNode(loadConfig(dataDir), {
-      port: 0,
-      logger: pino({ level: 'silent' }),
-      verifyPool: false,
-      chain: { mode: 'none' },
-      net: { enabled: false },
-      domains: [...DOMAINS, impactTestPlugin],
-    })
+    node = createNode(
+      { ...loadConfig(dataDir), explorerUrl: EXPLORER },
+      {
+        port: 0,
+        logger: pino({ level: 'silent' }),
+        verifyPool: false,
+        chain: { mode: 'none' },
+        net: { enabled: false },
+      },
+    )
     await node.start()
-    parts = (node as unknown as { impactTest: ImpactTestParts }).impactTest
+    parts = { index: node.impact, actions: node.impactActions }
     tokens.set(OPERATOR, readFileSync(node.accounts.tokenPath(OPERATOR), 'utf8').trim())
     local.set(OPERATOR, node.accounts.get(OPERATOR)!)
     for (const name of ['requester', 'proxy', 'aud1', 'aud2', 'aud3']) {

@@ -77,6 +77,7 @@ export const requestWire = z.object({
       auditor: keyWire,
       block,
       deadline: block,
+      entropy: z.string().describe("the draw's entropy: the proxy's claim of the block's hash"),
       payout: addressWire,
       unassigned: z
         .object({ block, reason: z.enum(['deadline', 'destroyed', 'suspended']) })
@@ -148,6 +149,7 @@ export const poolWire = z.object({
       payees: z.array(addressWire),
       amounts: z.array(amountWire),
       total: amountWire,
+      returned: amountWire.describe('of the total, stake returned to auditors who left'),
       requests: z.array(opIdWire),
       signatures: z.array(z.object({ signer: addressWire, signature: z.string() })),
       settled: z.object({ tx: txWire, block }).optional(),
