@@ -44,7 +44,7 @@ const IN_FLIGHT = 1000
 const TARGET_SECONDS = 1
 
 /** How the log is ordered: a request's whole life at once, or `IN_FLIGHT` requests interleaved. */
-type Order = 'chain' | 'inflight'
+export type Order = 'chain' | 'inflight'
 
 /** A deterministic signer: seed bytes all 7 but the first, `n`. */
 const seed = (n: number) =>
@@ -96,7 +96,7 @@ type Log = { readonly ops: EncodedOp[]; readonly community: OpId; readonly order
  * Builds the community op by op, each on the previous op (a chain, as one busy node writes it),
  * applying each to a reducer to draw the seats and to check that every op counts.
  */
-async function buildLog(order: Order, requests: number): Promise<Log> {
+export async function buildLog(order: Order, requests: number): Promise<Log> {
   const governor = seed(1)
   const proxy = seed(2)
   const auditors = Array.from({ length: AUDITORS }, (_, i) => seed(10 + i))
