@@ -772,10 +772,13 @@ export class ImpactMachine implements Rules {
       auditors: candidates,
       requester: request.requester,
     })
-    const why = describeExclusions(result.excluded)
     return {
       ...result,
-      why: understaked === 0 ? why : `${why}; ${understaked} without their stake`,
+      /** Why the others may not serve, in words (built on demand: an assignment rarely says it). */
+      why(): string {
+        const why = describeExclusions(result.excluded)
+        return understaked === 0 ? why : `${why}; ${understaked} without their stake`
+      },
     }
   }
 
@@ -788,7 +791,8 @@ export class ImpactMachine implements Rules {
     if (!request) throw refuse(`No approval request "${shortId(id)}".`)
     const wanted = ImpactMachine.open(request)
     if (wanted <= 0) return { auditors: [], wanted: 0, why: 'every seat is filled' }
-    const { eligible, why } = this.eligibility(request, this.engine.control.length)
+    const { eligible, why: whyNot } = this.eligibility(request, this.engine.control.length)
+    const why = whyNot()
     const seed = impactDrawSeed(parseOpIdBytes(id), Buffer.from(entropy.slice(2), 'hex'))
     const chosen = eligible.length === 0 ? [] : drawAuditors({ seed, eligible, n: wanted }).chosen
     return { auditors: [...chosen], wanted, why }
@@ -845,7 +849,7 @@ export class ImpactMachine implements Rules {
       request.note =
         still === 0
           ? `Voting: ${seatsFor(request.required)} auditor(s) assigned, ${request.required} matching vote(s) decide.`
-          : `Waiting for auditors: ${still} seat(s) of ${seatsFor(request.required)} unfilled, none eligible now (${why}).`
+          : `Waiting for auditors: ${still} seat(s) of ${seatsFor(request.required)} unfilled, none eligible now (${why()}).`
     }
   }
 
