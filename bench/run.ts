@@ -3,6 +3,7 @@
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
 import { cliBenches } from './cli.ts'
+import { impactBenches } from './impact.ts'
 import { ledgerBenches } from './ledger.ts'
 import { netBenches } from './net.ts'
 import { nodeBenches } from './node.ts'
@@ -11,6 +12,7 @@ import { progress } from './report.ts'
 const benches = {
   ...ledgerBenches(),
   ...auditBenches(),
+  ...impactBenches(),
   ...nodeBenches(),
   ...chainBenches(),
   ...cliBenches(),

@@ -1,4 +1,5 @@
 import { BaseError } from '../../errors/base.ts'
+import { type Column, int32Column } from '../../ledger/column.ts'
 import { Dag, markAncestors } from '../../ledger/dag.ts'
 import { type EncodedOp, MERGE_OP_TYPE } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
@@ -70,6 +71,12 @@ export class CausalEngine {
   readonly ids: OpId[] = []
   readonly types: string[] = []
   readonly dag = new Dag()
+  /**
+   * Per position: how many of the first positions are all in the op's causal past (a lower
+   * bound, itself excluded). A chain of ops sees every earlier one, so `reaches` answers from it
+   * without walking; where concurrent ops leave a gap it stops there, and the walk goes on.
+   */
+  private readonly closed = int32Column()
   /** The control chain: ops that must each causally follow every earlier member. */
   readonly control = new Sequence()
   readonly notes = new Notes()
@@ -126,9 +133,10 @@ export class CausalEngine {
     }
     const stamps = this.stamps
     const mark = this.stamp
+    const closed = this.closed
     const stack: number[] = []
     for (const s of starts) {
-      if (s === target) return true
+      if (s === target || target < closed.at(s)) return true
       if (s > target && stamps[s] !== mark) {
         stamps[s] = mark
         stack.push(s)
@@ -138,7 +146,7 @@ export class CausalEngine {
       const end = this.dag.depsEnd(n)
       for (let k = this.dag.depsStart(n); k < end; k++) {
         const dep = this.dag.dep(k)
-        if (dep === target) return true
+        if (dep === target || target < closed.at(dep)) return true
         if (dep < target || stamps[dep] === mark) continue
         stamps[dep] = mark
         stack.push(dep)
@@ -179,6 +187,7 @@ export class CausalEngine {
     }
     const position = this.dag.addNode()
     for (const p of depPositions) this.dag.addDep(p)
+    this.closed.push(closedPrefix(this.closed, depPositions))
     for (const sequence of this.sequences) sequence.record(mostSeen(sequence, depPositions))
     this.ids.push(op.id)
     this.types.push(op.op.type)
@@ -290,6 +299,29 @@ export class CausalEngine {
   exclude(position: number, message: string): void {
     this.notes.exclude(this.ids[position]!, this.types[position]!, message)
   }
+}
+
+/**
+ * How many of the first positions are all in the causal past of an op with deps at `deps` (a
+ * lower bound): the longest such prefix of any dep, with the dep itself when that prefix reaches
+ * it, then extended over deps that follow it directly.
+ */
+function closedPrefix(closed: Column<Int32Array>, deps: readonly number[]): number {
+  let prefix = 0
+  for (const d of deps) {
+    const c = closed.at(d)
+    const cover = c === d ? d + 1 : c
+    if (cover > prefix) prefix = cover
+  }
+  for (let grown = true; grown; ) {
+    grown = false
+    for (const d of deps)
+      if (d === prefix) {
+        prefix++
+        grown = true
+      }
+  }
+  return prefix
 }
 
 /** The most members of `sequence` any of the ops at `positions` has seen. */
