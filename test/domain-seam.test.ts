@@ -1,14 +1,16 @@
 import '../src/net/polyfill.ts'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, test, vi } from 'vitest'
+import { z } from 'zod'
 import { NodeClient } from '../src/cli/client.ts'
 import { createProgram } from '../src/cli/program.ts'
 import { hashState } from '../src/core/domain.ts'
 import { DOMAIN_ENTRIES } from '../src/domains/entries.ts'
 import { DOMAINS } from '../src/domains/index.ts'
+import type { AnyPlugin } from '../src/domains/plugin.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
@@ -192,4 +194,64 @@ describe('a domain plugged in from one folder', () => {
     for (const node of nodes)
       expect((await call(node, 'GET', `/polls/${poll}`)).json.tally).toEqual([2, 1])
   }, 90_000)
+})
+
+describe("a domain's own settings in config.toml", () => {
+  /** The polls with a settings schema, keeping what the node gave their part. */
+  function settingsPoll(seen: Record<string, unknown>[]) {
+    return {
+      ...pollPlugin,
+      node: async () => {
+        const part = await pollPlugin.node()
+        return {
+          settings: z.object({ max_options: z.number().int().min(2).default(10) }).strict(),
+          create: (components: Parameters<typeof part.create>[0]) => {
+            seen.push(components.settings)
+            return part.create(components)
+          },
+        }
+      },
+    }
+  }
+
+  async function start(table: string, plugins: readonly AnyPlugin[]) {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-settings-test-'))
+    roots.push(root)
+    const dataDir = join(root, 'n1')
+    initNode({ name: 'n1', dataDir })
+    appendFileSync(join(dataDir, 'config.toml'), `\n${table}\n`)
+    const node = createNode(loadConfig(dataDir), {
+      port: 0,
+      logger: pino({ level: 'silent' }),
+      verifyPool: false,
+      chain: { mode: 'none' },
+      net: { enabled: false },
+      domains: plugins,
+    })
+    running.push(node)
+    await node.start()
+    return node
+  }
+
+  test('a [domains.<name>] table reaches its part parsed by its schema, defaults filled in', async () => {
+    const seen: Record<string, unknown>[] = []
+    await start('[domains.poll]\nmax_options = 4', [...DOMAINS, settingsPoll(seen)])
+    expect(seen).toEqual([{ max_options: 4 }])
+    seen.length = 0
+    await start('', [...DOMAINS, settingsPoll(seen)])
+    expect(seen).toEqual([{ max_options: 10 }])
+  })
+
+  test.each([
+    ['[domains.poll]\nmax_options = 1', /\[domains\.poll\] max_options: .*fix it/],
+    ['[domains.poll]\ncolour = "red"', /\[domains\.poll\] .*colour/],
+    ['[domains.nope]\nx = 1', /there is no domain "nope" \(domains: audit, impact, poll\)/],
+    [
+      '[domains.audit]\nx = 1',
+      /the audit domain takes no settings; remove the \[domains\.audit\] table/,
+    ],
+    ['[domains.impact]\nmax_days = 0', /\[domains\.impact\] max_days: /],
+  ])('a node refuses to start on %j, naming the table and key', async (table, message) => {
+    await expect(start(table, [...DOMAINS, settingsPoll([])])).rejects.toThrow(message)
+  })
 })

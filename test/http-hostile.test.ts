@@ -257,6 +257,7 @@ describe('custodial account quota', () => {
     const accounts = openAccounts(dataDir, { maxCustodial: config.xmpp!.maxAccounts })
     const parts = await auditNode.create({
       config,
+      settings: {},
       logger: pino({ level: 'silent' }),
       ledger,
       accounts,

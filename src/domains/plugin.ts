@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 import type { ChainService } from '../chain/chain-service.ts'
 import type { DocSummary, Domain, DomainReducer } from '../core/domain.ts'
 import type { RouteGroup } from '../http/route-group.ts'
@@ -59,6 +60,11 @@ export type DomainComponents<
   readonly chain: ChainService | undefined
   /** Where the domain adds its own metrics to `/metrics` (named `rwa_<domain>_…`). */
   readonly metrics: DomainMetrics
+  /**
+   * The domain's `[domains.<name>]` settings from config.toml, as its `NodePart.settings` schema
+   * parsed them (defaults filled in); `{}` when the part declares no schema.
+   */
+  readonly settings: Readonly<Record<string, unknown>>
 }
 
 /** The node side of a domain. */
@@ -67,6 +73,12 @@ export interface NodePart<
   Reducer extends DomainReducer<State> = DomainReducer<State>,
   Summary extends DocSummary = DocSummary,
 > {
+  /**
+   * The schema of the domain's `[domains.<name>]` table in config.toml (keys in snake_case, as
+   * the rest of the file). The node refuses to start on a table that does not fit, naming the
+   * key; a domain without one refuses any table.
+   */
+  readonly settings?: z.ZodType<Record<string, unknown>>
   /** Builds the domain's parts once the node's store, ledger, network and chain run. */
   create(components: DomainComponents<State, Reducer, Summary>): DomainParts | Promise<DomainParts>
 }

@@ -111,6 +111,8 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    /** `[domains.<name>]`: each domain's own settings, checked by its plug-in's schema. */
+    domains: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
   })
   .strict()
 
@@ -151,6 +153,11 @@ export type NodeConfig = {
   }
   /** The chat bot, when `[xmpp]` is configured. */
   readonly xmpp: XmppConfig | undefined
+  /**
+   * Each domain's `[domains.<name>]` table, raw: the domain's plug-in reads it with its own
+   * schema (`NodePart.settings`), so a new domain's settings need no edit here.
+   */
+  readonly domains?: Readonly<Record<string, Readonly<Record<string, unknown>>>> | undefined
 }
 
 /** The `[ledger]` section: bounds of the buffer of ops waiting for their deps. */
@@ -321,7 +328,7 @@ export function loadConfig(dataDir: string): NodeConfig {
       `"${path}": ${issue.path.join('.') || 'config'}: ${issue.message}; fix it or compare with a fresh "rwa init".`,
     )
   }
-  const { name, http, store, ledger, log, xmpp, chain, net } = parsed.data
+  const { name, http, store, ledger, log, xmpp, chain, net, domains } = parsed.data
   if (chain.mode === 'rpc' && !chain.rpc_url)
     throw new NodeConfigError(`"${path}": [chain] mode "rpc" needs rpc_url = "https://…".`)
   const inDataDir = (file: string) => (isAbsolute(file) ? file : join(dataDir, file))
@@ -370,5 +377,6 @@ export function loadConfig(dataDir: string): NodeConfig {
       reminderSeconds: xmpp.reminder_seconds,
       maxAccounts: xmpp.max_accounts,
     },
+    domains,
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import type { z } from 'zod'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { DOMAINS } from '../domains/index.ts'
 import type { AnyPlugin, ChatPart, DomainParts } from '../domains/plugin.ts'
@@ -20,7 +21,7 @@ import { type Accounts, openAccounts } from './accounts.ts'
 import { createAdmission } from './admission.ts'
 import type { ChainConfig, NodeConfig } from './config.ts'
 import { createDocIndex, type DocIndex } from './doc-index.ts'
-import { NodeNotStartedError } from './errors.ts'
+import { NodeConfigError, NodeNotStartedError } from './errors.ts'
 import { type HttpServer, httpServer } from './http-server.ts'
 import { lockDataDir } from './lock.ts'
 import { nodeLogger } from './logger.ts'
@@ -328,6 +329,31 @@ function chainPart({ config, options, logger, built }: PartsInput): Startable {
   }
 }
 
+/**
+ * A domain's `[domains.<name>]` settings, parsed by its part's schema.
+ * @throws NodeConfigError naming the table and key, for a table that does not fit (or that a
+ * domain without settings, or no domain, would get).
+ */
+function domainSettings(
+  config: NodeConfig,
+  name: string,
+  schema: z.ZodType<Record<string, unknown>> | undefined,
+): Record<string, unknown> {
+  const table = config.domains?.[name] ?? {}
+  if (!schema) {
+    if (Object.keys(table).length === 0) return {}
+    throw new NodeConfigError(
+      `config.toml: the ${name} domain takes no settings; remove the [domains.${name}] table.`,
+    )
+  }
+  const parsed = schema.safeParse(table)
+  if (parsed.success) return parsed.data
+  const issue = parsed.error.issues[0]!
+  throw new NodeConfigError(
+    `config.toml: [domains.${name}] ${issue.path.join('.') || 'table'}: ${issue.message}; fix it or remove the key for its default.`,
+  )
+}
+
 /** Loads each domain's node part, builds its parts from the node's, and starts its services. */
 function domainsPart({ config, logger, accounts, plugins, built, metrics }: PartsInput): Startable {
   let services: Startable[] = []
@@ -336,9 +362,17 @@ function domainsPart({ config, logger, accounts, plugins, built, metrics }: Part
   return {
     name: 'domains',
     async start({ signal }) {
+      const names = new Set(plugins.map((p) => p.domain.name))
+      for (const name of Object.keys(config.domains ?? {}))
+        if (!names.has(name))
+          throw new NodeConfigError(
+            `config.toml: there is no domain "${name}" (domains: ${[...names].join(', ')}); rename or remove the [domains.${name}] table.`,
+          )
       for (const plugin of plugins) {
         const part = await plugin.node()
+        const settings = domainSettings(config, plugin.domain.name, part.settings)
         const parts = await part.create({
+          settings,
           config,
           logger: logger.child({ domain: plugin.domain.name }),
           ledger: built.ledger!,

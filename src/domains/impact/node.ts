@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { ImpactReducer, ImpactSummary } from '../../core/impact/domain.ts'
 import type { ImpactState } from '../../core/impact/state.ts'
 import { explorerAt } from '../../web/explorer.ts'
@@ -20,13 +21,29 @@ declare module '../../node/node.ts' {
   }
 }
 
+/** `[domains.impact]` in config.toml: the proxy service's settings. */
+const impactSettings = z
+  .object({
+    /** The first block whose pool deposits the proxy reads (on a long chain: the escrow's deployment). */
+    deposits_from_block: z.number().int().min(0).default(0),
+    /** Milliseconds between the proxy's ticks (ops arriving also start one). */
+    proxy_interval_ms: z.number().int().min(100).max(3_600_000).default(1000),
+    /** Days an auditor the proxy assigns has to vote. */
+    max_days: z.number().int().min(1).max(365).default(7),
+    /** The most proxy ops signed per community per tick. */
+    max_ops_per_tick: z.number().int().min(1).max(10_000).default(50),
+  })
+  .strict()
+
 /**
  * The node side of impact actions: actions for local accounts, the `/impact` routes, and with a
  * chain the proxy service (for communities one of whose proxies is a local account) and the
  * batch signer (every node with an operator Ethereum key signs each open batch once).
  */
 export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
-  create({ config, logger, ledger, accounts, index, chain, metrics }) {
+  settings: impactSettings,
+  create({ config, logger, ledger, accounts, index, chain, metrics, settings }) {
+    const s = settings as z.infer<typeof impactSettings>
     const actions = createImpactActions(ledger, index)
     const proxy = createImpactProxy({
       ledger,
@@ -35,6 +52,10 @@ export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
       actions,
       chain,
       logger: logger.child({ part: 'impact.proxy' }),
+      intervalMs: s.proxy_interval_ms,
+      maxdays: s.max_days,
+      maxOpsPerTick: s.max_ops_per_tick,
+      fromBlock: BigInt(s.deposits_from_block),
       metrics: {
         ops: metrics.counter({
           name: 'proxy_ops_total',
@@ -70,7 +91,16 @@ export const impactNode: NodePart<ImpactState, ImpactReducer, ImpactSummary> = {
           { index, actions, accounts, ledger, logger: logger.child({ part: 'impact.chat' }) },
           context,
         ),
-      routes: [impactRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
+      routes: [
+        impactRoutes({
+          index,
+          actions,
+          accounts,
+          bodyLimit: config.http.bodyLimit,
+          chain,
+          maxdays: s.max_days,
+        }),
+      ],
       services: chain
         ? [
             proxy,

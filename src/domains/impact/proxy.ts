@@ -47,6 +47,8 @@ export type ProxyServiceOptions = {
   readonly maxOpsPerTick?: number
   /** The most pages of ≤ 10,000 blocks of deposit logs read per pool per tick. */
   readonly maxLogPages?: number
+  /** The first block whose pool deposits are read (the escrow's deployment block, say). */
+  readonly fromBlock?: bigint
 }
 
 /** The proxy service, with a switch for operators (and tests) who sign proxy ops by hand. */
@@ -93,6 +95,7 @@ export function createImpactProxy({
   maxdays = DEFAULT_MAXDAYS,
   maxOpsPerTick = 50,
   maxLogPages = 10,
+  fromBlock = 0n,
 }: ProxyServiceOptions): ImpactProxy {
   let timer: NodeJS.Timeout | undefined
   let unsubscribe: (() => void) | undefined
@@ -158,7 +161,7 @@ export function createImpactProxy({
       const poolId = impactPoolId(community, token)
       const key = `${community}:${token}`
       for (let page = 0; page < maxLogPages && budget.left > 0; page++) {
-        const from = cursors.get(key) ?? 0n
+        const from = cursors.get(key) ?? fromBlock
         if (from > BigInt(claim.block)) break
         const last = BigInt(claim.block)
         const to = from + MAX_POOL_LOG_BLOCKS - 1n < last ? from + MAX_POOL_LOG_BLOCKS - 1n : last

@@ -35,6 +35,8 @@ export type ImpactRoutesContext = {
   readonly bodyLimit: number
   /** The node's chain: the proxy's routes claim its latest block. */
   readonly chain: ChainService | undefined
+  /** Days an assigned auditor has to vote when the assign route is not told (`[domains.impact] max_days`). */
+  readonly maxdays?: number | undefined
 }
 
 const key = z.string().regex(/^[0-9a-f]{64}$/, 'an Ed25519 public key (64 lowercase hex digits)')
@@ -80,7 +82,9 @@ const assignRouteBody = z
       .min(1)
       .max(365)
       .optional()
-      .describe(`Days each auditor has to vote; default ${DEFAULT_MAXDAYS}.`),
+      .describe(
+        `Days each auditor has to vote; default [domains.impact] max_days (${DEFAULT_MAXDAYS}).`,
+      ),
   })
   .strict()
 const unassignBody = z.object({ auditor: key }).strict()
@@ -420,7 +424,10 @@ export function impactRoutes(ctx: ImpactRoutesContext): RouteGroup {
     assignRouteBody,
     async (c, { maxdays }: z.infer<typeof assignRouteBody>, reducer) => {
       const claim = await latestBlock(ctx.chain)
-      return [IMPACT_OP.assignAuditor, assignBody(reducer, requestOf(c) as OpId, claim, maxdays)]
+      return [
+        IMPACT_OP.assignAuditor,
+        assignBody(reducer, requestOf(c) as OpId, claim, maxdays ?? ctx.maxdays),
+      ]
     },
   )
   proxy(
