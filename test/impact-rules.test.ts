@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { createImpactReducer, impactDomain } from '../src/core/impact/domain.ts'
-import { IMPACT_OP } from '../src/core/impact/ops.ts'
+import { FAST_BODIES } from '../src/core/impact/machine.ts'
+import { BODIES, IMPACT_OP } from '../src/core/impact/ops.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
 import {
   actionConfig,
@@ -567,5 +568,70 @@ describe('impact money: conservation', () => {
       ),
       { numRuns: 40 },
     )
+  })
+})
+
+describe('impact body fast paths', () => {
+  test('property: a body a fast check takes is one its schema takes unchanged', () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 3 }),
+      fc.string({ minLength: 95, maxLength: 105 }),
+      fc.constant('x'.repeat(2048)),
+      fc.constant('x'.repeat(2049)),
+      fc.constant('x'.repeat(8192)),
+      fc.constant('x'.repeat(8193)),
+    )
+    const value = fc.oneof(
+      text,
+      fc.integer({ min: -2, max: 400 }),
+      fc.constantFrom(0.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, null, true),
+      fc.constantFrom(`0x${'a'.repeat(64)}`, `0x${'A'.repeat(64)}`, `0x${'a'.repeat(63)}`),
+      fc.constantFrom(addressOf(1), addressOf(1).toLowerCase(), `${addressOf(1)}0`),
+      fc.array(fc.constantFrom(keyOf(ROLES.auditor(0)), 'zz', 'A'.repeat(64)), { maxLength: 3 }),
+      fc.constant(Array.from({ length: 257 }, () => keyOf(ROLES.auditor(1)))),
+    )
+    const valid: Record<string, Record<string, unknown>> = {
+      [IMPACT_OP.vote]: { request: 'r'.repeat(50), vote: '{"vote":"Y"}' },
+      [IMPACT_OP.requestApproval]: { info: requestInfo(), payout: addressOf(1) },
+      [IMPACT_OP.assignAuditor]: {
+        request: 'r'.repeat(50),
+        auditors: [keyOf(ROLES.auditor(0))],
+        maxdays: 3,
+        block: 7,
+        entropy: `0x${'a'.repeat(64)}`,
+      },
+      [IMPACT_OP.decide]: { request: 'r'.repeat(50), block: 7 },
+    }
+    const keys = [
+      'request',
+      'vote',
+      'info',
+      'payout',
+      'auditors',
+      'maxdays',
+      'block',
+      'entropy',
+      'x',
+    ]
+    // A valid body with up to two keys changed, removed (null) or added.
+    const edits = fc.array(fc.tuple(fc.constantFrom(...keys), fc.option(value)), { maxLength: 2 })
+    const types = Object.keys(FAST_BODIES) as (keyof typeof BODIES)[]
+    let taken = 0
+    fc.assert(
+      fc.property(fc.constantFrom(...types), edits, (type, changes) => {
+        const b: Record<string, unknown> = { ...valid[type] }
+        for (const [key, v] of changes)
+          if (v === null) delete b[key]
+          else b[key] = v
+        if (!FAST_BODIES[type]!(b)) return
+        taken++
+        const parsed = BODIES[type].safeParse(b)
+        expect(parsed.success).toBe(true)
+        expect(parsed.data).toEqual(b)
+      }),
+      { numRuns: 20_000 },
+    )
+    // The generator reaches bodies the fast checks take, so the property is not vacuous.
+    expect(taken).toBeGreaterThan(2000)
   })
 })

@@ -160,6 +160,8 @@ export type JsonValue =
 // A string token; JSON.parse then decodes it and refuses raw control characters and bad escapes.
 const STRING = /"(?:[^"\\]|\\.)*"/sy
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y
+/** What only JSON.parse decodes (or refuses) in a string token: escapes and control characters. */
+const PLAIN_STRING_NEEDS_PARSE = /[\\\u0000-\u001f]/
 const LITERALS = { t: ['true', true], f: ['false', false], n: ['null', null] } as const
 
 class JsonReader {
@@ -176,7 +178,13 @@ class JsonReader {
   }
 
   skip(): void {
-    while (/[ \t\n\r]/.test(this.text[this.pos] ?? '')) this.pos++
+    const text = this.text
+    for (;;) {
+      const c = text.charCodeAt(this.pos)
+      // space, tab, line feed, carriage return
+      if (c === 32 || c === 9 || c === 10 || c === 13) this.pos++
+      else return
+    }
   }
 
   token(pattern: RegExp): string | undefined {
@@ -188,6 +196,8 @@ class JsonReader {
 
   string(): string {
     const token = this.token(STRING) ?? this.fail('a string without its closing quote')
+    // Most strings have no escape and no control character: their text is what they hold.
+    if (!PLAIN_STRING_NEEDS_PARSE.test(token)) return token.slice(1, -1)
     try {
       return JSON.parse(token) as string
     } catch {
