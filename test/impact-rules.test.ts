@@ -207,7 +207,7 @@ describe('impact governance: m of n governors', () => {
     expect(c.reducer.state().categories).toEqual([])
     expect(c.reducer.state().proposals.map((p) => p.id)).toEqual([proposal.id])
     expect(c.verdict(c.add(g, IMPACT_OP.approve, { proposal: proposal.id }))?.message).toMatch(
-      /once/,
+      /approved the change already; it needs 1 more/,
     )
     expect(
       c.verdict(c.add(ROLES.stranger, IMPACT_OP.approve, { proposal: proposal.id }))?.name,
@@ -226,6 +226,54 @@ describe('impact governance: m of n governors', () => {
       c.verdict(c.add(g, IMPACT_OP.createCategory, { uid: 2, description: 'More things' }))?.name,
     ).toBe('ImpactForbiddenError')
     c.ok(ROLES.stranger, IMPACT_OP.createCategory, { uid: 2, description: 'More things' })
+  })
+
+  test('approvals that crossed count only where seen: no replica applies the change on an approval it has not seen', () => {
+    const keys = [ROLES.governor, ROLES.governor2, ROLES.governor3].map(keyOf)
+    const c = new Community({ name: 'Council', governors: keys, threshold: 3 })
+    const p = c.ok(g, IMPACT_OP.createCategory, { uid: 1, description: 'Trees planted' })
+    const a2 = c.make(ROLES.governor2, IMPACT_OP.approve, { proposal: p.id }, [p.id])
+    const a3 = c.make(ROLES.governor3, IMPACT_OP.approve, { proposal: p.id }, [p.id])
+    const hashes = new Set<string>()
+    for (const order of [
+      [a2, a3],
+      [a3, a2],
+    ]) {
+      const r = createImpactReducer(c.ops[0]!)
+      r.apply(p)
+      for (const op of order) r.apply(op)
+      // Each saw two of three approvals: the change waits, whatever the order.
+      expect(r.state().categories).toEqual([])
+      expect(r.orderSensitive).toBe(false)
+      hashes.add(impactDomain.stateHash(r.state()))
+    }
+    expect(hashes.size).toBe(1)
+    for (const op of [a2, a3]) c.apply(op)
+    // G2, now seeing both, approves again: that applies it.
+    const again = c.add(ROLES.governor2, IMPACT_OP.approve, { proposal: p.id }, [a2.id, a3.id])
+    expect(c.verdict(again)).toBeUndefined()
+    expect(c.reducer.state().categories.map((x) => x.uid)).toEqual([1])
+  })
+
+  test('two approvals that each apply a change: the later in log order is a tie-break, never refused at ingest', () => {
+    const keys = [ROLES.governor, ROLES.governor2, ROLES.governor3].map(keyOf)
+    const c = new Community({ name: 'Council', governors: keys, threshold: 2 })
+    const p = c.ok(g, IMPACT_OP.createCategory, { uid: 1, description: 'Trees planted' })
+    const a2 = c.make(ROLES.governor2, IMPACT_OP.approve, { proposal: p.id }, [p.id])
+    const a3 = c.make(ROLES.governor3, IMPACT_OP.approve, { proposal: p.id }, [p.id])
+    for (const [first, second] of [
+      [a2, a3],
+      [a3, a2],
+    ] as const) {
+      const r = createImpactReducer(c.ops[0]!)
+      r.apply(p)
+      r.apply(first)
+      expect(r.judge(second)).toMatchObject({ tieBreak: true })
+      r.apply(second)
+      expect(r.verdict(second.id)?.message).toMatch(/applied already|concurrently/)
+      expect(r.state().categories.map((x) => x.uid)).toEqual([1])
+      expect(r.orderSensitive).toBe(true)
+    }
   })
 
   test('two concurrent registry changes: the second applied is refused, the same on every replica', () => {

@@ -191,6 +191,8 @@ type Proposal = {
   type: string
   body: Record<string, unknown>
   approvals: Map<string, number>
+  /** The position of the approval that applied it. */
+  completed?: number
 }
 
 /** Reads an op body with its schema; the error names the field and the rule. */
@@ -406,21 +408,35 @@ export class ImpactMachine implements Rules {
     const proposal = this.proposals.get(ref as OpId)
     if (!proposal || !view.reaches(proposal.pos))
       throw refuse(`No pending change "${shortId(ref)}" in this approval's past; check the id.`)
+    if (proposal.completed !== undefined) {
+      // Applied by an approval this one did not see: which of the two applies is the log's order.
+      if (!view.reaches(proposal.completed)) this.engine.tieBreak(mode)
+      throw refuse(`The change "${shortId(ref)}" is applied already.`)
+    }
     const earlier = proposal.approvals.get(author)
-    if (earlier !== undefined) {
-      if (!view.reaches(earlier)) this.engine.tieBreak(mode)
+    if (earlier !== undefined && !view.reaches(earlier)) {
+      this.engine.tieBreak(mode)
       throw refuse('This governor has approved the change already; each approves once.')
     }
-    // Approvals count while their governor still is one (the governors may have changed).
-    let approvals = 1
-    for (const key of proposal.approvals.keys()) if (governors.includes(key)) approvals++
-    if (approvals >= threshold) {
+    // The approvals this op has seen, by governors still in office (they may have changed), and
+    // its own: an approval it has not seen cannot make it the one that applies the change.
+    const counted = new Set([author])
+    for (const [key, pos] of proposal.approvals)
+      if (governors.includes(key) && view.reaches(pos)) counted.add(key)
+    if (counted.size >= threshold) {
       this.complete(view, mode, proposal.type as keyof typeof BODIES, proposal.body)
       if (!mode.commit) return
       this.engine.control.append(view.position)
-      this.proposals.delete(proposal.id)
+      proposal.completed = view.position
+      if (earlier === undefined) proposal.approvals.set(author, view.position)
       return
     }
+    // A governor approves once; approving again applies the change once it sees enough others
+    // (after two approvals crossed, neither seeing the other).
+    if (earlier !== undefined)
+      throw refuse(
+        `This governor has approved the change already; it needs ${threshold - counted.size} more approval(s) this op has seen.`,
+      )
     if (mode.commit) proposal.approvals.set(author, view.position)
   }
 
@@ -1330,6 +1346,7 @@ export class ImpactMachine implements Rules {
         .sort((a, b) => a - b)
         .map((id) => ({ id, address: this.tokens.now(id)! })),
       proposals: [...this.proposals.values()]
+        .filter((p) => p.completed === undefined)
         .sort((a, b) => compareOpIds(a.id, b.id))
         .map((p) => ({
           id: p.id,
