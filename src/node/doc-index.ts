@@ -70,7 +70,8 @@ export interface DocIndex<
    * Admission: the refusal of op `op` of document `doc` (its deps applied, itself not) on its own
    * causal past, or undefined when it may join (a refusal that is a lost tie-break depends on
    * concurrent ops, so it joins and is refused in the state as before). Undefined too when `doc`
-   * is not this domain's.
+   * is not this domain's, and while its reducer waits for a rebuild in log order after a
+   * tie-break (its arrival-order state could refuse what the canonical one accepts).
    */
   admit(doc: OpId, op: EncodedOp): BaseError | undefined
   /** Why an op of document `doc` was refused or excluded; undefined if it counts (or `doc` is not this domain's). */
@@ -255,6 +256,9 @@ export function createDocIndex<
         if (op.op.body === null && op.op.deps.length > 0) return undefined
         return new OpRefusedError(op.id, 'MalformedMerge', 'a merge op has deps and body null')
       }
+      // A reducer left in arrival order by a tie-break may refuse what the log's order accepts
+      // (a vote the tie-break chose differently): until it is rebuilt, nothing is refused here.
+      if (entry.dirty) return undefined
       const judgement = entry.reducer.judge(op)
       if (!judgement || judgement.tieBreak) return undefined
       return new OpRefusedError(op.id, judgement.name, judgement.message)
