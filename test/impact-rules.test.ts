@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { createImpactReducer, impactDomain } from '../src/core/impact/domain.ts'
-import { FAST_BODIES } from '../src/core/impact/machine.ts'
+import { FAST_BODIES, MAX_BATCH_PAYEES } from '../src/core/impact/machine.ts'
 import { BODIES, IMPACT_OP } from '../src/core/impact/ops.ts'
 import type { EncodedOp } from '../src/ledger/op.ts'
 import {
@@ -681,5 +681,77 @@ describe('impact body fast paths', () => {
     )
     // The generator reaches bodies the fast checks take, so the property is not vacuous.
     expect(taken).toBeGreaterThan(2000)
+  })
+})
+
+describe('impact settlement batches: bounded, and computed on their own past', () => {
+  test(`a batch pays at most ${MAX_BATCH_PAYEES} addresses; the rest waits for the next`, () => {
+    const c = new Community().setup({ auditors: 3, action: { auditors: 1 } })
+    c.deposit(10n ** 9n)
+    for (let i = 0; i < MAX_BATCH_PAYEES + 5; i++) {
+      const req = c.request(ROLES.requester(i % 50), requestInfo(), addressOf(1000 + i))
+      const { auditors } = c.assign(req.id)
+      c.vote(Community.auditorSigner(auditors[0]!), req.id, 'Y')
+      c.ok(ROLES.proxy, IMPACT_OP.decide, { request: req.id, block: c.nextBlock() })
+    }
+    const batch = (n: number) =>
+      c.ok(ROLES.proxy, IMPACT_OP.batch, {
+        token: 0,
+        batch: n,
+        block: c.nextBlock(),
+        chainId: 1,
+        escrow: addressOf(777),
+      })
+    batch(0)
+    expect(c.reducer.pool(0).batches[0]!.payees).toHaveLength(MAX_BATCH_PAYEES)
+    c.ok(ROLES.proxy, IMPACT_OP.settled, {
+      token: 0,
+      batch: 0,
+      tx: `0x${'1'.repeat(64)}`,
+      block: c.nextBlock(),
+    })
+    batch(1)
+    const pool = c.reducer.pool(0)
+    expect(pool.queued).toBe(0n)
+    expect(pool.batches[1]!.payees.length).toBeGreaterThan(0)
+    expect(pool.batches[1]!.payees.length).toBeLessThanOrEqual(MAX_BATCH_PAYEES)
+  })
+
+  test("a batch returns a departed auditor's stake to the payout address its own past holds", () => {
+    const c = new Community().setup({ auditors: 3 })
+    const a0 = ROLES.auditor(0)
+    c.deposit(500n, a0)
+    c.ok(g, IMPACT_OP.destroyAuditor, { account: keyOf(a0) })
+    const base = c.ops.at(-1)!.id
+    const batch = c.make(
+      ROLES.proxy,
+      IMPACT_OP.batch,
+      { token: 0, batch: 0, block: 99, chainId: 1, escrow: addressOf(7) },
+      [base],
+    )
+    // Concurrently the governors register the same key again, paid elsewhere.
+    const again = c.make(
+      g,
+      IMPACT_OP.createAuditor,
+      { account: keyOf(a0), configuration: auditorConfig(), payout: addressOf(777) },
+      [base],
+    )
+    const hashes = new Set<string>()
+    for (const order of [
+      [batch, again],
+      [again, batch],
+    ]) {
+      const r = createImpactReducer(c.ops[0]!)
+      for (const op of [...c.ops.slice(1), ...order]) r.apply(op)
+      expect(r.pool(0).batches[0]!.payees).toEqual([addressOf(100)])
+      hashes.add(impactDomain.stateHash(r.state()))
+    }
+    expect(hashes.size).toBe(1)
+  })
+
+  test('the zero address is refused as a payout: what is paid there is lost', () => {
+    const c = new Community().setup()
+    const op = c.request(ROLES.requester(0), requestInfo(), `0x${'0'.repeat(40)}`)
+    expect(c.verdict(op)?.message).toMatch(/"payout" is the zero address/)
   })
 })

@@ -55,6 +55,9 @@ import type {
 /** The default length of a day in blocks of the settlement chain (12-second blocks). */
 export const DEFAULT_BLOCKS_PER_DAY = 7200
 
+/** The most addresses one settlement batch pays: `settleBatch` credits each, and must fit a block. */
+export const MAX_BATCH_PAYEES = 200
+
 /** Seats of a request that requires `required` approvals: a majority of them decides, so no tie. */
 export const seatsFor = (required: number) => 2 * required - 1
 
@@ -108,6 +111,15 @@ class Versioned<K, V> {
       }
     }
     return out
+  }
+
+  /** The last value a key had among the first `seen` registry changes (a destroyed record's). */
+  lastAt(key: K, seen: number): V | undefined {
+    const list = this.versions.get(key)
+    if (!list) return undefined
+    for (let i = list.length - 1; i >= 0; i--)
+      if (list[i]!.at < seen && list[i]!.value !== undefined) return list[i]!.value
+    return undefined
   }
 
   /** The last value a key ever had (a destroyed record, for queries). */
@@ -266,6 +278,10 @@ export const FAST_BODIES: Partial<Record<keyof typeof BODIES, (body: unknown) =>
 const CHECKED_ADDRESSES = new Set<string>()
 function payoutAddress(text: string, field: string): Address {
   if (CHECKED_ADDRESSES.has(text)) return text as Address
+  if (/^0x0{40}$/.test(text))
+    throw new InvalidImpactInputError(
+      `"${field}" is the zero address: what is paid there is lost for good; give an address you hold.`,
+    )
   try {
     const address = parseChecksumAddress(text, field)
     if (CHECKED_ADDRESSES.size > 10_000) CHECKED_ADDRESSES.clear()
@@ -1087,7 +1103,16 @@ export class ImpactMachine implements Rules {
         `Batch ${previous.batch} of token ${body.token} is not settled yet; settle it first.`,
       )
     // Stakes of auditors who left go back to them; then decided payments, oldest first, while
-    // the pool's free money covers them.
+    // the pool's free money covers them: at most MAX_BATCH_PAYEES addresses, so that
+    // `settleBatch` fits a block (the rest waits for the next batch).
+    const payees = new Set<string>()
+    const fits = (p: PaymentRecord) => {
+      const k = p.to.toLowerCase()
+      if (payees.has(k)) return true
+      if (payees.size >= MAX_BATCH_PAYEES) return false
+      payees.add(k)
+      return true
+    }
     const returns: PaymentRecord[] = []
     let stakesBack = 0n
     for (const [account, record] of [...this.records].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -1095,14 +1120,16 @@ export class ImpactMachine implements Rules {
       if (stake === 0n) continue
       const live = this.auditors.at(account, view.seen)
       if (live && record.suspendedAt === undefined) continue
-      const payout = (live ?? this.auditors.last(account))!.payout
-      returns.push({ to: payout, amount: stake, role: 'stake', account })
+      const payout = (live ?? this.auditors.lastAt(account, view.seen))!.payout
+      const payment: PaymentRecord = { to: payout, amount: stake, role: 'stake', account }
+      if (!fits(payment)) break
+      returns.push(payment)
       stakesBack += stake
     }
     let free = pool.deposited - pool.stakes - pool.batched
     let take = 0
     for (const p of pool.queue) {
-      if (p.amount > free) break
+      if (p.amount > free || !fits(p)) break
       free -= p.amount
       take++
     }
