@@ -755,3 +755,26 @@ describe('impact settlement batches: bounded, and computed on their own past', (
     expect(c.verdict(op)?.message).toMatch(/"payout" is the zero address/)
   })
 })
+
+describe('impact stakes sent too early', () => {
+  test('a stake for a key that is no auditor yet goes back to its sender in the next batch, not into the pool', () => {
+    const c = new Community().setup({ auditors: 3 })
+    const early = ROLES.auditor(20)
+    c.deposit(300n, early) // not registered: held for its sender
+    c.deposit(1000n)
+    let pool = c.reducer.pool(0)
+    expect(pool).toMatchObject({ deposited: 1300n, stakes: 300n, refunding: 300n, free: 1000n })
+    c.ok(ROLES.proxy, IMPACT_OP.batch, {
+      token: 0,
+      batch: 0,
+      block: c.nextBlock(),
+      chainId: 1,
+      escrow: addressOf(7),
+    })
+    pool = c.reducer.pool(0)
+    const batch = pool.batches[0]!
+    expect([batch.payees, batch.amounts, batch.returned]).toEqual([[addressOf(900)], [300n], 300n])
+    expect(pool).toMatchObject({ stakes: 0n, refunding: 0n, free: 1000n })
+    expect(pool.deposited).toBe(pool.free + pool.stakes + pool.batched)
+  })
+})

@@ -192,6 +192,8 @@ type Pool = {
   batched: bigint
   paid: bigint
   queue: PaymentRecord[]
+  /** Stakes sent for keys that were no auditor: held (in `stakes`) and sent back first. */
+  refunds: PaymentRecord[]
   batches: (BatchState & {
     at: number
     signers: Map<Address, { sig: `0x${string}`; pos: number }>
@@ -938,7 +940,15 @@ export class ImpactMachine implements Rules {
   private pool(token: number): Pool {
     let pool = this.pools.get(token)
     if (!pool) {
-      pool = { deposited: 0n, stakes: 0n, batched: 0n, paid: 0n, queue: [], batches: [] }
+      pool = {
+        deposited: 0n,
+        stakes: 0n,
+        batched: 0n,
+        paid: 0n,
+        queue: [],
+        refunds: [],
+        batches: [],
+      }
       this.pools.set(token, pool)
     }
     return pool
@@ -1074,15 +1084,19 @@ export class ImpactMachine implements Rules {
     const key = `${body.tx}:${body.logIndex}`
     if (this.deposits.has(key)) throw refuse(`Deposit ${key} is recorded already.`)
     const staker = body.memo.slice(2)
-    const isStake = this.auditors.at(staker, view.seen) !== undefined
+    const funding = /^0{64}$/.test(staker)
+    const isStake = !funding && this.auditors.at(staker, view.seen) !== undefined
+    const from = funding || isStake ? undefined : payoutAddress(body.from, 'from')
     return () => {
       this.deposits.add(key)
       const pool = this.pool(body.token)
       pool.deposited += amount
-      if (isStake) {
-        add(this.record(staker).stakes, body.token, amount)
-        pool.stakes += amount
-      }
+      if (funding) return
+      // A stake is held for its auditor; one for a key that is no auditor in this op's past
+      // (sent before the registration, or mistyped) goes back to whoever sent it.
+      pool.stakes += amount
+      if (isStake) add(this.record(staker).stakes, body.token, amount)
+      else pool.refunds.push({ to: from!, amount, role: 'stake', account: staker })
     }
   }
 
@@ -1115,6 +1129,13 @@ export class ImpactMachine implements Rules {
     }
     const returns: PaymentRecord[] = []
     let stakesBack = 0n
+    let refunded = 0
+    for (const refund of pool.refunds) {
+      if (!fits(refund)) break
+      returns.push(refund)
+      stakesBack += refund.amount
+      refunded++
+    }
     for (const [account, record] of [...this.records].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const stake = record.stakes.get(body.token) ?? 0n
       if (stake === 0n) continue
@@ -1153,9 +1174,8 @@ export class ImpactMachine implements Rules {
     return () => {
       for (const p of items) p.batch = body.batch
       pool.queue.splice(0, take)
-      for (const p of returns) {
-        this.record(p.account).stakes.set(body.token, 0n)
-      }
+      for (const p of returns.slice(refunded)) this.record(p.account).stakes.set(body.token, 0n)
+      pool.refunds.splice(0, refunded)
       pool.stakes -= stakesBack
       pool.batched += total
       pool.batches.push({
@@ -1329,6 +1349,7 @@ export class ImpactMachine implements Rules {
       batched: pool.batched,
       paid: pool.paid,
       queued,
+      refunding: pool.refunds.reduce((sum, p) => sum + p.amount, 0n),
       free: pool.deposited - pool.stakes - pool.batched,
       batches: pool.batches.map((b) => ({
         token: b.token,

@@ -154,6 +154,8 @@ export type PoolState = {
   readonly paid: bigint
   /** Decided but not batched yet. */
   readonly queued: bigint
+  /** Stakes sent for keys that were no auditor, held to go back to their senders. */
+  readonly refunding: bigint
   /** What rewards may still use: deposited − stakes − batched. */
   readonly free: bigint
   readonly batches: readonly BatchState[]

@@ -387,7 +387,7 @@ export function createImpactProxy({
         continue
       }
       // Nothing to pay, or nothing to pay it with (the batch would be refused until funded).
-      const returns = registry.returns.has(token)
+      const returns = registry.returns.has(token) || pool.refunding > 0n
       if (!returns && (pool.queued === 0n || pool.free <= 0n)) continue
       if (!chain) continue
       const body = {

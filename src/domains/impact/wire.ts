@@ -138,6 +138,9 @@ export const poolWire = z.object({
   batched: amountWire,
   paid: amountWire,
   queued: amountWire,
+  refunding: amountWire.describe(
+    'stakes sent for keys that were no auditor, going back to their senders',
+  ),
   free: amountWire,
   batches: z.array(
     z.object({
