@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { getAddress } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
+import { CausalEngine, type Rules } from '../src/core/causal/engine.ts'
 import { createImpactReducer, type ImpactReducer, impactDomain } from '../src/core/impact/domain.ts'
 import { IMPACT_OP } from '../src/core/impact/ops.ts'
 import {
@@ -269,6 +270,24 @@ async function reduceAll(
   return { seconds: best.seconds, gcSeconds: gc / 1000, reducer: reducer! }
 }
 
+/**
+ * The floor under the reducer: the same ops through the causal engine alone (its DAG, positions,
+ * the control chain and a second sequence, as the impact machine keeps) with rules that do
+ * nothing; the fastest of `ROUNDS` runs.
+ */
+function engineFloorSeconds(ops: readonly EncodedOp[]): number {
+  const nothing: Rules = { handle() {} }
+  let best = Number.POSITIVE_INFINITY
+  for (let r = 0; r < ROUNDS; r++) {
+    const start = process.hrtime.bigint()
+    const engine = new CausalEngine(ops[0]!)
+    engine.sequence()
+    for (let i = 1; i < ops.length; i++) engine.apply(ops[i]!, nothing)
+    best = Math.min(best, secondsSince(start))
+  }
+  return best
+}
+
 /** The ledger's ingest of the ops' bytes on one core (inline signature checks, a SQLite store). */
 async function ingestSeconds(bytes: Uint8Array[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'rwa-bench-'))
@@ -295,6 +314,7 @@ async function measure(order: Order): Promise<Figure> {
   const ops = bytes.map((b) => decodeOp(b))
   progress(`reducing ${ops.length} ops`)
   const { seconds, gcSeconds, reducer } = await reduceAll(ops)
+  const floor = engineFloorSeconds(ops)
   progress('ingesting the same ops into a SQLite ledger (one core)')
   const ingest = await ingestSeconds(bytes)
   const figure = report({
@@ -312,6 +332,8 @@ async function measure(order: Order): Promise<Figure> {
     ops: ops.length,
     opsPerSecond: round(ops.length / seconds),
     gcSeconds: round(gcSeconds, 3),
+    engineFloorSeconds: round(floor, 3),
+    engineFloorIs: 'the same ops through the causal engine with rules that do nothing',
     ingestSeconds: round(ingest, 2),
     ingestOpsPerSecond: round(ops.length / ingest),
     reducerShareOfIngest: round(seconds / ingest, 3),

@@ -303,9 +303,8 @@ export function canonicalJson(value: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Schemas. Each carries its rule as its error, so a refusal reads `"field" rule; got value`.
 
-const encoder = new TextEncoder()
 /** Bytes of a string in UTF-8 (the original's limits are bytes). */
-export const utf8Bytes = (text: string): number => encoder.encode(text).length
+export const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8')
 
 // Control characters are refused: records are printed to terminals, pages and chats as they are.
 const CONTROL = /\p{Cc}/u

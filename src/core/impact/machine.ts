@@ -132,6 +132,33 @@ class Versioned<K, V> {
   }
 }
 
+/**
+ * A request's seats or votes, by auditor: a few (at most 2·100 − 1) records in an array, which
+ * costs far less to hold for every request than a Map, and a scan of a few is as quick.
+ */
+class ByAuditor<V extends { readonly auditor: string }> {
+  private readonly items: V[] = []
+
+  get(auditor: string): V | undefined {
+    for (const item of this.items) if (item.auditor === auditor) return item
+    return undefined
+  }
+
+  has(auditor: string): boolean {
+    return this.get(auditor) !== undefined
+  }
+
+  set(auditor: string, value: V): void {
+    const i = this.items.findIndex((item) => item.auditor === auditor)
+    if (i >= 0) this.items[i] = value
+    else this.items.push(value)
+  }
+
+  values(): readonly V[] {
+    return this.items
+  }
+}
+
 type Category = { uid: number; description: string }
 type Action = { uid: number; configuration: string; config: ImpactActionConfig }
 type Oracle = { uid: number; config: OracleConfig; payout?: Address | undefined }
@@ -169,8 +196,8 @@ type Request = {
   evidence: readonly string[]
   fields: Record<string, string>
   required: number
-  seats: Map<string, Seat>
-  votes: Map<string, Vote>
+  seats: ByAuditor<Seat>
+  votes: ByAuditor<Vote>
   attestations: { oracle: number; id: OpId; pos: number; payout?: Address | undefined }[]
   /** Proxy-chain index of the first proxy op about it: ops that saw it saw the request. */
   firstProxy: number
@@ -629,8 +656,8 @@ export class ImpactMachine implements Rules {
       evidence: input.evidence,
       fields: { ...custom, ...free },
       required,
-      seats: new Map(),
-      votes: new Map(),
+      seats: new ByAuditor(),
+      votes: new ByAuditor(),
       attestations: [],
       firstProxy: -1,
       note: 'Waiting for the proxy to assign auditors.',
