@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { expect } from 'vitest'
+import { callJson } from './node-fixture.ts'
 
 // Calls impact routes by their template in /openapi.json and checks every answer, success and
 // error, against the schema the document gives for it (the impact tests' part of what
@@ -68,19 +69,12 @@ export class CheckedApi {
       expect(params[name], `parameter ${name}`).toBeDefined()
       return encodeURIComponent(String(params[name]))
     })
-    const response = await fetch(`${this.url}${url}${query}`, {
-      method: method.toUpperCase(),
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      ...(raw !== undefined
-        ? { body: raw }
-        : body === undefined
-          ? {}
-          : { body: JSON.stringify(body) }),
+    const response = await callJson(this.url, method.toUpperCase(), `${url}${query}`, {
+      token,
+      body,
+      raw,
     })
-    const json = (await response.json()) as Json
+    const json = response.json as Json
     const key = `${method} ${path} ${response.status}`
     let validate = this.compiled.get(key)
     if (!validate) {

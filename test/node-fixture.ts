@@ -122,24 +122,12 @@ export class TestNode {
   }
 
   /** A JSON request; answers the status and parsed body. */
-  async call(
+  call(
     method: string,
     path: string,
-    { token, body, raw }: { token?: string | undefined; body?: unknown; raw?: string } = {},
+    options: { token?: string | undefined; body?: unknown; raw?: string | undefined } = {},
   ): Promise<{ status: number; json: any }> {
-    const response = await fetch(`${this.url}${path}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      ...(raw !== undefined
-        ? { body: raw }
-        : body === undefined
-          ? {}
-          : { body: JSON.stringify(body) }),
-    })
-    return { status: response.status, json: await response.json() }
+    return callJson(this.url, method, path, options)
   }
 
   async stop(): Promise<void> {
@@ -181,4 +169,30 @@ export async function stoppedAudit(
   const stopped = await t.call('POST', `/audits/${id}/stop`, { token: admin })
   expect(stopped.json.state).toBe('WAITING_FOR_CONTRACT')
   return { id, tokens }
+}
+
+/** A JSON request to a node at `base` (a bearer token, a body as JSON or raw); answers the status and parsed body. */
+export async function callJson(
+  base: string,
+  method: string,
+  path: string,
+  {
+    token,
+    body,
+    raw,
+  }: { token?: string | undefined; body?: unknown; raw?: string | undefined } = {},
+): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(raw !== undefined
+      ? { body: raw }
+      : body === undefined
+        ? {}
+        : { body: JSON.stringify(body) }),
+  })
+  return { status: response.status, json: await response.json() }
 }
