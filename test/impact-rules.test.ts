@@ -123,7 +123,7 @@ describe('impact permissions: every role is refused what another role does', () 
       IMPACT_OP.createOracle,
       {
         uid: 7,
-        configuration: '{"description":"An oracle","account":"' + keyOf(ROLES.stranger) + '"}',
+        configuration: `{"description":"An oracle","account":"${keyOf(ROLES.stranger)}"}`,
       },
     ],
     [IMPACT_OP.destroyOracle, { uid: 1 }],

@@ -126,7 +126,7 @@ export class TestNode {
     method: string,
     path: string,
     options: { token?: string | undefined; body?: unknown; raw?: string | undefined } = {},
-  ): Promise<{ status: number; json: any }> {
+  ): ReturnType<typeof callJson> {
     return callJson(this.url, method, path, options)
   }
 

@@ -161,6 +161,7 @@ export type JsonValue =
 const STRING = /"(?:[^"\\]|\\.)*"/sy
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y
 /** What only JSON.parse decodes (or refuses) in a string token: escapes and control characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
 const PLAIN_STRING_NEEDS_PARSE = /[\\\u0000-\u001f]/
 const LITERALS = { t: ['true', true], f: ['false', false], n: ['null', null] } as const
 
