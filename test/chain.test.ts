@@ -1,32 +1,23 @@
 import {
   type Address,
   ContractFunctionRevertedError,
-  createPublicClient,
-  createWalletClient,
   type Hex,
-  http,
   type PublicClient,
   type BaseError as ViemError,
 } from 'viem'
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { auditEscrowAbi, testTokenAbi } from '../src/chain/artifacts.ts'
-import { type Devnet, startDevnet } from '../src/chain/devnet.ts'
+import type { Devnet } from '../src/chain/devnet.ts'
 import {
   auditIdOf,
-  chainFor,
-  deployEscrow,
-  deployTestToken,
   NATIVE,
   settlementTypedData,
   sortSignatures,
   type Wallet,
 } from '../src/chain/escrow.ts'
+import { dev, type EscrowChain, startEscrowChain } from './fixtures/escrow-chain.ts'
 import { makeGenesis, testSigner } from './helpers.ts'
-
-// anvil's well-known development accounts (public keys: devnet only).
-const MNEMONIC = 'test test test test test test test test test test test junk'
-const dev = (i: number) => mnemonicToAccount(MNEMONIC, { addressIndex: i })
 
 let devnet: Devnet
 let client: PublicClient
@@ -35,16 +26,8 @@ let sponsor: Wallet
 let escrow: Address
 let token: Address
 const signers = [dev(1), dev(2), dev(3)]
-const wallets: Record<string, Wallet> = {}
-
-function walletOf(account: ReturnType<typeof dev>): Wallet {
-  wallets[account.address] ??= createWalletClient({
-    account,
-    chain: chainFor(devnet.chainId, devnet.rpcUrl),
-    transport: http(devnet.rpcUrl),
-  })
-  return wallets[account.address]!
-}
+let escrowChain: EscrowChain
+const walletOf = (account: ReturnType<typeof dev>): Wallet => escrowChain.walletOf(account)
 
 let auditCounter = 0
 /** A fresh audit id (the digest of a fresh genesis op's id). */
@@ -115,25 +98,8 @@ async function fundToken(auditId: Hex, amount: bigint) {
 }
 
 beforeAll(async () => {
-  devnet = await startDevnet()
-  client = createPublicClient({
-    chain: chainFor(devnet.chainId, devnet.rpcUrl),
-    transport: http(devnet.rpcUrl),
-  })
-  owner = walletOf(dev(0))
-  sponsor = walletOf(dev(4))
-  escrow = await deployEscrow(owner, client, {
-    signers: signers.map((s) => s.address),
-    threshold: 2n,
-  })
-  token = await deployTestToken(owner, client)
-  const hash = await owner.writeContract({
-    address: token,
-    abi: testTokenAbi,
-    functionName: 'mint',
-    args: [sponsor.account.address, 10n ** 24n],
-  })
-  await client.waitForTransactionReceipt({ hash })
+  escrowChain = await startEscrowChain()
+  ;({ devnet, client, owner, sponsor, escrow, token } = escrowChain)
 }, 60_000)
 
 afterAll(async () => {

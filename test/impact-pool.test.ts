@@ -1,26 +1,19 @@
-import { existsSync } from 'node:fs'
 import {
   type Address,
   ContractFunctionRevertedError,
-  createPublicClient,
-  createWalletClient,
   type Hex,
   hashTypedData,
-  http,
   keccak256,
   type PublicClient,
   toHex,
   type BaseError as ViemError,
 } from 'viem'
-import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { auditEscrowAbi, testTokenAbi } from '../src/chain/artifacts.ts'
-import { anvilBinary, type Devnet, startDevnet } from '../src/chain/devnet.ts'
+import type { Devnet } from '../src/chain/devnet.ts'
 import {
   auditIdOf,
-  chainFor,
-  deployEscrow,
-  deployTestToken,
   NATIVE,
   settlementTypedData,
   sortSignatures,
@@ -37,24 +30,8 @@ import {
   stakeMemo,
 } from '../src/chain/pools.ts'
 import { InvalidImpactDecisionError } from '../src/core/impact/decide.ts'
+import { dev, type EscrowChain, hasAnvil, startEscrowChain } from './fixtures/escrow-chain.ts'
 import { makeGenesis, testSigner } from './helpers.ts'
-
-// anvil's well-known development accounts (public keys: devnet only).
-const MNEMONIC = 'test test test test test test test test test test test junk'
-const dev = (i: number) => mnemonicToAccount(MNEMONIC, { addressIndex: i })
-
-/** anvil comes from an optional npm package: skip loudly without it, unless CI requires it. */
-function hasAnvil(): boolean {
-  let binary: string | undefined
-  try {
-    binary = anvilBinary()
-  } catch {}
-  if (binary && existsSync(binary)) return true
-  const message = 'anvil is not installed (optional dependency @foundry-rs/anvil-*); run "npm ci".'
-  if (process.env.RWA_REQUIRE_SYSTEM === '1') throw new Error(`RWA_REQUIRE_SYSTEM=1: ${message}`)
-  process.stderr.write(`\n!!! SKIPPING TESTS: ${message}\n\n`)
-  return false
-}
 
 let devnet: Devnet
 let client: PublicClient
@@ -63,16 +40,8 @@ let sponsor: Wallet
 let escrow: Address
 let token: Address
 const signers = [dev(1), dev(2), dev(3)]
-const wallets: Record<string, Wallet> = {}
-
-function walletOf(account: ReturnType<typeof dev>): Wallet {
-  wallets[account.address] ??= createWalletClient({
-    account,
-    chain: chainFor(devnet.chainId, devnet.rpcUrl),
-    transport: http(devnet.rpcUrl),
-  })
-  return wallets[account.address]!
-}
+let escrowChain: EscrowChain
+const walletOf = (account: ReturnType<typeof dev>): Wallet => escrowChain.walletOf(account)
 
 let poolCounter = 0
 /** A fresh pool id (a fresh community's native or token pool). */
@@ -154,25 +123,8 @@ async function nativePool(amount: bigint): Promise<Hex> {
 
 describe.skipIf(!hasAnvil())('reward pools in AuditEscrow on anvil', () => {
   beforeAll(async () => {
-    devnet = await startDevnet()
-    client = createPublicClient({
-      chain: chainFor(devnet.chainId, devnet.rpcUrl),
-      transport: http(devnet.rpcUrl),
-    })
-    owner = walletOf(dev(0))
-    sponsor = walletOf(dev(4))
-    escrow = await deployEscrow(owner, client, {
-      signers: signers.map((s) => s.address),
-      threshold: 2n,
-    })
-    token = await deployTestToken(owner, client)
-    const hash = await owner.writeContract({
-      address: token,
-      abi: testTokenAbi,
-      functionName: 'mint',
-      args: [sponsor.account.address, 10n ** 24n],
-    })
-    await client.waitForTransactionReceipt({ hash })
+    escrowChain = await startEscrowChain()
+    ;({ devnet, client, owner, sponsor, escrow, token } = escrowChain)
   }, 60_000)
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import type { EncodedOp } from '../../ledger/op.ts'
 import { compareOpIds, type OpId, parseOpIdBytes } from '../../ledger/op-id.ts'
 import { CausalEngine, type Mode, type Rules, type View } from '../causal/engine.ts'
 import type { Sequence } from '../causal/sequence.ts'
-import { type Address, isChecksumAddress, parseChecksumAddress } from '../identity.ts'
+import { type Address, parseChecksumAddress } from '../identity.ts'
 import { describeValue } from '../text.ts'
 import {
   auditorRanking,
@@ -119,15 +119,6 @@ class Versioned<K, V> {
     if (!list) return undefined
     for (let i = list.length - 1; i >= 0; i--)
       if (list[i]!.at < seen && list[i]!.value !== undefined) return list[i]!.value
-    return undefined
-  }
-
-  /** The last value a key ever had (a destroyed record, for queries). */
-  last(key: K): V | undefined {
-    const list = this.versions.get(key)
-    if (!list) return undefined
-    for (let i = list.length - 1; i >= 0; i--)
-      if (list[i]!.value !== undefined) return list[i]!.value
     return undefined
   }
 }
@@ -1335,7 +1326,7 @@ export class ImpactMachine implements Rules {
 
   auditorState(account: string): AuditorState | undefined {
     const live = this.auditors.now(account)
-    const auditor = live ?? this.auditors.last(account)
+    const auditor = live ?? this.auditors.lastAt(account, Number.POSITIVE_INFINITY)
     if (!auditor) return undefined
     const record = this.records.get(account)
     const history = {
@@ -1473,5 +1464,3 @@ function checkGovernors(governors: readonly string[], threshold: number): void {
         `Governor ${describeValue(g)} is not an Ed25519 key (64 lowercase hex digits).`,
       )
 }
-
-export { isChecksumAddress }
