@@ -3,6 +3,7 @@
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
 import { cliBenches } from './cli.ts'
+import { feedGasBenches } from './feed-gas.ts'
 import { impactBenches } from './impact.ts'
 import { ledgerBenches } from './ledger.ts'
 import { netBenches } from './net.ts'
@@ -15,6 +16,7 @@ const benches = {
   ...impactBenches(),
   ...nodeBenches(),
   ...chainBenches(),
+  ...feedGasBenches(),
   ...cliBenches(),
   ...netBenches(),
 }
