@@ -308,6 +308,12 @@ describe('FeedSeries aggregates', () => {
     expect(series.latest()).toMatchObject({ answer: 1000n, outliers: ['e'] })
   })
 
+  test('takes the lower middle price when the weight splits evenly', () => {
+    const even = [40n, 10n, 30n, 20n].map((p, i) => att(`e${i}`, i, p))
+    expect(seriesOf(even).latest()!.answer).toBe(20n)
+    expect(seriesOf(even.slice(0, 2)).latest()!.answer).toBe(10n)
+  })
+
   test('a window whose weights are all 0 takes the lower median by count', () => {
     const series = seriesOf(
       [40n, 10n, 30n, 20n].map((p, i) => att(`z${i}`, i, p, { confidence: 0 })),

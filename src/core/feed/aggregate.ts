@@ -481,7 +481,8 @@ export class FeedSeries {
   /** Up to `limit` aggregates of the windows from `fromWindow` on, ascending. */
   range(fromWindow: number, limit: number): WindowAggregate[] {
     const from = lowerBound(this.#order, fromWindow)
-    const to = Math.min(this.#order.length, from + Math.max(0, Math.floor(limit)))
+    const count = Number.isNaN(limit) ? 0 : Math.max(0, Math.floor(limit))
+    const to = Math.min(this.#order.length, from + count)
     if (to <= from) return []
     this.#computeThrough(this.#order[to - 1]!)
     const out: WindowAggregate[] = []
