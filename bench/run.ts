@@ -3,6 +3,7 @@
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
 import { cliBenches } from './cli.ts'
+import { feedAggregateBenches } from './feed-aggregate.ts'
 import { feedGasBenches } from './feed-gas.ts'
 import { impactBenches } from './impact.ts'
 import { ledgerBenches } from './ledger.ts'
@@ -14,6 +15,7 @@ const benches = {
   ...ledgerBenches(),
   ...auditBenches(),
   ...impactBenches(),
+  ...feedAggregateBenches(),
   ...nodeBenches(),
   ...chainBenches(),
   ...feedGasBenches(),
