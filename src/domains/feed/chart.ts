@@ -22,6 +22,54 @@ export type FeedChartData = {
   }[]
 }
 
+/** `GET /feed/feeds/:ref/series` as it travels (prices as integer strings, or bigints in process). */
+export type FeedSeriesWire = {
+  readonly pair: string
+  readonly decimals: number
+  readonly oracles: readonly string[]
+  readonly aggregates: readonly {
+    readonly window: number
+    readonly start: number
+    readonly end: number
+    readonly answer: string | bigint
+  }[]
+  readonly points: readonly {
+    readonly oracle: number
+    readonly t: number
+    readonly price: string | bigint
+  }[]
+}
+
+/**
+ * A node's series as chart data: oracles labelled by their key's first characters, the
+ * aggregates as one line (`label`, the node) through the middle of each window.
+ */
+export function seriesChartData(
+  series: FeedSeriesWire,
+  { label = 'aggregate', title }: { label?: string; title?: string } = {},
+): FeedChartData {
+  return {
+    pair: series.pair,
+    decimals: series.decimals,
+    title,
+    oracles: series.oracles.map((key) => ({ label: shortKey(key) })),
+    points: series.points.map((p) => ({ oracle: p.oracle, t: p.t, price: BigInt(p.price) })),
+    aggregates: [
+      {
+        label,
+        points: series.aggregates.map((a) => ({
+          t: Math.floor((a.start + a.end) / 2),
+          price: BigInt(a.answer),
+        })),
+      },
+    ],
+  }
+}
+
+/** A key cut for a label: its first 8 and last 4 hex digits. */
+export const shortKey = (key: string) =>
+  key.length > 14 ? `${key.slice(0, 8)}…${key.slice(-4)}` : key
+
 /** The chart's size in pixels. */
 export type FeedChartSize = { readonly width?: number; readonly height?: number }
 
