@@ -1,6 +1,8 @@
 import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { join } from 'node:path'
+import { Command } from 'commander'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { NodeClient } from '../src/cli/client.ts'
 import {
   decimalText,
@@ -13,12 +15,16 @@ import {
   formatTick,
   lowerMedian,
   OracleError,
+  type OracleTick,
+  registerOracleCommands,
   runOracle,
   simulatedPrice,
 } from '../src/domains/feed/cli/oracle-run.ts'
 import { readSource, toFeedUnits } from '../src/domains/feed/cli/price-source.ts'
+import { registerFeedQueryCommands } from '../src/domains/feed/cli/query-commands.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
-import { generateSigner } from '../src/store/key-file.ts'
+import { generateSigner, writeKeyFile } from '../src/store/key-file.ts'
+import { TestNode } from './node-fixture.ts'
 
 describe('parseJsonPath', () => {
   test('reads dotted names, indexes and quoted names', () => {
@@ -264,6 +270,223 @@ describe('runOracle', () => {
     )
   })
 })
+
+describe('oracles against a real node', () => {
+  let t: TestNode
+  let server: Server
+  let url: string
+  const oracles = Array.from({ length: 4 }, () => generateSigner())
+  const keyOf = (signer: { publicKey: Uint8Array }) => Buffer.from(signer.publicKey).toString('hex')
+  // Three exchanges quoting ETH/USD three ways, and one that is down.
+  const quotes: Record<string, (res: ServerResponse) => void> = {
+    '/a': (res) => json(res, { price: 2500 }),
+    '/b': (res) => json(res, { data: [{ last: '2501.00' }] }),
+    '/c': (res) => json(res, { 'ETH USD': { bid: '2502.0000000049' } }),
+    '/down': (res) => res.writeHead(503).end(),
+  }
+  let feedId: string
+
+  beforeAll(async () => {
+    t = await TestNode.start()
+    server = createServer((req, res) => {
+      const route = quotes[req.url ?? '']
+      if (route) route(res)
+      else res.writeHead(404).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const { json: signer } = await t.call('GET', '/feed/signer')
+    const created = await t.call('POST', '/feed/feeds', {
+      token: t.operatorToken,
+      body: {
+        pair: 'ETH/USD',
+        decimals: 8,
+        window: 10,
+        heartbeat: 60,
+        deviation: 5000,
+        minSources: 1,
+        maxAge: 300,
+        oracles: oracles.map(keyOf),
+        signers: [{ key: signer.key, address: '0x00000000000000000000000000000000000000a1' }],
+        threshold: 1,
+      },
+    })
+    expect(created.status).toBe(200)
+    feedId = created.json.feed
+  }, 60_000)
+
+  afterAll(async () => {
+    server?.closeAllConnections()
+    server?.close()
+    await t?.stop()
+  })
+
+  /**
+   * A clock shifted so that the oracles' ticks fall 2 s into a 10 s window whatever the wall
+   * clock says: the test's attestations all share one window (it runs well within 8 s).
+   */
+  function windowClock(): () => number {
+    const offset = (Date.now() % 10_000) - 2000
+    return () => Date.now() - offset
+  }
+
+  test('oracles reading sources and one simulating attest; the latest answer is their median', async () => {
+    const client = new NodeClient(t.url)
+    const now = windowClock()
+    const ticks: OracleTick[] = []
+    const run = (i: number, options: Partial<Parameters<typeof runOracle>[0]>) =>
+      runOracle({
+        feed: 'ETH/USD',
+        client,
+        signer: oracles[i]!,
+        count: 1,
+        now,
+        onTick: (tick) => ticks.push(tick),
+        ...options,
+      })
+    const results = await Promise.all([
+      run(0, {
+        sources: [
+          { name: 'a', url: `${url}/a`, path: 'price' },
+          { name: 'down', url: `${url}/down`, path: 'price' },
+        ],
+      }),
+      run(1, { sources: [{ name: 'b', url: `${url}/b`, path: 'data[0].last' }] }),
+      run(2, { sources: [{ name: 'c', url: `${url}/c`, path: '["ETH USD"].bid' }] }),
+      run(3, { simulate: { price: '2501', spreadPpm: 0 } }),
+    ])
+    expect(results).toEqual(Array.from({ length: 4 }, () => ({ ticks: 1, attested: 1 })))
+    expect(ticks.map((tick) => tick.priceText).sort()).toEqual([
+      '2500 USD',
+      '2501 USD',
+      '2501 USD',
+      '2502 USD',
+    ])
+    const withDown = ticks.find((tick) => tick.readings.length === 2)!
+    expect(formatTick(withDown)).toContain(
+      `sources 1 ok, 1 failed (down: Source ${url}/down: answered HTTP 503.)`,
+    )
+
+    const latest = await t.call('GET', '/feed/feeds/ETH%2FUSD/latest')
+    expect(latest.json).toMatchObject({
+      id: feedId,
+      answer: '250100000000',
+      answerText: '2501 USD',
+      observations: 4,
+    })
+    // The simulated oracle says so in its proof; the others read plain http, vouched by their signature.
+    const { json: window } = await t.call('GET', `/feed/feeds/${feedId}/attestations`)
+    expect(window.attestations.map((a: { oracle: string }) => a.oracle).sort()).toEqual(
+      oracles.map(keyOf).sort(),
+    )
+  })
+
+  test('a second attestation in the same window is refused by the node and reported, not thrown', async () => {
+    const ticks: OracleTick[] = []
+    const result = await runOracle({
+      feed: feedId,
+      client: new NodeClient(t.url),
+      signer: oracles[3]!,
+      simulate: { price: '2501', spreadPpm: 0 },
+      count: 1,
+      now: windowClock(),
+      onTick: (tick) => ticks.push(tick),
+    })
+    expect(result).toEqual({ ticks: 1, attested: 0 })
+    expect(ticks[0]?.op).toBeUndefined()
+    expect(ticks[0]?.error).toMatch(/duplicate|already/i)
+  })
+
+  test('an unknown feed or an unregistered key stops the oracle before its first tick', async () => {
+    const client = new NodeClient(t.url)
+    await expect(
+      runOracle({ feed: 'BTC/EUR', client, signer: oracles[0]!, simulate: { price: '1' } }),
+    ).rejects.toThrow('has no feed "BTC/EUR"')
+    const stranger = generateSigner()
+    await expect(
+      runOracle({ feed: 'ETH/USD', client, signer: stranger, simulate: { price: '1' } }),
+    ).rejects.toThrow(
+      `Key ${keyOf(stranger)} is not an oracle of feed "ETH/USD"; its owner adds it with "rwa feed oracle add ETH/USD ${keyOf(stranger)}".`,
+    )
+  })
+
+  test('rwa feed latest | oracles | show | series print what the node says; rwa oracle run stops on SIGTERM', async () => {
+    const latest = await cli(['feed', 'latest', 'ETH/USD', '--node', t.url])
+    expect(latest[0]).toBe('ETH/USD: 2501 USD')
+    expect(latest[2]).toMatch(/^ {2}confidence \d+ of 100 · 4 observation\(s\) · \d+ outlier\(s\)$/)
+    expect(latest[3]).toBe('  on chain: no report posted yet')
+    const table = await cli(['feed', 'oracles', 'ETH/USD', '--node', t.url])
+    expect(table[0]).toMatch(
+      /^oracle +attestations +quality % +avg deviation % +anomalies +last price$/,
+    )
+    expect(table).toHaveLength(2 + 4)
+    expect(table.join('\n')).toContain('2502 USD')
+    const shown = await cli(['feed', 'show', feedId, '--node', t.url])
+    expect(shown[0]).toBe(`ETH/USD (${feedId})`)
+    expect(shown[2]).toContain('8 decimals · window 10 s · heartbeat 60 s · deviation 0.50%')
+    const svg = join(t.root, 'series.svg')
+    const series = await cli([
+      'feed',
+      'series',
+      'ETH/USD',
+      '--last',
+      '5',
+      '--svg',
+      svg,
+      '--node',
+      t.url,
+    ])
+    expect(series[0]).toMatch(/^ETH\/USD: 1 window\(s\), 4 attestation\(s\) from 4 oracle\(s\)$/)
+    expect(series.at(-1)).toBe(`Chart written to ${svg}.`)
+    const { readFileSync } = await import('node:fs')
+    expect(readFileSync(svg, 'utf8')).toContain(`aggregate (${t.url})`)
+    await expect(
+      cli(['feed', 'series', 'ETH/USD', '--last', '0', '--node', t.url]),
+    ).rejects.toThrow(/from 1 to 1000/)
+    const keyFile = join(t.root, 'oracle.key')
+    writeKeyFile(keyFile, oracles[3]!)
+    // SIGTERM as the process would get it, delivered to the command's own handler once it has
+    // one (emitting the signal would reach the test runner's handlers too).
+    const before = new Set(process.listeners('SIGTERM'))
+    const signal = setInterval(() => {
+      for (const listener of process.listeners('SIGTERM'))
+        if (!before.has(listener)) (listener as (signal: string) => void)('SIGTERM')
+    }, 100)
+    const run = await cli([
+      'oracle',
+      'run',
+      '--feed',
+      'ETH/USD',
+      '--simulate',
+      '2501',
+      '--spread',
+      '0',
+      '--node',
+      t.url,
+      '--key',
+      keyFile,
+    ]).finally(() => clearInterval(signal))
+    // Whether its one tick fell in a window it had attested already or not, it stopped on the signal.
+    expect(run.at(-1)).toMatch(/^Stopped after [01] tick\(s\): [01] attestation\(s\) sent\.$/)
+  }, 30_000)
+})
+
+/** Runs `rwa <args>` in process with the feed commands; answers the lines it printed. */
+async function cli(args: string[]): Promise<string[]> {
+  const program = new Command().exitOverride()
+  registerOracleCommands(program)
+  registerFeedQueryCommands(program.command('feed'))
+  const lines: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+    lines.push(parts.join(' '))
+  })
+  try {
+    await program.parseAsync(args, { from: 'user' })
+  } finally {
+    log.mockRestore()
+  }
+  return lines.join('\n').split('\n')
+}
 
 function json(res: ServerResponse, value: unknown): void {
   const text = JSON.stringify(value)

@@ -5,19 +5,18 @@ import { toJson } from '../../../core/json.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { Signer } from '../../../ledger/keys.ts'
 import type { OpId } from '../../../ledger/op-id.ts'
-import {
-  checkSource,
-  DEFAULT_FETCH_LIMITS,
-  type FetchLimits,
-  type PriceSource,
-  readSource,
-  type SourceReading,
-  toFeedUnits,
-} from './price-source.ts'
+import type { FetchLimits, PriceSource, SourceReading } from './price-source.ts'
 
 // `rwa oracle run`: an oracle process. Each tick it reads its sources (or draws a simulated
 // price), takes their median and signs a `feed.attest` op with its own key, which it submits to
-// a node (`POST /ops`): oracles are not custodial accounts of any node.
+// a node (`POST /ops`): oracles are not custodial accounts of any node. Registering the command
+// loads nothing heavy: the loop and its sources (with the feed's rules) load when it runs.
+
+/** The modules a running oracle uses. */
+type Loaded = {
+  sources: typeof import('./price-source.ts')
+  aggregate: typeof import('../../../core/feed/aggregate.ts')
+}
 
 /** Thrown for an oracle that cannot start (an unknown feed, a key that is no oracle of it, bad options). */
 export class OracleError extends BaseError {
@@ -104,12 +103,16 @@ export async function runOracle(
   signal?: AbortSignal,
 ): Promise<OracleRunResult> {
   const { intervalMs = 1000, now = Date.now } = options
-  assertSourcesOrSimulation(options)
+  const loaded: Loaded = {
+    sources: await import('./price-source.ts'),
+    aggregate: await import('../../../core/feed/aggregate.ts'),
+  }
+  assertSourcesOrSimulation(options, loaded)
   const feed = await loadFeed(options.client, options.feed)
   const key = Buffer.from(options.signer.publicKey).toString('hex')
   if (!feed.oracles.includes(key))
     throw new OracleError(
-      `Key ${key} is not an oracle of feed "${feed.pair}"; its owner adds it with "rwa feed add-oracle ${feed.pair} ${key}".`,
+      `Key ${key} is not an oracle of feed "${feed.pair}"; its owner adds it with "rwa feed oracle add ${feed.pair} ${key}".`,
     )
   const windowMs = feed.window * 1000
   let ticks = 0
@@ -122,7 +125,7 @@ export async function runOracle(
     if (Math.floor(now() / windowMs) === lastWindow)
       await sleep((lastWindow + 1) * windowMs - now(), signal)
     if (signal?.aborted) break
-    const tick = await attestOnce(options, feed, signal)
+    const tick = await attestOnce(options, feed, loaded, signal)
     ticks++
     if (tick.op) {
       attested++
@@ -134,13 +137,13 @@ export async function runOracle(
   return { ticks, attested }
 }
 
-function assertSourcesOrSimulation(options: RunOracleOptions): void {
+function assertSourcesOrSimulation(options: RunOracleOptions, { sources: s }: Loaded): void {
   const sources = options.sources ?? []
   if (sources.length > 0 === (options.simulate !== undefined))
     throw new OracleError(
       'An oracle reads either sources (--source with --path) or a simulated price (--simulate), not both and not neither.',
     )
-  for (const source of sources) checkSource(source)
+  for (const source of sources) s.checkSource(source)
   const { confidence = 90 } = options
   if (!Number.isInteger(confidence) || confidence < 0 || confidence > 100)
     throw new OracleError(`"confidence" must be a whole number from 0 to 100; got "${confidence}".`)
@@ -164,17 +167,18 @@ async function loadFeed(client: NodeClient, ref: string): Promise<FeedInfo> {
 async function attestOnce(
   options: RunOracleOptions,
   feed: FeedInfo,
+  { sources: s, aggregate }: Loaded,
   signal: AbortSignal | undefined,
 ): Promise<OracleTick> {
   const { now = Date.now, confidence = 90 } = options
   const readings = options.simulate
-    ? simulatedReadings(options.simulate, feed, options.random ?? Math.random, now)
+    ? simulatedReadings(options.simulate, feed, s.toFeedUnits, options.random ?? Math.random, now)
     : await Promise.all(
         (options.sources ?? []).map((source) =>
-          readSource(
+          s.readSource(
             source,
             feed.decimals,
-            { ...DEFAULT_FETCH_LIMITS, ...options.limits, signal },
+            { ...s.DEFAULT_FETCH_LIMITS, ...options.limits, signal },
             now,
           ),
         ),
@@ -188,7 +192,7 @@ async function attestOnce(
       error: `${good.length} of ${readings.length} source(s) answered; feed "${feed.pair}" needs ${feed.minSources}.`,
     }
   const price = lowerMedian(good.map((r) => r.price))
-  const priceText = formatUnits(price, feed.decimals, feed.pair)
+  const priceText = aggregate.formatPrice(price, feed.decimals, feed.pair)
   const body = {
     price: price.toString(),
     confidence,
@@ -260,6 +264,7 @@ export function simulatedPrice(
 function simulatedReadings(
   simulate: SimulateOptions,
   feed: FeedInfo,
+  toFeedUnits: (text: string, decimals: number) => bigint,
   random: () => number,
   now: () => number,
 ): SourceReading[] {
@@ -272,19 +277,6 @@ function simulatedReadings(
     volume: 0n,
     timestamp: now(),
   }))
-}
-
-/**
- * Units as decimal text with the pair's quote currency: `2500.12 USD`.
- * Until src/core/feed/aggregate.ts (formatPrice) lands, a local copy of its rule.
- */
-export function formatUnits(value: bigint, decimals: number, pair: string): string {
-  const sign = value < 0n ? '-' : ''
-  const digits = (value < 0n ? -value : value).toString().padStart(decimals + 1, '0')
-  const whole = digits.slice(0, digits.length - decimals)
-  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '')
-  const quote = pair.includes('/') ? pair.slice(pair.lastIndexOf('/') + 1) : pair
-  return `${sign}${whole}${fraction ? `.${fraction}` : ''} ${quote}`.trim()
 }
 
 /** Waits `ms` (nothing when ≤ 0), or until the signal aborts. */
@@ -447,19 +439,19 @@ function hostOf(url: string, i: number): string {
 /** `--simulate 2500 --spread 1 --bias 20` as ppm. */
 function simulationOf(o: OracleRunOptions): SimulateOptions {
   const ppm = (text: string, field: string, min: number, max: number) => {
-    let value: bigint
-    try {
-      value = toFeedUnits(text.trim(), 4)
-    } catch (cause) {
-      throw new OracleError(`"${field}" must be a percentage such as 1 or 0.5; got "${text}".`, {
-        cause,
-      })
-    }
-    if (value < BigInt(min) || value > BigInt(max))
+    // Percent with up to 4 decimals is a whole number of ppm.
+    const match = /^(-?)(\d{1,6})(?:\.(\d{1,4}))?$/.exec(text.trim())
+    if (!match)
+      throw new OracleError(
+        `"${field}" must be a percentage such as 1 or 0.5 (at most 4 decimals); got "${text}".`,
+      )
+    const [, sign, whole = '', fraction = ''] = match
+    const value = (sign ? -1 : 1) * (Number(whole) * 10_000 + Number(fraction.padEnd(4, '0')))
+    if (value < min || value > max)
       throw new OracleError(
         `"${field}" must be from ${min / 10_000}% to ${max / 10_000}%; got "${text}".`,
       )
-    return Number(value)
+    return value
   }
   if (!/^\d+(\.\d+)?$/.test(o.simulate!.trim()))
     throw new OracleError(

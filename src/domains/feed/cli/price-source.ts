@@ -1,3 +1,4 @@
+import { parsePrice } from '../../../core/feed/aggregate.ts'
 import { BaseError } from '../../../errors/base.ts'
 import { decimalText, type PathSegment, parseJsonPath, readJsonPath } from './json-path.ts'
 
@@ -178,8 +179,8 @@ export async function readSource(
 }
 
 /**
- * Decimal text in units of `decimals` digits, exactly; digits past `decimals` are rounded half
- * away from zero (a source may quote more digits than the feed keeps).
+ * Decimal text in units of `decimals` digits, exactly (`parsePrice`); digits past `decimals` are
+ * rounded half away from zero first (a source may quote more digits than the feed keeps).
  * @example toFeedUnits('2500.123456789', 8) // 250012345679n
  */
 export function toFeedUnits(text: string, decimals: number): bigint {
@@ -187,18 +188,8 @@ export function toFeedUnits(text: string, decimals: number): bigint {
   if (!match || (match[2] === '' && !match[3]))
     throw new PriceSourceError(`"${text.slice(0, 40)}" is not a decimal number.`)
   const [, sign = '', whole = '', fraction = ''] = match
-  if (whole.length + decimals > 60)
-    throw new PriceSourceError(`"${text.slice(0, 40)}…" is too large a price.`)
   const kept = fraction.slice(0, decimals)
-  const roundUp = (fraction[decimals] ?? '0') >= '5'
-  let units = parseDecimal(`${whole || '0'}.${kept}`, decimals)
-  if (roundUp) units += 1n
-  return sign === '-' ? -units : units
-}
-
-// Until src/core/feed/aggregate.ts (parsePrice) lands: digits to units at `decimals`, no sign,
-// at most `decimals` fraction digits.
-function parseDecimal(text: string, decimals: number): bigint {
-  const [whole = '0', fraction = ''] = text.split('.')
-  return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, '0') || '0')
+  const units = parsePrice(`${whole || '0'}${kept ? `.${kept}` : ''}`, decimals)
+  const rounded = (fraction[decimals] ?? '0') >= '5' ? units + 1n : units
+  return sign === '-' ? -rounded : rounded
 }

@@ -118,8 +118,9 @@ export function registerFeedQueryCommands(feed: Command): void {
         throw new FeedCliError(`"last" must be a whole number from 1 to 1000; got "${o.last}".`)
       const series = await ctx.client.get<SeriesAnswer>(feedPath(ref, `/series?last=${o.last}`))
       if (o.svg) await writeChart(o.svg, series, ctx.client)
-      if (ctx.json) printJson(series)
-      else console.log(formatSeries(series, o.svg))
+      if (ctx.json) return printJson(series)
+      const { formatPrice } = await import('../../../core/feed/aggregate.ts')
+      console.log(formatSeries(series, (v) => formatPrice(v, series.decimals, series.pair), o.svg))
     })
 }
 
@@ -166,7 +167,7 @@ export function formatLatest(l: LatestAnswer): string {
 
 /** The oracles as a table: quality and average deviation in percent, anomalies by kind. */
 export function formatOracles(oracles: readonly OracleLine[]): string {
-  if (oracles.length === 0) return 'No oracle yet: the owner adds them with "rwa feed add-oracle".'
+  if (oracles.length === 0) return 'No oracle yet: the owner adds them with "rwa feed oracle add".'
   return table(
     ['oracle', 'attestations', 'quality %', 'avg deviation %', 'anomalies', 'last price'],
     oracles.map((o) => [
@@ -188,7 +189,7 @@ function anomalies(counts: Record<string, number>): string {
 /** The feed's settings. */
 export function formatShow(f: FeedShow): string {
   return [
-    `${f.pair} (${f.id})${f.description ? `: ${f.description}` : ''}`,
+    `${f.pair} (${f.id})${f.description && f.description !== f.pair ? `: ${f.description}` : ''}`,
     `  owner ${f.owner}`,
     `  ${f.decimals} decimals · window ${f.window} s · heartbeat ${f.heartbeat} s · deviation ${ppmPercent(f.deviation)}% · at least ${f.minSources} source(s) · max age ${f.maxAge} s`,
     `  oracles (${f.oracles.length}): ${f.oracles.join(', ') || 'none'}`,
@@ -198,29 +199,18 @@ export function formatShow(f: FeedShow): string {
 }
 
 /** The windows of a series, oldest first. */
-export function formatSeries(s: SeriesAnswer, svg?: string): string {
-  const { formatUnitsText } = unitsFormatter(s)
-  const rows = s.aggregates.map((a) => [String(a.window), utc(a.start), formatUnitsText(a.answer)])
+export function formatSeries(
+  s: SeriesAnswer,
+  price: (value: bigint) => string,
+  svg?: string,
+): string {
+  const rows = s.aggregates.map((a) => [String(a.window), utc(a.start), price(BigInt(a.answer))])
   const lines = [
     `${s.pair}: ${s.aggregates.length} window(s), ${s.points.length} attestation(s) from ${s.oracles.length} oracle(s)`,
   ]
   if (rows.length > 0) lines.push(table(['window', 'from (UTC)', 'answer'], rows))
   if (svg) lines.push(`Chart written to ${svg}.`)
   return lines.join('\n')
-}
-
-/** Integer strings of the pair's units as decimal text with the quote currency. */
-function unitsFormatter(s: { pair: string; decimals: number }) {
-  const quote = s.pair.slice(s.pair.lastIndexOf('/') + 1)
-  return {
-    formatUnitsText(value: string): string {
-      const negative = value.startsWith('-')
-      const digits = (negative ? value.slice(1) : value).padStart(s.decimals + 1, '0')
-      const whole = digits.slice(0, digits.length - s.decimals)
-      const fraction = digits.slice(digits.length - s.decimals).replace(/0+$/, '')
-      return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''} ${quote}`
-    },
-  }
 }
 
 /** Rows as aligned columns under a header. */
