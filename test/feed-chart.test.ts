@@ -1,6 +1,11 @@
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type FeedChartData, oracleColour, renderFeedChart } from '../src/domains/feed/chart.ts'
+import {
+  type FeedChartData,
+  oracleColour,
+  renderFeedChart,
+  seriesChartData,
+} from '../src/domains/feed/chart.ts'
 import { hasSystemService, launchChromium, SYSTEM_SERVICES } from './system.ts'
 
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
@@ -155,6 +160,41 @@ describe('renderFeedChart', () => {
 
   test('refuses a size that is not whole pixels', () => {
     expect(() => renderFeedChart(demoData(), { width: 10.5 })).toThrow(/whole number of pixels/)
+  })
+})
+
+describe('seriesChartData', () => {
+  test("draws a node's windows as steps and labels oracles by their key", () => {
+    const key = (c: string) => c.repeat(64)
+    const data = seriesChartData(
+      {
+        pair: 'ETH/USD',
+        decimals: 8,
+        oracles: [key('a'), key('b')],
+        aggregates: [
+          { window: 1, start: 10_000, end: 20_000, answer: '250000000000' },
+          { window: 2, start: 20_000, end: 30_000, answer: '250100000000' },
+        ],
+        points: [
+          { oracle: 0, t: 12_000, price: '250000000000' },
+          { oracle: 1, t: 21_000, price: 250_100_000_000n },
+        ],
+      },
+      { label: 'node A' },
+    )
+    expect(data.oracles).toEqual([{ label: 'aaaaaaaa…aaaa' }, { label: 'bbbbbbbb…bbbb' }])
+    expect(data.points[1]).toEqual({ oracle: 1, t: 21_000, price: 250_100_000_000n })
+    expect(data.aggregates).toEqual([
+      {
+        label: 'node A',
+        points: [
+          { t: 10_000, price: 250_000_000_000n },
+          { t: 20_000, price: 250_000_000_000n },
+          { t: 20_000, price: 250_100_000_000n },
+          { t: 30_000, price: 250_100_000_000n },
+        ],
+      },
+    ])
   })
 })
 

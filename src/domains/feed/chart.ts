@@ -42,7 +42,8 @@ export type FeedSeriesWire = {
 
 /**
  * A node's series as chart data: oracles labelled by their key's first characters, the
- * aggregates as one line (`label`, the node) through the middle of each window.
+ * aggregates as one line (`label`, the node) that holds each window's answer from its start to
+ * its end (a step: the answer stands for the whole window).
  */
 export function seriesChartData(
   series: FeedSeriesWire,
@@ -57,10 +58,13 @@ export function seriesChartData(
     aggregates: [
       {
         label,
-        points: series.aggregates.map((a) => ({
-          t: Math.floor((a.start + a.end) / 2),
-          price: BigInt(a.answer),
-        })),
+        points: series.aggregates.flatMap((a) => {
+          const price = BigInt(a.answer)
+          return [
+            { t: a.start, price },
+            { t: a.end, price },
+          ]
+        }),
       },
     ],
   }

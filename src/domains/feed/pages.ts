@@ -246,7 +246,7 @@ async function fillChain(section, ref, latest) {
     row.dataset.window = r.window
     row.innerHTML = '<td class="num" data-label="window">' + esc(r.window) + '</td>' +
       '<td class="num" data-label="answer">' + esc(r.answerText) + '</td>' +
-      '<td class="num" data-label="signatures">' + esc(r.signatures.length) + ' of ' + esc(r.threshold) + '</td>' +
+      '<td class="num" data-label="signatures">' + esc(Array.isArray(r.signatures) ? r.signatures.length : r.signatures) + ' of ' + esc(r.threshold) + '</td>' +
       '<td data-label="posted">' + (r.posted ? 'round ' + esc(r.posted.round) + ', ' + link(tx, r.posted.tx) : r.complete ? 'signed, not posted yet' : 'collecting signatures') + '</td>'
     table.appendChild(row)
   }
