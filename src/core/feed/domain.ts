@@ -3,7 +3,7 @@ import type { EncodedOp } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import { CausalReducer } from '../causal/reducer.ts'
 import { type Domain, hashState, type OpTypeSpec } from '../domain.ts'
-import type { WindowAggregate } from './aggregate.ts'
+import { formatPrice, type WindowAggregate } from './aggregate.ts'
 import { type AnomalyNote, FeedMachine, type PostedRecord, type ReportRecord } from './machine.ts'
 import { BODIES, FEED_OP, FeedNotFoundError, FeedRefusedError, SUMMARIES } from './ops.ts'
 
@@ -266,6 +266,8 @@ export type FeedSummary = {
   readonly attestations: number
   readonly lastWindow: number
   readonly lastAnswer: string
+  /** The last answer with its unit ("2500.12 USD"), or '' before any. */
+  readonly lastAnswerText: string
 }
 
 const OP_TYPES: OpTypeSpec[] = (Object.keys(BODIES) as (keyof typeof BODIES)[]).map((type) => ({
@@ -290,6 +292,9 @@ export const feedDomain: Domain<FeedState, FeedReducer, FeedSummary> = {
       attestations: reducer.machine.series.size,
       lastWindow: latest?.window ?? -1,
       lastAnswer: latest ? latest.answer.toString() : '',
+      lastAnswerText: latest
+        ? formatPrice(latest.answer, reducer.machine.decimals, reducer.machine.pair)
+        : '',
     }
   },
   notFound: (ref) =>
