@@ -139,6 +139,11 @@ export class FeedDoc {
     })
   }
 
+  /** Signer node `i` ticks the feed's clock at `time`. */
+  tick(i: number, time: number, deps?: OpId[]) {
+    return this.add(FEED_ROLES.node(i), FEED_OP.clock, {}, { time, ...(deps ? { deps } : {}) })
+  }
+
   /** Signer node `i` signs the report of window `w` as the reducer aggregates it now. */
   async signReport(i: number, w: number, overrides: Record<string, unknown> = {}) {
     const a = this.reducer.aggregate(w)

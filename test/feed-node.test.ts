@@ -148,3 +148,43 @@ describe('feeds on a node with the devnet', () => {
     expect(api.operationsUnder('/feed').filter((op) => !ok.has(op))).toEqual([])
   })
 })
+
+describe("a signer node keeps a quiet feed's clock going", () => {
+  test('it ticks feed.clock while it has signed nothing else, so a late first attestation is not refused as ahead', async () => {
+    node = await TestNode.startDevnet({ extraConfig: '[domains.feed]\nclock_tick_ms = 1000' })
+    const t = node
+    const api = await CheckedApi.open(t.url)
+    const signer = await api.expect(200, 'get', '/feed/signer')
+    const { feed } = await api.expect(200, 'post', '/feed/feeds', {
+      token: t.operatorToken,
+      body: {
+        pair: 'BTC/USD',
+        decimals: 2,
+        window: 5,
+        heartbeat: 60,
+        deviation: 1000,
+        minSources: 1,
+        maxAge: 60,
+        oracles: [keyOf(FEED_ROLES.oracle(0))],
+        signers: [{ key: signer.key, address: signer.address }],
+        threshold: 1,
+      },
+    })
+    const reducer = await t.node.feeds.reducer(feed)
+    const created = Date.now()
+    await until(
+      'two clock ticks',
+      () => (reducer.machine.clock.latest(signer.key) ?? 0) > created + 1000,
+    )
+    // An attestation 30 s after the feed's genesis would be 0 s ahead of the ticking clock;
+    // the signer's ticks are what keep it from being refused. Check it on the draft rules.
+    expect(() =>
+      reducer.check({
+        author: FEED_ROLES.oracle(0).publicKey,
+        type: FEED_OP.attest,
+        body: attestBody(6_500_000n, reducer.machine.clock.latest(signer.key)! + 59_000),
+        time: Date.now(),
+      }),
+    ).not.toThrow()
+  })
+})

@@ -37,14 +37,15 @@ describe('attestations', () => {
     expect(doc.reducer.aggregate(w0 + 1)).toBeUndefined()
   })
 
-  test('a timestamp more than 60 s ahead of the causal clock is refused and counted as invalid', () => {
+  test("a timestamp more than 60 s ahead of the signers' clock is refused and counted as invalid", () => {
     const doc = new FeedDoc()
-    doc.attest(1, usd(2500), T0 + 5000)
-    // Its causal past's latest time is T0 + 5 s: 61 s past that is too far, 59 s is fine.
-    const ahead = doc.make(FEED_ROLES.oracle(0), FEED_OP.attest, attestBody(usd(2500), T0 + 66_001))
+    // Threshold 2: the clock reads the second latest signer time an op has seen.
+    doc.tick(0, T0 + 5000)
+    doc.tick(1, T0 + 9000)
+    const ahead = doc.make(FEED_ROLES.oracle(0), FEED_OP.attest, attestBody(usd(2500), T0 + 65_001))
     expect(doc.reducer.judge(ahead)).toBeUndefined() // kept in the log as evidence
     doc.apply(ahead)
-    expect(verdictOf(doc, ahead.id)?.message).toMatch(/ahead of its causal clock/)
+    expect(verdictOf(doc, ahead.id)?.message).toMatch(/ahead of the feed's signer clock/)
     const fine = doc.attest(2, usd(2500), T0 + 64_000)
     expect(verdictOf(doc, fine.id)).toBeUndefined()
     const oracle0 = doc.reducer.oracles().find((o) => o.oracle === keyOf(FEED_ROLES.oracle(0)))!
@@ -52,15 +53,33 @@ describe('attestations', () => {
     expect(oracle0.recent[0]?.kind).toBe('invalid')
   })
 
-  test('an attestation older than maxAge against its causal clock is refused as stale', () => {
+  test("an attestation older than maxAge against the signers' clock is refused as stale", () => {
     const doc = new FeedDoc()
-    doc.attest(1, usd(2500), T0 + 400_000)
+    doc.tick(0, T0 + 400_000)
+    doc.tick(1, T0 + 400_000)
     const old = doc.attest(0, usd(2500), T0 + 400_000 - 301_000)
-    expect(verdictOf(doc, old.id)?.message).toMatch(/older than its causal clock/)
+    expect(verdictOf(doc, old.id)?.message).toMatch(/older than the feed's signer clock/)
     const ok = doc.attest(2, usd(2500), T0 + 400_000 - 299_000)
     expect(verdictOf(doc, ok.id)).toBeUndefined()
     const oracle0 = doc.reducer.oracles().find((o) => o.oracle === keyOf(FEED_ROLES.oracle(0)))!
     expect(oracle0.anomalies.stale).toBe(1)
+  })
+
+  test('no stranger, oracle or lone signer can move the clock: a far-future merge, attestation time or tick changes nothing', () => {
+    const doc = new FeedDoc()
+    const far = T0 + 10 * 365 * 86_400_000
+    // A stranger's merge op with a far-future time, a registered oracle's op time far ahead,
+    // and one faulty signer's far-future tick (the threshold is 2).
+    doc.add(FEED_ROLES.stranger, 'merge', null, { time: far })
+    doc.attest(1, usd(2500), T0 + 1000, {}, undefined)
+    doc.add(FEED_ROLES.oracle(2), FEED_OP.attest, attestBody(usd(2500), T0 + 2000), { time: far })
+    doc.tick(0, far)
+    const honest = doc.attest(3, usd(2501), T0 + 3000)
+    expect(verdictOf(doc, honest.id)).toBeUndefined()
+    // A second signer agreeing moves it: now the same attestation time is stale.
+    doc.tick(1, far)
+    const late = doc.attest(4, usd(2501), T0 + 4000)
+    expect(verdictOf(doc, late.id)?.message).toMatch(/older than/)
   })
 
   test('too few sources are refused', () => {
@@ -79,7 +98,7 @@ describe('attestations', () => {
         body: attestBody(usd(2500), T0 + 120_000),
         time: T0,
       })
-    expect(check).toThrow(/ahead of its causal clock/)
+    expect(check).toThrow(/ahead of the feed's signer clock/)
   })
 
   test('a duplicate for the same oracle and window in its causal past is refused', () => {
@@ -133,6 +152,41 @@ describe('attestations', () => {
     expect(verdictOf(one.doc, loser.id)?.name).toBe('ExcludedByCausalCut')
     expect(verdictOf(two.doc, loser.id)?.name).toBe('ExcludedByCausalCut')
     expect(one.doc.reducer.oracles()[0]).toBeDefined()
+  })
+
+  test('a duplicate of any attestation in its past is refused in every apply order (A ∥ B, then D after A)', () => {
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+    ]
+    const hashes = new Set<string>()
+    const answers = new Set<bigint>()
+    const doc = new FeedDoc()
+    const base = doc.heads()
+    const w = w0 + 1
+    const a = doc.make(FEED_ROLES.oracle(0), FEED_OP.attest, attestBody(usd(2500), at(w, 1000)), {
+      deps: base,
+      time: at(w, 1000),
+    })
+    const b = doc.make(FEED_ROLES.oracle(0), FEED_OP.attest, attestBody(usd(2600), at(w, 2000)), {
+      deps: base,
+      time: at(w, 2000),
+    })
+    const d = doc.make(FEED_ROLES.oracle(0), FEED_OP.attest, attestBody(usd(2700), at(w, 3000)), {
+      deps: [a.id],
+      time: at(w, 3000),
+    })
+    const ops = [a, b, d]
+    for (const order of orders) {
+      const r = createFeedReducer(doc.ops[0]!)
+      for (const i of order) r.apply(ops[i]!)
+      expect(r.verdict(d.id)?.name).toBe('FeedRefusedError')
+      hashes.add(feedDomain.stateHash(r.state()))
+      answers.add(r.aggregate(w)!.answer)
+    }
+    expect(hashes.size).toBe(1)
+    expect(answers.size).toBe(1)
   })
 
   test('a forged attestation (signature not by its author) never reaches the feed', async () => {
@@ -208,6 +262,34 @@ describe('reports', () => {
     expect(report?.complete).toBe(true)
     expect(report?.counted).toBe(2)
     expect(doc.reducer.newestComplete(31337, report!.aggregator)?.signatures).toHaveLength(2)
+  })
+
+  test('one signer signing the same report twice concurrently: both admitted, the same state in either order', async () => {
+    const doc = new FeedDoc()
+    doc.attest(0, usd(2500), at(w0 + 1))
+    const first = await doc.signReport(0, w0 + 1)
+    const body = first.op.body as Record<string, unknown>
+    const base = first.op.deps as never
+    // The same body again on the same deps (a restarted node): concurrent with the first.
+    const second = doc.make(FEED_ROLES.node(0), FEED_OP.signReport, body, {
+      deps: base,
+      time: T0 + 1,
+    })
+    const one = createFeedReducer(doc.ops[0]!)
+    const two = createFeedReducer(doc.ops[0]!)
+    const before = doc.ops.slice(1, -1)
+    for (const op of before) {
+      one.apply(op)
+      two.apply(op)
+    }
+    expect(one.judge(second)).toBeUndefined()
+    one.apply(first)
+    expect(one.judge(second)).toBeUndefined()
+    one.apply(second)
+    two.apply(second)
+    two.apply(first)
+    expect(feedDomain.stateHash(one.state())).toBe(feedDomain.stateHash(two.state()))
+    expect(one.reports()[0]?.counted).toBe(1)
   })
 
   test('a signature that does not recover to the signer, or by a stranger, is refused', async () => {

@@ -1,5 +1,5 @@
 import { BaseError } from '../../errors/base.ts'
-import { type Column, float64Column, int32Column } from '../../ledger/column.ts'
+import { type Column, int32Column } from '../../ledger/column.ts'
 import { Dag, markAncestors } from '../../ledger/dag.ts'
 import { type EncodedOp, MERGE_OP_TYPE } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
@@ -24,11 +24,10 @@ export type View = {
   /** How many members of `sequence` (one of the engine's) this op's causal past holds. */
   seenIn(sequence: Sequence): number
   /**
-   * The causal clock: the latest `time` (ms) of any op in this op's strict causal past (the
-   * genesis at least). Authors choose their ops' times, so it bounds how far an op may claim to
-   * be ahead of what it saw, not the wall clock.
+   * The positions of the op's deps (its direct causal past): empty for a draft, whose past is
+   * everything applied. Rules that keep their own per-op values fold them over these.
    */
-  readonly causalTime: number
+  readonly deps: readonly number[]
 }
 
 /**
@@ -59,6 +58,7 @@ export class CausalOrderError extends BaseError {
 // Module-level, not a closure per check: the TypeScript loader (tsx) names every closure it
 // creates at run time, which costs more than the check on a node's hot path.
 const ALWAYS_AN_ANCESTOR = () => true
+const NO_DEPS: readonly number[] = Object.freeze([])
 /** The id of the op `check` judges: a draft, not signed yet (rules may refuse more of one). */
 export const DRAFT_ID = 'draft' as OpId
 const LENGTH_OF = (sequence: Sequence) => sequence.length
@@ -85,11 +85,6 @@ export class CausalEngine {
    * without walking; where concurrent ops leave a gap it stops there, and the walk goes on.
    */
   private readonly closed = int32Column()
-  /** Per position: the op's own `time`, and the latest `time` in its strict causal past. */
-  private readonly times = float64Column()
-  private readonly pastTimes = float64Column()
-  /** The latest `time` of any applied op: the causal clock of a draft on the current heads. */
-  private latestTime = 0
   /** The control chain: ops that must each causally follow every earlier member. */
   readonly control = new Sequence()
   readonly notes = new Notes()
@@ -201,10 +196,6 @@ export class CausalEngine {
     const position = this.dag.addNode()
     for (const p of depPositions) this.dag.addDep(p)
     this.closed.push(closedPrefix(this.closed, depPositions))
-    const causalTime = this.causalTimeOf(depPositions)
-    this.pastTimes.push(causalTime)
-    this.times.push(op.op.time)
-    if (op.op.time > this.latestTime) this.latestTime = op.op.time
     for (const sequence of this.sequences) sequence.record(mostSeen(sequence, depPositions))
     this.ids.push(op.id)
     this.types.push(op.op.type)
@@ -216,20 +207,8 @@ export class CausalEngine {
       isAncestor: this.isAncestorOfLast,
       reaches: this.reachesFromLast,
       seenIn: this.seenByLast,
-      causalTime,
+      deps: depPositions,
     }
-  }
-
-  /** The latest `time` among ops at `deps` and their causal pasts (0 for the genesis). */
-  private causalTimeOf(deps: readonly number[]): number {
-    let latest = 0
-    for (const d of deps) {
-      const own = this.times.at(d)
-      const past = this.pastTimes.at(d)
-      if (own > latest) latest = own
-      if (past > latest) latest = past
-    }
-    return latest
   }
 
   /**
@@ -289,7 +268,7 @@ export class CausalEngine {
       isAncestor: ALWAYS_AN_ANCESTOR,
       reaches: ALWAYS_AN_ANCESTOR,
       seenIn: LENGTH_OF,
-      causalTime: this.latestTime,
+      deps: NO_DEPS,
     }
   }
 
@@ -317,7 +296,7 @@ export class CausalEngine {
       },
       reaches: (target) => this.walk(starts, target),
       seenIn: (sequence) => mostSeen(sequence, starts),
-      causalTime: this.causalTimeOf(starts),
+      deps: starts,
     }
   }
 

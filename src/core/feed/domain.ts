@@ -161,7 +161,7 @@ export class FeedReducer extends CausalReducer<FeedState> {
 
   /**
    * The newest window whose report for `chainId`/`aggregator` has the threshold of signatures by
-   * current signers, with those signatures (at most `threshold` of them).
+   * current signers, with every one of them (the contract's own set picks which it takes).
    */
   newestComplete(
     chainId: number,

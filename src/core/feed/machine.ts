@@ -5,6 +5,7 @@ import { compareOpIds, type OpId } from '../../ledger/op-id.ts'
 import { CausalEngine, DRAFT_ID, type Mode, type Rules, type View } from '../causal/engine.ts'
 import { recoverDigestSigner } from '../identity.ts'
 import { FeedSeries } from './aggregate.ts'
+import { SignerClock, type Stamps } from './clock.ts'
 import {
   type AttestBody,
   BODIES,
@@ -137,10 +138,14 @@ export class FeedMachine implements Rules {
   private readonly registries: Registry[]
   readonly series: FeedSeries
   /** The counted attestation of each oracle and window: `${oracle}:${window}` → position and id. */
-  private readonly counted = new Map<string, { position: number; id: OpId }>()
+  private readonly slots = new Map<string, { position: number; id: OpId }[]>()
+  /** The signers' clock: what "now" is for each op. */
+  readonly clock: SignerClock
   readonly oracles = new Map<string, OracleRecord>()
   /** Reports by window, then digest. */
   readonly reports = new Map<number, Map<Hex, ReportRecord>>()
+  /** Each signer's report signatures per window: `${address}:${window}` → where and what. */
+  private readonly signed = new Map<string, { position: number; digest: Hex }[]>()
   /** Transactions recorded by signer nodes, in apply order. */
   readonly posted: PostedRecord[] = []
   /** Attestations applied (counted or not), refused ones included. */
@@ -159,6 +164,7 @@ export class FeedMachine implements Rules {
     this.decimals = body.decimals
     this.window = body.window
     this.series = new FeedSeries(body.window)
+    this.clock = new SignerClock(this.engine, genesis.op.time)
     this.registries = [
       {
         oracles: new Set(body.oracles),
@@ -188,7 +194,16 @@ export class FeedMachine implements Rules {
 
   handle(op: EncodedOp, view: View, mode: Mode): void {
     const type = op.op.type
-    if (type === FEED_OP.attest) this.attest(op, view, mode)
+    const author = hex(op.op.author)
+    const past = this.clock.past(view)
+    if (mode.commit) {
+      // Recorded before any rule can refuse the op: a signer's op stamps the clock in any case
+      // (its key signed it; its time is its own claim, which the threshold keeps in check).
+      const signer = this.registryAt(view.seen).signers.some((s) => s.key === author)
+      this.clock.record(view.position, past, signer ? { key: author, time: op.op.time } : undefined)
+    }
+    if (type === FEED_OP.attest) this.attest(op, view, mode, past)
+    else if (type === FEED_OP.clock) this.tick(op, view)
     else if (OWNER_OPS.has(type)) this.change(op, view, mode)
     else if (type === FEED_OP.signReport) this.signReport(op, view, mode)
     else if (type === FEED_OP.posted) this.recordPosted(op, view, mode)
@@ -292,7 +307,7 @@ export class FeedMachine implements Rules {
     if (record.recent.length > RECENT_ANOMALIES) record.recent.shift()
   }
 
-  private attest(op: EncodedOp, view: View, mode: Mode): void {
+  private attest(op: EncodedOp, view: View, mode: Mode, past: Stamps): void {
     const oracle = hex(op.op.author)
     const registry = this.registryAt(view.seen)
     if (!registry.oracles.has(oracle))
@@ -314,6 +329,11 @@ export class FeedMachine implements Rules {
     }
     const window = this.windowOf(body.timestamp)
     const price = BigInt(body.price)
+    const now = this.clock.time(
+      past,
+      registry.signers.map((s) => s.key),
+      registry.threshold,
+    )
     if (price <= 0n || price > MAX_PRICE)
       problem = {
         kind: 'invalid',
@@ -324,15 +344,15 @@ export class FeedMachine implements Rules {
         kind: 'invalid',
         message: `The attestation lists ${body.sources.length} source(s); feed ${this.pair} needs at least ${registry.minSources}.`,
       }
-    else if (body.timestamp > view.causalTime + MAX_AHEAD_MS)
+    else if (body.timestamp > now + MAX_AHEAD_MS)
       problem = {
         kind: 'invalid',
-        message: `The attestation's timestamp is ${Math.round((body.timestamp - view.causalTime) / 1000)} s ahead of its causal clock (at most ${MAX_AHEAD_MS / 1000} s).`,
+        message: `The attestation's timestamp is ${Math.round((body.timestamp - now) / 1000)} s ahead of the feed's signer clock (at most ${MAX_AHEAD_MS / 1000} s).`,
       }
-    else if (body.timestamp < view.causalTime - registry.maxAge * 1000)
+    else if (body.timestamp < now - registry.maxAge * 1000)
       problem = {
         kind: 'stale',
-        message: `The attestation is ${Math.round((view.causalTime - body.timestamp) / 1000)} s older than its causal clock (at most ${registry.maxAge} s).`,
+        message: `The attestation is ${Math.round((now - body.timestamp) / 1000)} s older than the feed's signer clock (at most ${registry.maxAge} s).`,
       }
     else
       for (const source of body.sources)
@@ -345,48 +365,27 @@ export class FeedMachine implements Rules {
       return
     }
     const slot = `${oracle}:${window}`
-    const earlier = this.counted.get(slot)
-    if (earlier && view.reaches(earlier.position))
-      throw new FeedRefusedError(
-        `Oracle ${shortKey(oracle)} has attested window ${window} already (op ${earlier.id.slice(0, 12)}); one attestation per oracle per window.`,
-      )
-    if (earlier && compareOpIds(earlier.id, op.id) < 0) {
-      // A concurrent duplicate with the larger id: it does not count, in any apply order.
-      if (!mode.commit) {
-        mode.lostTieBreak = true
+    const earlier = this.slots.get(slot) ?? []
+    for (const e of earlier)
+      if (view.reaches(e.position))
         throw new FeedRefusedError(
-          `Oracle ${shortKey(oracle)} attested window ${window} concurrently (op ${earlier.id.slice(0, 12)}); the smaller op id counts.`,
+          `Oracle ${shortKey(oracle)} has attested window ${window} already (op ${e.id.slice(0, 12)}); one attestation per oracle per window.`,
         )
-      }
-      this.engine.exclude(
-        view.position,
-        `a concurrent duplicate of ${earlier.id} for window ${window}`,
-      )
-      this.note(oracle, 'duplicate', {
-        kind: 'duplicate',
-        window,
-        op: op.id,
-        message: `Concurrent with ${earlier.id} for the same window.`,
-      })
-      this.recordSubmission(oracle, body, price)
+    // Valid. Concurrent attestations of one oracle for one window all stay valid; the smallest
+    // op id counts, the others are duplicates, whatever order they are applied in.
+    if (!mode.commit) return
+    this.recordSubmission(oracle, body, price)
+    const mine = { position: view.position, id: op.id }
+    this.slots.set(slot, [...earlier, mine])
+    const counted = earlier.find((e) => this.series.has(e.id))
+    if (counted && compareOpIds(counted.id, op.id) < 0) {
+      this.duplicate(oracle, window, mine)
       return
     }
-    if (!mode.commit) return
-    if (earlier) {
-      // This concurrent duplicate has the smaller id: it counts instead.
-      this.series.remove(earlier.id)
-      this.engine.exclude(
-        earlier.position,
-        `a concurrent duplicate of ${op.id} for window ${window}`,
-      )
-      this.note(oracle, 'duplicate', {
-        kind: 'duplicate',
-        window,
-        op: earlier.id,
-        message: `Concurrent with ${op.id} for the same window.`,
-      })
+    if (counted) {
+      this.series.remove(counted.id)
+      this.duplicate(oracle, window, counted)
     }
-    this.counted.set(slot, { position: view.position, id: op.id })
     this.series.add({
       id: op.id,
       oracle,
@@ -394,7 +393,13 @@ export class FeedMachine implements Rules {
       confidence: body.confidence,
       timestamp: body.timestamp,
     })
-    this.recordSubmission(oracle, body, price)
+  }
+
+  /** Notes a concurrent duplicate that does not count (the same note in any apply order). */
+  private duplicate(oracle: string, window: number, loser: { position: number; id: OpId }): void {
+    const message = `a concurrent duplicate: oracle ${shortKey(oracle)} attested window ${window} more than once; the smallest op id counts`
+    this.engine.exclude(loser.position, message)
+    this.note(oracle, 'duplicate', { kind: 'duplicate', window, op: loser.id, message })
   }
 
   private recordSubmission(oracle: string, body: AttestBody, price: bigint): void {
@@ -466,18 +471,21 @@ export class FeedMachine implements Rules {
       throw new FeedForbiddenError(
         `The report signature does not recover to this signer's address ${signer.address}; sign the report digest with the key of that address.`,
       )
-    const byDigest = this.reports.get(body.window)
-    const record = byDigest?.get(digest)
-    if (record?.signatures.has(signer.address))
+    // What this signer signed for the window in this op's causal past: concurrent signatures
+    // are all kept (a set: the same in any order).
+    const key = `${signer.address}:${body.window}`
+    const before = (this.signed.get(key) ?? []).filter((e) => view.reaches(e.position))
+    if (before.some((e) => e.digest === digest))
       throw new FeedRefusedError(
         `Signer ${signer.address} has signed this report of window ${body.window} already.`,
       )
-    let signed = 0
-    for (const r of byDigest?.values() ?? []) if (r.signatures.has(signer.address)) signed++
-    if (signed >= MAX_DIGESTS_PER_SIGNER)
+    const digests = new Set(before.map((e) => e.digest))
+    if (digests.size >= MAX_DIGESTS_PER_SIGNER)
       throw new FeedRefusedError(
-        `Signer ${signer.address} has signed ${signed} different reports of window ${body.window}, the most a signer may.`,
+        `Signer ${signer.address} has signed ${digests.size} different reports of window ${body.window}, the most a signer may.`,
       )
+    const byDigest = this.reports.get(body.window)
+    const record = byDigest?.get(digest)
     if (!mode.commit) return
     const reports = byDigest ?? new Map<Hex, ReportRecord>()
     if (!byDigest) this.reports.set(body.window, reports)
@@ -493,8 +501,18 @@ export class FeedMachine implements Rules {
         digest,
         signatures: new Map(),
       } satisfies ReportRecord)
-    entry.signatures.set(signer.address, body.signature.toLowerCase() as Hex)
+    // Two valid signatures of one report by one key (a high-s twin): the smaller is kept.
+    const signature = body.signature.toLowerCase() as Hex
+    const held = entry.signatures.get(signer.address)
+    if (held === undefined || signature < held) entry.signatures.set(signer.address, signature)
     reports.set(digest, entry)
+    this.signed.set(key, [...(this.signed.get(key) ?? []), { position: view.position, digest }])
+  }
+
+  /** A signer's clock tick: its stamp is all it does (recorded in `handle`). */
+  private tick(op: EncodedOp, view: View): void {
+    this.signerOf(hex(op.op.author), this.registryAt(view.seen))
+    bodyOf<Record<string, never>>(FEED_OP.clock, op.op.body)
   }
 
   private recordPosted(op: EncodedOp, view: View, mode: Mode): void {

@@ -42,6 +42,7 @@ export const FEED_OP = {
   attest: 'feed.attest',
   signReport: 'feed.report.sign',
   posted: 'feed.report.posted',
+  clock: 'feed.clock',
 } as const
 
 /** The owner's changes: they form the control chain. */
@@ -170,7 +171,7 @@ export const signReportBody = z
   .object({
     window: windowIndex,
     answer: price,
-    observations: z.number().int().min(1).max(MAX_ORACLES),
+    observations: z.number().int().min(1).max(0xffff_ffff),
     idsHash: hash32,
     chainId,
     aggregator: address,
@@ -194,6 +195,7 @@ export const BODIES = {
     .strict(),
   [FEED_OP.attest]: attestBody,
   [FEED_OP.signReport]: signReportBody,
+  [FEED_OP.clock]: z.object({}).strict(),
   [FEED_OP.posted]: z
     .object({
       window: windowIndex,
@@ -223,4 +225,6 @@ export const SUMMARIES: Record<keyof typeof BODIES, string> = {
   [FEED_OP.attest]: 'A registered oracle attests a price with its sources, once per window.',
   [FEED_OP.signReport]: "A signer node signs a closed window's report for the aggregator contract.",
   [FEED_OP.posted]: 'A signer node records the transaction that posted a report on chain.',
+  [FEED_OP.clock]:
+    "A signer node's clock tick: the feed's clock reads the threshold-th latest signer time an op has seen.",
 }

@@ -4,6 +4,7 @@ import type { OpId } from '../../ledger/op-id.ts'
 import { explorerAt } from '../../web/explorer.ts'
 import type { NodePart } from '../plugin.ts'
 import { createFeedActions, type FeedActions, type FeedIndex } from './actions.ts'
+import { createClockTicker } from './clock-ticker.ts'
 import { createFeedWeb } from './pages.ts'
 import { createFeedReporter } from './reporter.ts'
 import { feedRoutes } from './routes.ts'
@@ -25,6 +26,8 @@ const feedSettings = z
     transmit: z.boolean().default(true),
     /** Milliseconds between the reporter's ticks. */
     interval_ms: z.number().int().min(100).max(3_600_000).default(500),
+    /** Milliseconds between a signer node's clock ticks on a quiet feed (its reports stamp too). */
+    clock_tick_ms: z.number().int().min(1000).max(50_000).default(15_000),
     /** Milliseconds after a window's end before its report is signed. */
     grace_ms: z.number().int().min(0).max(600_000).default(2000),
   })
@@ -56,32 +59,41 @@ export const feedNode: NodePart<FeedState, FeedReducer, FeedSummary> = {
         },
       }),
       routes: [feedRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
-      services: chain
-        ? [
-            createFeedReporter({
-              index,
-              accounts,
-              actions,
-              chain,
-              logger: logger.child({ part: 'feed.reporter' }),
-              intervalMs: s.interval_ms,
-              graceMs: s.grace_ms,
-              transmit: s.transmit,
-              metrics: {
-                signed: metrics.counter({
-                  name: 'report_signatures_total',
-                  help: 'Feed report signatures this node published, by outcome (signed, refused).',
-                  labelNames: ['outcome'],
-                }),
-                transmissions: metrics.counter({
-                  name: 'report_transmissions_total',
-                  help: 'Feed reports this node tried to post on chain, by outcome (posted, refused).',
-                  labelNames: ['outcome'],
-                }),
-              },
-            }),
-          ]
-        : [],
+      services: [
+        createClockTicker({
+          index,
+          accounts,
+          actions,
+          logger: logger.child({ part: 'feed.clock' }),
+          tickMs: s.clock_tick_ms,
+        }),
+        ...(chain
+          ? [
+              createFeedReporter({
+                index,
+                accounts,
+                actions,
+                chain,
+                logger: logger.child({ part: 'feed.reporter' }),
+                intervalMs: s.interval_ms,
+                graceMs: s.grace_ms,
+                transmit: s.transmit,
+                metrics: {
+                  signed: metrics.counter({
+                    name: 'report_signatures_total',
+                    help: 'Feed report signatures this node published, by outcome (signed, refused).',
+                    labelNames: ['outcome'],
+                  }),
+                  transmissions: metrics.counter({
+                    name: 'report_transmissions_total',
+                    help: 'Feed reports this node tried to post on chain, by outcome (posted, refused).',
+                    labelNames: ['outcome'],
+                  }),
+                },
+              }),
+            ]
+          : []),
+      ],
     }
   },
 }

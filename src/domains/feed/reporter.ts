@@ -2,14 +2,18 @@ import type { Logger } from 'pino'
 import type { Counter } from 'prom-client'
 import type { Address, Hex } from 'viem'
 import type { ChainService } from '../../chain/chain-service.ts'
-import { readLatestRound, transmitReport } from '../../chain/feeds.ts'
+import { FeedAggregatorError, readLatestRound, transmitReport } from '../../chain/feeds.ts'
 import type { FeedReducer } from '../../core/feed/domain.ts'
-import { FEED_OP, FeedRefusedError } from '../../core/feed/ops.ts'
+import { FEED_OP } from '../../core/feed/ops.ts'
 import { feedReportDigest } from '../../core/feed/report.ts'
+import { BaseError } from '../../errors/base.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import { type Accounts, OPERATOR } from '../../node/accounts.ts'
 import type { Startable } from '../../node/startable.ts'
 import type { FeedActions, FeedIndex } from './actions.ts'
+
+/** How long after a failed post (the RPC, signatures the contract does not count) it is tried again. */
+const RETRY_MS = 5000
 
 /** What the feed reporter needs from the node. */
 export type FeedReporterOptions = {
@@ -52,6 +56,8 @@ export function createFeedReporter(options: FeedReporterOptions): Startable {
   const me = chain.info.signer
   /** Windows this node signed or tried to, per feed (a refused signature is not retried). */
   const signedUpTo = new Map<OpId, number>()
+  /** When a failed post may be tried again, per feed. */
+  const retryAt = new Map<OpId, number>()
   /** The window last posted or found on chain, per feed (saves a chain read per tick). */
   const postedUpTo = new Map<OpId, number>()
 
@@ -106,8 +112,13 @@ export function createFeedReporter(options: FeedReporterOptions): Startable {
       })
       metrics?.signed.inc({ outcome: 'signed' })
     } catch (error) {
+      // Refused by the feed's rules (signed already in a concurrent op, a body out of bounds):
+      // the window is not tried again, and the other feeds go on.
       metrics?.signed.inc({ outcome: 'refused' })
-      if (error instanceof FeedRefusedError) return
+      if (error instanceof BaseError && error.kind !== 'unavailable') {
+        logger.warn({ err: error, feed: id, window: w }, 'this node could not sign a feed report')
+        return
+      }
       throw error
     }
   }
@@ -117,7 +128,7 @@ export function createFeedReporter(options: FeedReporterOptions): Startable {
     const complete = reducer.newestComplete(chain.info.chainId, aggregator)
     if (!complete || !operator) return
     const window = complete.report.window
-    if (window <= (postedUpTo.get(id) ?? -1)) return
+    if (window <= (postedUpTo.get(id) ?? -1) || now() < (retryAt.get(id) ?? 0)) return
     const latest = await readLatestRound(chain.client, aggregator)
     if (latest && Number(latest.window) >= window) {
       postedUpTo.set(id, Number(latest.window))
@@ -152,10 +163,20 @@ export function createFeedReporter(options: FeedReporterOptions): Startable {
         complete.signatures,
       )
     } catch (error) {
-      // Another node posted this window (or a later one) first: nothing to do.
       metrics?.transmissions.inc({ outcome: 'refused' })
-      logger.debug({ err: error, feed: id, window }, 'a report was not posted')
-      postedUpTo.set(id, window)
+      // Another node posted this window (or a later one) first, or it is too old now: the
+      // contract will never take it. Anything else (the RPC, signatures the contract's own
+      // signer set does not count yet) is tried again on the next tick.
+      const final =
+        error instanceof FeedAggregatorError &&
+        ['OldReport', 'StaleReport'].includes(String(error.reason))
+      if (final) {
+        postedUpTo.set(id, window)
+        logger.debug({ err: error, feed: id, window }, 'a report was posted by another node first')
+      } else {
+        retryAt.set(id, now() + RETRY_MS)
+        logger.warn({ err: error, feed: id, window }, 'could not post a feed report; retrying')
+      }
       return
     }
     postedUpTo.set(id, window)
