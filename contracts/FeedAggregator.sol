@@ -61,6 +61,9 @@ contract FeedAggregator is AggregatorV3Interface {
         uint80 indexed roundId, uint64 window, int192 answer, uint32 observations, bytes32 idsHash, address transmitter
     );
 
+    /// How far past the block's time a report's window may end (clock skew between nodes and chain).
+    uint256 public constant MAX_FUTURE_SECONDS = 300;
+
     error NotOwner(address caller);
     error ZeroAddress();
     error InvalidDecimals(uint8 decimals);
@@ -78,6 +81,7 @@ contract FeedAggregator is AggregatorV3Interface {
     error SignatureMismatch(uint256 position, address recovered);
     error OldReport(uint64 window, uint64 latestWindow);
     error StaleReport(uint64 windowEnd, uint32 maxReportAge, uint256 blockTime);
+    error FutureReport(uint64 windowEnd, uint256 blockTime);
     error InvalidWindowBounds(uint64 windowStart, uint64 windowEnd);
     error NoObservations();
     error NoDataPresent(uint256 roundId);
@@ -253,6 +257,10 @@ contract FeedAggregator is AggregatorV3Interface {
             uint32 maxAge = uint32(header >> 200);
             if (uint256(report.windowEnd) + maxAge < block.timestamp) {
                 revert StaleReport(report.windowEnd, maxAge, block.timestamp);
+            }
+            // A window that has not ended (beyond clock skew) would lock out every real one.
+            if (report.windowEnd > block.timestamp + MAX_FUTURE_SECONDS) {
+                revert FutureReport(report.windowEnd, block.timestamp);
             }
         }
         _checkSignatures(reportDigest(report), signatures, code, header);

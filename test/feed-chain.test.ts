@@ -452,6 +452,23 @@ describe.skipIf(!run)('FeedAggregator on anvil', () => {
       window += 1n
     })
 
+    test('a report of a window that ends more than 5 minutes after the block is refused: it would lock out every real window', async () => {
+      const fresh = await deploy({ maxReportAge: 600 })
+      const now = (await client.getBlock()).timestamp
+      const future = reportOf(now / WINDOW + 400n / WINDOW + 2n)
+      const error = await rejection(
+        transmitReport(
+          stranger,
+          client,
+          fresh,
+          future,
+          await sign(signers.slice(0, 2), future, chainId, fresh),
+        ),
+      )
+      expect((error as FeedAggregatorError).reason).toBe('FutureReport')
+      expect(await readLatestRound(client, fresh)).toBeUndefined()
+    })
+
     test('a stale report: its window ended more than maxReportAge before the block', async () => {
       const fresh = await deploy({ maxReportAge: 600 })
       const now = (await client.getBlock()).timestamp
