@@ -181,3 +181,34 @@ describe('CausalEngine', () => {
     expect(() => engine.apply(op(bob, 1, [a], 'test.claim'), broken)).toThrow(TypeError)
   })
 })
+
+describe('the causal clock', () => {
+  test("an op's causalTime is the latest time in its strict causal past, on apply, judge and draft", () => {
+    const genesis = makeOp(alice, {
+      doc: null,
+      seq: 1,
+      deps: [],
+      type: 'test.create',
+      body: {},
+      time: 1000,
+    })
+    const engine = new CausalEngine(genesis)
+    const seen: number[] = []
+    const rules: Rules = { handle: (_op, view) => void seen.push(view.causalTime) }
+    const doc = genesis.id
+    // Two concurrent branches with times 5000 and 3000, then a join, then one on the 3000 branch only.
+    const a = makeOp(alice, { doc, seq: 2, deps: [doc], type: 'test.x', time: 5000 })
+    const b = makeOp(bob, { doc, seq: 1, deps: [doc], type: 'test.x', time: 3000 })
+    engine.apply(a, rules)
+    engine.apply(b, rules)
+    const join = makeOp(alice, { doc, seq: 3, deps: [a.id, b.id], type: 'test.x', time: 10 })
+    const onB = makeOp(bob, { doc, seq: 2, deps: [b.id], type: 'test.x', time: 9000 })
+    engine.judge(onB, rules)
+    engine.apply(join, rules)
+    engine.apply(onB, rules)
+    engine.check(doc, { author: alice.publicKey, type: 'test.x', body: {}, time: 0 }, rules)
+    // a and b saw the genesis (1000); onB judged: 3000; the join saw 5000 (not its own 10);
+    // onB applied: 3000 (the join is not in its past); a draft sees everything: 9000.
+    expect(seen).toEqual([1000, 1000, 3000, 5000, 3000, 9000])
+  })
+})

@@ -7,7 +7,9 @@ import { ContractCompileError } from './errors.ts'
 export const CONTRACTS = [
   { file: 'AuditEscrow.sol', name: 'AuditEscrow' },
   { file: 'TestToken.sol', name: 'TestToken' },
+  { file: 'FeedAggregator.sol', name: 'FeedAggregator' },
   { file: 'bench/NaivePayout.sol', name: 'NaivePayout' },
+  { file: 'bench/OcrBaseline.sol', name: 'OcrBaseline' },
 ] as const
 
 /** The repository's `contracts/` folder. */

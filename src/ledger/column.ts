@@ -29,3 +29,6 @@ export class Column<T extends Int32Array | Float64Array> {
 
 /** A growable Int32Array column. */
 export const int32Column = () => new Column((n) => new Int32Array(n))
+
+/** A growable Float64Array column (for values past 2^31, such as times in milliseconds). */
+export const float64Column = () => new Column((n) => new Float64Array(n))

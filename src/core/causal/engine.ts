@@ -1,5 +1,5 @@
 import { BaseError } from '../../errors/base.ts'
-import { type Column, int32Column } from '../../ledger/column.ts'
+import { type Column, float64Column, int32Column } from '../../ledger/column.ts'
 import { Dag, markAncestors } from '../../ledger/dag.ts'
 import { type EncodedOp, MERGE_OP_TYPE } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
@@ -23,6 +23,12 @@ export type View = {
   reaches(target: number): boolean
   /** How many members of `sequence` (one of the engine's) this op's causal past holds. */
   seenIn(sequence: Sequence): number
+  /**
+   * The causal clock: the latest `time` (ms) of any op in this op's strict causal past (the
+   * genesis at least). Authors choose their ops' times, so it bounds how far an op may claim to
+   * be ahead of what it saw, not the wall clock.
+   */
+  readonly causalTime: number
 }
 
 /**
@@ -53,6 +59,8 @@ export class CausalOrderError extends BaseError {
 // Module-level, not a closure per check: the TypeScript loader (tsx) names every closure it
 // creates at run time, which costs more than the check on a node's hot path.
 const ALWAYS_AN_ANCESTOR = () => true
+/** The id of the op `check` judges: a draft, not signed yet (rules may refuse more of one). */
+export const DRAFT_ID = 'draft' as OpId
 const LENGTH_OF = (sequence: Sequence) => sequence.length
 
 /**
@@ -77,6 +85,11 @@ export class CausalEngine {
    * without walking; where concurrent ops leave a gap it stops there, and the walk goes on.
    */
   private readonly closed = int32Column()
+  /** Per position: the op's own `time`, and the latest `time` in its strict causal past. */
+  private readonly times = float64Column()
+  private readonly pastTimes = float64Column()
+  /** The latest `time` of any applied op: the causal clock of a draft on the current heads. */
+  private latestTime = 0
   /** The control chain: ops that must each causally follow every earlier member. */
   readonly control = new Sequence()
   readonly notes = new Notes()
@@ -188,6 +201,10 @@ export class CausalEngine {
     const position = this.dag.addNode()
     for (const p of depPositions) this.dag.addDep(p)
     this.closed.push(closedPrefix(this.closed, depPositions))
+    const causalTime = this.causalTimeOf(depPositions)
+    this.pastTimes.push(causalTime)
+    this.times.push(op.op.time)
+    if (op.op.time > this.latestTime) this.latestTime = op.op.time
     for (const sequence of this.sequences) sequence.record(mostSeen(sequence, depPositions))
     this.ids.push(op.id)
     this.types.push(op.op.type)
@@ -199,7 +216,20 @@ export class CausalEngine {
       isAncestor: this.isAncestorOfLast,
       reaches: this.reachesFromLast,
       seenIn: this.seenByLast,
+      causalTime,
     }
+  }
+
+  /** The latest `time` among ops at `deps` and their causal pasts (0 for the genesis). */
+  private causalTimeOf(deps: readonly number[]): number {
+    let latest = 0
+    for (const d of deps) {
+      const own = this.times.at(d)
+      const past = this.pastTimes.at(d)
+      if (own > latest) latest = own
+      if (past > latest) latest = past
+    }
+    return latest
   }
 
   /**
@@ -225,7 +255,7 @@ export class CausalEngine {
    */
   check(doc: OpId, draft: Draft, rules: Rules): void {
     const op = {
-      id: 'draft' as OpId,
+      id: DRAFT_ID,
       idBytes: new Uint8Array(36),
       bytes: new Uint8Array(0),
       op: { v: 1, doc, deps: [], seq: 1, sig: new Uint8Array(64), ...draft },
@@ -259,6 +289,7 @@ export class CausalEngine {
       isAncestor: ALWAYS_AN_ANCESTOR,
       reaches: ALWAYS_AN_ANCESTOR,
       seenIn: LENGTH_OF,
+      causalTime: this.latestTime,
     }
   }
 
@@ -286,6 +317,7 @@ export class CausalEngine {
       },
       reaches: (target) => this.walk(starts, target),
       seenIn: (sequence) => mostSeen(sequence, starts),
+      causalTime: this.causalTimeOf(starts),
     }
   }
 
