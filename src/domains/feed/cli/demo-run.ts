@@ -173,14 +173,16 @@ export type FeedDemoResult = {
     quality: number | null
     deviationPpm: number | null
   }[]
-  /** When the network split and healed (ms after the oracles started), and the sides. */
-  partitions: { atMs: number; kind: 'split' | 'heal'; sides: string[][] }[]
+  /** When the network split and healed (ms since the epoch, and after the oracles started), and the sides. */
+  partitions: { at: number; atMs: number; kind: 'split' | 'heal'; sides: string[][] }[]
   /** Each closed window: every node's aggregate, and the median of the honest attestations. */
   windows: {
     window: number
     start: number
     end: number
     honestMedian: string | null
+    /** Whether the network was split when the window began. */
+    split: boolean
     nodes: Record<string, Pick<Aggregate, 'answer' | 'observations' | 'idsHash'> | null>
     agree: boolean
   }[]
@@ -456,15 +458,16 @@ async function partitionOnSchedule(
     split = !split
     if (split) cluster.split([alone!])
     else cluster.heal()
-    const atMs = Date.now() - started
+    const at = Date.now()
+    const atMs = at - started
     events.push({
+      at,
       atMs,
       kind: split ? 'split' : 'heal',
       sides: split ? sides : [NODE_NAMES.slice()],
     })
-    say(
-      `${(atMs / 1000).toFixed(1)} s: ${split ? `split {${sides[0]}} | {${sides[1]}}` : 'healed'}`,
-    )
+    const shown = sides.map((side) => `{${side.join(', ')}}`).join(' | ')
+    say(`${(atMs / 1000).toFixed(1)} s: ${split ? `split ${shown}` : 'healed'}`)
   }
   for (let at = s.splitEveryMs; at < s.durationMs; at += s.splitEveryMs) {
     await sleepUntil(started + at, signal)
@@ -645,6 +648,7 @@ async function assemble(input: {
       start: w * feed.window * 1000,
       end: (w + 1) * feed.window * 1000,
       honestMedian: median?.toString() ?? null,
+      split: run.partitions.findLast((p) => p.at <= w * feed.window * 1000)?.kind === 'split',
       nodes,
       agree: all.every((a) => (a === undefined ? all[0] === undefined : sameAggregate(a, all[0]))),
     })
@@ -712,7 +716,7 @@ async function saveOutputs(result: FeedDemoResult, dir: string): Promise<void> {
     decimals: result.feed.decimals,
     title: `${result.feed.pair}: ${result.oracles.length} oracles (${result.oracles.filter((o) => o.byzantine).length} Byzantine), nodes ${NODE_NAMES.join(', ')}`,
     oracles: result.oracles.map((o) => ({
-      label: `oracle ${o.index + 1}${o.byzantine ? ' (Byzantine)' : ''}`,
+      label: `oracle ${o.index + 1}`,
       byzantine: o.byzantine,
     })),
     points: result.attestations.map((a) => ({
@@ -746,12 +750,15 @@ function printResult(
       `  ${(p.atMs / 1000).toFixed(1).padStart(6)} s  ${p.kind === 'split' ? `split ${p.sides.map((side) => `{${side.join(', ')}}`).join(' | ')}` : 'healed'}`,
     )
   console.log(
-    `\n${'window'.padEnd(12)} ${'honest median'.padStart(14)} ${NODE_NAMES.map((n) => `node ${n}`.padStart(14)).join(' ')}`,
+    `\n${'window (UTC)'.padEnd(14)} ${'honest median'.padStart(14)} ${NODE_NAMES.map((n) => `node ${n}`.padStart(14)).join(' ')}`,
   )
-  for (const w of r.windows)
+  for (const w of r.windows) {
+    const time = new Date(w.start).toISOString().slice(11, 19)
+    const marks = `${w.split ? '  split' : ''}${w.agree ? '' : '  DIFFER'}`
     console.log(
-      `${String(w.window).padEnd(12)} ${text(w.honestMedian).padStart(14)} ${NODE_NAMES.map((n) => text(w.nodes[n]?.answer ?? null).padStart(14)).join(' ')}${w.agree ? '' : '  DIFFER'}`,
+      `${time.padEnd(14)} ${text(w.honestMedian).padStart(14)} ${NODE_NAMES.map((n) => text(w.nodes[n]?.answer ?? null).padStart(14)).join(' ')}${marks}`,
     )
+  }
   console.log(
     r.agree
       ? `\nAll ${r.nodes.length} nodes agree on all ${r.windows.length} closed windows after the final heal.`
@@ -760,7 +767,7 @@ function printResult(
   console.log(`\nReports accepted on chain (${r.reports.length}):`)
   for (const p of r.reports)
     console.log(
-      `  round ${p.round.padStart(3)}  window ${p.window}  ${p.answerText.padStart(16)}  ${p.deviationPpm === null ? '' : `${(p.deviationPpm / 10_000).toFixed(3)}% from the honest median  `}${p.tx}`,
+      `  round ${p.round.padStart(3)}  window ${new Date(Number(p.window) * r.feed.window * 1000).toISOString().slice(11, 19)}  ${p.answerText.padStart(16)}  ${p.deviationPpm === null ? '' : `${(p.deviationPpm / 10_000).toFixed(3)}% from the honest median  `}${p.tx}`,
     )
   console.log('\nOracles (quality in ppm: 1000000 is perfect):')
   for (const o of r.oracles)
