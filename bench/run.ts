@@ -3,6 +3,8 @@
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
 import { cliBenches } from './cli.ts'
+import { feedAggregateBenches } from './feed-aggregate.ts'
+import { feedGasBenches } from './feed-gas.ts'
 import { impactBenches } from './impact.ts'
 import { ledgerBenches } from './ledger.ts'
 import { netBenches } from './net.ts'
@@ -13,8 +15,10 @@ const benches = {
   ...ledgerBenches(),
   ...auditBenches(),
   ...impactBenches(),
+  ...feedAggregateBenches(),
   ...nodeBenches(),
   ...chainBenches(),
+  ...feedGasBenches(),
   ...cliBenches(),
   ...netBenches(),
 }

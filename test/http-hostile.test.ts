@@ -600,3 +600,120 @@ describe('hostile requests to the impact routes', () => {
     expect([registry.json.categories, registry.json.proposals]).toEqual([[], []])
   })
 })
+
+describe('hostile requests to the feed routes', () => {
+  test('malformed bodies and queries on every feed route get 400 naming the field; strangers cannot attest or change the feed; junk attestations from a registered oracle are evidence, never counted', async () => {
+    node = await TestNode.start()
+    const t = node
+    const admin = t.operatorToken
+    const me = (await t.call('GET', '/feed/signer')).json
+    const oracle = testSigner(43)
+    const oracleKey = Buffer.from(oracle.publicKey).toString('hex')
+    const genesis = {
+      pair: 'ETH/USD',
+      decimals: 8,
+      window: 10,
+      heartbeat: 3600,
+      deviation: 5000,
+      minSources: 1,
+      maxAge: 300,
+      oracles: [oracleKey],
+      signers: [{ key: me.key, address: '0x0000000000000000000000000000000000000001' }],
+      threshold: 1,
+    }
+    const created = await t.call('POST', '/feed/feeds', { token: admin, body: genesis })
+    expect(created.status).toBe(200)
+    const f = `/feed/feeds/${created.json.feed}`
+    const cases: [path: string, body: unknown, field: string][] = [
+      ['/feed/feeds', { ...genesis, pair: 'ETHUSD' }, 'pair'],
+      ['/feed/feeds', { ...genesis, decimals: 19 }, 'decimals'],
+      ['/feed/feeds', { ...genesis, window: 0 }, 'window'],
+      ['/feed/feeds', { ...genesis, oracles: 'all' }, 'oracles'],
+      ['/feed/feeds', { ...genesis, signers: [] }, 'signers'],
+      [`${f}/oracles`, { oracle: 'x' }, 'oracle'],
+      [
+        `${f}/signers`,
+        { signers: [{ key: me.key, address: 'nope' }], threshold: 1 },
+        'signers.0.address',
+      ],
+      [`${f}/chain`, { chainId: 0, aggregator: genesis.signers[0]!.address }, 'chainId'],
+      [`${f}/params`, { heartbeat: -1 }, 'heartbeat'],
+    ]
+    for (const [path, body, field] of cases) {
+      const { status, json } = await t.call('POST', path, { token: admin, body })
+      expect([path, status, json.error], JSON.stringify(json)).toEqual([
+        path,
+        400,
+        'ValidationError',
+      ])
+      expect(json.message, path).toContain(`"${field}"`)
+      const list = await t.call('POST', path, { token: admin, raw: '[1,2]' })
+      expect([path, list.status]).toEqual([path, 400])
+    }
+    for (const query of [
+      '/aggregates?limit=5000',
+      '/aggregates?from=-1',
+      '/series?last=x',
+      '/attestations?window=1e99',
+      '/reports?limit=0',
+    ]) {
+      const { status, json } = await t.call('GET', `${f}${query}`)
+      expect([query, status, json.error]).toEqual([query, 400, 'ValidationError'])
+    }
+    const huge = await t.call('POST', `${f}/params`, {
+      token: admin,
+      raw: JSON.stringify({ heartbeat: 'x'.repeat(2_000_000) }),
+    })
+    expect([huge.status, huge.json.error]).toEqual([413, 'PayloadTooLargeError'])
+
+    const client = new NodeClient(t.url)
+    const body = (price: string, timestamp: number, sources = 1) => ({
+      price,
+      confidence: 90,
+      timestamp,
+      sources: Array.from({ length: sources }, () => ({
+        name: 's',
+        price,
+        volume: '1',
+        timestamp,
+      })),
+      proof: { kind: 'simulated', ref: '' },
+    })
+    // A stranger's attestation and a stranger's change are refused at admission.
+    await expect(
+      client.submit(testSigner(44), {
+        doc: created.json.feed,
+        type: 'feed.attest',
+        body: body('250000000000', Date.now()),
+      }),
+    ).rejects.toMatchObject({ error: 'FeedForbiddenError' })
+    await expect(
+      client.submit(testSigner(44), {
+        doc: created.json.feed,
+        type: 'feed.oracle.add',
+        body: { oracle: oracleKey },
+      }),
+    ).rejects.toMatchObject({ error: 'FeedForbiddenError' })
+    // The registered oracle's junk joins the log as evidence but never counts: a negative price,
+    // too many sources, a timestamp an hour ahead, a body of the wrong shape.
+    const now = Date.now()
+    for (const junk of [
+      body('-5', now),
+      body('1', now, 17),
+      body('250000000000', now + 3_600_000),
+      { price: 1 },
+    ])
+      await expect(
+        client.submit(oracle, {
+          doc: created.json.feed,
+          type: 'feed.attest',
+          body: junk,
+          time: now,
+        }),
+      ).rejects.toMatchObject({ status: 409 })
+    const latest = await t.call('GET', `${f}/latest`)
+    expect(latest.status).toBe(404)
+    const oracles = (await t.call('GET', `${f}/oracles`)).json.oracles
+    expect(oracles[0].anomalies.invalid).toBe(4)
+  })
+})

@@ -34,8 +34,13 @@ export class CheckedApi {
 
   /** Every impact operation of the document, as `method path`. */
   impactOperations(): string[] {
+    return this.operationsUnder('/impact')
+  }
+
+  /** Every operation of the document under `prefix` (a domain's routes), as `method path`. */
+  operationsUnder(prefix: string): string[] {
     return Object.entries(this.doc.paths)
-      .filter(([path]) => path.startsWith('/impact'))
+      .filter(([path]) => path === prefix || path.startsWith(`${prefix}/`))
       .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
   }
 

@@ -9,8 +9,8 @@ import { formatDecimal } from '../amount.ts'
 //
 // Every result is an integer computed exactly, so replicas agree bit for bit: prices are bigint,
 // and the Number fast path only runs where each of its operations is exact (integers below 2^53,
-// divisions whose floor is the integer quotient). Weight sums may pass 2^53 (a weight reaches
-// 3·10^13), so they are kept in two 24-bit-split limbs and finished in bigint per window.
+// divisions whose floor is the integer quotient); the one sum that passes 2^53, Σ weight ×
+// deviation for the confidence, is summed in parts and finished in bigint.
 
 /** An attestation the feed counts (the reducer resolved duplicates and refusals). */
 export type AttestationInput = {
@@ -37,7 +37,7 @@ export type WindowAggregate = {
   readonly answer: bigint
   /** Counted attestations. */
   readonly observations: number
-  /** The sum of their weights (rounded to the nearest double past 2^53: over ~300 oracles). */
+  /** The sum of their weights (each at most 10^8). */
   readonly totalWeight: number
   /** 0–100: from the number of attestations and their weighted mean deviation. */
   readonly confidence: number
@@ -123,9 +123,8 @@ const FAST_LIMIT = 2 ** 49
 const FAST_LIMIT_BIG = BigInt(FAST_LIMIT)
 /** Largest answer for which |p − m|·10^6 (with |p − m| < |m|) stays under 2^53. */
 const ONE_STEP_LIMIT = Math.floor(Number.MAX_SAFE_INTEGER / 1_000_000)
-const LIMB = 2 ** 24
-/** Products summed in the confidence limbs stay under 2^53 for this many terms. */
-const LIMB_FLUSH = 8192
+/** Terms of the confidence sums (each below 2^42) added before they are moved into a bigint. */
+const LIMB_FLUSH = 2048
 const MAX_ID_LENGTH = 256
 const MAX_PRICE_TEXT = 100
 
@@ -136,7 +135,7 @@ export function qualityOf(deviationPpm: number): number {
 
 /**
  * The weight of an attestation: quality (ppm) × confidence (0–100) × 300_000 / (300_000 + age),
- * floored; a negative age counts as 0. Exact: the numerator is at most 3·10^13.
+ * floored; a negative age counts as 0. Exact: the numerator is at most 3·10^13, the weight 10^8.
  * @example weightOf(1_000_000, 100, 300_000) // 50_000_000
  */
 export function weightOf(qualityPpm: number, confidence: number, ageMs: number): number {
@@ -482,7 +481,8 @@ export class FeedSeries {
   /** Up to `limit` aggregates of the windows from `fromWindow` on, ascending. */
   range(fromWindow: number, limit: number): WindowAggregate[] {
     const from = lowerBound(this.#order, fromWindow)
-    const to = Math.min(this.#order.length, from + Math.max(0, Math.floor(limit)))
+    const count = Number.isNaN(limit) ? 0 : Math.max(0, Math.floor(limit))
+    const to = Math.min(this.#order.length, from + count)
     if (to <= from) return []
     this.#computeThrough(this.#order[to - 1]!)
     const out: WindowAggregate[] = []
@@ -700,8 +700,8 @@ export class FeedSeries {
     const c = this.#cols
     const end = (ws.window + 1) * this.#windowMs
     const weights = this.#weigh(sorted, end)
-    const total = limbsTotal(weights)
-    const at = total === 0n ? (sorted.length - 1) >> 1 : medianIndex(weights, total)
+    const total = sumOf(weights)
+    const at = total === 0 ? (sorted.length - 1) >> 1 : medianIndex(weights, total)
     const answerSlot = sorted[at]!
     const answer = this.#inputs[answerSlot]!.price
     if (ws.slow === 0) {
@@ -739,7 +739,7 @@ export class FeedSeries {
     window: number,
     m: Membership,
     answer: bigint,
-    total: bigint,
+    total: number,
     confidence: number,
   ): WindowAggregate {
     const start = window * this.#windowMs
@@ -749,7 +749,7 @@ export class FeedSeries {
       end: start + this.#windowMs,
       answer,
       observations: m.sorted.length,
-      totalWeight: Number(total),
+      totalWeight: total,
       confidence,
       // Sorting and hashing a thousand ids costs more than the rest of the window's work: both
       // wait until asked, and keep with the membership (qualities do not change them).
@@ -822,36 +822,19 @@ function sortByPrice(
   return sorted
 }
 
-/** The exact sum of weights (each below 2^45), in two 24-bit limbs finished in bigint. */
-function limbsTotal(weights: Float64Array): bigint {
-  let hi = 0
-  let lo = 0
-  for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!
-    const h = Math.floor(w / LIMB)
-    hi += h
-    lo += w - h * LIMB
-  }
-  return BigInt(hi) * BigInt(LIMB) + BigInt(lo)
+/** The sum of the weights: exact, as each is at most 10^8 (a window would need 9·10^7 of them). */
+function sumOf(weights: Float64Array): number {
+  let total = 0
+  for (let i = 0; i < weights.length; i++) total += weights[i]!
+  return total
 }
 
-/** The index of the lower weighted median: the first whose cumulative weight reaches ceil(total/2). */
-function medianIndex(weights: Float64Array, total: bigint): number {
-  const half = (total + 1n) / 2n
-  const halfHi = Number(half / BigInt(LIMB))
-  const halfLo = Number(half % BigInt(LIMB))
-  let hi = 0
-  let lo = 0
+/** The index of the lower weighted median: the first whose cumulative weight × 2 reaches the total. */
+function medianIndex(weights: Float64Array, total: number): number {
+  let cumulative = 0
   for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!
-    const h = Math.floor(w / LIMB)
-    hi += h
-    lo += w - h * LIMB
-    if (lo >= LIMB) {
-      hi += 1
-      lo -= LIMB
-    }
-    if (hi > halfHi || (hi === halfHi && lo >= halfLo)) return i
+    cumulative += weights[i]!
+    if (cumulative * 2 >= total) return i
   }
   return weights.length - 1
 }
@@ -859,38 +842,32 @@ function medianIndex(weights: Float64Array, total: bigint): number {
 /**
  * floor(100 × min(k, 10)/10 × max(0, 1 − 10 × relMAD)), relMAD the weighted mean of the
  * deviations (ppm, as the EWMA sees them) over 10^6; with a total weight of 0, the plain mean.
- * Σ weight·deviation reaches 2^85: it is summed in four limb products and finished in bigint.
+ * Σ weight·deviation reaches 2^57 per term: each deviation is split in 15-bit halves, whose
+ * products (below 2^42) are summed exactly in Numbers and finished in bigint.
  */
 function confidenceOf(
   sorted: Int32Array,
   weights: Float64Array,
-  total: bigint,
+  total: number,
   deviation: Uint32Array,
 ): number {
   const n = sorted.length
-  const plain = total === 0n
+  const plain = total === 0
   let sum = 0n
-  let a = 0
-  let b = 0
-  let cc = 0
-  let d = 0
+  let high = 0
+  let low = 0
   for (let i = 0; i < n; i++) {
     const w = plain ? 1 : weights[i]!
-    const wh = Math.floor(w / LIMB)
-    const wl = w - wh * LIMB
-    const dev = deviation[sorted[i]!]!
-    const dh = dev >>> 15
-    const dl = dev & 0x7fff
-    a += wh * dh
-    b += wh * dl
-    cc += wl * dh
-    d += wl * dl
+    const d = deviation[sorted[i]!]!
+    high += w * (d >>> 15)
+    low += w * (d & 0x7fff)
     if ((i + 1) % LIMB_FLUSH === 0 || i === n - 1) {
-      sum += (BigInt(a) << 39n) + (BigInt(b) << 24n) + (BigInt(cc) << 15n) + BigInt(d)
-      a = b = cc = d = 0
+      sum += (BigInt(high) << 15n) + BigInt(low)
+      high = 0
+      low = 0
     }
   }
-  const scale = (plain ? BigInt(n) : total) * 1_000_000n
+  const scale = BigInt(plain ? n : total) * 1_000_000n
   const numerator = BigInt(Math.min(n, 10)) * 10n * (scale - 10n * sum)
   return numerator <= 0n ? 0 : Number(numerator / scale)
 }

@@ -19,9 +19,8 @@ import {
   OWNER_OPS,
   type SignerEntry,
   type SignReportBody,
-  thresholdFits,
 } from './ops.ts'
-import { feedReportDigest } from './report.ts'
+import { feedReportDigest, thresholdAllowed } from './report.ts'
 
 // The rules of one feed, on the causal engine. The owner's changes form the control chain, so an
 // op sees the registry (oracles, signers, parameters) of the chain prefix in its causal past.
@@ -110,7 +109,7 @@ function checkSigners(signers: readonly SignerEntry[], threshold: number): void 
   const addresses = new Set(signers.map((s) => s.address.toLowerCase()))
   if (keys.size !== signers.length || addresses.size !== signers.length)
     throw new InvalidFeedInputError('Each report signer is listed once (by key and by address).')
-  if (!thresholdFits(signers.length, threshold)) {
+  if (!thresholdAllowed(signers.length, threshold)) {
     const f = Math.floor((signers.length - 1) / 3)
     throw new InvalidFeedInputError(
       `A threshold of ${threshold} does not fit ${signers.length} signer(s): it must be from ${f + 1} (f+1, with n > 3f) to ${signers.length}.`,

@@ -224,12 +224,3 @@ export const SUMMARIES: Record<keyof typeof BODIES, string> = {
   [FEED_OP.signReport]: "A signer node signs a closed window's report for the aggregator contract.",
   [FEED_OP.posted]: 'A signer node records the transaction that posted a report on chain.',
 }
-
-/**
- * Whether `threshold` signatures of `n` signers make a report: at least f+1 for the largest f
- * with n > 3f (Chainlink OCR's minimum), at most n.
- */
-export function thresholdFits(n: number, threshold: number): boolean {
-  const f = Math.floor((n - 1) / 3)
-  return Number.isInteger(threshold) && threshold >= f + 1 && threshold <= n
-}

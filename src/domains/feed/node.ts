@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { FeedReducer, FeedState, FeedSummary } from '../../core/feed/domain.ts'
 import type { NodePart } from '../plugin.ts'
 import { createFeedActions, type FeedActions, type FeedIndex } from './actions.ts'
+import { createFeedReporter } from './reporter.ts'
 import { feedRoutes } from './routes.ts'
 
 declare module '../../node/node.ts' {
@@ -32,11 +33,38 @@ const feedSettings = z
  */
 export const feedNode: NodePart<FeedState, FeedReducer, FeedSummary> = {
   settings: feedSettings,
-  create({ config, ledger, accounts, index, chain }) {
+  create({ config, logger, ledger, accounts, index, chain, metrics, settings }) {
+    const s = settings as z.infer<typeof feedSettings>
     const actions = createFeedActions(ledger, index)
     return {
       extend: { feeds: index, feedActions: actions },
       routes: [feedRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
+      services: chain
+        ? [
+            createFeedReporter({
+              index,
+              accounts,
+              actions,
+              chain,
+              logger: logger.child({ part: 'feed.reporter' }),
+              intervalMs: s.interval_ms,
+              graceMs: s.grace_ms,
+              transmit: s.transmit,
+              metrics: {
+                signed: metrics.counter({
+                  name: 'report_signatures_total',
+                  help: 'Feed report signatures this node published, by outcome (signed, refused).',
+                  labelNames: ['outcome'],
+                }),
+                transmissions: metrics.counter({
+                  name: 'report_transmissions_total',
+                  help: 'Feed reports this node tried to post on chain, by outcome (posted, refused).',
+                  labelNames: ['outcome'],
+                }),
+              },
+            }),
+          ]
+        : [],
     }
   },
 }

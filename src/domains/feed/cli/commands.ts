@@ -1,5 +1,6 @@
 import type { CliPart } from '../../plugin.ts'
 import { addFeedAdminCommands } from './admin-commands.ts'
+import { registerAggregatorCommands } from './aggregator-commands.ts'
 import { registerFeedsDemo } from './demo-run.ts'
 
 /**
@@ -18,6 +19,7 @@ export const feedCli: CliPart = {
         '\nExample:\n  $ rwa feed create ETH/USD --decimals 8 --oracle <key> --signer <key>:<address>\n  $ rwa oracle run --feed ETH/USD --simulate 2500\n  $ rwa feed latest ETH/USD',
       )
     addFeedAdminCommands(feed)
+    registerAggregatorCommands(feed)
     registerFeedsDemo(program)
   },
 }
