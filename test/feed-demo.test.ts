@@ -49,6 +49,15 @@ describe('rwa feeds demo', () => {
     expect(readFileSync(join(out, 'chart.svg'), 'utf8')).toMatch(/^<svg [^>]*>[\s\S]*<\/svg>\s*$/)
     expect(result.partitions.map((p) => p.kind)).toEqual(['split', 'heal'])
     expect(result.partitions[0]!.sides).toEqual([['a'], ['b', 'c']])
+    // Just before the heal, each side had counted exactly its own oracles' attestations.
+    const views = result.partitions[1]!.views!
+    expect(views.length).toBeGreaterThan(0)
+    for (const { window, observations } of views) {
+      const inWindow = result.attestations.filter((a) => a.window === window)
+      const onA = inWindow.filter((a) => a.node === 'a').length
+      expect(onA).toBeGreaterThan(0)
+      expect(observations).toEqual({ a: onA, b: inWindow.length - onA, c: inWindow.length - onA })
+    }
 
     // Every window the oracles attested in, on every node, over every attestation, identical.
     const attested = new Map<number, number>()

@@ -174,14 +174,24 @@ export type FeedDemoResult = {
     deviationPpm: number | null
   }[]
   /** When the network split and healed (ms since the epoch, and after the oracles started), and the sides. */
-  partitions: { at: number; atMs: number; kind: 'split' | 'heal'; sides: string[][] }[]
+  partitions: {
+    at: number
+    atMs: number
+    kind: 'split' | 'heal'
+    sides: string[][]
+    /**
+     * On a heal: how many attestations each node counted, just before, in the windows wholly
+     * inside the split (each side sees only its own oracles' until the heal).
+     */
+    views?: { window: number; observations: Record<string, number | null> }[]
+  }[]
   /** Each closed window: every node's aggregate, and the median of the honest attestations. */
   windows: {
     window: number
     start: number
     end: number
     honestMedian: string | null
-    /** Whether the network was split when the window began. */
+    /** Whether the network was split at some time during the window. */
     split: boolean
     nodes: Record<string, Pick<Aggregate, 'answer' | 'observations' | 'idsHash'> | null>
     agree: boolean
@@ -433,7 +443,7 @@ async function runOracles(
   say(`${s.oracles} oracles attesting for ${s.durationMs / 1000} s (${s.byzantine} Byzantine)`)
   try {
     const both = AbortSignal.any([signal, failed.signal])
-    const partitions = await partitionOnSchedule(cluster, s, started, both, say)
+    const partitions = await partitionOnSchedule(cluster, feed, s, started, both, say)
     return { attestations, refused, partitions }
   } finally {
     stop.abort()
@@ -445,6 +455,7 @@ async function runOracles(
 /** Splits {a} | {b, c} and heals in turn every `splitEvery` until the duration is over; ends healed. */
 async function partitionOnSchedule(
   cluster: DemoCluster,
+  feed: DemoFeed,
   s: Settings,
   started: number,
   signal: AbortSignal,
@@ -453,29 +464,72 @@ async function partitionOnSchedule(
   const events: FeedDemoResult['partitions'] = []
   const [alone, ...rest] = cluster.nodes
   const sides = [[alone!.name], rest.map((n) => n.name)]
-  let split = false
-  const toggle = () => {
-    split = !split
-    if (split) cluster.split([alone!])
-    else cluster.heal()
+  const shown = sides.map((side) => `{${side.join(', ')}}`).join(' | ')
+  const record = (
+    kind: 'split' | 'heal',
+    extra: Pick<FeedDemoResult['partitions'][number], 'views'>,
+  ) => {
     const at = Date.now()
-    const atMs = at - started
     events.push({
       at,
-      atMs,
-      kind: split ? 'split' : 'heal',
-      sides: split ? sides : [NODE_NAMES.slice()],
+      atMs: at - started,
+      kind,
+      sides: kind === 'split' ? sides : [NODE_NAMES.slice()],
+      ...extra,
     })
-    const shown = sides.map((side) => `{${side.join(', ')}}`).join(' | ')
-    say(`${(atMs / 1000).toFixed(1)} s: ${split ? `split ${shown}` : 'healed'}`)
+    say(
+      `${((at - started) / 1000).toFixed(1)} s: ${kind === 'split' ? `split ${shown}` : 'healed'}`,
+    )
+  }
+  let splitAt: number | undefined
+  const toggle = async () => {
+    if (splitAt === undefined) {
+      cluster.split([alone!])
+      record('split', {})
+      splitAt = Date.now()
+      return
+    }
+    const views = await viewsDuringSplit(cluster, feed, splitAt)
+    cluster.heal()
+    record('heal', { views })
+    splitAt = undefined
   }
   for (let at = s.splitEveryMs; at < s.durationMs; at += s.splitEveryMs) {
     await sleepUntil(started + at, signal)
-    toggle()
+    await toggle()
   }
   await sleepUntil(started + s.durationMs, signal)
-  if (split) toggle()
+  if (splitAt !== undefined) await toggle()
   return events
+}
+
+/** How long a deny list change takes to cut the network (the file is polled every 500 ms). */
+const SPLIT_SETTLES_MS = 1000
+/** How long an attestation takes to reach the nodes of its side. */
+const SIDE_DELIVERY_MS = 1000
+
+/**
+ * Each node's count of attestations in the windows that began after the split had settled and
+ * ended a moment ago: what each side sees on its own.
+ */
+async function viewsDuringSplit(
+  cluster: DemoCluster,
+  feed: DemoFeed,
+  splitAt: number,
+): Promise<NonNullable<FeedDemoResult['partitions'][number]['views']>> {
+  const windowMs = feed.window * 1000
+  const first = Math.ceil((splitAt + SPLIT_SETTLES_MS) / windowMs)
+  const last = Math.floor((Date.now() - SIDE_DELIVERY_MS) / windowMs) - 1
+  if (first > last) return []
+  const byNode = await readAggregates(cluster, feed, first, last)
+  const views: NonNullable<FeedDemoResult['partitions'][number]['views']> = []
+  for (let window = first; window <= last; window++) {
+    const observations: Record<string, number | null> = {}
+    for (const [name, aggregates] of byNode)
+      observations[name] = aggregates.get(window)?.observations ?? null
+    views.push({ window, observations })
+  }
+  return views
 }
 
 /** Each node's aggregates of the demo's windows, once they agree (or the time is up). */
@@ -615,6 +669,19 @@ function honestMedian(
   return prices[Math.floor((prices.length - 1) / 2)]
 }
 
+/** Whether the network was split at some time in [start, end). */
+function wasSplit(partitions: FeedDemoResult['partitions'], start: number, end: number): boolean {
+  let splitAt: number | undefined
+  for (const p of partitions) {
+    if (p.kind === 'split') splitAt = p.at
+    else if (splitAt !== undefined) {
+      if (splitAt < end && p.at > start) return true
+      splitAt = undefined
+    }
+  }
+  return splitAt !== undefined && splitAt < end
+}
+
 /** |value − reference| in ppm of the reference, floored. */
 function deviationPpm(value: bigint, reference: bigint): number {
   if (reference === 0n) return value === 0n ? 0 : 1_000_000
@@ -648,7 +715,7 @@ async function assemble(input: {
       start: w * feed.window * 1000,
       end: (w + 1) * feed.window * 1000,
       honestMedian: median?.toString() ?? null,
-      split: run.partitions.findLast((p) => p.at <= w * feed.window * 1000)?.kind === 'split',
+      split: wasSplit(run.partitions, w * feed.window * 1000, (w + 1) * feed.window * 1000),
       nodes,
       agree: all.every((a) => (a === undefined ? all[0] === undefined : sameAggregate(a, all[0]))),
     })
@@ -745,10 +812,21 @@ function printResult(
   console.log(
     `\nFeed ${r.feed.pair} (${r.feed.id}) on chain ${r.feed.chainId}, aggregator ${r.feed.aggregator}`,
   )
-  for (const p of r.partitions)
-    console.log(
-      `  ${(p.atMs / 1000).toFixed(1).padStart(6)} s  ${p.kind === 'split' ? `split ${p.sides.map((side) => `{${side.join(', ')}}`).join(' | ')}` : 'healed'}`,
-    )
+  for (const p of r.partitions) {
+    const what =
+      p.kind === 'split'
+        ? `split ${p.sides.map((side) => `{${side.join(', ')}}`).join(' | ')}`
+        : 'healed'
+    console.log(`  ${(p.atMs / 1000).toFixed(1).padStart(6)} s  ${what}`)
+    for (const v of p.views ?? [])
+      console.log(
+        `             just before, window ${new Date(v.window * r.feed.window * 1000).toISOString().slice(11, 19)} counted ${Object.entries(
+          v.observations,
+        )
+          .map(([node, n]) => `${n ?? '-'} on ${node}`)
+          .join(', ')}`,
+      )
+  }
   console.log(
     `\n${'window (UTC)'.padEnd(14)} ${'honest median'.padStart(14)} ${NODE_NAMES.map((n) => `node ${n}`.padStart(14)).join(' ')}`,
   )
