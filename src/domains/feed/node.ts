@@ -1,9 +1,13 @@
 import { z } from 'zod'
 import type { FeedReducer, FeedState, FeedSummary } from '../../core/feed/domain.ts'
+import type { OpId } from '../../ledger/op-id.ts'
+import { explorerAt } from '../../web/explorer.ts'
 import type { NodePart } from '../plugin.ts'
 import { createFeedActions, type FeedActions, type FeedIndex } from './actions.ts'
+import { createFeedWeb } from './pages.ts'
 import { createFeedReporter } from './reporter.ts'
 import { feedRoutes } from './routes.ts'
+import { seriesOf } from './wire.ts'
 
 declare module '../../node/node.ts' {
   interface NodeExtensions {
@@ -38,6 +42,19 @@ export const feedNode: NodePart<FeedState, FeedReducer, FeedSummary> = {
     const actions = createFeedActions(ledger, index)
     return {
       extend: { feeds: index, feedActions: actions },
+      web: createFeedWeb({
+        node: config.name,
+        explorer: explorerAt(config.explorerUrl),
+        series: async (ref, last) => {
+          let id: OpId
+          try {
+            id = index.resolve(ref)
+          } catch {
+            return undefined
+          }
+          return seriesOf(await index.reducer(id), last)
+        },
+      }),
       routes: [feedRoutes({ index, actions, accounts, bodyLimit: config.http.bodyLimit, chain })],
       services: chain
         ? [

@@ -21,6 +21,7 @@ import {
   priceOf,
   reportOut,
   reportWire,
+  seriesOf,
   seriesWire,
 } from './wire.ts'
 
@@ -271,31 +272,7 @@ export function feedRoutes(ctx: FeedRoutesContext): RouteGroup {
     async (c) => {
       const query = validate(seriesQuery, c.req.query(), 'query')
       const reducer = await reducerOf(c)
-      const aggregates = reducer.lastAggregates(query.last ?? 120)
-      const oracles = [
-        ...new Set([...reducer.machine.registry.oracles, ...reducer.machine.oracles.keys()]),
-      ].sort()
-      const at = new Map(oracles.map((o, i) => [o, i]))
-      const points = []
-      for (const a of aggregates)
-        for (const att of reducer.machine.series.attestations(a.window))
-          points.push({
-            oracle: at.get(att.oracle) ?? 0,
-            t: att.timestamp,
-            price: att.price.toString(),
-          })
-      return {
-        pair: reducer.machine.pair,
-        decimals: reducer.machine.decimals,
-        oracles,
-        aggregates: aggregates.map((a) => ({
-          window: a.window,
-          start: a.start,
-          end: a.end,
-          answer: a.answer.toString(),
-        })),
-        points,
-      }
+      return seriesOf(reducer, query.last ?? 120)
     },
   )
   route(

@@ -202,3 +202,31 @@ export function reportOut(reducer: FeedReducer, r: ReportView) {
     posted: r.posted ? { round: r.posted.round.toString(), tx: r.posted.tx } : null,
   }
 }
+
+/** A feed's last `last` windows for a chart: every counted attestation's price, each answer. */
+export function seriesOf(reducer: FeedReducer, last: number) {
+  const { machine } = reducer
+  const aggregates = reducer.lastAggregates(last)
+  const oracles = [...new Set([...machine.registry.oracles, ...machine.oracles.keys()])].sort()
+  const at = new Map(oracles.map((o, i) => [o, i]))
+  const points = []
+  for (const a of aggregates)
+    for (const att of machine.series.attestations(a.window))
+      points.push({
+        oracle: at.get(att.oracle) ?? 0,
+        t: att.timestamp,
+        price: att.price.toString(),
+      })
+  return {
+    pair: machine.pair,
+    decimals: machine.decimals,
+    oracles,
+    aggregates: aggregates.map((a) => ({
+      window: a.window,
+      start: a.start,
+      end: a.end,
+      answer: a.answer.toString(),
+    })),
+    points,
+  }
+}
