@@ -5,10 +5,11 @@ import type { DomainEntry } from '../domains/plugin.ts'
 import { BaseError } from '../errors/base.ts'
 import type { ChainConfig } from '../node/config.ts'
 import { resolveDataDir } from '../node/data-dir.ts'
+import { NodeConfigError } from '../node/errors.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from './context.ts'
 
-/** `rwa init`, `rwa start` (hosting `domains`), `rwa status`. */
+/** `rwa init`, `rwa start` (hosting `domains`), `rwa status`, `rwa net …`. */
 export function addNodeCommands(
   program: Command,
   { domains }: { domains: readonly DomainEntry[] },
@@ -160,7 +161,13 @@ export function addNodeCommands(
         peers: number
         accepted: number
         pending: number
-        net: { peerId: string; listen: string[]; gossipDropped: number } | null
+        net: {
+          peerId: string
+          listen: string[]
+          gossipDropped: number
+          /** Absent from nodes before the deny list. */
+          denied?: number
+        } | null
         chain: StatusChain | null
         documents: Record<
           string,
@@ -177,6 +184,8 @@ export function addNodeCommands(
       console.log(`  chain ${formatChain(status.chain)}`)
       if (status.net) {
         console.log(`  listening on ${status.net.listen.join(' ')}`)
+        if (status.net.denied)
+          console.log(`  peers denied: ${status.net.denied} (rwa net denied lists them)`)
         if (status.net.gossipDropped > 0)
           console.log(
             `  gossip messages dropped while busy: ${status.net.gossipDropped} (fetched again by sync)`,
@@ -193,6 +202,77 @@ export function addNodeCommands(
           `  … and ${status.docs - shown} more documents (GET /status?after=${status.next})`,
         )
     })
+
+  addNetCommands(program)
+}
+
+/** `rwa net deny`, `rwa net allow`, `rwa net denied`: the operator's deny list of peers. */
+export function addNetCommands(program: Command): void {
+  const net = program
+    .command('net')
+    .description("a node's peers: deny and allow them (network partitions by hand)")
+  const withDataDir = (command: Command) =>
+    command
+      .option('--name <node>', 'the local node whose deny list to edit', 'local')
+      .option(
+        '--data-dir <dir>',
+        'data dir of the node (default $RWA_HOME/<name> or ~/.rwa/<name>)',
+      )
+  withDataDir(
+    net
+      .command('deny')
+      .argument('<peer...>', 'libp2p peer ids (12D3KooW…)')
+      .description(
+        'refuse these peers: their connections are closed and no op goes to or comes from them (a running node reloads its list within a second)',
+      ),
+  )
+    .addHelpText('after', '\nExample:\n  $ rwa net deny 12D3KooW… --name a')
+    .action(async (peers: string[], o: DataDirOptions) => {
+      const { added, list } = await editDenyList(o, { deny: peers })
+      console.log(`Denied ${added.length} more peer(s); ${list.peers.length} denied in all.`)
+    })
+  withDataDir(
+    net
+      .command('allow')
+      .argument('<peer...>', 'libp2p peer ids (12D3KooW…)')
+      .description('take peers off the deny list; the node dials them again'),
+  )
+    .addHelpText('after', '\nExample:\n  $ rwa net allow 12D3KooW… --name a')
+    .action(async (peers: string[], o: DataDirOptions) => {
+      const { removed, list } = await editDenyList(o, { allow: peers })
+      console.log(`Allowed ${removed.length} peer(s); ${list.peers.length} denied in all.`)
+    })
+  withDataDir(net.command('denied').description('list the peers on the deny list'))
+    .option('--json', 'print machine-readable JSON')
+    .addHelpText('after', '\nExample:\n  $ rwa net denied --name a')
+    .action(async (o: DataDirOptions & { json?: boolean }) => {
+      const { DENIED_PEERS_FILE, readDeniedPeers } = await import('../net/denied-peers.ts')
+      const list = readDeniedPeers(join(nodeDataDir(o), DENIED_PEERS_FILE))
+      if (o.json) return printJson(list)
+      for (const peer of list.peers) console.log(peer)
+      for (const s of list.skipped) console.error(`skipped line ${s.line} ${s.text}: ${s.reason}`)
+      if (list.peers.length === 0) console.error('No peer is denied.')
+    })
+}
+
+type DataDirOptions = { name: string; dataDir?: string }
+
+/** The data dir of an existing node, or an error saying how to make one. */
+function nodeDataDir(o: DataDirOptions): string {
+  const dataDir = resolveDataDir(o.name, { dataDir: o.dataDir })
+  if (!existsSync(join(dataDir, 'config.toml')))
+    throw new NodeConfigError(
+      `There is no node in "${dataDir}"; create it with rwa init ${o.name}, or pass --name or --data-dir.`,
+    )
+  return dataDir
+}
+
+async function editDenyList(
+  o: DataDirOptions,
+  change: { deny?: readonly string[]; allow?: readonly string[] },
+) {
+  const { DENIED_PEERS_FILE, editDeniedPeers } = await import('../net/denied-peers.ts')
+  return editDeniedPeers(join(nodeDataDir(o), DENIED_PEERS_FILE), change)
 }
 
 /** The chain of `GET /status`: where the node settles. */

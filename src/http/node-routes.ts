@@ -40,7 +40,12 @@ const statusWire = z.object({
   ),
   next: opIdWire.nullable().describe('The `after` of the next page; null on the last.'),
   net: z
-    .object({ peerId: z.string(), listen: z.array(z.string()), gossipDropped: count })
+    .object({
+      peerId: z.string(),
+      listen: z.array(z.string()),
+      gossipDropped: count,
+      denied: count.describe('Peers the operator denies (denied-peers.txt in the data dir).'),
+    })
     .nullable()
     .describe('Null when the node does not replicate.'),
   chain: chainInfoWire.nullable().describe('Null when the node runs without a chain.'),
@@ -72,7 +77,7 @@ export type NodeRoutesContext = {
   /** Connected peers. */
   peers(): number
   /** This node's libp2p identity and addresses, if it replicates. */
-  net?(): { peerId: string; listen: string[]; gossipDropped: number } | undefined
+  net?(): { peerId: string; listen: string[]; gossipDropped: number; denied: number } | undefined
   /** Where this node settles, if it has a chain. */
   chain?(): ChainInfo | undefined
 }

@@ -6,6 +6,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { GossipSub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Connection, PeerId, PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
@@ -13,6 +14,7 @@ import type { Logger } from 'pino'
 import type { Ledger } from '../ledger/ledger.ts'
 import type { LifecycleOptions, Startable } from '../node/startable.ts'
 import { readSecretFile, writeSecretFile } from '../store/key-file.ts'
+import { parsePeerId } from './denied-peers.ts'
 import { createDialer, type Dialer } from './dialer.ts'
 import { createGossip, type Gossip, gossipService } from './gossip.ts'
 import { createPeerScores, type NetLimits, type PeerScores } from './peer-scores.ts'
@@ -31,6 +33,10 @@ export type { SyncStats } from './sync.ts'
 
 /** How often every peer is synced with, to catch anything gossip missed. */
 const ANTI_ENTROPY_MS = 5000
+/** How long a peer taken off the deny list is redialled (each anti-entropy round) until it answers. */
+const REDIAL_ALLOWED_MS = 60_000
+/** How long one dial of an allowed peer may take. */
+const REDIAL_TIMEOUT_MS = 5000
 
 /** Options of `createReplicator`. */
 export type ReplicatorOptions = {
@@ -70,6 +76,16 @@ export interface Replicator extends Startable {
   ipStrikes(ip: string): number
   /** Whether a ban is in force against an IP address. */
   isIpBanned(ip: string): boolean
+  /**
+   * Denies peers (by peer id; what is none is logged and left out) until `allow`: their
+   * connections are closed, and dials to them and connections from them refused, so neither gossip nor sync
+   * reaches them. The operator's partition switch (`denied-peers.txt`).
+   */
+  deny(peers: readonly string[]): void
+  /** Takes peers off the deny list and dials them again (for a minute, until they answer). */
+  allow(peers: readonly string[]): void
+  /** The peers denied, sorted. */
+  denied(): string[]
   /** Round trips and bytes of this node's pulls so far, and sync bytes in and out. */
   syncStats(): SyncStats
   /** Strikes counted and bans started since the node started (peers and IP addresses). */
@@ -101,20 +117,26 @@ export function ipOf(address: Multiaddr | undefined): string | undefined {
 /** What the connection gater asks of peer standing. */
 type Gate = {
   readonly scores: PeerScores
+  /** Peers the operator denies (by peer id). */
+  readonly denied: ReadonlySet<string>
   /** The host's open connections (the host is built after the gater). */
   readonly connections: () => readonly Connection[]
 }
 
 /**
- * Builds the (not yet started) libp2p host; its gater refuses banned peers, banned IP addresses,
- * and connections past `maxPeersPerIp` from one address.
+ * Builds the (not yet started) libp2p host; its gater refuses denied and banned peers, banned IP
+ * addresses, and connections past `maxPeersPerIp` from one address.
  */
 function createHost(
   privateKey: PrivateKey,
   listen: readonly string[],
   gate: Gate,
 ): Promise<ReplicatorHost> {
-  const { scores } = gate
+  const { scores, denied } = gate
+  const peerRefused = (peer: PeerId): boolean => {
+    const id = peer.toString()
+    return denied.has(id) || scores.isBanned(id)
+  }
   const ipRefused = (ip: string | undefined): boolean => {
     if (ip === undefined) return false
     if (scores.isIpBanned(ip)) return true
@@ -129,12 +151,14 @@ function createHost(
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: {
-      denyDialPeer: async (peer) => scores.isBanned(peer.toString()),
+      denyDialPeer: async (peer) => peerRefused(peer),
       denyInboundConnection: async (conn) => ipRefused(ipOf(conn.remoteAddr)),
       denyInboundEncryptedConnection: async (peer, conn) => {
         const ip = ipOf(conn.remoteAddr)
-        return scores.isBanned(peer.toString()) || (ip !== undefined && scores.isIpBanned(ip))
+        return peerRefused(peer) || (ip !== undefined && scores.isIpBanned(ip))
       },
+      // A dial by address alone learns the peer id only once encrypted.
+      denyOutboundEncryptedConnection: async (peer) => denied.has(peer.toString()),
     },
     services: { identify: identify(), pubsub: gossipService() },
     start: false,
@@ -145,6 +169,10 @@ function createHost(
 type Parts = {
   readonly node: ReplicatorHost
   readonly scores: PeerScores
+  readonly denied: Set<string>
+  /** Peers taken off the deny list, redialled until they answer or the time (ms) passes. */
+  readonly allowed: Map<string, number>
+  readonly logger: Logger
   readonly gossip: Gossip
   readonly sync: Sync
   readonly dialer: Dialer
@@ -161,9 +189,11 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
   const { ledger, logger } = options
   const privateKey = await loadPeerKey(options.keyFile)
   const scores = createPeerScores({ logger, limits: options.limits ?? {} })
+  const denied = new Set<string>()
   let host: ReplicatorHost | undefined
   const node = await createHost(privateKey, options.listen ?? ['/ip4/127.0.0.1/tcp/0'], {
     scores,
+    denied,
     connections: () => host?.getConnections() ?? [],
   })
   host = node
@@ -182,18 +212,19 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
     pubsub: node.services.pubsub,
     ledger,
     logger,
-    isBanned: scores.isBanned,
+    // A message already on its way from a peer just denied is not taken.
+    isBanned: (peer) => denied.has(peer) || scores.isBanned(peer),
     strike,
     scheduleSync: sync.scheduleSync,
     pulled,
   })
   const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
-  return compose({ node, scores, gossip, sync, dialer }, logger)
+  return compose({ node, scores, denied, allowed: new Map(), logger, gossip, sync, dialer })
 }
 
 /** The replicator made of its parts: what it answers, and its start and stop. */
-function compose(parts: Parts, logger: Logger): Replicator {
-  const { node, scores, gossip, sync, dialer } = parts
+function compose(parts: Parts): Replicator {
+  const { node, scores, denied, logger, gossip, sync, dialer } = parts
   let antiEntropy: NodeJS.Timeout | undefined
   return {
     name: 'replicator',
@@ -208,6 +239,33 @@ function compose(parts: Parts, logger: Logger): Replicator {
     isBanned: (peer) => scores.isBanned(peer),
     ipStrikes: (ip) => scores.ipStrikes(ip),
     isIpBanned: (ip) => scores.isIpBanned(ip),
+    deny(peers) {
+      for (const text of peers) {
+        const peer = parsePeerId(text)
+        if (peer === undefined) {
+          logger.warn({ peer: text.slice(0, 80) }, 'not a peer id; not denied')
+          continue
+        }
+        denied.add(peer)
+        parts.allowed.delete(peer)
+      }
+      for (const c of node.getConnections())
+        if (denied.has(c.remotePeer.toString())) c.close().catch(() => c.abort(new Error('denied')))
+      logger.info({ peers: peers.slice(0, 20), denied: denied.size }, 'peers denied')
+    },
+    allow(peers) {
+      const until = Date.now() + REDIAL_ALLOWED_MS
+      for (const text of peers) {
+        const peer = parsePeerId(text)
+        if (peer !== undefined && denied.delete(peer)) parts.allowed.set(peer, until)
+      }
+      logger.info({ peers: peers.slice(0, 20), denied: denied.size }, 'peers allowed')
+      if (node.status !== 'started') return
+      redialAllowed(parts)
+      // A configured peer may be among them; the connected ones are not dialled again.
+      void dialer.dialPeers()
+    },
+    denied: () => [...denied].sort(),
     syncStats: () => sync.stats(),
     misdeeds: () => scores.totals(),
     async syncAll() {
@@ -239,8 +297,34 @@ function compose(parts: Parts, logger: Logger): Replicator {
 }
 
 /** One round of anti-entropy: redial if short of peers, sync with each, forget the blameless. */
-function antiEntropyRound({ node, scores, sync, dialer }: Parts): void {
+function antiEntropyRound(parts: Parts): void {
+  const { node, scores, sync, dialer } = parts
   dialer.redialIfShort()
+  redialAllowed(parts)
   for (const peer of node.getPeers()) void sync.scheduleSync(peer, ANTI_ENTROPY_GRACE_MS)
   scores.forgetBlameless(node.getPeers().map(String))
+}
+
+/**
+ * Dials the peers lately taken off the deny list that are not connected, by the addresses the
+ * host learnt of them: their side may lift its own deny later, and a configured peer count that
+ * looks full does not make the dialer redial them.
+ */
+function redialAllowed({ node, allowed, logger }: Parts): void {
+  const now = Date.now()
+  for (const [peer, until] of allowed) {
+    if (now > until) {
+      allowed.delete(peer)
+      continue
+    }
+    const id = peerIdFromString(peer)
+    if (node.getConnections(id).length > 0) {
+      allowed.delete(peer)
+      continue
+    }
+    node
+      .dial(id, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
+      .then(() => allowed.delete(peer))
+      .catch((err: Error) => logger.debug({ peer, err: err.message }, 'redial failed'))
+  }
 }

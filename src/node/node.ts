@@ -11,6 +11,11 @@ import { type Ledger, openLedger } from '../ledger/ledger.ts'
 import type { EncodedOp } from '../ledger/op.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import type { Store } from '../ledger/store.ts'
+import {
+  DENIED_PEERS_FILE,
+  type DeniedPeersWatcher,
+  watchDeniedPeers,
+} from '../net/denied-peers.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
@@ -292,23 +297,35 @@ function documentsPart({ plugins, accounts, logger, built }: PartsInput): Starta
   }
 }
 
+/** Replication, with the operator's deny list (`denied-peers.txt`) applied before the first dial. */
 function replicatorPart({ config, options, logger, built }: PartsInput): Startable {
+  let watcher: DeniedPeersWatcher | undefined
   return {
     name: 'replicator',
     async start(lifecycle) {
       const net = { ...config.net, ...options.net }
       if (!net.enabled) return
+      const netLogger = logger.child({ part: 'net' })
       built.replicator = await createReplicator({
         ledger: built.ledger!,
-        logger: logger.child({ part: 'net' }),
+        logger: netLogger,
         keyFile: join(config.dataDir, 'keys', 'p2p.identity'),
         listen: net.listen,
         peers: net.peers,
         limits: net.limits,
       })
+      watcher = watchDeniedPeers({
+        path: join(config.dataDir, DENIED_PEERS_FILE),
+        target: built.replicator,
+        logger: netLogger,
+      })
+      watcher.start(lifecycle)
       await built.replicator.start(lifecycle)
     },
-    stop: (lifecycle) => built.replicator?.stop(lifecycle),
+    async stop(lifecycle) {
+      watcher?.stop(lifecycle)
+      await built.replicator?.stop(lifecycle)
+    },
   }
 }
 
@@ -416,6 +433,7 @@ function httpPart(input: PartsInput): Startable {
                 peerId: built.replicator.peerId,
                 listen: built.replicator.multiaddrs(),
                 gossipDropped: built.replicator.gossipDropped(),
+                denied: built.replicator.denied().length,
               }
             : undefined,
         chain: () => built.chain?.info,

@@ -1,6 +1,7 @@
 import type { CliPart } from '../../plugin.ts'
 import { addFeedAdminCommands } from './admin-commands.ts'
 import { registerAggregatorCommands } from './aggregator-commands.ts'
+import { registerFeedsDemo } from './demo-run.ts'
 import { registerOracleCommands } from './oracle-run.ts'
 import { registerFeedQueryCommands } from './query-commands.ts'
 
@@ -23,5 +24,6 @@ export const feedCli: CliPart = {
     registerFeedQueryCommands(feed)
     registerAggregatorCommands(feed)
     registerOracleCommands(program)
+    registerFeedsDemo(program)
   },
 }
