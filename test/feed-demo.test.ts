@@ -36,9 +36,9 @@ describe('rwa feeds demo', () => {
   test('at reduced size: the nodes agree on every closed window after the partitions heal, every on-chain report is within 0.5% of the honest median, and Byzantine oracles rank last', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rwa-feed-demo-'))
     roots.push(out)
-    // Honest oracles within ±0.2% of 2500: any honest price is then within 0.4% of any honest
-    // median, so a report over 0.5% off was moved by the Byzantine oracles (at +20%).
-    const args = ['feeds', 'demo', '--duration', '12', '--split-every', '4', '--spread', '2000']
+    // The defaults: the market swings ±1% around 2500 and honest oracles read it within ±0.1%, so
+    // a report over 0.5% off the window's honest median was moved by the Byzantine oracles.
+    const args = ['feeds', 'demo', '--duration', '12', '--split-every', '4']
     const { stdout } = await promisify(execFile)(
       process.execPath,
       [RWA_BIN, ...args, '--json', '--out', out],

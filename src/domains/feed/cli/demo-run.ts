@@ -7,7 +7,8 @@ import type { DemoCluster } from './demo-cluster.ts'
 
 // `rwa feeds demo`: the spec's oracle network on real processes. Three rwa nodes (separate
 // `rwa start` processes on temporary data dirs) settle on one devnet; seven oracles of this
-// process (five honest around 2500 ± 1%, two Byzantine at +20%) attest once a second, spread
+// process (five honest around 2500 ± 1%: the market swings ±1% over the run and honest oracles
+// read it within ±0.1%; two Byzantine at +20%) attest once a second, spread
 // over the nodes; every `--split-every` seconds the network splits {a} | {b, c} through the
 // nodes' deny-list files, and heals. At the end the nodes must agree on every closed window, the
 // aggregator on the devnet holds the reports that two of three nodes signed, and the Byzantine
@@ -27,6 +28,7 @@ export type FeedDemoOptions = {
   splitEvery: string
   window: string
   spread: string
+  drift: string
   out?: string | undefined
   json?: boolean | undefined
   keep?: boolean | undefined
@@ -40,6 +42,7 @@ type Settings = {
   splitEveryMs: number
   window: number
   spreadPpm: number
+  driftPpm: number
   out: string | undefined
   quiet: boolean
   keep: boolean
@@ -81,7 +84,16 @@ export function registerFeedsDemo(program: Command): void {
       '10',
     )
     .option('--window <seconds>', "the feed's aggregation window", '1')
-    .option('--spread <ppm>', "the honest oracles' spread around 2500 (10000 = ±1%)", '10000')
+    .option(
+      '--drift <ppm>',
+      'how far the market price swings around 2500 over the run (10000 = ±1%)',
+      '10000',
+    )
+    .option(
+      '--spread <ppm>',
+      'how far each honest reading strays from the market (1000 = ±0.1%)',
+      '1000',
+    )
     .option('--out <dir>', 'save demo.json and chart.svg there')
     .option('--keep', "keep the nodes' temporary data dirs and logs (their path is printed)")
     .option('--json', 'print the result as JSON')
@@ -120,6 +132,7 @@ function parseSettings(o: FeedDemoOptions): Settings {
     splitEveryMs: wholeNumber('split-every', o.splitEvery, 1, 3600) * 1000,
     window: wholeNumber('window', o.window, 1, 60),
     spreadPpm: wholeNumber('spread', o.spread, 0, 100_000),
+    driftPpm: wholeNumber('drift', o.drift, 0, 100_000),
     out: o.out,
     quiet: o.json === true,
     keep: o.keep === true,
@@ -414,6 +427,8 @@ async function runOracles(
           price: CENTRE,
           spreadPpm: s.spreadPpm,
           biasPpm: byzantine ? BYZANTINE_BIAS_PPM : 0,
+          driftPpm: s.driftPpm,
+          driftPeriodMs: Math.max(60_000, s.durationMs),
         },
         intervalMs: 1000,
         onTick(tick) {

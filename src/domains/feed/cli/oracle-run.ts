@@ -31,6 +31,12 @@ export type SimulateOptions = {
   readonly spreadPpm?: number
   /** A constant offset, in ppm (200 000 = +20%: a Byzantine oracle). */
   readonly biasPpm?: number
+  /**
+   * The market's own movement: the centre swings by this much (ppm) along a sine of
+   * `driftPeriodMs`, the same for every oracle at the same time (default none).
+   */
+  readonly driftPpm?: number
+  readonly driftPeriodMs?: number
 }
 
 /** What `runOracle` runs: a feed, a node, a key, and either sources or a simulation. */
@@ -252,11 +258,19 @@ export function lowerMedian(prices: readonly bigint[]): bigint {
  */
 export function simulatedPrice(
   base: bigint,
-  { spreadPpm = 10_000, biasPpm = 0 }: { spreadPpm?: number; biasPpm?: number },
+  {
+    spreadPpm = 10_000,
+    biasPpm = 0,
+    driftPpm = 0,
+    driftPeriodMs = 60_000,
+  }: { spreadPpm?: number; biasPpm?: number; driftPpm?: number; driftPeriodMs?: number },
   random: () => number,
+  now = 0,
 ): bigint {
   const u = Math.min(Math.floor(random() * (2 * spreadPpm + 1)), 2 * spreadPpm) - spreadPpm
-  const biased = (base * BigInt(1_000_000 + biasPpm)) / 1_000_000n
+  const drift = Math.round(driftPpm * Math.sin((2 * Math.PI * now) / driftPeriodMs))
+  const market = (base * BigInt(1_000_000 + drift)) / 1_000_000n
+  const biased = (market * BigInt(1_000_000 + biasPpm)) / 1_000_000n
   return (biased * BigInt(1_000_000 + u)) / 1_000_000n
 }
 
@@ -273,7 +287,7 @@ function simulatedReadings(
     ok: true as const,
     name: `simulated-${i + 1}`,
     url: 'simulated',
-    price: simulatedPrice(base, simulate, random),
+    price: simulatedPrice(base, simulate, random, now()),
     volume: 0n,
     timestamp: now(),
   }))
