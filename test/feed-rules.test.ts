@@ -292,6 +292,16 @@ describe('reports', () => {
     expect(one.reports()[0]?.counted).toBe(1)
   })
 
+  test('a report of fewer observations than the feed needs is refused', async () => {
+    const doc = new FeedDoc(feedGenesis({ minObservations: 2 }))
+    doc.attest(0, usd(2500), at(w0 + 1))
+    const one = await doc.signReport(0, w0 + 1)
+    expect(verdictOf(doc, one.id)?.message).toMatch(/needs at least 2 per window/)
+    doc.attest(1, usd(2501), at(w0 + 1, 2000))
+    const two = await doc.signReport(0, w0 + 1)
+    expect(verdictOf(doc, two.id)).toBeUndefined()
+  })
+
   test('a signature that does not recover to the signer, or by a stranger, is refused', async () => {
     const doc = new FeedDoc()
     doc.attest(0, usd(2500), at(w0 + 1))

@@ -52,6 +52,7 @@ export type FeedState = {
     readonly heartbeat: number
     readonly deviation: number
     readonly minSources: number
+    readonly minObservations: number
     readonly maxAge: number
   }
   readonly attestations: number
@@ -244,6 +245,7 @@ export class FeedReducer extends CausalReducer<FeedState> {
         heartbeat: r.heartbeat,
         deviation: r.deviation,
         minSources: r.minSources,
+        minObservations: r.minObservations,
         maxAge: r.maxAge,
       },
       attestations: machine.series.size,

@@ -59,6 +59,8 @@ export type Registry = {
   readonly heartbeat: number
   readonly deviation: number
   readonly minSources: number
+  /** Counted attestations a window needs before its report may be signed. */
+  readonly minObservations: number
   readonly maxAge: number
 }
 
@@ -177,6 +179,7 @@ export class FeedMachine implements Rules {
         heartbeat: body.heartbeat,
         deviation: body.deviation,
         minSources: body.minSources,
+        minObservations: body.minObservations ?? 1,
         maxAge: body.maxAge,
       },
     ]
@@ -265,13 +268,16 @@ export class FeedMachine implements Rules {
       }
     }
     const body = bodyOf<
-      Partial<Pick<Registry, 'heartbeat' | 'deviation' | 'minSources' | 'maxAge'>>
+      Partial<
+        Pick<Registry, 'heartbeat' | 'deviation' | 'minSources' | 'minObservations' | 'maxAge'>
+      >
     >(FEED_OP.setParams, raw)
     return {
       ...before,
       heartbeat: body.heartbeat ?? before.heartbeat,
       deviation: body.deviation ?? before.deviation,
       minSources: body.minSources ?? before.minSources,
+      minObservations: body.minObservations ?? before.minObservations,
       maxAge: body.maxAge ?? before.maxAge,
     }
   }
@@ -452,6 +458,10 @@ export class FeedMachine implements Rules {
     const body = bodyOf<SignReportBody>(FEED_OP.signReport, op.op.body)
     const answer = BigInt(body.answer)
     checkPrice(answer, 'The answer')
+    if (body.observations < registry.minObservations)
+      throw new FeedRefusedError(
+        `A report of ${body.observations} observation(s) may not be signed: feed ${this.pair} needs at least ${registry.minObservations} per window.`,
+      )
     const aggregator = getAddress(body.aggregator)
     const windowStart = BigInt(body.window) * BigInt(this.window)
     const digest = feedReportDigest(

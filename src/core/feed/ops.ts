@@ -118,6 +118,12 @@ const params = {
     .max(1_000_000)
     .describe('ppm: a report is posted when the answer moves this much'),
   minSources: z.number().int().min(1).max(MAX_SOURCES).describe('sources an attestation needs'),
+  minObservations: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ORACLES)
+    .describe('counted attestations a window needs before its report may be signed (default 1)'),
   maxAge: z
     .number()
     .int()
@@ -136,6 +142,7 @@ export const createBody = z
     decimals: z.number().int().min(0).max(MAX_DECIMALS),
     window: z.number().int().min(1).max(3600).describe('seconds per aggregation window'),
     ...params,
+    minObservations: params.minObservations.optional(),
     oracles: z.array(key).max(MAX_ORACLES),
     signers,
     threshold,
@@ -190,6 +197,7 @@ export const BODIES = {
       heartbeat: params.heartbeat.optional(),
       deviation: params.deviation.optional(),
       minSources: params.minSources.optional(),
+      minObservations: params.minObservations.optional(),
       maxAge: params.maxAge.optional(),
     })
     .strict(),

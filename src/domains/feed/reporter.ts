@@ -86,7 +86,8 @@ export function createFeedReporter(options: FeedReporterOptions): Startable {
     signedUpTo.set(id, w)
     if (reducer.hasSigned(w, me, chain.info.chainId, aggregator)) return
     const aggregate = reducer.aggregate(w)
-    if (!aggregate) return
+    // Too few oracles in the window (a partly filled first or last one): nothing to sign.
+    if (!aggregate || aggregate.observations < registry.minObservations) return
     const windowStart = BigInt(w) * BigInt(reducer.machine.window)
     const report = {
       window: BigInt(w),

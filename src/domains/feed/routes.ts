@@ -153,6 +153,7 @@ export function feedRoutes(ctx: FeedRoutesContext): RouteGroup {
         heartbeat: r.heartbeat,
         deviation: r.deviation,
         minSources: r.minSources,
+        minObservations: r.minObservations,
         maxAge: r.maxAge,
         window: machine.window,
         oracles: [...r.oracles].sort(),

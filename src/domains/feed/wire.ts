@@ -39,6 +39,7 @@ export const feedWire = z.object({
   heartbeat: z.number().int().describe('seconds'),
   deviation: ppm,
   minSources: z.number().int(),
+  minObservations: z.number().int(),
   maxAge: z.number().int().describe('seconds'),
   window: z.number().int().describe('seconds'),
   oracles: z.array(keyWire),

@@ -92,6 +92,7 @@ type CreateOptions = GlobalOptions & {
   heartbeat: string
   deviation: string
   minSources: string
+  minObservations: string
   maxAge: string
   oracle?: string[]
   signer?: string[]
@@ -115,6 +116,11 @@ export function addFeedAdminCommands(feed: Command): void {
     .option('--heartbeat <seconds>', 'post a report at least this often', '3600')
     .option('--deviation <percent>', 'post a report when the answer moves this much', '0.5')
     .option('--min-sources <n>', 'sources each attestation needs (1–16)', '1')
+    .option(
+      '--min-observations <n>',
+      'attestations a window needs before its report is signed (1–256)',
+      '1',
+    )
     .option('--max-age <seconds>', 'how old an attestation may be against its causal clock', '300')
     .option('--oracle <key>', 'an oracle key (repeat for more)', collect)
     .option(
@@ -149,6 +155,7 @@ export function addFeedAdminCommands(feed: Command): void {
         heartbeat: whole(o.heartbeat, '--heartbeat', 1, 7 * 86_400),
         deviation: percentToPpm(o.deviation, '--deviation'),
         minSources: whole(o.minSources, '--min-sources', 1, 16),
+        minObservations: whole(o.minObservations, '--min-observations', 1, 256),
         maxAge: whole(o.maxAge, '--max-age', 1, 86_400),
         oracles: (o.oracle ?? []).map(oracleKey),
         signers,

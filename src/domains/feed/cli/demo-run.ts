@@ -335,6 +335,8 @@ async function createDemoFeed(
     heartbeat,
     deviation: DEVIATION_PPM,
     minSources: 1,
+    // More than the Byzantine oracles: no window they fill alone is ever reported.
+    minObservations: Math.min(s.oracles, s.byzantine + 1),
     maxAge: 60,
     window: s.window,
     oracles: oracleSigners.map(keyOf),
