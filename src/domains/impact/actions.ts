@@ -6,6 +6,7 @@ import type { EncodedOp } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import type { LocalAccount } from '../../node/accounts.ts'
 import type { DocIndex } from '../../node/doc-index.ts'
+import { createDocActions } from '../doc-actions.ts'
 
 /** The impact communities of a node. */
 export type ImpactIndex = DocIndex<ImpactState, ImpactReducer, ImpactSummary>
@@ -26,18 +27,12 @@ export interface ImpactActions {
 
 /** The actions of a node's ledger and impact index. */
 export function createImpactActions(ledger: Ledger, index: ImpactIndex): ImpactActions {
+  const docs = createDocActions(ledger, index, IMPACT_OP.create)
   return {
-    async create(account, body) {
-      const time = Date.now()
-      return ledger.append(account.signer, { doc: null, type: IMPACT_OP.create, body, time })
-    },
+    create: docs.create,
     async act(account, ref, type, body) {
-      const community = index.resolve(ref)
-      const reducer = await index.reducer(community)
-      const time = Date.now()
-      reducer.check({ author: account.signer.publicKey, type, body, time })
-      const op = await ledger.append(account.signer, { doc: community, type, body, time })
-      return { op: op.id, community, type }
+      const { op, doc } = await docs.act(account, ref, type, body)
+      return { op, community: doc, type }
     },
   }
 }
