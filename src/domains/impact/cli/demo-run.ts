@@ -86,6 +86,8 @@ type DemoResult = {
     ranking: number
     suspended: boolean
     earned: string
+    /** Stake taken by slashes (capped at what was staked when each decision came). */
+    slashed: string
     withdrawn: string
   }[]
   batches: { batch: number; total: string; tx: string | undefined }[]
@@ -355,6 +357,10 @@ function report(
     refused,
     auditors: people.map((p) => {
       const a = r.auditor(key(p.signer))!
+      let slashed = 0n
+      for (const q of r.requests({ limit: Number.MAX_SAFE_INTEGER }))
+        for (const cut of q.decision?.slashes ?? [])
+          if (cut.auditor === key(p.signer)) slashed += BigInt(cut.taken)
       return {
         name: p.name,
         area: p.area,
@@ -365,6 +371,7 @@ function report(
         ranking: a.ranking,
         suspended: a.suspended,
         earned: String(a.earned['0'] ?? 0n),
+        slashed: String(slashed),
         withdrawn: String(withdrawn.get(p.name) ?? 0n),
       }
     }),
