@@ -70,7 +70,7 @@ contract MultiPartyEscrow {
     event WithdrawFunds(address indexed sender, uint256 amount);
     event TransferFunds(address indexed sender, address indexed receiver, uint256 amount);
 
-    error InsufficientBalance(address account, uint256 balance, uint256 needed);
+    error InsufficientEscrowBalance(address account, uint256 balance, uint256 needed);
     error TokenTransferFailed();
     error ZeroSigner();
     error ExpirationTooFar(uint256 expiration);
@@ -364,7 +364,7 @@ contract MultiPartyEscrow {
 
     function _debit(address account, uint256 value) private {
         uint256 balance = balances[account];
-        if (balance < value) revert InsufficientBalance(account, balance, value);
+        if (balance < value) revert InsufficientEscrowBalance(account, balance, value);
         balances[account] = balance - value;
     }
 
