@@ -1,5 +1,6 @@
-import { type Address, type Hex, keccak256, stringToHex } from 'viem'
+import { type AbiParameter, type Address, type Hex, keccak256, parseAbi, stringToHex } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { multiPartyEscrowAbi } from '../src/chain/artifacts.ts'
 import {
   type Channel,
   channelAddFunds,
@@ -59,6 +60,60 @@ async function refusal(call: Promise<unknown>): Promise<string> {
   expect(error).toBeInstanceOf(MpeError)
   return (error as MpeError).reason
 }
+
+/** SingularityNET MultiPartyEscrow's interface (platform-contracts), written out from its source. */
+const ORIGINAL = parseAbi([
+  'event ChannelOpen(uint256 channelId, uint256 nonce, address indexed sender, address signer, address indexed recipient, bytes32 indexed groupId, uint256 amount, uint256 expiration)',
+  'event ChannelClaim(uint256 indexed channelId, uint256 nonce, address indexed recipient, uint256 claimAmount, uint256 plannedAmount, uint256 sendBackAmount, uint256 keepAmount)',
+  'event ChannelSenderClaim(uint256 indexed channelId, uint256 nonce, uint256 claimAmount)',
+  'event ChannelExtend(uint256 indexed channelId, uint256 newExpiration)',
+  'event ChannelAddFunds(uint256 indexed channelId, uint256 additionalFunds)',
+  'event DepositFunds(address indexed sender, uint256 amount)',
+  'event WithdrawFunds(address indexed sender, uint256 amount)',
+  'event TransferFunds(address indexed sender, address indexed receiver, uint256 amount)',
+  'function channels(uint256) view returns (uint256 nonce, address sender, address signer, address recipient, bytes32 groupId, uint256 value, uint256 expiration)',
+  'function balances(address) view returns (uint256)',
+  'function nextChannelId() view returns (uint256)',
+  'function token() view returns (address)',
+  'function usedMessages(bytes32) view returns (bool)',
+  'function deposit(uint256 value) returns (bool)',
+  'function withdraw(uint256 value) returns (bool)',
+  'function transfer(address receiver, uint256 value) returns (bool)',
+  'function openChannel(address signer, address recipient, bytes32 groupId, uint256 value, uint256 expiration) returns (bool)',
+  'function openChannelByThirdParty(address sender, address signer, address recipient, bytes32 groupId, uint256 value, uint256 expiration, uint256 messageNonce, uint8 v, bytes32 r, bytes32 s) returns (bool)',
+  'function depositAndOpenChannel(address signer, address recipient, bytes32 groupId, uint256 value, uint256 expiration) returns (bool)',
+  'function multiChannelClaim(uint256[] channelIds, uint256[] actualAmounts, uint256[] plannedAmounts, bool[] isSendbacks, uint8[] v, bytes32[] r, bytes32[] s)',
+  'function channelClaim(uint256 channelId, uint256 actualAmount, uint256 plannedAmount, uint8 v, bytes32 r, bytes32 s, bool isSendback)',
+  'function channelExtend(uint256 channelId, uint256 newExpiration) returns (bool)',
+  'function channelAddFunds(uint256 channelId, uint256 amount) returns (bool)',
+  'function channelExtendAndAddFunds(uint256 channelId, uint256 newExpiration, uint256 amount)',
+  'function channelClaimTimeout(uint256 channelId)',
+])
+
+/** An ABI item's shape apart from parameter names: kind, name, types, indexed flags and outputs. */
+function shape(item: {
+  type: string
+  name?: string
+  inputs?: readonly AbiParameter[]
+  outputs?: readonly AbiParameter[]
+}) {
+  const params = (list: readonly AbiParameter[] = []) =>
+    list.map((p) => `${p.type}${'indexed' in p && p.indexed ? ' indexed' : ''}`).join(',')
+  return `${item.type} ${item.name}(${params(item.inputs)}) -> (${params(item.outputs)})`
+}
+
+describe('MultiPartyEscrow interface', () => {
+  test("has every function and event of SingularityNET's, with the same types, indexing and returns", () => {
+    const ours = new Map(
+      multiPartyEscrowAbi
+        .filter((item) => item.type === 'function' || item.type === 'event')
+        .map((item) => [`${item.type} ${item.name}`, shape(item)]),
+    )
+    for (const item of ORIGINAL) expect(ours.get(`${item.type} ${item.name}`)).toBe(shape(item))
+    // And nothing more: a client of the original sees the same contract.
+    expect(ours.size).toBe(ORIGINAL.length)
+  })
+})
 
 const run = hasAnvil()
 
