@@ -8,6 +8,7 @@ export const CONTRACTS = [
   { file: 'AuditEscrow.sol', name: 'AuditEscrow' },
   { file: 'TestToken.sol', name: 'TestToken' },
   { file: 'FeedAggregator.sol', name: 'FeedAggregator' },
+  { file: 'MultiPartyEscrow.sol', name: 'MultiPartyEscrow' },
   { file: 'bench/NaivePayout.sol', name: 'NaivePayout' },
   { file: 'bench/OcrBaseline.sol', name: 'OcrBaseline' },
 ] as const
