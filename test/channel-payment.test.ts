@@ -168,6 +168,22 @@ describe('parsePaymentHeaders', () => {
     expect(await recoverPaymentSigner(ESCROW, parsed)).toBe(signer.address)
   })
 
+  test('turns a high-s signature into its low-s twin, which still recovers the signer', async () => {
+    const payment = await pay(30n)
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const s = BigInt(`0x${payment.signature.slice(66, 130)}`)
+    const v = Number.parseInt(payment.signature.slice(130), 16)
+    const twin =
+      `${payment.signature.slice(0, 66)}${toHex(n - s, { size: 32 }).slice(2)}${(55 - v).toString(16)}` as Hex
+    expect(s < n / 2n).toBe(true)
+    expect(await recoverPaymentSigner(ESCROW, { ...payment, signature: twin })).toBe(signer.address)
+    const headers = {
+      ...headersOf(payment),
+      [PAYMENT_HEADERS.signature]: Buffer.from(hexToBytes(twin)).toString('base64'),
+    }
+    expect(parsePaymentHeaders(headers).signature).toBe(payment.signature)
+  })
+
   test('answers a call with no payment with 402 naming the price and every header', () => {
     const error = (() => {
       try {
@@ -305,6 +321,26 @@ describe('checkPayment', () => {
     expect((error as WrongChannelNonceError).status).toBe(409)
     expect((error as WrongChannelNonceError).shortMessage).toContain('nonce "2"')
     expect((error as WrongChannelNonceError).shortMessage).toContain('amount "40"')
+  })
+
+  test('uses the recoverSigner it is given, and refuses when that one throws', async () => {
+    const calls: bigint[] = []
+    const recoverSigner = (escrow: Address, id: bigint, nonce: bigint, amount: bigint) => {
+      calls.push(amount)
+      return escrow === ESCROW && id === 42n && nonce === 0n ? sender.address : undefined
+    }
+    const payment = await pay(PRICE, { by: stranger })
+    const accepted = await checkPayment(payment, CHANNEL, { ...CTX, recoverSigner })
+    expect(accepted.signedBy).toBe(sender.address)
+    expect(calls).toEqual([PRICE])
+    const throwing = () => {
+      throw new Error('invalid signature')
+    }
+    const error = await refusal(() =>
+      checkPayment(payment, CHANNEL, { ...CTX, recoverSigner: throwing }),
+    )
+    expect(error).toBeInstanceOf(PaymentSignerError)
+    expect((error as PaymentSignerError).shortMessage).toContain('"no key"')
   })
 
   test('refuses a signature by neither signer nor sender with 401', async () => {

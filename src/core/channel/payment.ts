@@ -1,11 +1,13 @@
 import {
   type Address,
+  bytesToBigInt,
   bytesToHex,
   encodePacked,
   type Hex,
   hexToBytes,
   isAddressEqual,
   keccak256,
+  numberToHex,
   recoverMessageAddress,
 } from 'viem'
 import { describeValue } from '../text.ts'
@@ -49,6 +51,8 @@ export const MAX_UINT256 = 2n ** 256n - 1n
 const MAX_DECIMAL_DIGITS = 78
 /** Base64 of 65 bytes is 88 characters padded; anything much longer is not a signature. */
 const MAX_SIGNATURE_CHARS = 100
+/** The order of secp256k1: signatures with `s` above half of it are malleable twins. */
+const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 /** Standard base64 (gRPC `-bin` metadata), padded or not. */
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/
 const DECIMAL = /^[0-9]+$/
@@ -58,7 +62,7 @@ export type ChannelPayment = {
   readonly channelId: bigint
   readonly nonce: bigint
   readonly amount: bigint
-  /** 65 bytes r ‖ s ‖ v, v normalised to 27 or 28 as the contract's `ecrecover` wants. */
+  /** 65 bytes r ‖ s ‖ v: v normalised to 27 or 28 as `ecrecover` wants, and low s. */
   readonly signature: Hex
 }
 
@@ -92,7 +96,22 @@ export type PaymentContext = {
   readonly expirationThreshold: bigint
   /** The price of this call, in the token's base units. */
   readonly price: bigint
+  /**
+   * How to find who signed a claim message; `recoverPaymentSigner` unless given (claim.ts's
+   * `recoverClaimSigner` has this shape, and a verifier with the channel's keys precomputed can
+   * be several times faster). It may throw or answer undefined for a signature of no key.
+   */
+  readonly recoverSigner?: RecoverClaimSigner | undefined
 }
+
+/** Who signed the claim message of (escrow, channel id, nonce, amount), the shape of claim.ts. */
+export type RecoverClaimSigner = (
+  escrow: Address,
+  channelId: bigint,
+  nonce: bigint,
+  amount: bigint,
+  signature: Hex,
+) => Address | undefined | Promise<Address | undefined>
 
 /** A payment that passed every check: what to commit once the call has succeeded. */
 export type AcceptedPayment = {
@@ -171,7 +190,7 @@ function parseUint256(name: string, value: string | undefined): bigint {
   return n
 }
 
-/** Reads the base64 signature header: 65 bytes, v of 0, 1, 27 or 28 (normalised to 27 or 28). */
+/** Reads the base64 signature header: 65 bytes, v of 0, 1, 27 or 28; normalised (see below). */
 function parseSignature(value: string | undefined): Hex {
   const text = value?.trim() ?? ''
   const bad = (why: string) =>
@@ -184,8 +203,20 @@ function parseSignature(value: string | undefined): Hex {
   if (bytes.length !== 65) throw bad(`${bytes.length} bytes, not 65`)
   const v = bytes[64] ?? 0
   if (v !== 0 && v !== 1 && v !== 27 && v !== 28) throw bad(`v is ${v}, not 27 or 28`)
-  bytes[64] = v < 27 ? v + 27 : v
-  return bytesToHex(bytes)
+  return normaliseSignature(bytes, v < 27 ? v + 27 : v)
+}
+
+/**
+ * The signature with v of 27 or 28 and the low `s` of its pair (`s` and `n − s` recover the same
+ * key): what a client sent in high-s form stays claimable by a contract that refuses high `s`.
+ */
+function normaliseSignature(bytes: Uint8Array, v: number): Hex {
+  const s = bytesToBigInt(bytes.subarray(32, 64))
+  const high = s > SECP256K1_N / 2n
+  const r = bytesToHex(bytes.subarray(0, 32))
+  const low = numberToHex(high ? SECP256K1_N - s : s, { size: 32 })
+  const parity = high ? 55 - v : v
+  return `${r}${low.slice(2)}${parity.toString(16)}` as Hex
 }
 
 /**
@@ -277,7 +308,7 @@ async function assertSigner(
   channel: ChannelView,
   ctx: PaymentContext,
 ): Promise<Address> {
-  const signedBy = await recoverPaymentSigner(ctx.escrow, payment)
+  const signedBy = await recoverWith(ctx, payment)
   if (
     signedBy !== undefined &&
     (isAddressEqual(signedBy, channel.signer) || isAddressEqual(signedBy, channel.sender))
@@ -286,6 +317,16 @@ async function assertSigner(
   throw new PaymentSignerError(
     `The payment for channel "${channel.channelId}" is signed by "${signedBy ?? 'no key'}", neither its signer "${channel.signer}" nor its sender "${channel.sender}"; sign the claim message for escrow "${ctx.escrow}" with one of them.`,
   )
+}
+
+async function recoverWith(ctx: PaymentContext, p: ChannelPayment): Promise<Address | undefined> {
+  if (ctx.recoverSigner === undefined) return recoverPaymentSigner(ctx.escrow, p)
+  try {
+    return await ctx.recoverSigner(ctx.escrow, p.channelId, p.nonce, p.amount, p.signature)
+  } catch {
+    // A signature of no key proves nothing; assertSigner reports it with the channel's parties.
+    return undefined
+  }
 }
 
 function assertNotExpiring(channel: ChannelView, ctx: PaymentContext): void {
