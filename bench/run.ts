@@ -2,6 +2,7 @@
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
+import { channelGasBenches } from './channel-gas.ts'
 import { cliBenches } from './cli.ts'
 import { feedAggregateBenches } from './feed-aggregate.ts'
 import { feedGasBenches } from './feed-gas.ts'
@@ -19,6 +20,7 @@ const benches = {
   ...nodeBenches(),
   ...chainBenches(),
   ...feedGasBenches(),
+  ...channelGasBenches(),
   ...cliBenches(),
   ...netBenches(),
 }

@@ -11,6 +11,7 @@ import {
   recoverMessageAddress,
 } from 'viem'
 import { describeValue } from '../text.ts'
+import { recoverClaimSigner } from './claim.ts'
 import {
   ChannelExpiringError,
   ChannelStateRequestError,
@@ -228,19 +229,13 @@ export async function recoverPaymentSigner(
   escrow: Address,
   payment: ChannelPayment,
 ): Promise<Address | undefined> {
-  // Same digest as claim.ts's `claimDigest`; kept here until that module lands beside this one.
-  const inner = keccak256(
-    encodePacked(
-      ['string', 'address', 'uint256', 'uint256', 'uint256'],
-      ['__MPE_claim_message', escrow, payment.channelId, payment.nonce, payment.amount],
-    ),
+  return recoverClaimSigner(
+    escrow,
+    payment.channelId,
+    payment.nonce,
+    payment.amount,
+    payment.signature,
   )
-  try {
-    return await recoverMessageAddress({ message: { raw: inner }, signature: payment.signature })
-  } catch {
-    // r or s out of range, or no point: the signature proves nothing, which the caller reports.
-    return undefined
-  }
 }
 
 /**
