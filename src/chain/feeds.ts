@@ -1,7 +1,5 @@
 import {
   type Address,
-  ContractFunctionRevertedError,
-  ContractFunctionZeroDataError,
   concatHex,
   getAddress,
   type Hex,
@@ -11,7 +9,6 @@ import {
   type PublicClient,
   parseEventLogs,
   toHex,
-  BaseError as ViemError,
 } from 'viem'
 import {
   assertFeedReport,
@@ -25,7 +22,7 @@ import { BaseError } from '../errors/base.ts'
 import { feedAggregatorAbi, feedAggregatorBytecode } from './artifacts.ts'
 import { ChainError } from './errors.ts'
 import type { Wallet } from './escrow.ts'
-import { chainFailure } from './payments.ts'
+import { contractFailure } from './payments.ts'
 
 export {
   assertFeedReport,
@@ -89,31 +86,18 @@ const REFUSALS: Record<string, string> = {
 }
 
 /** A FeedAggregator refusal as a FeedAggregatorError; other chain failures as chainFailure says. */
-function feedFailure(error: unknown, doing: string, address?: Address): BaseError {
-  if (error instanceof ViemError && error.walk((e) => e instanceof ContractFunctionZeroDataError))
-    return new FeedAggregatorNotFoundError(
-      `Cannot ${doing}: no FeedAggregator answers at that address; check the address and the chain (--rpc).`,
-      { cause: error },
-    )
-  if (error instanceof ViemError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as
-      | ContractFunctionRevertedError
-      | undefined
-    const reason = revert?.data?.errorName
-    if (revert && reason) {
-      const args = (revert.data?.args ?? []).map(String)
-      const words = (REFUSALS[reason] ?? reason).replace(
-        /\{(\d)\}/g,
-        (_, i: string) => args[Number(i)] ?? '?',
-      )
-      return new FeedAggregatorError(`The aggregator refused to ${doing} (${reason}): ${words}.`, {
-        reason,
-        cause: error,
-      })
-    }
-  }
-  return chainFailure(error, doing, address)
-}
+const feedFailure = (error: unknown, doing: string, address?: Address): BaseError =>
+  contractFailure(
+    error,
+    doing,
+    {
+      words: REFUSALS,
+      notFound: (message, cause) => new FeedAggregatorNotFoundError(message, { cause }),
+      refused: (message, reason, cause) => new FeedAggregatorError(message, { reason, cause }),
+    },
+    'FeedAggregator',
+    address,
+  )
 
 /** Runs a chain action, turning its failure into a named error. */
 async function attempt<T>(doing: string, run: () => Promise<T>, address?: Address): Promise<T> {

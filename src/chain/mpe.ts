@@ -1,8 +1,6 @@
 import {
   type Abi,
   type Address,
-  ContractFunctionRevertedError,
-  ContractFunctionZeroDataError,
   encodePacked,
   getAddress,
   type Hex,
@@ -13,14 +11,13 @@ import {
   type Log,
   type PublicClient,
   parseEventLogs,
-  BaseError as ViemError,
 } from 'viem'
 import { type DigestSigner, splitClaimSignature } from '../core/channel/claim.ts'
 import { BaseError } from '../errors/base.ts'
 import { multiPartyEscrowAbi, multiPartyEscrowBytecode, testTokenAbi } from './artifacts.ts'
 import { ChainError } from './errors.ts'
 import type { Wallet } from './escrow.ts'
-import { chainFailure } from './payments.ts'
+import { contractFailure } from './payments.ts'
 
 // Typed wrappers for MultiPartyEscrow (contracts/MultiPartyEscrow.sol), SingularityNET's payment
 // channels: each sends one transaction, waits for it, and turns a refusal into an MpeError that
@@ -114,31 +111,18 @@ const REFUSALS: Record<string, string> = {
 }
 
 /** An escrow refusal as an MpeError; other chain failures as chainFailure says. */
-function mpeFailure(error: unknown, doing: string, address?: Address): BaseError {
-  if (error instanceof ViemError && error.walk((e) => e instanceof ContractFunctionZeroDataError))
-    return new MpeNotFoundError(
-      `Cannot ${doing}: no MultiPartyEscrow answers at that address; check the address and the chain (--rpc).`,
-      { cause: error },
-    )
-  if (error instanceof ViemError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as
-      | ContractFunctionRevertedError
-      | undefined
-    const reason = revert?.data?.errorName
-    if (revert && reason) {
-      const args = (revert.data?.args ?? []).map(String)
-      const words = (REFUSALS[reason] ?? reason).replace(
-        /\{(\d)\}/g,
-        (_, i: string) => args[Number(i)] ?? '?',
-      )
-      return new MpeError(`The escrow refused to ${doing} (${reason}): ${words}.`, {
-        reason,
-        cause: error,
-      })
-    }
-  }
-  return chainFailure(error, doing, address)
-}
+const mpeFailure = (error: unknown, doing: string, address?: Address): BaseError =>
+  contractFailure(
+    error,
+    doing,
+    {
+      words: REFUSALS,
+      notFound: (message, cause) => new MpeNotFoundError(message, { cause }),
+      refused: (message, reason, cause) => new MpeError(message, { reason, cause }),
+    },
+    'MultiPartyEscrow',
+    address,
+  )
 
 async function attempt<T>(doing: string, run: () => Promise<T>, address?: Address): Promise<T> {
   try {

@@ -1,6 +1,7 @@
 import {
   type Address,
   ContractFunctionRevertedError,
+  ContractFunctionZeroDataError,
   createPublicClient,
   createWalletClient,
   type Hex,
@@ -54,6 +55,50 @@ export function chainFailure(error: unknown, doing: string, address?: Address): 
       { cause: error },
     )
   return new PaymentError(`Cannot ${doing}: ${error.shortMessage}`, { cause: error })
+}
+
+/** How `contractFailure` names one contract's refusals. */
+export type ContractRefusals = {
+  /** Words for each custom error, `{0}`, `{1}`… standing for its arguments. */
+  readonly words: Readonly<Record<string, string>>
+  /** The error for an address where no such contract answers. */
+  notFound(message: string, cause: unknown): BaseError
+  /** The error for a refusal, with the custom error's name as `reason`. */
+  refused(message: string, reason: string, cause: unknown): BaseError
+}
+
+/**
+ * A contract's custom-error refusal as one sentence (`The FeedAggregator refused to post (OldReport):
+ * window 5 is not after…`), no contract at the address as `notFound`, and any other failure as
+ * `chainFailure` says.
+ */
+export function contractFailure(
+  error: unknown,
+  doing: string,
+  { words, notFound, refused }: ContractRefusals,
+  what: string,
+  address?: Address,
+): BaseError {
+  if (error instanceof ViemError && error.walk((e) => e instanceof ContractFunctionZeroDataError))
+    return notFound(
+      `Cannot ${doing}: no ${what} answers at that address; check the address and the chain (--rpc).`,
+      error,
+    )
+  if (error instanceof ViemError) {
+    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError) as
+      | ContractFunctionRevertedError
+      | undefined
+    const reason = revert?.data?.errorName
+    if (revert && reason) {
+      const args = (revert.data?.args ?? []).map(String)
+      const text = (words[reason] ?? reason).replace(
+        /\{(\d)\}/g,
+        (_, i: string) => args[Number(i)] ?? '?',
+      )
+      return refused(`The ${what} refused to ${doing} (${reason}): ${text}.`, reason, error)
+    }
+  }
+  return chainFailure(error, doing, address)
 }
 
 /** Clients for acting on the node's chain as `account`. */
