@@ -252,13 +252,13 @@ export function sqlitePaymentStore({
       run(() => {
         const pending = rows.pendingCall(channelId, callId)
         rows.writeCommit(pending)
-        return rows.get(channelId)!
+        return strip(rows.get(channelId))!
       }),
     abort: (channelId, callId) =>
       run(() => {
         rows.pendingCall(channelId, callId)
         rows.clearPending(channelId)
-        return rows.get(channelId)
+        return strip(rows.get(channelId))
       }),
     delivered: (channelId, callId) =>
       run(() => {
