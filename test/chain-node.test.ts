@@ -120,7 +120,7 @@ describe('settlement on the devnet', () => {
     const home = await (await fetch(`${t.url}/`)).text()
     expect(home).toContain(`href="https://explorer.example/address/${chain.escrow}"`)
     expect((await rwa('status')).stdout).toContain(
-      `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}\n`,
+      `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}, channels (MPE) ${chain.mpe}\n`,
     )
     // Payees pay their own gas; these new keys have no ETH, which the devnet gives them.
     const info = (await t.call('GET', '/chain')).json
