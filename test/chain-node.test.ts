@@ -2,18 +2,20 @@ import { execFile } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createPublicClient, createWalletClient, http } from 'viem'
+import { createPublicClient, createWalletClient, http, type PublicClient } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterEach, describe, expect, test } from 'vitest'
 import { auditEscrowAbi } from '../src/chain/artifacts.ts'
 import { startDevnet } from '../src/chain/devnet.ts'
 import { chainFor, NATIVE } from '../src/chain/escrow.ts'
+import { readMpeToken } from '../src/chain/mpe.ts'
 import { fundAudit } from '../src/chain/payments.ts'
 import { auditIdOf, settlementTypedData } from '../src/core/audit/settlement-report.ts'
 import { decodeOp } from '../src/ledger/op-decode.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
 import { OPERATOR } from '../src/node/accounts.ts'
 import { readEthKeyFile } from '../src/store/key-file.ts'
+import { startMpeChain } from './fixtures/mpe-chain.ts'
 import { stoppedAudit, TestNode } from './node-fixture.ts'
 
 const bin = join(import.meta.dirname, '..', 'bin', 'rwa.js')
@@ -118,7 +120,7 @@ describe('settlement on the devnet', () => {
     const home = await (await fetch(`${t.url}/`)).text()
     expect(home).toContain(`href="https://explorer.example/address/${chain.escrow}"`)
     expect((await rwa('status')).stdout).toContain(
-      `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}\n`,
+      `\n  chain devnet (anvil) ${chain.rpcUrl}, chain id 31337, escrow ${chain.escrow}, channels (MPE) ${chain.mpe}\n`,
     )
     // Payees pay their own gas; these new keys have no ETH, which the devnet gives them.
     const info = (await t.call('GET', '/chain')).json
@@ -260,6 +262,36 @@ describe('settlement on the devnet', () => {
     const after = (await node.call('GET', '/chain')).json
     expect(after.escrow).toBe(before.escrow)
     expect(after.token).toBe(before.token)
+    expect(after.mpe).toBe(before.mpe)
+  }, 60_000)
+
+  test('the devnet has a MultiPartyEscrow over its test token, recorded and kept across restarts', async () => {
+    node = await TestNode.startDevnet()
+    const before = (await node.call('GET', '/chain')).json
+    expect(before.mpe).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    expect([before.escrow, before.token]).not.toContain(before.mpe)
+    const client = createPublicClient({ transport: http(before.rpcUrl) })
+    expect(await readMpeToken(client as PublicClient, before.mpe)).toBe(before.token)
+    const recorded = JSON.parse(readFileSync(join(node.dataDir, 'chain.json'), 'utf8'))
+    expect(recorded.devnet).toMatchObject({ token: before.token, mpe: before.mpe })
+    expect((await node.call('GET', '/status')).json.chain.mpe).toBe(before.mpe)
+
+    // A data dir of a node from before the MPE: the escrow and token stay, one MPE is added.
+    await node.node.stop()
+    const { mpe: _, ...older } = recorded.devnet
+    writeFileSync(join(node.dataDir, 'chain.json'), JSON.stringify({ devnet: older }))
+    node.node = TestNode.create(node.dataDir, { mode: 'devnet' })
+    await node.node.start()
+    const after = (await node.call('GET', '/chain')).json
+    expect(after).toMatchObject({ escrow: before.escrow, token: before.token })
+    expect(after.mpe).not.toBe(before.mpe)
+    // The restarted anvil listens on another port.
+    const restarted = createPublicClient({ transport: http(after.rpcUrl) }) as PublicClient
+    expect(await readMpeToken(restarted, after.mpe)).toBe(before.token)
+    await node.node.stop()
+    node.node = TestNode.create(node.dataDir, { mode: 'devnet' })
+    await node.node.start()
+    expect((await node.call('GET', '/chain')).json.mpe).toBe(after.mpe)
   }, 60_000)
 
   test('without a chain, /chain says so and /status shows none', async () => {
@@ -299,6 +331,42 @@ describe('another chain by RPC URL', () => {
       expect((await node.call('GET', '/chain')).json.escrow).toBe(info.escrow)
     } finally {
       await chain.stop()
+    }
+  }, 60_000)
+
+  test('names the MPE of [chain] mpe, has none without it, and refuses an address that is no MPE', async () => {
+    const chain = await startMpeChain()
+    const rpcUrl = chain.devnet.rpcUrl
+    try {
+      node = await TestNode.start()
+      await node.node.stop()
+      const operator = privateKeyToAccount(
+        readEthKeyFile(join(node.dataDir, 'keys', 'operator.eth')),
+      )
+      await chain.client.request({
+        method: 'anvil_setBalance' as never,
+        params: [operator.address, '0x56BC75E2D63100000'] as never,
+      })
+      node.node = TestNode.create(node.dataDir, { mode: 'rpc', rpcUrl })
+      await node.node.start()
+      expect((await node.call('GET', '/chain')).json.mpe).toBeUndefined()
+      await node.node.stop()
+
+      node.node = TestNode.create(node.dataDir, { mode: 'rpc', rpcUrl, mpe: chain.escrow })
+      await node.node.start()
+      expect((await node.call('GET', '/chain')).json).toMatchObject({
+        mpe: chain.escrow,
+        devnet: false,
+      })
+      await node.node.stop()
+
+      node.node = TestNode.create(node.dataDir, { mode: 'rpc', rpcUrl, mpe: chain.token })
+      await expect(node.node.start()).rejects.toMatchObject({
+        name: 'ChainError',
+        message: expect.stringContaining('check [chain] mpe'),
+      })
+    } finally {
+      await chain.devnet.stop()
     }
   }, 60_000)
 

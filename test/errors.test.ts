@@ -1,4 +1,9 @@
 import { describe, expect, test } from 'vitest'
+import {
+  ChannelValueExceededError,
+  PaymentRequiredError,
+  WrongPaymentAmountError,
+} from '../src/core/channel/payment-errors.ts'
 import { BaseError } from '../src/errors/base.ts'
 import { errorResponse, STATUS_OF_KIND } from '../src/http/errors.ts'
 
@@ -21,5 +26,34 @@ describe('errors carry a kind', () => {
     expect(internal.status).toBe(500)
     // The cause stays in the log: nothing of a bug's message reaches the client.
     expect(internal.body.message).not.toContain('undefined')
+  })
+
+  test('kind payment-required is a 402, and the body names the error', () => {
+    expect(STATUS_OF_KIND['payment-required']).toBe(402)
+    const required = new PaymentRequiredError('This call costs "10"; open a channel and pay.', [
+      'snet-payment-channel-id',
+    ])
+    expect(errorResponse(required)).toEqual({
+      status: 402,
+      body: {
+        error: 'PaymentRequiredError',
+        message: 'This call costs "10"; open a channel and pay.',
+      },
+    })
+  })
+
+  test('every payment error that carries status 402 answers 402 over HTTP', () => {
+    const refusals = [
+      new PaymentRequiredError('Pay first.', []),
+      new ChannelValueExceededError('Channel "7" holds "5"; add funds.'),
+      new WrongPaymentAmountError('Sign "20", not "15".'),
+    ]
+    for (const error of refusals) {
+      expect(error.status).toBe(402)
+      expect(error.kind).toBe('payment-required')
+      const { status, body } = errorResponse(error)
+      expect(status).toBe(error.status)
+      expect(body).toEqual({ error: error.name, message: error.shortMessage })
+    }
   })
 })

@@ -15,11 +15,18 @@ import { countedHttp } from './counted-transport.ts'
 import { type Devnet, startDevnet } from './devnet.ts'
 import { ChainError } from './errors.ts'
 import { chainFor, deployEscrow, deployTestToken, type Wallet } from './escrow.ts'
+import { deployMultiPartyEscrow, readMpeToken } from './mpe.ts'
 
 /** How a node reaches its chain: an embedded anvil (default), any RPC URL, or none. */
 export type ChainOptions =
   | { readonly mode: 'devnet' }
-  | { readonly mode: 'rpc'; readonly rpcUrl: string; readonly escrow?: Address | undefined }
+  | {
+      readonly mode: 'rpc'
+      readonly rpcUrl: string
+      readonly escrow?: Address | undefined
+      /** A MultiPartyEscrow already on that chain (none is deployed there). */
+      readonly mpe?: Address | undefined
+    }
   | { readonly mode: 'none' }
 
 /** What `GET /chain` tells clients: where to fund, settle and withdraw. */
@@ -29,6 +36,11 @@ export type ChainInfo = {
   readonly escrow: Address
   /** The devnet's test ERC-20 (devnet only). */
   readonly token: Address | undefined
+  /**
+   * The MultiPartyEscrow of payment channels: over the test token on the devnet, `[chain] mpe`
+   * on another chain, else none.
+   */
+  readonly mpe: Address | undefined
   readonly devnet: boolean
   /** The node's signing address (its operator's Ethereum key). */
   readonly signer: Address
@@ -44,7 +56,7 @@ export type ChainService = {
   stop(): Promise<void>
 }
 
-type Recorded = { chainId: number; escrow: Address; token?: Address }
+type Recorded = { chainId: number; escrow: Address; token?: Address; mpe?: Address }
 
 const DEVNET_ETH = 10_000n * 10n ** 18n
 const DEVNET_TOKENS = 10n ** 27n
@@ -53,8 +65,9 @@ const DEVNET_TOKENS = 10n ** 27n
  * Connects a node to its chain. On the devnet it starts anvil (state kept in the data dir across
  * clean restarts), gives the operator ETH and test tokens, and deploys AuditEscrow (the operator
  * as its one signer, threshold 1) and TestToken unless they are already there. On another chain
- * it uses `escrow` from the config, or deploys one on first start. Addresses are recorded in
- * `<dataDir>/chain.json`.
+ * it uses `escrow` from the config, or deploys one on first start. On the devnet it also deploys
+ * a MultiPartyEscrow over the test token; on another chain it uses `mpe` from the config, if any.
+ * Addresses are recorded in `<dataDir>/chain.json`.
  */
 export async function startChain({
   dataDir,
@@ -100,12 +113,17 @@ export async function startChain({
       devnet: !!devnet,
       configured: options.mode === 'rpc' ? options.escrow : undefined,
     })
+    const mpe =
+      options.mode === 'rpc'
+        ? await configuredMpe(client, chainId, options.mpe)
+        : await ensureDevnetMpe(dataDir, client, wallet, recorded)
     if (devnet && recorded.token) await mintOnce(client, wallet, recorded.token)
     const info: ChainInfo = {
       chainId,
       rpcUrl,
       escrow: recorded.escrow,
       token: recorded.token,
+      mpe,
       devnet: !!devnet,
       signer: account.address,
     }
@@ -172,10 +190,7 @@ async function ensureContracts({
   devnet: boolean
   configured: Address | undefined
 }): Promise<Recorded> {
-  const file = join(dataDir, 'chain.json')
-  const all = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Recorded>)
-    : {}
+  const all = readRecords(dataDir)
   const key = devnet ? 'devnet' : String(chainId)
   if (configured) {
     if (!(await hasCode(client, configured)))
@@ -197,10 +212,53 @@ async function ensureContracts({
     threshold: 1n,
   })
   const token = devnet ? await deployTestToken(wallet, client) : undefined
+  // A new test token needs a new MultiPartyEscrow over it, so `mpe` is dropped with the rest.
   const recorded: Recorded = { chainId, escrow, ...(token ? { token } : {}) }
-  all[key] = recorded
-  writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`)
+  record(dataDir, key, recorded)
   return recorded
+}
+
+function readRecords(dataDir: string): Record<string, Recorded> {
+  const file = join(dataDir, 'chain.json')
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Recorded>)
+    : {}
+}
+
+function record(dataDir: string, key: string, recorded: Recorded): void {
+  const all = readRecords(dataDir)
+  all[key] = recorded
+  writeFileSync(join(dataDir, 'chain.json'), `${JSON.stringify(all, null, 2)}\n`)
+}
+
+/** The devnet's MultiPartyEscrow over its test token: the recorded one, else a new one. */
+async function ensureDevnetMpe(
+  dataDir: string,
+  client: PublicClient,
+  wallet: Wallet,
+  recorded: Recorded,
+): Promise<Address | undefined> {
+  if (!recorded.token) return undefined
+  if (await hasCode(client, recorded.mpe)) return recorded.mpe
+  const mpe = await deployMultiPartyEscrow(wallet, client, recorded.token)
+  record(dataDir, 'devnet', { ...recorded, mpe })
+  return mpe
+}
+
+/** `[chain] mpe`, once it is known to answer as a MultiPartyEscrow. */
+async function configuredMpe(
+  client: PublicClient,
+  chainId: number,
+  mpe: Address | undefined,
+): Promise<Address | undefined> {
+  if (!mpe) return undefined
+  await readMpeToken(client, mpe).catch((cause: unknown) => {
+    throw new ChainError(
+      `No MultiPartyEscrow answers at the configured mpe ${mpe} on chain ${chainId}; check [chain] mpe.`,
+      { cause },
+    )
+  })
+  return mpe
 }
 
 /** What the escrow holds for an audit: how much was funded, and whether it was paid out. */

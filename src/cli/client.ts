@@ -25,6 +25,7 @@ export class NodeRequestError extends BaseError {
 function kindOfStatus(status: number): ErrorKind {
   const kinds: Record<number, ErrorKind> = {
     401: 'unauthorised',
+    402: 'payment-required',
     403: 'forbidden',
     404: 'not-found',
     409: 'conflict',

@@ -93,6 +93,7 @@ export function addNodeCommands(
                 mode: 'rpc',
                 rpcUrl: o.rpcUrl,
                 escrow: config.chain.mode === 'rpc' ? config.chain.escrow : undefined,
+                mpe: config.chain.mode === 'rpc' ? config.chain.mpe : undefined,
               }
             : undefined
         const net = {
@@ -118,7 +119,7 @@ export function addNodeCommands(
         const info = node.chain?.info
         console.error(
           info
-            ? `  chain:             ${info.devnet ? 'devnet (anvil) ' : ''}${info.rpcUrl}, chain id ${info.chainId}, escrow ${info.escrow}${info.token ? `, test token ${info.token}` : ''}`
+            ? `  chain:             ${formatChain(info)}${info.token ? `, test token ${info.token}` : ''}`
             : '  chain:             none (--no-chain)',
         )
         const p2p = node.replicator
@@ -276,12 +277,19 @@ async function editDenyList(
 }
 
 /** The chain of `GET /status`: where the node settles. */
-type StatusChain = { chainId: number; rpcUrl: string; escrow: string; devnet: boolean }
+type StatusChain = {
+  chainId: number
+  rpcUrl: string
+  escrow: string
+  mpe?: string | undefined
+  devnet: boolean
+}
 
 /** The chain a node settles on, in one line (as `rwa start` prints it). */
 function formatChain(chain: StatusChain | null): string {
   if (!chain) return 'none (settlement only through the Chainlink data_dump route)'
-  return `${chain.devnet ? 'devnet (anvil) ' : ''}${chain.rpcUrl}, chain id ${chain.chainId}, escrow ${chain.escrow}`
+  const mpe = chain.mpe ? `, channels (MPE) ${chain.mpe}` : ''
+  return `${chain.devnet ? 'devnet (anvil) ' : ''}${chain.rpcUrl}, chain id ${chain.chainId}, escrow ${chain.escrow}${mpe}`
 }
 
 function parsePort(text: string): number {

@@ -10,6 +10,8 @@ export type ErrorKind =
   | 'invalid'
   /** No credentials, or unknown ones. */
   | 'unauthorised'
+  /** The call costs money and carries no payment, or not enough of it (HTTP 402). */
+  | 'payment-required'
   /** Known, but not allowed to do this. */
   | 'forbidden'
   /** No such thing. */

@@ -55,6 +55,7 @@ export class UnsupportedMediaTypeError extends BaseError {
 export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   malformed: 400,
   unauthorised: 401,
+  'payment-required': 402,
   forbidden: 403,
   'not-found': 404,
   conflict: 409,

@@ -19,6 +19,11 @@ export const chainInfoWire = z.object({
   rpcUrl: z.string(),
   escrow: addressWire.describe('The audit escrow contract.'),
   token: addressWire.optional().describe("The devnet's test ERC-20 (devnet only)."),
+  mpe: addressWire
+    .optional()
+    .describe(
+      'The MultiPartyEscrow of payment channels: over the test token on the devnet, `[chain] mpe` elsewhere; absent when none.',
+    ),
   devnet: z.boolean(),
   signer: addressWire.describe("The node's signing address (its operator's Ethereum key)."),
 })

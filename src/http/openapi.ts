@@ -1,7 +1,7 @@
 import { z } from 'zod'
 
 /** A status a route may answer with an error body (RFC 9110). */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503
+export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 500 | 503
 
 /** One documented route: what the OpenAPI document says about it, from the same zod schemas. */
 export type RouteDoc = {
@@ -43,6 +43,7 @@ const ERROR_REF = { $ref: '#/components/schemas/Error' }
 const STATUS_TEXT: Readonly<Record<ErrorStatus, string>> = {
   400: 'The request is malformed: not JSON, or a field or query parameter is wrong.',
   401: 'No token, or a token of no local account.',
+  402: 'The call costs money: pay it through a payment channel (the message names the price).',
   403: 'Not allowed: the account may not do this, the Host is not this node, or another site asked.',
   404: 'Unknown: no such document, auditor, item or chain here.',
   409: 'Refused in the current state.',

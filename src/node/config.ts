@@ -70,6 +70,10 @@ const configSchema = z
           .string()
           .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
           .optional(),
+        mpe: z
+          .string()
+          .regex(/^0x[0-9a-fA-F]{40}$/, 'an address')
+          .optional(),
         explorer_url: z
           .string()
           .regex(
@@ -173,7 +177,12 @@ export type LedgerConfig = {
 /** The `[chain]` section. */
 export type ChainConfig =
   | { readonly mode: 'devnet' }
-  | { readonly mode: 'rpc'; readonly rpcUrl: string; readonly escrow?: `0x${string}` | undefined }
+  | {
+      readonly mode: 'rpc'
+      readonly rpcUrl: string
+      readonly escrow?: `0x${string}` | undefined
+      readonly mpe?: `0x${string}` | undefined
+    }
   | { readonly mode: 'none' }
 
 /** The `[xmpp]` section: where the bot logs in, and who may create audits by chat. */
@@ -257,11 +266,13 @@ sync_bytes_per_second = ${DEFAULT_NET_LIMITS.syncBytesPerSecond}
 [chain]
 # "devnet" (default): an anvil devnet started with the node, contracts deployed on it.
 # "rpc": any EVM chain at rpc_url, paying from keys/operator.eth; escrow is the AuditEscrow
-# address there (left out, one is deployed on first start and recorded in chain.json).
+# address there (left out, one is deployed on first start and recorded in chain.json); mpe is
+# the MultiPartyEscrow of payment channels there (left out, none; the devnet deploys its own).
 # "none": no chain (settlement only through the Chainlink data_dump route).
 mode = "devnet"
 # rpc_url = "https://rpc.example.org"
 # escrow = "0x…"
+# mpe = "0x…"
 # A block explorer of that chain: transactions and addresses link to <explorer_url>/tx/<hash>
 # and <explorer_url>/address/<address> (Etherscan and Blockscout lay their pages out so).
 # explorer_url = "https://etherscan.io"
@@ -354,7 +365,12 @@ export function loadConfig(dataDir: string): NodeConfig {
     log: { level: log.level ?? 'info' },
     chain:
       chain.mode === 'rpc'
-        ? { mode: 'rpc', rpcUrl: chain.rpc_url!, escrow: chain.escrow as `0x${string}` | undefined }
+        ? {
+            mode: 'rpc',
+            rpcUrl: chain.rpc_url!,
+            escrow: chain.escrow as `0x${string}` | undefined,
+            mpe: chain.mpe as `0x${string}` | undefined,
+          }
         : { mode: chain.mode },
     explorerUrl: chain.explorer_url?.replace(/\/+$/, ''),
     net: {

@@ -1,8 +1,8 @@
 import { BaseError, type BaseErrorOptions } from '../../errors/base.ts'
 
 /**
- * The HTTP status a paid-call gateway answers each refusal with. `ErrorKind` has no kind for
- * 402, so payment errors carry their status beside their kind; the gateway answers `status`.
+ * The HTTP status a paid-call gateway answers each refusal with. The 402 refusals are of kind
+ * `payment-required`, so the node's error mapping answers them 402 as well.
  */
 export type PaymentStatus = 400 | 401 | 402 | 403 | 404 | 409
 
@@ -14,7 +14,7 @@ export abstract class PaymentError extends BaseError {
 /** Thrown when a call carries no payment, or not all of it: answer 402 with the price. */
 export class PaymentRequiredError extends PaymentError {
   override name = 'PaymentRequiredError' as const
-  override readonly kind = 'unauthorised' as const
+  override readonly kind = 'payment-required' as const
   readonly status = 402 as const
   /** The payment headers that were missing, in the order snet sends them. */
   readonly missing: readonly string[]
@@ -70,14 +70,14 @@ export class ChannelExpiringError extends PaymentError {
 /** Thrown when the signed amount is more than the channel holds. */
 export class ChannelValueExceededError extends PaymentError {
   override name = 'ChannelValueExceededError' as const
-  override readonly kind = 'conflict' as const
+  override readonly kind = 'payment-required' as const
   readonly status = 402 as const
 }
 
 /** Thrown when the signed amount does not add exactly the call's price to what is authorised. */
 export class WrongPaymentAmountError extends PaymentError {
   override name = 'WrongPaymentAmountError' as const
-  override readonly kind = 'invalid' as const
+  override readonly kind = 'payment-required' as const
   readonly status = 402 as const
 }
 
