@@ -150,8 +150,6 @@ export class FeedMachine implements Rules {
   private readonly signed = new Map<string, { position: number; digest: Hex }[]>()
   /** Transactions recorded by signer nodes, in apply order. */
   readonly posted: PostedRecord[] = []
-  /** Attestations applied (counted or not), refused ones included. */
-  attestationOps = 0
 
   constructor(genesis: EncodedOp) {
     const body = bodyOf<CreateBody>(FEED_OP.create, genesis.op.body)
@@ -409,7 +407,6 @@ export class FeedMachine implements Rules {
   }
 
   private recordSubmission(oracle: string, body: AttestBody, price: bigint): void {
-    this.attestationOps++
     const record = this.oracleRecord(oracle)
     record.attestations++
     const last = record.lastPrice
@@ -436,7 +433,6 @@ export class FeedMachine implements Rules {
     const error = new FeedRefusedError(problem.message)
     if (op.id === DRAFT_ID) throw error
     if (!mode.commit) return
-    this.attestationOps++
     this.engine.notes.reject(op.id, op.op.type, error)
     this.note(oracle, problem.kind, { ...problem, window, op: op.id })
   }
