@@ -38,6 +38,7 @@ import {
   WrongChannelNonceError,
   WrongPaymentAmountError,
 } from '../src/core/channel/payment-errors.ts'
+import { errorResponse } from '../src/http/errors.ts'
 
 // Well-known public development keys (anvil #0, #1, #2, #3); never real keys.
 const sender = privateKeyToAccount(
@@ -194,7 +195,7 @@ describe('parsePaymentHeaders', () => {
     })()
     expect(error).toBeInstanceOf(PaymentRequiredError)
     const required = error as PaymentRequiredError
-    expect(required.status).toBe(402)
+    expect(errorResponse(required).status).toBe(402)
     expect(required.shortMessage).toContain('costs "10"')
     expect(required.missing).toEqual(Object.values(PAYMENT_HEADERS))
     for (const name of Object.values(PAYMENT_HEADERS)) expect(required.shortMessage).toContain(name)
@@ -206,7 +207,7 @@ describe('parsePaymentHeaders', () => {
     expect(() => parsePaymentHeaders(headers, { price: PRICE })).toThrow(
       expect.objectContaining({
         name: 'PaymentRequiredError',
-        status: 402,
+        kind: 'payment-required',
         missing: [PAYMENT_HEADERS.nonce],
       }),
     )
@@ -230,7 +231,7 @@ describe('parsePaymentHeaders', () => {
         const headers = { ...headersOf(await pay(10n)), [header]: value }
         const error = await refusal(async () => parsePaymentHeaders(headers))
         expect(error).toBeInstanceOf(InvalidPaymentError)
-        expect((error as InvalidPaymentError).status).toBe(400)
+        expect(errorResponse(error).status).toBe(400)
         expect((error as InvalidPaymentError).shortMessage).toContain(header)
         expect((error as InvalidPaymentError).shortMessage.length).toBeLessThan(400)
       })
@@ -268,7 +269,7 @@ describe('parsePaymentHeaders', () => {
   test('refuses a payment type other than escrow with 400', async () => {
     const headers = { ...headersOf(await pay(10n)), [PAYMENT_HEADERS.type]: 'job' }
     expect(() => parsePaymentHeaders(headers)).toThrow(
-      expect.objectContaining({ name: 'InvalidPaymentError', status: 400 }),
+      expect.objectContaining({ name: 'InvalidPaymentError', kind: 'malformed' }),
     )
   })
 })
@@ -291,7 +292,7 @@ describe('checkPayment', () => {
   test('refuses an unknown channel with 404 saying where to open one', async () => {
     const error = await refusal(async () => checkPayment(await pay(PRICE), undefined, CTX))
     expect(error).toBeInstanceOf(UnknownChannelError)
-    expect((error as UnknownChannelError).status).toBe(404)
+    expect(errorResponse(error).status).toBe(404)
     expect((error as UnknownChannelError).shortMessage).toContain(service.address)
     const other = await refusal(async () =>
       checkPayment(await pay(PRICE, { channelId: 43n }), CHANNEL, CTX),
@@ -303,7 +304,7 @@ describe('checkPayment', () => {
     const channel = { ...CHANNEL, recipient: stranger.address }
     const error = await refusal(async () => checkPayment(await pay(PRICE), channel, CTX))
     expect(error).toBeInstanceOf(ForeignChannelError)
-    expect((error as ForeignChannelError).status).toBe(403)
+    expect(errorResponse(error).status).toBe(403)
     expect((error as ForeignChannelError).shortMessage).toContain(stranger.address)
   })
 
@@ -318,7 +319,7 @@ describe('checkPayment', () => {
       checkPayment(await pay(40n, { nonce: 1n }), channel, CTX),
     )
     expect(error).toBeInstanceOf(WrongChannelNonceError)
-    expect((error as WrongChannelNonceError).status).toBe(409)
+    expect(errorResponse(error).status).toBe(409)
     expect((error as WrongChannelNonceError).shortMessage).toContain('nonce "2"')
     expect((error as WrongChannelNonceError).shortMessage).toContain('amount "40"')
   })
@@ -348,7 +349,7 @@ describe('checkPayment', () => {
       checkPayment(await pay(PRICE, { by: stranger }), CHANNEL, CTX),
     )
     expect(error).toBeInstanceOf(PaymentSignerError)
-    expect((error as PaymentSignerError).status).toBe(401)
+    expect(errorResponse(error).status).toBe(401)
     expect((error as PaymentSignerError).shortMessage).toContain(stranger.address)
   })
 
@@ -369,7 +370,7 @@ describe('checkPayment', () => {
     const atEdge = { ...CHANNEL, expiration: CTX.currentBlock + CTX.expirationThreshold }
     const error = await refusal(async () => checkPayment(await pay(PRICE), atEdge, CTX))
     expect(error).toBeInstanceOf(ChannelExpiringError)
-    expect((error as ChannelExpiringError).status).toBe(409)
+    expect(errorResponse(error).status).toBe(409)
     expect((error as ChannelExpiringError).shortMessage).toContain('past block "1100"')
     const past = { ...CHANNEL, expiration: 10n }
     expect(await refusal(async () => checkPayment(await pay(PRICE), past, CTX))).toBeInstanceOf(
@@ -383,7 +384,7 @@ describe('checkPayment', () => {
     const channel = { ...CHANNEL, value: 25n, authorised: 20n }
     const error = await refusal(async () => checkPayment(await pay(30n), channel, CTX))
     expect(error).toBeInstanceOf(ChannelValueExceededError)
-    expect((error as ChannelValueExceededError).status).toBe(402)
+    expect(errorResponse(error).status).toBe(402)
     expect((error as ChannelValueExceededError).shortMessage).toContain('add at least "5"')
     // Exactly the value is fine.
     const full = { ...channel, value: 30n }
@@ -395,7 +396,7 @@ describe('checkPayment', () => {
     for (const amount of [50n, 55n, 61n, 40n, 0n]) {
       const error = await refusal(async () => checkPayment(await pay(amount), channel, CTX))
       expect(error).toBeInstanceOf(WrongPaymentAmountError)
-      expect((error as WrongPaymentAmountError).status).toBe(402)
+      expect(errorResponse(error).status).toBe(402)
       expect((error as WrongPaymentAmountError).shortMessage).toContain('costs "10"')
       expect((error as WrongPaymentAmountError).shortMessage).toContain('sign amount "60"')
     }
@@ -559,7 +560,7 @@ describe('channel state (snet GetChannelState)', () => {
       checkChannelStateRequest(await stateRequest(stranger, 1_000n), CHANNEL, at),
     )
     expect(strangers).toBeInstanceOf(ChannelStateRequestError)
-    expect((strangers as ChannelStateRequestError).status).toBe(401)
+    expect(errorResponse(strangers).status).toBe(401)
     const stale = await refusal(async () =>
       checkChannelStateRequest(await stateRequest(sender, 994n), CHANNEL, at),
     )

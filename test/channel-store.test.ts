@@ -28,6 +28,7 @@ import {
   sqlitePaymentStore,
   UnknownPaymentCallError,
 } from '../src/domains/channel/payment-store.ts'
+import { errorResponse } from '../src/http/errors.ts'
 
 // Well-known public development keys (anvil #0, #2, #3); never real keys.
 const sender = privateKeyToAccount(
@@ -178,7 +179,7 @@ describe('sqlitePaymentStore: begin, commit, abort', () => {
     const pending = await store.begin(42n, first)
     const error = await refusal(() => store.begin(42n, second))
     expect(error).toBeInstanceOf(PaymentPendingError)
-    expect((error as PaymentPendingError).status).toBe(409)
+    expect(errorResponse(error).status).toBe(409)
     await store.begin(7n, await accept(store, 7n))
     expect((await store.get(7n))?.pending?.amount).toBe(PRICE)
     await store.commit(42n, pending.callId)

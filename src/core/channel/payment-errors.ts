@@ -1,21 +1,15 @@
 import { BaseError, type BaseErrorOptions } from '../../errors/base.ts'
 
 /**
- * The HTTP status a paid-call gateway answers each refusal with. The 402 refusals are of kind
- * `payment-required`, so the node's error mapping answers them 402 as well.
+ * The root of every refusal of a paid call. Its kind gives its HTTP status, as for every error
+ * (src/http/errors.ts): an unpaid or underpaid call is `payment-required`, a 402.
  */
-export type PaymentStatus = 400 | 401 | 402 | 403 | 404 | 409
-
-/** The root of every refusal of a paid call: a `BaseError` that also names its HTTP status. */
-export abstract class PaymentError extends BaseError {
-  abstract readonly status: PaymentStatus
-}
+export abstract class PaymentError extends BaseError {}
 
 /** Thrown when a call carries no payment, or not all of it: answer 402 with the price. */
 export class PaymentRequiredError extends PaymentError {
   override name = 'PaymentRequiredError' as const
   override readonly kind = 'payment-required' as const
-  readonly status = 402 as const
   /** The payment headers that were missing, in the order snet sends them. */
   readonly missing: readonly string[]
 
@@ -29,68 +23,58 @@ export class PaymentRequiredError extends PaymentError {
 export class InvalidPaymentError extends PaymentError {
   override name = 'InvalidPaymentError' as const
   override readonly kind = 'malformed' as const
-  readonly status = 400 as const
 }
 
 /** Thrown when the payment names a channel this service does not know. */
 export class UnknownChannelError extends PaymentError {
   override name = 'UnknownChannelError' as const
   override readonly kind = 'not-found' as const
-  readonly status = 404 as const
 }
 
 /** Thrown when the channel pays another recipient than this service. */
 export class ForeignChannelError extends PaymentError {
   override name = 'ForeignChannelError' as const
   override readonly kind = 'forbidden' as const
-  readonly status = 403 as const
 }
 
 /** Thrown when the payment's nonce is not the channel's current nonce (snet's IncorrectNonce). */
 export class WrongChannelNonceError extends PaymentError {
   override name = 'WrongChannelNonceError' as const
   override readonly kind = 'conflict' as const
-  readonly status = 409 as const
 }
 
 /** Thrown when the payment signature recovers to neither the channel's signer nor its sender. */
 export class PaymentSignerError extends PaymentError {
   override name = 'PaymentSignerError' as const
   override readonly kind = 'unauthorised' as const
-  readonly status = 401 as const
 }
 
 /** Thrown when the channel expires within the service's expiration threshold. */
 export class ChannelExpiringError extends PaymentError {
   override name = 'ChannelExpiringError' as const
   override readonly kind = 'conflict' as const
-  readonly status = 409 as const
 }
 
 /** Thrown when the signed amount is more than the channel holds. */
 export class ChannelValueExceededError extends PaymentError {
   override name = 'ChannelValueExceededError' as const
   override readonly kind = 'payment-required' as const
-  readonly status = 402 as const
 }
 
 /** Thrown when the signed amount does not add exactly the call's price to what is authorised. */
 export class WrongPaymentAmountError extends PaymentError {
   override name = 'WrongPaymentAmountError' as const
   override readonly kind = 'payment-required' as const
-  readonly status = 402 as const
 }
 
 /** Thrown when a channel-state request is not signed by the channel's signer, sender or recipient, or is stale. */
 export class ChannelStateRequestError extends PaymentError {
   override name = 'ChannelStateRequestError' as const
   override readonly kind = 'unauthorised' as const
-  readonly status = 401 as const
 }
 
 /** Thrown on the client when a service's channel state reports an amount the client never signed. */
 export class UntrustedChannelStateError extends PaymentError {
   override name = 'UntrustedChannelStateError' as const
   override readonly kind = 'invalid' as const
-  readonly status = 400 as const
 }

@@ -117,7 +117,6 @@ export interface PaymentStore {
 export class PaymentPendingError extends PaymentError {
   override name = 'PaymentPendingError' as const
   override readonly kind = 'conflict' as const
-  readonly status = 409 as const
 }
 
 /** Thrown when `commit`, `abort` or `delivered` names a call that is not the channel's. */
