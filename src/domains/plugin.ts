@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import type { MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
 import type { ChainService } from '../chain/chain-service.ts'
@@ -93,6 +94,12 @@ export type DomainParts = {
   readonly extend?: Readonly<Record<string, unknown>>
   /** Route groups: each a Hono sub-app mounted at its prefix and documented in /openapi.json. */
   readonly routes?: readonly RouteGroup[]
+  /**
+   * Hono middleware run on every request before any route (after the Host guard), in
+   * registration order: a part that wraps routes it does not own, such as a paid-call gateway
+   * pricing the node's own routes. Call `next()` for requests it does not handle.
+   */
+  readonly middleware?: readonly MiddlewareHandler[]
   /** Long-running parts (a settler, a watcher), started after the chain and before HTTP. */
   readonly services?: readonly Startable[]
   /** The dashboard's part. */

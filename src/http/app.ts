@@ -1,4 +1,4 @@
-import { type Context, Hono } from 'hono'
+import { type Context, Hono, type MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { WebPart } from '../domains/plugin.ts'
 import type { DocIndex } from '../node/doc-index.ts'
@@ -26,6 +26,8 @@ export type HttpDomain = {
   /** The domain's documents. */
   readonly index: DocIndex
   readonly routes: readonly RouteGroup[]
+  /** Middleware run before every route (`DomainParts.middleware`). */
+  readonly middleware?: readonly MiddlewareHandler[] | undefined
   readonly web?: WebPart | undefined
 }
 
@@ -89,6 +91,8 @@ export function createHttpApp(ctx: HttpContext): Hono {
   // Before every route: a request must name this node's host (DNS rebinding) and, to change
   // anything, come from no other site.
   app.use('*', hostGuard({ names: ctx.hostNames ?? [] }))
+  // Then the domains' middleware (a paid-call gateway pricing routes), before any route.
+  for (const middleware of ctx.domains.flatMap((d) => d.middleware ?? [])) app.use('*', middleware)
   const indexes = ctx.domains.map((d) => d.index)
   const groups = [
     nodeRoutes({ ...ctx, indexes }),

@@ -41,6 +41,25 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** Reads a request body as bytes (a proxied body may be anything), refusing more than `limit` bytes. */
+export async function readBodyBytes(c: Context, limit: number): Promise<Uint8Array> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (!incoming) {
+    const bytes = new Uint8Array(await c.req.arrayBuffer())
+    if (bytes.byteLength > limit) throw tooLarge(c, limit)
+    return bytes
+  }
+  if (Number(incoming.headers['content-length'] ?? Number.NaN) > limit) throw tooLarge(c, limit)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw tooLarge(c, limit)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
 /**
  * The error for a body over the limit. Its response closes the connection, whichever route
  * answers it: the rest of a refused body is not worth reading.

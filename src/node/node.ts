@@ -424,6 +424,7 @@ function httpPart(input: PartsInput): Startable {
         domains: built.domains.map(({ plugin, parts }) => ({
           index: built.indexes.get(plugin.domain.name)!,
           routes: parts.routes ?? [],
+          middleware: parts.middleware,
           web: parts.web,
         })),
         peers: () => built.replicator?.peerCount() ?? 0,
