@@ -185,7 +185,7 @@ function channelsSection(
       : ''
   // The warning style lives with the table: the shell's stylesheet knows no such row.
   return `<section id="channels"><h2>Channels</h2>
-<style>#channel-table tr.warn td { background: #fff4e5; } #channel-table tr.warn .countdown { color: var(--bad); font-weight: 600; }</style>
+<style>#channel-table tr.warn td { background: #fff4e5; } #channel-table tr.warn .countdown { color: var(--bad); font-weight: 600; } #channel-table .amount { white-space: nowrap; }</style>
 ${
   rows.length > 0
     ? `<table id="channel-table" class="stack"><tr><th class="num">id</th><th>sender</th><th class="num">value</th><th class="num">authorised</th><th class="num">unclaimed</th><th class="num">expiration block</th><th>expires</th><th>state</th></tr>${rows.join('')}</table>`
