@@ -2,6 +2,7 @@ import { type Address, getAddress, type Hex } from 'viem'
 import type { EncodedOp } from '../../ledger/op.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import { CausalEngine, type Mode, type Rules, type View } from '../causal/engine.ts'
+import { describeValue } from '../text.ts'
 import {
   BODIES,
   CHANNEL_OP,
@@ -75,7 +76,7 @@ export class ChannelMachine implements Rules {
   constructor(genesis: EncodedOp) {
     if (genesis.op.type !== CHANNEL_OP.create)
       throw new InvalidChannelInputError(
-        `A service offer starts with "${CHANNEL_OP.create}", not "${genesis.op.type}".`,
+        `A service offer starts with "${CHANNEL_OP.create}", not ${describeValue(genesis.op.type)}.`,
       )
     const body = parseChannelCreate(genesis.op.body)
     this.engine = new CausalEngine(genesis)
@@ -120,7 +121,7 @@ export class ChannelMachine implements Rules {
       )
     else
       throw new InvalidChannelInputError(
-        `"${type}" is not a channel op; use ${Object.values(CHANNEL_OP).join(', ')}.`,
+        `${describeValue(type)} is not a channel op; use ${Object.values(CHANNEL_OP).join(', ')}.`,
       )
   }
 
