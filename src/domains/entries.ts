@@ -1,4 +1,5 @@
 import { auditEntry } from './audit/entry.ts'
+import { channelEntry } from './channel/entry.ts'
 import { feedEntry } from './feed/entry.ts'
 import { impactEntry } from './impact/entry.ts'
 import type { DomainEntry } from './plugin.ts'
@@ -9,4 +10,4 @@ import type { DomainEntry } from './plugin.ts'
  * nothing until asked, so the `rwa` command line registers every domain's commands without
  * importing their rules (see `DOMAINS` in index.ts for the loaded plug-ins).
  */
-export const DOMAIN_ENTRIES: readonly DomainEntry[] = [auditEntry, impactEntry, feedEntry]
+export const DOMAIN_ENTRIES: readonly DomainEntry[] = [auditEntry, impactEntry, feedEntry, channelEntry]

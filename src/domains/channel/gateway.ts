@@ -57,7 +57,8 @@ const PATH = /^\/[A-Za-z0-9._~!$&'()+,;=:@%/-]*(\/\*)?$/
  */
 export function parseRoute(text: string, price: bigint): PricedRoute {
   const parts = text.trim().split(/\s+/)
-  const [method, path] = parts.length === 1 ? ['*', parts[0]!] : [parts[0]!.toUpperCase(), parts[1]!]
+  const [method, path] =
+    parts.length === 1 ? ['*', parts[0]!] : [parts[0]!.toUpperCase(), parts[1]!]
   if (parts.length > 2 || !METHOD.test(method) || !PATH.test(path) || path.length > 200)
     throw new PricedRouteError(
       `Priced route "${text.slice(0, 80)}" is not "METHOD /path" or "METHOD /prefix/*" (methods: GET, POST…, or * for any); fix it in [domains.channel].`,
@@ -139,6 +140,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const unknown = new Map<bigint, number>()
   const storeCache = new Map<bigint, StoredChannel | undefined>()
   let block: { number: bigint; at: number } | undefined
+  // Channels whose last committed answer is being handed over by this process: its free retry is
+  // for a client that lost it (a crash, a dropped connection), not for a second copy meanwhile.
+  const delivering = new Set<bigint>()
 
   const currentBlock = async ({ fresh = false } = {}) => {
     if (!fresh && block !== undefined && now() - block.at < blockTtlMs) return block.number
@@ -244,7 +248,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         error instanceof UnknownChannelError ||
         error instanceof ChannelExpiringError ||
         error instanceof ChannelValueExceededError ||
-        (error instanceof WrongChannelNonceError && channel !== undefined && payment.nonce > channel.nonce)
+        (error instanceof WrongChannelNonceError &&
+          channel !== undefined &&
+          payment.nonce > channel.nonce)
       if (!stale) throw error
       const fresh = await view(id, { fresh: true })
       const block = await currentBlock({ fresh: true })
@@ -273,6 +279,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       return await mutex.run(id, async () => {
         const stored = await storedOf(id)
         if (
+          !delivering.has(id) &&
           stored?.replays !== undefined &&
           stored.replays > 0 &&
           stored.authorised === payment.amount &&
@@ -290,9 +297,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         storeCache.delete(id)
         const abort = async () => {
           // Nothing is charged for a call that failed (or whose answer could not be held).
-          await store.abort(id, pending.callId).catch((error) =>
-            logger.error({ err: error, channel: id.toString() }, 'could not abort a payment'),
-          )
+          await store
+            .abort(id, pending.callId)
+            .catch((error) =>
+              logger.error({ err: error, channel: id.toString() }, 'could not abort a payment'),
+            )
           storeCache.delete(id)
           options.onCall?.('failed', price)
         }
@@ -312,12 +321,26 @@ export function createGateway(options: GatewayOptions): Gateway {
         const committed = await store.commit(id, pending.callId)
         storeCache.set(id, committed)
         options.onCall?.('paid', price)
-        c.res = delivering(answer, pending.nonce, pending.amount, () => {
-          store.delivered(id, pending.callId).then(
-            () => storeCache.delete(id),
-            (error) => logger.warn({ err: error, channel: id.toString() }, 'delivered not recorded'),
-          )
-        })
+        delivering.add(id)
+        c.res = handOver(
+          answer,
+          pending.nonce,
+          pending.amount,
+          () => {
+            store.delivered(id, pending.callId).then(
+              () => {
+                storeCache.delete(id)
+                delivering.delete(id)
+              },
+              (error) => {
+                delivering.delete(id)
+                logger.warn({ err: error, channel: id.toString() }, 'delivered not recorded')
+              },
+            )
+          },
+          // The client went away before the whole answer: its free retry stays.
+          () => delivering.delete(id),
+        )
         return c.res
       })
     } catch (error) {
@@ -389,8 +412,17 @@ function tooLarge(size: number, limit: number) {
   )
 }
 
-/** The committed answer, with the payment it cost; `handed` runs once its body was read out. */
-function delivering(answer: Response, nonce: bigint, amount: bigint, handed: () => void): Response {
+/**
+ * The committed answer, with the payment it cost; `handed` runs once its body was read out,
+ * `dropped` when the reader gave up first.
+ */
+function handOver(
+  answer: Response,
+  nonce: bigint,
+  amount: bigint,
+  handed: () => void,
+  dropped: () => void,
+): Response {
   const source = answer.body
   let body: ReadableStream<Uint8Array> | null = null
   if (source === null) handed()
@@ -403,7 +435,10 @@ function delivering(answer: Response, nonce: bigint, amount: bigint, handed: () 
         controller.close()
         handed()
       },
-      cancel: (reason) => reader.cancel(reason),
+      cancel: (reason) => {
+        dropped()
+        return reader.cancel(reason)
+      },
     })
   }
   return withPaymentHeaders(new Response(body, answer), nonce, amount)
@@ -422,4 +457,3 @@ function withPaymentHeaders(response: Response, nonce: bigint, amount: bigint): 
 
 /** The escrow payment headers a proxied request must not carry upstream. */
 export const PAYMENT_HEADER_NAMES: readonly string[] = Object.values(PAYMENT_HEADERS)
-

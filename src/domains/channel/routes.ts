@@ -4,10 +4,14 @@ import type { Logger } from 'pino'
 import { type Address, encodePacked, type Hex, keccak256 } from 'viem'
 import { z } from 'zod'
 import type { TokenUnit } from '../../core/amount.ts'
-import { checkChannelStateRequest, channelStateReply } from '../../core/channel/payment.ts'
+import { channelStateReply, checkChannelStateRequest } from '../../core/channel/payment.ts'
 import { BaseError } from '../../errors/base.ts'
 import { readBodyBytes } from '../../http/body.ts'
-import { createRouteGroup, type RouteGroup, type RouteGroupBuilder } from '../../http/route-group.ts'
+import {
+  createRouteGroup,
+  type RouteGroup,
+  type RouteGroupBuilder,
+} from '../../http/route-group.ts'
 import { addressWire } from '../../http/wire.ts'
 import type { Accounts } from '../../node/accounts.ts'
 import type { Gateway, PricedRoute } from './gateway.ts'
@@ -165,7 +169,10 @@ export function channelRoutes(o: ChannelRoutesOptions): RouteGroup {
         token: await s.token(),
         expirationThreshold: s.expirationThreshold.toString(),
         currentBlock: (await s.gateway.currentBlock()).toString(),
-        prices: s.routes.map((r) => ({ route: `${r.method} ${r.path}`, price: r.price.toString() })),
+        prices: s.routes.map((r) => ({
+          route: `${r.method} ${r.path}`,
+          price: r.price.toString(),
+        })),
         upstreams: s.upstreams.map((u) => ({
           name: u.name,
           path: upstreamPath(u.name),
@@ -272,7 +279,8 @@ function mountProxy(app: Hono, upstreams: readonly Upstream[], o: ChannelRoutesO
     for (const [key, value] of Object.entries(c.req.header()))
       if (!DROPPED_REQUEST.has(key.toLowerCase())) headers.set(key, value)
     const method = c.req.method
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await readBodyBytes(c, o.bodyLimit)
+    const body =
+      method === 'GET' || method === 'HEAD' ? undefined : await readBodyBytes(c, o.bodyLimit)
     let answer: Response
     try {
       answer = await fetch(target, {

@@ -1,0 +1,6 @@
+import type { DomainEntry } from '../plugin.ts'
+
+/** How the shells find payment channels without loading them: the plug-in and the commands, on demand. */
+export const channelEntry: DomainEntry = {
+  plugin: async () => (await import('./index.ts')).channelPlugin,
+}

@@ -1,0 +1,151 @@
+import { join } from 'node:path'
+import type { MiddlewareHandler } from 'hono'
+import { readTokenUnit } from '../../chain/token-units.ts'
+import type { TokenUnit } from '../../core/amount.ts'
+import type { ChannelReducer, ChannelState, ChannelSummary } from '../../core/channel/domain.ts'
+import { errorResponse } from '../../http/errors.ts'
+import { explorerAt } from '../../web/explorer.ts'
+import type { NodePart } from '../plugin.ts'
+import { createGateway, type Gateway, priceOf } from './gateway.ts'
+import { createChannelWeb } from './pages.ts'
+import { sqlitePaymentStore } from './payment-store.ts'
+import { channelRoutes, NoChannelServiceError } from './routes.ts'
+import {
+  type ChannelSettings,
+  channelSettings,
+  defaultGroupId,
+  pricedRoutes,
+  upstreamsOf,
+} from './settings.ts'
+
+declare module '../../node/node.ts' {
+  interface NodeExtensions {
+    /** The paid-call gateway, when the node's chain has a MultiPartyEscrow (after `start`). */
+    readonly channelGateway: Gateway | undefined
+  }
+}
+
+/**
+ * The node side of payment channels: the paid-call gateway in front of the priced routes (the
+ * node's own and the upstreams it proxies), the `/channel` routes (terms, GetChannelState), and
+ * the channels page.
+ */
+export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary> = {
+  settings: channelSettings as never,
+  create({ config, logger, accounts, chain, metrics, settings }) {
+    const s = settings as ChannelSettings
+    const routes = pricedRoutes(s)
+    const upstreams = upstreamsOf(s)
+    const log = logger.child({ part: 'channel' })
+    const calls = metrics.counter({
+      name: 'paid_calls_total',
+      help: 'Calls through the paid-call gateway, by outcome (paid, replayed, refused, failed).',
+      labelNames: ['outcome'],
+    })
+    const escrow = chain?.info.mpe
+    if (chain === undefined || escrow === undefined) {
+      if (routes.length > 0)
+        log.warn(
+          'priced routes are configured but the node has no chain with a MultiPartyEscrow: they answer 404 until it has one',
+        )
+      // Priced routes are never served free: without a chain they are refused.
+      const refuse: MiddlewareHandler = async (c, next) => {
+        if (priceOf(routes, c.req.method, c.req.path) === undefined) return next()
+        const { status, body } = errorResponse(
+          new NoChannelServiceError(
+            'This route is priced but the node has no chain with a MultiPartyEscrow to be paid through; nothing can be paid for it now.',
+          ),
+        )
+        return c.json(body, status as 404)
+      }
+      return {
+        extend: { channelGateway: undefined },
+        middleware: [refuse],
+        routes: [
+          channelRoutes({
+            accounts,
+            bodyLimit: config.http.bodyLimit,
+            logger: log,
+            service: undefined,
+          }),
+        ],
+        web: createChannelWeb({ node: config.name, overview: async () => undefined }),
+      }
+    }
+    const recipient = chain.wallet.account.address
+    const store = sqlitePaymentStore({
+      path: join(config.dataDir, 'channels.sqlite'),
+      escrow,
+      durability: s.durability,
+    })
+    const gateway = createGateway({
+      store,
+      client: chain.client,
+      escrow,
+      recipient,
+      expirationThreshold: BigInt(s.expiration_threshold),
+      routes,
+      logger: log,
+      maxAnswerBytes: s.max_answer_bytes,
+      blockTtlMs: s.block_ttl_ms,
+      onCall: (outcome) => calls.inc({ outcome }),
+    })
+    let unit: Promise<TokenUnit> | undefined
+    const token = () => {
+      unit ??= (async () => {
+        const { readMpeToken } = await import('../../chain/mpe.ts')
+        return readTokenUnit(chain.client, await readMpeToken(chain.client, escrow))
+      })().catch((error) => {
+        unit = undefined
+        throw error
+      })
+      return unit
+    }
+    return {
+      extend: { channelGateway: gateway },
+      middleware: [gateway.middleware],
+      routes: [
+        channelRoutes({
+          accounts,
+          bodyLimit: config.http.bodyLimit,
+          logger: log,
+          service: {
+            gateway,
+            escrow,
+            recipient,
+            groupId: (s.group_id as `0x${string}` | undefined) ?? defaultGroupId(recipient),
+            chainId: chain.info.chainId,
+            rpcUrl: chain.info.rpcUrl,
+            token,
+            expirationThreshold: BigInt(s.expiration_threshold),
+            // The node's own priced routes (the upstreams are listed apart).
+            routes: routes.slice(0, s.prices.length),
+            upstreams,
+            signHash: (hash) =>
+              chain.wallet.signMessage({ account: chain.wallet.account, message: { raw: hash } }),
+          },
+        }),
+      ],
+      services: [
+        {
+          name: 'channel.gateway',
+          async start() {
+            const report = await store.recover()
+            for (const p of report.committed)
+              log.warn(
+                { channel: p.channelId.toString(), amount: p.amount.toString() },
+                'a paid call was under way when the node stopped: its payment is committed, and the client may retry it once free',
+              )
+            for (const e of report.refused) log.error({ err: e }, 'channel store row refused')
+          },
+          stop: () => store.close(),
+        },
+      ],
+      web: createChannelWeb({
+        node: config.name,
+        explorer: explorerAt(config.explorerUrl),
+        overview: async () => undefined,
+      }),
+    }
+  },
+}
