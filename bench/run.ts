@@ -2,6 +2,7 @@
 // prefix) and prints one JSON line per figure on stdout: {"bench","value","unit","limit",…}.
 import { auditBenches } from './audit.ts'
 import { chainBenches } from './chain.ts'
+import { channelCallBenches } from './channel-call.ts'
 import { channelGasBenches } from './channel-gas.ts'
 import { cliBenches } from './cli.ts'
 import { feedAggregateBenches } from './feed-aggregate.ts'
@@ -21,6 +22,7 @@ const benches = {
   ...chainBenches(),
   ...feedGasBenches(),
   ...channelGasBenches(),
+  ...channelCallBenches(),
   ...cliBenches(),
   ...netBenches(),
 }

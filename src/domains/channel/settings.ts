@@ -7,7 +7,7 @@ import { type Upstream, upstreamPath } from './routes.ts'
 const price = z
   .union([
     z.string().regex(/^[0-9]{1,78}$/, 'a whole number of base units, as digits'),
-    z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   ])
   .transform((p) => BigInt(p))
 
@@ -28,7 +28,7 @@ export const channelSettings = z
       .array(z.object({ route: z.string().min(1).max(220), price }).strict())
       .max(64)
       .default([]),
-    /** Services behind the gateway, each served at /channel/call/<name>/…. */
+    /** Services behind the gateway, each served at /channel/call/<name>/… (price 0: free). */
     upstreams: z
       .array(
         z
@@ -96,7 +96,10 @@ export type ChannelSettings = z.infer<typeof channelSettings>
 export function pricedRoutes(s: ChannelSettings): PricedRoute[] {
   return [
     ...s.prices.map((p) => parseRoute(p.route, p.price)),
-    ...s.upstreams.map((u) => ({ method: '*', path: `${upstreamPath(u.name)}/*`, price: u.price })),
+    // An upstream of price 0 is served free, through the same proxy.
+    ...s.upstreams
+      .filter((u) => u.price > 0n)
+      .map((u) => ({ method: '*', path: `${upstreamPath(u.name)}/*`, price: u.price })),
   ]
 }
 
