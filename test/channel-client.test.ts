@@ -26,9 +26,13 @@ import {
   ServiceTermsError,
 } from '../src/domains/channel/cli/client-errors.ts'
 import { fileClientState, memoryClientState } from '../src/domains/channel/cli/client-state.ts'
-import { paidCall } from '../src/domains/channel/cli/paid-call.ts'
+import { cureOf, paidCall } from '../src/domains/channel/cli/paid-call.ts'
 import { serviceStateMessage } from '../src/domains/channel/cli/recover-state.ts'
-import { parseServiceTerms, priceOf } from '../src/domains/channel/cli/service-terms.ts'
+import {
+  fetchServiceTerms,
+  parseServiceTerms,
+  priceOf,
+} from '../src/domains/channel/cli/service-terms.ts'
 import { errorResponse } from '../src/http/errors.ts'
 import { writeEthKeyFile } from '../src/store/key-file.ts'
 import { dev, hasAnvil } from './fixtures/escrow-chain.ts'
@@ -111,6 +115,61 @@ describe('priceOf', () => {
     expect(priceOf(terms, 'POST', '/call/echo/a/b')).toBe(10n)
     expect(priceOf(terms, 'GET', '/call/echo')).toBe(10n)
     expect(priceOf(terms, 'GET', '/call/echoes')).toBeUndefined()
+  })
+})
+
+describe('cureOf', () => {
+  const fresh = { price: 10n, paid: true, priced: false, recovered: false }
+  test('pays an unpaid call at the price a 402 names, once', () => {
+    const required = { error: 'PaymentRequiredError', price: 7n }
+    expect(cureOf(required, { ...fresh, price: undefined, paid: false })).toEqual({
+      price: 7n,
+      recover: false,
+    })
+    expect(
+      cureOf(required, { ...fresh, price: undefined, paid: false, priced: true }),
+    ).toBeUndefined()
+    expect(cureOf(required, fresh)).toBeUndefined()
+  })
+  test('asks the service for the state on a wrong nonce or amount, once', () => {
+    expect(cureOf({ error: 'WrongChannelNonceError', price: 10n }, fresh)).toEqual({
+      recover: true,
+    })
+    expect(
+      cureOf({ error: 'WrongChannelNonceError', price: 10n }, { ...fresh, recovered: true }),
+    ).toBeUndefined()
+    expect(cureOf({ error: 'WrongPaymentAmountError', price: 12n }, fresh)).toEqual({
+      price: 12n,
+      recover: true,
+    })
+    expect(
+      cureOf({ error: 'WrongPaymentAmountError', price: 10n }, { ...fresh, recovered: true }),
+    ).toBeUndefined()
+  })
+  test('does not retry what no state or price cures', () => {
+    for (const error of [
+      'ChannelExpiringError',
+      'PaymentSignerError',
+      'UnknownChannelError',
+      'ChannelValueExceededError',
+    ])
+      expect(cureOf({ error, price: 10n }, fresh)).toBeUndefined()
+  })
+})
+
+describe('fetchServiceTerms', () => {
+  test('refuses an answer over its size limit without reading it all', async () => {
+    const big = createServer((_, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ ...TERMS_JSON, junk: 'x'.repeat(200_000) }))
+    })
+    await new Promise<void>((r) => big.listen(0, '127.0.0.1', r))
+    try {
+      const url = new URL(`http://127.0.0.1:${(big.address() as AddressInfo).port}`)
+      await expect(fetchServiceTerms(url)).rejects.toThrow(/more than the 65536-byte limit; the answer was dropped/)
+    } finally {
+      await new Promise((r) => big.close(r))
+    }
   })
 })
 

@@ -97,10 +97,16 @@ const ADVICE: Record<string, string> = {
   PaymentPendingError: 'another call on this channel is under way; try again',
 }
 
-type Refusal = { status: number; error: string; message: string; price: bigint | undefined }
+/** A payment refusal as the service answered it (its status, error name, message and price). */
+export type PaymentRefusal = {
+  status: number
+  error: string
+  message: string
+  price: bigint | undefined
+}
 
 /** A payment refusal in an answer, or undefined for any other answer (the route's own). */
-function refusalOf(answer: ServiceAnswer): Refusal | undefined {
+function refusalOf(answer: ServiceAnswer): PaymentRefusal | undefined {
   if (KIND_OF_STATUS[answer.status] === undefined || answer.body.length > 65_536) return undefined
   let json: { error?: unknown; message?: unknown; price?: unknown; terms?: unknown }
   try {
@@ -120,7 +126,7 @@ function refusalOf(answer: ServiceAnswer): Refusal | undefined {
   }
 }
 
-function refused(r: Refusal, url: URL): PaidCallRefusedError {
+function refused(r: PaymentRefusal, url: URL): PaidCallRefusedError {
   const advice = ADVICE[r.error]
   return new PaidCallRefusedError(
     `The service at ${url.origin} refused the call (HTTP ${r.status} ${quoteService(r.error, 60)}): ${r.message}${advice ? ` (${advice})` : ''}`,
@@ -173,12 +179,11 @@ export async function paidCall(options: PaidCallOptions): Promise<PaidCallResult
     escrow: terms.escrow,
     channelId: options.channelId,
   }
+  const tried = { priced: false, recovered: false }
   let price = priceOf(terms, method, url.pathname)
   let state = options.state.get(key)
-  let recovered = false
-  let priced = false
   const recover = async () => {
-    recovered = true
+    tried.recovered = true
     state = await recoverChannelState({ ...options, service: url, terms })
     options.state.put(key, state)
     return state
@@ -190,42 +195,52 @@ export async function paidCall(options: PaidCallOptions): Promise<PaidCallResult
         : await signPayment(
             options.account,
             terms,
-            options.channelId,
+            key.channelId,
             state ?? (await recover()),
             price,
           )
     const answer = await exchange({
+      ...options,
       url,
       method,
       headers: { ...options.headers, ...(payment && formatPaymentHeaders(payment)) },
-      body: options.body,
-      maxBytes: options.maxBytes,
-      idleTimeoutMs: options.idleTimeoutMs,
-      signal: options.signal,
     })
     const refusal = refusalOf(answer)
     if (refusal === undefined)
-      return { ...settle(options.state, key, answer, payment, price), attempts, recovered, terms }
-    // Each cure is tried once: a service that keeps refusing is not asked for ever.
-    const learnsPrice = refusal.price !== undefined && refusal.price !== price && !priced
-    if (
-      learnsPrice &&
-      ((refusal.error === 'PaymentRequiredError' && payment === undefined) ||
-        refusal.error === 'WrongPaymentAmountError')
-    ) {
-      priced = true
-      price = refusal.price
-      if (refusal.error === 'WrongPaymentAmountError' && !recovered) await recover()
-      continue
-    }
-    const stale =
-      refusal.error === 'WrongPaymentAmountError' || refusal.error === 'WrongChannelNonceError'
-    if (stale && !recovered) {
-      await recover()
-      continue
-    }
-    throw refused(refusal, url)
+      return {
+        ...settle(options.state, key, answer, payment, price),
+        attempts,
+        recovered: tried.recovered,
+        terms,
+      }
+    const cure = cureOf(refusal, { price, paid: payment !== undefined, ...tried })
+    if (cure === undefined) throw refused(refusal, url)
+    if (cure.price !== undefined) [tried.priced, price] = [true, cure.price]
+    if (cure.recover) await recover()
   }
+}
+
+/**
+ * What cures a refusal, each cure tried once (a service that keeps refusing is not asked for
+ * ever): a 402 naming a price the call was not paid at is paid at it; a wrong nonce or amount
+ * (a lost or stale state) is asked of the service. Undefined: nothing cures it.
+ */
+export function cureOf(
+  refusal: Pick<PaymentRefusal, 'error' | 'price'>,
+  tried: { price: bigint | undefined; paid: boolean; priced: boolean; recovered: boolean },
+): { price?: bigint; recover: boolean } | undefined {
+  const { error } = refusal
+  const newPrice =
+    refusal.price !== undefined && refusal.price !== tried.price && !tried.priced
+      ? refusal.price
+      : undefined
+  const stale = error === 'WrongPaymentAmountError' || error === 'WrongChannelNonceError'
+  const recover = stale && !tried.recovered
+  if (error === 'PaymentRequiredError' && !tried.paid && newPrice !== undefined)
+    return { price: newPrice, recover: false }
+  if (error === 'WrongPaymentAmountError' && newPrice !== undefined)
+    return { price: newPrice, recover }
+  return recover ? { recover } : undefined
 }
 
 /** Records what the service holds after an answer, checked against what was signed. */

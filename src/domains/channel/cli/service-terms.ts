@@ -51,7 +51,7 @@ export function termsUint(field: string, value: unknown, max = UINT256_MAX): big
   const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value
   if (typeof text === 'string' && DECIMAL.test(text) && BigInt(text) <= max) return BigInt(text)
   throw new ServiceTermsError(
-    `The service's terms give ${field} "${quoteService(value, 90)}", not a decimal number up to ${max}; the service is broken or hostile.`,
+    `The service gives ${field} "${quoteService(value, 90)}", not a decimal number up to ${max}; the service is broken or hostile.`,
   )
 }
 
