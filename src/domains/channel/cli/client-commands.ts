@@ -177,7 +177,7 @@ function addStateCommand(channel: Command): void {
     channel
       .command('state')
       .description(
-        'a channel as the chain holds it and, with --service, as the service signs it (snet: channel print-all-filter-sender, GetChannelState)',
+        'a channel as the chain holds it and, with --service, as the service signs it (snet: channel print-initialized, client get-channel-state)',
       ),
   )
     .argument('<id>', 'the channel id')
@@ -348,6 +348,13 @@ function addCallCommand(program: Command): void {
         rpc: o.rpc,
         state: await stateStore(o),
       })
+      if (ctx.json)
+        return printJson({
+          status: result.status,
+          paid: result.paid,
+          warning: result.warning,
+          body: result.body.toString('utf8'),
+        })
       process.stdout.write(result.body)
       const note = result.note
       if (note) console.error(note)
