@@ -69,8 +69,10 @@ export const claimResultWire = z
 
 const channelIdInput = z
   .string()
-  .regex(/^\d{1,78}$/, 'a channel id is a decimal number')
-  .refine((id) => BigInt(id) <= MAX_UINT256, 'a channel id is below 2^256')
+  .refine(
+    (id) => /^\d{1,78}$/.test(id) && BigInt(id) <= MAX_UINT256,
+    'a channel id is a decimal number below 2^256',
+  )
 
 /** The body of `POST /channel/claim`: exactly one of `channels`, `all`, `expiringWithin`. */
 export const claimBody = z

@@ -415,7 +415,7 @@ class ClaimSender {
         error,
         `claim channel ${claim.channelId}`,
         {
-          words: {},
+          words: CLAIM_REFUSALS,
           notFound: (message, cause) => new MpeError(message, { reason: 'NotFound', cause }),
           refused: (message, reason, cause) => new MpeError(message, { reason, cause }),
         },
@@ -425,6 +425,15 @@ class ClaimSender {
       return refused.shortMessage
     }
   }
+}
+
+/** What the escrow's refusals of a claim mean, with their arguments as {0}, {1}. */
+const CLAIM_REFUSALS: Readonly<Record<string, string>> = {
+  UnknownChannel: 'channel {0} does not exist',
+  NotRecipient: '{0} is not the channel recipient {1}',
+  InsufficientChannelValue: 'channel {0} holds {1}, less than {2}',
+  InvalidSignature:
+    'the signature for channel {0} recovers to {1}, neither its signer nor its sender',
 }
 
 function requestOf(claim: Claim): ChannelClaimRequest {
