@@ -1,12 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import { Command } from 'commander'
 import { Hono } from 'hono'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest'
 import { channelClaimTimeout, readChannel, readMpeBalance } from '../src/chain/mpe.ts'
 import { formatAmount, type TokenUnit } from '../src/core/amount.ts'
 import { signClaim } from '../src/core/channel/claim.ts'
 import {
+  addTreasurerCommands,
   claimResultFromWire,
   formatClaimResult,
   formatOverview,
@@ -450,7 +454,7 @@ describeChain('treasurer routes and CLI output', () => {
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       })
-    return { treasurer, group, call }
+    return { treasurer, group, call, app }
   }
 
   test('GET /channel/channels: the operator gets the overview; others 401 or 403', async () => {
@@ -545,5 +549,54 @@ describeChain('treasurer routes and CLI output', () => {
     expect(formatClaimResult({ claimed: [], transactions: [], skipped: [] }, unit)).toBe(
       'Nothing claimed.',
     )
+  })
+
+  test('rwa treasurer list and claim-expiring talk to the node over HTTP with the operator token', async () => {
+    const store = newStore()
+    const pay = paymentsOn(chain, store)
+    const id = await openTo(chain, alice, { blocks: 100n })
+    await pay.pay(alice, id, 2)
+    // The node's app: the treasurer routes, and the service's terms the CLI reads the unit from.
+    const { app } = appOf(store)
+    app.get('/channel', (c) => c.json({ token: unit }))
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 })
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const tokenFile = join(dir, 'operator.token')
+    writeFileSync(tokenFile, `${operatorToken}\n`)
+    const rwa = async (...args: string[]) => {
+      const program = new Command('rwa').exitOverride().configureOutput({
+        writeOut: () => {},
+        writeErr: () => {},
+      })
+      addTreasurerCommands(program)
+      const printed: string[] = []
+      const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+        printed.push(parts.map(String).join(' '))
+      })
+      try {
+        await program.parseAsync(['treasurer', ...args, '--node', url, '--token', tokenFile], {
+          from: 'user',
+        })
+      } finally {
+        log.mockRestore()
+      }
+      return printed.join('\n')
+    }
+    try {
+      const listed = await rwa('list')
+      expect(listed).toContain(`Unclaimed: ${formatAmount(2n * PRICE, unit)} in 1 channel.`)
+      const json = JSON.parse(await rwa('list', '--json')) as { channels: { channelId: string }[] }
+      expect(json.channels.map((c) => c.channelId)).toEqual([`${id}`])
+      const claimed = await rwa('claim-expiring', '--within', '500')
+      expect(claimed).toContain(`channel ${id} at nonce 0: ${formatAmount(2n * PRICE, unit)}`)
+      expect(await rwa('claim-all')).toBe('Nothing claimed.')
+      await expect(rwa('claim', 'x1')).rejects.toThrow(/not a channel id/)
+      await expect(rwa('claim-expiring', '--within', '-5')).rejects.toThrow(
+        /not a number of blocks/,
+      )
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
