@@ -16,9 +16,9 @@ import { signClaim } from '../src/core/channel/claim.ts'
 import {
   channelStateRequestMessage,
   formatPaymentHeaders,
+  serviceStateMessage,
   verifyChannelStateReply,
 } from '../src/core/channel/payment.ts'
-import { channelStateHash } from '../src/domains/channel/routes.ts'
 import { dev, devnetClients, hasAnvil } from './fixtures/escrow-chain.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -341,7 +341,7 @@ describeChain('the paid-call gateway on a node', () => {
     expect(authorised).toBe(30n)
     const { recoverMessageAddress } = await import('viem')
     const by = await recoverMessageAddress({
-      message: { raw: channelStateHash(mpe, channelId, 0n, 30n) },
+      message: { raw: serviceStateMessage(mpe, channelId, 0n, 30n) },
       signature: reply.serviceSignature as Hex,
     })
     expect(by).toBe(terms.recipient)

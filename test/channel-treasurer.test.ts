@@ -11,11 +11,10 @@ import { formatAmount, type TokenUnit } from '../src/core/amount.ts'
 import { signClaim } from '../src/core/channel/claim.ts'
 import {
   addTreasurerCommands,
-  claimResultFromWire,
   formatClaimResult,
   formatOverview,
-  overviewFromWire,
 } from '../src/domains/channel/cli/treasurer-commands.ts'
+import { claimResultFromWire, overviewFromWire } from '../src/domains/channel/cli/treasurer-wire.ts'
 import { type PaymentStore, sqlitePaymentStore } from '../src/domains/channel/payment-store.ts'
 import { createTreasurer, type TreasurerOptions } from '../src/domains/channel/treasurer.ts'
 import { addTreasurerRoutes } from '../src/domains/channel/treasurer-routes.ts'

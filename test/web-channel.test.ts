@@ -8,6 +8,7 @@ import type { Address } from 'viem'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import type { TokenUnit } from '../src/core/amount.ts'
 import type { DocSummary } from '../src/core/domain.ts'
+import { channelPlugin } from '../src/domains/channel/index.ts'
 import {
   channelCard,
   createChannelWeb,
@@ -15,7 +16,6 @@ import {
   MAX_LISTED_CHANNELS,
 } from '../src/domains/channel/pages.ts'
 import type { ChannelRow, ChannelsOverview } from '../src/domains/channel/types.ts'
-import { feedPlugin } from '../src/domains/feed/index.ts'
 import { DOMAINS } from '../src/domains/index.ts'
 import type { AnyPlugin } from '../src/domains/plugin.ts'
 import type { OpId } from '../src/ledger/op-id.ts'
@@ -256,18 +256,18 @@ describe('the home card', () => {
 })
 
 // ---------------------------------------------------------------------------------------------
-// In a browser, inside a node's shell (its stylesheet, script and live refresh). No channel
-// plug-in is hosted yet here: the feed plug-in stands in, its dashboard part replaced.
+// In a browser, inside a node's shell (its stylesheet, script and live refresh): the channel
+// plug-in hosted, its dashboard part given an overview that moves a block per read.
 
 const run = hasSystemService(SYSTEM_SERVICES.chromium)
 const output = join(import.meta.dirname, '..', 'test-output')
 
-/** The feed plug-in carrying the channels' dashboard part, whose overview moves a block per read. */
+/** The channel plug-in with its dashboard part on `overview`. */
 function withChannelPages(overview: () => Promise<ChannelsOverview>): AnyPlugin {
   return {
-    ...feedPlugin,
+    ...channelPlugin,
     node: async () => {
-      const part = await feedPlugin.node()
+      const part = await channelPlugin.node()
       return {
         ...part,
         create: async (components) => ({
@@ -305,7 +305,7 @@ describe.runIf(run)('the channels page in a real Chromium', () => {
       verifyPool: false,
       chain: { mode: 'none' },
       net: { enabled: false },
-      domains: [...DOMAINS.filter((d) => d.domain.name !== 'feed'), withChannelPages(overview)],
+      domains: [...DOMAINS.filter((d) => d.domain.name !== 'channel'), withChannelPages(overview)],
     })
     await node.start()
     browser = await launchChromium()

@@ -474,3 +474,22 @@ export async function verifyChannelStateReply(
   }
   return reply.currentSignedAmount ?? 0n
 }
+
+/**
+ * The hash a service signs (EIP-191, with its recipient key) over its view of a channel in a
+ * GetChannelState answer: rwa's addition to snet's reply, so a client can hold the service to it.
+ * keccak256(abi.encodePacked("__rwa_channel_state", escrow, channelId, nonce, amount)).
+ */
+export function serviceStateMessage(
+  escrow: Address,
+  channelId: bigint,
+  nonce: bigint,
+  amount: bigint,
+): Hex {
+  return keccak256(
+    encodePacked(
+      ['string', 'address', 'uint256', 'uint256', 'uint256'],
+      ['__rwa_channel_state', escrow, channelId, nonce, amount],
+    ),
+  )
+}

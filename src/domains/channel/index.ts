@@ -13,4 +13,5 @@ import type { DomainPlugin } from '../plugin.ts'
 export const channelPlugin: DomainPlugin<ChannelState, ChannelReducer, ChannelSummary> = {
   domain: channelDomain,
   node: async () => (await import('./node.ts')).channelNode,
+  cli: async () => (await import('./cli/commands.ts')).channelCli,
 }

@@ -17,11 +17,17 @@ import {
   pricedRoutes,
   upstreamsOf,
 } from './settings.ts'
+import { createTreasurer } from './treasurer.ts'
+import { addTreasurerRoutes } from './treasurer-routes.ts'
+import type { ChannelsOverview, Treasurer } from './types.ts'
+import { createChannelWatch } from './watch.ts'
 
 declare module '../../node/node.ts' {
   interface NodeExtensions {
     /** The paid-call gateway, when the node's chain has a MultiPartyEscrow (after `start`). */
     readonly channelGateway: Gateway | undefined
+    /** The service's treasurer, with the gateway (after `start`). */
+    readonly treasurer: Treasurer | undefined
   }
 }
 
@@ -59,7 +65,7 @@ export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary>
         return c.json(body, status as 404)
       }
       return {
-        extend: { channelGateway: undefined },
+        extend: { channelGateway: undefined, treasurer: undefined },
         middleware: [refuse],
         routes: [
           channelRoutes({
@@ -101,8 +107,35 @@ export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary>
       })
       return unit
     }
+    // The treasurer needs the token's unit, read from the chain once the node starts.
+    let started: Treasurer | undefined
+    const live = (): Treasurer => {
+      if (started !== undefined) return started
+      throw new NoChannelServiceError(
+        'The channel treasurer has not started yet; retry in a moment.',
+      )
+    }
+    const treasurer: Treasurer = {
+      reconcile: () => live().reconcile(),
+      list: () => live().list(),
+      claim: (ids) => live().claim(ids),
+      claimAll: () => live().claimAll(),
+      claimExpiring: (blocks) => live().claimExpiring(blocks),
+    }
+    // The dashboard refreshes every few seconds: one chain read per channel at most once a second.
+    let shown: { at: number; overview: Promise<ChannelsOverview> } | undefined
+    const overview = () => {
+      if (shown === undefined || Date.now() - shown.at > 1000) {
+        const listed = treasurer.list()
+        listed.catch(() => {
+          shown = undefined
+        })
+        shown = { at: Date.now(), overview: listed }
+      }
+      return shown.overview
+    }
     return {
-      extend: { channelGateway: gateway },
+      extend: { channelGateway: gateway, treasurer },
       middleware: [gateway.middleware],
       routes: [
         channelRoutes({
@@ -124,6 +157,7 @@ export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary>
             signHash: (hash) =>
               chain.wallet.signMessage({ account: chain.wallet.account, message: { raw: hash } }),
           },
+          extra: (group) => addTreasurerRoutes(group, treasurer),
         }),
       ],
       services: [
@@ -137,14 +171,48 @@ export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary>
                 'a paid call was under way when the node stopped: its payment is committed, and the client may retry it once free',
               )
             for (const e of report.refused) log.error({ err: e }, 'channel store row refused')
+            started = createTreasurer({
+              store,
+              client: chain.client,
+              wallet: chain.wallet,
+              escrow,
+              token: await token(),
+              logger: log.child({ part: 'channel.treasurer' }),
+              onChange: (ids) => gateway.invalidate(ids),
+            })
+            // The store agrees with the chain before the first paid call (claims a stop cut short
+            // are finished); a chain that does not answer now is retried by the watch.
+            try {
+              const reconciled = await started.reconcile()
+              if (reconciled.finished.length > 0 || reconciled.advanced.length > 0)
+                log.info(
+                  {
+                    finished: reconciled.finished.map((c) => c.channelId.toString()),
+                    advanced: reconciled.advanced.map((id) => id.toString()),
+                  },
+                  'channel store reconciled with the chain',
+                )
+            } catch (error) {
+              log.warn({ err: error }, 'could not reconcile the channel store with the chain')
+            }
           },
           stop: () => store.close(),
         },
+        createChannelWatch({
+          treasurer,
+          logger: log.child({ part: 'channel.watch' }),
+          intervalMs: s.watch_interval_ms,
+          warnBlocks: BigInt(s.warn_blocks),
+          claimBlocks: BigInt(s.claim_blocks),
+          autoClaim: s.auto_claim,
+          metrics,
+        }),
       ],
       web: createChannelWeb({
         node: config.name,
         explorer: explorerAt(config.explorerUrl),
-        overview: async () => undefined,
+        overview,
+        warnBlocks: BigInt(s.warn_blocks),
       }),
     }
   },

@@ -1,10 +1,14 @@
 import type { Context } from 'hono'
 import { Hono } from 'hono'
 import type { Logger } from 'pino'
-import { type Address, encodePacked, type Hex, keccak256 } from 'viem'
+import type { Address, Hex } from 'viem'
 import { z } from 'zod'
 import type { TokenUnit } from '../../core/amount.ts'
-import { channelStateReply, checkChannelStateRequest } from '../../core/channel/payment.ts'
+import {
+  channelStateReply,
+  checkChannelStateRequest,
+  serviceStateMessage,
+} from '../../core/channel/payment.ts'
 import { BaseError } from '../../errors/base.ts'
 import { readBodyBytes } from '../../http/body.ts'
 import {
@@ -120,21 +124,6 @@ const stateWire = z.object({
     ),
 })
 
-/** The hash the service signs over its view of a channel (see `stateWire`). */
-export function channelStateHash(
-  escrow: Address,
-  channelId: bigint,
-  nonce: bigint,
-  amount: bigint,
-): Hex {
-  return keccak256(
-    encodePacked(
-      ['string', 'address', 'uint256', 'uint256', 'uint256'],
-      ['__rwa_channel_state', escrow, channelId, nonce, amount],
-    ),
-  )
-}
-
 /** The `/channel` routes and, with upstreams, their reverse proxy. */
 export function channelRoutes(o: ChannelRoutesOptions): RouteGroup {
   const group = createRouteGroup({
@@ -215,7 +204,12 @@ export function channelRoutes(o: ChannelRoutesOptions): RouteGroup {
           : undefined
       const reply = channelStateReply(known, previous)
       const serviceSignature = await s.signHash(
-        channelStateHash(s.escrow, channelId, reply.currentNonce, reply.currentSignedAmount ?? 0n),
+        serviceStateMessage(
+          s.escrow,
+          channelId,
+          reply.currentNonce,
+          reply.currentSignedAmount ?? 0n,
+        ),
       )
       return { channelId: channelId.toString(), ...reply, serviceSignature }
     },

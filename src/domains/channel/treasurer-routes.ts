@@ -5,15 +5,11 @@ import type { RouteGroupBuilder } from '../../http/route-group.ts'
 import { addressWire, amountWire, hexWire, txWire } from '../../http/wire.ts'
 import { type LocalAccount, OPERATOR } from '../../node/accounts.ts'
 import type { ClaimResult, Treasurer } from './types.ts'
+import { MAX_CLAIM_CHANNELS, MAX_EXPIRING_WITHIN } from './types.ts'
 
 // The treasurer's routes (issue 21), for the node's operator: the service's channels and escrow
 // balance, and claims. The lead mounts them in the `/channel` group: `/channel/channels` and
 // `/channel/claim`. Bigints travel as decimal strings.
-
-/** Most channels one claim request names. */
-export const MAX_CLAIM_CHANNELS = 10_000
-/** Farthest `expiringWithin` a claim request takes, in blocks. */
-export const MAX_EXPIRING_WITHIN = 1_000_000_000
 
 const uintWire = z.string().regex(/^\d+$/).describe('A uint256 as a decimal string.')
 const signedWire = z
@@ -146,3 +142,5 @@ function claimOf(treasurer: Treasurer, body: z.infer<typeof claimBody>): Promise
   if (body.expiringWithin !== undefined) return treasurer.claimExpiring(BigInt(body.expiringWithin))
   return treasurer.claimAll()
 }
+
+export { MAX_CLAIM_CHANNELS, MAX_EXPIRING_WITHIN }

@@ -98,3 +98,8 @@ export type WatchReport = {
   /** What it claimed (channels within the claim distance). */
   readonly claimed: ClaimResult | undefined
 }
+
+/** Most channels one claim request names. */
+export const MAX_CLAIM_CHANNELS = 10_000
+/** Largest `expiringWithin` of a claim request, in blocks. */
+export const MAX_EXPIRING_WITHIN = 1_000_000_000

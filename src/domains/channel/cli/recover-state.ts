@@ -1,14 +1,8 @@
-import {
-  type Address,
-  encodePacked,
-  type Hex,
-  isAddressEqual,
-  keccak256,
-  recoverMessageAddress,
-} from 'viem'
+import { type Address, type Hex, isAddressEqual, recoverMessageAddress } from 'viem'
 import {
   type ChannelStateReply,
   channelStateRequestMessage,
+  serviceStateMessage,
   verifyChannelStateReply,
 } from '../../../core/channel/payment.ts'
 import { UntrustedChannelStateError } from '../../../core/channel/payment-errors.ts'
@@ -38,24 +32,6 @@ export type ChainChannel = {
 export type ReadChainChannel = (channelId: bigint) => Promise<ChainChannel | undefined>
 
 const SIGNATURE = /^0x[0-9a-fA-F]{130}$/
-
-/**
- * The digest the service signs over its view of a channel (the design of issue 21): EIP-191 over
- * keccak256(abi.encodePacked("__rwa_channel_state", escrow, channelId, nonce, amount)).
- */
-export function serviceStateMessage(
-  escrow: Address,
-  channelId: bigint,
-  nonce: bigint,
-  amount: bigint,
-): Hex {
-  return keccak256(
-    encodePacked(
-      ['string', 'address', 'uint256', 'uint256', 'uint256'],
-      ['__rwa_channel_state', escrow, channelId, nonce, amount],
-    ),
-  )
-}
 
 function replySignature(field: string, value: unknown): Hex | undefined {
   if (value === undefined || value === null) return undefined
@@ -184,3 +160,5 @@ async function assertServiceSignature(
       `The service's state of channel "${channelId}" is signed by "${by ?? 'no key'}", not its recipient "${terms.recipient}"; do not trust this reply.`,
     )
 }
+
+export { serviceStateMessage }

@@ -1,19 +1,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
-import type { Address, Hex } from 'viem'
-import type { z } from 'zod'
 import { localNodeUrl, NodeClient } from '../../../cli/client.ts'
 import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
 import { formatAmount, type TokenUnit, toTokenUnit } from '../../../core/amount.ts'
 import { BaseError } from '../../../errors/base.ts'
-import {
-  channelsOverviewWire,
-  claimResultWire,
-  MAX_CLAIM_CHANNELS,
-  MAX_EXPIRING_WITHIN,
-} from '../treasurer-routes.ts'
 import type { ChannelRow, ChannelsOverview, ClaimResult } from '../types.ts'
+import { MAX_CLAIM_CHANNELS, MAX_EXPIRING_WITHIN } from '../types.ts'
 
 // `rwa treasurer …`: the service operator's view of its payment channels and its claims, through
 // the node's operator routes `/channel/channels` and `/channel/claim` (the node holds the
@@ -39,6 +32,7 @@ export function addTreasurerCommands(program: Command): void {
   cmd(treasurer, 'list', 'the channels paying this service and its escrow balance', 'list')
     .option('--token <file>', "bearer token file (default: the data dir's operator token)")
     .action(async (o: TreasurerOptions) => {
+      const { overviewFromWire } = await import('./treasurer-wire.ts')
       const overview = overviewFromWire(await clientOf(o).get('/channel/channels'))
       if (contextOf(o).json) printJson(overview)
       else console.log(formatOverview(overview))
@@ -79,6 +73,7 @@ function cmd(parent: Command, name: string, description: string, example: string
 
 async function claim(o: TreasurerOptions, body: Record<string, unknown>): Promise<void> {
   const client = clientOf(o)
+  const { claimResultFromWire } = await import('./treasurer-wire.ts')
   const result = claimResultFromWire(await client.post('/channel/claim', body))
   if (contextOf(o).json) return printJson(result)
   console.log(formatClaimResult(result, await unitOf(client)))
@@ -132,63 +127,6 @@ export function blocksOf(value: string): number {
       `--within "${value.slice(0, 40)}" is not a number of blocks from 0 to ${MAX_EXPIRING_WITHIN}.`,
     )
   return n
-}
-
-/** Reads `GET /channel/channels`' answer back into bigints. */
-export function overviewFromWire(json: unknown): ChannelsOverview {
-  const wire = parseWire(channelsOverviewWire, json, 'the channels')
-  return {
-    escrow: wire.escrow as Address,
-    recipient: wire.recipient as Address,
-    token: wire.token,
-    currentBlock: BigInt(wire.currentBlock),
-    balance: BigInt(wire.balance),
-    channels: wire.channels.map(rowFromWire),
-  }
-}
-
-function rowFromWire(row: z.infer<typeof channelsOverviewWire>['channels'][number]): ChannelRow {
-  return {
-    channelId: BigInt(row.channelId),
-    sender: row.sender as Address,
-    signer: row.signer as Address,
-    recipient: row.recipient as Address,
-    groupId: row.groupId as Hex,
-    chainNonce: BigInt(row.chainNonce),
-    value: BigInt(row.value),
-    expiration: BigInt(row.expiration),
-    blocksLeft: BigInt(row.blocksLeft),
-    nonce: BigInt(row.nonce),
-    authorised: BigInt(row.authorised),
-    claiming: row.claiming && {
-      nonce: BigInt(row.claiming.nonce),
-      amount: BigInt(row.claiming.amount),
-    },
-    unclaimed: BigInt(row.unclaimed),
-    busy: row.busy,
-  }
-}
-
-/** Reads `POST /channel/claim`'s answer back into bigints. */
-export function claimResultFromWire(json: unknown): ClaimResult {
-  const wire = parseWire(claimResultWire, json, 'the claim')
-  return {
-    claimed: wire.claimed.map((c) => ({
-      channelId: BigInt(c.channelId),
-      nonce: BigInt(c.nonce),
-      amount: BigInt(c.amount),
-    })),
-    transactions: wire.transactions.map((t) => ({ tx: t.tx as Hex, gasUsed: BigInt(t.gasUsed) })),
-    skipped: wire.skipped.map((s) => ({ channelId: BigInt(s.channelId), reason: s.reason })),
-  }
-}
-
-function parseWire<T extends z.ZodType>(schema: T, json: unknown, what: string): z.infer<T> {
-  const parsed = schema.safeParse(json)
-  if (parsed.success) return parsed.data
-  throw new TreasurerCliError(
-    `The node's answer for ${what} does not read (${parsed.error.issues[0]?.message ?? 'bad shape'}); is it an rwa node of this version?`,
-  )
 }
 
 const short = (address: string) => `${address.slice(0, 6)}…${address.slice(-4)}`
