@@ -302,6 +302,67 @@ describeChain('the paid-call gateway on a node', () => {
     expect((await node.node.channelGateway!.stored(channelId))?.authorised).toBe(11n * PRICE)
   })
 
+  test('end to end: paidCall pays, the treasurer claims, calls go on at the next nonce, claim-all, the client recovers its state', async () => {
+    const { account, channelId, client } = await openFrom(12)
+    const { paidCall } = await import('../src/domains/channel/cli/paid-call.ts')
+    const { memoryClientState } = await import('../src/domains/channel/cli/client-state.ts')
+    const state = memoryClientState()
+    const call = (path: string, s = state) =>
+      paidCall({ url: `${node.url}${path}`, channelId, account, state: s })
+    for (let k = 1n; k <= 5n; k++) {
+      const r = await call('/channel/call/echo/e2e')
+      expect(r.status).toBe(200)
+      expect(r.paid?.amount).toBe(k * PRICE)
+    }
+    // The own route is priced too.
+    expect((await call('/status')).paid?.amount).toBe(5n * PRICE + OWN_PRICE)
+    const admin = node.operatorToken
+    const claim = async (body: unknown) => {
+      const res = await fetch(`${node.url}/channel/claim`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify(body),
+      })
+      expect(res.status).toBe(200)
+      return (await res.json()) as {
+        claimed: { channelId: string; nonce: string; amount: string }[]
+      }
+    }
+    const mpe = node.node.chain!.info.mpe!
+    const { readMpeBalance } = await import('../src/chain/mpe.ts')
+    const before = await readMpeBalance(client, mpe, terms.recipient as Address)
+    const first = await claim({ channels: [String(channelId)] })
+    expect(first.claimed).toEqual([
+      { channelId: String(channelId), nonce: '0', amount: String(5n * PRICE + OWN_PRICE) },
+    ])
+    expect(await readMpeBalance(client, mpe, terms.recipient as Address)).toBe(
+      before + 5n * PRICE + OWN_PRICE,
+    )
+    // The client's next call is refused at nonce 0, recovers the state and pays at nonce 1.
+    const next = await call('/channel/call/echo/after-claim')
+    expect(next.status).toBe(200)
+    expect(next.paid).toMatchObject({ nonce: 1n, amount: PRICE })
+    expect((await readChannel(client, mpe, channelId))?.nonce).toBe(1n)
+    // A client that lost everything recovers from the service and goes on.
+    const fresh = await call('/channel/call/echo/stateless', memoryClientState())
+    expect(fresh.paid).toMatchObject({ nonce: 1n, amount: 2n * PRICE })
+    const all = await claim({ all: true })
+    expect(all.claimed.find((c) => c.channelId === String(channelId))).toEqual({
+      channelId: String(channelId),
+      nonce: '1',
+      amount: String(2n * PRICE),
+    })
+    expect((await readChannel(client, mpe, channelId))?.nonce).toBe(2n)
+    // The treasurer's list: nothing left unclaimed on this channel.
+    const listed = await fetch(`${node.url}/channel/channels`, {
+      headers: { authorization: `Bearer ${admin}` },
+    })
+    const overview = (await listed.json()) as {
+      channels: { channelId: string; unclaimed: string }[]
+    }
+    expect(overview.channels.find((c) => c.channelId === String(channelId))?.unclaimed).toBe('0')
+  })
+
   test('GetChannelState: a stateless client recovers what it signed, with the service signature', async () => {
     const { account, channelId, client } = await openFrom(10)
     for (let k = 1n; k <= 3n; k++)
