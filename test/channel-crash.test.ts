@@ -29,7 +29,7 @@ import { RWA_BIN } from './node-fixture.ts'
 // written ahead and before its commit, every time, with no timing guess.
 
 const PRICE = 10n
-/** An answer far larger than what loopback sockets buffer (tcp_rmem max 32 MiB + tcp_wmem). */
+/** An answer far larger than loopback sockets buffer (Linux caps both ends at tens of MiB). */
 const BIG_ANSWER = 96 * 1024 * 1024
 
 let chain: MpeChain
