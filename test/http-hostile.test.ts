@@ -717,3 +717,461 @@ describe('hostile requests to the feed routes', () => {
     expect(oracles[0].anomalies.invalid).toBe(4)
   })
 })
+
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Database from 'better-sqlite3'
+import { createPublicClient, http, keccak256, toHex } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll } from 'vitest'
+import { testTokenAbi } from '../src/chain/artifacts.ts'
+import type { Devnet } from '../src/chain/devnet.ts'
+import { depositAndOpenChannel, readNextChannelId } from '../src/chain/mpe.ts'
+import { signClaim } from '../src/core/channel/claim.ts'
+import { formatPaymentHeaders } from '../src/core/channel/payment.ts'
+import { dev, devnetClients, hasAnvil } from './fixtures/escrow-chain.ts'
+
+// Payment channels: a devnet node with a priced own route and an upstream behind the gateway.
+// Every hostile request is refused with its status and error name, reaches neither the upstream
+// nor the store, and charges nothing: the channel's first payment still pays the next call.
+;(hasAnvil() ? describe : describe.skip)('hostile requests to the channel routes', () => {
+  const PRICE = 10n
+  let t: TestNode
+  let upstream: Server
+  /** What the upstream received: its path and headers, per call. */
+  const reached: { url: string; headers: Record<string, unknown> }[] = []
+  let channel: { channelId: bigint; account: ReturnType<typeof dev> }
+  let mpe: `0x${string}`
+
+  const payHeaders = async (amount: bigint, nonce = 0n, id = channel.channelId) =>
+    formatPaymentHeaders({
+      channelId: id,
+      nonce,
+      amount,
+      signature: await signClaim(channel.account, mpe, id, nonce, amount),
+    })
+
+  /** The amount authorised on the channel, as the gateway's store has it. */
+  const charged = async () =>
+    (await t.node.channelGateway!.stored(channel.channelId))?.authorised ?? 0n
+
+  /** A request sent as given (no URL normalisation, any header); answers status, body, headers. */
+  const send = (
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body?: string | Buffer,
+  ) =>
+    new Promise<{ status: number; json: ChannelAnswer; headers: Record<string, unknown> }>(
+      (resolve, reject) => {
+        const { hostname, port } = new URL(t.url)
+        const req = request({ hostname, port, method, path, headers }, (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (chunk: Buffer) => chunks.push(chunk))
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let json: ChannelAnswer = { text }
+            try {
+              json = JSON.parse(text) as ChannelAnswer
+            } catch {}
+            resolve({ status: res.statusCode ?? 0, json, headers: res.headers })
+          })
+          res.on('error', reject)
+        })
+        req.on('error', reject)
+        req.end(body)
+      },
+    )
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      reached.push({ url: req.url ?? '', headers: req.headers })
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'set-cookie': 'up=1',
+          connection: 'keep-alive, x-up-hop',
+          'x-up-hop': 'private to the upstream hop',
+          'x-up-end': 'kept',
+        })
+        res.end(JSON.stringify({ path: req.url }))
+      })
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const port = (upstream.address() as AddressInfo).port
+    t = await TestNode.startDevnet({
+      extraConfig: [
+        '[domains.channel]',
+        'block_ttl_ms = 0',
+        'prices = [{ route = "GET /status", price = 3 }]',
+        // A base path: a traversal must not climb out of it either.
+        `upstreams = [{ name = "echo", url = "http://127.0.0.1:${port}/base", price = "${PRICE}" }]`,
+      ].join('\n'),
+    })
+    const info = t.node.chain!.info
+    mpe = info.mpe!
+    channel = { ...(await openChannelTo(t, dev(1))), account: dev(1) }
+  }, 180_000)
+
+  afterAll(async () => {
+    await t?.stop()
+    upstream?.closeAllConnections()
+    upstream?.close()
+  })
+
+  test('junk payment headers get 400 InvalidPaymentError (or the check they fail), and charge nothing', async () => {
+    const good = await payHeaders(PRICE)
+    const sig = (bytes: Buffer) => bytes.toString('base64')
+    const raw = Buffer.from(good['snet-payment-channel-signature-bin']!, 'base64')
+    const v29 = Buffer.from(raw)
+    v29[64] = 29
+    const invalid = (what: string, header: string, value: string) =>
+      [what, { [`snet-payment-${header}`]: value }, 400, 'InvalidPaymentError'] as const
+    const cases: (readonly [string, Record<string, string>, number, string])[] = [
+      invalid('79-digit amount', 'channel-amount', '9'.repeat(79)),
+      invalid('amount of 2^256', 'channel-amount', (2n ** 256n).toString()),
+      invalid('negative amount', 'channel-amount', '-10'),
+      invalid('hex amount', 'channel-amount', '0xa'),
+      invalid('exponent amount', 'channel-amount', '1e1'),
+      invalid('79-digit channel id', 'channel-id', '1'.repeat(79)),
+      invalid('5000-digit nonce', 'channel-nonce', '9'.repeat(5000)),
+      invalid('negative nonce', 'channel-nonce', '-1'),
+      invalid('not base64', 'channel-signature-bin', '%%%not*base64%%%'),
+      invalid('64-byte signature', 'channel-signature-bin', sig(raw.subarray(0, 64))),
+      invalid(
+        '66-byte signature',
+        'channel-signature-bin',
+        sig(Buffer.concat([raw, raw]).subarray(0, 66)),
+      ),
+      invalid('v of 29', 'channel-signature-bin', sig(v29)),
+      invalid('hex signature', 'channel-signature-bin', `0x${raw.toString('hex')}`),
+      invalid('10 kB signature', 'channel-signature-bin', 'A'.repeat(10_000)),
+      invalid('empty signature', 'channel-signature-bin', ''),
+      invalid('other payment type', 'type', 'free-call'),
+      // Well formed, but the signature is of another amount: by nobody the channel knows.
+      [
+        'amount not the one signed',
+        { 'snet-payment-channel-amount': '20' },
+        401,
+        'PaymentSignerError',
+      ],
+      ['amount of 0', { 'snet-payment-channel-amount': '0' }, 401, 'PaymentSignerError'],
+      [
+        'the largest channel id',
+        { 'snet-payment-channel-id': (2n ** 256n - 1n).toString() },
+        404,
+        'UnknownChannelError',
+      ],
+    ]
+    for (const [what, change, status, error] of cases) {
+      const res = await send('GET', '/channel/call/echo/x', { ...good, ...change })
+      expect([what, res.status, res.json.error], res.json.message).toEqual([what, status, error])
+      expect(res.json.price).toBe(String(PRICE))
+      expect(await charged(), what).toBe(0n)
+    }
+    // r or s of 0, or not below the curve's order (all ones), is no signature: 400, not a 500.
+    const order = Buffer.from(
+      'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141',
+      'hex',
+    )
+    for (const [what, junk] of [
+      ['zeros', Buffer.alloc(65, 0)],
+      ['ones', Buffer.alloc(65, 0xff)],
+      ['s = n', Buffer.concat([raw.subarray(0, 32), order, raw.subarray(64)])],
+      ['r = n', Buffer.concat([order, raw.subarray(32)])],
+    ] as const) {
+      junk[64] = 27
+      const res = await send('GET', '/channel/call/echo/x', {
+        ...good,
+        'snet-payment-channel-signature-bin': sig(junk),
+      })
+      expect([what, res.status, res.json.error]).toEqual([what, 400, 'InvalidPaymentError'])
+      expect(res.json.message).toContain('secp256k1 order')
+    }
+    expect(reached).toEqual([])
+    expect(await charged()).toBe(0n)
+  })
+
+  test('missing payment headers get 402 naming each of them, with the price', async () => {
+    const good = await payHeaders(PRICE)
+    const names = Object.keys(good)
+    for (const missing of [
+      ['snet-payment-channel-signature-bin'],
+      ['snet-payment-channel-nonce', 'snet-payment-channel-amount'],
+      names.filter((n) => n !== 'snet-payment-type'),
+      names,
+    ]) {
+      const headers = Object.fromEntries(
+        Object.entries(good).filter(([name]) => !missing.includes(name)),
+      )
+      const res = await send('POST', '/channel/call/echo/x', headers, 'body')
+      expect([res.status, res.json.error]).toEqual([402, 'PaymentRequiredError'])
+      expect(res.headers['snet-payment-price']).toBe(String(PRICE))
+      for (const name of missing) expect(res.json.message).toContain(`"${name}"`)
+      for (const name of names.filter((n) => !missing.includes(n)))
+        expect(res.json.message).not.toContain(`"${name}"`)
+    }
+    // The node's own priced route names its own price.
+    const own = await send('GET', '/status', {})
+    expect([own.status, own.json.error, own.headers['snet-payment-price']]).toEqual([
+      402,
+      'PaymentRequiredError',
+      '3',
+    ])
+    expect(reached).toEqual([])
+    expect(await charged()).toBe(0n)
+  })
+
+  test('a flood of unknown channel ids and of strangers signatures: each refused, nothing stored, caches bounded', async () => {
+    const gateway = t.node.channelGateway!
+    for (let i = 0; i < 300; i++) {
+      const id = 10n ** 20n + BigInt(i) * 7919n
+      const res = await send('GET', '/channel/call/echo/x', await payHeaders(PRICE, 0n, id))
+      expect([res.status, res.json.error]).toEqual([404, 'UnknownChannelError'])
+    }
+    // Strangers signing for a real channel: each refused; no stranger's key is kept.
+    for (let i = 0; i < 100; i++) {
+      const stranger = privateKeyToAccount(keccak256(toHex(`stranger ${i}`)))
+      const signature = await signClaim(stranger, mpe, channel.channelId, 0n, PRICE)
+      const res = await send(
+        'GET',
+        '/channel/call/echo/x',
+        formatPaymentHeaders({ channelId: channel.channelId, nonce: 0n, amount: PRICE, signature }),
+      )
+      expect([res.status, res.json.error]).toEqual([401, 'PaymentSignerError'])
+    }
+    expect(gateway.verifier.size).toBeLessThanOrEqual(1)
+    // The store holds no row for any of them: only channels a call began on are written.
+    const db = new Database(join(t.dataDir, 'channels.sqlite'), { readonly: true })
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM channels').get()).toEqual({ n: 0 })
+    } finally {
+      db.close()
+    }
+    // An id refused as unknown a moment ago pays as soon as its channel is opened.
+    const client = createPublicClient({ transport: http(t.node.chain!.info.rpcUrl) })
+    const next = await readNextChannelId(client as never, mpe)
+    const early = await send('GET', '/channel/call/echo/x', await payHeaders(PRICE, 0n, next))
+    expect([early.status, early.json.error]).toEqual([404, 'UnknownChannelError'])
+    const opened = await openChannelTo(t, dev(2))
+    expect(opened.channelId).toBe(next)
+    const signature = await signClaim(dev(2), mpe, next, 0n, PRICE)
+    const paid = await send(
+      'GET',
+      '/channel/call/echo/late',
+      formatPaymentHeaders({ channelId: next, nonce: 0n, amount: PRICE, signature }),
+    )
+    expect(paid.status).toBe(200)
+    expect(reached.map((r) => r.url)).toEqual(['/base/late'])
+    reached.length = 0
+    expect(await charged()).toBe(0n)
+  })
+
+  test('POST /channel/state with bad bodies gets 400 naming the field', async () => {
+    const ok = {
+      channelId: String(channel.channelId),
+      currentBlock: '1',
+      signature: `0x${'1'.repeat(130)}`,
+    }
+    const cases: [body: string, status: number, error: string, names: string][] = [
+      [JSON.stringify({ ...ok, channelId: 'x' }), 400, 'ValidationError', '"channelId"'],
+      [JSON.stringify({ ...ok, channelId: '9'.repeat(79) }), 400, 'ValidationError', '"channelId"'],
+      [JSON.stringify({ ...ok, channelId: 5 }), 400, 'ValidationError', '"channelId"'],
+      [JSON.stringify({ ...ok, currentBlock: '-1' }), 400, 'ValidationError', '"currentBlock"'],
+      [JSON.stringify({ ...ok, signature: '0x1234' }), 400, 'ValidationError', '"signature"'],
+      [
+        JSON.stringify({ ...ok, signature: `0x${'g'.repeat(130)}` }),
+        400,
+        'ValidationError',
+        '"signature"',
+      ],
+      [JSON.stringify({ ...ok, extra: 1 }), 400, 'ValidationError', 'extra'],
+      [JSON.stringify({ channelId: ok.channelId }), 400, 'ValidationError', '"currentBlock"'],
+      [JSON.stringify([ok]), 400, 'ValidationError', 'list'],
+      ['{"channelId":', 400, 'MalformedJsonError', 'not valid JSON'],
+      [
+        JSON.stringify({ ...ok, signature: 'x'.repeat(2_000_000) }),
+        413,
+        'PayloadTooLargeError',
+        'larger',
+      ],
+    ]
+    for (const [body, status, error, names] of cases) {
+      const res = await send('POST', '/channel/state', { 'content-type': 'application/json' }, body)
+      expect([body.slice(0, 60), res.status, res.json.error]).toEqual([
+        body.slice(0, 60),
+        status,
+        error,
+      ])
+      expect(res.json.message).toContain(names)
+    }
+    // Well formed but unknown, or signed by nobody the channel knows: refused, nothing told.
+    const unknown = await send(
+      'POST',
+      '/channel/state',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ ...ok, channelId: '123456789' }),
+    )
+    expect([unknown.status, unknown.json.error]).toEqual([404, 'UnknownChannelError'])
+    const forged = await send(
+      'POST',
+      '/channel/state',
+      { 'content-type': 'application/json' },
+      JSON.stringify(ok),
+    )
+    expect([forged.status, forged.json.error]).toEqual([401, 'ChannelStateRequestError'])
+    expect(forged.json.currentSignedAmount).toBeUndefined()
+  })
+
+  test('the proxy: an oversized body gets 413, traversals stay under the upstream, an unknown upstream is 404; nothing is charged', async () => {
+    const huge = Buffer.alloc(1_048_577, 0x61)
+    const big = await send('POST', '/channel/call/echo/x', await payHeaders(PRICE), huge)
+    expect([big.status, big.json.error]).toEqual([413, 'PayloadTooLargeError'])
+    expect(reached).toEqual([])
+    expect(await charged()).toBe(0n)
+    // A traversal is resolved by the node's URL parsing before any routing: what climbs out of
+    // /channel/call/echo/ is that other route of the node (free, or priced at its own price), and
+    // never reaches the upstream; what stays in reaches the upstream under its base path, and
+    // pays its price. Encoded slashes stay opaque bytes of one segment.
+    const traversals: [
+      path: string,
+      status: number,
+      error: string | undefined,
+      upstream?: string,
+    ][] = [
+      ['/channel/call/echo/../../status', 404, 'NotFoundError'],
+      ['/channel/call/echo/%2e%2e/%2e%2e/status', 404, 'NotFoundError'],
+      // That is /status, the node's own route priced at 3: this payment of 10 does not fit it.
+      ['/channel/call/echo/../../../status', 402, 'WrongPaymentAmountError'],
+      ['/channel/call/echo/%2E%2E/%2e./%2e%2e/status', 402, 'WrongPaymentAmountError'],
+      ['/channel/call/echo/%2e%2e', 404, 'NotFoundError'],
+      ['/channel/call/echo/..%2f..%2fstatus', 200, undefined, '/base/..%2f..%2fstatus'],
+      ['/channel/call/echo/x/..%5c..%5cstatus', 200, undefined, '/base/x/..%5c..%5cstatus'],
+      ['/channel/call/echo//../status', 200, undefined, '/base/status'],
+    ]
+    for (const [path, status, error, at] of traversals) {
+      reached.length = 0
+      const before = await charged()
+      const res = await send('GET', path, await payHeaders(before + PRICE))
+      expect([path, res.status, res.json.error]).toEqual([path, status, error])
+      expect(reached.map((r) => r.url)).toEqual(at === undefined ? [] : [at])
+      expect(await charged(), path).toBe(at === undefined ? before : before + PRICE)
+    }
+    // However the upstream's path is spelled, no call reaches it unpaid.
+    reached.length = 0
+    for (const [path, status] of [
+      ['/channel/call/%65cho/x', 402],
+      ['/channel/call/ech%6F/x', 402],
+      ['/channel/./call/echo/x', 402],
+      ['/channel/call/echo/.', 402],
+      ['/channel/call/echo', 402],
+      ['/channel/call/echo?x', 402],
+      ['http://127.0.0.1/channel/call/echo/absolute-form', 402],
+      ['/channel/call/echo%2fx', 404],
+      ['/channel%2fcall/echo/x', 404],
+      ['/CHANNEL/call/echo/x', 404],
+      ['/channel/call/ECHO/x', 404],
+      ['/channel//call/echo/x', 404],
+      ['/channel/call//echo/x', 404],
+      ['/channel/call/echo;x=1/y', 404],
+      ['/channel/call/echo%00/x', 404],
+    ] as const) {
+      const res = await send('GET', path, {})
+      expect([path, res.status, res.json.error]).toEqual([
+        path,
+        status,
+        status === 402 ? 'PaymentRequiredError' : 'NotFoundError',
+      ])
+    }
+    expect(reached).toEqual([])
+    // An unknown upstream: 404, not charged, with or without a payment.
+    for (const headers of [{}, await payHeaders((await charged()) + PRICE)]) {
+      const before = await charged()
+      const res = await send('GET', '/channel/call/nope/x', headers)
+      expect([res.status, res.json.error]).toEqual([404, 'NotFoundError'])
+      expect(await charged()).toBe(before)
+    }
+    expect(reached).toEqual([])
+  })
+
+  test('hop-by-hop and credential headers do not travel upstream, nor a cookie back', async () => {
+    const before = await charged()
+    const res = await send('GET', '/channel/call/echo/h', {
+      ...(await payHeaders(before + PRICE)),
+      authorization: `Bearer ${t.operatorToken}`,
+      cookie: 'session=secret',
+      'proxy-authorization': 'Basic c2VjcmV0',
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'private to this hop',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'x-end-to-end': 'kept',
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers['set-cookie']).toBeUndefined()
+    expect(res.headers['x-up-hop']).toBeUndefined()
+    expect(res.headers['x-up-end']).toBe('kept')
+    expect(await charged()).toBe(before + PRICE)
+    const [call] = reached
+    expect(call?.url).toBe('/base/h')
+    const sent = call!.headers
+    for (const name of [
+      'authorization',
+      'cookie',
+      'proxy-authorization',
+      'x-hop',
+      'keep-alive',
+      'te',
+      'snet-payment-type',
+      'snet-payment-channel-id',
+      'snet-payment-channel-nonce',
+      'snet-payment-channel-amount',
+      'snet-payment-channel-signature-bin',
+    ])
+      expect(sent[name], name).toBeUndefined()
+    expect(sent['x-end-to-end']).toBe('kept')
+    expect(sent.host).toBe(`127.0.0.1:${(upstream.address() as AddressInfo).port}`)
+  })
+})
+
+/** A JSON answer of the channel routes (or `text` when it was not JSON). */
+type ChannelAnswer = {
+  error?: string
+  message?: string
+  price?: string
+  text?: string
+  [field: string]: unknown
+}
+
+/** Mints test tokens to `account` on `t`'s devnet and opens a channel from it to the node. */
+async function openChannelTo(
+  t: TestNode,
+  account: ReturnType<typeof dev>,
+): Promise<{ channelId: bigint }> {
+  const chain = t.node.chain!
+  const { client, walletOf } = devnetClients({
+    chainId: chain.info.chainId,
+    rpcUrl: chain.info.rpcUrl,
+  } as Devnet)
+  const mint = await chain.wallet.writeContract({
+    address: chain.info.token!,
+    abi: testTokenAbi,
+    functionName: 'mint',
+    args: [account.address, 10_000n],
+  })
+  await client.waitForTransactionReceipt({ hash: mint })
+  await client.request({
+    method: 'anvil_setBalance' as never,
+    params: [account.address, '0x56bc75e2d63100000'] as never,
+  })
+  const terms = (await (await fetch(`${t.url}/channel`)).json()) as { groupId: `0x${string}` }
+  const block = await client.getBlockNumber()
+  return depositAndOpenChannel(walletOf(account), client, chain.info.mpe!, {
+    signer: account.address,
+    recipient: chain.info.signer,
+    groupId: terms.groupId,
+    value: 10_000n,
+    expiration: block + 10_000n,
+  })
+}

@@ -204,6 +204,12 @@ function parseSignature(value: string | undefined): Hex {
   if (bytes.length !== 65) throw bad(`${bytes.length} bytes, not 65`)
   const v = bytes[64] ?? 0
   if (v !== 0 && v !== 1 && v !== 27 && v !== 28) throw bad(`v is ${v}, not 27 or 28`)
+  // r and s are scalars of the curve: 0 or past its order is no signature (and n − s of such an
+  // s would not be a uint256).
+  const r = bytesToBigInt(bytes.subarray(0, 32))
+  const s = bytesToBigInt(bytes.subarray(32, 64))
+  if (r === 0n || r >= SECP256K1_N || s === 0n || s >= SECP256K1_N)
+    throw bad('its r or s is 0 or not below the secp256k1 order')
   return normaliseSignature(bytes, v < 27 ? v + 27 : v)
 }
 

@@ -412,6 +412,9 @@ function tooLarge(size: number, limit: number) {
   )
 }
 
+/** Bytes of a held answer handed to the server at a time. */
+const HANDOVER_SLICE = 64 * 1024
+
 /**
  * The committed answer, with the payment it cost; `handed` runs once its body was read out,
  * `dropped` when the reader gave up first.
@@ -428,12 +431,21 @@ function handOver(
   if (source === null) handed()
   else {
     const reader = source.getReader()
+    let rest = new Uint8Array(0)
     body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const { done, value } = await reader.read()
-        if (!done) return controller.enqueue(value)
-        controller.close()
-        handed()
+        if (rest.byteLength === 0) {
+          const { done, value } = await reader.read()
+          if (done) {
+            controller.close()
+            return handed()
+          }
+          rest = value
+        }
+        // The held answer is one chunk: handed over in slices, the stream ends only once the
+        // server took the last one through the socket's backpressure, not at its first read.
+        controller.enqueue(rest.subarray(0, HANDOVER_SLICE))
+        rest = rest.subarray(HANDOVER_SLICE)
       },
       cancel: (reason) => {
         dropped()

@@ -252,6 +252,14 @@ const DROPPED_ANSWER = new Set([
   'set-cookie',
 ])
 
+/** The headers a `Connection` header names: hop-by-hop too, a proxy drops them (RFC 9110 7.6.1). */
+function connectionTokens(connection: string | undefined): Set<string> {
+  const tokens = new Set<string>()
+  for (const token of (connection ?? '').slice(0, 1000).split(','))
+    if (token.trim() !== '') tokens.add(token.trim().toLowerCase())
+  return tokens
+}
+
 function mountProxy(app: Hono, upstreams: readonly Upstream[], o: ChannelRoutesOptions): void {
   const byName = new Map(upstreams.map((u) => [u.name, u]))
   const proxy = new Hono()
@@ -270,8 +278,10 @@ function mountProxy(app: Hono, upstreams: readonly Upstream[], o: ChannelRoutesO
     const rest = url.pathname.slice(upstreamPath(name).length) || '/'
     const target = `${upstream.url.replace(/\/$/, '')}${rest}${url.search}`
     const headers = new Headers()
+    const hop = connectionTokens(c.req.header('connection'))
     for (const [key, value] of Object.entries(c.req.header()))
-      if (!DROPPED_REQUEST.has(key.toLowerCase())) headers.set(key, value)
+      if (!DROPPED_REQUEST.has(key.toLowerCase()) && !hop.has(key.toLowerCase()))
+        headers.set(key, value)
     const method = c.req.method
     const body =
       method === 'GET' || method === 'HEAD' ? undefined : await readBodyBytes(c, o.bodyLimit)
@@ -291,8 +301,10 @@ function mountProxy(app: Hono, upstreams: readonly Upstream[], o: ChannelRoutesO
       )
     }
     const out = new Headers()
+    const answerHop = connectionTokens(answer.headers.get('connection') ?? undefined)
     for (const [key, value] of answer.headers)
-      if (!DROPPED_ANSWER.has(key.toLowerCase())) out.set(key, value)
+      if (!DROPPED_ANSWER.has(key.toLowerCase()) && !answerHop.has(key.toLowerCase()))
+        out.set(key, value)
     return new Response(answer.body, { status: answer.status, headers: out })
   }
   proxy.all('/:name', forward)
