@@ -50,7 +50,7 @@ async function paidCall(): Promise<Figure> {
     [
       '',
       '[domains.channel]',
-      `durability = "${process.env.RWA_BENCH_CHANNEL_DURABILITY ?? "full"}"`,
+      `durability = "${process.env.RWA_BENCH_CHANNEL_DURABILITY ?? 'full'}"`,
       `upstreams = [{ name = "paid", url = "http://127.0.0.1:${port}", price = ${PRICE} }, { name = "free", url = "http://127.0.0.1:${port}", price = 0 }]`,
       '',
     ].join('\n'),

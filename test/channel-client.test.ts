@@ -166,7 +166,9 @@ describe('fetchServiceTerms', () => {
     await new Promise<void>((r) => big.listen(0, '127.0.0.1', r))
     try {
       const url = new URL(`http://127.0.0.1:${(big.address() as AddressInfo).port}`)
-      await expect(fetchServiceTerms(url)).rejects.toThrow(/more than the 65536-byte limit; the answer was dropped/)
+      await expect(fetchServiceTerms(url)).rejects.toThrow(
+        /more than the 65536-byte limit; the answer was dropped/,
+      )
     } finally {
       await new Promise((r) => big.close(r))
     }

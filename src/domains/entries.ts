@@ -10,4 +10,9 @@ import type { DomainEntry } from './plugin.ts'
  * nothing until asked, so the `rwa` command line registers every domain's commands without
  * importing their rules (see `DOMAINS` in index.ts for the loaded plug-ins).
  */
-export const DOMAIN_ENTRIES: readonly DomainEntry[] = [auditEntry, impactEntry, feedEntry, channelEntry]
+export const DOMAIN_ENTRIES: readonly DomainEntry[] = [
+  auditEntry,
+  impactEntry,
+  feedEntry,
+  channelEntry,
+]
