@@ -149,7 +149,7 @@ describeChain('a gateway killed with SIGKILL in the middle of a paid call', () =
 
   async function open(i: number) {
     const account = dev(i)
-    const block = await chain.client.getBlockNumber()
+    const block = await chain.client.getBlockNumber({ cacheTime: 0 })
     const { channelId } = await depositAndOpenChannel(
       chain.walletOf(account),
       chain.client,
@@ -184,7 +184,7 @@ describeChain('a gateway killed with SIGKILL in the middle of a paid call', () =
 
   /** GetChannelState as a stateless client asks it: the amount it signed, checked by its signature. */
   async function authorised(account: ReturnType<typeof dev>, channelId: bigint) {
-    const block = await chain.client.getBlockNumber()
+    const block = await chain.client.getBlockNumber({ cacheTime: 0 })
     const signature = await account.signMessage({
       message: { raw: channelStateRequestMessage(chain.escrow, channelId, block) },
     })

@@ -113,7 +113,7 @@ describeChain('the paid-call gateway on a node', () => {
       method: 'anvil_setBalance' as never,
       params: [account.address, '0x56bc75e2d63100000'] as never,
     })
-    const block = await client.getBlockNumber()
+    const block = await client.getBlockNumber({ cacheTime: 0 })
     const { channelId } = await depositAndOpenChannel(walletOf(account), client, chain.info.mpe!, {
       signer: account.address,
       recipient: recipient ?? (terms.recipient as Address),
@@ -257,7 +257,7 @@ describeChain('the paid-call gateway on a node', () => {
     expect([r.status, r.body.error]).toEqual([402, 'WrongPaymentAmountError'])
     // Too close to expiry: mine up to within the threshold.
     const opened = (await readChannel(client, mpe, channelId))!
-    const left = opened.expiration - (await client.getBlockNumber())
+    const left = opened.expiration - (await client.getBlockNumber({ cacheTime: 0 }))
     await client.request({
       method: 'anvil_mine' as never,
       params: [`0x${(left - 3n).toString(16)}`] as never,
@@ -374,7 +374,7 @@ describeChain('the paid-call gateway on a node', () => {
         ).status,
       ).toBe(200)
     const mpe = node.node.chain!.info.mpe!
-    const block = await client.getBlockNumber()
+    const block = await client.getBlockNumber({ cacheTime: 0 })
     const signature = await account.signMessage({
       message: { raw: channelStateRequestMessage(mpe, channelId, block) },
     })

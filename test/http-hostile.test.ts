@@ -1166,7 +1166,7 @@ async function openChannelTo(
     params: [account.address, '0x56bc75e2d63100000'] as never,
   })
   const terms = (await (await fetch(`${t.url}/channel`)).json()) as { groupId: `0x${string}` }
-  const block = await client.getBlockNumber()
+  const block = await client.getBlockNumber({ cacheTime: 0 })
   return depositAndOpenChannel(walletOf(account), client, chain.info.mpe!, {
     signer: account.address,
     recipient: chain.info.signer,
