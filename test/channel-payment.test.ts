@@ -608,3 +608,25 @@ describe('channel state (snet GetChannelState)', () => {
     )
   })
 })
+
+describe('priced routes: one rule for the gateway, the client and the ledger', () => {
+  test('a prefix covers itself and what is below it, not its neighbours; methods match exactly', async () => {
+    const { parseRoute, priceOf, routeCovers, PricedRouteError } = await import(
+      '../src/core/channel/routes.ts'
+    )
+    const feed = { ...parseRoute('get /feed/*'), price: 1n }
+    expect(feed).toEqual({ method: 'GET', path: '/feed/*', price: 1n })
+    expect(routeCovers(feed, 'GET', '/feed')).toBe(true)
+    expect(routeCovers(feed, 'get', '/feed/eth/usd')).toBe(true)
+    expect(routeCovers(feed, 'GET', '/feeds')).toBe(false)
+    expect(routeCovers(feed, 'POST', '/feed/x')).toBe(false)
+    const exact = { ...parseRoute('/status'), price: 3n }
+    expect(exact.method).toBe('*')
+    expect(routeCovers(exact, 'DELETE', '/status')).toBe(true)
+    expect(routeCovers(exact, 'GET', '/status/x')).toBe(false)
+    expect(priceOf([feed, exact], 'GET', '/status')?.price).toBe(3n)
+    expect(priceOf([feed, exact], 'GET', '/other')).toBeUndefined()
+    for (const bad of ['GET /a b', 'FETCH /x', 'GET feed', 'GET /a/*/b', `GET /${'a'.repeat(200)}`])
+      expect(() => parseRoute(bad)).toThrow(PricedRouteError)
+  })
+})

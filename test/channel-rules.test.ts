@@ -252,7 +252,17 @@ describe('channel.create', () => {
     [
       'a route without a method',
       { prices: [{ route: '/feed/*', price: '1' }] },
-      /"prices.0.route" must be an HTTP method/,
+      /"prices.0.route" must be an upper-case HTTP method/,
+    ],
+    [
+      'a route with a lower-case method (not the one spelling the gateway prints)',
+      { prices: [{ route: 'get /feed/*', price: '1' }] },
+      /"prices.0.route" must be an upper-case HTTP method/,
+    ],
+    [
+      'a route with a wildcard inside its path (the gateway prices prefixes only)',
+      { prices: [{ route: 'GET /feed/*/latest', price: '1' }] },
+      /"prices.0.route"/,
     ],
     [
       'a route with a space in its path',

@@ -1,6 +1,7 @@
 import { isAddress } from 'viem'
 import { z } from 'zod'
 import { BaseError } from '../../errors/base.ts'
+import { MAX_ROUTE, parseRoute, routeText } from './routes.ts'
 
 // The channel domain's op types and bodies: a service offer, as SingularityNET's service
 // metadata publishes one. The genesis (by the service's operator) names the service, the
@@ -43,8 +44,6 @@ export const OWNER_OPS: ReadonlySet<string> = new Set([CHANNEL_OP.update, CHANNE
 
 /** Longest service name. */
 export const MAX_NAME = 80
-/** Longest route ("GET /feed/*"). */
-export const MAX_ROUTE = 200
 /** The most priced routes an offer lists. */
 export const MAX_PRICES = 64
 /** Longest endpoint URL. */
@@ -54,8 +53,14 @@ export const MAX_PRICE = 2n ** 256n - 1n
 
 /** Control characters: names and routes are printed to terminals and chats as they are. */
 const CONTROL = /\p{Cc}/u
-/** An HTTP method (or "*" for any), one space, and a path from "/" without spaces. */
-const ROUTE = /^(\*|[A-Z]{1,16}) \/[^\s\p{Cc}]*$/u
+/** A route in its one canonical spelling (`routes.ts`): "GET /feed/*", "* /call/echo/*". */
+const isCanonicalRoute = (v: string) => {
+  try {
+    return routeText(parseRoute(v)) === v
+  } catch {
+    return false
+  }
+}
 
 const isEvmAddress = (v: string) => isAddress(v, { strict: true }) && BigInt(v) !== 0n
 
@@ -96,9 +101,9 @@ const route = z
   .string()
   .min(1, { message: `must have 1 to ${MAX_ROUTE} characters` })
   .max(MAX_ROUTE, { message: `must have 1 to ${MAX_ROUTE} characters` })
-  .regex(ROUTE, {
+  .refine(isCanonicalRoute, {
     message:
-      'must be an HTTP method (or "*"), one space and a path from "/" without spaces, such as "GET /feed/*"',
+      'must be an upper-case HTTP method (or "*"), one space and a path from "/", exact or ending in "/*", such as "GET /feed/*"',
   })
   .describe('a method and path pattern: "GET /feed/*", "* /call/echo/*"')
 
@@ -193,3 +198,5 @@ export const SUMMARIES: Record<keyof typeof BODIES, string> = {
     'The operator changes the prices, endpoint, expiration threshold, payment group or recipient.',
   [CHANNEL_OP.retire]: 'The operator withdraws the offer: no later op of it counts.',
 }
+
+export { MAX_ROUTE }

@@ -17,6 +17,7 @@ import {
   UnknownChannelError,
   WrongChannelNonceError,
 } from '../../core/channel/payment-errors.ts'
+import { type PricedRoute, priceOf } from '../../core/channel/routes.ts'
 import { BaseError } from '../../errors/base.ts'
 import { errorResponse } from '../../http/errors.ts'
 import {
@@ -32,57 +33,6 @@ import { type ClaimVerifier, createClaimVerifier } from './verifier.ts'
 // store know it, writes the payment ahead, lets the call run, and commits the payment only when
 // the call answered without error, before handing the answer over. Calls on one channel run one
 // at a time (ChannelMutex); calls on different channels run side by side.
-
-/** A route the gateway charges for: `GET /feed/*` (one method) or `* /call/echo/*` (any). */
-export type PricedRoute = {
-  /** An upper-case method, or `*` for any. */
-  readonly method: string
-  /** An exact path, or a prefix ending in `/*` (which also matches the prefix itself). */
-  readonly path: string
-  /** Base units of the escrow's token per call. */
-  readonly price: bigint
-}
-
-/** Thrown when a priced route in the config cannot be read. */
-export class PricedRouteError extends BaseError {
-  override name = 'PricedRouteError' as const
-}
-
-const METHOD = /^(\*|GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS)$/
-const PATH = /^\/[A-Za-z0-9._~!$&'()+,;=:@%/-]*(\/\*)?$/
-
-/**
- * Reads a priced route as config.toml writes it: `"GET /feed/*"`, or a path alone for any method.
- * @example parseRoute('GET /feed/*', 1n) // { method: 'GET', path: '/feed/*', price: 1n }
- */
-export function parseRoute(text: string, price: bigint): PricedRoute {
-  const parts = text.trim().split(/\s+/)
-  const [method, path] =
-    parts.length === 1 ? ['*', parts[0]!] : [parts[0]!.toUpperCase(), parts[1]!]
-  if (parts.length > 2 || !METHOD.test(method) || !PATH.test(path) || path.length > 200)
-    throw new PricedRouteError(
-      `Priced route "${text.slice(0, 80)}" is not "METHOD /path" or "METHOD /prefix/*" (methods: GET, POST…, or * for any); fix it in [domains.channel].`,
-    )
-  if (price <= 0n)
-    throw new PricedRouteError(
-      `Priced route "${text.slice(0, 80)}" has price ${price}; give a price of at least 1 base unit (leave a free route out).`,
-    )
-  return { method, path, price }
-}
-
-/** The first priced route matching a request, or undefined for a free one. */
-export function priceOf(
-  routes: readonly PricedRoute[],
-  method: string,
-  path: string,
-): PricedRoute | undefined {
-  return routes.find((route) => {
-    if (route.method !== '*' && route.method !== method) return false
-    if (!route.path.endsWith('/*')) return route.path === path
-    const prefix = route.path.slice(0, -2)
-    return path === prefix || path.startsWith(`${prefix}/`)
-  })
-}
 
 /** What the gateway needs from the node. */
 export type GatewayOptions = {

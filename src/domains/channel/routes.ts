@@ -9,6 +9,7 @@ import {
   checkChannelStateRequest,
   serviceStateMessage,
 } from '../../core/channel/payment.ts'
+import { type PricedRoute, routeText } from '../../core/channel/routes.ts'
 import { BaseError } from '../../errors/base.ts'
 import { readBodyBytes } from '../../http/body.ts'
 import {
@@ -18,7 +19,7 @@ import {
 } from '../../http/route-group.ts'
 import { addressWire } from '../../http/wire.ts'
 import type { Accounts } from '../../node/accounts.ts'
-import type { Gateway, PricedRoute } from './gateway.ts'
+import type { Gateway } from './gateway.ts'
 import { PAYMENT_HEADER_NAMES } from './gateway.ts'
 
 // The channel plug-in's routes: the service's terms (what a client needs to open a channel and
@@ -159,7 +160,7 @@ export function channelRoutes(o: ChannelRoutesOptions): RouteGroup {
         expirationThreshold: s.expirationThreshold.toString(),
         currentBlock: (await s.gateway.currentBlock()).toString(),
         prices: s.routes.map((r) => ({
-          route: `${r.method} ${r.path}`,
+          route: routeText(r),
           price: r.price.toString(),
         })),
         upstreams: s.upstreams.map((u) => ({

@@ -1,6 +1,6 @@
 import { type Address, encodePacked, type Hex, keccak256 } from 'viem'
 import { z } from 'zod'
-import { type PricedRoute, parseRoute } from './gateway.ts'
+import { type PricedRoute, parseRoute } from '../../core/channel/routes.ts'
 import { type Upstream, upstreamPath } from './routes.ts'
 
 /** A price in base units: an integer, or a decimal string for amounts past 2^53. */
@@ -79,7 +79,7 @@ export const channelSettings = z
     }
     for (const [i, p] of s.prices.entries()) {
       try {
-        parseRoute(p.route, p.price)
+        parseRoute(p.route)
       } catch (error) {
         ctx.addIssue({
           code: 'custom',
@@ -87,6 +87,12 @@ export const channelSettings = z
           message: error instanceof Error ? error.message : String(error),
         })
       }
+      if (p.price === 0n)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['prices', i, 'price'],
+          message: 'a priced route costs at least 1 base unit (leave a free route out)',
+        })
     }
   })
 
@@ -95,7 +101,7 @@ export type ChannelSettings = z.infer<typeof channelSettings>
 /** The priced routes of the settings: the node's own, then each upstream's. */
 export function pricedRoutes(s: ChannelSettings): PricedRoute[] {
   return [
-    ...s.prices.map((p) => parseRoute(p.route, p.price)),
+    ...s.prices.map((p) => ({ ...parseRoute(p.route), price: p.price })),
     // An upstream of price 0 is served free, through the same proxy.
     ...s.upstreams
       .filter((u) => u.price > 0n)

@@ -1,16 +1,5 @@
-import {
-  closeSync,
-  fchmodSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs'
-import { dirname } from 'node:path'
+import { readFileSync, statSync } from 'node:fs'
+import { replaceSecretFile } from '../../../store/key-file.ts'
 import { ClientStateError } from './client-errors.ts'
 
 // What a paying client remembers of each channel it pays a service from: the nonce and the
@@ -203,24 +192,9 @@ function readEntries(path: string): Map<string, Entry> {
 
 function writeEntries(path: string, entries: Map<string, Entry>): void {
   const content = `${JSON.stringify({ version: 1, channels: [...entries.values()] }, null, 1)}\n`
-  const temporary = `${path}.${process.pid}.tmp`
-  let fd: number | undefined
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
-    fd = openSync(temporary, 'w', 0o600)
-    fchmodSync(fd, 0o600) // a leftover of a crashed write keeps its old mode
-    writeSync(fd, content)
-    fsyncSync(fd)
-    closeSync(fd)
-    fd = undefined
-    renameSync(temporary, path)
+    replaceSecretFile(path, content)
   } catch (cause) {
-    if (fd !== undefined) closeSync(fd)
-    try {
-      unlinkSync(temporary)
-    } catch {
-      // Never made, or already renamed.
-    }
     throw new ClientStateError(
       `Cannot write the channel state file "${path}": ${(cause as Error).message}.`,
       { cause },

@@ -1,18 +1,15 @@
 import { type TokenUnit, toTokenUnit } from '../../../core/amount.ts'
+import {
+  type PricedRoute,
+  parseRoute,
+  priceOf as routePriceOf,
+} from '../../../core/channel/routes.ts'
 import { ServiceTermsError } from './client-errors.ts'
 import { answerJson, exchange, quoteService, type ServiceAnswer } from './service-http.ts'
 
 // A paid service's terms, as `GET <service>/channel` tells them (the design of issue 21, "Wire"):
 // where and to whom to open a channel, and what each route costs. Every field is checked: a
 // service may answer anything.
-
-/** A priced route of the service's own: `GET /feed/*` (method or `*`, a path where `*` matches the rest). */
-export type PricedRoute = {
-  readonly route: string
-  readonly method: string
-  readonly pattern: RegExp
-  readonly price: bigint
-}
 
 /** An upstream the service fronts at `path` (every method, `path` and below). */
 export type PricedUpstream = {
@@ -43,7 +40,6 @@ const MAX_URL = 300
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/
 const GROUP_ID = /^0x[0-9a-fA-F]{64}$/
 const DECIMAL = /^[0-9]{1,78}$/
-const METHOD = /^(\*|[A-Z]{1,16})$/
 const UINT256_MAX = 2n ** 256n - 1n
 
 /** A decimal string (or a safe integer) within `max`, or a ServiceTermsError naming the field. */
@@ -77,21 +73,18 @@ function termsList(field: string, value: unknown): unknown[] {
   )
 }
 
-/** `GET /feed/*` as a method and a matcher of paths (`*` matches any rest, `/` included). */
-export function parseRoute(route: string): { method: string; pattern: RegExp } {
-  const [method = '', path = '', extra] = route.trim().split(/\s+/)
-  if (extra !== undefined || !METHOD.test(method) || !path.startsWith('/'))
-    throw new ServiceTermsError(
-      `The service's terms price the route "${quoteService(route, 90)}", which is not "METHOD /path" (e.g. "GET /feed/*").`,
-    )
-  const escaped = path.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-  return { method, pattern: new RegExp(`^${escaped.join('.*')}$`, 's') }
-}
-
 function parsePrice(entry: unknown, i: number): PricedRoute {
   const { route, price } = (entry ?? {}) as { route?: unknown; price?: unknown }
   const text = termsText(`prices[${i}].route`, route, 200)
-  return { route: text, ...parseRoute(text), price: termsUint(`prices[${i}].price`, price) }
+  let parsed: { method: string; path: string }
+  try {
+    parsed = parseRoute(text)
+  } catch {
+    throw new ServiceTermsError(
+      `The service's terms price the route "${quoteService(text, 90)}", which is not "METHOD /path" or "METHOD /prefix/*" (e.g. "GET /feed/*").`,
+    )
+  }
+  return { ...parsed, price: termsUint(`prices[${i}].price`, price) }
 }
 
 function parseUpstream(entry: unknown, i: number): PricedUpstream {
@@ -197,10 +190,12 @@ export async function fetchServiceTerms(
  * the upstreams it fronts; undefined when neither names it (the call may be free, or a 402 says).
  */
 export function priceOf(terms: ServiceTerms, method: string, path: string): bigint | undefined {
-  const m = method.toUpperCase()
-  for (const route of terms.prices)
-    if ((route.method === '*' || route.method === m) && route.pattern.test(path)) return route.price
-  for (const upstream of terms.upstreams)
-    if (path === upstream.path || path.startsWith(`${upstream.path}/`)) return upstream.price
-  return undefined
+  const upstreams = terms.upstreams.map((u) => ({
+    method: '*',
+    path: `${u.path}/*`,
+    price: u.price,
+  }))
+  return routePriceOf([...terms.prices, ...upstreams], method, path)?.price
 }
+
+export type { PricedRoute }
