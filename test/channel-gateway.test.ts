@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Hono } from 'hono'
+import pino from 'pino'
 import type { Address, Hex, PublicClient } from 'viem'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { testTokenAbi } from '../src/chain/artifacts.ts'
@@ -19,6 +21,8 @@ import {
   serviceStateMessage,
   verifyChannelStateReply,
 } from '../src/core/channel/payment.ts'
+import { createGateway } from '../src/domains/channel/gateway.ts'
+import { sqlitePaymentStore } from '../src/domains/channel/payment-store.ts'
 import { dev, devnetClients, hasAnvil } from './fixtures/escrow-chain.ts'
 import { TestNode } from './node-fixture.ts'
 
@@ -361,6 +365,52 @@ describeChain('the paid-call gateway on a node', () => {
       channels: { channelId: string; unclaimed: string }[]
     }
     expect(overview.channels.find((c) => c.channelId === String(channelId))?.unclaimed).toBe('0')
+  })
+
+  test('a flood of unknown channel ids costs one chain read per block TTL, not reads per id', async () => {
+    const chain = node.node.chain!
+    const mpe = chain.info.mpe!
+    let reads = 0
+    const counting = new Proxy(chain.client, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver)
+        if (typeof value !== 'function') return value
+        if (key === 'readContract')
+          return (...args: unknown[]) => {
+            reads += 1
+            return (value as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        return value.bind(target)
+      },
+    })
+    const store = sqlitePaymentStore({ path: ':memory:', escrow: mpe })
+    const gateway = createGateway({
+      store,
+      client: counting,
+      escrow: mpe,
+      recipient: chain.info.signer,
+      expirationThreshold: 5n,
+      routes: [{ method: '*', path: '/x', price: PRICE }],
+      logger: pino({ level: 'silent' }),
+      blockTtlMs: 60_000,
+    })
+    const app = new Hono()
+    app.use('*', gateway.middleware)
+    app.get('/x', (c) => c.text('served'))
+    const signature = await signClaim(dev(1), mpe, 1n, 0n, PRICE)
+    for (let i = 0n; i < 200n; i++) {
+      const res = await app.request('/x', {
+        headers: formatPaymentHeaders({
+          channelId: 1_000_000n + i,
+          nonce: 0n,
+          amount: PRICE,
+          signature,
+        }),
+      })
+      expect(res.status).toBe(404)
+    }
+    expect(reads).toBe(1)
+    await store.close()
   })
 
   test('GetChannelState: a stateless client recovers what it signed, with the service signature', async () => {

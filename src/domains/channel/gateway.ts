@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { Logger } from 'pino'
 import type { Address, PublicClient } from 'viem'
-import { type Channel, readChannel } from '../../chain/mpe.ts'
+import { type Channel, readChannel, readNextChannelId } from '../../chain/mpe.ts'
 import {
   type ChannelPayment,
   type ChannelView,
@@ -14,7 +14,6 @@ import {
   ChannelExpiringError,
   ChannelValueExceededError,
   PaymentError,
-  UnknownChannelError,
   WrongChannelNonceError,
 } from '../../core/channel/payment-errors.ts'
 import { type PricedRoute, priceOf } from '../../core/channel/routes.ts'
@@ -69,9 +68,8 @@ export interface Gateway {
   readonly verifier: ClaimVerifier
 }
 
-/** Most channels whose chain fields are cached; unknown ids are remembered a few seconds. */
+/** Most channels whose chain fields (and stored states) are cached. */
 const MAX_CACHED = 50_000
-const UNKNOWN_TTL_MS = 5_000
 
 /**
  * Creates the paid-call gateway.
@@ -87,7 +85,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   const mutex: ChannelMutex = createChannelMutex()
   const verifier = createClaimVerifier()
   const chainCache = new Map<bigint, Channel>()
-  const unknown = new Map<bigint, number>()
+  // The escrow's next channel id, read at most once per block TTL: an id at or above it names
+  // no channel, so a flood of unknown ids costs no chain read each.
+  let next: { id: bigint; at: number } | undefined
   const storeCache = new Map<bigint, StoredChannel | undefined>()
   let block: { number: bigint; at: number } | undefined
   // Channels whose last committed answer is being handed over by this process: its free retry is
@@ -101,21 +101,21 @@ export function createGateway(options: GatewayOptions): Gateway {
     return number
   }
 
+  const nextChannelId = async () => {
+    if (next !== undefined && now() - next.at < blockTtlMs) return next.id
+    const id = await readNextChannelId(client, escrow)
+    next = { id, at: now() }
+    return id
+  }
+
   const chainChannel = async (id: bigint, fresh: boolean): Promise<Channel | undefined> => {
     if (!fresh) {
       const cached = chainCache.get(id)
       if (cached !== undefined) return cached
-      const since = unknown.get(id)
-      if (since !== undefined && now() - since < UNKNOWN_TTL_MS) return undefined
     }
+    if (id >= (await nextChannelId())) return undefined
     const channel = await readChannel(client, escrow, id)
-    if (channel === undefined) {
-      if (unknown.size >= MAX_CACHED) unknown.delete(unknown.keys().next().value as bigint)
-      unknown.set(id, now())
-      chainCache.delete(id)
-      return undefined
-    }
-    unknown.delete(id)
+    if (channel === undefined) return undefined
     if (chainCache.size >= MAX_CACHED && !chainCache.has(id))
       chainCache.delete(chainCache.keys().next().value as bigint)
     chainCache.set(id, channel)
@@ -187,20 +187,25 @@ export function createGateway(options: GatewayOptions): Gateway {
         ),
     }) satisfies PaymentContext
 
-  /** Checks a payment; on a refusal fresher chain state could lift, reads the chain again once. */
+  /**
+   * Checks a payment. On a refusal that fresher chain state could lift (funds added, the channel
+   * extended, a nonce moved, a block passed) and that was judged on cached state, reads the chain
+   * again once. An unknown id is judged on a next channel id at most one block TTL old.
+   */
   const accept = async (payment: ChannelPayment, price: bigint) => {
     const id = payment.channelId
+    const cached = chainCache.has(id)
     const channel = await view(id)
     try {
       return await checkPayment(payment, channel, contextFor(price, await currentBlock(), channel))
     } catch (error) {
       const stale =
-        error instanceof UnknownChannelError ||
         error instanceof ChannelExpiringError ||
-        error instanceof ChannelValueExceededError ||
-        (error instanceof WrongChannelNonceError &&
-          channel !== undefined &&
-          payment.nonce > channel.nonce)
+        (cached &&
+          (error instanceof ChannelValueExceededError ||
+            (error instanceof WrongChannelNonceError &&
+              channel !== undefined &&
+              payment.nonce > channel.nonce)))
       if (!stale) throw error
       const fresh = await view(id, { fresh: true })
       const block = await currentBlock({ fresh: true })
