@@ -211,9 +211,9 @@ describe('readSource against a local HTTP server', () => {
       'Source /html: answered "text/html", not JSON.',
       'Source /missing: answered HTTP 404.',
       'The answer has nothing at data.',
-      'Source /huge: answer of 100020 bytes is over the 65536-byte limit.',
-      'Source /huge-chunked: answer is over the 65536-byte limit.',
-      'Source /slow: no full answer within 300 ms.',
+      'Source /huge: answered 100020 bytes, over the 65536-byte limit; nothing was read.',
+      'Source /huge-chunked: answered more than the 65536-byte limit; the answer was dropped.',
+      'Source /slow: gave no full answer within 300 ms.',
     ])
   })
 

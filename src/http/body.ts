@@ -31,14 +31,7 @@ export async function readBodyText(c: Context, limit: number): Promise<string> {
       return body
     }
   }
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of incoming as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw tooLarge(c, limit)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
+  return (await readChunks(c, incoming, limit)).toString('utf8')
 }
 
 /** Reads a request body as bytes (a proxied body may be anything), refusing more than `limit` bytes. */
@@ -50,6 +43,11 @@ export async function readBodyBytes(c: Context, limit: number): Promise<Uint8Arr
     return bytes
   }
   if (Number(incoming.headers['content-length'] ?? Number.NaN) > limit) throw tooLarge(c, limit)
+  return readChunks(c, incoming, limit)
+}
+
+/** The rest of a request's stream, refusing more than `limit` bytes. */
+async function readChunks(c: Context, incoming: IncomingMessage, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of incoming as AsyncIterable<Buffer>) {

@@ -38,7 +38,7 @@ declare module '../../node/node.ts' {
  * the channels page.
  */
 export const channelNode: NodePart<ChannelState, ChannelReducer, ChannelSummary> = {
-  settings: channelSettings as never,
+  settings: channelSettings,
   create({ config, logger, accounts, chain, metrics, settings }) {
     const s = settings as ChannelSettings
     const routes = pricedRoutes(s)

@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { formatAmount, type TokenUnit } from '../../core/amount.ts'
+import type { ChannelSummary } from '../../core/channel/domain.ts'
 import type { DocSummary } from '../../core/domain.ts'
 import type { Listed } from '../../node/doc-index.ts'
 import type { Explorer } from '../../web/explorer.ts'
@@ -19,9 +20,6 @@ export const DEFAULT_WARN_BLOCKS = 200n
 
 /** At most this many channels are listed (the nearest expiry first); the page counts the rest. */
 export const MAX_LISTED_CHANNELS = 500
-
-// Until helper A's ChannelSummary lands: what an offer's summary carries.
-type OfferSummary = { name: string; state: string; routes: number } & DocSummary
 
 /** What the channels' dashboard is built from. */
 export type ChannelWebOptions = {
@@ -66,7 +64,7 @@ function channelPages({
 export function channelCard(offers: readonly Listed<DocSummary>[]): string {
   const rows = offers
     .map((listed) => {
-      const offer = listed as Listed<Partial<OfferSummary> & DocSummary>
+      const offer = listed as Listed<Partial<ChannelSummary> & DocSummary>
       // Read defensively: a summary from another version may lack a field.
       const routes = typeof offer.routes === 'number' ? String(offer.routes) : '—'
       return `<tr><td>${esc(offer.name ?? offer.id)}</td><td>${esc(offer.state ?? '—')}</td><td class="num">${esc(routes)}</td></tr>`

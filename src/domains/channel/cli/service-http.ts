@@ -1,16 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import { ExchangeError, type HttpAnswer, exchange as httpExchange } from '../../../http/exchange.ts'
 import { ServiceAnswerError } from './client-errors.ts'
 
-// One HTTP exchange with a paid service, through node:http(s): bounded in size and idle time,
-// since every byte a service sends is hostile. Redirects are not followed (a payment must not
-// travel to a host the user did not name).
+// One HTTP exchange with a paid service (src/http/exchange.ts: bounded in size and idle time,
+// no redirects, since every byte a service sends is hostile), failing with ServiceAnswerError.
 
 /** What a service answered: the status, its headers (lower-case names) and the raw body. */
-export type ServiceAnswer = {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: Buffer
-}
+export type ServiceAnswer = HttpAnswer
 
 /** One request to a service. */
 export type ServiceRequest = {
@@ -29,68 +24,26 @@ export type ServiceRequest = {
 export const DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
 
-/** A header's value as one string (repeated headers joined, as fetch does). */
-function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
-  const flat: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers))
-    if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value
-  return flat
-}
-
 /**
  * Sends one request and reads the whole answer, or fails with a ServiceAnswerError naming the
  * URL: unreachable, silent for `idleTimeoutMs`, or an answer over `maxBytes`.
  */
 export async function exchange({
-  url,
-  method = 'GET',
-  headers = {},
-  body,
   maxBytes = DEFAULT_MAX_ANSWER_BYTES,
   idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
-  signal,
+  ...request
 }: ServiceRequest): Promise<ServiceAnswer> {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ServiceAnswerError(`"${url.href.slice(0, 200)}" is not an http(s) URL; give one.`)
-  const { request } =
-    url.protocol === 'https:' ? await import('node:https') : await import('node:http')
-  const where = `${method} ${url.origin}${url.pathname}`.slice(0, 300)
-  return new Promise<ServiceAnswer>((resolve, reject) => {
-    const fail = (why: string, cause?: unknown) =>
-      reject(new ServiceAnswerError(`The service at ${where} ${why}`, { cause }))
-    const req = request(url, { method, headers, signal }, (res) => {
-      const declared = Number(res.headers['content-length'] ?? 0)
-      if (declared > maxBytes) {
-        req.destroy()
-        return fail(
-          `answered ${declared} bytes, over the ${maxBytes}-byte limit; nothing was read.`,
-        )
-      }
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length
-        if (size <= maxBytes) return void chunks.push(chunk)
-        req.destroy()
-        fail(`answered more than the ${maxBytes}-byte limit; the answer was dropped.`)
-      })
-      res.once('error', (cause) => fail(`broke off its answer (${cause.message}).`, cause))
-      res.once('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: flattenHeaders(res.headers),
-          body: Buffer.concat(chunks),
-        }),
-      )
+  const { url, method = 'GET' } = request
+  try {
+    return await httpExchange({ ...request, maxBytes, idleTimeoutMs })
+  } catch (error) {
+    if (!(error instanceof ExchangeError)) throw error
+    const where = `${method} ${url.origin}${url.pathname}`.slice(0, 300)
+    const hint = error.shortMessage.startsWith('cannot be reached') ? '; check the URL' : ''
+    throw new ServiceAnswerError(`The service at ${where} ${error.shortMessage}${hint}.`, {
+      cause: error,
     })
-    req.setTimeout(idleTimeoutMs, () =>
-      req.destroy(new Error(`no answer for ${Math.round(idleTimeoutMs / 1000)} s`)),
-    )
-    req.once('error', (cause: Error & { code?: string }) =>
-      fail(`cannot be reached (${cause.code ?? cause.message}); check the URL.`, cause),
-    )
-    req.end(body)
-  })
+  }
 }
 
 /** Most bytes of JSON read from a service's own answers (terms, channel state, refusals). */

@@ -1,5 +1,6 @@
 import { parsePrice } from '../../../core/feed/aggregate.ts'
 import { BaseError } from '../../../errors/base.ts'
+import { ExchangeError, exchange, type HttpAnswer } from '../../../http/exchange.ts'
 import { decimalText, type PathSegment, parseJsonPath, readJsonPath } from './json-path.ts'
 
 // An oracle's HTTP price sources: each is fetched (JSON only, bounded in time and size), its
@@ -83,73 +84,37 @@ export function checkSource(source: PriceSource): {
 }
 
 /**
- * Fetches a JSON answer through node:http(s), within the limits: an answer over `maxBytes`, one
+ * Fetches a JSON answer (src/http/exchange.ts), within the limits: an answer over `maxBytes`, one
  * that takes longer than `timeoutMs`, a status other than 2xx or a body that is not JSON fails
  * with a message naming the source. Redirects are not followed (give the final URL).
  */
 export async function fetchJson(url: string, limits: FetchLimits): Promise<unknown> {
-  const target = new URL(url)
-  const { request } =
-    target.protocol === 'https:' ? await import('node:https') : await import('node:http')
-  const text = await new Promise<string>((resolve, reject) => {
-    const fail = (message: string, cause?: unknown) =>
-      reject(new PriceSourceError(`Source ${url}: ${message}`, { cause }))
-    const req = request(
-      target,
-      { method: 'GET', headers: { accept: 'application/json' } },
-      (res) => {
-        const status = res.statusCode ?? 0
-        const type = String(res.headers['content-type'] ?? '')
-        const declared = Number(res.headers['content-length'] ?? 0)
-        if (status < 200 || status > 299) {
-          res.resume()
-          return fail(
-            `answered HTTP ${status}${status >= 300 && status < 400 ? ' (a redirect: give the final URL)' : ''}.`,
-          )
-        }
-        if (type && !/[/+]json\b/i.test(type)) {
-          res.resume()
-          return fail(`answered "${type.slice(0, 60)}", not JSON.`)
-        }
-        if (declared > limits.maxBytes) {
-          req.destroy()
-          return fail(`answer of ${declared} bytes is over the ${limits.maxBytes}-byte limit.`)
-        }
-        const chunks: Buffer[] = []
-        let size = 0
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length
-          if (size > limits.maxBytes) {
-            req.destroy()
-            fail(`answer is over the ${limits.maxBytes}-byte limit.`)
-          } else chunks.push(chunk)
-        })
-        res.once('error', (cause) => fail(`the answer broke off (${cause.message}).`, cause))
-        res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-      },
-    )
-    const timer = setTimeout(() => {
-      req.destroy()
-      fail(`no full answer within ${limits.timeoutMs} ms.`)
-    }, limits.timeoutMs)
-    const abort = () => {
-      req.destroy()
-      fail('the oracle is stopping.')
-    }
-    limits.signal?.addEventListener('abort', abort, { once: true })
-    req.once('close', () => {
-      clearTimeout(timer)
-      limits.signal?.removeEventListener('abort', abort)
-    })
-    req.once('error', (cause: Error & { code?: string }) =>
-      fail(`cannot be reached (${cause.code ?? cause.message}).`, cause),
-    )
-    req.end()
-  })
+  const fail = (message: string, cause?: unknown) =>
+    new PriceSourceError(`Source ${url}: ${message}`, { cause })
+  let answer: HttpAnswer
   try {
-    return JSON.parse(text)
+    answer = await exchange({
+      url: new URL(url),
+      headers: { accept: 'application/json' },
+      maxBytes: limits.maxBytes,
+      timeoutMs: limits.timeoutMs,
+      signal: limits.signal,
+    })
+  } catch (error) {
+    if (error instanceof ExchangeError) throw fail(`${error.shortMessage}.`, error)
+    throw error
+  }
+  const { status } = answer
+  if (status < 200 || status > 299)
+    throw fail(
+      `answered HTTP ${status}${status >= 300 && status < 400 ? ' (a redirect: give the final URL)' : ''}.`,
+    )
+  const type = answer.headers['content-type'] ?? ''
+  if (type && !/[/+]json\b/i.test(type)) throw fail(`answered "${type.slice(0, 60)}", not JSON.`)
+  try {
+    return JSON.parse(answer.body.toString('utf8'))
   } catch (cause) {
-    throw new PriceSourceError(`Source ${url}: the answer is not JSON.`, { cause })
+    throw fail('the answer is not JSON.', cause)
   }
 }
 
