@@ -245,7 +245,10 @@ describe("a domain's own settings in config.toml", () => {
   test.each([
     ['[domains.poll]\nmax_options = 1', /\[domains\.poll\] max_options: .*fix it/],
     ['[domains.poll]\ncolour = "red"', /\[domains\.poll\] .*colour/],
-    ['[domains.nope]\nx = 1', /there is no domain "nope" \(domains: audit, impact, feed, channel, poll\)/],
+    [
+      '[domains.nope]\nx = 1',
+      /there is no domain "nope" \(domains: audit, impact, feed, channel, poll\)/,
+    ],
     [
       '[domains.audit]\nx = 1',
       /the audit domain takes no settings; remove the \[domains\.audit\] table/,
