@@ -284,7 +284,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           () => {
             store.delivered(id, pending.callId).then(
               () => {
-                storeCache.delete(id)
+                // What the store now holds, unless the channel moved on meanwhile.
+                if (storeCache.get(id) === committed)
+                  storeCache.set(id, { ...committed, replays: 0 })
                 delivering.delete(id)
               },
               (error) => {
