@@ -263,6 +263,7 @@ describe('custodial account quota', () => {
       accounts,
       index,
       chain: undefined,
+      network: undefined,
       metrics: createNodeMetrics({
         ledger: () => ledger,
         indexes: () => new Map(),

@@ -6,6 +6,8 @@ import type { ChainService } from '../chain/chain-service.ts'
 import type { DocSummary, Domain, DomainReducer } from '../core/domain.ts'
 import type { RouteGroup } from '../http/route-group.ts'
 import type { Ledger } from '../ledger/ledger.ts'
+import type { ReplicatorHost } from '../net/replicator.ts'
+import type { ServingPolicy } from '../net/serving.ts'
 import type { Accounts } from '../node/accounts.ts'
 import type { NodeConfig } from '../node/config.ts'
 import type { DocIndex, Listed } from '../node/doc-index.ts'
@@ -59,6 +61,8 @@ export type DomainComponents<
   readonly index: DocIndex<State, Reducer, Summary>
   /** The chain the node settles on, unless it runs without one. */
   readonly chain: ChainService | undefined
+  /** The node's peer-to-peer network, unless it runs without one. */
+  readonly network: NodeNetwork | undefined
   /** Where the domain adds its own metrics to `/metrics` (named `rwa_<domain>_…`). */
   readonly metrics: DomainMetrics
   /**
@@ -66,6 +70,25 @@ export type DomainComponents<
    * parsed them (defaults filled in); `{}` when the part declares no schema.
    */
   readonly settings: Readonly<Record<string, unknown>>
+}
+
+/** The node's peer-to-peer network, as a domain may use it. */
+export type NodeNetwork = {
+  /**
+   * The libp2p host the replicator runs on (started): a domain may serve its own protocols on it
+   * and follow its peers' connections.
+   */
+  readonly host: ReplicatorHost
+  /** This node's libp2p peer id. */
+  readonly peerId: string
+  /**
+   * Adds a policy that prices and gates what sync serves peers, and sees what this node pulls
+   * (returns its removal). Sync is neither served nor pulled until every domain is built, so a
+   * policy added in `create` misses nothing.
+   */
+  addServingPolicy(policy: ServingPolicy): () => void
+  /** Closes the connections to a peer (it may dial again). */
+  hangUp(peer: string): Promise<void>
 }
 
 /** The node side of a domain. */
@@ -104,6 +127,8 @@ export type DomainParts = {
   readonly services?: readonly Startable[]
   /** The dashboard's part. */
   readonly web?: WebPart
+  /** What the domain adds to `GET /status` (under `domains.<name>`): plain JSON, small. */
+  status?(): unknown
   /** The chat's part, built once the chat transport runs. */
   chat?(context: ChatContext): ChatPart
 }

@@ -29,6 +29,8 @@ export type HttpDomain = {
   /** Middleware run before every route (`DomainParts.middleware`). */
   readonly middleware?: readonly MiddlewareHandler[] | undefined
   readonly web?: WebPart | undefined
+  /** What the domain adds to `GET /status` (`DomainParts.status`). */
+  readonly status?: (() => unknown) | undefined
 }
 
 /** What the HTTP interface needs from a node: what its own routes tell, and the hosted domains. */
@@ -95,7 +97,7 @@ export function createHttpApp(ctx: HttpContext): Hono {
   for (const middleware of ctx.domains.flatMap((d) => d.middleware ?? [])) app.use('*', middleware)
   const indexes = ctx.domains.map((d) => d.index)
   const groups = [
-    nodeRoutes({ ...ctx, indexes }),
+    nodeRoutes({ ...ctx, indexes, domainStatus: () => domainStatus(ctx.domains) }),
     healthRoutes({ ready: ctx.ready ?? alwaysReady, metrics: ctx.metrics?.render }),
     opsRoutes({ ...ctx, indexes }),
     ...ctx.domains.flatMap((d) => d.routes),
@@ -128,6 +130,14 @@ function isDashboardPage(c: Context): boolean {
 function prefersHtml(c: Context): boolean {
   if (c.req.method !== 'GET') return false
   return /^\s*text\/html\b/i.test(c.req.header('accept') ?? '')
+}
+
+/** What the domains add to `GET /status`, by domain name (those that add something). */
+async function domainStatus(domains: readonly HttpDomain[]): Promise<Record<string, unknown>> {
+  const status: Record<string, unknown> = {}
+  for (const { index, status: read } of domains)
+    if (read) status[index.domain.name] = await read()
+  return status
 }
 
 /** The dashboard: the home page with each domain's card, the domains' pages, a stylesheet and one script. */

@@ -54,6 +54,11 @@ const statusWire = z.object({
     .nullable()
     .describe('Null when the node does not replicate.'),
   chain: chainInfoWire.nullable().describe('Null when the node runs without a chain.'),
+  domains: z
+    .record(z.string(), z.unknown())
+    .describe(
+      "What hosted domains add, by domain name (SWAP accounting: the peers' balances and thresholds).",
+    ),
   accepted: count.describe('Ops accepted in the log.'),
   pending: count,
 })
@@ -85,6 +90,8 @@ export type NodeRoutesContext = {
   net?(): { peerId: string; listen: string[]; gossipDropped: number; denied: number } | undefined
   /** Where this node settles, if it has a chain. */
   chain?(): ChainInfo | undefined
+  /** What the hosted domains add to `/status`, by domain name. */
+  domainStatus?(): Promise<Record<string, unknown>>
 }
 
 /** `GET /status`, `GET /chain` and the account routes: the node's own, whatever domains it hosts. */
@@ -131,6 +138,7 @@ export function nodeRoutes(ctx: NodeRoutesContext): RouteGroup {
         next: page.next,
         net: ctx.net?.() ?? null,
         chain: ctx.chain?.() ?? null,
+        domains: (await ctx.domainStatus?.()) ?? {},
         accepted: stats.accepted,
         pending: stats.pending,
       }

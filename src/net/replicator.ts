@@ -18,6 +18,7 @@ import { parsePeerId } from './denied-peers.ts'
 import { createDialer, type Dialer } from './dialer.ts'
 import { createGossip, type Gossip, gossipService } from './gossip.ts'
 import { createPeerScores, type NetLimits, type PeerScores } from './peer-scores.ts'
+import { openServing, type ServingPolicies } from './serving.ts'
 import { ANTI_ENTROPY_GRACE_MS, createSync, type Sync, type SyncStats } from './sync.ts'
 
 export { OPS_TOPIC } from './gossip.ts'
@@ -50,6 +51,11 @@ export type ReplicatorOptions = {
   readonly peers?: readonly string[]
   /** Per-IP limits and sync work budgets; `DEFAULT_NET_LIMITS` where left out. */
   readonly limits?: Partial<NetLimits> | undefined
+  /**
+   * What prices and gates sync serving (the node's domains add theirs, SWAP accounting among
+   * them); open and empty when left out.
+   */
+  readonly serving?: ServingPolicies | undefined
 }
 
 /** The libp2p host a replicator runs on, with its gossipsub service. */
@@ -94,6 +100,10 @@ export interface Replicator extends Startable {
   syncAll(): Promise<void>
   /** Dials a peer by multiaddr. */
   connect(address: string): Promise<void>
+  /** Closes the connections to a peer (it may dial again; what it asks is up to the policies). */
+  hangUp(peer: string): Promise<void>
+  /** The serving policies sync consults. */
+  readonly serving: ServingPolicies
   /** Serves sync, starts the host, joins the gossip topic and dials the configured peers. */
   start(options?: LifecycleOptions): Promise<void>
   /** Stops; waits for running syncs unless `options.signal` aborts first. */
@@ -176,6 +186,7 @@ type Parts = {
   readonly gossip: Gossip
   readonly sync: Sync
   readonly dialer: Dialer
+  readonly serving: ServingPolicies
 }
 
 /**
@@ -207,7 +218,8 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
       if (ipOf(c.remoteAddr) === ip) c.close().catch(() => undefined)
   }
   const pulled = new WeakSet<Uint8Array>()
-  const sync = createSync({ node, ledger, logger, scores, strike, pulled })
+  const serving = options.serving ?? openServing()
+  const sync = createSync({ node, ledger, logger, scores, strike, pulled, serving })
   const gossip = createGossip({
     pubsub: node.services.pubsub,
     ledger,
@@ -219,7 +231,17 @@ export async function createReplicator(options: ReplicatorOptions): Promise<Repl
     pulled,
   })
   const dialer = createDialer({ node, logger, peers: options.peers ?? [] })
-  return compose({ node, scores, denied, allowed: new Map(), logger, gossip, sync, dialer })
+  return compose({
+    node,
+    scores,
+    denied,
+    allowed: new Map(),
+    logger,
+    gossip,
+    sync,
+    dialer,
+    serving,
+  })
 }
 
 /** The replicator made of its parts: what it answers, and its start and stop. */
@@ -272,6 +294,11 @@ function compose(parts: Parts): Replicator {
       await Promise.all(node.getPeers().map((peer) => sync.scheduleSync(peer)))
     },
     connect: (address) => dialer.connect(address),
+    async hangUp(peer) {
+      const id = parsePeerId(peer)
+      if (id !== undefined) await node.hangUp(peerIdFromString(id)).catch(() => undefined)
+    },
+    serving: parts.serving,
     async start() {
       await sync.start()
       await node.start()

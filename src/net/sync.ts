@@ -6,6 +6,7 @@ import type { Ledger } from '../ledger/ledger.ts'
 import type { OpId } from '../ledger/op-id.ts'
 import { type PeerScores, peersFault } from './peer-scores.ts'
 import { createReconIndex, type ReconIndex } from './recon-index.ts'
+import { openServing, type ServingPolicies, type SyncAnswer } from './serving.ts'
 import { answerPull, answerRecon } from './sync-answer.ts'
 import {
   decodeRequest,
@@ -46,6 +47,8 @@ export type SyncOptions = {
   readonly strike: (peer: PeerId, why: string) => void
   /** Where the buffers of pulled ops are noted (gossip does not publish them again). */
   readonly pulled?: WeakSet<Uint8Array>
+  /** What prices and gates serving (SWAP accounting); open and empty when left out. */
+  readonly serving?: ServingPolicies
 }
 
 /** Round trips and bytes of sync this node made as a puller, since it started. */
@@ -83,6 +86,7 @@ type SyncContext = Pick<SyncOptions, 'ledger' | 'scores' | 'strike' | 'logger'> 
   readonly index: ReconIndex
   /** Where served bytes are counted. */
   readonly stats: SyncStats
+  readonly serving: ServingPolicies
 }
 
 /** Serves and pulls `/rwa/sync/2`, striking peers that flood it or answer with invalid ops. */
@@ -101,13 +105,18 @@ export function createSync(options: SyncOptions): Sync {
     bytesIn: 0,
     bytesOut: 0,
   }
-  const context: SyncContext = { ...options, index, stats }
+  const serving = options.serving ?? openServing()
+  const context: SyncContext = { ...options, index, stats, serving }
 
   function scheduleSync(peer: PeerId, grace = 0): Promise<void> {
     const key = peer.toString()
     const running = syncing.get(key)
     if (running) return running
-    const task = syncWith({ ...options, index, stats, signal: stopping.signal }, peer, grace)
+    const task = syncWith(
+      { ...options, index, stats, serving, signal: stopping.signal },
+      peer,
+      grace,
+    )
       .catch((err: Error) => logger.debug({ peer: key, err: err.message }, 'sync failed'))
       .finally(() => syncing.delete(key))
     syncing.set(key, task)
@@ -197,21 +206,35 @@ async function respond(context: SyncContext, stream: Stream, peer: PeerId): Prom
     }
     const admission = scores.admit(key)
     if (admission.ignoring) strike(peer, 'sync requests keep coming before the wait it was told')
+    // A serving policy (SWAP) may hold the peer off too: it is told to wait, not struck.
+    const waitMs = Math.max(admission.waitMs, context.serving.admit(key) ?? 0)
     let bytes: Uint8Array
-    if (admission.waitMs > 0) {
-      bytes = encodeSync({ t: 'wait', ms: Math.min(admission.waitMs, MAX_WAIT_MS) })
+    let served: SyncAnswer | undefined
+    if (waitMs > 0) {
+      bytes = encodeSync({ t: 'wait', ms: Math.min(waitMs, MAX_WAIT_MS) })
     } else {
       const { response, work } = await answer(context, request)
       bytes = encodeSync(response)
       scores.charge(key, { ops: work, bytes: bytes.length })
+      served = answerOf(response, bytes.length)
     }
     await lp.write(bytes)
     context.stats.bytesOut += bytes.length
+    if (served) context.serving.served(key, served)
     // A peer that never closes its side would hold the stream: give it a few seconds.
     await stream.close({ signal: AbortSignal.timeout(5000) })
   } catch (error) {
     stream.abort(error as Error)
   }
+}
+
+/** What a sync answer carried, as both its server and its puller count it; undefined for `wait`. */
+function answerOf(response: SyncResponse, bytes: number): SyncAnswer | undefined {
+  if (response.t === 'wait') return undefined
+  if (response.t === 'recon') return { kind: 'recon', ops: 0, bytes }
+  let ops = 0
+  for (const doc of response.docs) ops += doc.ops.length
+  return { kind: 'ops', ops, bytes }
 }
 
 /** This node's answer to a request, within `SYNC_LIMITS`, and the ops' worth of work it was. */
@@ -229,6 +252,7 @@ function answer(
 type Puller = Pick<SyncOptions, 'node' | 'ledger' | 'strike' | 'logger' | 'pulled'> & {
   readonly index: ReconIndex
   readonly stats: SyncStats
+  readonly serving: ServingPolicies
   readonly signal: AbortSignal
 }
 
@@ -268,7 +292,10 @@ async function askPaced(
       stats.pullRounds++
       stats.pullBytes += bytes
     }
-    if (response.t !== 'wait') return response
+    if (response.t !== 'wait') {
+      puller.serving.received(peer.toString(), answerOf(response, received)!)
+      return response
+    }
     stats.waits++
     await sleep(response.ms, undefined, { signal: puller.signal }).catch(() => undefined)
   }
@@ -286,6 +313,7 @@ type Behind = { readonly doc: OpId; readonly hash: Uint8Array }
  */
 async function syncWith(puller: Puller, peer: PeerId, grace = 0): Promise<void> {
   const { index, signal } = puller
+  await puller.serving.beforePull(peer.toString(), signal)
   const open: KeyRange[] = [{ lo: '', hi: null }]
   const behind: Behind[] = []
   let waited = grace <= 0

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { type ChainService, startChain } from '../chain/chain-service.ts'
 import { DOMAINS } from '../domains/index.ts'
-import type { AnyPlugin, ChatPart, DomainParts } from '../domains/plugin.ts'
+import type { AnyPlugin, ChatPart, DomainParts, NodeNetwork } from '../domains/plugin.ts'
 import type { BaseError } from '../errors/base.ts'
 import { createHttpApp } from '../http/app.ts'
 import { type Ledger, openLedger } from '../ledger/ledger.ts'
@@ -17,6 +17,7 @@ import {
   watchDeniedPeers,
 } from '../net/denied-peers.ts'
 import { createReplicator, type Replicator } from '../net/replicator.ts'
+import { createServingPolicies, type ServingPolicies } from '../net/serving.ts'
 import { readEthKeyFile } from '../store/key-file.ts'
 import { sqliteStore } from '../store/sqlite-store.ts'
 import { createXmppBot } from '../xmpp/bot.ts'
@@ -107,6 +108,8 @@ type Built = {
   domains: { plugin: AnyPlugin; parts: DomainParts }[]
   url: string
   chat?: Chat | undefined
+  /** What prices and gates sync serving: the domains add theirs, then it opens. */
+  readonly serving: ServingPolicies
   /** The admission rule, once the documents are indexed (before: everything restored is trusted). */
   admit?: ((doc: OpId, op: EncodedOp) => BaseError | undefined) | undefined
 }
@@ -124,7 +127,12 @@ export function createNode(config: NodeConfig, options: CreateNodeOptions = {}):
   const logger = options.logger ?? nodeLogger({ level: config.log.level, node: config.name })
   const accounts = openAccounts(config.dataDir, { maxCustodial: config.xmpp?.maxAccounts })
   const plugins = options.domains ?? DOMAINS
-  const built: Built = { indexes: new Map(), domains: [], url: '' }
+  const built: Built = {
+    indexes: new Map(),
+    domains: [],
+    url: '',
+    serving: createServingPolicies(),
+  }
   const metrics = createNodeMetrics({
     ledger: () => built.ledger,
     indexes: () => built.indexes,
@@ -313,6 +321,7 @@ function replicatorPart({ config, options, logger, built }: PartsInput): Startab
         listen: net.listen,
         peers: net.peers,
         limits: net.limits,
+        serving: built.serving,
       })
       watcher = watchDeniedPeers({
         path: join(config.dataDir, DENIED_PEERS_FILE),
@@ -396,14 +405,29 @@ function domainsPart({ config, logger, accounts, plugins, built, metrics }: Part
           accounts,
           index: built.indexes.get(plugin.domain.name)!,
           chain: built.chain,
+          network: networkOf(built),
           metrics: metrics.forDomain(plugin.domain.name),
         })
         built.domains.push({ plugin, parts })
       }
+      // Every domain's serving policy is in: sync may be served and pulled.
+      built.serving.open()
       const all = built.domains.flatMap(({ parts }) => parts.services ?? [])
       services = await startAll(all, { signal, onStopError })
     },
     stop: ({ signal }) => stopAll(services, { signal, onStopError }),
+  }
+}
+
+/** The network as the domains get it, when the node replicates. */
+function networkOf(built: Built): NodeNetwork | undefined {
+  const replicator = built.replicator
+  if (!replicator) return undefined
+  return {
+    host: replicator.node,
+    peerId: replicator.peerId,
+    addServingPolicy: (policy) => built.serving.add(policy),
+    hangUp: (peer) => replicator.hangUp(peer),
   }
 }
 
@@ -426,6 +450,7 @@ function httpPart(input: PartsInput): Startable {
           routes: parts.routes ?? [],
           middleware: parts.middleware,
           web: parts.web,
+          status: parts.status,
         })),
         peers: () => built.replicator?.peerCount() ?? 0,
         net: () =>
