@@ -43,7 +43,7 @@ export const OWNER_OPS: ReadonlySet<string> = new Set([SWAP_OP.update, SWAP_OP.r
 
 /** Longest name. */
 export const MAX_NAME = 80
-/** Longest peer id (an Ed25519 peer id has 52 characters in base58btc, 62 as a base32 CID). */
+/** Longest peer id (an Ed25519 peer id has 52 characters in base58btc, 65 as a base32 CID). */
 export const MAX_PEER_ID = 128
 /** How a binding's cheques are taken: on the issuer's word, or cashable on chain. */
 export const BOOK_MODES = ['mock', 'hard'] as const
