@@ -410,10 +410,10 @@ function domainsPart({ config, logger, accounts, plugins, built, metrics }: Part
         })
         built.domains.push({ plugin, parts })
       }
-      // Every domain's serving policy is in: sync may be served and pulled.
-      built.serving.open()
       const all = built.domains.flatMap(({ parts }) => parts.services ?? [])
       services = await startAll(all, { signal, onStopError })
+      // Every domain's serving policy is in, and its protocols served: sync may run.
+      built.serving.open()
     },
     stop: ({ signal }) => stopAll(services, { signal, onStopError }),
   }
