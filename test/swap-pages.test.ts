@@ -321,11 +321,14 @@ describe('the SWAP page', () => {
   })
 })
 
+/** Waits for the card's background read: no tight timeout, the reads are in memory. */
+const settled = { timeout: 10_000, interval: 5 }
+
 describe('the SWAP home card', () => {
   test('shows the mode, the peers and the totals read last', async () => {
     const web = webOf()
     expect(web.card([])).toContain('Reading the accounts…')
-    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-mode">hard<'))
+    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-mode">hard<'), settled)
     const card = web.card([])
     expect(card).toContain('<span id="swap-card-peers">5</span>')
     expect(card).toContain('<span class="amount" id="swap-card-owed">28.2 TT</span>')
@@ -343,9 +346,9 @@ describe('the SWAP home card', () => {
       cheques: async () => ({ received: [], sent: [] }),
     })
     web.card([])
-    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-owed">1 TT<'))
+    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-owed">1 TT<'), settled)
     owed = 2n * TT
-    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-owed">2 TT<'))
+    await vi.waitFor(() => expect(web.card([])).toContain('id="swap-card-owed">2 TT<'), settled)
     // Rendering the page reads the accounts too.
     owed = 3n * TT
     await web.pages!.app.request('/')
@@ -355,7 +358,7 @@ describe('the SWAP home card', () => {
   test('says SWAP is off, and says why the accounts cannot be read', async () => {
     const off = webOf({ overview: undefined })
     off.card([])
-    await vi.waitFor(() => expect(off.card([])).toContain('SWAP is off on this node'))
+    await vi.waitFor(() => expect(off.card([])).toContain('SWAP is off on this node'), settled)
     const broken = createSwapWeb({
       node: 'n1',
       overview: async () => {
@@ -365,10 +368,12 @@ describe('the SWAP home card', () => {
       cheques: async () => ({ received: [], sent: [] }),
     })
     broken.card([])
-    await vi.waitFor(() =>
-      expect(broken.card([])).toContain(
-        'The accounts cannot be read: the store is &#60;closed&#62;',
-      ),
+    await vi.waitFor(
+      () =>
+        expect(broken.card([])).toContain(
+          'The accounts cannot be read: the store is &#60;closed&#62;',
+        ),
+      settled,
     )
   })
 })
