@@ -6,7 +6,7 @@ import { pino } from 'pino'
 import { type Signer, signerFromSeed } from '../src/ledger/keys.ts'
 import { openLedger } from '../src/ledger/ledger.ts'
 import { signOp } from '../src/ledger/op-encode.ts'
-import { loadConfig } from '../src/node/config.ts'
+import { type ChainConfig, loadConfig, type NodeConfig } from '../src/node/config.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
 import { createVerifyPool } from '../src/node/verify-pool.ts'
@@ -27,9 +27,9 @@ const notConverged = (converged: number, total: number) =>
   )
 
 /** What the feed needs of an op: nodes decode the rest themselves. */
-type SignedBytes = { readonly id: string; readonly bytes: Uint8Array }
+export type SignedBytes = { readonly id: string; readonly bytes: Uint8Array }
 
-type Run = {
+export type Run = {
   rate: number
   p50: number
   p99: number
@@ -39,16 +39,25 @@ type Run = {
   cpuUsPerOp: number
 }
 
-async function startCluster(root: string): Promise<RwaNode[]> {
+/** How a cluster's node `i` differs from the plain one: its chain and domain settings. */
+export type NodeSetup = (
+  i: number,
+  dataDir: string,
+  nodes: readonly RwaNode[],
+) => Promise<{ chain?: ChainConfig; domains?: NodeConfig['domains'] }>
+
+export async function startCluster(root: string, setup?: NodeSetup): Promise<RwaNode[]> {
   const nodes: RwaNode[] = []
   for (let i = 0; i < NODES; i++) {
     const dataDir = join(root, `n${i}`)
     initNode({ name: `n${i}`, dataDir })
     const peers = i === 0 ? [] : [nodes[0]!.replicator!.multiaddrs()[0]!]
-    const node = createNode(loadConfig(dataDir), {
+    const own = (await setup?.(i, dataDir, nodes)) ?? {}
+    const config = loadConfig(dataDir)
+    const node = createNode(own.domains ? { ...config, domains: own.domains } : config, {
       port: 0,
       logger: pino({ level: 'silent' }),
-      chain: { mode: 'none' },
+      chain: own.chain ?? { mode: 'none' },
       // Three nodes share this machine's cores: one verification worker each.
       verifyWorkers: Number(process.env.RWA_BENCH_NET_WORKERS ?? 1),
       net: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], peers },
@@ -67,7 +76,11 @@ async function startCluster(root: string): Promise<RwaNode[]> {
  * Feeds `ops` into node 0 (as clients would through POST /ops) at `rate` ops/s (Infinity: as
  * fast as it takes them) and times when every node has accepted each op.
  */
-async function feed(nodes: RwaNode[], ops: readonly SignedBytes[], rate: number): Promise<Run> {
+export async function feed(
+  nodes: RwaNode[],
+  ops: readonly SignedBytes[],
+  rate: number,
+): Promise<Run> {
   // Per-op bookkeeping by index, built before the clock starts: the listeners below run on the
   // nodes' own thread, so they must cost next to nothing.
   const index = new Map<string, number>(ops.map((op, i) => [op.id, i]))
@@ -141,7 +154,7 @@ async function feed(nodes: RwaNode[], ops: readonly SignedBytes[], rate: number)
  * A stream of `count` ops the nodes admit (a node stores only ops valid on their causal past):
  * `authors` audits, each created by its own author, who adds items to it; see `auditChains`.
  */
-function auditStream(count: number, authors: number, label: string): SignedBytes[] {
+export function auditStream(count: number, authors: number, label: string): SignedBytes[] {
   const signers = Array.from({ length: authors }, (_, a) =>
     signerFromSeed(new Uint8Array(32).fill(a + 1)),
   )
@@ -154,7 +167,7 @@ function auditStream(count: number, authors: number, label: string): SignedBytes
 }
 
 /** The middle value (the upper one of an even count). */
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((x, y) => x - y)
   return sorted[Math.floor(sorted.length / 2)]!
 }

@@ -12,6 +12,7 @@ import { ledgerBenches } from './ledger.ts'
 import { netBenches } from './net.ts'
 import { nodeBenches } from './node.ts'
 import { progress } from './report.ts'
+import { swapBenches } from './swap.ts'
 
 const benches = {
   ...ledgerBenches(),
@@ -25,6 +26,7 @@ const benches = {
   ...channelCallBenches(),
   ...cliBenches(),
   ...netBenches(),
+  ...swapBenches(),
 }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {

@@ -3,6 +3,7 @@ import { channelEntry } from './channel/entry.ts'
 import { feedEntry } from './feed/entry.ts'
 import { impactEntry } from './impact/entry.ts'
 import type { DomainEntry } from './plugin.ts'
+import { swapEntry } from './swap/entry.ts'
 
 /**
  * The domains this build hosts, in order: the node, the HTTP API, the CLI, the chat and the
@@ -15,4 +16,5 @@ export const DOMAIN_ENTRIES: readonly DomainEntry[] = [
   impactEntry,
   feedEntry,
   channelEntry,
+  swapEntry,
 ]

@@ -16,8 +16,8 @@ import type { ChequeView, PeerStanding, PeerTerms, PeerView, SwapMode } from './
 // and takes from it, by cheques both ways, and toward zero by forgiveness at the refresh rate.
 // Records live in memory and are written each second (and on stop); cheques are written at once.
 
-/** The longest a cut-off peer is told to wait before asking again (sync's own bound). */
-export const MAX_CUT_OFF_WAIT_MS = 60_000
+/** The longest a cut-off peer is told to wait before asking again (it may have paid by then). */
+export const MAX_CUT_OFF_WAIT_MS = 5000
 /** Peers remembered at most; past it, those settled to zero that are not connected are forgotten. */
 export const MAX_PEERS = 10_000
 

@@ -1,0 +1,209 @@
+import { type Address, parseAbi } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { readChequebook, readPaidOut } from '../src/chain/chequebook.ts'
+import { signCheque } from '../src/core/swap/cheque.ts'
+import type { SwapAnswer } from '../src/core/swap/protocol.ts'
+import type { Exchange } from '../src/domains/swap/exchange.ts'
+import { hasAnvil } from './fixtures/escrow-chain.ts'
+import {
+  addressOf,
+  appendOps,
+  fund,
+  logged,
+  opsOf,
+  peerOf,
+  type SwapTestNode,
+  swapCluster,
+  until,
+  writeOps,
+} from './fixtures/swap-nodes.ts'
+
+// SWAP in hard mode on one anvil: a runs the devnet (and owns its test token), b and c reach it
+// over RPC. Each node deploys its own chequebook and funds it from its operator key. c only pulls.
+
+const erc20 = parseAbi(['function balanceOf(address) view returns (uint256)'])
+const TOKENS = 10n ** 24n
+const base = {
+  mode: 'hard',
+  price_per_op: 1000,
+  price_per_byte: 1,
+  refresh_rate: 0,
+  settle_interval_ms: 100,
+}
+
+let cluster: ReturnType<typeof swapCluster>
+let a: SwapTestNode
+let b: SwapTestNode
+let c: SwapTestNode
+
+const keeper = (n: SwapTestNode) => n.node.swap.bookkeeper!
+const chainOf = () => a.node.chain!
+const rpc = () => ({ mode: 'rpc' as const, rpcUrl: chainOf().info.rpcUrl, escrow: chainOf().info.escrow })
+
+describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
+  beforeAll(async () => {
+    cluster = swapCluster()
+    // a cashes every cheque automatically, b on demand; c serves for free and pays whatever it
+    // owes each round.
+    a = await cluster.start('a', { ...base, payment_threshold: 200_000, auto_cash: 1 }, { chain: { mode: 'devnet' } })
+    const token = chainOf().info.token!
+    for (const name of ['b', 'c']) await fund(a.node, cluster.init(name), TOKENS)
+    b = await cluster.start(
+      'b',
+      { ...base, payment_threshold: 200_000, token, initial_deposit: '1000000000' },
+      { chain: rpc(), peers: [addressOf(a.node)] },
+    )
+    await writeOps(a.node, 'from a', 200)
+    await writeOps(b.node, 'from b', 200)
+    await until('a and b to hold each other’s ops', () => opsOf(a.node) === 400 && opsOf(b.node) === 400)
+    c = await cluster.start(
+      'c',
+      {
+        ...base,
+        price_per_op: 0,
+        price_per_byte: 0,
+        early_payment_percent: 100,
+        token,
+        initial_deposit: '100000000',
+      },
+      { chain: rpc(), peers: [addressOf(a.node), addressOf(b.node)] },
+    )
+  }, 120_000)
+  afterAll(() => cluster?.close())
+
+  test('the puller’s cheques are cashed on chain: the tokens paid out equal what was served', async () => {
+    await until('c to hold every op', () => opsOf(c.node) === 400)
+    const client = chainOf().client
+    const book = c.node.swap.book!.chequebook
+    for (const server of [a, b]) {
+      const beneficiary = server.node.swap.book!.beneficiary
+      const before = await client.readContract({ address: server.node.swap.book!.token!.address, abi: erc20, functionName: 'balanceOf', args: [beneficiary] })
+      expect(before).toBeGreaterThan(0n)
+      await until(
+        'what was served to be paid and cashed',
+        async () => {
+          if (server === b && keeper(b).view(peerOf(c.node))!.uncashed > 0n)
+            await b.node.swap.service.cash(peerOf(c.node)).catch(() => undefined)
+          const served = keeper(server).view(peerOf(c.node))!.served.amount
+          const paidOut = await readPaidOut(client, book, beneficiary)
+          return paidOut === served && keeper(server).balance(peerOf(c.node)) === 0n
+        },
+        60_000,
+      )
+      const view = keeper(server).view(peerOf(c.node))!
+      expect(view.served.amount).toBeGreaterThan(200_000n)
+      expect(view.received.amount).toBe(0n)
+      expect(view.lastReceived!.cashed).toBe(view.lastReceived!.cumulativePayout)
+    }
+    const onChain = await readChequebook(client, book)
+    expect(onChain.bounced).toBe(false)
+    expect(onChain.totalPaidOut).toBe(
+      keeper(a).view(peerOf(c.node))!.served.amount + keeper(b).view(peerOf(c.node))!.served.amount,
+    )
+  })
+
+  test('bad cheques are refused, each by its own check', async () => {
+    const to = peerOf(a.node)
+    const send = (cheque: Parameters<Exchange['sendCheque']>[1]) =>
+      c.node.swap.exchange!.sendCheque(to, cheque)
+    const refusedBy = (answer: SwapAnswer) => (answer.t === 'refused' ? answer.check : answer.t)
+    const myBook = c.node.swap.book!
+    const beneficiary = a.node.swap.book!.beneficiary
+    // c's own payments go on meanwhile: the crafted cheques add amounts no payment would.
+    const last = keeper(a).lastCheque('in', peerOf(c.node))?.cumulativePayout ?? 0n
+    const odd = 7_777_777_777n
+    const signed = async (fields: { chequebook: Address; beneficiary: Address; cumulativePayout: bigint }) => ({
+      ...fields,
+      signature: await myBook.sign(fields),
+    })
+    // Another chequebook (b's) than the one c's handshake bound.
+    expect(
+      refusedBy(await send(await signed({ chequebook: b.node.swap.book!.chequebook, beneficiary, cumulativePayout: last + odd }))),
+    ).toBe('chequebook')
+    // Another beneficiary.
+    expect(
+      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary: b.node.swap.book!.beneficiary, cumulativePayout: last + odd }))),
+    ).toBe('beneficiary')
+    // A cumulative payout not above the last one.
+    expect(
+      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary, cumulativePayout: last }))),
+    ).toBe('increase')
+    // Signed by someone else than the chequebook's issuer.
+    const stranger = privateKeyToAccount(generatePrivateKey())
+    const fields = { chequebook: myBook.chequebook, beneficiary, cumulativePayout: last + odd }
+    expect(
+      refusedBy(await send({ ...fields, signature: await signCheque(stranger, fields, chainOf().info.chainId) })),
+    ).toBe('signer')
+    // More than the chequebook can pay.
+    expect(
+      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary, cumulativePayout: last + 10n ** 20n }))),
+    ).toBe('cover')
+    // None of them was stored.
+    expect(keeper(a).lastCheque('in', peerOf(c.node))!.cumulativePayout - last).toBeLessThan(odd)
+    for (const check of ['chequebook', 'beneficiary', 'increase', 'signer', 'cover'])
+      expect(logged(a.logs, 'cheque refused').some((l) => l.check === check)).toBe(true)
+  })
+
+  test('a bounced cheque on chain: the issuer is no longer served', async () => {
+    const client = chainOf().client
+    const myBook = c.node.swap.book!
+    const beneficiary = b.node.swap.book!.beneficiary
+    // b cashes nothing on its own in this test: c's cheque is taken, then c empties its chequebook.
+    const last = keeper(b).lastCheque('in', peerOf(c.node))!
+    const liquid = (await readChequebook(client, myBook.chequebook)).liquidBalance
+    const fields = { chequebook: myBook.chequebook, beneficiary, cumulativePayout: last.cumulativePayout + liquid }
+    const answer = await c.node.swap.exchange!.sendCheque(peerOf(b.node), { ...fields, signature: await myBook.sign(fields) })
+    expect(answer.t).toBe('ack')
+    await c.node.swap.service.withdraw(liquid)
+    // b's operator cashes it: the chequebook pays what it can, and the cheque bounces.
+    const result = await b.node.swap.service.cash(peerOf(c.node))
+    expect(result.bounced).toBe(true)
+    expect(result.paid).toBeLessThan(liquid)
+    expect(keeper(b).isBounced(peerOf(c.node))).toBe(true)
+    expect((await readChequebook(client, myBook.chequebook)).bounced).toBe(true)
+    expect(keeper(b).view(peerOf(c.node))!.standing).toBe('bounced')
+    expect(keeper(b).admit(peerOf(c.node))).toBeGreaterThan(0)
+    expect(logged(b.logs, 'the cheque bounced').length).toBeGreaterThan(0)
+  })
+})
+
+describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
+  test('is cut off at the disconnect threshold and served again once it pays', async () => {
+    const local = swapCluster()
+    try {
+      const a = await local.start('a', { ...base, payment_threshold: 100_000 }, { chain: { mode: 'devnet' } })
+      const chain = a.node.chain!
+      await fund(a.node, local.init('c'), TOKENS)
+      // c's chequebook starts empty: it cannot pay.
+      const c = await local.start(
+        'c',
+        { ...base, price_per_op: 0, price_per_byte: 0, token: chain.info.token, initial_deposit: '0' },
+        { chain: { mode: 'rpc', rpcUrl: chain.info.rpcUrl, escrow: chain.info.escrow } },
+      )
+      const audit = await writeOps(a.node, 'unpaid', 200)
+      await c.node.replicator!.connect(addressOf(a.node))
+      await until('c to pull the first ops', () => opsOf(c.node) === 200)
+      await until('a to cut c off', () => keeper(a).view(peerOf(c.node))?.standing === 'cut-off')
+      expect(logged(a.logs, 'not served until it pays').length).toBe(1)
+      await until('c to warn that it cannot pay', () =>
+        logged(c.logs, 'the chequebook cannot cover what this node owes the peer').length > 0,
+      )
+      await until('a to hang up on c', () => !keeper(a).view(peerOf(c.node))!.connected)
+      // New ops while c is away reach it only by sync, which a refuses until it is paid.
+      await appendOps(a.node, audit, 50)
+      await c.node.replicator!.connect(addressOf(a.node))
+      await new Promise((r) => setTimeout(r, 1500))
+      expect(opsOf(c.node)).toBe(200)
+      expect(keeper(a).admit(peerOf(c.node))).toBeGreaterThan(0)
+      // c funds its chequebook: it pays, a takes the cheque and serves it again.
+      await c.node.swap.service.deposit(10n ** 9n)
+      await until('c to be served again', () => opsOf(c.node) === 250, 60_000)
+      expect(keeper(a).view(peerOf(c.node))!.standing).not.toBe('cut-off')
+      expect(keeper(a).lastCheque('in', peerOf(c.node))).toBeDefined()
+      expect(logged(a.logs, 'peer back within bounds').length).toBeGreaterThan(0)
+    } finally {
+      await local.close()
+    }
+  }, 120_000)
+})
