@@ -9,6 +9,7 @@ export const CONTRACTS = [
   { file: 'TestToken.sol', name: 'TestToken' },
   { file: 'FeedAggregator.sol', name: 'FeedAggregator' },
   { file: 'MultiPartyEscrow.sol', name: 'MultiPartyEscrow' },
+  { file: 'Chequebook.sol', name: 'Chequebook' },
   { file: 'bench/NaivePayout.sol', name: 'NaivePayout' },
   { file: 'bench/OcrBaseline.sol', name: 'OcrBaseline' },
 ] as const
