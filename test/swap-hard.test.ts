@@ -39,14 +39,22 @@ let c: SwapTestNode
 
 const keeper = (n: SwapTestNode) => n.node.swap.bookkeeper!
 const chainOf = () => a.node.chain!
-const rpc = () => ({ mode: 'rpc' as const, rpcUrl: chainOf().info.rpcUrl, escrow: chainOf().info.escrow })
+const rpc = () => ({
+  mode: 'rpc' as const,
+  rpcUrl: chainOf().info.rpcUrl,
+  escrow: chainOf().info.escrow,
+})
 
 describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
   beforeAll(async () => {
     cluster = swapCluster()
     // a cashes every cheque automatically, b on demand; c serves for free and pays whatever it
     // owes each round.
-    a = await cluster.start('a', { ...base, payment_threshold: 200_000, auto_cash: 1 }, { chain: { mode: 'devnet' } })
+    a = await cluster.start(
+      'a',
+      { ...base, payment_threshold: 200_000, auto_cash: 1 },
+      { chain: { mode: 'devnet' } },
+    )
     const token = chainOf().info.token!
     for (const name of ['b', 'c']) await fund(a.node, cluster.init(name), TOKENS)
     b = await cluster.start(
@@ -56,7 +64,10 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     )
     await writeOps(a.node, 'from a', 200)
     await writeOps(b.node, 'from b', 200)
-    await until('a and b to hold each other’s ops', () => opsOf(a.node) === 400 && opsOf(b.node) === 400)
+    await until(
+      'a and b to hold each other’s ops',
+      () => opsOf(a.node) === 400 && opsOf(b.node) === 400,
+    )
     c = await cluster.start(
       'c',
       {
@@ -78,7 +89,12 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     const book = c.node.swap.book!.chequebook
     for (const server of [a, b]) {
       const beneficiary = server.node.swap.book!.beneficiary
-      const before = await client.readContract({ address: server.node.swap.book!.token!.address, abi: erc20, functionName: 'balanceOf', args: [beneficiary] })
+      const before = await client.readContract({
+        address: server.node.swap.book!.token!.address,
+        abi: erc20,
+        functionName: 'balanceOf',
+        args: [beneficiary],
+      })
       expect(before).toBeGreaterThan(0n)
       await until(
         'what was served to be paid and cashed',
@@ -113,31 +129,68 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     // c's own payments go on meanwhile: the crafted cheques add amounts no payment would.
     const last = keeper(a).lastCheque('in', peerOf(c.node))?.cumulativePayout ?? 0n
     const odd = 7_777_777_777n
-    const signed = async (fields: { chequebook: Address; beneficiary: Address; cumulativePayout: bigint }) => ({
+    const signed = async (fields: {
+      chequebook: Address
+      beneficiary: Address
+      cumulativePayout: bigint
+    }) => ({
       ...fields,
       signature: await myBook.sign(fields),
     })
     // Another chequebook (b's) than the one c's handshake bound.
     expect(
-      refusedBy(await send(await signed({ chequebook: b.node.swap.book!.chequebook, beneficiary, cumulativePayout: last + odd }))),
+      refusedBy(
+        await send(
+          await signed({
+            chequebook: b.node.swap.book!.chequebook,
+            beneficiary,
+            cumulativePayout: last + odd,
+          }),
+        ),
+      ),
     ).toBe('chequebook')
     // Another beneficiary.
     expect(
-      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary: b.node.swap.book!.beneficiary, cumulativePayout: last + odd }))),
+      refusedBy(
+        await send(
+          await signed({
+            chequebook: myBook.chequebook,
+            beneficiary: b.node.swap.book!.beneficiary,
+            cumulativePayout: last + odd,
+          }),
+        ),
+      ),
     ).toBe('beneficiary')
     // A cumulative payout not above the last one.
     expect(
-      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary, cumulativePayout: last }))),
+      refusedBy(
+        await send(
+          await signed({ chequebook: myBook.chequebook, beneficiary, cumulativePayout: last }),
+        ),
+      ),
     ).toBe('increase')
     // Signed by someone else than the chequebook's issuer.
     const stranger = privateKeyToAccount(generatePrivateKey())
     const fields = { chequebook: myBook.chequebook, beneficiary, cumulativePayout: last + odd }
     expect(
-      refusedBy(await send({ ...fields, signature: await signCheque(stranger, fields, chainOf().info.chainId) })),
+      refusedBy(
+        await send({
+          ...fields,
+          signature: await signCheque(stranger, fields, chainOf().info.chainId),
+        }),
+      ),
     ).toBe('signer')
     // More than the chequebook can pay.
     expect(
-      refusedBy(await send(await signed({ chequebook: myBook.chequebook, beneficiary, cumulativePayout: last + 10n ** 20n }))),
+      refusedBy(
+        await send(
+          await signed({
+            chequebook: myBook.chequebook,
+            beneficiary,
+            cumulativePayout: last + 10n ** 20n,
+          }),
+        ),
+      ),
     ).toBe('cover')
     // None of them was stored.
     expect(keeper(a).lastCheque('in', peerOf(c.node))!.cumulativePayout - last).toBeLessThan(odd)
@@ -152,8 +205,15 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     // b cashes nothing on its own in this test: c's cheque is taken, then c empties its chequebook.
     const last = keeper(b).lastCheque('in', peerOf(c.node))!
     const liquid = (await readChequebook(client, myBook.chequebook)).liquidBalance
-    const fields = { chequebook: myBook.chequebook, beneficiary, cumulativePayout: last.cumulativePayout + liquid }
-    const answer = await c.node.swap.exchange!.sendCheque(peerOf(b.node), { ...fields, signature: await myBook.sign(fields) })
+    const fields = {
+      chequebook: myBook.chequebook,
+      beneficiary,
+      cumulativePayout: last.cumulativePayout + liquid,
+    }
+    const answer = await c.node.swap.exchange!.sendCheque(peerOf(b.node), {
+      ...fields,
+      signature: await myBook.sign(fields),
+    })
     expect(answer.t).toBe('ack')
     await c.node.swap.service.withdraw(liquid)
     // b's operator cashes it: the chequebook pays what it can, and the cheque bounces.
@@ -172,13 +232,23 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
   test('is cut off at the disconnect threshold and served again once it pays', async () => {
     const local = swapCluster()
     try {
-      const a = await local.start('a', { ...base, payment_threshold: 100_000 }, { chain: { mode: 'devnet' } })
+      const a = await local.start(
+        'a',
+        { ...base, payment_threshold: 100_000 },
+        { chain: { mode: 'devnet' } },
+      )
       const chain = a.node.chain!
       await fund(a.node, local.init('c'), TOKENS)
       // c's chequebook starts empty: it cannot pay.
       const c = await local.start(
         'c',
-        { ...base, price_per_op: 0, price_per_byte: 0, token: chain.info.token, initial_deposit: '0' },
+        {
+          ...base,
+          price_per_op: 0,
+          price_per_byte: 0,
+          token: chain.info.token,
+          initial_deposit: '0',
+        },
         { chain: { mode: 'rpc', rpcUrl: chain.info.rpcUrl, escrow: chain.info.escrow } },
       )
       const audit = await writeOps(a.node, 'unpaid', 200)
@@ -186,8 +256,9 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
       await until('c to pull the first ops', () => opsOf(c.node) === 200)
       await until('a to cut c off', () => keeper(a).view(peerOf(c.node))?.standing === 'cut-off')
       expect(logged(a.logs, 'not served until it pays').length).toBe(1)
-      await until('c to warn that it cannot pay', () =>
-        logged(c.logs, 'the chequebook cannot cover what this node owes the peer').length > 0,
+      await until(
+        'c to warn that it cannot pay',
+        () => logged(c.logs, 'the chequebook cannot cover what this node owes the peer').length > 0,
       )
       await until('a to hang up on c', () => !keeper(a).view(peerOf(c.node))!.connected)
       // New ops while c is away reach it only by sync, which a refuses until it is paid.

@@ -135,8 +135,7 @@ function prefersHtml(c: Context): boolean {
 /** What the domains add to `GET /status`, by domain name (those that add something). */
 async function domainStatus(domains: readonly HttpDomain[]): Promise<Record<string, unknown>> {
   const status: Record<string, unknown> = {}
-  for (const { index, status: read } of domains)
-    if (read) status[index.domain.name] = await read()
+  for (const { index, status: read } of domains) if (read) status[index.domain.name] = await read()
   return status
 }
 

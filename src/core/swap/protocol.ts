@@ -41,7 +41,11 @@ export type SwapRequest =
 export type SwapAnswer =
   | { readonly t: 'hello'; readonly terms: SwapTerms }
   | { readonly t: 'ack'; readonly balance: bigint }
-  | { readonly t: 'refused'; readonly check: ChequeCheck | 'mode' | 'busy'; readonly message: string }
+  | {
+      readonly t: 'refused'
+      readonly check: ChequeCheck | 'mode' | 'busy'
+      readonly message: string
+    }
 
 const MAX_UINT256 = 2n ** 256n - 1n
 const CHECKS = new Set(['chequebook', 'beneficiary', 'increase', 'signer', 'cover', 'mode', 'busy'])
@@ -60,7 +64,9 @@ export function decodeSwapRequest(bytes: Uint8Array): SwapRequest {
   const m = parse(bytes)
   if (m.t === 'hello') return { t: 'hello', terms: terms(m.terms) }
   if (m.t === 'cheque') return { t: 'cheque', cheque: cheque(m.cheque) }
-  throw new SwapMessageError(`Unknown swap request ${String(m.t).slice(0, 20)}; send hello or cheque.`)
+  throw new SwapMessageError(
+    `Unknown swap request ${String(m.t).slice(0, 20)}; send hello or cheque.`,
+  )
 }
 
 /** Decodes an answer. @throws SwapMessageError saying what is wrong. */
@@ -121,8 +127,7 @@ function integer(value: unknown, name: string, signed = false): bigint {
   if (typeof value !== 'string' || !pattern.test(value))
     throw new SwapMessageError(`${name} is not an integer as a decimal string.`)
   const n = BigInt(value)
-  if (n > MAX_UINT256 || n < -MAX_UINT256)
-    throw new SwapMessageError(`${name} is beyond 256 bits.`)
+  if (n > MAX_UINT256 || n < -MAX_UINT256) throw new SwapMessageError(`${name} is beyond 256 bits.`)
   return n
 }
 
@@ -149,7 +154,9 @@ function cheque(value: unknown): ReceivedCheque {
   const c = object(value, 'cheque')
   const signature = c.signature
   if (typeof signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(signature))
-    throw new SwapMessageError('cheque.signature is not a 65-byte signature (0x and 130 hex digits).')
+    throw new SwapMessageError(
+      'cheque.signature is not a 65-byte signature (0x and 130 hex digits).',
+    )
   return {
     chequebook: address(c.chequebook, 'cheque.chequebook'),
     beneficiary: address(c.beneficiary, 'cheque.beneficiary'),

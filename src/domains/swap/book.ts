@@ -56,9 +56,14 @@ export interface Book {
   onChain(): Promise<SwapOverview['book']>
 }
 
+/** The chain id a node without a chain signs mock cheques for (EIP-712 needs one). */
+export const MOCK_CHAIN_ID = 1337
+
 /** The address a mock chequebook of `issuer` signs for (no contract there). */
 export function mockChequebookOf(issuer: Address): Address {
-  return getAddress(`0x${keccak256(toBytes(`rwa mock chequebook ${issuer.toLowerCase()}`)).slice(26)}`)
+  return getAddress(
+    `0x${keccak256(toBytes(`rwa mock chequebook ${issuer.toLowerCase()}`)).slice(26)}`,
+  )
 }
 
 /** Sets up this node's chequebook for `mode`. */
@@ -77,7 +82,7 @@ export async function openBook(options: {
     throw new SwapBookError(
       'SWAP needs an Ethereum key to sign cheques with: keys/operator.eth in the data dir (rwa init makes one).',
     )
-  const chainId = chain?.info.chainId ?? 0
+  const chainId = chain?.info.chainId ?? MOCK_CHAIN_ID
   const sign = (cheque: Cheque) => signCheque(account, cheque, chainId)
   if (mode === 'mock') {
     const chequebook = mockChequebookOf(account.address)
@@ -112,9 +117,7 @@ export async function openBook(options: {
     )
   const chequebookLib = await import('../../chain/chequebook.ts')
   const { client, wallet } = chain
-  const tokenAddress = settings.token
-    ? (getAddress(settings.token) as Address)
-    : chain.info.token
+  const tokenAddress = settings.token ? (getAddress(settings.token) as Address) : chain.info.token
   const chequebook = await ensureChequebook()
   const token = await readChequebookTokenInfo()
   const issuers = new Map<string, Address>()
@@ -145,7 +148,10 @@ export async function openBook(options: {
     store.setMeta(key, address)
     const deposit = settings.initial_deposit ?? (chain!.info.devnet ? DEVNET_DEPOSIT : 0n)
     if (deposit > 0n)
-      await chequebookLib.depositToChequebook(wallet, client, { chequebook: address, amount: deposit })
+      await chequebookLib.depositToChequebook(wallet, client, {
+        chequebook: address,
+        amount: deposit,
+      })
     logger.info({ chequebook: address, deposit: deposit.toString() }, 'SWAP chequebook deployed')
     return address
   }

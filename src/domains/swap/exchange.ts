@@ -148,7 +148,8 @@ export function createExchange(options: ExchangeOptions): Exchange {
       return {
         t: 'refused',
         check: 'busy',
-        message: 'The cheque could not be checked now (the chain did not answer); send it again later.',
+        message:
+          'The cheque could not be checked now (the chain did not answer); send it again later.',
       }
     }
   }

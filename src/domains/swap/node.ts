@@ -1,19 +1,19 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { type Address, type LocalAccount, zeroAddress } from 'viem'
-import type { SwapBookReducer, SwapBookState, SwapBookSummary } from '../../core/swap/domain.ts'
 import { earlyPaymentLine } from '../../core/swap/accounting.ts'
+import type { SwapBookReducer, SwapBookState, SwapBookSummary } from '../../core/swap/domain.ts'
 import type { SwapTerms } from '../../core/swap/protocol.ts'
 import { OPERATOR } from '../../node/accounts.ts'
 import type { DomainMetrics } from '../../node/metrics.ts'
 import type { NodePart } from '../plugin.ts'
-import { type Book, openBook, SwapModeError } from './book.ts'
+import { type Book, MOCK_CHAIN_ID, openBook, SwapModeError } from './book.ts'
 import { type Bookkeeper, createBookkeeper } from './bookkeeper.ts'
 import { createExchange, type Exchange } from './exchange.ts'
 import { createSwapWeb } from './pages.ts'
 import { type SwapService, swapRoutes } from './routes.ts'
-import { createSettlement, type Settlement } from './settlement.ts'
 import { type SwapSettings, swapSettings } from './settings.ts'
+import { createSettlement, type Settlement } from './settlement.ts'
 import { sqliteSwapStore } from './store.ts'
 import type { PeerView, SwapOverview } from './types.ts'
 
@@ -116,7 +116,7 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
           })
     const terms: SwapTerms & { issuer: Address } = {
       mode,
-      chainId: book?.chainId ?? chain?.info.chainId ?? 0,
+      chainId: book?.chainId ?? chain?.info.chainId ?? MOCK_CHAIN_ID,
       chequebook: book?.chequebook ?? zeroAddress,
       beneficiary: book?.beneficiary ?? zeroAddress,
       pricePerOp: s.price_per_op,
@@ -154,22 +154,25 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
       onPaid: () => counters.sent.inc(),
       onCashed: (result) => counters.cashed.inc({ outcome: result.bounced ? 'bounced' : 'paid' }),
     })
-    // Debtors past the disconnect threshold are hung up on once (they may dial back to pay).
+    // A debtor past the disconnect threshold is refused, and hung up on once (it may dial back
+    // to pay). Not when the answer that took it past is sent: it must reach the peer, which
+    // counts it too.
     const cut = new Set<string>()
     network.addServingPolicy({
-      admit: (peer) => bookkeeper.admit(peer),
-      served(peer, answer) {
-        bookkeeper.served(peer, answer)
-        if (mode === 'soft') return
-        if (bookkeeper.admit(peer) === undefined) {
+      admit(peer) {
+        const wait = bookkeeper.admit(peer)
+        if (wait === undefined) {
           cut.delete(peer)
-          return
+          return undefined
         }
-        if (cut.has(peer)) return
-        cut.add(peer)
-        counters.disconnects.inc()
-        void network.hangUp(peer)
+        if (!cut.has(peer)) {
+          cut.add(peer)
+          counters.disconnects.inc()
+          void network.hangUp(peer)
+        }
+        return wait
       },
+      served: (peer, answer) => bookkeeper.served(peer, answer),
       beforePull: (peer, signal) => exchange.awaitHandshake(peer, signal),
       received(peer, answer) {
         bookkeeper.received(peer, answer)
@@ -238,7 +241,11 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
       services: [
         { name: 'swap.exchange', start: () => exchange.start(), stop: () => exchange.stop() },
         settlement,
-        { name: 'swap.store', start: () => undefined, stop: () => closeStore(bookkeeper, store, log) },
+        {
+          name: 'swap.store',
+          start: () => undefined,
+          stop: () => closeStore(bookkeeper, store, log),
+        },
       ],
     }
   },
@@ -353,8 +360,14 @@ function swapMetrics(metrics: DomainMetrics, bookkeeper: Bookkeeper) {
     },
   })
   return {
-    sent: metrics.counter({ name: 'cheques_sent_total', help: 'Cheques this node sent and peers acknowledged.' }),
-    received: metrics.counter({ name: 'cheques_received_total', help: 'Cheques peers sent that passed the checks.' }),
+    sent: metrics.counter({
+      name: 'cheques_sent_total',
+      help: 'Cheques this node sent and peers acknowledged.',
+    }),
+    received: metrics.counter({
+      name: 'cheques_received_total',
+      help: 'Cheques peers sent that passed the checks.',
+    }),
     cashed: metrics.counter({
       name: 'cashes_total',
       help: 'Cheques cashed on chain, by outcome (paid, bounced).',

@@ -65,7 +65,8 @@ export function swapRoutes(o: {
     {
       method: 'get',
       path: '/cheques',
-      summary: 'The last cheque received from and sent to each peer (cumulative payouts), newest first.',
+      summary:
+        'The last cheque received from and sent to each peer (cumulative payouts), newest first.',
       tag: 'swap',
       response: chequesWire,
     },

@@ -149,7 +149,10 @@ export function createSettlement(options: SettlementOptions): Settlement {
       if (stopped) return
       if (view.balance < 0n && view.connected)
         await pay(view.peer).catch((err: Error) =>
-          logger.warn({ peer: view.peer, err: err.message }, 'paying the peer failed; retried next round'),
+          logger.warn(
+            { peer: view.peer, err: err.message },
+            'paying the peer failed; retried next round',
+          ),
         )
       if (
         mode === 'hard' &&
@@ -158,7 +161,10 @@ export function createSettlement(options: SettlementOptions): Settlement {
         !view.lastReceived?.lastCash?.bounced
       )
         await cash(view.peer).catch((err: Error) =>
-          logger.warn({ peer: view.peer, err: err.message }, 'cashing the cheque failed; retried next round'),
+          logger.warn(
+            { peer: view.peer, err: err.message },
+            'cashing the cheque failed; retried next round',
+          ),
         )
     }
   }

@@ -53,7 +53,10 @@ export interface SwapStore {
 const EMPTY: Traffic = { answers: 0, ops: 0, bytes: 0, amount: 0n }
 
 type TrafficJson = { answers: number; ops: number; bytes: number; amount: string }
-type TermsJson = Omit<PeerTerms, 'pricePerOp' | 'pricePerByte' | 'paymentThreshold' | 'refreshRate'> & {
+type TermsJson = Omit<
+  PeerTerms,
+  'pricePerOp' | 'pricePerByte' | 'paymentThreshold' | 'refreshRate'
+> & {
   pricePerOp: string
   pricePerByte: string
   paymentThreshold: string
@@ -91,7 +94,11 @@ function termsIn(text: string | null): PeerTerms | null {
 }
 const cashOut = (r: CashResult | null) =>
   r
-    ? JSON.stringify({ ...r, paid: r.paid.toString(), cumulativePayout: r.cumulativePayout.toString() })
+    ? JSON.stringify({
+        ...r,
+        paid: r.paid.toString(),
+        cumulativePayout: r.cumulativePayout.toString(),
+      })
     : null
 function cashIn(text: string | null): CashResult | null {
   if (text === null) return null
@@ -240,7 +247,9 @@ export function sqliteSwapStore(path: string): SwapStore {
     savePeers: (records) => savePeers(records),
     cheques: (direction) =>
       (
-        db.prepare('SELECT * FROM cheques WHERE direction = ? ORDER BY at DESC').all(direction) as ChequeRow[]
+        db
+          .prepare('SELECT * FROM cheques WHERE direction = ? ORDER BY at DESC')
+          .all(direction) as ChequeRow[]
       ).map((r) => ({
         peer: r.peer,
         chequebook: r.chequebook as Address,
