@@ -1,10 +1,13 @@
+import { Command } from 'commander'
 import { type Address, parseAbi } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { readChequebook, readPaidOut } from '../src/chain/chequebook.ts'
 import { signCheque } from '../src/core/swap/cheque.ts'
 import type { SwapAnswer } from '../src/core/swap/protocol.ts'
+import { swapCli } from '../src/domains/swap/cli/commands.ts'
 import type { Exchange } from '../src/domains/swap/exchange.ts'
+import { OPERATOR } from '../src/node/accounts.ts'
 import { hasAnvil } from './fixtures/escrow-chain.ts'
 import {
   addressOf,
@@ -38,6 +41,28 @@ let b: SwapTestNode
 let c: SwapTestNode
 
 const keeper = (n: SwapTestNode) => n.node.swap.bookkeeper!
+const tokenFile = (n: SwapTestNode) => n.node.accounts.tokenPath(OPERATOR)
+
+/** Runs `rwa swap …` in this process against a node; what it printed. */
+async function rwa(n: SwapTestNode, ...args: string[]): Promise<string> {
+  const program = new Command('rwa').exitOverride().configureOutput({
+    writeOut: () => {},
+    writeErr: () => {},
+  })
+  swapCli.register(program)
+  const printed: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...parts: unknown[]) => {
+    printed.push(parts.map(String).join(' '))
+  })
+  try {
+    await program.parseAsync(['swap', ...args, '--node', n.node.url, '--data-dir', n.dataDir], {
+      from: 'user',
+    })
+  } finally {
+    log.mockRestore()
+  }
+  return printed.join('\n')
+}
 const chainOf = () => a.node.chain!
 const rpc = () => ({
   mode: 'rpc' as const,
@@ -196,6 +221,26 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     expect(keeper(a).lastCheque('in', peerOf(c.node))!.cumulativePayout - last).toBeLessThan(odd)
     for (const check of ['chequebook', 'beneficiary', 'increase', 'signer', 'cover'])
       expect(logged(a.logs, 'cheque refused').some((l) => l.check === check)).toBe(true)
+  })
+
+  test('the rwa swap commands read and move the real nodes’ accounts', async () => {
+    const peers = await rwa(b, 'peers')
+    expect(peers).toContain('SWAP mode hard')
+    expect(peers).toMatch(/even|owes us|we owe/)
+    const json = JSON.parse(await rwa(b, 'peers', '--json')) as {
+      peers: { peer: string; standing: string }[]
+    }
+    expect(json.peers.map((p) => p.peer)).toContain(peerOf(c.node))
+    expect(await rwa(b, 'cheques')).toMatch(/Received \(\d+\):/)
+    const before = (await readChequebook(chainOf().client, c.node.swap.book!.chequebook)).balance
+    await rwa(c, 'deposit', '1000', '--token', tokenFile(c))
+    expect((await readChequebook(chainOf().client, c.node.swap.book!.chequebook)).balance).toBe(
+      before + 1000n,
+    )
+    await rwa(c, 'withdraw', '1000', '--token', tokenFile(c))
+    expect((await readChequebook(chainOf().client, c.node.swap.book!.chequebook)).balance).toBe(
+      before,
+    )
   })
 
   test('a bounced cheque on chain: the issuer is no longer served', async () => {
