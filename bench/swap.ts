@@ -21,7 +21,7 @@ const hardSwap = (token: string | undefined) => ({
     mode: 'hard',
     price_per_op: 1000,
     price_per_byte: 1,
-    payment_threshold: 2_000_000,
+    payment_threshold: 50_000,
     refresh_rate: 0,
     auto_cash: 1,
     settle_interval_ms: 200,
@@ -29,27 +29,33 @@ const hardSwap = (token: string | undefined) => ({
   },
 })
 
-/** Node 0 runs the devnet and funds the others' operator keys; they reach it over RPC. */
-const hardSetup: NodeSetup = async (i, dataDir, nodes) => {
-  if (i === 0) return { chain: { mode: 'devnet' }, domains: hardSwap(undefined) }
-  const chain = nodes[0]!.chain!
-  const operator = openAccounts(dataDir).get(OPERATOR)!.address
-  await chain.client.request({
-    method: 'anvil_setBalance' as never,
-    params: [operator, `0x${(10n ** 21n).toString(16)}`] as never,
-  })
-  const hash = await chain.wallet.writeContract({
-    address: chain.info.token!,
-    abi: testTokenAbi,
-    functionName: 'mint',
-    args: [operator, TOKENS],
-  })
-  await chain.client.waitForTransactionReceipt({ hash })
-  return {
-    chain: { mode: 'rpc', rpcUrl: chain.info.rpcUrl, escrow: chain.info.escrow },
-    domains: hardSwap(chain.info.token),
+/**
+ * Node 0 runs the devnet and funds the others' operator keys; they reach it over RPC. Both
+ * clusters run on a chain, so that SWAP is the only difference between them.
+ */
+const chainSetup =
+  (swap: boolean): NodeSetup =>
+  async (i, dataDir, nodes) => {
+    const domains = (token: string | undefined) => (swap ? hardSwap(token) : {})
+    if (i === 0) return { chain: { mode: 'devnet' }, domains: domains(undefined) }
+    const chain = nodes[0]!.chain!
+    const operator = openAccounts(dataDir).get(OPERATOR)!.address
+    await chain.client.request({
+      method: 'anvil_setBalance' as never,
+      params: [operator, `0x${(10n ** 21n).toString(16)}`] as never,
+    })
+    const hash = await chain.wallet.writeContract({
+      address: chain.info.token!,
+      abi: testTokenAbi,
+      functionName: 'mint',
+      args: [operator, TOKENS],
+    })
+    await chain.client.waitForTransactionReceipt({ hash })
+    return {
+      chain: { mode: 'rpc', rpcUrl: chain.info.rpcUrl, escrow: chain.info.escrow },
+      domains: domains(chain.info.token),
+    }
   }
-}
 
 /** Cheques the cluster's nodes took, and what they were served in all (base units). */
 function swapTotals(nodes: readonly RwaNode[]) {
@@ -70,7 +76,7 @@ function swapTotals(nodes: readonly RwaNode[]) {
 
 async function swapOverhead(): Promise<Figure> {
   const count = Number(process.env.RWA_BENCH_SWAP_OPS ?? 10_000)
-  const rounds = Number(process.env.RWA_BENCH_SWAP_ROUNDS ?? 3)
+  const rounds = Number(process.env.RWA_BENCH_SWAP_ROUNDS ?? 5)
   progress(`signing ${2 * rounds} streams of ${count} ops from 8 authors`)
   const streams = Array.from({ length: 2 * rounds }, (_, r) => auditStream(count, 8, `swap ${r}`))
   const rootOff = mkdtempSync(join(tmpdir(), 'rwa-bench-swap-off-'))
@@ -78,17 +84,22 @@ async function swapOverhead(): Promise<Figure> {
   const clusters: RwaNode[][] = []
   try {
     progress('starting three nodes with SWAP off, and three in hard mode on one anvil')
-    const off = await startCluster(rootOff)
+    const off = await startCluster(rootOff, chainSetup(false))
     clusters.push(off)
-    const hard = await startCluster(rootHard, hardSetup)
+    const hard = await startCluster(rootHard, chainSetup(true))
     clusters.push(hard)
     const offRuns: Run[] = []
     const hardRuns: Run[] = []
+    // Each round runs both clusters, the first of them alternating: a machine that warms up or
+    // slows down over the runs weighs on both alike.
     for (let r = 0; r < rounds; r++) {
-      progress(`run ${r + 1}/${rounds}: SWAP off`)
-      offRuns.push(await feed(off, streams[2 * r]!, Number.POSITIVE_INFINITY))
-      progress(`run ${r + 1}/${rounds}: SWAP hard`)
-      hardRuns.push(await feed(hard, streams[2 * r + 1]!, Number.POSITIVE_INFINITY))
+      const order = r % 2 === 0 ? (['off', 'hard'] as const) : (['hard', 'off'] as const)
+      for (const which of order) {
+        progress(`run ${r + 1}/${rounds}: SWAP ${which}`)
+        const stream = streams[2 * r + (which === 'off' ? 0 : 1)]!
+        if (which === 'off') offRuns.push(await feed(off, stream, Number.POSITIVE_INFINITY))
+        else hardRuns.push(await feed(hard, stream, Number.POSITIVE_INFINITY))
+      }
     }
     const offRate = median(offRuns.map((run) => run.rate))
     const hardRate = median(hardRuns.map((run) => run.rate))

@@ -193,6 +193,16 @@ describe('a domain plugged in from one folder', () => {
     })
     for (const node of nodes)
       expect((await call(node, 'GET', `/polls/${poll}`)).json.tally).toEqual([2, 1])
+    // The network seam: each node's serving policy saw the sync answers it served and pulled,
+    // and what was served is what was pulled (each answer counted once on each side).
+    await Promise.all(nodes.map((n) => n.replicator!.syncAll()))
+    await until('the sync answers counted on both sides', async () => {
+      const status = await hashes()
+      const sum = (key: 'served' | 'pulled') =>
+        status.reduce((total, s) => total + s.domains.poll[key], 0)
+      return sum('served') > 0 && sum('served') === sum('pulled')
+    })
+    for (const s of await hashes()) expect(s.domains.poll.network).toBe(true)
   }, 90_000)
 })
 

@@ -115,8 +115,20 @@ export const pollNode: NodePart<PollState, PollReducer, PollSummary> = {
     )
     const castVote: CastVote = (account, poll, option) =>
       act(account, poll, POLL_OP.vote, { option })
+    // The network seam: a serving policy that sees every sync answer served and pulled, shown in
+    // /status (a domain pricing replication, as SWAP does, starts from the same two calls).
+    const sync = { served: 0, pulled: 0, network: components.network !== undefined }
+    components.network?.addServingPolicy({
+      served: () => {
+        sync.served++
+      },
+      received: () => {
+        sync.pulled++
+      },
+    })
     return {
       extend: { polls: index },
+      status: () => sync,
       routes: [group],
       web: { card: pollCard },
       chat: (context) => createPollChat(components, castVote, context),
