@@ -112,6 +112,7 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     await until('c to hold every op', () => opsOf(c.node) === 400)
     const client = chainOf().client
     const book = c.node.swap.book!.chequebook
+    let settled = 0n
     for (const server of [a, b]) {
       const beneficiary = server.node.swap.book!.beneficiary
       const before = await client.readContract({
@@ -128,20 +129,23 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
             await b.node.swap.service.cash(peerOf(c.node)).catch(() => undefined)
           const served = keeper(server).view(peerOf(c.node))!.served.amount
           const paidOut = await readPaidOut(client, book, beneficiary)
-          return paidOut === served && keeper(server).balance(peerOf(c.node)) === 0n
+          if (paidOut !== served || keeper(server).balance(peerOf(c.node)) !== 0n) return false
+          settled += served
+          return true
         },
         60_000,
       )
       const view = keeper(server).view(peerOf(c.node))!
-      expect(view.served.amount).toBeGreaterThan(200_000n)
       expect(view.received.amount).toBe(0n)
-      expect(view.lastReceived!.cashed).toBe(view.lastReceived!.cumulativePayout)
+      if (view.lastReceived)
+        expect(view.lastReceived.cashed).toBe(view.lastReceived.cumulativePayout)
     }
+    // c pulled 400 ops, each from a or b: more than a's payment threshold in all.
     const onChain = await readChequebook(client, book)
     expect(onChain.bounced).toBe(false)
-    expect(onChain.totalPaidOut).toBe(
-      keeper(a).view(peerOf(c.node))!.served.amount + keeper(b).view(peerOf(c.node))!.served.amount,
-    )
+    // Paid out only grows: at least what both had been served when each was settled.
+    expect(settled).toBeGreaterThan(400_000n)
+    expect(onChain.totalPaidOut).toBeGreaterThanOrEqual(settled)
   })
 
   test('bad cheques are refused, each by its own check', async () => {
@@ -247,24 +251,27 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     const client = chainOf().client
     const myBook = c.node.swap.book!
     const beneficiary = b.node.swap.book!.beneficiary
-    // b cashes nothing on its own in this test: c's cheque is taken, then c empties its chequebook.
-    const last = keeper(b).lastCheque('in', peerOf(c.node))!
+    // c stops paying on its own: nothing else moves its chequebook meanwhile.
+    await c.node.swap.settlement!.stop({ signal: AbortSignal.timeout(10_000) })
+    const last = keeper(b).lastCheque('in', peerOf(c.node))?.cumulativePayout ?? 0n
+    const paidOut = await readPaidOut(client, myBook.chequebook, beneficiary)
     const liquid = (await readChequebook(client, myBook.chequebook)).liquidBalance
     const fields = {
       chequebook: myBook.chequebook,
       beneficiary,
-      cumulativePayout: last.cumulativePayout + liquid,
+      cumulativePayout: (last > paidOut ? last : paidOut) + liquid / 2n,
     }
     const answer = await c.node.swap.exchange!.sendCheque(peerOf(b.node), {
       ...fields,
       signature: await myBook.sign(fields),
     })
     expect(answer.t).toBe('ack')
+    // Then c empties its chequebook before b cashes.
     await c.node.swap.service.withdraw(liquid)
     // b's operator cashes it: the chequebook pays what it can, and the cheque bounces.
     const result = await b.node.swap.service.cash(peerOf(c.node))
     expect(result.bounced).toBe(true)
-    expect(result.paid).toBeLessThan(liquid)
+    expect(result.paid).toBe(0n)
     expect(keeper(b).isBounced(peerOf(c.node))).toBe(true)
     expect((await readChequebook(client, myBook.chequebook)).bounced).toBe(true)
     expect(keeper(b).view(peerOf(c.node))!.standing).toBe('bounced')
@@ -298,8 +305,13 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
       )
       const audit = await writeOps(a.node, 'unpaid', 200)
       await c.node.replicator!.connect(addressOf(a.node))
-      await until('c to pull the first ops', () => opsOf(c.node) === 200)
+      // a's answers shrink as c's debt nears the disconnect threshold; the one that reaches it is
+      // the last.
       await until('a to cut c off', () => keeper(a).view(peerOf(c.node))?.standing === 'cut-off')
+      const view = keeper(a).view(peerOf(c.node))!
+      expect(view.balance).toBeLessThan(keeper(a).disconnectThreshold + 10_000n)
+      const before = opsOf(c.node)
+      expect(before).toBeLessThan(200)
       expect(logged(a.logs, 'not served until it pays').length).toBe(1)
       await until(
         'c to warn that it cannot pay',
@@ -310,7 +322,7 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
       await appendOps(a.node, audit, 50)
       await c.node.replicator!.connect(addressOf(a.node))
       await new Promise((r) => setTimeout(r, 1500))
-      expect(opsOf(c.node)).toBe(200)
+      expect(opsOf(c.node)).toBe(before)
       expect(keeper(a).admit(peerOf(c.node))).toBeGreaterThan(0)
       // c funds its chequebook: it pays, a takes the cheque and serves it again.
       await c.node.swap.service.deposit(10n ** 9n)

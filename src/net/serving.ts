@@ -1,3 +1,5 @@
+import type { AnswerBudget } from './sync-answer.ts'
+
 // What a node serves its peers over sync, and the policies that price and gate it (issue 22: SWAP
 // accounting is one). Sync answers are the replication a peer asks for, and both sides see the
 // same bytes of each one: the server counts what it sent, the puller what it received, so both
@@ -22,6 +24,11 @@ export interface ServingPolicy {
    * told to wait (it is not served now).
    */
   admit?(peer: string): number | undefined
+  /**
+   * How much a pull answer to this peer may carry now (ops, bytes of ops), within sync's own
+   * limits; undefined for no bound of the policy's. Past it the peer asks again for the rest.
+   */
+  budget?(peer: string): AnswerBudget | undefined
   /** An answer this node sent a peer (not a `wait`). */
   served?(peer: string, answer: SyncAnswer): void
   /** Before this node pulls from a peer (a handshake the accounting needs may run first). */
@@ -93,6 +100,17 @@ export function createServingPolicies(): ServingPolicies {
         if (ms !== undefined) wait = Math.max(wait ?? 0, ms)
       }
       return wait
+    },
+    budget(peer) {
+      let ops: number | undefined
+      let bytes: number | undefined
+      for (const policy of policies) {
+        const b = policy.budget?.(peer)
+        if (b?.ops !== undefined) ops = Math.min(ops ?? b.ops, b.ops)
+        if (b?.bytes !== undefined) bytes = Math.min(bytes ?? b.bytes, b.bytes)
+      }
+      if (ops === undefined && bytes === undefined) return undefined
+      return { ...(ops === undefined ? {} : { ops }), ...(bytes === undefined ? {} : { bytes }) }
     },
     served(peer, answer) {
       for (const policy of policies) policy.served?.(peer, answer)

@@ -117,12 +117,18 @@ function split(
  * it does not reach are left out (the asker asks again); at least the first is answered. When it
  * knows none of the heads sent, the answer is its own heads (see `PulledDoc`).
  */
-export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Promise<Answered> {
+export async function answerPull(
+  ledger: Ledger,
+  docs: readonly PullDoc[],
+  budget?: AnswerBudget,
+): Promise<Answered> {
+  const maxOps = Math.max(1, Math.min(SYNC_LIMITS.ops, budget?.ops ?? SYNC_LIMITS.ops))
+  const maxBytes = Math.max(1, Math.min(PULL_BYTES, budget?.bytes ?? PULL_BYTES))
   // Which ops of which documents, up to the op limit; then one read for all of them.
   const plan: { want: PullDoc; ids: OpId[]; left: number; heads?: OpId[] }[] = []
   let count = 0
   for (const want of docs) {
-    if (count >= SYNC_LIMITS.ops) break
+    if (count >= maxOps) break
     if (!knowsAny(ledger, want)) {
       // Sending the whole document would mostly repeat what the puller holds: send our heads.
       const heads = ledger.log.heads(want.doc).slice(0, SYNC_LIMITS.heads)
@@ -131,18 +137,22 @@ export async function answerPull(ledger: Ledger, docs: readonly PullDoc[]): Prom
     }
     const all = ledger.log.since(want.doc, want.heads)
     const skip = Math.min(want.skip, all.length)
-    const ids = all.slice(skip, skip + SYNC_LIMITS.ops - count)
+    const ids = all.slice(skip, skip + maxOps - count)
     count += ids.length
     plan.push({ want, ids, left: all.length - skip - ids.length })
   }
   const read = await ledger.getBytesOfDocs(plan.map(({ want, ids }) => ({ doc: want.doc, ids })))
-  return { response: { t: 'ops', docs: pack(plan, read) }, work: count }
+  return { response: { t: 'ops', docs: pack(plan, read, maxBytes) }, work: count }
 }
 
-/** Packs the ops read into an answer, up to `PULL_BYTES`; the first op always goes. */
+/** At most how many ops, and bytes of ops, one pull answer may carry (within `SYNC_LIMITS`). */
+export type AnswerBudget = { readonly ops?: number; readonly bytes?: number }
+
+/** Packs the ops read into an answer, up to `maxBytes`; the first op always goes. */
 function pack(
   plan: readonly { want: PullDoc; ids: readonly OpId[]; left: number; heads?: OpId[] }[],
   read: readonly Uint8Array[][],
+  maxBytes: number,
 ): PulledDoc[] {
   const out: PulledDoc[] = []
   let bytes = 0
@@ -156,12 +166,12 @@ function pack(
     const ops = read[d]!
     const taken: Uint8Array[] = []
     for (const op of ops) {
-      if (bytes + op.length > PULL_BYTES && (bytes > 0 || taken.length > 0)) break
+      if (bytes + op.length > maxBytes && (bytes > 0 || taken.length > 0)) break
       bytes += op.length
       taken.push(op)
     }
     out.push({ doc: want.doc, ops: taken, more: left > 0 || taken.length < ops.length })
-    if (taken.length < ops.length || bytes >= PULL_BYTES) break
+    if (taken.length < ops.length || bytes >= maxBytes) break
   }
   return out
 }

@@ -7,7 +7,7 @@ import type { OpId } from '../ledger/op-id.ts'
 import { type PeerScores, peersFault } from './peer-scores.ts'
 import { createReconIndex, type ReconIndex } from './recon-index.ts'
 import { openServing, type ServingPolicies, type SyncAnswer } from './serving.ts'
-import { answerPull, answerRecon } from './sync-answer.ts'
+import { type AnswerBudget, answerPull, answerRecon } from './sync-answer.ts'
 import {
   decodeRequest,
   decodeResponse,
@@ -213,7 +213,7 @@ async function respond(context: SyncContext, stream: Stream, peer: PeerId): Prom
     if (waitMs > 0) {
       bytes = encodeSync({ t: 'wait', ms: Math.min(waitMs, MAX_WAIT_MS) })
     } else {
-      const { response, work } = await answer(context, request)
+      const { response, work } = await answer(context, request, context.serving.budget(key))
       bytes = encodeSync(response)
       scores.charge(key, { ops: work, bytes: bytes.length })
       served = answerOf(response, bytes.length)
@@ -241,9 +241,10 @@ function answerOf(response: SyncResponse, bytes: number): SyncAnswer | undefined
 function answer(
   context: SyncContext,
   request: SyncRequest,
+  budget: AnswerBudget | undefined,
 ): Promise<{ response: SyncResponse; work: number }> | { response: SyncResponse; work: number } {
   if (request.t === 'recon') return answerRecon(context.index, request.ranges)
-  return answerPull(context.ledger, request.docs)
+  return answerPull(context.ledger, request.docs, budget)
 }
 
 // ---- pulling ----

@@ -9,6 +9,7 @@ import {
   standingOf,
 } from '../../core/swap/accounting.ts'
 import type { SyncAnswer } from '../../net/serving.ts'
+import type { AnswerBudget } from '../../net/sync-answer.ts'
 import { newPeerRecord, type PeerRecord, type StoredCheque, type SwapStore } from './store.ts'
 import type { ChequeView, PeerStanding, PeerTerms, PeerView, SwapMode } from './types.ts'
 
@@ -43,6 +44,12 @@ export interface Bookkeeper {
   received(peer: string, answer: SyncAnswer): void
   /** Undefined to serve the peer now, else how long it is told to wait (cut off or bounced). */
   admit(peer: string): number | undefined
+  /**
+   * What the next pull answer to the peer may carry: half the room left below the disconnect
+   * threshold in ops and half in bytes, so that the answer costs at most that room (the first op
+   * always goes). Undefined in soft mode.
+   */
+  budget(peer: string): AnswerBudget | undefined
   /** The peer's terms from its handshake. */
   setTerms(peer: string, terms: PeerTerms): void
   terms(peer: string): PeerTerms | null
@@ -194,6 +201,16 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
       const ms = msUntilUnder(current.balance, cutOff, rate)
       return Math.min(Math.max(ms ?? MAX_CUT_OFF_WAIT_MS, 100), MAX_CUT_OFF_WAIT_MS)
     },
+    budget(peer) {
+      if (mode === 'soft') return undefined
+      const room = cutOff - record(peer).balance
+      const half = room > 0n ? room / 2n : 0n
+      const { perOp, perByte } = options.prices
+      const ops = perOp > 0n ? countOf(half / perOp) : undefined
+      const bytes = perByte > 0n ? countOf(half / perByte) : undefined
+      if (ops === undefined && bytes === undefined) return undefined
+      return { ...(ops === undefined ? {} : { ops }), ...(bytes === undefined ? {} : { bytes }) }
+    },
     setTerms(peer, terms) {
       const r = record(peer)
       r.terms = terms
@@ -253,6 +270,11 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
       store.savePeers(moved)
     },
   }
+}
+
+/** A bigint count as a number, at least 1 and at most 2^53 − 1. */
+function countOf(n: bigint): number {
+  return n < 1n ? 1 : n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n)
 }
 
 /** A stored cheque as the routes show it. */

@@ -7,6 +7,7 @@ import type { SwapTerms } from '../../core/swap/protocol.ts'
 import { OPERATOR } from '../../node/accounts.ts'
 import type { DomainMetrics } from '../../node/metrics.ts'
 import type { NodePart } from '../plugin.ts'
+import { publishBinding } from './binding.ts'
 import { type Book, MOCK_CHAIN_ID, openBook, SwapModeError } from './book.ts'
 import { type Bookkeeper, createBookkeeper } from './bookkeeper.ts'
 import { createExchange, type Exchange } from './exchange.ts'
@@ -45,7 +46,7 @@ const STATUS_PEERS = 100
  */
 export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary> = {
   settings: swapSettings,
-  async create({ config, logger, accounts, chain, network, metrics, settings }) {
+  async create({ config, logger, accounts, chain, network, metrics, settings, ledger, index }) {
     const s = settings as SwapSettings
     const log = logger.child({ part: 'swap' })
     const disabled = (why: string): SwapService => {
@@ -172,6 +173,7 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
         }
         return wait
       },
+      budget: (peer) => bookkeeper.budget(peer),
       served: (peer, answer) => bookkeeper.served(peer, answer),
       beforePull: (peer, signal) => exchange.awaitHandshake(peer, signal),
       received(peer, answer) {
@@ -240,6 +242,30 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
       status: () => statusOf(mode, terms, bookkeeper, service.peers().slice(0, STATUS_PEERS)),
       services: [
         { name: 'swap.exchange', start: () => exchange.start(), stop: () => exchange.stop() },
+        {
+          name: 'swap.binding',
+          async start() {
+            const operator = accounts.get(OPERATOR)
+            if (!book || !operator) return
+            // The public binding is a convenience for others: a failure is logged, not fatal.
+            await publishBinding({
+              ledger,
+              index,
+              account: operator,
+              binding: {
+                peerId: network.peerId,
+                chainId: book.chainId,
+                chequebook: book.chequebook,
+                beneficiary: book.beneficiary,
+                mode: book.mode,
+              },
+              logger: log,
+            }).catch((err: Error) =>
+              log.warn({ err: err.message }, 'the SWAP chequebook binding could not be published'),
+            )
+          },
+          stop: () => undefined,
+        },
         settlement,
         {
           name: 'swap.store',
