@@ -28,6 +28,8 @@ export type BookkeeperOptions = {
   readonly store: SwapStore
   readonly logger: Logger
   readonly prices: Prices
+  /** The highest prices this node accounts a peer's answers at, whatever the peer announced. */
+  readonly maxPeerPrices: Prices
   readonly paymentThreshold: bigint
   readonly tolerancePercent: number
   readonly refreshRate: bigint
@@ -90,6 +92,21 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
   const dirty = new Set<string>()
   const standings = new Map<string, PeerStanding>()
   const cutOff = disconnectThreshold(options.paymentThreshold, options.tolerancePercent)
+  /** Peers warned that their prices are above ours. */
+  const overpriced = new Set<string>()
+  /**
+   * The prices this node accounts a peer's answers at: the peer's, but never above the highest it
+   * accepts (a peer announcing a price of 10^30 per op would otherwise make this node owe, and
+   * pay, what it likes). Such a peer counts more than we do and may cut us off; we pay what we
+   * counted.
+   */
+  const pricesTaken = (terms: PeerTerms): Prices => {
+    const { perOp, perByte } = options.maxPeerPrices
+    return {
+      perOp: terms.pricePerOp < perOp ? terms.pricePerOp : perOp,
+      perByte: terms.pricePerByte < perByte ? terms.pricePerByte : perByte,
+    }
+  }
 
   const record = (peer: string): PeerRecord => {
     let r = records.get(peer)
@@ -186,7 +203,7 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
       const r = record(peer)
       // A peer that announced no terms (no SWAP) charges nothing.
       if (!r.terms || r.terms.mode === 'off') return
-      const amount = priceOf({ perOp: r.terms.pricePerOp, perByte: r.terms.pricePerByte }, answer)
+      const amount = priceOf(pricesTaken(r.terms), answer)
       r.received = add(r.received, answer, amount)
       move(r, -amount)
     },
@@ -214,6 +231,18 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
     setTerms(peer, terms) {
       const r = record(peer)
       r.terms = terms
+      const { perOp, perByte } = options.maxPeerPrices
+      if ((terms.pricePerOp > perOp || terms.pricePerByte > perByte) && !overpriced.has(peer)) {
+        overpriced.add(peer)
+        logger.warn(
+          {
+            peer,
+            theirPerOp: terms.pricePerOp.toString(),
+            theirPerByte: terms.pricePerByte.toString(),
+          },
+          "the peer's prices are above the highest this node accepts: its answers are accounted at those",
+        )
+      }
       dirty.add(peer)
     },
     terms: (peer) => records.get(peer)?.terms ?? null,

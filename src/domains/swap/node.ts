@@ -99,6 +99,7 @@ export const swapNode: NodePart<SwapBookState, SwapBookReducer, SwapBookSummary>
       store,
       logger: log,
       prices: { perOp: s.price_per_op, perByte: s.price_per_byte },
+      maxPeerPrices: { perOp: s.max_peer_price_per_op, perByte: s.max_peer_price_per_byte },
       paymentThreshold: s.payment_threshold,
       tolerancePercent: s.payment_tolerance_percent,
       refreshRate: s.refresh_rate,

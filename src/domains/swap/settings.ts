@@ -28,6 +28,12 @@ export const swapSettings = z
     /** The price of each op a sync answer carries, and of each byte of it (base units). */
     price_per_op: amount.default(1000n),
     price_per_byte: amount.default(1n),
+    /**
+     * The highest prices a peer's answers are accounted at, whatever it announces (a peer cannot
+     * make this node owe what it likes).
+     */
+    max_peer_price_per_op: amount.default(10_000n),
+    max_peer_price_per_byte: amount.default(10n),
     /** The debt a peer may run up before it should pay (Bee: 13,500,000). */
     payment_threshold: amount.default(BEE_PAYMENT_THRESHOLD),
     /** How far past the payment threshold a debtor is still served (Bee: 25%, so 125%). */
