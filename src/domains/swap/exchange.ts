@@ -230,7 +230,11 @@ export function createExchange(options: ExchangeOptions): Exchange {
         }),
       ])
     },
-    sendCheque: (peer, cheque) => ask(host, peer, { t: 'cheque', cheque }),
+    sendCheque: (peer, { chequebook, beneficiary, cumulativePayout, signature }) =>
+      ask(host, peer, {
+        t: 'cheque',
+        cheque: { chequebook, beneficiary, cumulativePayout, signature },
+      }),
     issuerOf: (peer) => issuers.get(peer),
   }
 }
