@@ -174,6 +174,29 @@ describe('mock mode', () => {
   })
 })
 
+describe('mixed with a node without SWAP', () => {
+  test('a puller with SWAP owes nothing to a server without it, and pulls from it as before', async () => {
+    cluster = swapCluster()
+    const a = await cluster.start('a', { mode: 'off' })
+    await writeOps(a.node, 'from a', 100)
+    const c = await cluster.start('c', { ...base, mode: 'mock' }, { peers: [addressOf(a.node)] })
+    await until('c to hold every op', () => opsOf(c.node) === 100)
+    expect(a.node.swap.mode).toBe('off')
+    // c counts nothing it took from a (a announced no terms); what a pulled from c, a owes.
+    const view = keeper(c).view(peerOf(a.node))!
+    expect(view.terms).toBeNull()
+    expect(view.received.amount).toBe(0n)
+    expect(view.balance).toBeGreaterThanOrEqual(0n)
+    expect(keeper(c).lastCheque('out', peerOf(a.node))).toBeUndefined()
+    // A later pull goes on without the handshake that failed (and still costs nothing).
+    await c.node.replicator!.hangUp(peerOf(a.node))
+    await appendOps(a.node, a.node.indexes.get('audit')!.list()[0]!.id, 1)
+    await c.node.replicator!.connect(addressOf(a.node))
+    await until('c to hold the new op', () => opsOf(c.node) === 101)
+    expect(keeper(c).view(peerOf(a.node))!.received.amount).toBe(0n)
+  })
+})
+
 describe('refresh rate', () => {
   test('forgiveness lets a light peer sync slowly for free, past the disconnect threshold in all', async () => {
     cluster = swapCluster()

@@ -32,6 +32,8 @@ import type { SwapMode } from './types.ts'
 const EXCHANGE_TIMEOUT_MS = 10_000
 /** How long a pull waits for the handshake with its peer before going on without it. */
 const HANDSHAKE_WAIT_MS = 5000
+/** How long a peer whose handshake failed (it has no SWAP) is not asked again before a pull. */
+const NO_SWAP_MS = 60_000
 /** Swap streams one peer may have open at once. */
 const MAX_STREAMS_PER_PEER = 4
 
@@ -71,10 +73,14 @@ type Hello = SwapTerms & { readonly issuer?: Address }
 export function createExchange(options: ExchangeOptions): Exchange {
   const { host, bookkeeper, logger, mode } = options
   const handshakes = new Map<string, Promise<void>>()
+  /** Peers whose last handshake failed, until when pulls do not wait for another. */
+  const noSwap = new Map<string, number>()
   const issuers = new Map<string, Address>()
   const receiving = new Map<string, Promise<unknown>>()
   const open = new Map<string, number>()
   const onConnect = (event: CustomEvent<PeerId>) => {
+    // A new connection may be a peer that turned SWAP on: it is asked again.
+    noSwap.delete(event.detail.toString())
     void handshake(event.detail.toString())
   }
 
@@ -92,10 +98,13 @@ export function createExchange(options: ExchangeOptions): Exchange {
       const answer = await ask(host, peer, { t: 'hello', terms: options.terms })
       if (answer.t !== 'hello') throw new Error(`answered hello with ${answer.t}`)
       learn(peer, answer.terms as Hello)
+      noSwap.delete(peer)
     })()
-      .catch((err: Error) =>
-        logger.debug({ peer, err: err.message }, 'no SWAP handshake with the peer'),
-      )
+      .catch((err: Error) => {
+        if (noSwap.size >= 10_000) noSwap.clear()
+        noSwap.set(peer, Date.now() + NO_SWAP_MS)
+        logger.debug({ peer, err: err.message }, 'no SWAP handshake with the peer')
+      })
       .finally(() => {
         // Kept while it runs; a later connection makes a new one.
         setTimeout(() => handshakes.delete(peer), 0).unref()
@@ -220,6 +229,7 @@ export function createExchange(options: ExchangeOptions): Exchange {
     handshake,
     async awaitHandshake(peer, signal) {
       if (bookkeeper.terms(peer) && !handshakes.has(peer)) return
+      if ((noSwap.get(peer) ?? 0) > Date.now() && !handshakes.has(peer)) return
       const running = handshakes.get(peer) ?? handshake(peer)
       await Promise.race([
         running,
