@@ -160,6 +160,43 @@ describe('the bookkeeper', () => {
     expect(again.view(other)!.terms).toEqual(terms())
   })
 
+  test('a cashing that ends after a newer cheque came in applies to the newer one (it is not lost)', () => {
+    const { keeper: k } = keeper()
+    const cheque = (cumulativePayout: bigint, increase: bigint) =>
+      ({
+        peer: PEER,
+        chequebook: '0x1111111111111111111111111111111111111111',
+        beneficiary: '0x2222222222222222222222222222222222222222',
+        cumulativePayout,
+        increase,
+        signature: `0x${'ab'.repeat(65)}`,
+        at: 1,
+        cashed: k.lastCheque('in', PEER)?.cashed ?? 0n,
+        lastCash: null,
+      }) as const
+    k.served(PEER, { kind: 'ops', ops: 100, bytes: 0 })
+    k.chequeTaken(cheque(30_000n, 30_000n))
+    // Cashing the 30,000 cheque starts; meanwhile the 70,000 one comes in.
+    k.chequeTaken(cheque(70_000n, 40_000n))
+    const result = {
+      peer: PEER,
+      txHash: `0x${'cd'.repeat(32)}`,
+      paid: 30_000n,
+      cumulativePayout: 30_000n,
+      bounced: false,
+      at: 2,
+    } as const
+    k.cashed(PEER, 30_000n, result)
+    const last = k.lastCheque('in', PEER)!
+    expect(last.cumulativePayout).toBe(70_000n)
+    expect(last.cashed).toBe(30_000n)
+    expect(k.view(PEER)!.uncashed).toBe(40_000n)
+    expect(k.balance(PEER)).toBe(30_000n)
+    // A cheque checked while a cashing ended, with what was cashed read before: not set back.
+    k.chequeTaken({ ...cheque(80_000n, 10_000n), cashed: 0n })
+    expect(k.lastCheque('in', PEER)!.cashed).toBe(30_000n)
+  })
+
   test('a bounced peer is never admitted again, across a reopening', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rwa-swap-keeper-'))
     const first = keeper({}, dir)

@@ -79,7 +79,7 @@ describe('hostile peers on /rwa/swap/1', () => {
     const fields = {
       chequebook: '0x1111111111111111111111111111111111111111' as const,
       beneficiary: node.node.swap.book!.beneficiary,
-      cumulativePayout: 10n ** 18n,
+      cumulativePayout: 1000n,
     }
     const signature = await signCheque(stranger, fields, MOCK_CHAIN_ID)
     // It claims to be someone else's chequebook: the signer is not the issuer it announced.

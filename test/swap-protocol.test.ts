@@ -35,7 +35,13 @@ const cheque: ReceivedCheque = {
   cumulativePayout: 1000n,
   signature: `0x${'ab'.repeat(65)}`,
 }
-const context = { boundChequebook: book, beneficiary: me, lastCumulative: 400n, owed: 0n } as const
+const context = {
+  boundChequebook: book,
+  beneficiary: me,
+  lastCumulative: 400n,
+  owed: 0n,
+  most: 10_000n,
+} as const
 
 const refusal = (f: () => unknown) => {
   try {
@@ -112,6 +118,9 @@ describe('receiving a cheque: the checks in order', () => {
       'increase',
     )
     expect(refusal(() => checkChequeTerms(cheque, { ...context, owed: 601n }))).toBe('increase')
+    // An overpayment: more than owed with its slack.
+    expect(refusal(() => checkChequeTerms(cheque, { ...context, most: 599n }))).toBe('increase')
+    expect(checkChequeTerms(cheque, { ...context, most: 600n })).toBe(600n)
     expect(refusal(() => checkChequeBacking(cheque, { signer: other, issuer }))).toBe('signer')
     expect(
       refusal(() =>

@@ -3,8 +3,8 @@ import { BaseError } from '../../errors/base.ts'
 
 // The checks a node makes on a cheque it receives (issue 22, in the spec's order): the same
 // chequebook as before for this peer; we are the beneficiary; the increase over the last cheque is
-// positive and covers what is owed; the signer is the chequebook's issuer; the chequebook can cover
-// it (hard mode). Only a cheque that passes them all is stored.
+// positive, covers what is owed and pays no more than it (as Bee refuses overpayment); the signer
+// is the chequebook's issuer; the chequebook can cover it (hard mode). Only a cheque that passes them all is stored.
 
 /** Which check refused a cheque. */
 export type ChequeCheck = 'chequebook' | 'beneficiary' | 'increase' | 'signer' | 'cover'
@@ -39,6 +39,11 @@ export type ChequeContext = {
   readonly lastCumulative: bigint
   /** The least increase that covers what is owed (0: any positive increase). */
   readonly owed: bigint
+  /**
+   * The most an increase may be: what the peer owes and some slack for answers still on their
+   * way (a cheque paying more than owed is refused, as Bee refuses overpayment).
+   */
+  readonly most: bigint
 }
 
 /** What the chain (or, in mock mode, the peer's word) says of the chequebook. */
@@ -82,6 +87,11 @@ export function checkChequeTerms(cheque: ReceivedCheque, context: ChequeContext)
     throw new ChequeRefusedError(
       'increase',
       `The cheque adds ${increase}, less than the ${context.owed} owed; pay at least what is owed.`,
+    )
+  if (increase > context.most)
+    throw new ChequeRefusedError(
+      'increase',
+      `The cheque adds ${increase}, more than the ${context.most} this node can take (what is owed, and some slack); pay what is owed.`,
     )
   return increase
 }

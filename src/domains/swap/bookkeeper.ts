@@ -11,7 +11,14 @@ import {
 import type { SyncAnswer } from '../../net/serving.ts'
 import type { AnswerBudget } from '../../net/sync-answer.ts'
 import { newPeerRecord, type PeerRecord, type StoredCheque, type SwapStore } from './store.ts'
-import type { ChequeView, PeerStanding, PeerTerms, PeerView, SwapMode } from './types.ts'
+import type {
+  CashResult,
+  ChequeView,
+  PeerStanding,
+  PeerTerms,
+  PeerView,
+  SwapMode,
+} from './types.ts'
 
 // The balances of SWAP accounting (issue 22): one record per peer, moved by what sync serves it
 // and takes from it, by cheques both ways, and toward zero by forgiveness at the refresh rate.
@@ -70,8 +77,11 @@ export interface Bookkeeper {
   isBounced(peer: string): boolean
   lastCheque(direction: 'in' | 'out', peer: string): StoredCheque | undefined
   cheques(direction: 'in' | 'out'): StoredCheque[]
-  /** Notes a cashing of the peer's last cheque. */
-  cashed(peer: string, cheque: StoredCheque): void
+  /**
+   * Notes a cashing of the peer's cheques: the chequebook has now paid us `paidOut` in all. It
+   * applies to the peer's last cheque as it is now (a newer one may have come in meanwhile).
+   */
+  cashed(peer: string, paidOut: bigint, result: CashResult): void
   /** Every peer, as the routes show them. */
   views(): PeerView[]
   view(peer: string): PeerView | undefined
@@ -266,9 +276,13 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
       dirty.delete(peer)
       watch(r)
     },
-    chequeTaken(cheque) {
-      const r = record(cheque.peer)
-      r.balance -= cheque.increase
+    chequeTaken(taken) {
+      const r = record(taken.peer)
+      r.balance -= taken.increase
+      // What was cashed so far is the bookkeeper's (a cashing may have ended since the caller
+      // read it).
+      const cashed = last.in.get(taken.peer)?.cashed ?? 0n
+      const cheque = { ...taken, cashed: cashed > taken.cashed ? cashed : taken.cashed }
       last.in.set(cheque.peer, cheque)
       store.saveCheque('in', cheque, r)
       dirty.delete(cheque.peer)
@@ -284,9 +298,12 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
     isBounced: (peer) => records.get(peer)?.bounced ?? false,
     lastCheque: (direction, peer) => last[direction].get(peer),
     cheques: (direction) => [...last[direction].values()].sort((a, b) => b.at - a.at),
-    cashed(peer, cheque) {
-      last.in.set(peer, cheque)
-      if (cheque.lastCash) store.saveCash(peer, cheque.cashed, cheque.lastCash)
+    cashed(peer, paidOut, result) {
+      const current = last.in.get(peer)
+      if (!current) return
+      const cashed = paidOut > current.cashed ? paidOut : current.cashed
+      last.in.set(peer, { ...current, cashed, lastCash: result })
+      store.saveCash(peer, cashed, result)
     },
     views: () => [...records.keys()].map((peer) => viewOf(record(peer))),
     view(peer) {

@@ -127,11 +127,15 @@ export function createExchange(options: ExchangeOptions): Exchange {
       // A cheque must at least bring the debt back under our payment threshold.
       const threshold = bookkeeper.view(peer)?.paymentThreshold ?? 0n
       const owed = balance > threshold ? balance - threshold : 0n
+      // Not more than the debt, with the disconnect threshold as slack for answers the payer
+      // counted before this node did: bookkeeping that drifts cannot grow into a payment loop.
+      const most = (balance > 0n ? balance : 0n) + bookkeeper.disconnectThreshold
       const increase = checkChequeTerms(cheque, {
         boundChequebook: last?.chequebook ?? bookkeeper.terms(peer)?.chequebook,
         beneficiary: book.beneficiary,
         lastCumulative: last?.cumulativePayout ?? 0n,
         owed,
+        most,
       })
       checkChequeBacking(cheque, await book.witness(cheque, issuers.get(peer)))
       bookkeeper.chequeTaken({

@@ -127,7 +127,13 @@ export function createSettlement(options: SettlementOptions): Settlement {
           `Nothing of peer ${peer.slice(0, 60)}'s cheques is left to cash; rwa swap cheques lists what was received.`,
         )
       const result = await book.cash(peer, cheque)
-      bookkeeper.cashed(peer, { ...cheque, cashed: cheque.cashed + result.paid, lastCash: result })
+      // What the chequebook has paid us in all now: all of the cheque unless it bounced (a cash
+      // pays min(cumulative − paidOut, liquid)). A newer cheque may have come in meanwhile.
+      bookkeeper.cashed(
+        peer,
+        result.bounced ? cheque.cashed + result.paid : cheque.cumulativePayout,
+        result,
+      )
       options.onCashed?.(result)
       if (result.bounced) {
         bookkeeper.markBounced(peer)
