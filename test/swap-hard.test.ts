@@ -293,6 +293,18 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
       for (const n of nodes) {
         const lines = n.logs.filter((l) => (l.level as number) >= 30).slice(-20)
         process.stderr.write(`${n.name}: ${JSON.stringify(lines)}\n`)
+        const views = n.node.swap.bookkeeper?.views() ?? []
+        process.stderr.write(
+          `${n.name} views: ${JSON.stringify(
+            views.map((v) => ({
+              peer: v.peer.slice(-6),
+              balance: v.balance,
+              connected: v.connected,
+              standing: v.standing,
+            })),
+            (_k, v) => (typeof v === 'bigint' ? v.toString() : v),
+          )}\n`,
+        )
       }
     })
     try {
@@ -301,6 +313,7 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
         { ...base, payment_threshold: 100_000 },
         { chain: { mode: 'devnet' } },
       )
+      nodes.push(a)
       const chain = a.node.chain!
       await fund(a.node, local.init('c'), TOKENS)
       // c's chequebook starts empty: it cannot pay.

@@ -13,6 +13,9 @@ import type { CashResult, SwapMode } from './types.ts'
 // cheques with at least `auto_cash` uncashed (hard mode). A cheque is stored before it is sent;
 // the balance moves when the peer acknowledges it.
 
+/** How often a peer this node owes but is not connected to is dialled to be paid. */
+const REDIAL_TO_PAY_MS = 5000
+
 /** Thrown when there is nothing to cash for a peer. */
 export class NothingToCashError extends BaseError {
   override name = 'NothingToCashError' as const
@@ -116,6 +119,20 @@ export function createSettlement(options: SettlementOptions): Settlement {
     }
   }
 
+  /** Peers being paid now. */
+  const paying = new Map<string, Promise<void>>()
+  function payOnce(peer: string): Promise<void> {
+    const running = paying.get(peer)
+    if (running) return running
+    const task = pay(peer)
+      .catch((err: Error) =>
+        logger.warn({ peer, err: err.message }, 'paying the peer failed; retried next round'),
+      )
+      .finally(() => paying.delete(peer))
+    paying.set(peer, task)
+    return task
+  }
+
   function cash(peer: string): Promise<CashResult> {
     const running = cashing.get(peer)
     if (running) return running
@@ -149,17 +166,31 @@ export function createSettlement(options: SettlementOptions): Settlement {
     return task
   }
 
+  /** When this node last dialled a peer it is not connected to, to pay it. */
+  const dialled = new Map<string, number>()
+  /**
+   * Whether to pay the peer now: a connected one each round; one this node is not connected to
+   * (it may have hung up on us for our debt) at most every `REDIAL_TO_PAY_MS`, dialling it.
+   */
+  const due = (peer: string, connected: boolean): boolean => {
+    if (connected) return true
+    const now = Date.now()
+    if (now - (dialled.get(peer) ?? 0) < REDIAL_TO_PAY_MS) return false
+    if (dialled.size >= 10_000) dialled.clear()
+    dialled.set(peer, now)
+    return true
+  }
+
   async function round(): Promise<void> {
     bookkeeper.flush()
     for (const view of bookkeeper.views()) {
       if (stopped) return
-      if (view.balance < 0n && view.connected)
-        await pay(view.peer).catch((err: Error) =>
-          logger.warn(
-            { peer: view.peer, err: err.message },
-            'paying the peer failed; retried next round',
-          ),
-        )
+      if (view.balance < 0n && view.terms !== null && due(view.peer, view.connected)) {
+        // A peer to dial is paid beside the round, so that one gone for good (a dial that
+        // times out) holds up nobody else; one payment per peer at a time.
+        const payment = payOnce(view.peer)
+        if (view.connected) await payment
+      }
       if (
         mode === 'hard' &&
         options.autoCash > 0n &&
@@ -193,6 +224,7 @@ export function createSettlement(options: SettlementOptions): Settlement {
       clearInterval(timer)
       if (soon) clearImmediate(soon)
       await running?.catch(() => undefined)
+      await Promise.allSettled([...paying.values()])
       bookkeeper.flush()
     },
     settleSoon() {
