@@ -97,7 +97,7 @@ describe('soft mode', () => {
     const metrics = await (await fetch(`${main!.node.url}/metrics`)).text()
     expect(metrics).toMatch(new RegExp(`rwa_swap_peer_balance\\{peer="${peerOf(c.node)}"\\} \\d+`))
     expect(metrics).toMatch(/rwa_swap_peers\{standing="cut-off"\} [12]/)
-  })
+  }, 180_000)
 })
 
 describe('mock mode', () => {
@@ -143,7 +143,7 @@ describe('mock mode', () => {
     expect(state.chequebook).toBe(c.node.swap.book!.chequebook.toLowerCase())
     // Nothing to cash in mock mode.
     await expect(a.node.swap.service.cash(peerOf(c.node))).rejects.toThrow(/mock mode/)
-  })
+  }, 180_000)
 
   test('balances and cheques survive a restart', async () => {
     const mock = { ...base, mode: 'mock', payment_threshold: 1_000_000, early_payment_percent: 90 }
@@ -171,7 +171,7 @@ describe('mock mode', () => {
         .list()
         .filter((l) => l.peerId === peerOf(a.node)),
     ).toHaveLength(1)
-  })
+  }, 180_000)
 })
 
 describe('mixed with a node without SWAP', () => {
@@ -194,7 +194,7 @@ describe('mixed with a node without SWAP', () => {
     await c.node.replicator!.connect(addressOf(a.node))
     await until('c to hold the new op', () => opsOf(c.node) === 101)
     expect(keeper(c).view(peerOf(a.node))!.received.amount).toBe(0n)
-  })
+  }, 180_000)
 })
 
 describe('refresh rate', () => {
@@ -223,5 +223,5 @@ describe('refresh rate', () => {
       logged(a.logs, 'not served until it pays').filter((l) => l.peer === peerOf(c.node)),
     ).toHaveLength(0)
     expect(opsOf(c.node)).toBe(opsOf(a.node))
-  })
+  }, 180_000)
 })

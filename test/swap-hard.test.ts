@@ -142,7 +142,7 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     // Paid out only grows: at least what both had been served when each was settled.
     expect(settled).toBeGreaterThan(400_000n)
     expect(onChain.totalPaidOut).toBeGreaterThanOrEqual(settled)
-  })
+  }, 180_000)
 
   test('bad cheques are refused, each by its own check', async () => {
     const to = peerOf(a.node)
@@ -222,7 +222,7 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     for (const check of ['chequebook', 'beneficiary', 'increase', 'signer'])
       expect(logged(a.logs, 'cheque refused').some((l) => l.check === check)).toBe(true)
     // The fifth check, cover, is the bounce test's.
-  })
+  }, 180_000)
 
   test('the rwa swap commands read and move the real nodes’ accounts', async () => {
     const peers = await rwa(b, 'peers')
@@ -242,7 +242,7 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     expect((await readChequebook(chainOf().client, c.node.swap.book!.chequebook)).balance).toBe(
       before,
     )
-  })
+  }, 180_000)
 
   test('a bounced cheque on chain: the issuer is no longer served', async () => {
     const client = chainOf().client
@@ -281,7 +281,7 @@ describe.skipIf(!hasAnvil())('hard mode on anvil', () => {
     expect(keeper(b).view(peerOf(c.node))!.standing).toBe('bounced')
     expect(keeper(b).admit(peerOf(c.node))).toBeGreaterThan(0)
     expect(logged(b.logs, 'the cheque bounced').length).toBeGreaterThan(0)
-  })
+  }, 180_000)
 })
 
 describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
@@ -359,5 +359,5 @@ describe.skipIf(!hasAnvil())('a peer that stops paying', () => {
     } finally {
       await local.close()
     }
-  }, 120_000)
+  }, 180_000)
 })
