@@ -58,6 +58,8 @@ export function createSettlement(options: SettlementOptions): Settlement {
   let stopped = false
   /** Peers warned that our chequebook cannot cover what we owe them (once per state). */
   const uncovered = new Set<string>()
+  /** The last refusal of our cheque by each peer (its cumulative payout and check). */
+  const refusals = new Map<string, string>()
   const cashing = new Map<string, Promise<CashResult>>()
 
   async function pay(peer: string): Promise<void> {
@@ -115,7 +117,13 @@ export function createSettlement(options: SettlementOptions): Settlement {
         'cheque sent and acknowledged',
       )
     } else if (answer.t === 'refused') {
-      logger.warn({ peer, check: answer.check, err: answer.message }, 'the peer refused our cheque')
+      // Once per cheque and check: the same cheque goes again each round until it is taken.
+      const key = `${cheque.cumulativePayout}:${answer.check}`
+      const fields = { peer, check: answer.check, err: answer.message }
+      if (refusals.get(peer) === key) logger.debug(fields, 'the peer refused our cheque again')
+      else logger.warn(fields, 'the peer refused our cheque')
+      if (refusals.size >= 10_000) refusals.clear()
+      refusals.set(peer, key)
     }
   }
 
