@@ -5,6 +5,7 @@ import { chainBenches } from './chain.ts'
 import { channelCallBenches } from './channel-call.ts'
 import { channelGasBenches } from './channel-gas.ts'
 import { cliBenches } from './cli.ts'
+import { crdtBenches } from './crdt.ts'
 import { feedAggregateBenches } from './feed-aggregate.ts'
 import { feedGasBenches } from './feed-gas.ts'
 import { impactBenches } from './impact.ts'
@@ -27,6 +28,7 @@ const benches = {
   ...cliBenches(),
   ...netBenches(),
   ...swapBenches(),
+  ...crdtBenches(),
 }
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
