@@ -1,0 +1,240 @@
+import type { EncodedOp } from '../../ledger/op.ts'
+import type { OpId } from '../../ledger/op-id.ts'
+import { CausalEngine, type Mode, type Rules, type View } from '../causal/engine.ts'
+import { CausalReducer } from '../causal/reducer.ts'
+import { type Domain, hashState, type OpTypeSpec } from '../domain.ts'
+import { describeValue } from '../text.ts'
+import { type Edit, JsonCrdt, JsonEditError, type LocalChange, MAX_EDITS, ROOT } from './crdt.ts'
+import {
+  BODIES,
+  InvalidJsonInputError,
+  JSON_OP,
+  JsonConflictError,
+  JsonForbiddenError,
+  JsonNotFoundError,
+  parseCreateBody,
+  SUMMARIES,
+} from './ops.ts'
+
+/** The canonical state of a JSON document (its hash is what replicas compare). */
+export type JsonState = {
+  readonly id: OpId
+  readonly name: string
+  /** The creator's Ed25519 key (hex). */
+  readonly owner: string
+  /** Keys that may edit (hex, sorted), the owner included. */
+  readonly editors: readonly string[]
+  readonly audit: string | undefined
+  /** The document as plain JSON. */
+  readonly content: unknown
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
+
+/** The json domain's rules on the causal engine: who may edit, and the CRDT every change goes to. */
+export class JsonRules implements Rules {
+  readonly engine: CausalEngine
+  readonly crdt = new JsonCrdt()
+  readonly id: OpId
+  readonly name: string
+  readonly owner: string
+  readonly editors: ReadonlySet<string>
+  readonly audit: string | undefined
+  /** Per engine position: the op's lamport clock (0 until known). */
+  private readonly lamportAt: number[] = []
+  /** Per CRDT op: its engine position. */
+  private readonly positionOf: number[] = []
+  /** Changes that count. */
+  changes = 0
+
+  constructor(genesis: EncodedOp) {
+    if (genesis.op.type !== JSON_OP.create)
+      throw new InvalidJsonInputError(
+        `A JSON document starts with "${JSON_OP.create}", not ${describeValue(genesis.op.type)}.`,
+      )
+    const body = parseCreateBody(genesis.op.body)
+    this.engine = new CausalEngine(genesis)
+    this.id = genesis.id
+    this.name = body.name
+    this.owner = hex(genesis.op.author)
+    this.editors = new Set([this.owner, ...(body.editors ?? [])])
+    this.audit = body.audit
+    this.lamportAt[0] = 1
+    // The genesis' content is the change of op 0.
+    const change = this.crdt.begin()
+    try {
+      for (const [k, v] of Object.entries(body.content ?? {})) change.set(ROOT, k, v)
+    } catch (error) {
+      change.abort()
+      if (error instanceof JsonEditError)
+        throw new InvalidJsonInputError(
+          `The document's first content is not valid: ${error.shortMessage}`,
+        )
+      throw error
+    }
+    change.commit(genesis.id)
+    this.positionOf[0] = 0
+  }
+
+  /** The lamport clock of the op at `position` (merges included: 1 + the most of their deps). */
+  private lamport(position: number): number {
+    const known = this.lamportAt[position]
+    if (known) return known
+    const dag = this.engine.dag
+    let most = 0
+    for (let k = dag.depsStart(position), end = dag.depsEnd(position); k < end; k++) {
+      const l = this.lamport(dag.dep(k))
+      if (l > most) most = l
+    }
+    this.lamportAt[position] = most + 1
+    return most + 1
+  }
+
+  handle(op: EncodedOp, view: View, mode: Mode): void {
+    const type = op.op.type
+    if (type === JSON_OP.create)
+      throw new InvalidJsonInputError(
+        `Document "${this.name}" has its genesis already; send "${JSON_OP.change}" ops.`,
+      )
+    if (type !== JSON_OP.change)
+      throw new InvalidJsonInputError(
+        `${describeValue(type)} is not a json op; use ${JSON_OP.change}.`,
+      )
+    const author = hex(op.op.author)
+    if (!this.editors.has(author))
+      throw new JsonForbiddenError(
+        `Key ${author.slice(0, 16)}… may not edit document "${this.name}"; its owner names the editors.`,
+      )
+    const edits = parseEdits(op.op.body)
+    let most = 0
+    if (view.deps.length === 0) most = this.crdt.maxLamport
+    for (const d of view.deps) {
+      const l = this.lamport(d)
+      if (l > most) most = l
+    }
+    const crdt = this.crdt
+    const visible = (crdtOp: number) => view.reaches(this.positionOf[crdtOp]!)
+    const index = crdt.registerOp(op.id, most + 1)
+    if (!mode.commit) {
+      const error = crdt.tryChange(index, edits, visible)
+      crdt.unregisterLast()
+      if (error) throw error
+      return
+    }
+    this.lamportAt[view.position] = most + 1
+    try {
+      crdt.applyChange(index, edits, visible)
+    } catch (error) {
+      crdt.unregisterLast()
+      throw error
+    }
+    this.positionOf[index] = view.position
+    this.changes++
+  }
+}
+
+/** A change's edits, checked for shape (each edit is checked as it applies). */
+function parseEdits(body: unknown): readonly Edit[] {
+  const e = (body as { e?: unknown } | null)?.e
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    !Array.isArray(e) ||
+    Object.keys(body).length !== 1
+  )
+    throw new InvalidJsonInputError('A change body is { "e": [edits] }.')
+  if (e.length === 0 || e.length > MAX_EDITS)
+    throw new InvalidJsonInputError(`A change has 1 to ${MAX_EDITS} edits, not ${e.length}.`)
+  return e as Edit[]
+}
+
+/** A JSON document's reducer: its rules, and reads for routes and pages. */
+export class JsonReducer extends CausalReducer<JsonState> {
+  constructor(override readonly rules: JsonRules) {
+    super(rules.engine, rules)
+  }
+
+  get name(): string {
+    return this.rules.name
+  }
+
+  get crdt(): JsonCrdt {
+    return this.rules.crdt
+  }
+
+  get editors(): ReadonlySet<string> {
+    return this.rules.editors
+  }
+
+  /** The document as plain JSON. */
+  content(): unknown {
+    return this.rules.crdt.toJSON()
+  }
+
+  /**
+   * The edits of a change made by `edit` on the current state, by position, without changing it
+   * (the change is rolled back): sign them in a `json.change`. Synchronous, so nothing else
+   * applies in between.
+   */
+  draft(edit: (change: LocalChange, crdt: JsonCrdt) => void): Edit[] {
+    const change = this.rules.crdt.begin()
+    try {
+      edit(change, this.rules.crdt)
+    } finally {
+      change.abort()
+    }
+    return change.edits
+  }
+
+  state(): JsonState {
+    const r = this.rules
+    return {
+      id: r.id,
+      name: r.name,
+      owner: r.owner,
+      editors: [...r.editors].sort(),
+      audit: r.audit,
+      content: r.crdt.toJSON(),
+    }
+  }
+}
+
+/** Starts a reducer from a document's genesis (throws InvalidJsonInputError for a bad one). */
+export const createJsonReducer = (genesis: EncodedOp) => new JsonReducer(new JsonRules(genesis))
+
+/** One line of the list of documents. */
+export type JsonSummary = {
+  readonly name: string
+  readonly state: 'open'
+  readonly editors: number
+  readonly changes: number
+}
+
+const OP_TYPES: OpTypeSpec[] = (Object.keys(BODIES) as (keyof typeof BODIES)[]).map((type) => ({
+  type,
+  summary: SUMMARIES[type],
+  body: BODIES[type],
+}))
+
+/** JSON documents anyone named may edit concurrently, as an rwa domain. */
+export const jsonDomain: Domain<JsonState, JsonReducer, JsonSummary> = {
+  name: 'json',
+  genesisType: JSON_OP.create,
+  opTypes: OP_TYPES,
+  createReducer: createJsonReducer,
+  stateHash: hashState,
+  summary: (reducer) => ({
+    name: reducer.name,
+    state: 'open',
+    editors: reducer.editors.size,
+    changes: reducer.rules.changes,
+  }),
+  notFound: (ref) =>
+    new JsonNotFoundError(
+      `No JSON document is named ${describeValue(ref)} on this node; check the name (rwa doc list), or give the document's id.`,
+    ),
+  ambiguous: (ref, ids) =>
+    new JsonConflictError(
+      `${ids.length} JSON documents are named ${describeValue(ref)}; use the id of the one you mean (${ids.join(', ')}).`,
+    ),
+}
