@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { crdtLedgerBenches } from './crdt-ledger.ts'
 import { progress, report, round } from './report.ts'
 
 /** What bench/crdt-child.ts prints for one replay. */
@@ -82,6 +83,6 @@ async function trace(): Promise<void> {
 export function crdtBenches(): Record<string, (ctx: object) => Promise<void>> {
   return {
     'crdt.trace': trace,
-    // The lead's other crdt.* benchmarks go here.
+    ...crdtLedgerBenches,
   }
 }

@@ -4,7 +4,7 @@ import { CausalEngine, type Mode, type Rules, type View } from '../causal/engine
 import { CausalReducer } from '../causal/reducer.ts'
 import { type Domain, hashState, type OpTypeSpec } from '../domain.ts'
 import { describeValue } from '../text.ts'
-import { type Edit, JsonCrdt, JsonEditError, type LocalChange, MAX_EDITS, ROOT } from './crdt.ts'
+import { type Edit, JsonCrdt, JsonEditError, type LocalChange, ROOT } from './crdt.ts'
 import {
   BODIES,
   InvalidJsonInputError,
@@ -14,6 +14,7 @@ import {
   JsonNotFoundError,
   parseCreateBody,
   SUMMARIES,
+  unpackChange,
 } from './ops.ts'
 
 /** The canonical state of a JSON document (its hash is what replicas compare). */
@@ -105,7 +106,7 @@ export class JsonRules implements Rules {
       throw new JsonForbiddenError(
         `Key ${author.slice(0, 16)}… may not edit document "${this.name}"; its owner names the editors.`,
       )
-    const edits = parseEdits(op.op.body)
+    const edits = unpackChange(op.op.body)
     let most = 0
     if (view.deps.length === 0) most = this.crdt.maxLamport
     for (const d of view.deps) {
@@ -131,21 +132,6 @@ export class JsonRules implements Rules {
     this.positionOf[index] = view.position
     this.changes++
   }
-}
-
-/** A change's edits, checked for shape (each edit is checked as it applies). */
-function parseEdits(body: unknown): readonly Edit[] {
-  const e = (body as { e?: unknown } | null)?.e
-  if (
-    typeof body !== 'object' ||
-    body === null ||
-    !Array.isArray(e) ||
-    Object.keys(body).length !== 1
-  )
-    throw new InvalidJsonInputError('A change body is { "e": [edits] }.')
-  if (e.length === 0 || e.length > MAX_EDITS)
-    throw new InvalidJsonInputError(`A change has 1 to ${MAX_EDITS} edits, not ${e.length}.`)
-  return e as Edit[]
 }
 
 /** A JSON document's reducer: its rules, and reads for routes and pages. */

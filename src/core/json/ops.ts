@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { BaseError } from '../../errors/base.ts'
-import { MAX_EDITS } from './crdt.ts'
+import { type Edit, MAX_EDITS } from './crdt.ts'
 
 // The json domain's op types: `json.create` starts a document (its name, who may edit it, its
 // first content) and `json.change` carries one change of many edits (see crdt.ts for the edits).
@@ -81,6 +81,10 @@ export const BODIES = {
         .min(1)
         .max(MAX_EDITS)
         .describe('The edits: set, del, ins, rm and inc (see the README, "JSON documents")'),
+      t: z
+        .array(z.string())
+        .optional()
+        .describe('The ids of the ops the edits name; an edit names one by its index here'),
     })
     .strict(),
 }
@@ -106,5 +110,92 @@ export function parseCreateBody(body: unknown): JsonCreateBody {
   return value
 }
 
-/** The body of a change. */
-export const changeBody = (edits: readonly unknown[]) => ({ e: edits })
+/**
+ * The body of a change: its edits, with the ids of the ops they name listed once in `t` and
+ * named by index (`[i, offset]`), so a change of many edits stays small.
+ */
+export function changeBody(edits: readonly Edit[]): { e: unknown[]; t?: string[] } {
+  const table: string[] = []
+  const at = new Map<string, number>()
+  const index = (id: string) => {
+    let i = at.get(id)
+    if (i === undefined) {
+      i = table.length
+      table.push(id)
+      at.set(id, i)
+    }
+    return i
+  }
+  const ref = <T>(r: T): T =>
+    (Array.isArray(r) && typeof r[0] === 'string' ? [index(r[0]), r[1]] : r) as T
+  const e = edits.map((edit) => {
+    switch (edit.o) {
+      case 'ins':
+        return { ...edit, obj: ref(edit.obj), l: ref(edit.l), r: ref(edit.r) }
+      case 'rm':
+        return {
+          ...edit,
+          obj: ref(edit.obj),
+          d: edit.d.map(([op, offset, len]) => [op === -1 ? -1 : index(op), offset, len]),
+        }
+      default:
+        return { ...edit, obj: ref(edit.obj) }
+    }
+  })
+  return table.length ? { e, t: table } : { e }
+}
+
+/**
+ * A change body's edits with the op ids put back (refusing a body that is not `{ e, t? }` or
+ * names an op index outside `t`).
+ */
+export function unpackChange(body: unknown): Edit[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidJsonInputError('A change body is { "e": [edits], "t": [op ids] }.')
+  const { e, t, ...rest } = body as { e?: unknown; t?: unknown }
+  if (Object.keys(rest).length > 0)
+    throw new InvalidJsonInputError(
+      `A change body has only "e" and "t", not ${describeKeys(rest)}.`,
+    )
+  if (!Array.isArray(e) || e.length === 0 || e.length > MAX_EDITS)
+    throw new InvalidJsonInputError(`A change has 1 to ${MAX_EDITS} edits in "e".`)
+  const table: unknown[] = t === undefined ? [] : Array.isArray(t) ? t : []
+  if (t !== undefined && (!Array.isArray(t) || t.length === 0 || t.length > MAX_EDITS * 3))
+    throw new InvalidJsonInputError('"t" lists the op ids the edits name (1 or more).')
+  for (const id of table)
+    if (typeof id !== 'string' || id.length > 100)
+      throw new InvalidJsonInputError('"t" holds op ids.')
+  const op = (i: unknown): string => {
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= table.length)
+      throw new InvalidJsonInputError(
+        `An edit names op ${String(i).slice(0, 20)}, not an index of "t".`,
+      )
+    return table[i] as string
+  }
+  const ref = (r: unknown): unknown => (Array.isArray(r) && r.length === 2 ? [op(r[0]), r[1]] : r)
+  return e.map((edit: unknown) => {
+    if (typeof edit !== 'object' || edit === null || Array.isArray(edit))
+      throw new InvalidJsonInputError('An edit is an object.')
+    const x = edit as Record<string, unknown>
+    if (x.o === 'ins') return { ...x, obj: ref(x.obj), l: ref(x.l), r: ref(x.r) } as Edit
+    if (x.o === 'rm') {
+      if (!Array.isArray(x.d)) throw new InvalidJsonInputError('rm carries d, a list of ranges.')
+      return {
+        ...x,
+        obj: ref(x.obj),
+        d: x.d.map((range: unknown) => {
+          if (!Array.isArray(range) || range.length !== 3)
+            throw new InvalidJsonInputError('A deleted range is [op, offset, length].')
+          return [range[0] === -1 ? -1 : op(range[0]), range[1], range[2]]
+        }),
+      } as unknown as Edit
+    }
+    return { ...x, obj: ref(x.obj) } as Edit
+  })
+}
+
+const describeKeys = (o: object) =>
+  Object.keys(o)
+    .slice(0, 3)
+    .map((k) => JSON.stringify(k.slice(0, 20)))
+    .join(', ')
