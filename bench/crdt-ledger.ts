@@ -56,7 +56,7 @@ function genesisOp(signer: Signer): EncodedOp {
  * change by position and signs it; the node decodes, verifies, admits (judges it on its causal
  * past), stores it in SQLite and applies it. `per` edits per op.
  */
-async function signedTrace(trace: Trace, path: string, per: number) {
+export async function signedTrace(trace: Trace, path: string, per: number) {
   const { ledger, index } = await openNode(path)
   const genesis = genesisOp(author)
   await ledger.ingest([genesis.bytes])

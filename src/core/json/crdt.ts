@@ -194,9 +194,19 @@ export class JsonCrdt {
   applyChange(op: number, edits: readonly Edit[], visible?: (op: number) => boolean): void {
     if (op !== this.keys.length - 1 || this.lvCount[op] !== 0 || this.contCount[op] !== 0)
       throw new JsonEditError('A change applies once, to the op registered last.')
-    this.run(op, visible, false, () => {
+    this.cur = op
+    this.visible = visible
+    this.undo = []
+    try {
       for (let e = 0; e < edits.length; e++) this.applyEdit(edits[e]!, e)
-    })
+    } catch (error) {
+      this.rollback(op)
+      throw error
+    } finally {
+      this.cur = -1
+      this.visible = undefined
+      this.undo = []
+    }
   }
 
   /**
@@ -208,14 +218,23 @@ export class JsonCrdt {
     edits: readonly Edit[],
     visible?: (op: number) => boolean,
   ): JsonEditError | undefined {
+    const quiet = this.quiet
+    this.cur = op
+    this.visible = visible
+    this.undo = []
+    this.quiet = true
     try {
-      this.run(op, visible, true, () => {
-        for (let e = 0; e < edits.length; e++) this.applyEdit(edits[e]!, e)
-      })
+      for (let e = 0; e < edits.length; e++) this.applyEdit(edits[e]!, e)
       return undefined
     } catch (error) {
       if (error instanceof JsonEditError) return error
       throw error
+    } finally {
+      this.rollback(op)
+      this.quiet = quiet
+      this.cur = -1
+      this.visible = undefined
+      this.undo = []
     }
   }
 
@@ -231,31 +250,6 @@ export class JsonCrdt {
     this.contStart.pop()
     this.contCount.pop()
     this.maxLamport = this.prevMax
-  }
-
-  private run(
-    op: number,
-    visible: ((op: number) => boolean) | undefined,
-    rollback: boolean,
-    body: () => void,
-  ) {
-    this.cur = op
-    this.visible = visible
-    this.undo = []
-    const quiet = this.quiet
-    if (rollback) this.quiet = true
-    try {
-      body()
-      if (rollback) this.rollback(op)
-    } catch (error) {
-      this.rollback(op)
-      throw error
-    } finally {
-      this.quiet = quiet
-      this.cur = -1
-      this.visible = undefined
-      this.undo = []
-    }
   }
 
   /** Undoes the current op's edits (the op stays registered, with nothing). */

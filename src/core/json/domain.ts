@@ -47,6 +47,10 @@ export class JsonRules implements Rules {
   private readonly positionOf: number[] = []
   /** Changes that count. */
   changes = 0
+  /** The view of the op being judged or applied, and whether a CRDT op is in its causal past. */
+  private view: View | undefined
+  private readonly visible = (crdtOp: number): boolean =>
+    this.view!.reaches(this.positionOf[crdtOp]!)
 
   constructor(genesis: EncodedOp) {
     if (genesis.op.type !== JSON_OP.create)
@@ -114,7 +118,8 @@ export class JsonRules implements Rules {
       if (l > most) most = l
     }
     const crdt = this.crdt
-    const visible = (crdtOp: number) => view.reaches(this.positionOf[crdtOp]!)
+    this.view = view
+    const visible = this.visible
     const index = crdt.registerOp(op.id, most + 1)
     if (!mode.commit) {
       const error = crdt.tryChange(index, edits, visible)

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { BaseError } from '../../errors/base.ts'
+import { describeValue } from '../text.ts'
 import { type Edit, MAX_EDITS } from './crdt.ts'
 
 // The json domain's op types: `json.create` starts a document (its name, who may edit it, its
@@ -110,40 +111,65 @@ export function parseCreateBody(body: unknown): JsonCreateBody {
   return value
 }
 
+// The packing below runs for every op a node signs or takes in: plain loops and module-level
+// functions, no closures (the TypeScript loader names each closure it creates at run time).
+
+/** The op ids a change names, and where each is in the list. */
+type OpTable = { ids: string[]; at: Map<string, number> }
+
+function tableIndex(table: OpTable, id: string): number {
+  let i = table.at.get(id)
+  if (i === undefined) {
+    i = table.ids.length
+    table.ids.push(id)
+    table.at.set(id, i)
+  }
+  return i
+}
+
+function packRef<T>(table: OpTable, r: T): T {
+  return (Array.isArray(r) && typeof r[0] === 'string' ? [tableIndex(table, r[0]), r[1]] : r) as T
+}
+
 /**
  * The body of a change: its edits, with the ids of the ops they name listed once in `t` and
  * named by index (`[i, offset]`), so a change of many edits stays small.
  */
 export function changeBody(edits: readonly Edit[]): { e: unknown[]; t?: string[] } {
-  const table: string[] = []
-  const at = new Map<string, number>()
-  const index = (id: string) => {
-    let i = at.get(id)
-    if (i === undefined) {
-      i = table.length
-      table.push(id)
-      at.set(id, i)
-    }
-    return i
+  const table: OpTable = { ids: [], at: new Map() }
+  const e = new Array<unknown>(edits.length)
+  for (let i = 0; i < edits.length; i++) {
+    const edit = edits[i]!
+    if (edit.o === 'ins')
+      e[i] = {
+        ...edit,
+        obj: packRef(table, edit.obj),
+        l: packRef(table, edit.l),
+        r: packRef(table, edit.r),
+      }
+    else if (edit.o === 'rm') {
+      const d = new Array<unknown>(edit.d.length)
+      for (let k = 0; k < d.length; k++) {
+        const [op, offset, len] = edit.d[k]!
+        d[k] = [op === -1 ? -1 : tableIndex(table, op), offset, len]
+      }
+      e[i] = { ...edit, obj: packRef(table, edit.obj), d }
+    } else e[i] = { ...edit, obj: packRef(table, edit.obj) }
   }
-  const ref = <T>(r: T): T =>
-    (Array.isArray(r) && typeof r[0] === 'string' ? [index(r[0]), r[1]] : r) as T
-  const e = edits.map((edit) => {
-    switch (edit.o) {
-      case 'ins':
-        return { ...edit, obj: ref(edit.obj), l: ref(edit.l), r: ref(edit.r) }
-      case 'rm':
-        return {
-          ...edit,
-          obj: ref(edit.obj),
-          d: edit.d.map(([op, offset, len]) => [op === -1 ? -1 : index(op), offset, len]),
-        }
-      default:
-        return { ...edit, obj: ref(edit.obj) }
-    }
-  })
-  return table.length ? { e, t: table } : { e }
+  return table.ids.length ? { e, t: table.ids } : { e }
 }
+
+function opAt(table: readonly unknown[], i: unknown): string {
+  if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= table.length)
+    throw new InvalidJsonInputError(`An edit names op ${describeValue(i)}, not an index of "t".`)
+  return table[i] as string
+}
+
+function unpackRef(table: readonly unknown[], r: unknown): unknown {
+  return Array.isArray(r) && r.length === 2 ? [opAt(table, r[0]), r[1]] : r
+}
+
+const NO_OPS: readonly unknown[] = Object.freeze([])
 
 /**
  * A change body's edits with the op ids put back (refusing a body that is not `{ e, t? }` or
@@ -152,50 +178,47 @@ export function changeBody(edits: readonly Edit[]): { e: unknown[]; t?: string[]
 export function unpackChange(body: unknown): Edit[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new InvalidJsonInputError('A change body is { "e": [edits], "t": [op ids] }.')
-  const { e, t, ...rest } = body as { e?: unknown; t?: unknown }
-  if (Object.keys(rest).length > 0)
-    throw new InvalidJsonInputError(
-      `A change body has only "e" and "t", not ${describeKeys(rest)}.`,
-    )
+  const { e, t } = body as { e?: unknown; t?: unknown }
+  for (const key in body)
+    if (key !== 'e' && key !== 't')
+      throw new InvalidJsonInputError(
+        `A change body has only "e" and "t", not ${describeValue(key)}.`,
+      )
   if (!Array.isArray(e) || e.length === 0 || e.length > MAX_EDITS)
     throw new InvalidJsonInputError(`A change has 1 to ${MAX_EDITS} edits in "e".`)
-  const table: unknown[] = t === undefined ? [] : Array.isArray(t) ? t : []
-  if (t !== undefined && (!Array.isArray(t) || t.length === 0 || t.length > MAX_EDITS * 3))
-    throw new InvalidJsonInputError('"t" lists the op ids the edits name (1 or more).')
-  for (const id of table)
-    if (typeof id !== 'string' || id.length > 100)
-      throw new InvalidJsonInputError('"t" holds op ids.')
-  const op = (i: unknown): string => {
-    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= table.length)
-      throw new InvalidJsonInputError(
-        `An edit names op ${String(i).slice(0, 20)}, not an index of "t".`,
-      )
-    return table[i] as string
+  let table = NO_OPS
+  if (t !== undefined) {
+    if (!Array.isArray(t) || t.length === 0 || t.length > MAX_EDITS * 3)
+      throw new InvalidJsonInputError('"t" lists the op ids the edits name (1 or more).')
+    for (let i = 0; i < t.length; i++)
+      if (typeof t[i] !== 'string' || (t[i] as string).length > 100)
+        throw new InvalidJsonInputError('"t" holds op ids.')
+    table = t
   }
-  const ref = (r: unknown): unknown => (Array.isArray(r) && r.length === 2 ? [op(r[0]), r[1]] : r)
-  return e.map((edit: unknown) => {
+  const out = new Array<Edit>(e.length)
+  for (let i = 0; i < e.length; i++) {
+    const edit = e[i] as unknown
     if (typeof edit !== 'object' || edit === null || Array.isArray(edit))
       throw new InvalidJsonInputError('An edit is an object.')
     const x = edit as Record<string, unknown>
-    if (x.o === 'ins') return { ...x, obj: ref(x.obj), l: ref(x.l), r: ref(x.r) } as Edit
-    if (x.o === 'rm') {
-      if (!Array.isArray(x.d)) throw new InvalidJsonInputError('rm carries d, a list of ranges.')
-      return {
+    if (x.o === 'ins')
+      out[i] = {
         ...x,
-        obj: ref(x.obj),
-        d: x.d.map((range: unknown) => {
-          if (!Array.isArray(range) || range.length !== 3)
-            throw new InvalidJsonInputError('A deleted range is [op, offset, length].')
-          return [range[0] === -1 ? -1 : op(range[0]), range[1], range[2]]
-        }),
-      } as unknown as Edit
-    }
-    return { ...x, obj: ref(x.obj) } as Edit
-  })
+        obj: unpackRef(table, x.obj),
+        l: unpackRef(table, x.l),
+        r: unpackRef(table, x.r),
+      } as Edit
+    else if (x.o === 'rm') {
+      if (!Array.isArray(x.d)) throw new InvalidJsonInputError('rm carries d, a list of ranges.')
+      const d = new Array<unknown>(x.d.length)
+      for (let k = 0; k < d.length; k++) {
+        const range = x.d[k] as unknown
+        if (!Array.isArray(range) || range.length !== 3)
+          throw new InvalidJsonInputError('A deleted range is [op, offset, length].')
+        d[k] = [range[0] === -1 ? -1 : opAt(table, range[0]), range[1], range[2]]
+      }
+      out[i] = { ...x, obj: unpackRef(table, x.obj), d } as unknown as Edit
+    } else out[i] = { ...x, obj: unpackRef(table, x.obj) } as Edit
+  }
+  return out
 }
-
-const describeKeys = (o: object) =>
-  Object.keys(o)
-    .slice(0, 3)
-    .map((k) => JSON.stringify(k.slice(0, 20)))
-    .join(', ')
