@@ -106,6 +106,56 @@ export async function signedTrace(trace: Trace, path: string, per: number) {
   return { seconds, ops, doc: genesis.id }
 }
 
+/**
+ * The ledger's own floor: as many ops signed and ingested (decoded, verified, stored) with a
+ * small body, no document rules: what any domain's signed op costs before its rules run.
+ */
+async function ledgerFloor(count: number, path: string): Promise<number> {
+  const ledger = await openLedger({ store: sqliteStore({ path }) })
+  const genesis = signOp(
+    {
+      v: 1,
+      doc: null,
+      author: author.publicKey,
+      seq: 1,
+      deps: [],
+      time: 0,
+      type: 'bench.create',
+      body: {},
+    },
+    author,
+  )
+  await ledger.ingest([genesis.bytes])
+  let prev: OpId = genesis.id
+  let batch: Uint8Array[] = []
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < count; i++) {
+    const op = signOp(
+      {
+        v: 1,
+        doc: genesis.id,
+        author: author.publicKey,
+        seq: i + 2,
+        deps: [prev],
+        time: 0,
+        type: 'bench.op',
+        body: { i },
+      },
+      author,
+    )
+    prev = op.id
+    batch.push(op.bytes)
+    if (batch.length >= BATCH || i === count - 1) {
+      for (const r of await ledger.ingest(batch))
+        if (!r.ok || r.status !== 'accepted') throw new Error('crdt: a floor op was not accepted')
+      batch = []
+    }
+  }
+  const seconds = secondsSince(start)
+  await ledger.close()
+  return seconds
+}
+
 /** Signing and verifying `count` op-sized messages with node:crypto and cached keys, seconds. */
 function pureSignVerify(count: number): number {
   const keys = createPublicKeyCache()
@@ -137,6 +187,8 @@ async function traceSigned(): Promise<void> {
     const run = await signedTrace(trace, join(dir, 'signed.sqlite'), 1)
     progress(`  ${round(run.seconds, 2)} s; now the same number of bare signs and verifies`)
     const bare = pureSignVerify(run.ops)
+    progress(`  bare: ${round(bare, 2)} s; now the ledger alone (small bodies, no rules)`)
+    const floor = await ledgerFloor(run.ops, join(dir, 'floor.sqlite'))
     const ratio = run.seconds / bare
     const load = await timeLoad(join(dir, 'signed.sqlite'), run.doc, trace)
     report({
@@ -150,6 +202,8 @@ async function traceSigned(): Promise<void> {
       pureSignVerifySeconds: round(bare, 2),
       ratio: round(ratio, 3),
       pass: ratio <= 1.2,
+      ledgerFloorSeconds: round(floor, 2),
+      ledgerFloorRatio: round(floor / bare, 3),
       loadSeconds: round(load.seconds, 3),
       loadLedgerSeconds: round(load.ledgerSeconds, 3),
     })
