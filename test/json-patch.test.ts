@@ -421,33 +421,38 @@ describe('applyJsonPatch', () => {
 
   test('agrees with a plain-JSON model of RFC 6902, and its edits replay on another replica', () => {
     fc.assert(
-      fc.property(docArb, fc.integer({ min: 1, max: 8 }), fc.gen(), (content, n, g) => {
-        // Operations drawn on the model's current document; the patch stops at the first the
-        // model refuses (or runs to n operations).
-        let expected = flatten(content)
-        const ops: unknown[] = []
-        let refused: unknown
-        while (ops.length < n && refused === undefined) {
-          const op = g(() => opOn(expected))
-          try {
-            expected = applyModel(expected, [op])
-            ops.push(op)
-          } catch {
-            refused = op
+      fc.property(
+        docArb,
+        fc.array(choicesArb, { minLength: 1, maxLength: 8 }),
+        (content, draws) => {
+          // Operations drawn on the model's current document; the patch stops at the first the
+          // model refuses (or runs to the end of the draws).
+          let expected = flatten(content)
+          const ops: unknown[] = []
+          let refused: unknown
+          for (const xs of draws) {
+            const op = opFrom(expected, new Choices(xs))
+            try {
+              expected = applyModel(expected, [op])
+              ops.push(op)
+            } catch {
+              refused = op
+              break
+            }
           }
-        }
-        const { doc, genesis } = create(content)
-        const change = patch(doc, ops)
-        expect(doc.toJSON()).toEqual(expected)
-        expect(replay([genesis, change]).toJSON()).toEqual(expected)
-        if (refused === undefined) return
-        const fresh = create(content).doc
-        const before = fresh.toJSON()
-        const error = thrown(() => patch(fresh, [...ops, refused]))
-        expect(error instanceof JsonEditError || error instanceof JsonConflictError).toBe(true)
-        expect(error.message).toContain(`Patch operation ${ops.length} `)
-        expect(fresh.toJSON()).toEqual(before)
-      }),
+          const { doc, genesis } = create(content)
+          const change = patch(doc, ops)
+          expect(doc.toJSON()).toEqual(expected)
+          expect(replay([genesis, change]).toJSON()).toEqual(expected)
+          if (refused === undefined) return
+          const fresh = create(content).doc
+          const before = fresh.toJSON()
+          const error = thrown(() => patch(fresh, [...ops, refused]))
+          expect(error instanceof JsonEditError || error instanceof JsonConflictError).toBe(true)
+          expect(error.message).toContain(`Patch operation ${ops.length} `)
+          expect(fresh.toJSON()).toEqual(before)
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -674,8 +679,39 @@ const { value: valueArb } = fc.letrec<{ value: unknown }>((tie) => ({
 const docArb = fc.dictionary(keyArb, valueArb, { maxKeys: 3 }) as fc.Arbitrary<
   Record<string, unknown>
 >
-const tokenArb = fc.constantFrom('a', 'b', 'c', '0', '1', '2', '-', '01')
-const pointerArb = fc.array(tokenArb, { maxLength: 3 }).map(formatPointer)
+const TOKENS = ['a', 'b', 'c', '0', '1', '2', '-', '01']
+const VALUES: readonly unknown[] = [
+  null,
+  false,
+  0,
+  -4,
+  'x',
+  'yz',
+  {},
+  [],
+  { $text: 'ab' },
+  { $text: 'xbc' },
+  { $counter: 2 },
+  { a: [1, { $text: 'q' }], b: { c: null } },
+  [[], { a: 'x' }],
+]
+
+/**
+ * Decisions read from generated numbers (each taken modulo the choices there are, 0 once they run
+ * out): plain data, which fast-check shrinks quickly, whatever the document they act on.
+ */
+class Choices {
+  private i = 0
+  constructor(private readonly xs: readonly number[]) {}
+
+  pick(n: number): number {
+    if (n <= 1) return 0
+    const x = this.xs[this.i++]
+    return x === undefined ? 0 : x % n
+  }
+}
+
+const choicesArb = fc.array(fc.nat(719), { maxLength: 8 })
 
 /** Every path in a plain JSON document, the root's included. */
 function pathsOf(doc: J, prefix: string[] = [], out: string[][] = []): string[][] {
@@ -687,38 +723,36 @@ function pathsOf(doc: J, prefix: string[] = [], out: string[][] = []): string[][
   return out
 }
 
-/** An operation on `doc`: mostly on paths it has (or children of them), sometimes anywhere. */
-function opOn(doc: J): fc.Arbitrary<unknown> {
+/** An operation on `doc`: mostly on paths it has (or new members of them), sometimes anywhere. */
+function opFrom(doc: J, ch: Choices): unknown {
   const paths = pathsOf(doc)
   const inner = paths.filter((p) => p.length > 0)
-  const existing = fc.constantFrom(...(inner.length > 0 ? inner : paths)).map(formatPointer)
-  const at = fc.oneof(
-    { arbitrary: existing, weight: 8 },
-    { arbitrary: pointerArb, weight: 1 },
-    { arbitrary: fc.constant(''), weight: 1 },
-  )
+  const any = inner.length > 0 ? inner : paths
   // A new member of a container: a key of an object, an index (or "-") of an array.
   const members = paths.flatMap((p) => {
     const v = modelGet(doc, p)
     if (Array.isArray(v)) return [...Array(v.length + 1).keys(), '-'].map((t) => [...p, String(t)])
     return typeof v === 'object' && v !== null ? KEYS.map((k) => [...p, k]) : []
   })
-  const child = fc.constantFrom(...members).map(formatPointer)
-  const target = fc.oneof({ arbitrary: at, weight: 1 }, { arbitrary: child, weight: 2 })
-  const actual = fc.constantFrom(...paths).map((p) => ({
-    op: 'test',
-    path: formatPointer(p),
-    value: modelGet(doc, p),
-  }))
-  return fc.oneof(
-    { arbitrary: fc.record({ op: fc.constant('add'), path: target, value: valueArb }), weight: 3 },
-    { arbitrary: fc.record({ op: fc.constant('remove'), path: at }), weight: 2 },
-    { arbitrary: fc.record({ op: fc.constant('replace'), path: at, value: valueArb }), weight: 3 },
-    {
-      arbitrary: fc.record({ op: fc.constantFrom('move', 'copy'), from: at, path: target }),
-      weight: 2,
-    },
-    { arbitrary: fc.record({ op: fc.constant('test'), path: at, value: valueArb }), weight: 1 },
-    { arbitrary: actual, weight: 1 },
-  )
+  // Choice 0 is always a likely one: an existing path, a new member.
+  const at = () => {
+    const k = ch.pick(10)
+    if (k === 9) return ''
+    if (k === 8)
+      return formatPointer(Array.from({ length: 1 + ch.pick(3) }, () => TOKENS[ch.pick(8)]!))
+    return formatPointer(any[ch.pick(any.length)]!)
+  }
+  const target = () =>
+    ch.pick(3) === 2 || members.length === 0
+      ? at()
+      : formatPointer(members[ch.pick(members.length)]!)
+  const value = () => VALUES[ch.pick(VALUES.length)]
+  const k = ch.pick(12)
+  if (k < 3) return { op: 'add', path: target(), value: value() }
+  if (k < 5) return { op: 'remove', path: at() }
+  if (k < 8) return { op: 'replace', path: at(), value: value() }
+  if (k < 10) return { op: k === 8 ? 'move' : 'copy', from: at(), path: target() }
+  if (k === 10) return { op: 'test', path: at(), value: value() }
+  const path = any[ch.pick(any.length)]!
+  return { op: 'test', path: formatPointer(path), value: modelGet(doc, path) }
 }

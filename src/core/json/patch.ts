@@ -321,7 +321,9 @@ function charge(budget: Budget, n: number): void {
  * Applies a JSON Patch (RFC 6902) to a local change of `crdt`, operation by operation (later ones
  * see earlier ones). `add` and `replace` write plain JSON (`{"$text": s}` makes a text,
  * `{"$counter": n}` a counter); a text replaced by a string is spliced where they differ and a
- * counter replaced by a number is incremented by the difference, so concurrent edits survive.
+ * counter replaced by a number is incremented by the difference, so concurrent edits survive (an
+ * `add` on an existing member is a `replace`, RFC 6902 §4.1). `move` and `copy` keep the kinds of
+ * what they carry, but make new containers: concurrent edits of the source do not follow.
  * Throws JsonEditError (a malformed patch, or an operation that cannot apply) or JsonConflictError
  * (a failed `test`), naming the operation's index and path; the change then holds the operations
  * before it, so abort it.
