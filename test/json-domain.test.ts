@@ -290,3 +290,37 @@ describe('the json domain on a ledger', () => {
     expect(() => jsonDomain.createReducer(noName)).toThrow(/genesis is not valid: name/)
   })
 })
+
+describe('reading a document', () => {
+  test('a key named "__proto__" is data: it is read back and counts in the state', () => {
+    const doc = jsonDomain.createReducer(genesis({ ok: 1 }))
+    const change = doc.crdt.begin()
+    change.set(ROOT, '__proto__', 'not a prototype')
+    change.commit('op-1')
+    const content = doc.content() as Record<string, unknown>
+    expect(Object.keys(content)).toEqual(['__proto__', 'ok'])
+    expect(JSON.parse(JSON.stringify(content))).toEqual(
+      JSON.parse('{"__proto__":"not a prototype","ok":1}'),
+    )
+  })
+})
+
+describe('observing a document', () => {
+  test('a change refused by a later edit tells observers nothing', () => {
+    const doc = jsonDomain.createReducer(genesis({ ok: 1 }))
+    const seen: unknown[] = []
+    doc.crdt.observe((patch) => seen.push(patch))
+    const op = doc.crdt.registerOp('op-1', 2)
+    expect(() =>
+      doc.crdt.applyChange(op, [
+        { o: 'set', obj: null, k: 'a', v: 1 },
+        { o: 'set', obj: ['nowhere', 0], k: 'b', v: 2 },
+      ]),
+    ).toThrow(/nowhere/)
+    expect(seen).toEqual([])
+    expect(doc.content()).toEqual({ ok: 1 })
+    const next = doc.crdt.registerOp('op-2', 2)
+    doc.crdt.applyChange(next, [{ o: 'set', obj: null, k: 'a', v: 1 }])
+    expect(seen).toEqual([{ action: 'put', path: ['a'], value: 1 }])
+  })
+})

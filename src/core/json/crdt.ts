@@ -138,6 +138,8 @@ export class JsonCrdt {
   private visible: ((op: number) => boolean) | undefined
   private undo: Undo[] = []
   private quiet = false
+  /** Patches of the change being applied, told once it has applied whole. */
+  private held: Patch[] = []
   /** maxLamport before the op registered last. */
   private prevMax = 0
 
@@ -197,9 +199,11 @@ export class JsonCrdt {
     this.cur = op
     this.visible = visible
     this.undo = []
+    this.held = []
     try {
       for (let e = 0; e < edits.length; e++) this.applyEdit(edits[e]!, e)
     } catch (error) {
+      this.held = []
       this.rollback(op)
       throw error
     } finally {
@@ -207,6 +211,7 @@ export class JsonCrdt {
       this.visible = undefined
       this.undo = []
     }
+    this.flush(op)
   }
 
   /**
@@ -665,7 +670,16 @@ export class JsonCrdt {
         const out: Record<string, unknown> = {}
         for (const k of [...c.map!.keys()].sort()) {
           const reg = c.map!.get(k)!
-          if (reg.value !== DELETED) out[k] = this.plain(reg.value)
+          if (reg.value === DELETED) continue
+          // A key named "__proto__" is data here, not the result's prototype.
+          if (k === '__proto__')
+            Object.defineProperty(out, k, {
+              value: this.plain(reg.value),
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            })
+          else out[k] = this.plain(reg.value)
         }
         return out
       }
@@ -739,9 +753,17 @@ export class JsonCrdt {
     if (this.listeners.length === 0 || this.quiet) return
     const path = this.pathOf(c.id)
     if (!path) return
-    const patch = make(path)
-    const key = this.keys[this.cur] ?? ''
-    for (const l of this.listeners) l(patch, key)
+    // Held until the whole change has applied: a later edit may refuse it.
+    this.held.push(make(path))
+  }
+
+  /** Tells the listeners what the change just applied did. */
+  private flush(op: number): void {
+    const held = this.held
+    if (held.length === 0) return
+    this.held = []
+    const key = this.keys[op]!
+    for (const patch of held) for (const l of this.listeners) l(patch, key)
   }
 
   // ---- local changes ----
