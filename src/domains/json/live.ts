@@ -62,8 +62,11 @@ export type JsonLiveOptions = {
   readonly keepAliveMs?: number
   /** Versions of each document whose text splices are kept for rebasing. */
   readonly ringVersions?: number
-  /** Characters inserted, over the ring of a document, past which its oldest versions go. */
-  readonly ringChars?: number
+  /**
+   * What the ring of a document may hold (a splice weighs 1 and its inserted characters), past
+   * which its oldest versions go.
+   */
+  readonly ringWeight?: number
   /** Documents followed at once; the least recently used without a stream goes first. */
   readonly maxFollowed?: number
   /** Messages waiting for a slow stream before the node closes it. */
@@ -98,7 +101,8 @@ type Followed = {
   ring: Version[]
   /** The version before the ring's first, and the containers then. */
   floor: { version: number; containers: number }
-  chars: number
+  /** The ring's weight (see `ringWeight`). */
+  weight: number
   /** Events of ops applied but not yet durable, by op. */
   readonly pending: Map<string, ChangeEvent | 'snapshot'>
   readonly streams: Set<Subscriber>
@@ -181,7 +185,7 @@ export function createJsonLive({
   maxStreams = 64,
   keepAliveMs = 15_000,
   ringVersions = 1000,
-  ringChars = 4_000_000,
+  ringWeight = 4_000_000,
   maxFollowed = 1000,
   maxQueue = 1000,
   maxEventPatches = 10_000,
@@ -198,7 +202,7 @@ export function createJsonLive({
     f.size = reducer.size
     f.collecting = undefined
     f.ring = []
-    f.chars = 0
+    f.weight = 0
     f.floor = { version: reducer.size, containers: reducer.crdt.containers.length }
     f.pending.clear()
     f.unobserve = reducer.crdt.observe((patch, op) => onPatch(f, patch, op))
@@ -241,10 +245,10 @@ export function createJsonLive({
       splices,
       unknown: counted && c.unknown,
     })
-    for (const s of splices) f.chars += s.insert.length
-    while (f.ring.length > ringVersions || (f.chars > ringChars && f.ring.length > 0)) {
+    for (const s of splices) f.weight += 1 + s.insert.length
+    while (f.ring.length > ringVersions || (f.weight > ringWeight && f.ring.length > 0)) {
       const old = f.ring.shift()!
-      for (const s of old.splices) f.chars -= s.insert.length
+      for (const s of old.splices) f.weight -= 1 + s.insert.length
       f.floor = { version: old.version, containers: old.containers }
     }
     if (f.streams.size === 0) return
@@ -326,7 +330,7 @@ export function createJsonLive({
       collecting: undefined,
       ring: [],
       floor: { version: 0, containers: 0 },
-      chars: 0,
+      weight: 0,
       pending: new Map(),
       streams: new Set(),
     }
