@@ -212,6 +212,60 @@ describe('JSON documents on a node', () => {
     expect(status.domains.json).toEqual({ documents: 1, changes: 2, streams: 0 })
   })
 
+  test("an audit's registered auditors become editors of a document created with it", async () => {
+    const [node] = await startNodes(1)
+    const auditors: { key: string; token: string }[] = []
+    for (const name of ['ann', 'bob']) auditors.push(await ok(node!, 'POST', '/accounts', { name }))
+    const { audit } = await ok(node!, 'POST', '/audits', { name: 'lights', bond: '900' })
+    await ok(node!, 'POST', `/audits/${audit}/items`, { description: 'Lamp 1' })
+    await ok(node!, 'POST', `/audits/${audit}/open`)
+    for (const a of auditors)
+      expect(
+        (await call(node!, 'POST', `/audits/${audit}/register`, undefined, { token: a.token }))
+          .status,
+      ).toBe(200)
+    const unknown = await call(node!, 'POST', '/json', { name: 'report', audit: 'no such audit' })
+    expect([unknown.status, unknown.json.message]).toEqual([
+      422,
+      expect.stringContaining('No audit is named'),
+    ])
+    const created = await ok(node!, 'POST', '/json', {
+      name: 'report',
+      audit: 'lights',
+      content: { findings: [] },
+    })
+    expect(created.editors).toEqual(
+      [...auditors.map((a) => a.key), (await ok(node!, 'GET', '/accounts/me')).key].sort(),
+    )
+    const meta = await ok(node!, 'GET', `/json/${created.doc}?meta=1`)
+    expect([meta.audit, meta.editors]).toEqual([audit, created.editors])
+    const byId = await ok(node!, 'POST', '/json', { name: 'report 2', audit })
+    expect(byId.editors).toEqual(created.editors)
+    // An auditor edits; a local account that is not one may not.
+    const added = await call(
+      node!,
+      'PATCH',
+      `/json/${created.doc}`,
+      [{ op: 'add', path: '/findings/0', value: 'ok' }],
+      {
+        token: auditors[0]!.token,
+      },
+    )
+    expect(added.status).toBe(200)
+    const carol = await ok(node!, 'POST', '/accounts', { name: 'carol' })
+    const refused = await call(
+      node!,
+      'PATCH',
+      `/json/${created.doc}`,
+      [{ op: 'add', path: '/x', value: 1 }],
+      {
+        token: carol.token,
+      },
+    )
+    expect([refused.status, refused.json.error]).toEqual([403, 'JsonForbiddenError'])
+    expect((await ok(node!, 'GET', `/json/${created.doc}`)).findings).toEqual(['ok'])
+  })
+
   test('the change feed sends a snapshot, then every change with its patches and version', async () => {
     const [node] = await startNodes(1)
     const { doc } = await ok(node!, 'POST', '/json', {
