@@ -215,7 +215,10 @@ describe('JSON documents on a node', () => {
   test("an audit's registered auditors become editors of a document created with it", async () => {
     const [node] = await startNodes(1)
     const auditors: { key: string; token: string }[] = []
-    for (const name of ['ann', 'bob']) auditors.push(await ok(node!, 'POST', '/accounts', { name }))
+    for (const name of ['ann', 'bob'])
+      auditors.push(
+        (await ok(node!, 'POST', '/accounts', { name })) as { key: string; token: string },
+      )
     const { audit } = await ok(node!, 'POST', '/audits', { name: 'lights', bond: '900' })
     await ok(node!, 'POST', `/audits/${audit}/items`, { description: 'Lamp 1' })
     await ok(node!, 'POST', `/audits/${audit}/open`)
