@@ -1176,3 +1176,115 @@ async function openChannelTo(
     expiration: block + 10_000n,
   })
 }
+
+describe('hostile requests to the json routes', () => {
+  test('oversized, malformed and mistyped patches, bad pointers and strangers are refused clearly and change nothing', async () => {
+    node = await TestNode.start()
+    const t = node
+    const admin = t.operatorToken
+    const created = await t.call('POST', '/json', {
+      token: admin,
+      body: { name: 'target', content: { title: 'T', body: { $text: 'hello' } } },
+    })
+    expect(created.status).toBe(200)
+    const d = `/json/${created.json.doc}`
+    const patch = (raw: string, token = admin, type = 'application/json-patch+json') =>
+      rawRequest(t.url, 'PATCH', d, { 'content-type': type, authorization: `Bearer ${token}` }, raw)
+    const replace = (value: unknown) => JSON.stringify([{ op: 'replace', path: '/title', value }])
+
+    // Larger than [http] body_limit (1 MiB), then within it but larger than an op may be (64 KiB).
+    const huge = await patch(replace('x'.repeat(1_100_000)))
+    expect([huge.status, huge.json?.error]).toEqual([413, 'PayloadTooLargeError'])
+    const big = await patch(replace('x'.repeat(100_000)))
+    expect([big.status, big.json?.error]).toEqual([413, 'OpTooLargeError'])
+    const tooManySplices = await t.call('POST', `${d}/text`, {
+      token: admin,
+      body: { path: '/body', base: 1, splices: Array.from({ length: 1001 }, () => [0, 0, 'x']) },
+    })
+    expect([tooManySplices.status, tooManySplices.json.message]).toEqual([
+      400,
+      expect.stringContaining('"splices"'),
+    ])
+
+    // Malformed: not JSON, not a patch, an unknown op, a body of another media type.
+    expect((await patch('[{')).status).toBe(400)
+    for (const raw of ['{"op":"add"}', '[{"op":"frobnicate","path":"/title"}]', '[42]']) {
+      const answer = await patch(raw)
+      expect([answer.status, answer.json?.message], raw).toEqual([422, expect.any(String)])
+    }
+    const typed = await patch(replace('y'), admin, 'text/plain')
+    expect([typed.status, typed.json?.error]).toEqual([415, 'UnsupportedMediaTypeError'])
+
+    // Bad pointers: no leading "/", a key that is not there, a text path that is no text.
+    for (const path of ['title', '/nothing/here', '/title/0']) {
+      const answer = await patch(JSON.stringify([{ op: 'replace', path, value: 1 }]))
+      expect(answer.status, path).toBe(422)
+    }
+    for (const path of ['/nope', '/title', '', ['body', 3]]) {
+      const answer = await t.call('POST', `${d}/text`, {
+        token: admin,
+        body: { path, base: 1, splices: [[0, 0, 'x']] },
+      })
+      expect(answer.status, JSON.stringify(path)).toBe(422)
+    }
+    const outside = await t.call('POST', `${d}/text`, {
+      token: admin,
+      body: { path: '/body', base: 1, splices: [[6, 0, 'x']] },
+    })
+    expect(outside.status).toBe(422)
+
+    // A local account that is no editor: refused on every way to change the document.
+    const stranger = (
+      await t.call('POST', '/accounts', { token: admin, body: { name: 'stranger' } })
+    ).json.token as string
+    const refused = [
+      await patch(replace('mine'), stranger),
+      await t.call('POST', `${d}/text`, {
+        token: stranger,
+        body: { path: '/body', base: 1, splices: [[0, 0, 'x']] },
+      }),
+      await t.call('POST', `${d}/changes`, {
+        token: stranger,
+        body: { edits: [{ o: 'set', obj: null, k: 'title', v: 'mine' }] },
+      }),
+    ]
+    expect(refused.map((r) => [r.status, r.json?.error])).toEqual(
+      Array(3).fill([403, 'JsonForbiddenError']),
+    )
+    expect((await t.call('GET', d)).json).toEqual({ body: 'hello', title: 'T' })
+    expect((await t.call('GET', `${d}?meta=1`)).json.version).toBe(1)
+  })
+
+  test('change feeds past [domains.json] max_streams get 503 until one closes', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'rwa-json-streams-'))
+    const dataDir = join(root, 'n1')
+    initNode({ name: 'n1', dataDir })
+    appendFileSync(join(dataDir, 'config.toml'), '\n[domains.json]\nmax_streams = 2\n')
+    node = new TestNode(dataDir, root)
+    await node.node.start()
+    const t = node
+    const { doc } = (
+      await t.call('POST', '/json', { token: t.operatorToken, body: { name: 'feed' } })
+    ).json
+    const open = async () => {
+      const controller = new AbortController()
+      const response = await fetch(`${t.url}/json/${doc}/events`, { signal: controller.signal })
+      return { response, controller }
+    }
+    const streams = [await open(), await open()]
+    expect(streams.map((s) => s.response.status)).toEqual([200, 200])
+    const third = await open()
+    expect([
+      third.response.status,
+      ((await third.response.json()) as Answer['json'])?.error,
+    ]).toEqual([503, 'JsonStreamsBusyError'])
+    streams[0]!.controller.abort()
+    let again = await open()
+    for (let i = 0; i < 100 && again.response.status !== 200; i++) {
+      await sleep(50)
+      again = await open()
+    }
+    expect(again.response.status).toBe(200)
+    for (const s of [streams[1]!, again]) s.controller.abort()
+  })
+})

@@ -2,6 +2,7 @@ import { auditEntry } from './audit/entry.ts'
 import { channelEntry } from './channel/entry.ts'
 import { feedEntry } from './feed/entry.ts'
 import { impactEntry } from './impact/entry.ts'
+import { jsonEntry } from './json/entry.ts'
 import type { DomainEntry } from './plugin.ts'
 import { swapEntry } from './swap/entry.ts'
 
@@ -17,4 +18,5 @@ export const DOMAIN_ENTRIES: readonly DomainEntry[] = [
   feedEntry,
   channelEntry,
   swapEntry,
+  jsonEntry,
 ]
