@@ -257,7 +257,7 @@ describe("a domain's own settings in config.toml", () => {
     ['[domains.poll]\ncolour = "red"', /\[domains\.poll\] .*colour/],
     [
       '[domains.nope]\nx = 1',
-      /there is no domain "nope" \(domains: audit, impact, feed, channel, swap, poll\)/,
+      /there is no domain "nope" \(domains: audit, impact, feed, channel, swap, json, poll\)/,
     ],
     [
       '[domains.audit]\nx = 1',

@@ -135,23 +135,28 @@ function packRef<T>(table: OpTable, r: T): T {
  * The body of a change: its edits, with the ids of the ops they name listed once in `t` and
  * named by index (`[i, offset]`), so a change of many edits stays small.
  */
-export function changeBody(edits: readonly Edit[]): { e: unknown[]; t?: string[] } {
+export function changeBody(edits: readonly (Edit | unknown)[]): { e: unknown[]; t?: string[] } {
   const table: OpTable = { ids: [], at: new Map() }
   const e = new Array<unknown>(edits.length)
   for (let i = 0; i < edits.length; i++) {
-    const edit = edits[i]!
-    if (edit.o === 'ins')
+    const edit = edits[i] as Edit
+    // A client's raw edit that is not one goes as it is: the rules refuse it by name.
+    if (typeof edit !== 'object' || edit === null) e[i] = edit
+    else if (edit.o === 'ins')
       e[i] = {
         ...edit,
         obj: packRef(table, edit.obj),
         l: packRef(table, edit.l),
         r: packRef(table, edit.r),
       }
-    else if (edit.o === 'rm') {
+    else if (edit.o === 'rm' && Array.isArray(edit.d)) {
       const d = new Array<unknown>(edit.d.length)
       for (let k = 0; k < d.length; k++) {
-        const [op, offset, len] = edit.d[k]!
-        d[k] = [op === -1 ? -1 : tableIndex(table, op), offset, len]
+        const range = edit.d[k]!
+        d[k] =
+          Array.isArray(range) && typeof range[0] === 'string'
+            ? [tableIndex(table, range[0]), range[1], range[2]]
+            : range
       }
       e[i] = { ...edit, obj: packRef(table, edit.obj), d }
     } else e[i] = { ...edit, obj: packRef(table, edit.obj) }

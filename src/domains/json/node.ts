@@ -3,6 +3,7 @@ import type { JsonReducer, JsonState, JsonSummary } from '../../core/json/domain
 import type { NodePart } from '../plugin.ts'
 import { createJsonActions, type JsonActions } from './actions.ts'
 import { createJsonLive, type JsonIndex } from './live.ts'
+import { jsonWebPart } from './pages.ts'
 import { jsonRoutes } from './routes.ts'
 
 declare module '../../node/node.ts' {
@@ -49,6 +50,7 @@ export const jsonNode: NodePart<JsonState, JsonReducer, JsonSummary> = {
         jsonRoutes({ index, actions, live, ledger, accounts, bodyLimit: config.http.bodyLimit }),
       ],
       services: [live],
+      web: jsonWebPart({ node: config.name, index }),
       status: () => {
         let changes = 0
         const documents = index.list()

@@ -210,7 +210,7 @@ function bindCreateForm() {
     try {
       const body = parseCreateForm(form)
       const created = await api('POST', '/json', body)
-      location.href = '/ui/json/' + encodeURIComponent(created.id || body.name)
+      location.href = '/ui/json/' + encodeURIComponent(created.doc || created.id || body.name)
     } catch (error) {
       show(error.message, 'error')
     } finally {
