@@ -163,6 +163,13 @@ export class JsonCrdt {
   /** Registers the next op (after every op it follows) and answers its index. */
   registerOp(key: string, lamport: number): number {
     if (this.byKey.has(key)) throw new JsonEditError(`Op ${key} is registered already.`)
+    const index = this.pushOp(key, lamport)
+    this.byKey.set(key, index)
+    return index
+  }
+
+  /** Adds an op's columns (not findable by key). */
+  private pushOp(key: string, lamport: number): number {
     const index = this.keys.length
     this.keys.push(key)
     this.lamports.push(lamport)
@@ -170,7 +177,6 @@ export class JsonCrdt {
     this.lvCount.push(0)
     this.contStart.push(this.containers.length)
     this.contCount.push(0)
-    this.byKey.set(key, index)
     this.prevMax = this.maxLamport
     if (lamport > this.maxLamport) this.maxLamport = lamport
     return index
@@ -248,7 +254,8 @@ export class JsonCrdt {
     const op = this.keys.length - 1
     if (this.lvCount[op] !== 0 || this.contCount[op] !== 0)
       throw new Error('unregisterLast: the op changed the document')
-    this.byKey.delete(this.keys.pop()!)
+    const key = this.keys.pop()!
+    if (this.byKey.get(key) === op) this.byKey.delete(key)
     this.lamports.pop()
     this.lvStart.pop()
     this.lvCount.pop()
@@ -779,7 +786,8 @@ export class JsonCrdt {
 
   /** @internal */
   _begin(): number {
-    const op = this.registerOp(`\u0000local-${this.keys.length}`, this.maxLamport + 1)
+    // Its id is known once it is signed (`_end`): until then it is found by index only.
+    const op = this.pushOp('', this.maxLamport + 1)
     this.cur = op
     this.visible = undefined
     this.undo = []
@@ -815,7 +823,6 @@ export class JsonCrdt {
       this.rollback(op)
       this.unregisterLast()
     } else {
-      this.byKey.delete(this.keys[op]!)
       if (this.byKey.has(key)) {
         this.rollback(op)
         this.unregisterLast()
