@@ -5,7 +5,7 @@ export type ErrorStatus = 400 | 401 | 402 | 403 | 404 | 409 | 413 | 415 | 422 | 
 
 /** One documented route: what the OpenAPI document says about it, from the same zod schemas. */
 export type RouteDoc = {
-  readonly method: 'get' | 'post' | 'delete'
+  readonly method: 'get' | 'post' | 'put' | 'patch' | 'delete'
   /** Hono-style path (`/audits/:audit`). */
   readonly path: string
   readonly summary: string

@@ -208,8 +208,7 @@ export function jsonRoutes(ctx: JsonRoutesContext): RouteGroup {
 
   const docs: RouteDoc[] = [
     {
-      // RouteDoc's methods lack PATCH (src/http/openapi.ts): the document is right at run time.
-      method: 'patch' as RouteDoc['method'],
+      method: 'patch',
       path: '/json/:doc',
       summary:
         'Change a document with a JSON Patch (RFC 6902; application/json-patch+json or application/json): add, remove, replace, move, copy, test; a text replaced by a string is spliced where they differ. Signed as one change.',
