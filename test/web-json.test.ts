@@ -420,6 +420,8 @@ describe.runIf(run)('a JSON document typed into from Chromium pages on a real no
     expect(tree).toContain('<dt>votes</dt><dd><code>2</code></dd>')
     expect(tree).toContain('<li><code>1</code></li>')
     await page.click('#json-doc + section summary')
+    // The panel is drawn on the details' toggle event, which comes after the click.
+    await page.waitForSelector('#json-raw:not(:empty)', { ...WAIT, state: 'attached' })
     expect(JSON.parse((await page.textContent('#json-raw')) ?? '')).toEqual(
       await ok('GET', `/json/${doc}`),
     )
