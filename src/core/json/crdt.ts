@@ -264,10 +264,10 @@ export class JsonCrdt {
     this.maxLamport = this.prevMax
   }
 
-  /** Undoes the current op's edits (the op stays registered, with nothing). */
-  private rollback(op: number): void {
+  /** Undoes the current op's effects recorded after the first `mark` (newest first). */
+  private undoTo(mark: number): void {
     const undo = this.undo
-    for (let u = undo.length - 1; u >= 0; u--) {
+    for (let u = undo.length - 1; u >= mark; u--) {
       const x = undo[u]!
       if (x.t === 'ins') x.seq.remove(x.lv, x.len)
       else if (x.t === 'del') x.seq.setDeleted(x.lv, x.len, false)
@@ -276,7 +276,12 @@ export class JsonCrdt {
         else x.map.delete(x.k)
       } else x.c.count -= x.by
     }
-    this.undo = []
+    undo.length = mark
+  }
+
+  /** Undoes the current op's edits (the op stays registered, with nothing). */
+  private rollback(op: number): void {
+    this.undoTo(0)
     const lvs = this.lvCount[op]!
     if (lvs > 0) {
       this.nextLv = this.lvStart[op]!
@@ -304,50 +309,43 @@ export class JsonCrdt {
     return op
   }
 
+  /**
+   * The index (an lv, or a container id) a reference names: this op's n-th (a number) or an
+   * earlier op's (`[op id, n]`), checked against what each op made (`starts`, `counts`).
+   */
+  private resolve(
+    ref: number | readonly [string, number],
+    starts: number[],
+    counts: number[],
+    what: string,
+  ): number {
+    if (typeof ref === 'number') {
+      if (!Number.isInteger(ref) || ref < 0 || ref >= counts[this.cur]!)
+        this.refuse(`${what} ${ref} of this op does not exist (yet).`)
+      return starts[this.cur]! + ref
+    }
+    if (
+      !Array.isArray(ref) ||
+      ref.length !== 2 ||
+      typeof ref[0] !== 'string' ||
+      !Number.isInteger(ref[1])
+    )
+      this.refuse(`A reference to a ${what.toLowerCase()} is null, a number or [op id, n].`)
+    const op = this.opOf(ref[0])
+    if (ref[1] < 0 || ref[1] >= counts[op]!)
+      this.refuse(`Op ${describe(ref[0])} made no ${what.toLowerCase()} ${ref[1]}.`)
+    return starts[op]! + ref[1]
+  }
+
   private container(ref: ObjRef): Container {
     if (ref === null) return this.containers[0]!
-    let id: number
-    if (typeof ref === 'number') {
-      if (!Number.isInteger(ref) || ref < 0 || ref >= this.contCount[this.cur]!)
-        this.refuse(`Container ${ref} of this op does not exist (yet).`)
-      id = this.contStart[this.cur]! + ref
-    } else {
-      if (
-        !Array.isArray(ref) ||
-        ref.length !== 2 ||
-        typeof ref[0] !== 'string' ||
-        !Number.isInteger(ref[1])
-      )
-        this.refuse('A container reference is null, a number or [op id, ordinal].')
-      const op = this.opOf(ref[0])
-      if (ref[1] < 0 || ref[1] >= this.contCount[op]!)
-        this.refuse(`Op ${describe(ref[0])} created no container ${ref[1]}.`)
-      id = this.contStart[op]! + ref[1]
-    }
-    return this.containers[id]!
+    return this.containers[this.resolve(ref, this.contStart, this.contCount, 'Container')]!
   }
 
   /** The lv of an element of `seq`, or -1 for null. */
   private elem(ref: ElemRef, seq: Seq): number {
     if (ref === null) return -1
-    let lv: number
-    if (typeof ref === 'number') {
-      if (!Number.isInteger(ref) || ref < 0 || ref >= this.lvCount[this.cur]!)
-        this.refuse(`Element ${ref} of this op does not exist (yet).`)
-      lv = this.lvStart[this.cur]! + ref
-    } else {
-      if (
-        !Array.isArray(ref) ||
-        ref.length !== 2 ||
-        typeof ref[0] !== 'string' ||
-        !Number.isInteger(ref[1])
-      )
-        this.refuse('An element reference is null, a number or [op id, offset].')
-      const op = this.opOf(ref[0])
-      if (ref[1] < 0 || ref[1] >= this.lvCount[op]!)
-        this.refuse(`Op ${describe(ref[0])} inserted no element ${ref[1]}.`)
-      lv = this.lvStart[op]! + ref[1]
-    }
+    const lv = this.resolve(ref, this.lvStart, this.lvCount, 'Element')
     if (this.leafOf[lv]?.seq !== seq)
       this.refuse('The element named is not in the container edited.')
     return lv
@@ -802,17 +800,7 @@ export class JsonCrdt {
       this.applyEdit(edit, index)
     } catch (error) {
       // Undo this edit only: the change keeps its earlier edits.
-      const undo = this.undo
-      for (let u = undo.length - 1; u >= mark; u--) {
-        const x = undo[u]!
-        if (x.t === 'ins') x.seq.remove(x.lv, x.len)
-        else if (x.t === 'del') x.seq.setDeleted(x.lv, x.len, false)
-        else if (x.t === 'set') {
-          if (x.prev) x.map.set(x.k, x.prev)
-          else x.map.delete(x.k)
-        } else x.c.count -= x.by
-      }
-      undo.length = mark
+      this.undoTo(mark)
       throw error
     }
   }

@@ -87,81 +87,73 @@ export class Seq {
     return this.root.all
   }
 
-  /** The element at visible position `pos` (< length). */
-  findVisible(pos: number): Place {
+  /** The leaf holding the element at `index` (visible, or raw), and the index within it. */
+  private descend(index: number, visible: boolean): { leaf: Leaf; index: number } {
     let node = this.root
     while (!node.leaf) {
       const kids = node.kids
       let k = 0
       for (; k < kids.length - 1; k++) {
-        const v = kids[k]!.vis
-        if (pos < v) break
-        pos -= v
+        const n = visible ? kids[k]!.vis : kids[k]!.all
+        if (index < n) break
+        index -= n
       }
       node = kids[k]!
     }
-    const runs = node.runs
-    for (let i = 0; i < runs.length; i++) {
+    return { leaf: node, index }
+  }
+
+  /** The element at visible position `pos` (< length). */
+  findVisible(pos: number): Place {
+    const { leaf, index } = this.descend(pos, true)
+    const runs = leaf.runs
+    for (let i = 0, left = index; i < runs.length; i++) {
       const r = runs[i]!
       if (r.del) continue
-      if (pos < r.len) return { leaf: node, i, off: pos }
-      pos -= r.len
+      if (left < r.len) return { leaf, i, off: left }
+      left -= r.len
     }
     throw new RangeError('visible position past the end')
   }
 
   /** The element at raw index `index` (< size), or the end place when index === size. */
   findRaw(index: number): Place {
-    let node = this.root
-    while (!node.leaf) {
-      const kids = node.kids
-      let k = 0
-      for (; k < kids.length - 1; k++) {
-        const a = kids[k]!.all
-        if (index < a) break
-        index -= a
-      }
-      node = kids[k]!
-    }
-    const runs = node.runs
+    const found = this.descend(index, false)
+    const runs = found.leaf.runs
+    let left = found.index
     for (let i = 0; i < runs.length; i++) {
       const r = runs[i]!
-      if (index < r.len) return { leaf: node, i, off: index }
-      index -= r.len
+      if (left < r.len) return { leaf: found.leaf, i, off: left }
+      left -= r.len
     }
-    return { leaf: node, i: runs.length, off: 0 }
+    return { leaf: found.leaf, i: runs.length, off: 0 }
   }
 
   /** The raw index of element `lv` (one of this container's). */
   rawIndex(lv: number): number {
-    const leaf = this.leafOf[lv]!
-    const runs = leaf.runs
-    let index = 0
-    for (let i = 0; ; i++) {
-      const r = runs[i]!
-      if (lv >= r.lv && lv < r.lv + r.len) {
-        index += lv - r.lv
-        break
-      }
-      index += r.len
-    }
-    return index + offsetAbove(leaf, false)
+    return this.indexOf(lv, false)
   }
 
   /** How many visible elements come before element `lv`. */
   visibleIndex(lv: number): number {
+    return this.indexOf(lv, true)
+  }
+
+  /** How many elements (visible ones, or all) come before element `lv`. */
+  private indexOf(lv: number, visible: boolean): number {
     const leaf = this.leafOf[lv]!
     const runs = leaf.runs
     let index = 0
     for (let i = 0; ; i++) {
       const r = runs[i]!
+      const counted = !visible || !r.del
       if (lv >= r.lv && lv < r.lv + r.len) {
-        if (!r.del) index += lv - r.lv
+        if (counted) index += lv - r.lv
         break
       }
-      if (!r.del) index += r.len
+      if (counted) index += r.len
     }
-    return index + offsetAbove(leaf, true)
+    return index + offsetAbove(leaf, visible)
   }
 
   /** The element right after `lv` in document order, or -1 at the end. */
@@ -410,7 +402,7 @@ export class Seq {
     }
   }
 
-  /** Appends the visible content in order: characters to `out` (text) or values (list). */
+  /** Every run, in document order. */
   *runs(): Generator<Run> {
     let node = this.root
     while (!node.leaf) node = node.kids[0]!
