@@ -74,9 +74,47 @@ describe('the bookkeeper', () => {
     expect(lines.filter((l) => /above the highest this node accepts/.test(l.msg))).toHaveLength(1)
   })
 
-  test('a peer without SWAP (no terms) charges nothing for what it serves', () => {
+  test('a peer without SWAP (no terms while connected) charges nothing for what it serves', () => {
     const { keeper: k } = keeper()
     k.received(PEER, { kind: 'ops', ops: 100, bytes: 10_000 })
+    expect(k.balance(PEER)).toBe(0n)
+    k.disconnected(PEER)
+    // Terms on a later connection (it turned SWAP on) do not price what it served before.
+    k.setTerms(PEER, terms())
+    expect(k.balance(PEER)).toBe(0n)
+    expect(k.view(PEER)!.received).toEqual({ answers: 0, ops: 0, bytes: 0, amount: 0n })
+  })
+
+  test('answers taken before the peer’s terms came are priced when they come (both sides agree)', () => {
+    // The server counts from its first answer; the puller may learn its terms after it (a
+    // handshake asked before the other side served the protocol, or a slow one).
+    const server = keeper({ prices: { perOp: 1000n, perByte: 1n } }).keeper
+    const { keeper: puller } = keeper()
+    const answers = [
+      { kind: 'recon', ops: 0, bytes: 300 },
+      { kind: 'ops', ops: 10, bytes: 2000 },
+    ] as const
+    for (const a of answers) server.served(PEER, a)
+    for (const a of answers) puller.received(PEER, a)
+    expect(puller.balance(PEER)).toBe(0n)
+    puller.setTerms(PEER, terms({ pricePerOp: 1000n, pricePerByte: 1n, mode: 'soft' }))
+    expect(puller.balance(PEER)).toBe(-server.balance(PEER))
+    expect(puller.view(PEER)!.received).toEqual({
+      answers: 2,
+      ops: 10,
+      bytes: 2300,
+      amount: 12_300n,
+    })
+    // Held only once: a second handshake prices nothing again; later answers go at once.
+    puller.setTerms(PEER, terms({ pricePerOp: 1000n, pricePerByte: 1n, mode: 'soft' }))
+    puller.received(PEER, { kind: 'ops', ops: 1, bytes: 100 })
+    expect(puller.balance(PEER)).toBe(-13_400n)
+  })
+
+  test('a peer that announced SWAP off is owed nothing for answers held before its terms', () => {
+    const { keeper: k } = keeper()
+    k.received(PEER, { kind: 'ops', ops: 5, bytes: 500 })
+    k.setTerms(PEER, terms({ mode: 'off' }))
     expect(k.balance(PEER)).toBe(0n)
   })
 

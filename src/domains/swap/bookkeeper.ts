@@ -49,8 +49,16 @@ export type BookkeeperOptions = {
 export interface Bookkeeper {
   /** Sync served a peer this answer: it owes its price. */
   served(peer: string, answer: SyncAnswer): void
-  /** Sync took this answer from a peer: this node owes its price at the peer's prices. */
+  /**
+   * Sync took this answer from a peer: this node owes its price at the peer's prices. Before the
+   * peer's terms are known the answer is held unpriced, and priced when they come.
+   */
   received(peer: string, answer: SyncAnswer): void
+  /**
+   * The peer disconnected: what it served before its terms came is dropped (a peer that never
+   * announced terms has no SWAP, and charged nothing for it).
+   */
+  disconnected(peer: string): void
   /** Undefined to serve the peer now, else how long it is told to wait (cut off or bounced). */
   admit(peer: string): number | undefined
   /**
@@ -59,7 +67,7 @@ export interface Bookkeeper {
    * always goes). Undefined in soft mode.
    */
   budget(peer: string): AnswerBudget | undefined
-  /** The peer's terms from its handshake. */
+  /** The peer's terms from its handshake: answers held unpriced are priced at them. */
   setTerms(peer: string, terms: PeerTerms): void
   terms(peer: string): PeerTerms | null
   /** The balance now (forgiveness applied): > 0 the peer owes us, < 0 we owe it. */
@@ -104,6 +112,13 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
   const cutOff = disconnectThreshold(options.paymentThreshold, options.tolerancePercent)
   /** Peers warned that their prices are above ours. */
   const overpriced = new Set<string>()
+  /**
+   * Answers taken from connected peers whose terms are not known yet. A peer's handshake may come
+   * after its first answers (each side of a new connection may ask before the other serves the
+   * protocol, or the handshake may be slow), while the peer counts them from the first: they are
+   * priced when the terms come, so that both sides agree.
+   */
+  const unpriced = new Map<string, { answers: number; ops: number; bytes: number }>()
   /**
    * The prices this node accounts a peer's answers at: the peer's, but never above the highest it
    * accepts (a peer announcing a price of 10^30 per op would otherwise make this node owe, and
@@ -181,6 +196,12 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
     dirty.add(r.peer)
     watch(r)
   }
+  /** This node owes for `answer` (one or more answers) at the peer's `terms`. */
+  const takeAt = (r: PeerRecord, terms: PeerTerms, answer: Answers) => {
+    const amount = priceOf(pricesTaken(terms), answer)
+    r.received = add(r.received, answer, amount)
+    move(r, -amount)
+  }
   const viewOf = (r: PeerRecord): PeerView => {
     const sent = last.out.get(r.peer)
     const got = last.in.get(r.peer)
@@ -211,11 +232,23 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
     },
     received(peer, answer) {
       const r = record(peer)
-      // A peer that announced no terms (no SWAP) charges nothing.
-      if (!r.terms || r.terms.mode === 'off') return
-      const amount = priceOf(pricesTaken(r.terms), answer)
-      r.received = add(r.received, answer, amount)
-      move(r, -amount)
+      if (!r.terms) {
+        const held = unpriced.get(peer) ?? { answers: 0, ops: 0, bytes: 0 }
+        if (!unpriced.has(peer)) {
+          if (unpriced.size >= MAX_PEERS) unpriced.clear()
+          unpriced.set(peer, held)
+        }
+        held.answers++
+        held.ops += answer.ops
+        held.bytes += answer.bytes
+        return
+      }
+      // A peer that runs SWAP off charges nothing.
+      if (r.terms.mode === 'off') return
+      takeAt(r, r.terms, answer)
+    },
+    disconnected(peer) {
+      unpriced.delete(peer)
     },
     admit(peer) {
       if (mode === 'soft') return undefined
@@ -254,6 +287,9 @@ export function createBookkeeper(options: BookkeeperOptions): Bookkeeper {
         )
       }
       dirty.add(peer)
+      const held = unpriced.get(peer)
+      unpriced.delete(peer)
+      if (held && terms.mode !== 'off') takeAt(r, terms, held)
     },
     terms: (peer) => records.get(peer)?.terms ?? null,
     balance: (peer) => record(peer).balance,
@@ -329,9 +365,12 @@ export function chequeView(c: StoredCheque): ChequeView {
   return lastCash ? { ...rest, lastCash } : rest
 }
 
-function add(t: PeerRecord['served'], answer: SyncAnswer, amount: bigint): PeerRecord['served'] {
+/** One answer, or several counted together (`answers` of them). */
+type Answers = { readonly answers?: number; readonly ops: number; readonly bytes: number }
+
+function add(t: PeerRecord['served'], answer: Answers, amount: bigint): PeerRecord['served'] {
   return {
-    answers: t.answers + 1,
+    answers: t.answers + (answer.answers ?? 1),
     ops: t.ops + answer.ops,
     bytes: t.bytes + answer.bytes,
     amount: t.amount + amount,

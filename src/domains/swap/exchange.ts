@@ -83,6 +83,8 @@ export function createExchange(options: ExchangeOptions): Exchange {
     noSwap.delete(event.detail.toString())
     void handshake(event.detail.toString())
   }
+  const onDisconnect = (event: CustomEvent<PeerId>) =>
+    bookkeeper.disconnected(event.detail.toString())
 
   const learn = (peer: string, hello: Hello) => {
     const { issuer, ...terms } = hello
@@ -224,10 +226,12 @@ export function createExchange(options: ExchangeOptions): Exchange {
         { maxInboundStreams: 16 },
       )
       host.addEventListener('peer:connect', onConnect)
+      host.addEventListener('peer:disconnect', onDisconnect)
       for (const peer of host.getPeers()) void handshake(peer.toString())
     },
     async stop() {
       host.removeEventListener('peer:connect', onConnect)
+      host.removeEventListener('peer:disconnect', onDisconnect)
       await host.unhandle(SWAP_PROTOCOL).catch(() => undefined)
     },
     handshake,
