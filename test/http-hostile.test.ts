@@ -1247,12 +1247,37 @@ describe('hostile requests to the json routes', () => {
         token: stranger,
         body: { edits: [{ o: 'set', obj: null, k: 'title', v: 'mine' }] },
       }),
+      // Nor may it change the editors (the owner's alone).
+      await t.call('POST', `${d}/editors`, {
+        token: stranger,
+        body: { add: ['ab'.repeat(32)] },
+      }),
     ]
     expect(refused.map((r) => [r.status, r.json?.error])).toEqual(
-      Array(3).fill([403, 'JsonForbiddenError']),
+      Array(4).fill([403, 'JsonForbiddenError']),
     )
+    // Editors changes: keys that are no keys, too many, unknown fields, an unknown audit.
+    const editors = (body: unknown) => t.call('POST', `${d}/editors`, { token: admin, body })
+    for (const body of [
+      { add: ['not a key'] },
+      { remove: 'ab'.repeat(32) },
+      { add: Array.from({ length: 1001 }, (_, i) => i.toString(16).padStart(64, '0')) },
+      { add: ['ab'.repeat(32)], owner: 'me' },
+    ]) {
+      const answer = await editors(body)
+      expect([answer.status, answer.json?.error], JSON.stringify(body).slice(0, 80)).toEqual([
+        400,
+        'ValidationError',
+      ])
+    }
+    const noAudit = await editors({ audit: 'no such audit' })
+    expect([noAudit.status, noAudit.json?.message]).toEqual([
+      422,
+      expect.stringContaining('No audit is named'),
+    ])
     expect((await t.call('GET', d)).json).toEqual({ body: 'hello', title: 'T' })
-    expect((await t.call('GET', `${d}?meta=1`)).json.version).toBe(1)
+    const meta = (await t.call('GET', `${d}?meta=1`)).json
+    expect([meta.version, meta.editors]).toEqual([1, [meta.owner]])
   })
 
   test('change feeds past [domains.json] max_streams get 503 until one closes', async () => {

@@ -120,6 +120,22 @@ describe('rwa doc', () => {
     expect(history[1]).toMatch(/json\.change {2}1 edit\(s\) {2}b[a-z2-7]{58}$/)
   })
 
+  test('editors lists who may edit, and the owner adds and removes keys', async () => {
+    const [ann, bob] = ['aa'.repeat(32), 'bb'.repeat(32)]
+    const created = await t.rwa('doc', 'create', 'agenda', '--editor', ann, '--json')
+    expect(created.code, created.stderr).toBe(0)
+    const owner = (JSON.parse(created.stdout).editors as string[]).find((k) => k !== ann)!
+    const changed = await t.rwa('doc', 'editors', 'agenda', '--add', bob, '--remove', ann)
+    expect(changed.code, changed.stderr).toBe(0)
+    expect(changed.stdout).toMatch(
+      /^Changed the editors of "agenda" \(op b[a-z2-7]{58}\): 2 editor\(s\)\.$/m,
+    )
+    const listed = await t.rwa('doc', 'editors', 'agenda')
+    expect(listed.stdout.trim().split('\n').sort()).toEqual([bob, `${owner}  (owner)`].sort())
+    const owners = await t.rwa('doc', 'editors', 'agenda', '--remove', owner)
+    expect([owners.code, owners.stderr]).toEqual([1, expect.stringContaining('always edits')])
+  })
+
   test('edit sends a text as splices rebased over an edit made meanwhile, and JSON as a replace', async () => {
     const content = join(dir, 'notes.json')
     writeFileSync(

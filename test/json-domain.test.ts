@@ -131,6 +131,61 @@ describe('the json domain on a ledger', () => {
     expect(ledger.log.heads(g.id)).toEqual([g.id])
   })
 
+  test('the owner adds and removes editors; each change is judged on the editors its causal past holds', async () => {
+    const { ledger, index } = await node()
+    const g = genesis({ text: { $text: '' } }, [])
+    const editors = (seq: number, deps: OpId[], body: Record<string, unknown>, by = alice) =>
+      makeOp(by, { doc: g.id, seq, deps, type: JSON_OP.editors, body })
+    const set = (signer: Signer, seq: number, deps: OpId[], k: string) =>
+      change(signer, g.id, seq, deps, [{ o: 'set', obj: null, k, v: true }])
+    const refusedFor = async (op: EncodedOp) => {
+      const [result] = await ledger.ingest([op.bytes])
+      expect(result, op.op.type).toMatchObject({ ok: false })
+      return (result as { error: { rule?: string; message: string } }).error
+    }
+    await ledger.ingest([g.bytes])
+    // Bob is no editor yet; only the owner changes the editors.
+    expect((await refusedFor(set(bob, 1, [g.id], 'early'))).rule).toBe('JsonForbiddenError')
+    expect((await refusedFor(editors(1, [g.id], { add: [hex(bob)] }, bob))).rule).toBe(
+      'JsonForbiddenError',
+    )
+    const add = editors(2, [g.id], { add: [hex(bob), hex(mallory)], audit: 'criteria' })
+    expect((await ledger.ingest([add.bytes]))[0]).toMatchObject({ ok: true, status: 'accepted' })
+    const seesAdd = set(bob, 1, [add.id], 'bob')
+    expect((await ledger.ingest([seesAdd.bytes]))[0]).toMatchObject({ ok: true })
+    // A change made on the genesis alone did not see the add: refused, whenever it arrives.
+    expect((await refusedFor(set(mallory, 1, [g.id], 'blind'))).rule).toBe('JsonForbiddenError')
+    const remove = editors(3, [seesAdd.id], { remove: [hex(mallory)] })
+    expect((await ledger.ingest([remove.bytes]))[0]).toMatchObject({ ok: true, status: 'accepted' })
+    // Mallory's change that saw its removal is refused; one made before it (concurrent) counts.
+    expect((await refusedFor(set(mallory, 2, [remove.id], 'after'))).rule).toBe(
+      'JsonForbiddenError',
+    )
+    const concurrent = set(mallory, 3, [add.id], 'concurrent')
+    expect((await ledger.ingest([concurrent.bytes]))[0]).toMatchObject({ ok: true })
+    // The owner is never removed.
+    expect((await refusedFor(editors(4, [remove.id], { remove: [hex(alice)] }))).message).toMatch(
+      /always edits/,
+    )
+    expect((await refusedFor(editors(6, [remove.id], {}))).message).toMatch(/at least one key/)
+    const reducer = await index.reducer(g.id)
+    expect(reducer.state().editors).toEqual([hex(alice), hex(bob)].sort())
+    expect(reducer.state().audit).toBe('criteria')
+    expect(reducer.content()).toEqual({ text: '', bob: true, concurrent: true })
+    // Two editors ops made concurrently: the log's order decides which counts. Both are kept (a
+    // replica may get them in either order), one is refused, and replicas agree.
+    const stale = editors(5, [add.id], { add: [hex(bob)], remove: [hex(mallory)], audit: 'x' })
+    expect((await ledger.ingest([stale.bytes]))[0]).toMatchObject({ ok: true })
+    const after = await index.reducer(g.id)
+    const lost = [remove, stale].filter((op) => after.verdict(op.id)?.name === 'JsonConflictError')
+    expect(lost).toHaveLength(1)
+    expect(after.state().audit).toBe(lost[0] === stale ? 'criteria' : 'x')
+    const other = await node()
+    for (const op of [g, add, stale, concurrent, seesAdd, remove])
+      await other.ledger.ingest([op.bytes])
+    expect(await other.index.stateHash(g.id)).toBe(await index.stateHash(g.id))
+  })
+
   test('an op whose parent does not exist waits and never applies', async () => {
     const { ledger, index } = await node()
     const g = genesis()

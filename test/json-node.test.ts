@@ -269,6 +269,62 @@ describe('JSON documents on a node', () => {
     expect((await ok(node!, 'GET', `/json/${created.doc}`)).findings).toEqual(['ok'])
   })
 
+  test('the owner adds auditors who registered after the document was made, and removes an editor', async () => {
+    const [node] = await startNodes(1)
+    const account = async (name: string) =>
+      (await ok(node!, 'POST', '/accounts', { name })) as { key: string; token: string }
+    const [ann, bob] = [await account('ann'), await account('bob')]
+    const { audit } = await ok(node!, 'POST', '/audits', { name: 'roads', bond: '900' })
+    await ok(node!, 'POST', `/audits/${audit}/items`, { description: 'Bridge' })
+    await ok(node!, 'POST', `/audits/${audit}/open`)
+    const register = (a: { token: string }) =>
+      call(node!, 'POST', `/audits/${audit}/register`, undefined, { token: a.token })
+    expect((await register(ann)).status).toBe(200)
+    const { doc } = await ok(node!, 'POST', '/json', { name: 'criteria', audit: 'roads' })
+    expect((await register(bob)).status).toBe(200)
+    const patch = (token: string, value: string) =>
+      call(node!, 'PATCH', `/json/${doc}`, [{ op: 'add', path: `/${value}`, value }], { token })
+    expect((await patch(bob.token, 'early')).status).toBe(403)
+    // Only the owner changes the editors.
+    const byBob = await call(node!, 'POST', `/json/${doc}/editors`, { add: [bob.key] }, bob)
+    expect([byBob.status, byBob.json.error]).toEqual([403, 'JsonForbiddenError'])
+    const me = (await ok(node!, 'GET', '/accounts/me')).key as string
+    const refreshed = await ok(node!, 'POST', `/json/${doc}/editors`, { audit: 'roads' })
+    expect(refreshed.op).toEqual(expect.any(String))
+    expect(refreshed.editors).toEqual([ann.key, bob.key, me].sort())
+    expect((await patch(bob.token, 'bob')).status).toBe(200)
+    const removed = await ok(node!, 'POST', `/json/${doc}/editors`, { remove: [ann.key] })
+    expect(removed.editors).toEqual([bob.key, me].sort())
+    const refused = await patch(ann.token, 'ann')
+    expect([refused.status, refused.json.message]).toEqual([
+      403,
+      expect.stringContaining('rwa doc editors'),
+    ])
+    // Nothing to change signs nothing; contradictions and removing the owner say what is wrong.
+    const again = await ok(node!, 'POST', `/json/${doc}/editors`, { add: [bob.key] })
+    expect([again.op, again.version]).toEqual([null, removed.version])
+    const both = await call(node!, 'POST', `/json/${doc}/editors`, {
+      add: [ann.key],
+      remove: [ann.key],
+    })
+    expect([both.status, both.json.message]).toEqual([422, expect.stringContaining('both added')])
+    const owner = await call(node!, 'POST', `/json/${doc}/editors`, { remove: [me] })
+    expect([owner.status, owner.json.message]).toEqual([
+      422,
+      expect.stringContaining('always edits'),
+    ])
+    const meta = await ok(node!, 'GET', `/json/${doc}?meta=1`)
+    expect([meta.editors, meta.audit]).toEqual([removed.editors, audit])
+    expect(await ok(node!, 'GET', `/json/${doc}`)).toEqual({ bob: 'bob' })
+    const history = await ok(node!, 'GET', `/json/${doc}/history`)
+    expect((history.items as { type: string }[]).map((i) => i.type)).toEqual([
+      'json.create',
+      'json.editors',
+      'json.change',
+      'json.editors',
+    ])
+  })
+
   test('the change feed sends a snapshot, then every change with its patches and version', async () => {
     const [node] = await startNodes(1)
     const { doc } = await ok(node!, 'POST', '/json', {
@@ -293,6 +349,7 @@ describe('JSON documents on a node', () => {
       data: {
         version: 2,
         op: text.op,
+        type: 'json.change',
         author: expect.stringMatching(/^[0-9a-f]{64}$/),
         patches: [{ action: 'splice', path: ['body'], index: 3, remove: 0, insert: 'def' }],
       },

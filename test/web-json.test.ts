@@ -600,7 +600,7 @@ describe.runIf(run)('a JSON document typed into from Chromium pages on a real no
     )
   })
 
-  test('an account that is not an editor gets read-only texts', async () => {
+  test('an account that is not an editor gets read-only texts, until the owner adds it', async () => {
     const page = await open(carol)
     await page.waitForSelector('#json-status[data-state="connected"]', WAIT)
     await page.waitForSelector('#json-readonly:not([hidden])', WAIT)
@@ -612,6 +612,22 @@ describe.runIf(run)('a JSON document typed into from Chromium pages on a real no
       splices: [[0, 0, 'x']],
     })
     expect([refused.status, refused.json.error]).toEqual([403, 'JsonForbiddenError'])
+    // The owner makes carol an editor: the open page reads the editors again and lets her type.
+    const added = await call('POST', `/json/${doc}/editors`, alice.token, { add: [carol.key] })
+    expect(added.status).toBe(200)
+    await page.waitForSelector('#json-readonly', { ...WAIT, state: 'hidden' })
+    expect(await area(page, ['body']).evaluate((el: AreaElement) => el.readOnly)).toBe(false)
+    await typeAtEnd(page, ['body'], '!')
+    await until(page, ['body'], (v) => v.endsWith('!'), "carol's typing")
+    const sent = async () => ((await ok('GET', `/json/${doc}`)) as { body: string }).body
+    for (const deadline = Date.now() + WAIT.timeout; !(await sent()).endsWith('!'); ) {
+      if (Date.now() > deadline) throw new Error("carol's typing never reached the node")
+      await page.waitForTimeout(50)
+    }
+    // And removed, read-only again.
+    await call('POST', `/json/${doc}/editors`, alice.token, { remove: [carol.key] })
+    await page.waitForSelector('#json-readonly:not([hidden])', WAIT)
+    expect(await area(page, ['body']).evaluate((el: AreaElement) => el.readOnly)).toBe(true)
   })
 
   test('the create form makes a document and opens its page', async () => {

@@ -12,7 +12,9 @@ import {
   JsonConflictError,
   JsonForbiddenError,
   JsonNotFoundError,
+  MAX_EDITORS,
   parseCreateBody,
+  parseEditorsBody,
   SUMMARIES,
   unpackChange,
 } from './ops.ts'
@@ -39,8 +41,12 @@ export class JsonRules implements Rules {
   readonly id: OpId
   readonly name: string
   readonly owner: string
-  readonly editors: ReadonlySet<string>
-  readonly audit: string | undefined
+  /**
+   * Who may edit after each editors op, in the order of the control chain (every editors op sees
+   * the one before): [0] is the genesis' set. A change is judged on the set its causal past holds.
+   */
+  private readonly editorsAfter: ReadonlySet<string>[] = []
+  audit: string | undefined
   /** Per engine position: the op's lamport clock (0 until known). */
   private readonly lamportAt: number[] = []
   /** Per CRDT op: its engine position. */
@@ -62,7 +68,7 @@ export class JsonRules implements Rules {
     this.id = genesis.id
     this.name = body.name
     this.owner = hex(genesis.op.author)
-    this.editors = new Set([this.owner, ...(body.editors ?? [])])
+    this.editorsAfter.push(new Set([this.owner, ...(body.editors ?? [])]))
     this.audit = body.audit
     this.lamportAt[0] = 1
     // The genesis' content is the change of op 0.
@@ -79,6 +85,21 @@ export class JsonRules implements Rules {
     }
     change.commit(genesis.id)
     this.positionOf[0] = 0
+  }
+
+  /** Who may edit now. */
+  get editors(): ReadonlySet<string> {
+    return this.editorsAfter[this.editorsAfter.length - 1]!
+  }
+
+  /** Who may edit for an op whose causal past holds `seen` editors ops. */
+  editorsAt(seen: number): ReadonlySet<string> {
+    return this.editorsAfter[Math.min(seen, this.editorsAfter.length - 1)]!
+  }
+
+  /** Editors ops (json.editors) applied. */
+  get editorChanges(): number {
+    return this.editorsAfter.length - 1
   }
 
   /** The lamport clock of the op at `position` (merges included: 1 + the most of their deps). */
@@ -101,14 +122,20 @@ export class JsonRules implements Rules {
       throw new InvalidJsonInputError(
         `Document "${this.name}" has its genesis already; send "${JSON_OP.change}" ops.`,
       )
+    if (type === JSON_OP.editors) {
+      this.changeEditors(op, view, mode)
+      return
+    }
     if (type !== JSON_OP.change)
       throw new InvalidJsonInputError(
-        `${describeValue(type)} is not a json op; use ${JSON_OP.change}.`,
+        `${describeValue(type)} is not a json op; use ${JSON_OP.change} or ${JSON_OP.editors}.`,
       )
     const author = hex(op.op.author)
-    if (!this.editors.has(author))
+    // Judged on the editors its causal past holds: a key removed by an editors op it has seen
+    // may not edit, one added by an op it has seen may.
+    if (!this.editorsAt(view.seen).has(author))
       throw new JsonForbiddenError(
-        `Key ${author.slice(0, 16)}… may not edit document "${this.name}"; its owner names the editors.`,
+        `Key ${author.slice(0, 16)}… may not edit document "${this.name}"; its owner names the editors (rwa doc editors).`,
       )
     const edits = unpackChange(op.op.body)
     let most = 0
@@ -136,6 +163,37 @@ export class JsonRules implements Rules {
     }
     this.positionOf[index] = view.position
     this.changes++
+  }
+
+  /** `json.editors`: the owner adds and removes editors; each such op must see the one before. */
+  private changeEditors(op: EncodedOp, view: View, mode: Mode): void {
+    if (hex(op.op.author) !== this.owner)
+      throw new JsonForbiddenError(
+        `Only the owner of document "${this.name}" changes its editors; sign with the key that created it.`,
+      )
+    const body = parseEditorsBody(op.op.body)
+    if (body.remove?.includes(this.owner))
+      throw new InvalidJsonInputError(
+        `The owner of document "${this.name}" always edits it; remove other keys only.`,
+      )
+    if (view.seen < this.editorsAfter.length - 1) {
+      // Made concurrently with another editors op of the owner's: the log's order decides.
+      this.engine.tieBreak(mode)
+      throw new JsonConflictError(
+        `This change of the editors of "${this.name}" was made concurrently with another; make it again on the current editors.`,
+      )
+    }
+    const next = new Set(this.editorsAt(view.seen))
+    for (const key of body.add ?? []) next.add(key)
+    for (const key of body.remove ?? []) next.delete(key)
+    if (next.size > MAX_EDITORS)
+      throw new InvalidJsonInputError(
+        `Document "${this.name}" would have ${next.size} editors; it may have at most ${MAX_EDITORS}: remove some first.`,
+      )
+    if (!mode.commit) return
+    this.editorsAfter.push(next)
+    if (body.audit !== undefined) this.audit = body.audit
+    this.engine.control.append(view.position)
   }
 }
 

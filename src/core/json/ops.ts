@@ -33,11 +33,12 @@ export class JsonConflictError extends BaseError {
 export const JSON_OP = {
   create: 'json.create',
   change: 'json.change',
+  editors: 'json.editors',
 } as const
 
 /** Longest name. */
 export const MAX_NAME = 80
-/** Most editors a genesis names. */
+/** Most editors a document has (its owner included), and a genesis or an editors op names. */
 export const MAX_EDITORS = 1000
 
 const CONTROL = /\p{Cc}/u
@@ -52,6 +53,16 @@ export type JsonCreateBody = {
   readonly audit?: string
   /** The first content: plain JSON, `{ "$text": … }` and `{ "$counter": n }` for texts and counters. */
   readonly content?: Record<string, unknown>
+}
+
+/** A change of who may edit, by the document's owner. */
+export type JsonEditorsBody = {
+  /** Ed25519 keys (hex) that may edit from now on. */
+  readonly add?: readonly string[]
+  /** Ed25519 keys (hex) that may no longer edit (not the owner). */
+  readonly remove?: readonly string[]
+  /** The audit whose auditors were added (informational). */
+  readonly audit?: string
 }
 
 export const BODIES = {
@@ -88,6 +99,25 @@ export const BODIES = {
         .describe('The ids of the ops the edits name; an edit names one by its index here'),
     })
     .strict(),
+  [JSON_OP.editors]: z
+    .object({
+      add: z
+        .array(z.string().regex(HEX_KEY))
+        .max(MAX_EDITORS)
+        .optional()
+        .describe('Ed25519 public keys (hex) that may edit from now on'),
+      remove: z
+        .array(z.string().regex(HEX_KEY))
+        .max(MAX_EDITORS)
+        .optional()
+        .describe('Ed25519 public keys (hex) that may no longer edit (never the owner)'),
+      audit: z
+        .string()
+        .max(200)
+        .optional()
+        .describe('The audit whose auditors were added (for reference)'),
+    })
+    .strict(),
 }
 
 export const SUMMARIES: Record<keyof typeof BODIES, string> = {
@@ -95,6 +125,8 @@ export const SUMMARIES: Record<keyof typeof BODIES, string> = {
     'Starts a JSON document: its name, its editors and its first content; anyone may sign it.',
   [JSON_OP.change]:
     "One change of many edits to a document, signed by one of the document's editors.",
+  [JSON_OP.editors]:
+    'Adds and removes editors of a document; signed by its owner, each such op seeing the one before.',
 }
 
 /** Checks a genesis body, naming the field that is wrong. */
@@ -108,6 +140,29 @@ export function parseCreateBody(body: unknown): JsonCreateBody {
   }
   const value = parsed.data as JsonCreateBody
   if (CONTROL.test(value.name)) throw new InvalidJsonInputError('A name has no control characters.')
+  return value
+}
+
+/** Checks an editors op's body, naming the field that is wrong. */
+export function parseEditorsBody(body: unknown): JsonEditorsBody {
+  const parsed = BODIES[JSON_OP.editors].safeParse(body)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new InvalidJsonInputError(
+      `The editors change is not valid: ${issue.path.join('.') || 'body'}: ${issue.message}.`,
+    )
+  }
+  const value = parsed.data as JsonEditorsBody
+  if ((value.add?.length ?? 0) + (value.remove?.length ?? 0) === 0)
+    throw new InvalidJsonInputError(
+      'An editors change adds or removes at least one key: give "add" or "remove".',
+    )
+  const removed = new Set(value.remove)
+  const both = value.add?.find((key) => removed.has(key))
+  if (both)
+    throw new InvalidJsonInputError(
+      `Key ${both.slice(0, 16)}… is both added and removed; give it once.`,
+    )
   return value
 }
 

@@ -2,11 +2,13 @@ import { type Edit, JsonCrdt, type LocalChange, ROOT } from '../../core/json/crd
 import type { JsonReducer } from '../../core/json/domain.ts'
 import {
   changeBody,
+  InvalidJsonInputError,
   JSON_OP,
   JsonConflictError,
   type JsonCreateBody,
   JsonForbiddenError,
   parseCreateBody,
+  parseEditorsBody,
 } from '../../core/json/ops.ts'
 import { describeValue } from '../../core/text.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
@@ -18,6 +20,20 @@ import type { JsonIndex } from './live.ts'
 
 /** A change signed (op null when there was nothing to change) and the version after it. */
 export type Changed = { readonly op: OpId | null; readonly version: number }
+
+/** What `editors` takes: keys to add and remove, and an audit whose auditors are added. */
+export type EditorsRequest = {
+  readonly add?: readonly string[] | undefined
+  readonly remove?: readonly string[] | undefined
+  readonly audit?: string | undefined
+}
+
+/** An editors change signed (op null when nothing changed), who may edit now, and the version. */
+export type EditorsChanged = {
+  readonly op: OpId | null
+  readonly editors: string[]
+  readonly version: number
+}
 
 /** What `create` takes: the genesis body, `audit` naming an audit by name or id. */
 export type CreateRequest = {
@@ -42,6 +58,8 @@ export interface JsonActions {
   ): Promise<Changed>
   /** Signs raw CRDT edits (made on a replica of the client's) in a change. */
   edits(account: LocalAccount, doc: string, edits: readonly unknown[]): Promise<Changed>
+  /** Adds and removes editors (the owner's account only); an `audit` adds its registered auditors. */
+  editors(account: LocalAccount, doc: string, request: EditorsRequest): Promise<EditorsChanged>
 }
 
 /** The actions of a node's ledger on its JSON documents. */
@@ -70,7 +88,7 @@ export function createJsonActions(ledger: Ledger, index: JsonIndex): JsonActions
     const reducer = await index.reducer(id)
     if (!reducer.editors.has(account.key))
       throw new JsonForbiddenError(
-        `Account "${account.name}" may not edit document "${reducer.name}"; its owner names the editors when creating it.`,
+        `Account "${account.name}" may not edit document "${reducer.name}"; its owner names the editors (rwa doc editors).`,
       )
     return [id, reducer]
   }
@@ -101,6 +119,41 @@ export function createJsonActions(ledger: Ledger, index: JsonIndex): JsonActions
     async edits(account, ref, edits) {
       const [id, reducer] = await editable(account, ref)
       return sign(account, id, reducer, edits)
+    },
+    async editors(account, ref, { add = [], remove = [], audit }) {
+      const id = index.resolve(ref)
+      let reducer = await index.reducer(id)
+      if (reducer.state().owner !== account.key)
+        throw new JsonForbiddenError(
+          `Account "${account.name}" is not the owner of document "${reducer.name}"; only the account that created it changes its editors.`,
+        )
+      const auditors = audit === undefined ? undefined : await auditEditors(ledger, audit)
+      // The audit was read across an await: judge on the reducer as it is now.
+      reducer = await index.reducer(id)
+      const now = reducer.editors
+      const adding = [...new Set([...add, ...(auditors?.editors ?? [])])].filter(
+        (key) => !now.has(key),
+      )
+      const both = remove.find((key) => add.includes(key) || auditors?.editors.includes(key))
+      if (both)
+        throw new InvalidJsonInputError(
+          `Key ${both.slice(0, 16)}… is both added${add.includes(both) ? '' : ' (an auditor of the audit)'} and removed; give it once.`,
+        )
+      const removing = [...new Set(remove)].filter((key) => now.has(key))
+      const current = () => [...reducer.editors].sort()
+      if (adding.length === 0 && removing.length === 0)
+        return { op: null, editors: current(), version: reducer.size }
+      const body = parseEditorsBody({
+        ...(adding.length > 0 ? { add: adding.sort() } : {}),
+        ...(removing.length > 0 ? { remove: removing.sort() } : {}),
+        ...(auditors ? { audit: auditors.audit } : {}),
+      })
+      const time = Date.now()
+      reducer.check({ author: account.signer.publicKey, type: JSON_OP.editors, body, time })
+      const appended = ledger.append(account.signer, { doc: id, type: JSON_OP.editors, body, time })
+      // The ledger applied it to the reducer before its first await.
+      const changed = { editors: current(), version: reducer.size }
+      return { op: (await appended).id, ...changed }
     },
   }
 }

@@ -28,6 +28,8 @@ export type ChangeEvent = {
   /** The document's version after the op: how many of its ops this node has applied. */
   readonly version: number
   readonly op: OpId
+  /** The op's type: json.change, or json.editors (who may edit changed). */
+  readonly type: string
   /** The op's author (hex Ed25519 key). */
   readonly author: string
   /** What it changed, in this node's coordinates when it applied (none for a refused op). */
@@ -257,7 +259,7 @@ export function createJsonLive({
       op.id,
       patches.length > maxEventPatches
         ? 'snapshot'
-        : { version: f.size, op: op.id, author: hex(op.op.author), patches },
+        : { version: f.size, op: op.id, type: op.op.type, author: hex(op.op.author), patches },
     )
   }
 

@@ -21,6 +21,8 @@ import {
   contentWire,
   createBody,
   createdWire,
+  editorsBody,
+  editorsWire,
   eventsWire,
   historyQuery,
   historyWire,
@@ -167,6 +169,23 @@ export function jsonRoutes(ctx: JsonRoutesContext): RouteGroup {
         for (const [pos, del, ins] of rebaseSplices(splices, live.textSince(id, crdt, text, base)))
           change.splice(text, pos, del, ins)
       })
+    },
+  )
+  route(
+    {
+      method: 'post',
+      path: '/:doc/editors',
+      summary:
+        "Add and remove editors (the owner's account only): `add` and `remove` keys, `audit` (a name or id) adds its registered auditors. Signed as one json.editors op; changes that saw it are judged on the new editors.",
+      tag: TAG,
+      auth: true,
+      body: editorsBody,
+      response: editorsWire,
+      errors: [403, 409, 422],
+    },
+    async (c, account) => {
+      const body = await group.body(c, editorsBody)
+      return actions.editors(account, docOf(c), body)
     },
   )
   route(

@@ -443,12 +443,14 @@ function liveDoc(section) {
   }
 
   // One applied op of the stream: others' splices go into the texts; the page's own echo only
-  // confirms; anything else changes the shape, and the document is read again.
+  // confirms; anything else (a change of shape, or of the editors) and the document is read again.
   live.change = (change) => {
     if (!change || typeof change.version !== 'number' || change.version <= live.version) return
     const patches = Array.isArray(change.patches) ? change.patches : []
     // A missed event, a change of shape, or the page's own change gone by unseen: read it again.
     if (live.version >= 0 && change.version !== live.version + 1) return live.reload()
+    // Who may edit changed: read the editors (and the page's access) again.
+    if (change.type === 'json.editors') return live.reload()
     if (patches.some((p) => !p || p.action !== 'splice' || !Array.isArray(p.path))) return live.reload()
     const editors = [...live.editors.values()]
     if (editors.some((e) => e.inflight && e.inflight.state === 'acked' && e.inflight.op !== change.op && e.inflight.version <= change.version)) return live.reload()

@@ -50,6 +50,35 @@ export const createBody = z
 
 export const createdWire = z.object({ doc: opIdWire, editors: z.array(keyWire) })
 
+export const editorsBody = z
+  .object({
+    add: z
+      .array(keyWire)
+      .max(MAX_EDITORS)
+      .optional()
+      .describe('Ed25519 keys (hex) that may edit from now on.'),
+    remove: z
+      .array(keyWire)
+      .max(MAX_EDITORS)
+      .optional()
+      .describe('Ed25519 keys (hex) that may no longer edit (never the owner).'),
+    audit: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('An audit (name or id) whose registered auditors are added.'),
+  })
+  .strict()
+
+export const editorsWire = z.object({
+  op: opIdWire
+    .nullable()
+    .describe('The json.editors op signed; null when the editors were already so.'),
+  editors: z.array(keyWire).describe('Who may edit now (the owner included), sorted.'),
+  version,
+})
+
 const summaryWire = z.object({
   id: opIdWire,
   name: z.string(),
@@ -130,7 +159,7 @@ export const historyWire = z.object({
 export const eventsWire = z
   .string()
   .describe(
-    'Server-sent events: `snapshot` {version, content} first, then `change` {version, op, author, patches} for each op the node applies to the document, in order (patches: {action: put|del|splice|insert|remove|inc, path, …}); comment lines keep the stream alive.',
+    'Server-sent events: `snapshot` {version, content} first, then `change` {version, op, type, author, patches} for each op the node applies to the document, in order (patches: {action: put|del|splice|insert|remove|inc, path, …}); comment lines keep the stream alive.',
   )
 
 /** A path as keys and list indices. */

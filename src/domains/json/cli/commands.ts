@@ -18,9 +18,10 @@ Examples:
   $ rwa doc get minutes /body
   $ rwa doc edit minutes /body
   $ echo '[{"op":"replace","path":"/title","value":"Minutes"}]' | rwa doc patch minutes -
-  $ rwa doc watch minutes`
+  $ rwa doc watch minutes
+  $ rwa doc editors minutes --audit roads`
 
-/** `rwa doc list | create | get | patch | edit | watch | history`. */
+/** `rwa doc list | create | get | patch | edit | watch | editors | history`. */
 export const jsonCli: CliPart = {
   register(program) {
     addDocCommands(program)
@@ -65,10 +66,24 @@ export function addDocCommands(program: Command): void {
   cmd(doc, 'watch', 'print each change of a document as it applies, one a line', 'watch minutes')
     .argument('<doc>', "the document's name or id")
     .action(async (ref: string, o: DocOptions) => (await run()).watchDoc(ref, o))
+  cmd(
+    doc,
+    'editors',
+    'list who may edit a document; as its owner, add and remove editors',
+    'editors minutes --add <key> --remove <key>',
+  )
+    .argument('<doc>', "the document's name or id")
+    .option('--add <key...>', 'Ed25519 public keys (hex) that may edit from now on')
+    .option('--remove <key...>', 'Ed25519 public keys (hex) that may no longer edit')
+    .option('--audit <audit>', 'an audit (name or id) whose registered auditors may edit too')
+    .action(async (ref: string, o: DocOptions & EditorsFlags) => (await run()).editorsDoc(ref, o))
   cmd(doc, 'history', "a document's ops: author, time and edits of each", 'history minutes')
     .argument('<doc>', "the document's name or id")
     .action(async (ref: string, o: DocOptions) => (await run()).historyDoc(ref, o))
 }
+
+/** The flags of `rwa doc editors`. */
+export type EditorsFlags = { add?: string[]; remove?: string[]; audit?: string }
 
 /** The flags of `rwa doc create`. */
 export type CreateFlags = { editor?: string[]; audit?: string; content?: string }

@@ -44,10 +44,16 @@ function formatPatch(p: Patch): string {
 export function formatChange(change: {
   version: number
   op: string
+  type?: string
   author: string
   patches: Patch[]
 }): string {
-  const what = change.patches.length ? change.patches.map(formatPatch).join('; ') : '(no change)'
+  const what =
+    change.type === 'json.editors'
+      ? '(editors changed: rwa doc editors)'
+      : change.patches.length
+        ? change.patches.map(formatPatch).join('; ')
+        : '(no change)'
   return `v${change.version} ${change.author.slice(0, 8)} ${what}`
 }
 

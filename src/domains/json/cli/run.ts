@@ -6,7 +6,7 @@ import { localNodeUrl, NodeClient } from '../../../cli/client.ts'
 import { contextOf, printJson } from '../../../cli/context.ts'
 import type { JsonPatchOp } from '../../../core/json/patch.ts'
 import { formatPointer, parsePointer, textDiff } from '../../../core/json/patch.ts'
-import type { CreateFlags, DocOptions } from './commands.ts'
+import type { CreateFlags, DocOptions, EditorsFlags } from './commands.ts'
 import { JsonCliError } from './errors.ts'
 import { followEvents } from './events.ts'
 import { formatChange, formatHistoryLine, formatValue } from './format.ts'
@@ -255,6 +255,33 @@ export async function watchDoc(ref: string, o: DocOptions): Promise<void> {
     if (event === 'change') console.log(formatChange(data as Parameters<typeof formatChange>[0]))
   })
   if (!o.json) console.error('The node closed the change feed.')
+}
+
+/** `rwa doc editors <doc> [--add …] [--remove …] [--audit …]`. */
+export async function editorsDoc(ref: string, o: DocOptions & EditorsFlags): Promise<void> {
+  const changing = Boolean(o.add?.length || o.remove?.length || o.audit)
+  const client = clientOf(o, changing)
+  const meta: { owner: string; editors: string[] } = await client.get(`/json/${enc(ref)}?meta=1`)
+  if (!changing) {
+    if (o.json) return printJson({ owner: meta.owner, editors: meta.editors })
+    for (const key of meta.editors) console.log(key === meta.owner ? `${key}  (owner)` : key)
+    return
+  }
+  const changed: { op: string | null; editors: string[]; version: number } = await client.post(
+    `/json/${enc(ref)}/editors`,
+    {
+      ...(o.add?.length ? { add: o.add } : {}),
+      ...(o.remove?.length ? { remove: o.remove } : {}),
+      ...(o.audit ? { audit: o.audit } : {}),
+    },
+  )
+  if (o.json) return printJson(changed)
+  console.log(
+    changed.op === null
+      ? `Nothing to change: "${ref}" has these ${changed.editors.length} editor(s) already.`
+      : `Changed the editors of "${ref}" (op ${changed.op}): ${changed.editors.length} editor(s).`,
+  )
+  for (const key of changed.editors) console.log(key === meta.owner ? `${key}  (owner)` : key)
 }
 
 /** `rwa doc history <doc>`. */
