@@ -15,7 +15,7 @@ import type { EncodedOp } from '../src/ledger/op.ts'
 import { compareOpIds, type OpId } from '../src/ledger/op-id.ts'
 import { openAccounts } from '../src/node/accounts.ts'
 import { loadConfig } from '../src/node/config.ts'
-import { createDocIndex } from '../src/node/doc-index.ts'
+import { createDocIndex, type DocIndex } from '../src/node/doc-index.ts'
 import { initNode } from '../src/node/init.ts'
 import { createNodeMetrics } from '../src/node/metrics.ts'
 import { createNode, type RwaNode } from '../src/node/node.ts'
@@ -262,6 +262,7 @@ describe('custodial account quota', () => {
       ledger,
       accounts,
       index,
+      indexes: new Map<string, DocIndex>([['audit', index]]),
       chain: undefined,
       network: undefined,
       metrics: createNodeMetrics({

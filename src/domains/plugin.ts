@@ -59,6 +59,12 @@ export type DomainComponents<
   readonly accounts: Accounts
   /** This domain's documents. */
   readonly index: DocIndex<State, Reducer, Summary>
+  /**
+   * Every domain's documents, by domain name (this one's included): a domain may read another's,
+   * through that domain's core types (its state is that domain's `state()`). Reads only: ops go
+   * through the ledger, where the other domain's rules judge them.
+   */
+  readonly indexes: ReadonlyMap<string, DocIndex>
   /** The chain the node settles on, unless it runs without one. */
   readonly chain: ChainService | undefined
   /** The node's peer-to-peer network, unless it runs without one. */

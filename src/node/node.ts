@@ -404,6 +404,7 @@ function domainsPart({ config, logger, accounts, plugins, built, metrics }: Part
           ledger: built.ledger!,
           accounts,
           index: built.indexes.get(plugin.domain.name)!,
+          indexes: built.indexes,
           chain: built.chain,
           network: networkOf(built),
           metrics: metrics.forDomain(plugin.domain.name),

@@ -14,6 +14,7 @@ import { describeValue } from '../../core/text.ts'
 import type { Ledger } from '../../ledger/ledger.ts'
 import type { OpId } from '../../ledger/op-id.ts'
 import type { LocalAccount } from '../../node/accounts.ts'
+import type { DocIndex } from '../../node/doc-index.ts'
 import { createDocActions } from '../doc-actions.ts'
 import { auditEditors } from './audit-editors.ts'
 import type { JsonIndex } from './live.ts'
@@ -63,7 +64,11 @@ export interface JsonActions {
 }
 
 /** The actions of a node's ledger on its JSON documents. */
-export function createJsonActions(ledger: Ledger, index: JsonIndex): JsonActions {
+export function createJsonActions(
+  ledger: Ledger,
+  index: JsonIndex,
+  indexes: ReadonlyMap<string, DocIndex>,
+): JsonActions {
   const doc = createDocActions(ledger, index, JSON_OP.create)
 
   /** Checks and appends a change; synchronous up to the append, so it is judged on `reducer`. */
@@ -99,7 +104,7 @@ export function createJsonActions(ledger: Ledger, index: JsonIndex): JsonActions
         throw new JsonConflictError(
           `A document named ${describeValue(name)} exists on this node already; choose another name.`,
         )
-      const auditors = audit === undefined ? undefined : await auditEditors(ledger, audit)
+      const auditors = audit === undefined ? undefined : await auditEditors(indexes, audit)
       const all = [...new Set([...editors, ...(auditors?.editors ?? [])])].sort()
       const body: JsonCreateBody = parseCreateBody({
         name,
@@ -127,7 +132,7 @@ export function createJsonActions(ledger: Ledger, index: JsonIndex): JsonActions
         throw new JsonForbiddenError(
           `Account "${account.name}" is not the owner of document "${reducer.name}"; only the account that created it changes its editors.`,
         )
-      const auditors = audit === undefined ? undefined : await auditEditors(ledger, audit)
+      const auditors = audit === undefined ? undefined : await auditEditors(indexes, audit)
       // The audit was read across an await: judge on the reducer as it is now.
       reducer = await index.reducer(id)
       const now = reducer.editors

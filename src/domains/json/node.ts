@@ -33,9 +33,9 @@ const jsonSettings = z
  */
 export const jsonNode: NodePart<JsonState, JsonReducer, JsonSummary> = {
   settings: jsonSettings,
-  create({ config, logger, ledger, accounts, index, settings }) {
+  create({ config, logger, ledger, accounts, index, indexes, settings }) {
     const s = settings as z.infer<typeof jsonSettings>
-    const actions = createJsonActions(ledger, index)
+    const actions = createJsonActions(ledger, index, indexes)
     const live = createJsonLive({
       ledger,
       index,
