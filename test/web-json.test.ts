@@ -617,17 +617,58 @@ describe.runIf(run)('a JSON document typed into from Chromium pages on a real no
     expect(added.status).toBe(200)
     await page.waitForSelector('#json-readonly', { ...WAIT, state: 'hidden' })
     expect(await area(page, ['body']).evaluate((el: AreaElement) => el.readOnly)).toBe(false)
-    await typeAtEnd(page, ['body'], '!')
-    await until(page, ['body'], (v) => v.endsWith('!'), "carol's typing")
+    // (The body may end with "!" already: an earlier test typed one.)
+    await typeAtEnd(page, ['body'], ' [carol]')
+    await until(page, ['body'], (v) => v.includes(' [carol]'), "carol's typing")
     const sent = async () => ((await ok('GET', `/json/${doc}`)) as { body: string }).body
-    for (const deadline = Date.now() + WAIT.timeout; !(await sent()).endsWith('!'); ) {
+    for (const deadline = Date.now() + WAIT.timeout; !(await sent()).includes(' [carol]'); ) {
       if (Date.now() > deadline) throw new Error("carol's typing never reached the node")
       await page.waitForTimeout(50)
     }
+    // Acknowledged: nothing of carol's is left to send when she is removed.
+    await page.waitForSelector('#json-status[data-state="saved"]', WAIT)
     // And removed, read-only again.
     await call('POST', `/json/${doc}/editors`, alice.token, { remove: [carol.key] })
     await page.waitForSelector('#json-readonly:not([hidden])', WAIT)
     expect(await area(page, ['body']).evaluate((el: AreaElement) => el.readOnly)).toBe(true)
+  })
+
+  test('the owner adds and removes editors from the page; others see the list only', async () => {
+    const page = await open(alice)
+    await page.waitForSelector('#json-status[data-state="connected"]', WAIT)
+    await page.click('#json-editors summary')
+    const keys = async () =>
+      page.$$eval('#json-editor-list li', (items) => items.map((li) => li.getAttribute('data-key')))
+    await page.waitForSelector(`#json-editor-list li[data-key="${alice.key}"]`, WAIT)
+    expect((await keys()).sort()).toEqual([alice.key, bob.key].sort())
+    expect(await page.textContent(`#json-editor-list li[data-key="${alice.key}"]`)).toMatch(
+      /\(owner\).*\(you\)/,
+    )
+    // A key that is no key is refused on the page; a good one is signed and comes back.
+    await page.fill('#json-editors-form textarea[name="add"]', 'not-a-key')
+    await page.click('#json-editors-form button[type="submit"]')
+    await page.waitForSelector('#message.error', WAIT)
+    expect(await page.textContent('#message')).toContain('is not a public key')
+    await page.fill('#json-editors-form textarea[name="add"]', carol.key)
+    await page.click('#json-editors-form button[type="submit"]')
+    await page.waitForSelector(`#json-editor-list li[data-key="${carol.key}"]`, WAIT)
+    expect((await ok('GET', `/json/${doc}?meta=1`)).editors).toContain(carol.key)
+    // Bob, an editor but not the owner, sees the list without the form or Remove buttons.
+    const other = await open(bob)
+    await other.waitForSelector(`#json-editor-list li[data-key="${carol.key}"]`, {
+      ...WAIT,
+      state: 'attached',
+    })
+    expect(await other.isHidden('#json-editors-form')).toBe(true)
+    expect(await other.$$('#json-editor-list button')).toHaveLength(0)
+    // The owner removes carol; both pages drop her.
+    await page.click(`#json-editor-list button[data-remove="${carol.key}"]`)
+    for (const p of [page, other])
+      await p.waitForSelector(`#json-editor-list li[data-key="${carol.key}"]`, {
+        ...WAIT,
+        state: 'detached',
+      })
+    expect((await ok('GET', `/json/${doc}?meta=1`)).editors).not.toContain(carol.key)
   })
 
   test('the create form makes a document and opens its page', async () => {

@@ -82,6 +82,10 @@ textarea.json-textarea[readonly] { background: var(--bg); }
 #json-tree dd { margin: 0 0 .2rem .6rem; }
 #json-tree ol.json-list { margin: 0; padding-left: 2rem; }
 #json-raw { white-space: pre-wrap; word-break: break-word; font-size: .85rem; }
+#json-editors-form { display: grid; gap: .5rem; margin-top: .5rem; }
+#json-editors-form textarea { font: 14px/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; width: 100%; }
+#json-editor-list li { margin: .2rem 0; word-break: break-all; }
+#json-editor-list button { margin-left: .5rem; }
 </style>`
 
 /** The list of documents (a page of it), and the form to create one. */
@@ -127,7 +131,16 @@ export function jsonDocPage(node: string, id: OpId): string {
 <p class="muted" id="json-readonly" hidden>Only the document's editors may change it: use an editor's account token above to type into its texts.</p>
 <div id="json-tree"><p class="muted">Loading the document…</p></div>
 </section>
-<section><details><summary>The document as JSON</summary><pre id="json-raw"></pre></details></section>`
+<section><details><summary>The document as JSON</summary><pre id="json-raw"></pre></details></section>
+<section id="json-editors"><details><summary>Editors</summary>
+<ul id="json-editor-list"></ul>
+<form id="json-editors-form" autocomplete="off" hidden>
+<textarea name="add" rows="2" placeholder="keys to add: Ed25519 public keys (hex), one a line" aria-label="keys to add"></textarea>
+<input name="audit" placeholder="or an audit (name or id): add its registered auditors" aria-label="audit">
+<div class="actions"><button class="primary" type="submit">Add editors</button></div>
+</form>
+<p class="muted" id="json-editors-hint">The owner adds and removes editors (<code>rwa doc editors</code>); a change made before seeing a removal still counts.</p>
+</details></section>`
   return layout({ title: 'JSON document', node, body, page: 'json-doc', live: false })
 }
 

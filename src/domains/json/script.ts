@@ -300,6 +300,7 @@ function liveDoc(section) {
     timers: {},
     saved: false,
     editorsKeys: [],
+    owner: '',
     canEdit: false,
   }
 
@@ -412,6 +413,7 @@ function liveDoc(section) {
     live.version = meta.version
     live.content = meta.content
     live.editorsKeys = Array.isArray(meta.editors) ? meta.editors : []
+    live.owner = typeof meta.owner === 'string' ? meta.owner : ''
     const title = $('#json-title')
     if (title && typeof meta.name === 'string') title.textContent = meta.name
     const info = $('#json-info')
@@ -520,6 +522,48 @@ function liveDoc(section) {
     for (const editor of live.editors.values()) editor.area.readOnly = !live.canEdit
     const note = $('#json-readonly')
     if (note) note.hidden = live.canEdit
+    live.drawEditors(account)
+  }
+
+  // The editors, marked owner and you; the owner gets a Remove button on each other key and the
+  // form to add keys or an audit's auditors. A change comes back on the feed, and the page reads
+  // the editors again.
+  live.drawEditors = (account) => {
+    const list = $('#json-editor-list')
+    if (!list) return
+    const mine = account ? account.key : ''
+    const owns = Boolean(mine && mine === live.owner)
+    list.innerHTML = live.editorsKeys.map((key) => '<li data-key="' + esc(key) + '"><span class="addr" title="' + esc(key) + '">' + esc(key) + '</span>' +
+      (key === live.owner ? ' <span class="muted">(owner)</span>' : '') + (key === mine ? ' <span class="muted">(you)</span>' : '') +
+      (owns && key !== live.owner ? ' <button type="button" data-remove="' + esc(key) + '">Remove</button>' : '') + '</li>').join('')
+    for (const button of list.querySelectorAll('button[data-remove]'))
+      button.onclick = () => live.changeEditors({ remove: [button.dataset.remove] }, button)
+    const form = $('#json-editors-form')
+    if (!form) return
+    form.hidden = !owns
+    form.onsubmit = (event) => {
+      event.preventDefault()
+      const data = new FormData(form)
+      const add = String(data.get('add') || '').split(/[\s,]+/).filter(Boolean)
+      const bad = add.find((key) => !/^[0-9a-f]{64}$/.test(key))
+      if (bad) return show('"' + bad.slice(0, 70) + '" is not a public key: an editor is 64 hex digits (lowercase).', 'error')
+      const audit = String(data.get('audit') || '').trim()
+      if (!add.length && !audit) return show('Give keys to add, or an audit whose auditors to add.', 'error')
+      live.changeEditors({ ...(add.length ? { add } : {}), ...(audit ? { audit } : {}) }, form.querySelector('button'), form)
+    }
+  }
+
+  live.changeEditors = async (body, button, form) => {
+    button.disabled = true
+    try {
+      const changed = await api('POST', docApi(doc, '/editors'), body)
+      show(changed.op ? 'The editors are changed: ' + changed.editors.length + ' editor(s).' : 'Nothing to change: the editors were so already.', 'ok')
+      if (form) form.reset()
+    } catch (error) {
+      show(error.message, 'error')
+    } finally {
+      button.disabled = false
+    }
   }
 
   // Runs 'fn' after the current wait (1 s, doubling up to 30 s until a snapshot comes); one
