@@ -97,11 +97,6 @@ export class JsonRules implements Rules {
     return this.editorsAfter[Math.min(seen, this.editorsAfter.length - 1)]!
   }
 
-  /** Editors ops (json.editors) applied. */
-  get editorChanges(): number {
-    return this.editorsAfter.length - 1
-  }
-
   /** The lamport clock of the op at `position` (merges included: 1 + the most of their deps). */
   private lamport(position: number): number {
     const known = this.lamportAt[position]

@@ -139,10 +139,11 @@ export function createJsonActions(
       const adding = [...new Set([...add, ...(auditors?.editors ?? [])])].filter(
         (key) => !now.has(key),
       )
-      const both = remove.find((key) => add.includes(key) || auditors?.editors.includes(key))
+      const added = new Set(add)
+      const both = remove.find((key) => added.has(key) || auditors?.editors.includes(key))
       if (both)
         throw new InvalidJsonInputError(
-          `Key ${both.slice(0, 16)}… is both added${add.includes(both) ? '' : ' (an auditor of the audit)'} and removed; give it once.`,
+          `Key ${both.slice(0, 16)}… is both added${added.has(both) ? '' : ' (an auditor of the audit)'} and removed; give it once.`,
         )
       const removing = [...new Set(remove)].filter((key) => now.has(key))
       const current = () => [...reducer.editors].sort()
