@@ -35,3 +35,31 @@ describe('NodeClient', () => {
     expect((error as Error).message).toContain('(ECONNREFUSED)')
   })
 })
+
+describe('bearerClient', () => {
+  test('reads --token, else the operator token; a missing file fails only when needed or named', async () => {
+    const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { bearerClient } = await import('../src/cli/context.ts')
+    const dataDir = mkdtempSync(join(tmpdir(), 'rwa-bearer-'))
+    try {
+      const fail = (message: string) => new Error(`domain: ${message}`)
+      const options = { name: 'local', dataDir, node: 'http://127.0.0.1:1' }
+      const bearer = { required: false, whose: "the operator's token", fail }
+      expect(bearerClient(options, bearer).token).toBeUndefined()
+      expect(() => bearerClient(options, { ...bearer, required: true })).toThrow(
+        /^domain: The token file ".*operator\.token" cannot be read; pass --token <file> with the operator's token\.$/,
+      )
+      const named = join(dataDir, 'mine.token')
+      expect(() => bearerClient(options, { ...bearer, token: named })).toThrow(/mine\.token/)
+      writeFileSync(named, 'abc\n')
+      expect(bearerClient(options, { ...bearer, token: named }).token).toBe('abc')
+      mkdirSync(join(dataDir, 'keys'))
+      writeFileSync(join(dataDir, 'keys', 'operator.token'), 'op\n')
+      expect(bearerClient(options, { ...bearer, required: true }).token).toBe('op')
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  })
+})

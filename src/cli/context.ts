@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { toJson } from '../core/json.ts'
@@ -55,6 +56,39 @@ export function contextOf(options: GlobalOptions) {
     salts: () => fileSaltStore(join(dataDir, 'keys', 'cli-salts.json')),
     json: options.json === true,
   }
+}
+
+/** How `bearerClient` reads its token, and what it throws when it cannot. */
+export type BearerOptions = {
+  /** `--token <file>`; default the data dir's operator token. */
+  readonly token?: string | undefined
+  /** Whether the command needs a token (else it goes without when the default file is missing). */
+  readonly required: boolean
+  /** Whose token to pass, for the message: "the node operator's bearer token". */
+  readonly whose: string
+  /** The domain's CLI error for an unreadable token file. */
+  readonly fail: (message: string, cause: unknown) => Error
+}
+
+/**
+ * A client of the node's authenticated routes with the bearer token read from `--token <file>`,
+ * else from the data dir's operator token. A file named with `--token` must be readable; the
+ * default one only when `required`.
+ */
+export function bearerClient(options: GlobalOptions, bearer: BearerOptions): NodeClient {
+  const { dataDir } = contextOf(options)
+  const path = bearer.token ?? join(dataDir, 'keys', 'operator.token')
+  let token: string | undefined
+  try {
+    token = readFileSync(path, 'utf8').trim()
+  } catch (cause) {
+    if (bearer.required || bearer.token !== undefined)
+      throw bearer.fail(
+        `The token file "${path}" cannot be read; pass --token <file> with ${bearer.whose}.`,
+        cause,
+      )
+  }
+  return new NodeClient(options.node ?? (() => localNodeUrl(dataDir)), token)
 }
 
 /** JSON with bigints as strings, for `--json` output. */

@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Command } from 'commander'
-import { localNodeUrl, NodeClient } from '../../../cli/client.ts'
-import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import type { NodeClient } from '../../../cli/client.ts'
+import {
+  bearerClient,
+  contextOf,
+  type GlobalOptions,
+  printJson,
+  withNodeOptions,
+} from '../../../cli/context.ts'
 import { formatAmount, type TokenUnit, toTokenUnit } from '../../../core/amount.ts'
 import { BaseError } from '../../../errors/base.ts'
 import type { ChannelRow, ChannelsOverview, ClaimResult } from '../types.ts'
@@ -81,18 +85,12 @@ async function claim(o: TreasurerOptions, body: Record<string, unknown>): Promis
 
 /** A client of the node's operator routes, with the bearer token of `--token` or the operator's. */
 function clientOf(o: TreasurerOptions): NodeClient {
-  const ctx = contextOf(o)
-  const path = o.token ?? join(ctx.dataDir, 'keys', 'operator.token')
-  let token: string
-  try {
-    token = readFileSync(path, 'utf8').trim()
-  } catch (cause) {
-    throw new TreasurerCliError(
-      `The token file "${path}" cannot be read; pass --token <file> with the node operator's bearer token.`,
-      { cause },
-    )
-  }
-  return new NodeClient(o.node ?? (() => localNodeUrl(ctx.dataDir)), token)
+  return bearerClient(o, {
+    token: o.token,
+    required: true,
+    whose: "the node operator's bearer token",
+    fail: (message, cause) => new TreasurerCliError(message, { cause }),
+  })
 }
 
 /** The escrow token's unit from the service's terms (`GET /channel`), to show amounts by. */

@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
-import { localNodeUrl, NodeClient, NodeRequestError } from '../../../cli/client.ts'
-import type { contextOf, GlobalOptions } from '../../../cli/context.ts'
+import { type NodeClient, NodeRequestError } from '../../../cli/client.ts'
+import { bearerClient, type contextOf, type GlobalOptions } from '../../../cli/context.ts'
 import type { ImpactReducer } from '../../../core/impact/domain.ts'
 import type { IMPACT_OP } from '../../../core/impact/ops.ts'
 import type { RequestState } from '../../../core/impact/state.ts'
@@ -134,18 +133,13 @@ export type AuthOptions = GlobalOptions & { token?: string }
  * A client of the node's authenticated routes: the bearer token from `--token <file>`, default
  * the data dir's operator token (the account whose keys the node holds: its proxy).
  */
-export function authClient(ctx: Ctx, o: AuthOptions): NodeClient {
-  const path = o.token ?? join(ctx.dataDir, 'keys', 'operator.token')
-  let token: string
-  try {
-    token = readFileSync(path, 'utf8').trim()
-  } catch (cause) {
-    throw new ImpactCliError(
-      `The token file "${path}" cannot be read; pass --token <file> with the bearer token of the node's proxy account.`,
-      { cause },
-    )
-  }
-  return new NodeClient(o.node ?? (() => localNodeUrl(ctx.dataDir)), token)
+export function authClient(o: AuthOptions): NodeClient {
+  return bearerClient(o, {
+    token: o.token,
+    required: true,
+    whose: "the bearer token of the node's proxy account",
+    fail: (message, cause) => new ImpactCliError(message, { cause }),
+  })
 }
 
 /** What an op-signing route answers. */

@@ -280,7 +280,7 @@ function addProxyVerbs(impact: Command): void {
             ? {}
             : { maxdays }
       const path = `/impact/${encodeURIComponent(community)}/requests/${encodeURIComponent(request)}/${verb.route}`
-      const acted = await authClient(ctx, o).post<Acted>(path, body)
+      const acted = await authClient(o).post<Acted>(path, body)
       await showRequestAfter(ctx, acted, request, `Done: ${acted.type} (op ${acted.op}).`)
     })
   }

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { localNodeUrl, NodeClient } from '../../../cli/client.ts'
-import { contextOf, printJson } from '../../../cli/context.ts'
+import { localNodeUrl, type NodeClient } from '../../../cli/client.ts'
+import { bearerClient, contextOf, printJson } from '../../../cli/context.ts'
 import type { JsonPatchOp } from '../../../core/json/patch.ts'
 import { formatPointer, parsePointer, textDiff } from '../../../core/json/patch.ts'
 import type { CreateFlags, DocOptions, EditorsFlags } from './commands.ts'
@@ -37,19 +37,12 @@ const enc = encodeURIComponent
  * dir's operator token (reads go without one when there is none).
  */
 function clientOf(o: DocOptions, writes: boolean): NodeClient {
-  const ctx = contextOf(o)
-  const path = o.token ?? join(ctx.dataDir, 'keys', 'operator.token')
-  let token: string | undefined
-  try {
-    token = readFileSync(path, 'utf8').trim()
-  } catch (cause) {
-    if (writes || o.token !== undefined)
-      throw new JsonCliError(
-        `The token file "${path}" cannot be read; pass --token <file> with an editor's bearer token.`,
-        { cause },
-      )
-  }
-  return new NodeClient(o.node ?? (() => localNodeUrl(ctx.dataDir)), token)
+  return bearerClient(o, {
+    token: o.token,
+    required: writes,
+    whose: "an editor's bearer token",
+    fail: (message, cause) => new JsonCliError(message, { cause }),
+  })
 }
 
 /** A file's text, or stdin's for `-`. */

@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Command } from 'commander'
-import { localNodeUrl, NodeClient } from '../../../cli/client.ts'
-import { contextOf, type GlobalOptions, printJson, withNodeOptions } from '../../../cli/context.ts'
+import type { NodeClient } from '../../../cli/client.ts'
+import {
+  bearerClient,
+  contextOf,
+  type GlobalOptions,
+  printJson,
+  withNodeOptions,
+} from '../../../cli/context.ts'
 import type { CliPart } from '../../plugin.ts'
 import type { SwapOverview } from '../types.ts'
 import { SwapCliError } from './errors.ts'
@@ -150,18 +154,10 @@ async function overviewOf(client: NodeClient): Promise<SwapOverview> {
  * none (the node says whether it needs one).
  */
 function clientOf(o: SwapOptions, operator: boolean): NodeClient {
-  const ctx = contextOf(o)
-  const path = o.token ?? join(ctx.dataDir, 'keys', 'operator.token')
-  let token: string | undefined
-  try {
-    token = readFileSync(path, 'utf8').trim()
-  } catch (cause) {
-    if (operator || o.token !== undefined) {
-      throw new SwapCliError(
-        `The token file "${path}" cannot be read; pass --token <file> with the node operator's bearer token.`,
-        { cause },
-      )
-    }
-  }
-  return new NodeClient(o.node ?? (() => localNodeUrl(ctx.dataDir)), token)
+  return bearerClient(o, {
+    token: o.token,
+    required: operator,
+    whose: "the node operator's bearer token",
+    fail: (message, cause) => new SwapCliError(message, { cause }),
+  })
 }
